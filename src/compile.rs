@@ -1,0 +1,476 @@
+//! Compiling a flow: node ids resolved to indices, every condition and `<? ?>` template parsed
+//! once. The result serves both the linter (which walks [`CompiledFlow::sites`]) and the engine.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::expr::eval::Evaluator;
+use crate::expr::{parse_expression, parse_template, EvalError, Expr, ExprKind, SyntaxError, Template};
+use crate::model::{Flow, InputType};
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+
+pub use crate::expr::eval::EvalError as RenderError;
+
+/// A JSON value with its templates compiled; literal subtrees are kept as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CValue {
+    /// No template inside.
+    Lit(Json),
+    /// A string with `<? ?>` segments.
+    Tpl(Template),
+    /// An array with templates somewhere inside.
+    Arr(Vec<CValue>),
+    /// An object with templates somewhere inside.
+    Obj(Vec<(String, CValue)>),
+}
+
+impl CValue {
+    /// Renders the value.
+    pub fn render(&self, ev: &mut Evaluator<'_>) -> Result<Json, EvalError> {
+        Ok(match self {
+            CValue::Lit(j) => j.clone(),
+            CValue::Tpl(t) => ev.render(t)?,
+            CValue::Arr(items) => Json::Array(items.iter().map(|i| i.render(ev)).collect::<Result<_, _>>()?),
+            CValue::Obj(fields) => {
+                let mut m = Map::with_capacity(fields.len());
+                for (k, v) in fields {
+                    m.insert(k.clone(), v.render(ev)?);
+                }
+                Json::Object(m)
+            }
+        })
+    }
+
+    /// The literal value, when there is no template inside.
+    pub fn literal(&self) -> Option<&Json> {
+        match self {
+            CValue::Lit(j) => Some(j),
+            _ => None,
+        }
+    }
+}
+
+/// A node's entry point.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// No entry condition: reached only through `next`.
+    None,
+    /// `start`.
+    Start,
+    /// `anything_else`.
+    AnythingElse,
+    /// An expression.
+    Expr(Expr),
+}
+
+/// A compiled destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CNext {
+    /// Condition; `None` is `true`.
+    pub condition: Option<Expr>,
+    /// Target node index; `None` when the id is unknown.
+    pub target: Option<usize>,
+    /// Target id as written.
+    pub goto: String,
+}
+
+/// A compiled action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CAction {
+    /// Action name.
+    pub name: String,
+    /// Parameters.
+    pub parameters: Vec<(String, CValue)>,
+    /// Result variable.
+    pub result_variable: Option<String>,
+}
+
+impl CAction {
+    /// A parameter by name.
+    pub fn param(&self, name: &str) -> Option<&CValue> {
+        self.parameters.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+/// A compiled conditional response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CResponse {
+    /// Condition; `None` is `true`.
+    pub condition: Option<Expr>,
+    /// Messages.
+    pub output: Vec<CValue>,
+}
+
+/// A compiled open input (the `default` channel, or the only one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CInput {
+    /// Widget type per channel key.
+    pub channels: Vec<(String, InputType, CValue)>,
+}
+
+/// A compiled node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CNode {
+    /// Node id.
+    pub id: String,
+    /// JSON Pointer of the node in the file (`/nodes/3`).
+    pub pointer: String,
+    /// Entry point.
+    pub entry: Entry,
+    /// Context assignments.
+    pub context: Vec<(String, CValue)>,
+    /// Contact assignments.
+    pub contact: Vec<(String, CValue)>,
+    /// Actions.
+    pub actions: Vec<CAction>,
+    /// Analytics events.
+    pub events: Vec<CValue>,
+    /// Output items (each an object keyed by channel).
+    pub output: Vec<CValue>,
+    /// Conditional responses.
+    pub responses: Vec<CResponse>,
+    /// Open input.
+    pub input: Option<CInput>,
+    /// Destinations.
+    pub next: Vec<CNext>,
+}
+
+/// Where an expression sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A node's entry condition.
+    Entry,
+    /// A `next[].condition`.
+    Next,
+    /// A `responses[].condition`.
+    Response,
+    /// A `<? ?>` segment in a value.
+    Template,
+}
+
+/// One expression of the flow, for the linter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    /// Node index.
+    pub node: usize,
+    /// JSON Pointer of the string holding it.
+    pub pointer: String,
+    /// Offset of the expression source inside that string.
+    pub role: Role,
+    /// The expression (spans relative to the string at `pointer`).
+    pub expr: Expr,
+}
+
+/// A flow ready to lint or run.
+#[derive(Debug, Clone)]
+pub struct CompiledFlow {
+    /// The typed flow.
+    pub flow: Flow,
+    /// Nodes, in file order.
+    pub nodes: Vec<CNode>,
+    /// Node id → index (the first node with that id).
+    pub by_id: HashMap<String, usize>,
+    /// The start node (the *last* node whose condition is `start`).
+    pub start: Option<usize>,
+    /// The first `anything_else` node.
+    pub fallback: Option<usize>,
+    /// Every expression, with where it is.
+    pub sites: Vec<Site>,
+    /// Findings of the compile stage (`expression-syntax`, `unsupported-regex`, `template-in-condition`).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+struct Compiler {
+    sites: Vec<Site>,
+    diagnostics: Vec<Diagnostic>,
+    keep_sites: bool,
+}
+
+impl Compiler {
+    fn syntax(&mut self, pointer: &str, e: SyntaxError) {
+        let mut d = Diagnostic::new("expression-syntax", Severity::Error, pointer, e.message).inner(e.span);
+        if let Some(h) = e.help {
+            d = d.help(h);
+        }
+        self.diagnostics.push(d);
+    }
+
+    fn check_regexes(&mut self, pointer: &str, e: &Expr) {
+        e.walk(&mut |x| {
+            let bad = match &x.kind {
+                ExprKind::Regex(r) if r.compiled.is_none() => Some(
+                    crate::expr::parse::compile_regex(&r.pattern, &r.flags).err().unwrap_or_default(),
+                ),
+                ExprKind::Method { name, args, .. } if name == "matches" || name == "find" => match args.first() {
+                    Some(Expr { kind: ExprKind::Str(p), .. }) => crate::expr::parse::compile_regex(p, "").err(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(why) = bad {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "unsupported-regex",
+                        Severity::Error,
+                        pointer,
+                        format!("this pattern cannot run on fluxo's linear-time regex engine: {why}"),
+                    )
+                    .inner(x.span.clone())
+                    .help("rewrite it without backreferences or look-around"),
+                );
+            }
+        });
+    }
+
+    fn site(&mut self, node: usize, pointer: &str, role: Role, expr: &Expr) {
+        self.check_regexes(pointer, expr);
+        if self.keep_sites {
+            self.sites.push(Site { node, pointer: pointer.to_owned(), role, expr: expr.clone() });
+        }
+    }
+
+    /// A bare condition. `<? ?>` around it is reported and tolerated.
+    fn condition(&mut self, node: usize, pointer: &str, role: Role, src: &str) -> Option<Expr> {
+        if src.trim().is_empty() {
+            return None;
+        }
+        let (body, offset) = match (src.find("<?"), src.rfind("?>")) {
+            (Some(a), Some(b)) if b > a => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "template-in-condition",
+                        Severity::Error,
+                        pointer,
+                        "conditions are written bare: `<? ?>` delimiters do not belong here",
+                    )
+                    .inner(a..b + 2)
+                    .help("remove `<?` and `?>`"),
+                );
+                (&src[a + 2..b], a + 2)
+            }
+            _ => (src, 0),
+        };
+        match parse_expression(body, offset) {
+            Ok(e) => {
+                self.site(node, pointer, role, &e);
+                Some(e)
+            }
+            Err(err) => {
+                self.syntax(pointer, err);
+                None
+            }
+        }
+    }
+
+    fn value(&mut self, node: usize, pointer: &mut String, v: &Json) -> CValue {
+        match v {
+            Json::String(s) if s.contains("<?") => {
+                let (t, errs) = parse_template(s);
+                for e in errs {
+                    self.syntax(pointer, e);
+                }
+                for e in t.exprs() {
+                    self.site(node, pointer, Role::Template, e);
+                }
+                if t.is_literal() {
+                    CValue::Lit(v.clone())
+                } else {
+                    CValue::Tpl(t)
+                }
+            }
+            Json::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, it) in items.iter().enumerate() {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&i.to_string());
+                    out.push(self.value(node, pointer, it));
+                    pointer.truncate(len);
+                }
+                if out.iter().all(|c| matches!(c, CValue::Lit(_))) {
+                    CValue::Lit(v.clone())
+                } else {
+                    CValue::Arr(out)
+                }
+            }
+            Json::Object(map) => {
+                let fields = self.fields(node, pointer, map);
+                if fields.iter().all(|(_, c)| matches!(c, CValue::Lit(_))) {
+                    CValue::Lit(v.clone())
+                } else {
+                    CValue::Obj(fields)
+                }
+            }
+            other => CValue::Lit(other.clone()),
+        }
+    }
+
+    fn fields(&mut self, node: usize, pointer: &mut String, map: &Map<String, Json>) -> Vec<(String, CValue)> {
+        map.iter()
+            .map(|(k, v)| {
+                let len = pointer.len();
+                crate::json::push_segment(pointer, k);
+                let c = self.value(node, pointer, v);
+                pointer.truncate(len);
+                (k.clone(), c)
+            })
+            .collect()
+    }
+}
+
+/// Options for [`compile`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompileOptions {
+    /// Keep a copy of every expression with its location (the linter needs it; the engine not).
+    pub keep_sites: bool,
+}
+
+/// Compiles a flow. `positions[i]` is the index in the file of `flow.nodes[i]` (they differ when
+/// the lenient reader skipped a malformed node).
+pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
+    let mut c = Compiler { sites: Vec::new(), diagnostics: Vec::new(), keep_sites: opts.keep_sites };
+    let mut by_id = HashMap::with_capacity(flow.nodes.len());
+    for (i, n) in flow.nodes.iter().enumerate() {
+        by_id.entry(n.id.clone()).or_insert(i);
+    }
+    let mut nodes = Vec::with_capacity(flow.nodes.len());
+    let (mut start, mut fallback) = (None, None);
+    for (i, n) in flow.nodes.iter().enumerate() {
+        let base = format!("/nodes/{}", positions.get(i).copied().unwrap_or(i));
+        let mut p = base.clone();
+        let entry = match n.condition.as_deref().map(str::trim) {
+            None | Some("") => Entry::None,
+            Some("start") => {
+                start = Some(i);
+                Entry::Start
+            }
+            Some("anything_else") => {
+                fallback.get_or_insert(i);
+                Entry::AnythingElse
+            }
+            Some(_) => {
+                let src = n.condition.as_deref().unwrap_or_default();
+                match c.condition(i, &format!("{base}/condition"), Role::Entry, src) {
+                    Some(e) => Entry::Expr(e),
+                    None => Entry::None,
+                }
+            }
+        };
+        let mut sub = |c: &mut Compiler, key: &str, m: &Option<Map<String, Json>>| -> Vec<(String, CValue)> {
+            match m {
+                Some(m) => {
+                    p.truncate(base.len());
+                    p.push('/');
+                    p.push_str(key);
+                    c.fields(i, &mut p, m)
+                }
+                None => Vec::new(),
+            }
+        };
+        let context = sub(&mut c, "context", &n.context);
+        let contact = sub(&mut c, "contact", &n.contact);
+        let actions = n
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| {
+                let mut p = format!("{base}/actions/{ai}/parameters");
+                CAction {
+                    name: a.name.clone(),
+                    parameters: c.fields(i, &mut p, &a.parameters),
+                    result_variable: a.result_variable.clone(),
+                }
+            })
+            .collect();
+        let events = n
+            .events
+            .iter()
+            .enumerate()
+            .map(|(ei, e)| {
+                let v = serde_json::to_value(e).unwrap_or(Json::Null);
+                c.value(i, &mut format!("{base}/events/{ei}"), &v)
+            })
+            .collect();
+        let output = outputs(&mut c, i, &format!("{base}/output"), &n.output);
+        let responses = n
+            .responses
+            .iter()
+            .enumerate()
+            .map(|(ri, r)| CResponse {
+                condition: r
+                    .condition
+                    .as_deref()
+                    .and_then(|s| c.condition(i, &format!("{base}/responses/{ri}/condition"), Role::Response, s)),
+                output: outputs(&mut c, i, &format!("{base}/responses/{ri}/output"), &r.output),
+            })
+            .collect();
+        let input = n.input.as_ref().map(|m| CInput {
+            channels: m
+                .iter()
+                .map(|(ch, inp)| {
+                    let mut p = format!("{base}/input");
+                    crate::json::push_segment(&mut p, ch);
+                    p.push_str("/payload");
+                    (ch.clone(), inp.kind, CValue::Obj(c.fields(i, &mut p, &inp.payload)))
+                })
+                .collect(),
+        });
+        let next = n
+            .next
+            .iter()
+            .enumerate()
+            .map(|(ni, x)| CNext {
+                condition: x
+                    .condition
+                    .as_deref()
+                    .and_then(|s| c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)),
+                target: by_id.get(&x.goto).copied(),
+                goto: x.goto.clone(),
+            })
+            .collect();
+        nodes.push(CNode {
+            id: n.id.clone(),
+            pointer: base,
+            entry,
+            context,
+            contact,
+            actions,
+            events,
+            output,
+            responses,
+            input,
+            next,
+        });
+    }
+    CompiledFlow {
+        flow,
+        nodes,
+        by_id,
+        start,
+        fallback,
+        sites: c.sites,
+        diagnostics: c.diagnostics,
+    }
+}
+
+fn outputs(c: &mut Compiler, node: usize, base: &str, items: &[crate::model::OutputItem]) -> Vec<CValue> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(oi, item)| {
+            let v = serde_json::to_value(item).unwrap_or(Json::Null);
+            c.value(node, &mut format!("{base}/{oi}"), &v)
+        })
+        .collect()
+}
+
+impl CompiledFlow {
+    /// Destinations of node `i` through `next` (known targets only).
+    pub fn successors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.nodes.get(i).into_iter().flat_map(|n| n.next.iter().filter_map(|x| x.target))
+    }
+
+    /// True when node `i` waits for the user.
+    pub fn waits(&self, i: usize) -> bool {
+        self.nodes.get(i).is_some_and(|n| n.input.is_some())
+    }
+}

@@ -1,0 +1,149 @@
+//! The integrations file: the builder's "Live Chat" menu (SPEC §2.2).
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+
+/// A file of live-chat integrations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationsFile {
+    /// Editor hint.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The integrations.
+    pub integrations: Vec<Integration>,
+}
+
+/// Live-chat providers fluxo knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// LivePerson Conversational Cloud (Connector API).
+    Liveperson,
+    /// Zendesk (tickets or Sunshine Conversations messaging).
+    Zendesk,
+    /// ALTU Connector (Agent Connector API), e.g. Tech4Humans.
+    AltuConnector,
+    /// Omni.
+    Omni,
+    /// Webex Contact Center.
+    WebexCc,
+    /// The built-in simulator.
+    Simulator,
+}
+
+impl Provider {
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Liveperson => "liveperson",
+            Provider::Zendesk => "zendesk",
+            Provider::AltuConnector => "altu_connector",
+            Provider::Omni => "omni",
+            Provider::WebexCc => "webex_cc",
+            Provider::Simulator => "simulator",
+        }
+    }
+}
+
+/// How often Omni tells the user the estimated wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitNotice {
+    /// Never.
+    Never,
+    /// Once, when the chat is queued.
+    Once,
+}
+
+/// Opening hours of the human team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// IANA time zone, e.g. `America/Sao_Paulo`.
+    pub timezone: String,
+    /// Day (`mon`…`sun`) → list of `["HH:MM", "HH:MM"]` intervals.
+    #[serde(default)]
+    pub weekly: BTreeMap<String, Vec<[String; 2]>>,
+    /// Dates (`YYYY-MM-DD`) with no service.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+/// A message sent to the user while the chat waits in the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMessage {
+    /// Seconds after the request.
+    pub after_s: u64,
+    /// Text.
+    pub text: String,
+}
+
+/// One live-chat integration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    /// Id matched loosely against `integration_id` (`7` and `"7"` are the same).
+    #[serde(deserialize_with = "loose_id")]
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Provider.
+    pub provider: Provider,
+    /// Seconds to wait for an agent (0 disables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout_s: Option<u64>,
+    /// Seconds of user silence after the agent spoke (0 disables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_inactivity_timeout_s: Option<u64>,
+    /// ALTU Connector: send the conversation so far in OPEN_CONVERSATION.
+    #[serde(default)]
+    pub include_history: bool,
+    /// Omni: tell the user the estimated wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_notice: Option<WaitNotice>,
+    /// Opening hours; outside them the chat closes with `out_of_hours`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
+    /// Messages sent while queued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue_messages: Vec<QueueMessage>,
+    /// Webex: mask personal data in what the agent sees.
+    #[serde(default)]
+    pub mask_pii: bool,
+    /// Webex: longest agent message accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_agent_message_chars: Option<u64>,
+    /// Provider settings (`base_url`, account ids, `{ "env": "NAME" }` secrets).
+    #[serde(default)]
+    pub settings: Map<String, Json>,
+}
+
+fn loose_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Json::deserialize(d)? {
+        Json::String(s) => Ok(s),
+        Json::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "integration id must be a number or a string, found {other}"
+        ))),
+    }
+}
+
+/// Normalises an `integration_id` parameter value for matching (`7`, `"7"`, `" 7 "` → `"7"`).
+pub fn normalise_id(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.trim().to_owned()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl IntegrationsFile {
+    /// The integration whose id matches `id` loosely.
+    pub fn find(&self, id: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|i| i.id == id)
+    }
+}

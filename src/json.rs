@@ -1,0 +1,502 @@
+//! Loading JSON with source positions.
+//!
+//! Bytes → [`jsonc_parser`] AST in strict mode (ranges on every value, duplicate keys kept) →
+//! [`serde_json::Value`]. Strict JSON is required, but the two defects the builder's own docs
+//! contain — a trailing comma and a missing comma — are reported in words at the right place,
+//! repaired in a length-preserving way so that every later stage still runs, and offered as
+//! fixes. A [`Document`] keeps the AST so a JSON Pointer can be turned back into a byte range
+//! (the way taplo maps schema errors to positions).
+
+use crate::diagnostic::{Diagnostic, Edit, Severity};
+use jsonc_parser::ast::{ObjectPropName, Value as Ast};
+use jsonc_parser::errors::ParseErrorKind;
+use jsonc_parser::{CollectOptions, ParseOptions};
+use serde_json::{Map, Number, Value};
+use std::ops::Range;
+
+/// Most syntax defects repaired in one file before giving up on the rest.
+const MAX_REPAIRS: usize = 64;
+
+/// Strict JSON: every relaxation jsonc-parser offers is off.
+fn strict() -> ParseOptions {
+    ParseOptions {
+        allow_comments: false,
+        allow_loose_object_property_names: false,
+        allow_trailing_commas: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    }
+}
+
+/// Result of loading: the (possibly repaired) text, its value, and the syntax findings.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Text the value was read from: the input, with repairs applied in place (same length).
+    pub text: String,
+    /// The value, when the text (after repairs) is JSON.
+    pub value: Option<Value>,
+    /// Syntax findings (`json-syntax`, `duplicate-key`).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Bytes decoded to text.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The text (BOM removed; invalid UTF-8 replaced by U+FFFD so positions can still be shown).
+    pub text: String,
+    /// False when the bytes were not UTF-8: nothing more can be read from them.
+    pub usable: bool,
+    /// `json-syntax` findings about the encoding.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Decodes bytes to text, reporting invalid UTF-8 and a BOM. Offsets in the result are relative
+/// to the text after the BOM.
+pub fn decode(bytes: &[u8]) -> Decoded {
+    let mut diagnostics = Vec::new();
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    "json-syntax",
+                    Severity::Error,
+                    "",
+                    "the file starts with a UTF-8 byte-order mark, which JSON does not allow",
+                )
+                .raw(0..0)
+                .help("save the file as UTF-8 without BOM"),
+            );
+            rest
+        }
+        None => bytes,
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Decoded { text: s.to_owned(), usable: true, diagnostics },
+        Err(e) => {
+            let at = e.valid_up_to();
+            diagnostics.push(
+                Diagnostic::new(
+                    "json-syntax",
+                    Severity::Error,
+                    "",
+                    format!("the file is not valid UTF-8 (invalid byte at offset {at})"),
+                )
+                .raw(at..at),
+            );
+            Decoded { text: String::from_utf8_lossy(bytes).into_owned(), usable: false, diagnostics }
+        }
+    }
+}
+
+/// Parses `text` strictly, explaining and repairing commas, and reporting duplicate keys.
+pub fn load(text: &str) -> Loaded {
+    let mut work = text.to_owned();
+    let mut diagnostics = Vec::new();
+    if work.trim().is_empty() {
+        diagnostics.push(
+            Diagnostic::new(
+                "json-syntax",
+                Severity::Error,
+                "",
+                "the file is empty; a JSON object was expected",
+            )
+            .raw(0..0),
+        );
+        return Loaded {
+            text: work,
+            value: None,
+            diagnostics,
+        };
+    }
+    for _ in 0..=MAX_REPAIRS {
+        let result =
+            jsonc_parser::parse_to_ast(&work, &CollectOptions::default(), &strict());
+        match result {
+            Ok(parsed) => {
+                let Some(ast) = parsed.value else {
+                    diagnostics.push(
+                        Diagnostic::new("json-syntax", Severity::Error, "", "the file holds no JSON value")
+                            .raw(0..0),
+                    );
+                    return Loaded { text: work, value: None, diagnostics };
+                };
+                duplicate_keys(&ast, &mut String::new(), &mut diagnostics);
+                let value = to_value(&ast);
+                drop(ast);
+                return Loaded {
+                    text: work,
+                    value: Some(value),
+                    diagnostics,
+                };
+            }
+            Err(err) => {
+                let range = err.range();
+                let (diag, repair) = explain(&work, range.start..range.end, err.kind());
+                diagnostics.push(diag);
+                match repair {
+                    Some(edit) if diagnostics.len() <= MAX_REPAIRS => {
+                        work.replace_range(edit.range.clone(), &edit.replacement);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    Loaded {
+        text: work,
+        value: None,
+        diagnostics,
+    }
+}
+
+/// Turns a parser error into a worded diagnostic, and a same-length repair when one is safe.
+fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnostic, Option<Edit>) {
+    let at = range.start.min(text.len());
+    let found = describe_token(text, at);
+    match kind {
+        ParseErrorKind::TrailingCommasNotAllowed => {
+            let comma = at..at + 1;
+            let d = Diagnostic::new(
+                "json-syntax",
+                Severity::Error,
+                "",
+                "trailing comma: JSON does not allow a comma after the last item of an object or array",
+            )
+            .raw(comma.clone())
+            .label("remove this comma")
+            .help("delete the comma")
+            .fix(Edit { range: comma.clone(), replacement: String::new() });
+            (d, Some(Edit { range: comma, replacement: " ".into() }))
+        }
+        ParseErrorKind::ExpectedComma => {
+            // The parser stops at the token after the missing comma; point at the end of the
+            // value before it, which is where the comma belongs.
+            let prev_end = text[..at].trim_end().len();
+            let gap = prev_end..at;
+            let d = Diagnostic::new(
+                "json-syntax",
+                Severity::Error,
+                "",
+                format!("missing comma: expected `,` between two items, found {found}"),
+            )
+            .raw(prev_end..prev_end)
+            .label("a comma is missing here")
+            .help("insert `,` after this value")
+            .fix(Edit { range: prev_end..prev_end, replacement: ",".into() });
+            // Length-preserving repair: the first whitespace byte of the gap becomes the comma.
+            let repair = (!gap.is_empty() && text[gap.clone()].starts_with(char::is_whitespace))
+                .then(|| Edit { range: prev_end..prev_end + 1, replacement: ",".into() });
+            (d, repair)
+        }
+        _ => {
+            let msg = match kind {
+                ParseErrorKind::CommentsNotAllowed => "comments are not allowed in JSON".to_string(),
+                ParseErrorKind::SingleQuotedStringsNotAllowed => {
+                    "single-quoted strings are not allowed in JSON; use double quotes".to_string()
+                }
+                ParseErrorKind::ExpectedStringObjectProperty => {
+                    format!("expected a property name in double quotes, found {found}")
+                }
+                ParseErrorKind::ExpectedColonAfterObjectKey => {
+                    format!("expected `:` after the property name, found {found}")
+                }
+                ParseErrorKind::UnterminatedObject => {
+                    "unterminated object: the file ends before its closing `}`".to_string()
+                }
+                ParseErrorKind::UnterminatedArray => {
+                    "unterminated array: the file ends before its closing `]`".to_string()
+                }
+                ParseErrorKind::NestingDepthExceeded => {
+                    "values are nested too deeply (more than 512 levels)".to_string()
+                }
+                ParseErrorKind::MultipleRootJsonValues => {
+                    format!("unexpected {found} after the end of the JSON value")
+                }
+                ParseErrorKind::UnexpectedWord => {
+                    format!("unexpected {found}: not a JSON value (strings need double quotes; literals are true, false and null)")
+                }
+                other => {
+                    let s = other.to_string();
+                    let mut c = s.chars();
+                    match c.next() {
+                        Some(f) => format!("{}{}", f.to_lowercase(), c.as_str()),
+                        None => s,
+                    }
+                }
+            };
+            let end = range.end.clamp(at, text.len());
+            (Diagnostic::new("json-syntax", Severity::Error, "", msg).raw(at..end), None)
+        }
+    }
+}
+
+/// "`\"x\"`", "end of file", or the character found at `at`.
+fn describe_token(text: &str, at: usize) -> String {
+    let rest = text.get(at..).unwrap_or("");
+    match rest.chars().next() {
+        None => "the end of the file".to_string(),
+        Some('"') => {
+            let end = rest[1..].find('"').map_or(rest.len().min(40), |e| (e + 2).min(40));
+            format!("`{}`", rest.get(..end).unwrap_or("\""))
+        }
+        Some(c) if c.is_alphanumeric() => {
+            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(30).collect();
+            format!("`{word}`")
+        }
+        Some('\0') => "a NUL byte".to_string(),
+        Some(c) if c.is_control() => format!("control character U+{:04X}", c as u32),
+        Some(c) => format!("`{c}`"),
+    }
+}
+
+fn duplicate_keys(ast: &Ast<'_>, pointer: &mut String, out: &mut Vec<Diagnostic>) {
+    match ast {
+        Ast::Object(obj) => {
+            let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for prop in &obj.properties {
+                let name = prop_name(&prop.name);
+                let len = pointer.len();
+                push_segment(pointer, name);
+                if let Some(first) = seen.insert(name, prop.name_range().start) {
+                    let r = prop.name_range();
+                    out.push(
+                        Diagnostic::new(
+                            "duplicate-key",
+                            Severity::Error,
+                            pointer.clone(),
+                            format!("duplicate key `{name}`: the later value silently replaces the earlier one"),
+                        )
+                        .raw(r.start..r.end)
+                        .help(format!("the key is first defined at byte {first}; keep one")),
+                    );
+                }
+                duplicate_keys(&prop.value, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Ast::Array(arr) => {
+            for (i, el) in arr.elements.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                duplicate_keys(el, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+trait PropRange {
+    fn name_range(&self) -> Range<usize>;
+}
+impl PropRange for jsonc_parser::ast::ObjectProp<'_> {
+    fn name_range(&self) -> Range<usize> {
+        match &self.name {
+            ObjectPropName::String(s) => s.range.start..s.range.end,
+            ObjectPropName::Word(w) => w.range.start..w.range.end,
+        }
+    }
+}
+
+fn prop_name<'a>(name: &'a ObjectPropName<'_>) -> &'a str {
+    match name {
+        ObjectPropName::String(s) => &s.value,
+        ObjectPropName::Word(w) => w.value,
+    }
+}
+
+/// Appends one escaped JSON Pointer segment.
+pub fn push_segment(pointer: &mut String, segment: &str) {
+    pointer.push('/');
+    for c in segment.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+}
+
+/// Converts the AST to a plain value (the last of duplicate keys wins, as in serde_json).
+fn to_value(ast: &Ast<'_>) -> Value {
+    match ast {
+        Ast::StringLit(s) => Value::String(s.value.to_string()),
+        Ast::NumberLit(n) => number(n.value),
+        Ast::BooleanLit(b) => Value::Bool(b.value),
+        Ast::NullKeyword(_) => Value::Null,
+        Ast::Array(a) => Value::Array(a.elements.iter().map(to_value).collect()),
+        Ast::Object(o) => {
+            let mut map = Map::with_capacity(o.properties.len());
+            for p in &o.properties {
+                map.insert(prop_name(&p.name).to_owned(), to_value(&p.value));
+            }
+            Value::Object(map)
+        }
+    }
+}
+
+fn number(text: &str) -> Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return Value::Number(u.into());
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map_or(Value::Null, Value::Number)
+}
+
+/// A parsed document that answers pointer → range queries without re-parsing.
+pub struct Document<'a> {
+    root: Option<Ast<'a>>,
+    text: &'a str,
+}
+
+impl<'a> Document<'a> {
+    /// Parses `text` (strictly; on failure every lookup answers `None`).
+    pub fn parse(text: &'a str) -> Self {
+        let root = jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &strict())
+            .ok()
+            .and_then(|p| p.value);
+        Document { root, text }
+    }
+
+    /// Byte range of the value at `pointer`.
+    pub fn range(&self, pointer: &str) -> Option<Range<usize>> {
+        locate_in(self.root.as_ref()?, pointer)
+    }
+
+    /// Byte range of the *key* of the member at `pointer` (for unknown or duplicate keys).
+    pub fn key_range(&self, pointer: &str) -> Option<Range<usize>> {
+        let (parent, last) = pointer.rsplit_once('/')?;
+        let last = unescape_segment(last);
+        match self.root.as_ref().and_then(|r| find(r, parent))? {
+            Ast::Object(o) => o
+                .properties
+                .iter()
+                .rev()
+                .find(|p| prop_name(&p.name) == last)
+                .map(|p| p.name_range()),
+            _ => None,
+        }
+    }
+
+    /// Maps a byte range inside the *decoded* string at `pointer` to a range of the file,
+    /// walking the escapes of the raw literal.
+    pub fn string_range(&self, pointer: &str, inner: Range<usize>) -> Option<Range<usize>> {
+        let r = self.range(pointer)?;
+        let raw = self.text.get(r.start + 1..r.end.saturating_sub(1))?;
+        let start = r.start + 1 + raw_offset(raw, inner.start);
+        let end = r.start + 1 + raw_offset(raw, inner.end);
+        Some(start..end.max(start))
+    }
+}
+
+fn unescape_segment(s: &str) -> String {
+    s.replace("~1", "/").replace("~0", "~")
+}
+
+fn find<'b, 'a>(root: &'b Ast<'a>, pointer: &str) -> Option<&'b Ast<'a>> {
+    let mut cur = root;
+    if pointer.is_empty() {
+        return Some(cur);
+    }
+    for seg in pointer.strip_prefix('/')?.split('/') {
+        let seg = unescape_segment(seg);
+        cur = match cur {
+            Ast::Object(o) => &o.properties.iter().rev().find(|p| prop_name(&p.name) == seg)?.value,
+            Ast::Array(a) => a.elements.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn locate_in(root: &Ast<'_>, pointer: &str) -> Option<Range<usize>> {
+    let v = find(root, pointer)?;
+    let r = match v {
+        Ast::StringLit(s) => s.range,
+        Ast::NumberLit(n) => n.range,
+        Ast::BooleanLit(b) => b.range,
+        Ast::NullKeyword(n) => n.range,
+        Ast::Array(a) => a.range,
+        Ast::Object(o) => o.range,
+    };
+    Some(r.start..r.end)
+}
+
+/// Offset in a raw JSON string literal body that corresponds to `decoded` bytes of its value.
+fn raw_offset(raw: &str, decoded: usize) -> usize {
+    let bytes = raw.as_bytes();
+    let (mut i, mut d) = (0usize, 0usize);
+    while i < bytes.len() && d < decoded {
+        if bytes[i] == b'\\' {
+            let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
+            if esc == b'u' {
+                let cp = raw.get(i + 2..i + 6).and_then(|h| u32::from_str_radix(h, 16).ok()).unwrap_or(0);
+                // A surrogate pair decodes to one 4-byte char from 12 raw bytes.
+                if (0xD800..0xDC00).contains(&cp) && raw.get(i + 6..i + 8) == Some("\\u") {
+                    i += 12;
+                    d += 4;
+                } else {
+                    i += 6;
+                    d += char::from_u32(cp).map_or(3, char::len_utf8);
+                }
+            } else {
+                i += 2;
+                d += 1;
+            }
+        } else {
+            let ch_len = raw[i..].chars().next().map_or(1, char::len_utf8);
+            i += ch_len;
+            d += ch_len;
+        }
+    }
+    i.min(raw.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_and_missing_commas_are_worded_and_repaired() {
+        let text = "{\n  \"a\": 1,\n  \"b\": \"x\"\n  \"c\": [1, 2,],\n}";
+        let l = load(text);
+        let msgs: Vec<_> = l.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert!(msgs[0].starts_with("missing comma"));
+        assert!(msgs[1].starts_with("trailing comma"));
+        assert!(msgs[2].starts_with("trailing comma"));
+        assert_eq!(l.text.len(), text.len());
+        assert_eq!(l.value.unwrap()["c"], serde_json::json!([1, 2]));
+    }
+
+    #[test]
+    fn pointers_map_back_to_ranges_through_escapes() {
+        let text = r#"{"a": ["x", {"b\/c": "\u00e9<? $x ?>"}]}"#;
+        let doc = Document::parse(text);
+        let r = doc.range("/a/1/b~1c").unwrap();
+        assert_eq!(&text[r], r#""\u00e9<? $x ?>""#);
+        // "é" is 2 bytes decoded, 6 raw; "<?" starts at decoded offset 2.
+        let inner = doc.string_range("/a/1/b~1c", 2..4).unwrap();
+        assert_eq!(&text[inner], "<?");
+        assert_eq!(&text[doc.key_range("/a/1/b~1c").unwrap()], r#""b\/c""#);
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported() {
+        let l = load(r#"{"a": 1, "a": 2}"#);
+        assert_eq!(l.diagnostics.len(), 1);
+        assert_eq!(l.diagnostics[0].code, "duplicate-key");
+        assert_eq!(l.value.unwrap()["a"], 2);
+    }
+}

@@ -1,0 +1,220 @@
+//! The flow file, as typed data (SPEC §2.1).
+//!
+//! The serde model and `schemas/flow.schema.json` describe the same shape; a test checks that
+//! they accept exactly the same documents.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+
+/// A flow: a named list of nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Editor hint (`"$schema": "../schemas/flow.schema.json"`).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Flow name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Context variables the conversation's `start` event supplies (known to be set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_context: Vec<String>,
+    /// Names of custom actions (the builder's Functions) the host implements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_actions: Vec<String>,
+    /// The nodes, in file order (order matters for `start` and entry conditions).
+    pub nodes: Vec<Node>,
+}
+
+/// A node of the flow.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Unique id, the target of `next[].goto`.
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Entry point: an expression, `start` or `anything_else`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Context assignments, in key order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Json>>,
+    /// Contact assignments, in key order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Map<String, Json>>,
+    /// Actions, run in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+    /// Analytics events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AnalyticsEvent>,
+    /// Messages to the user, each keyed by channel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<OutputItem>,
+    /// Conditional responses: the first true one replaces `output`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<Response>,
+    /// Open input: the node waits for the user. Keyed by channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<BTreeMap<String, Input>>,
+    /// Destinations, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<Next>,
+}
+
+/// One output entry: channel name → message.
+pub type OutputItem = BTreeMap<String, Message>;
+
+/// A message: `type` plus whatever fields that type has (passed through after rendering).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `text`, `file`, or any other type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The other fields.
+    #[serde(flatten)]
+    pub fields: Map<String, Json>,
+}
+
+/// An action `{name, parameters, result_variable}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// `start_live_chat`, `http_request`, `transfer_to_agent_liveperson`, or a custom action.
+    pub name: String,
+    /// Parameters (templates allowed).
+    #[serde(default)]
+    pub parameters: Map<String, Json>,
+    /// Context variable that receives the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_variable: Option<String>,
+}
+
+/// An analytics event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsEvent {
+    /// Event name (as registered in the builder's Monitor).
+    pub event_name: String,
+    /// `field1`, `field2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<EventDetails>,
+    /// Extra value 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra1: Option<Json>,
+    /// Extra value 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra2: Option<Json>,
+}
+
+/// The fixed detail fields of an analytics event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventDetails {
+    /// Detail 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field1: Option<Json>,
+    /// Detail 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field2: Option<Json>,
+}
+
+/// A conditional response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// Condition (bare expression); absent means always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Messages sent when it is the first true response.
+    #[serde(default)]
+    pub output: Vec<OutputItem>,
+}
+
+/// Input widget types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    /// Open question ("pergunta aberta").
+    TextInput,
+    /// Inline list.
+    Select,
+    /// Full-screen list.
+    OptionList,
+    /// Quick replies.
+    QuickReplies,
+    /// Autocomplete.
+    Autocomplete,
+    /// Date picker.
+    Date,
+    /// File upload.
+    FileUpload,
+}
+
+/// An open input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// Widget type.
+    #[serde(rename = "type")]
+    pub kind: InputType,
+    /// Widget payload: `mandatory`, `mask`, `tries`, `error_message`, options…
+    #[serde(default)]
+    pub payload: Map<String, Json>,
+}
+
+/// A destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Next {
+    /// Condition (bare expression); absent means `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Target node id.
+    pub goto: String,
+}
+
+impl Flow {
+    /// Reads a flow leniently: nodes that do not fit the model are skipped (the schema pass
+    /// reports them), so every other node can still be checked. Returns the flow and, for each
+    /// kept node, its index in the file.
+    pub fn from_value_lenient(v: &Json) -> Option<(Flow, Vec<usize>)> {
+        let obj = v.as_object()?;
+        let nodes_v = obj.get("nodes")?.as_array()?;
+        let mut nodes = Vec::with_capacity(nodes_v.len());
+        let mut positions = Vec::with_capacity(nodes_v.len());
+        for (i, n) in nodes_v.iter().enumerate() {
+            if let Ok(node) = Node::deserialize(n) {
+                nodes.push(node);
+                positions.push(i);
+            }
+        }
+        let strings = |k: &str| -> Vec<String> {
+            obj.get(k)
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let text = |k: &str| obj.get(k).and_then(Json::as_str).map(str::to_owned);
+        Some((
+            Flow {
+                schema: text("$schema"),
+                name: text("name"),
+                description: text("description"),
+                start_context: strings("start_context"),
+                custom_actions: strings("custom_actions"),
+                nodes,
+            },
+            positions,
+        ))
+    }
+}
