@@ -157,7 +157,9 @@ pub fn load(text: &str) -> Loaded {
 /// Turns a parser error into a worded diagnostic, and a same-length repair when one is safe.
 fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnostic, Option<Edit>) {
     let at = range.start.min(text.len());
-    let found = describe_token(text, at);
+    // The parser may stop on the whitespace before the offending token; describe the token.
+    let token_at = at + text[at..].len() - text[at..].trim_start().len();
+    let found = describe_token(text, token_at);
     match kind {
         ParseErrorKind::TrailingCommasNotAllowed => {
             let comma = at..at + 1;
@@ -177,7 +179,7 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
             // The parser stops at the token after the missing comma; point at the end of the
             // value before it, which is where the comma belongs.
             let prev_end = text[..at].trim_end().len();
-            let gap = prev_end..at;
+            let gap = prev_end..token_at;
             let d = Diagnostic::new(
                 "json-syntax",
                 Severity::Error,

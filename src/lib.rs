@@ -7,5 +7,11 @@ pub mod expr;
 pub mod json;
 pub mod source;
 pub mod model;
+pub mod render;
 pub mod integrations;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod compile;
+pub mod lint;
+pub mod schema;
+pub mod watson;

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `fluxo` command.
+
+fn main() -> std::process::ExitCode {
+    fluxo::cli::main()
+}

@@ -183,6 +183,43 @@ pub struct Next {
     pub goto: String,
 }
 
+/// Fields a node may have.
+pub const NODE_FIELDS: &[&str] = &[
+    "id", "name", "comment", "condition", "context", "contact", "actions", "events", "output",
+    "responses", "input", "next",
+];
+
+impl Node {
+    /// Reads a node that may not fit the model: unknown fields are dropped, then fields that
+    /// still do not fit; a node with at least a string `id` is kept so that `goto`s to it
+    /// resolve and one typo does not cascade into more findings.
+    pub fn salvage(v: &Json) -> Option<Node> {
+        if let Ok(n) = Node::deserialize(v) {
+            return Some(n);
+        }
+        let obj = v.as_object()?;
+        let mut known: Map<String, Json> =
+            obj.iter().filter(|(k, _)| NODE_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        if let Ok(n) = Node::deserialize(&Json::Object(known.clone())) {
+            return Some(n);
+        }
+        // Drop fields one by one until the rest fits.
+        for f in NODE_FIELDS.iter().filter(|f| **f != "id") {
+            let mut only = Map::new();
+            if let Some(id) = known.get("id") {
+                only.insert("id".into(), id.clone());
+            }
+            if let Some(x) = known.get(*f) {
+                only.insert((*f).into(), x.clone());
+            }
+            if Node::deserialize(&Json::Object(only)).is_err() {
+                known.remove(*f);
+            }
+        }
+        Node::deserialize(&Json::Object(known)).ok()
+    }
+}
+
 impl Flow {
     /// Reads a flow leniently: nodes that do not fit the model are skipped (the schema pass
     /// reports them), so every other node can still be checked. Returns the flow and, for each
@@ -193,7 +230,7 @@ impl Flow {
         let mut nodes = Vec::with_capacity(nodes_v.len());
         let mut positions = Vec::with_capacity(nodes_v.len());
         for (i, n) in nodes_v.iter().enumerate() {
-            if let Ok(node) = Node::deserialize(n) {
+            if let Some(node) = Node::salvage(n) {
                 nodes.push(node);
                 positions.push(i);
             }

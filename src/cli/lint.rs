@@ -1,0 +1,193 @@
+//! `fluxo lint`.
+
+use crate::diagnostic::Severity;
+use crate::integrations::IntegrationsFile;
+use crate::lint::{apply_fixes, lint_bytes, FileKind, FileReport, LintOptions};
+use crate::render;
+use clap::{Args, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Largest file read (bytes).
+const MAX_FILE: u64 = 256 << 20;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style, with the source line and a caret.
+    Human,
+    /// An array of findings.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// GitHub Actions workflow commands.
+    Github,
+}
+
+/// Arguments of `fluxo lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files or directories (directories are walked for `.json` files).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Exit with 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// The integrations file the flows use (the builder's Live Chat menu).
+    #[arg(long, value_name = "FILE")]
+    pub integrations: Option<PathBuf>,
+    /// Repair what can be repaired safely (missing and trailing commas, a BOM) in place.
+    #[arg(long)]
+    pub fix: bool,
+}
+
+pub(crate) fn run(args: LintArgs) -> ExitCode {
+    let mut opts = LintOptions::default();
+    let mut reports = Vec::new();
+    if let Some(p) = &args.integrations {
+        let bytes = match read(p) {
+            Ok(b) => b,
+            Err(e) => return usage_error(&e),
+        };
+        let report = lint_bytes(&p.display().to_string(), &bytes, &opts);
+        if report.kind != Some(FileKind::Integrations) && report.findings.iter().all(|f| f.severity < Severity::Error) {
+            return usage_error(&format!("{}: not an integrations file (no top-level `integrations`)", p.display()));
+        }
+        opts.integrations = serde_json::from_str::<IntegrationsFile>(&report.source.text).ok();
+        reports.push(report);
+    }
+    let files = match collect(&args.paths) {
+        Ok(f) => f,
+        Err(e) => return usage_error(&e),
+    };
+    let mut loaded = Vec::new();
+    for (path, explicit) in files {
+        if args.integrations.as_ref().is_some_and(|i| same_file(i, &path)) {
+            continue;
+        }
+        match read(&path) {
+            Ok(b) => loaded.push((path, explicit, b)),
+            Err(e) => return usage_error(&e),
+        }
+    }
+    let linted = lint_parallel(&loaded, &opts);
+    let mut simulated_said = false;
+    for ((path, explicit, _), mut report) in loaded.iter().zip(linted) {
+        // Walked files that are not fluxo files (package.json, schemas) are skipped quietly.
+        if !explicit && report.kind.is_none() && report.findings.iter().all(|f| f.code == "schema") {
+            continue;
+        }
+        // "No integrations file" is said once per run.
+        report.findings.retain(|f| {
+            f.code != "integrations-simulated" || !std::mem::replace(&mut simulated_said, true)
+        });
+        if args.fix {
+            if let Some(fixed) = apply_fixes(&report.source.text, &report.findings) {
+                if let Err(e) = std::fs::write(path, fixed) {
+                    return usage_error(&format!("{}: cannot write the fix: {e}", path.display()));
+                }
+                eprintln!("fixed {}", path.display());
+                let bytes = std::fs::read(path).unwrap_or_default();
+                report = lint_bytes(&report.source.path, &bytes, &opts);
+            }
+        }
+        reports.push(report);
+    }
+    let color = args.format == Format::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let text = match args.format {
+        Format::Human => render::human(&reports, color),
+        Format::Json => render::json(&reports),
+        Format::Sarif => render::sarif(&reports, &crate::lint::rules::all()),
+        Format::Github => render::github(&reports),
+    };
+    print!("{text}");
+    let worst = reports.iter().flat_map(|r| &r.findings).map(|f| f.severity).max();
+    let fail = match worst {
+        Some(Severity::Error) => true,
+        Some(Severity::Warning) => args.deny_warnings,
+        _ => false,
+    };
+    if fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > MAX_FILE {
+        return Err(format!("{}: {} bytes is larger than the {} MiB limit", path.display(), meta.len(), MAX_FILE >> 20));
+    }
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Files to lint: named files (explicit) and `.json` files under named directories, sorted.
+fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            let walker = walkdir::WalkDir::new(p).sort_by_file_name().into_iter().filter_entry(|e| {
+                let name = e.file_name().to_string_lossy();
+                e.depth() == 0 || !(name.starts_with('.') || name == "target" || name == "node_modules")
+            });
+            for entry in walker {
+                let entry = entry.map_err(|e| e.to_string())?;
+                if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "json") {
+                    found.push((entry.into_path(), false));
+                }
+            }
+            out.extend(found);
+        } else {
+            out.push((p.clone(), true));
+        }
+    }
+    Ok(out)
+}
+
+/// Lints files on every core, each worker with a generous stack.
+fn lint_parallel(files: &[(PathBuf, bool, Vec<u8>)], opts: &LintOptions) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<FileReport>>> = files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let spawned = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(s, || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((path, _, bytes)) = files.get(i) else { break };
+                let r = lint_bytes(&path.display().to_string(), bytes, opts);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+            if spawned.is_err() {
+                break;
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(m, (path, _, bytes))| {
+            m.into_inner().ok().flatten().unwrap_or_else(|| lint_bytes(&path.display().to_string(), bytes, opts))
+        })
+        .collect()
+}

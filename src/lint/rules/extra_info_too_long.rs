@@ -1,0 +1,66 @@
+//! `extra-info-too-long`
+
+use crate::diagnostic::Diagnostic;
+use crate::integrations::Provider;
+use crate::lint::rules::{integration_of, live_chats, minimal_text};
+use crate::lint::{declare_rule, LintContext};
+
+declare_rule! {
+    /// ## What it does
+    /// Measures `extra_info` (and, for ALTU Connector, `contact_info`) as the JSON text the
+    /// provider receives. LivePerson accepts at most 256 characters; ALTU Connector at most
+    /// 1024. Templates count with their literal text only, so the figure is the shortest the
+    /// value can be: when even that is over the limit, the value is certainly too long.
+    ///
+    /// ## Why it matters
+    /// LivePerson does not reject a longer `extra_info`: the builder sends it **empty**, and
+    /// the agent loses the context the author meant to pass.
+    ///
+    /// ## Example
+    /// ```json
+    /// "extra_info": { "historico": "<? $historico ?>", "observacoes": "…300 characters…" }
+    /// ```
+    pub struct ExtraInfoTooLong => "extra-info-too-long", Warning;
+}
+
+/// Longest `extra_info` LivePerson keeps (JSON characters).
+pub const LIVEPERSON_EXTRA_INFO_MAX: usize = 256;
+/// Longest `extra_info` / `contact_info` ALTU Connector keeps.
+pub const ALTU_INFO_MAX: usize = 1024;
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    for lc in live_chats(ctx) {
+        let Some(integration) = integration_of(ctx, lc.action) else { continue };
+        let limits: &[(&str, usize)] = match integration.provider {
+            Provider::Liveperson => &[("extra_info", LIVEPERSON_EXTRA_INFO_MAX)],
+            Provider::AltuConnector => &[("extra_info", ALTU_INFO_MAX), ("contact_info", ALTU_INFO_MAX)],
+            _ => &[],
+        };
+        for &(param, max) in limits {
+            let Some(v) = lc.action.param(param) else { continue };
+            let text = match v.literal() {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(j) => j.to_string(),
+                None => minimal_text(v),
+            };
+            let len = text.chars().count();
+            if len > max {
+                let at_least = if v.literal().is_some() { "" } else { "at least " };
+                out.push(
+                    Diagnostic::new(
+                        ExtraInfoTooLong::META.code,
+                        ExtraInfoTooLong::META.severity,
+                        format!("{}/parameters/{param}", lc.pointer),
+                        format!(
+                            "`{param}` is {at_least}{len} characters as JSON; {} accepts at most {max}{}",
+                            integration.provider.as_str(),
+                            if integration.provider == Provider::Liveperson { " and sends a longer one empty" } else { "" }
+                        ),
+                    )
+                    .help("send less: keep ids and let the agent look the rest up"),
+                );
+            }
+        }
+    }
+}

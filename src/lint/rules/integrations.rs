@@ -1,0 +1,115 @@
+//! Rules about integrations: `integrations-simulated`, `duplicate-integration-id`, `inline-secret`.
+
+use crate::diagnostic::Diagnostic;
+use crate::lint::rules::live_chats;
+use crate::lint::{declare_rule, LintContext};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+
+declare_rule! {
+    /// ## What it does
+    /// Says, once, that a flow hands over to a live chat but no integrations file was given
+    /// (`--integrations FILE`), so every `integration_id` runs on the simulator and the
+    /// provider-specific rules are skipped.
+    ///
+    /// ## Why it matters
+    /// Without the integrations file fluxo cannot check ids, provider parameters or
+    /// `extra_info` limits.
+    ///
+    /// ## Example
+    /// `fluxo lint flows/` instead of `fluxo lint --integrations flows/integrations.json flows/`.
+    pub struct IntegrationsSimulated => "integrations-simulated", Info;
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports two integrations with the same id (ids match loosely: `7` and `"7"`).
+    ///
+    /// ## Why it matters
+    /// A flow's `integration_id` can name only one of them; the other is dead configuration.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "integrations": [ { "id": 7, "provider": "liveperson" }, { "id": "7", "provider": "zendesk" } ] }
+    /// ```
+    pub struct DuplicateIntegrationId => "duplicate-integration-id", Error;
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a secret written inline in an integration's `settings` (`client_secret`,
+    /// `access_key`, `api_token`, `password`, …) instead of `{ "env": "NAME" }`.
+    ///
+    /// ## Why it matters
+    /// Flow and integration files are committed and shared; a secret in them leaks.
+    ///
+    /// ## Example
+    /// ```json
+    /// "settings": { "access_key": "s3cr3t" }
+    /// ```
+    /// Write `"access_key": { "env": "ALTU_ACCESS_KEY" }`.
+    pub struct InlineSecret => "inline-secret", Error;
+}
+
+/// Setting names that hold secrets.
+pub const SECRET_SETTINGS: &[&str] = &[
+    "client_secret", "access_key", "access_token", "api_token", "token", "password", "secret",
+    "app_secret", "key_secret", "webhook_secret", "signing_secret", "api_key",
+];
+
+/// Emits `integrations-simulated` at the first hand-over when no integrations file is given.
+pub fn simulated(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    if ctx.integrations.is_some() {
+        return;
+    }
+    if let Some(lc) = live_chats(ctx).next() {
+        out.push(
+            Diagnostic::new(
+                IntegrationsSimulated::META.code,
+                IntegrationsSimulated::META.severity,
+                format!("{}/name", lc.pointer),
+                "no integrations file given: every `integration_id` runs on the simulator",
+            )
+            .help("pass `--integrations FILE` to check ids and provider rules"),
+        );
+    }
+}
+
+/// Checks an integrations file value.
+pub fn check(value: &Json, out: &mut Vec<Diagnostic>) {
+    let Some(list) = value.get("integrations").and_then(Json::as_array) else { return };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, it) in list.iter().enumerate() {
+        if let Some(id) = it.get("id").and_then(crate::integrations::normalise_id) {
+            if let Some(first) = seen.insert(id.clone(), i) {
+                out.push(
+                    Diagnostic::new(
+                        DuplicateIntegrationId::META.code,
+                        DuplicateIntegrationId::META.severity,
+                        format!("/integrations/{i}/id"),
+                        format!("integration id `{id}` is already used by integration #{first}"),
+                    )
+                    .help("ids must be unique"),
+                );
+            }
+        }
+        if let Some(settings) = it.get("settings").and_then(Json::as_object) {
+            for (k, v) in settings {
+                let secret = SECRET_SETTINGS.contains(&k.to_ascii_lowercase().as_str());
+                if secret && v.is_string() {
+                    let mut p = format!("/integrations/{i}/settings");
+                    crate::json::push_segment(&mut p, k);
+                    out.push(
+                        Diagnostic::new(
+                            InlineSecret::META.code,
+                            InlineSecret::META.severity,
+                            p,
+                            format!("`{k}` holds a secret written inline"),
+                        )
+                        .help(format!("read it from the environment: `\"{k}\": {{ \"env\": \"NAME\" }}`")),
+                    );
+                }
+            }
+        }
+    }
+}

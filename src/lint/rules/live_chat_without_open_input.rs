@@ -1,0 +1,43 @@
+//! `live-chat-without-open-input`
+
+use crate::diagnostic::Diagnostic;
+use crate::lint::graph::landing;
+use crate::lint::rules::live_chats;
+use crate::lint::{declare_rule, LintContext};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a `start_live_chat` after which the conversation reaches no node with an open
+    /// `input`: neither the hand-over node itself nor any node its `next` leads to without
+    /// waiting.
+    ///
+    /// ## Why it matters
+    /// The builder's documented pattern is a node with an open input after the hand-over
+    /// node. When the chat ends, the close status (`input.live_chat.status`) is delivered to
+    /// that node; without it, the bot cannot route the user back (survey, goodbye, retry).
+    ///
+    /// ## Example
+    /// ```json
+    /// { "id": "transbordo", "actions": [ { "name": "start_live_chat", … } ] }
+    /// ```
+    /// with no `next` and no `input`.
+    pub struct LiveChatWithoutOpenInput => "live-chat-without-open-input", Error;
+}
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    for lc in live_chats(ctx) {
+        let (inputs, _) = landing(ctx.flow, lc.node);
+        if inputs.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    LiveChatWithoutOpenInput::META.code,
+                    LiveChatWithoutOpenInput::META.severity,
+                    format!("{}/name", lc.pointer),
+                    "after this hand-over no node waits for input, so the close status has nowhere to go",
+                )
+                .help("add a `next` to a node with an open `input` whose `next` tests `input.live_chat.status`"),
+            );
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `loop-without-input`
+
+use crate::diagnostic::Diagnostic;
+use crate::lint::graph::loops_without_input;
+use crate::lint::{declare_rule, LintContext};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports nodes that can fire each other in a cycle through `next` without any of them
+    /// waiting for input.
+    ///
+    /// ## Why it matters
+    /// Unless a condition breaks the cycle, the turn never ends; fluxo stops it after 64
+    /// firings with a `loop_limit` error, and the builder may hang or flood the user.
+    ///
+    /// ## Example
+    /// ```json
+    /// [ { "id": "a", "next": [ { "goto": "b" } ] }, { "id": "b", "next": [ { "goto": "a" } ] } ]
+    /// ```
+    pub struct LoopWithoutInput => "loop-without-input", Warning;
+}
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    for comp in loops_without_input(ctx.flow) {
+        let names: Vec<&str> = comp.iter().take(8).map(|&i| ctx.flow.nodes[i].id.as_str()).collect();
+        let more = if comp.len() > 8 { format!(" and {} more", comp.len() - 8) } else { String::new() };
+        let first = &ctx.flow.nodes[comp[0]];
+        let unconditional = comp.iter().all(|&i| {
+            ctx.flow.nodes[i].next.iter().all(|x| x.condition.is_none())
+        });
+        out.push(
+            Diagnostic::new(
+                LoopWithoutInput::META.code,
+                LoopWithoutInput::META.severity,
+                format!("{}/next", first.pointer),
+                format!(
+                    "nodes {}{more} can fire one another in a loop without waiting for input{}",
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                    if unconditional { " (every step is unconditional: the loop never ends)" } else { "" }
+                ),
+            )
+            .help("give one node of the loop an `input`, or a condition that ends the loop"),
+        );
+    }
+}

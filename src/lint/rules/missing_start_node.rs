@@ -1,0 +1,34 @@
+//! `missing-start-node`
+
+use crate::diagnostic::Diagnostic;
+use crate::lint::{declare_rule, LintContext};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a flow in which no node has the condition `start`.
+    ///
+    /// ## Why it matters
+    /// A conversation begins at the start node (the last node whose condition is `start`);
+    /// without one, the bot cannot answer the first message.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "id": "boas_vindas", "condition": "start", "output": [ … ] }
+    /// ```
+    pub struct MissingStartNode => "missing-start-node", Error;
+}
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    if ctx.flow.start.is_none() {
+        out.push(
+            Diagnostic::new(
+                MissingStartNode::META.code,
+                MissingStartNode::META.severity,
+                "/nodes",
+                "no node has the condition `start`: the conversation has nowhere to begin",
+            )
+            .help("give the welcome node `\"condition\": \"start\"`"),
+        );
+    }
+}

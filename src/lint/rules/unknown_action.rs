@@ -1,0 +1,49 @@
+//! `unknown-action`
+
+use crate::diagnostic::Diagnostic;
+use crate::lint::rules::did_you_mean;
+use crate::lint::{declare_rule, LintContext};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports an action whose `name` is neither a built-in action (`start_live_chat`,
+    /// `http_request`, `transfer_to_agent_liveperson`) nor declared in the flow's
+    /// `custom_actions` list.
+    ///
+    /// ## Why it matters
+    /// A misspelt built-in (`start_livechat`) becomes a custom action that nobody implements:
+    /// the conversation waits for a result that never comes.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "name": "start_livechat", "parameters": { "integration_id": 7 } }
+    /// ```
+    pub struct UnknownAction => "unknown-action", Warning;
+}
+
+/// Actions every flow may use.
+pub const BUILTIN_ACTIONS: &[&str] = &["start_live_chat", "http_request", "transfer_to_agent_liveperson"];
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    let custom = &ctx.flow.flow.custom_actions;
+    for n in &ctx.flow.nodes {
+        for (k, a) in n.actions.iter().enumerate() {
+            if BUILTIN_ACTIONS.contains(&a.name.as_str()) || custom.iter().any(|c| c == &a.name) {
+                continue;
+            }
+            let help = did_you_mean(&a.name, BUILTIN_ACTIONS).unwrap_or_else(|| {
+                "if the host implements it, list it in the flow's `custom_actions`".to_string()
+            });
+            out.push(
+                Diagnostic::new(
+                    UnknownAction::META.code,
+                    UnknownAction::META.severity,
+                    format!("{}/actions/{k}/name", n.pointer),
+                    format!("`{}` is not a built-in action nor a declared custom action", a.name),
+                )
+                .help(help),
+            );
+        }
+    }
+}

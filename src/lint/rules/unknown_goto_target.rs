@@ -1,0 +1,42 @@
+//! `unknown-goto-target`
+
+use crate::diagnostic::Diagnostic;
+use crate::lint::rules::did_you_mean;
+use crate::lint::{declare_rule, LintContext};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a `next[].goto` that names no node of the flow.
+    ///
+    /// ## Why it matters
+    /// The builder drops the destination: the conversation stops where the author expected it
+    /// to move on.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "goto": "pesquisa_satisfacao" }
+    /// ```
+    /// when the node is called `pesquisa`.
+    pub struct UnknownGotoTarget => "unknown-goto-target", Error;
+}
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    let ids: Vec<&str> = ctx.flow.nodes.iter().map(|n| n.id.as_str()).collect();
+    for n in &ctx.flow.nodes {
+        for (k, x) in n.next.iter().enumerate() {
+            if x.target.is_none() {
+                let mut d = Diagnostic::new(
+                    UnknownGotoTarget::META.code,
+                    UnknownGotoTarget::META.severity,
+                    format!("{}/next/{k}/goto", n.pointer),
+                    format!("no node has the id `{}`", x.goto),
+                );
+                if let Some(h) = did_you_mean(&x.goto, &ids) {
+                    d = d.help(h);
+                }
+                out.push(d);
+            }
+        }
+    }
+}

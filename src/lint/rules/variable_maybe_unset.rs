@@ -1,0 +1,258 @@
+//! `variable-maybe-unset`
+
+use crate::compile::{CompiledFlow, Role};
+use crate::diagnostic::Diagnostic;
+use crate::expr::{BinOp, Expr, ExprKind, UnOp};
+use crate::lint::graph::{is_root, reachable};
+use crate::lint::{declare_rule, LintContext};
+use std::collections::{HashMap, HashSet};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a `$variable` (or `context.variable`) read in a template on some path from the
+    /// start node where it was never assigned. Assignments are a node's `context` keys, an
+    /// action's `result_variable`, and the flow's `start_context` list (what the `start`
+    /// event supplies). Reads that are guarded — the test of `? :`, the left side of `??`,
+    /// `?:`, `&&`, `||` or `!` — and reads in conditions are not reported: there an unset
+    /// variable is expected.
+    ///
+    /// ## Why it matters
+    /// An unset variable renders as an empty string: "Olá !" instead of "Olá Maria!", an
+    /// empty CPF sent to the agent, a URL with a hole in it.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "id": "boas_vindas", "condition": "start", "output": [ { "default": { "type": "text", "text": "Olá <? $nome ?>" } } ] }
+    /// ```
+    /// with `nome` assigned only in a later node.
+    pub struct VariableMaybeUnset => "variable-maybe-unset", Warning;
+}
+
+/// A set of variable indices.
+#[derive(Clone, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn empty(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn full(n: usize) -> Self {
+        Bits(vec![u64::MAX; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: usize) {
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+    fn has(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn meet(&mut self, o: &Bits) -> bool {
+        let mut changed = false;
+        for (a, b) in self.0.iter_mut().zip(&o.0) {
+            let n = *a & *b;
+            changed |= n != *a;
+            *a = n;
+        }
+        changed
+    }
+}
+
+struct Vars<'a> {
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Vars<'a> {
+    fn of(flow: &'a CompiledFlow) -> Self {
+        let mut index = HashMap::new();
+        let mut add = |s: &'a str| {
+            let n = index.len();
+            index.entry(s).or_insert(n);
+        };
+        for v in &flow.flow.start_context {
+            add(v);
+        }
+        for n in &flow.nodes {
+            for (k, _) in &n.context {
+                add(k);
+            }
+            for a in &n.actions {
+                if let Some(r) = &a.result_variable {
+                    add(r);
+                }
+            }
+        }
+        Vars { index }
+    }
+}
+
+/// Variable names an expression reads without a guard, with the span of each read.
+fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
+    let mut guarded: HashSet<&str> = HashSet::new();
+    e.walk(&mut |x| {
+        let guards: Vec<&Expr> = match &x.kind {
+            ExprKind::Cond(c, _, _) => vec![c],
+            ExprKind::Binary(BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or, a, b) => vec![a, b],
+            ExprKind::Unary(UnOp::Not, a) => vec![a],
+            _ => vec![],
+        };
+        for g in guards {
+            g.walk(&mut |y| {
+                if let Some(name) = var_name(y) {
+                    guarded.insert(name);
+                }
+            });
+        }
+    });
+    e.walk(&mut |x| {
+        if let Some(name) = var_name(x) {
+            if !guarded.contains(name) {
+                out.push((name.to_owned(), x.span.clone()));
+            }
+        }
+    });
+}
+
+/// `$x` or `context.x` / `context['x']`.
+fn var_name(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Var(n) => Some(n),
+        ExprKind::Member { object, name, .. } if matches!(&object.kind, ExprKind::Ident(r) if r == "context") => {
+            Some(name)
+        }
+        ExprKind::Index { object, index } if matches!(&object.kind, ExprKind::Ident(r) if r == "context") => {
+            match &index.kind {
+                ExprKind::Str(s) => Some(s),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Runs the rule.
+pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+    let flow = ctx.flow;
+    let Some(start) = flow.start else { return };
+    let vars = Vars::of(flow);
+    let nv = vars.index.len().max(1);
+    let n = flow.nodes.len();
+    let live = reachable(flow);
+
+    // What each node assigns (context keys with a non-null value, result variables) and deletes.
+    let gen_kill: Vec<(Vec<usize>, Vec<usize>)> = flow
+        .nodes
+        .iter()
+        .map(|node| {
+            let mut gen = Vec::new();
+            let mut kill = Vec::new();
+            for (k, v) in &node.context {
+                let i = vars.index[k.as_str()];
+                if v.literal().is_some_and(serde_json::Value::is_null) {
+                    kill.push(i);
+                } else {
+                    gen.push(i);
+                }
+            }
+            for a in &node.actions {
+                if let Some(r) = &a.result_variable {
+                    gen.push(vars.index[r.as_str()]);
+                }
+            }
+            (gen, kill)
+        })
+        .collect();
+    let transfer = |i: usize, inb: &Bits| {
+        let mut o = inb.clone();
+        for &k in &gen_kill[i].1 {
+            o.clear(k);
+        }
+        for &g in &gen_kill[i].0 {
+            o.set(g);
+        }
+        o
+    };
+
+    // Must-analysis: IN[n] = ∩ OUT[p] over predecessors. Nodes entered while the bot waits
+    // (entry conditions, anything_else, the start fallback) take the meet of every waiting node.
+    let mut inb: Vec<Bits> = vec![Bits::full(nv); n];
+    let mut start_in = Bits::empty(nv);
+    for v in &flow.flow.start_context {
+        start_in.set(vars.index[v.as_str()]);
+    }
+    inb[start] = start_in;
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in (0..n).filter(|&i| live[i]) {
+        for j in flow.successors(i) {
+            preds[j].push(i);
+        }
+    }
+    let waiting: Vec<usize> = (0..n).filter(|&i| live[i] && flow.waits(i)).collect();
+    let roots: Vec<usize> = (0..n).filter(|&i| live[i] && (is_root(flow, i) || i == start)).collect();
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 1000 {
+        changed = false;
+        rounds += 1;
+        let mut waiting_meet = Bits::full(nv);
+        for &w in &waiting {
+            waiting_meet.meet(&transfer(w, &inb[w]));
+        }
+        for i in (0..n).filter(|&i| live[i]) {
+            let mut acc = if i == start {
+                let mut s = Bits::empty(nv);
+                for v in &flow.flow.start_context {
+                    s.set(vars.index[v.as_str()]);
+                }
+                s
+            } else {
+                Bits::full(nv)
+            };
+            for &p in &preds[i] {
+                acc.meet(&transfer(p, &inb[p]));
+            }
+            if roots.contains(&i) && !waiting.is_empty() {
+                acc.meet(&waiting_meet);
+            }
+            if acc != inb[i] {
+                inb[i] = acc;
+                changed = true;
+            }
+        }
+    }
+
+    let mut reported: HashSet<(usize, String)> = HashSet::new();
+    for site in flow.sites.iter().filter(|s| s.role == Role::Template && live[s.node]) {
+        // Templates of a node see its own context assignments and result variables (approximation:
+        // all of them, whatever their order).
+        let state = transfer(site.node, &inb[site.node]);
+        let mut reads = Vec::new();
+        unguarded_reads(&site.expr, &mut reads);
+        for (name, span) in reads {
+            let set = vars.index.get(name.as_str()).is_some_and(|&i| state.has(i));
+            if set || !reported.insert((site.node, name.clone())) {
+                continue;
+            }
+            let never = !vars.index.contains_key(name.as_str());
+            out.push(
+                Diagnostic::new(
+                    VariableMaybeUnset::META.code,
+                    VariableMaybeUnset::META.severity,
+                    &site.pointer,
+                    if never {
+                        format!("`${name}` is never assigned in this flow, so it renders empty")
+                    } else {
+                        format!("`${name}` may be unset here: some path from the start node reaches this node without assigning it")
+                    },
+                )
+                .inner(span)
+                .help(if never {
+                    format!("assign it in a node's `context`, or list it in `start_context` if the start event supplies it")
+                } else {
+                    format!("assign `{name}` earlier on every path, or guard the read: `<? ${name} ?? '' ?>`")
+                }),
+            );
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Rendering findings: human (rustc-style, with the source line and a caret), JSON, SARIF
+//! 2.1.0, and GitHub Actions workflow commands. Renderers decide how a finding looks, never
+//! what it says.
+
+use crate::diagnostic::{Located, Severity};
+use crate::lint::{FileReport, RuleMeta};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+use serde_json::json;
+
+/// Longest source excerpt printed under a finding (bytes); longer lines show only the position.
+const MAX_SHOWN: usize = 4096;
+/// Most source lines printed under one finding.
+const MAX_LINES: usize = 4;
+
+/// Human output for a set of reports; `color` adds ANSI styles.
+pub fn human(reports: &[FileReport], color: bool) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() }.term_width(140);
+    let mut out = String::new();
+    for r in reports {
+        for f in &r.findings {
+            out.push_str(&human_one(&renderer, r, f));
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str(&summary(reports));
+    out.push('\n');
+    out
+}
+
+fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
+    let level = match f.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+        Severity::Info => Level::INFO,
+    };
+    let src = &report.source;
+    let first = src.line_index(src.floor_boundary(f.range.start));
+    let last = src.line_index(src.floor_boundary(f.range.end)).min(first + MAX_LINES - 1);
+    let lines = src.line_range(first).start..src.line_range(last).end;
+    let text = &src.text[lines.clone()];
+    let label = f.label.clone().unwrap_or_default();
+    let mut group = Group::with_title(level.primary_title(f.message.as_str()).id(f.code));
+    if text.len() <= MAX_SHOWN {
+        let a = src.floor_boundary(f.range.start).clamp(lines.start, lines.end) - lines.start;
+        let mut b = f.range.end.clamp(lines.start + a, lines.end) - lines.start;
+        while !text.is_char_boundary(b) {
+            b += 1;
+        }
+        group = group.element(
+            Snippet::source(text)
+                .line_start(first + 1)
+                .path(f.file.as_str())
+                .annotation(AnnotationKind::Primary.span(a..b).label(label)),
+        );
+    } else {
+        // A huge line (a minified file, a 5 MB string) is not printed; its position is.
+        group = group
+            .element(Origin::path(f.file.as_str()).line(f.line).char_column(f.column))
+            .element(Level::NOTE.message(format!("line {} is {} bytes long and is not shown", f.line, text.len())));
+    }
+    if !f.pointer.is_empty() {
+        group = group.element(Level::NOTE.message(format!("at {}", f.pointer)));
+    }
+    let mut groups = vec![group];
+    if let Some(h) = &f.help {
+        groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
+    }
+    renderer.render(&groups)
+}
+
+/// "2 errors, 1 warning in 3 files".
+pub fn summary(reports: &[FileReport]) -> String {
+    let count = |s: Severity| reports.iter().flat_map(|r| &r.findings).filter(|f| f.severity == s).count();
+    let (e, w, i) = (count(Severity::Error), count(Severity::Warning), count(Severity::Info));
+    let files = reports.len();
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    if e + w + i == 0 {
+        format!("no problems found in {}", plural(files, "file"))
+    } else {
+        let mut parts = vec![plural(e, "error"), plural(w, "warning")];
+        if i > 0 {
+            parts.push(plural(i, "note"));
+        }
+        format!("{} in {}", parts.join(", "), plural(files, "file"))
+    }
+}
+
+/// JSON: an array of findings.
+pub fn json(reports: &[FileReport]) -> String {
+    let all: Vec<&Located> = reports.iter().flat_map(|r| &r.findings).collect();
+    serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into())
+}
+
+/// GitHub Actions workflow commands (`::error file=…,line=…::message`).
+pub fn github(reports: &[FileReport]) -> String {
+    let mut out = String::new();
+    for f in reports.iter().flat_map(|r| &r.findings) {
+        let cmd = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "notice",
+        };
+        let mut msg = f.message.clone();
+        if let Some(h) = &f.help {
+            msg.push_str(" — ");
+            msg.push_str(h);
+        }
+        out.push_str(&format!(
+            "::{cmd} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
+            escape_property(&f.file),
+            f.line,
+            f.column,
+            f.end_line,
+            f.end_column,
+            escape_property(f.code),
+            escape_data(&msg)
+        ));
+    }
+    out
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// SARIF 2.1.0.
+pub fn sarif(reports: &[FileReport], rules: &[RuleMeta]) -> String {
+    let rule_index = |code: &str| rules.iter().position(|r| r.code == code);
+    let results: Vec<_> = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .map(|f| {
+            let level = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "note",
+            };
+            let mut text = f.message.clone();
+            if let Some(h) = &f.help {
+                text.push_str(&format!(" ({h})"));
+            }
+            let mut result = json!({
+                "ruleId": f.code,
+                "level": level,
+                "message": { "text": text },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": uri(&f.file) },
+                        "region": {
+                            "startLine": f.line,
+                            "startColumn": f.column,
+                            "endLine": f.end_line,
+                            "endColumn": f.end_column.max(if f.end_line == f.line { f.column } else { 1 }),
+                        }
+                    },
+                    "logicalLocations": [{ "fullyQualifiedName": f.pointer, "kind": "element" }]
+                }]
+            });
+            if let Some(i) = rule_index(f.code) {
+                result["ruleIndex"] = json!(i);
+            }
+            result
+        })
+        .collect();
+    let rules_json: Vec<_> = rules
+        .iter()
+        .map(|r| {
+            let summary = r
+                .docs
+                .lines()
+                .skip_while(|l| !l.trim_start().starts_with("## What it does"))
+                .nth(1)
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            json!({
+                "id": r.code,
+                "name": r.code,
+                "shortDescription": { "text": summary },
+                "fullDescription": { "text": r.docs.trim() },
+                "defaultConfiguration": { "level": match r.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Info => "note" } }
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "fluxo",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/fluxo-dev/fluxo",
+                "rules": rules_json
+            }},
+            "results": results
+        }]
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// A relative URI reference for a path (forward slashes, spaces and `%` escaped).
+fn uri(path: &str) -> String {
+    let p = path.replace('\\', "/");
+    let p = p.strip_prefix("./").unwrap_or(&p);
+    p.replace('%', "%25").replace(' ', "%20")
+}

@@ -1,0 +1,170 @@
+//! JSON Schema validation of flows and integrations files (JSON Schema 2020-12, `jsonschema`).
+//!
+//! The schemas in `schemas/` are compiled in, validated once per process, and their errors are
+//! turned into `schema` diagnostics at the JSON Pointer of the offending value (or key).
+
+use crate::diagnostic::{Diagnostic, Severity};
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value as Json;
+use std::sync::LazyLock;
+
+/// The flow schema, as shipped in `schemas/flow.schema.json`.
+pub const FLOW_SCHEMA: &str = include_str!("../schemas/flow.schema.json");
+/// The integrations schema, as shipped in `schemas/integrations.schema.json`.
+pub const INTEGRATIONS_SCHEMA: &str = include_str!("../schemas/integrations.schema.json");
+
+/// Which schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    /// `flow.schema.json`
+    Flow,
+    /// `integrations.schema.json`
+    Integrations,
+}
+
+struct Compiled {
+    schema: Json,
+    validator: Option<jsonschema::Validator>,
+}
+
+fn build(text: &str) -> Compiled {
+    let schema: Json = serde_json::from_str(text).unwrap_or(Json::Null);
+    let validator = jsonschema::validator_for(&schema).ok();
+    Compiled { schema, validator }
+}
+
+static FLOW: LazyLock<Compiled> = LazyLock::new(|| build(FLOW_SCHEMA));
+static INTEGRATIONS: LazyLock<Compiled> = LazyLock::new(|| build(INTEGRATIONS_SCHEMA));
+
+fn compiled(kind: SchemaKind) -> &'static Compiled {
+    match kind {
+        SchemaKind::Flow => &FLOW,
+        SchemaKind::Integrations => &INTEGRATIONS,
+    }
+}
+
+/// True when `value` is valid under the schema.
+pub fn is_valid(kind: SchemaKind, value: &Json) -> bool {
+    compiled(kind).validator.as_ref().is_some_and(|v| v.is_valid(value))
+}
+
+/// Validates `value`, one `schema` diagnostic per violation.
+pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
+    let c = compiled(kind);
+    let Some(validator) = &c.validator else {
+        return vec![Diagnostic::new("schema", Severity::Error, "", "internal error: the bundled schema did not compile")];
+    };
+    if validator.is_valid(value) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for err in validator.iter_errors(value) {
+        let pointer = err.instance_path().as_str().to_owned();
+        match err.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known = known_properties(&c.schema, err.schema_path().as_str());
+                for key in unexpected {
+                    let mut p = pointer.clone();
+                    crate::json::push_segment(&mut p, key);
+                    let mut d = Diagnostic::new("schema", Severity::Error, p, format!("unknown field `{key}`"))
+                        .label(crate::lint::rules::KEY_LABEL);
+                    if let Some(s) = closest(key, &known) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    } else if !known.is_empty() {
+                        d = d.help(format!("known fields here: {}", known.join(", ")));
+                    }
+                    out.push(d);
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                out.push(Diagnostic::new("schema", Severity::Error, pointer, format!("missing required field `{name}`")));
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => t.to_string(),
+                    TypeKind::Multiple(ts) => ts.into_iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
+                };
+                out.push(Diagnostic::new(
+                    "schema",
+                    Severity::Error,
+                    pointer,
+                    format!("expected {expected}, found {}", json_kind(err.instance())),
+                ));
+            }
+            ValidationErrorKind::Enum { options } => {
+                let opts = options
+                    .as_array()
+                    .map(|a| a.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                let found = err.instance();
+                let mut d = Diagnostic::new(
+                    "schema",
+                    Severity::Error,
+                    pointer,
+                    format!("{} is not one of: {opts}", short(found)),
+                );
+                if let (Some(f), Some(a)) = (found.as_str(), options.as_array()) {
+                    let names: Vec<&str> = a.iter().filter_map(Json::as_str).collect();
+                    if let Some(s) = closest(f, &names) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                }
+                out.push(d);
+            }
+            _ => out.push(Diagnostic::new("schema", Severity::Error, pointer, err.to_string())),
+        }
+    }
+    out
+}
+
+fn short(v: &Json) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Names under `properties` next to the `additionalProperties` keyword that failed.
+fn known_properties(schema: &'static Json, schema_path: &str) -> Vec<&'static str> {
+    let parent = schema_path.strip_suffix("/additionalProperties").unwrap_or(schema_path);
+    schema
+        .pointer(&format!("{parent}/properties"))
+        .and_then(Json::as_object)
+        .map(|m| m.keys().map(String::as_str).filter(|k| !k.starts_with('$')).collect())
+        .unwrap_or_default()
+}
+
+/// The candidate closest to `word` by edit distance, when close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let best = candidates.iter().map(|c| (levenshtein(word, c), *c)).min()?;
+    let limit = (word.chars().count() / 3).max(1);
+    (best.0 <= limit).then_some(best.1)
+}
+
+/// Edit distance between two strings (characters).
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,143 @@
+//! Watson Assistant workspaces (`dialog_nodes`): linting their conditions and `<? ?>` segments.
+//!
+//! The same grammar parses Watson's SpEL spellings. The checks that make sense for an export
+//! run here: syntax, unknown roots and methods (Watson's own lists), constant conditions,
+//! duplicate node ids, and references (`parent`, `previous_sibling`, `next_step.dialog_node`,
+//! `go_to.dialog_node`) to nodes that do not exist.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::expr::{parse_expression, parse_template};
+use crate::lint::rules::unknown_variable_root::Dialect;
+use crate::lint::rules::{constant_condition, unknown_method, unknown_variable_root};
+use serde_json::Value as Json;
+use std::collections::HashSet;
+
+/// Whole-condition words Watson treats specially.
+pub const SPECIAL_CONDITIONS: &[&str] = &["anything_else", "conversation_start", "welcome", "irrelevant", "true", "false"];
+
+/// Result of analysing a workspace.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Findings.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Conditions and `<? ?>` segments that parsed.
+    pub parsed: usize,
+    /// Conditions and `<? ?>` segments that did not.
+    pub rejected: usize,
+}
+
+/// Lints a workspace value.
+pub fn lint(value: &Json) -> Vec<Diagnostic> {
+    analyse(value).diagnostics
+}
+
+/// Analyses a workspace value.
+pub fn analyse(value: &Json) -> Analysis {
+    let mut a = Analysis::default();
+    let Some(nodes) = value.get("dialog_nodes").and_then(Json::as_array) else {
+        a.diagnostics.push(Diagnostic::new("schema", Severity::Error, "/dialog_nodes", "`dialog_nodes` must be an array"));
+        return a;
+    };
+    let ids: HashSet<&str> = nodes.iter().filter_map(|n| n.get("dialog_node")?.as_str()).collect();
+    let mut seen = HashSet::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let base = format!("/dialog_nodes/{i}");
+        let Some(obj) = node.as_object() else {
+            a.diagnostics.push(Diagnostic::new("schema", Severity::Error, base, "a dialog node must be an object"));
+            continue;
+        };
+        match obj.get("dialog_node").and_then(Json::as_str) {
+            Some(id) if !seen.insert(id) => a.diagnostics.push(Diagnostic::new(
+                "duplicate-node-id",
+                Severity::Error,
+                format!("{base}/dialog_node"),
+                format!("dialog node id `{id}` is already used by an earlier node"),
+            )),
+            Some(_) => {}
+            None => a.diagnostics.push(Diagnostic::new("schema", Severity::Error, base.clone(), "missing required field `dialog_node`")),
+        }
+        if let Some(cond) = obj.get("conditions").and_then(Json::as_str) {
+            let t = cond.trim();
+            if !t.is_empty() && !SPECIAL_CONDITIONS.contains(&t) {
+                let p = format!("{base}/conditions");
+                match parse_expression(cond, 0) {
+                    Ok(e) => {
+                        a.parsed += 1;
+                        unknown_variable_root::check_expr(&e, &p, Dialect::Watson, &mut a.diagnostics);
+                        unknown_method::check_expr(&e, &p, Dialect::Watson, &mut a.diagnostics);
+                        constant_condition::check_condition(&e, &p, &mut a.diagnostics);
+                    }
+                    Err(err) => {
+                        a.rejected += 1;
+                        let mut d = Diagnostic::new("expression-syntax", Severity::Error, p, err.message).inner(err.span);
+                        if let Some(h) = err.help {
+                            d = d.help(h);
+                        }
+                        a.diagnostics.push(d);
+                    }
+                }
+            }
+        }
+        for (k, v) in obj {
+            if k != "conditions" {
+                let mut p = base.clone();
+                crate::json::push_segment(&mut p, k);
+                templates(v, &mut p, &mut a);
+            }
+        }
+        let refs = [
+            ("/parent", obj.get("parent")),
+            ("/previous_sibling", obj.get("previous_sibling")),
+            ("/next_step/dialog_node", obj.get("next_step").and_then(|n| n.get("dialog_node"))),
+            ("/go_to/dialog_node", obj.get("go_to").and_then(|n| n.get("dialog_node"))),
+        ];
+        for (suffix, r) in refs {
+            if let Some(target) = r.and_then(Json::as_str) {
+                if !ids.contains(target) {
+                    a.diagnostics.push(Diagnostic::new(
+                        "unknown-goto-target",
+                        Severity::Error,
+                        format!("{base}{suffix}"),
+                        format!("no dialog node has the id `{target}`"),
+                    ));
+                }
+            }
+        }
+    }
+    a
+}
+
+fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
+    match v {
+        Json::String(s) if s.contains("<?") => {
+            let (t, errs) = parse_template(s);
+            for e in t.exprs() {
+                a.parsed += 1;
+                unknown_variable_root::check_expr(e, pointer, Dialect::Watson, &mut a.diagnostics);
+                unknown_method::check_expr(e, pointer, Dialect::Watson, &mut a.diagnostics);
+            }
+            for err in errs {
+                a.rejected += 1;
+                a.diagnostics.push(Diagnostic::new("expression-syntax", Severity::Error, pointer.clone(), err.message).inner(err.span));
+            }
+        }
+        Json::Array(items) => {
+            for (i, it) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                templates(it, pointer, a);
+                pointer.truncate(len);
+            }
+        }
+        Json::Object(m) => {
+            for (k, it) in m {
+                let len = pointer.len();
+                crate::json::push_segment(pointer, k);
+                templates(it, pointer, a);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
