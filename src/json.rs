@@ -125,6 +125,7 @@ pub fn load(text: &str) -> Loaded {
                     );
                     return Loaded { text: work, value: None, diagnostics };
                 };
+                control_characters(&work, &mut diagnostics);
                 duplicate_keys(&ast, &mut String::new(), &mut diagnostics);
                 let value = to_value(&ast);
                 drop(ast);
@@ -253,6 +254,42 @@ fn describe_token(text: &str, at: usize) -> String {
         Some('\0') => "a NUL byte".to_string(),
         Some(c) if c.is_control() => format!("control character U+{:04X}", c as u32),
         Some(c) => format!("`{c}`"),
+    }
+}
+
+/// Reports raw control characters, which JSON allows nowhere (tab, CR and LF only as
+/// whitespace between tokens), at most a few per file.
+fn control_characters(text: &str, out: &mut Vec<Diagnostic>) {
+    let (mut in_string, mut escaped, mut found) = (false, false, 0);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+                continue;
+            }
+            match b {
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+            continue;
+        }
+        let allowed_ws = !in_string && matches!(b, b'\t' | b'\n' | b'\r');
+        if b < 0x20 && !allowed_ws {
+            let what = if b == 0 { "a NUL byte".to_string() } else { format!("control character U+{b:04X}") };
+            let place = if in_string { "inside a string" } else { "in the file" };
+            out.push(
+                Diagnostic::new("json-syntax", Severity::Error, "", format!("{what} {place}: JSON requires it to be escaped"))
+                    .raw(i..i + 1)
+                    .help(format!("write it as `\\u{b:04x}`, or remove it")),
+            );
+            found += 1;
+            if found == 8 {
+                return;
+            }
+        }
     }
 }
 
