@@ -47,7 +47,10 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
     };
     expr.walk(&mut |e| {
         if let ExprKind::Ident(name) = &e.kind {
-            if !roots.contains(&name.as_str()) {
+            // SpEL reads `True`, `FALSE`, `Null` as literals (case-insensitively).
+            let spel_literal = dialect == Dialect::Watson
+                && ["true", "false", "null"].iter().any(|l| name.eq_ignore_ascii_case(l));
+            if !roots.contains(&name.as_str()) && !spel_literal {
                 let mut d = Diagnostic::new(
                     UnknownVariableRoot::META.code,
                     UnknownVariableRoot::META.severity,
