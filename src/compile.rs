@@ -3,7 +3,9 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::expr::eval::Evaluator;
-use crate::expr::{parse_expression, parse_template, EvalError, Expr, ExprKind, SyntaxError, Template};
+use crate::expr::{
+    parse_expression, parse_template, EvalError, Expr, ExprKind, SyntaxError, Template,
+};
 use crate::model::{Flow, InputType};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
@@ -29,7 +31,12 @@ impl CValue {
         Ok(match self {
             CValue::Lit(j) => j.clone(),
             CValue::Tpl(t) => ev.render(t)?,
-            CValue::Arr(items) => Json::Array(items.iter().map(|i| i.render(ev)).collect::<Result<_, _>>()?),
+            CValue::Arr(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(ev))
+                    .collect::<Result<_, _>>()?,
+            ),
             CValue::Obj(fields) => {
                 let mut m = Map::with_capacity(fields.len());
                 for (k, v) in fields {
@@ -87,7 +94,10 @@ pub struct CAction {
 impl CAction {
     /// A parameter by name.
     pub fn param(&self, name: &str) -> Option<&CValue> {
-        self.parameters.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.parameters
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -187,7 +197,8 @@ struct Compiler {
 
 impl Compiler {
     fn syntax(&mut self, pointer: &str, e: SyntaxError) {
-        let mut d = Diagnostic::new("expression-syntax", Severity::Error, pointer, e.message).inner(e.span);
+        let mut d =
+            Diagnostic::new("expression-syntax", Severity::Error, pointer, e.message).inner(e.span);
         if let Some(h) = e.help {
             d = d.help(h);
         }
@@ -198,12 +209,19 @@ impl Compiler {
         e.walk(&mut |x| {
             let bad = match &x.kind {
                 ExprKind::Regex(r) if r.compiled.is_none() => Some(
-                    crate::expr::parse::compile_regex(&r.pattern, &r.flags).err().unwrap_or_default(),
+                    crate::expr::parse::compile_regex(&r.pattern, &r.flags)
+                        .err()
+                        .unwrap_or_default(),
                 ),
-                ExprKind::Method { name, args, .. } if name == "matches" || name == "find" => match args.first() {
-                    Some(Expr { kind: ExprKind::Str(p), .. }) => crate::expr::parse::compile_regex(p, "").err(),
-                    _ => None,
-                },
+                ExprKind::Method { name, args, .. } if name == "matches" || name == "find" => {
+                    match args.first() {
+                        Some(Expr {
+                            kind: ExprKind::Str(p),
+                            ..
+                        }) => crate::expr::parse::compile_regex(p, "").err(),
+                        _ => None,
+                    }
+                }
                 _ => None,
             };
             if let Some(why) = bad {
@@ -212,7 +230,9 @@ impl Compiler {
                         "unsupported-regex",
                         Severity::Error,
                         pointer,
-                        format!("this pattern cannot run on fluxo's linear-time regex engine: {why}"),
+                        format!(
+                            "this pattern cannot run on fluxo's linear-time regex engine: {why}"
+                        ),
                     )
                     .inner(x.span.clone())
                     .help("rewrite it without backreferences or look-around"),
@@ -224,7 +244,12 @@ impl Compiler {
     fn site(&mut self, node: usize, pointer: &str, role: Role, expr: &Expr) {
         self.check_regexes(pointer, expr);
         if self.keep_sites {
-            self.sites.push(Site { node, pointer: pointer.to_owned(), role, expr: expr.clone() });
+            self.sites.push(Site {
+                node,
+                pointer: pointer.to_owned(),
+                role,
+                expr: expr.clone(),
+            });
         }
     }
 
@@ -304,7 +329,12 @@ impl Compiler {
         }
     }
 
-    fn fields(&mut self, node: usize, pointer: &mut String, map: &Map<String, Json>) -> Vec<(String, CValue)> {
+    fn fields(
+        &mut self,
+        node: usize,
+        pointer: &mut String,
+        map: &Map<String, Json>,
+    ) -> Vec<(String, CValue)> {
         map.iter()
             .map(|(k, v)| {
                 let len = pointer.len();
@@ -327,7 +357,11 @@ pub struct CompileOptions {
 /// Compiles a flow. `positions[i]` is the index in the file of `flow.nodes[i]` (they differ when
 /// the lenient reader skipped a malformed node).
 pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
-    let mut c = Compiler { sites: Vec::new(), diagnostics: Vec::new(), keep_sites: opts.keep_sites };
+    let mut c = Compiler {
+        sites: Vec::new(),
+        diagnostics: Vec::new(),
+        keep_sites: opts.keep_sites,
+    };
     let mut by_id = HashMap::with_capacity(flow.nodes.len());
     for (i, n) in flow.nodes.iter().enumerate() {
         by_id.entry(n.id.clone()).or_insert(i);
@@ -355,17 +389,18 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                 }
             }
         };
-        let mut sub = |c: &mut Compiler, key: &str, m: &Option<Map<String, Json>>| -> Vec<(String, CValue)> {
-            match m {
-                Some(m) => {
-                    p.truncate(base.len());
-                    p.push('/');
-                    p.push_str(key);
-                    c.fields(i, &mut p, m)
+        let mut sub =
+            |c: &mut Compiler, key: &str, m: &Option<Map<String, Json>>| -> Vec<(String, CValue)> {
+                match m {
+                    Some(m) => {
+                        p.truncate(base.len());
+                        p.push('/');
+                        p.push_str(key);
+                        c.fields(i, &mut p, m)
+                    }
+                    None => Vec::new(),
                 }
-                None => Vec::new(),
-            }
-        };
+            };
         let context = sub(&mut c, "context", &n.context);
         let contact = sub(&mut c, "contact", &n.contact);
         let actions = n
@@ -396,11 +431,20 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             .iter()
             .enumerate()
             .map(|(ri, r)| CResponse {
-                condition: r
-                    .condition
-                    .as_deref()
-                    .and_then(|s| c.condition(i, &format!("{base}/responses/{ri}/condition"), Role::Response, s)),
-                output: outputs(&mut c, i, &format!("{base}/responses/{ri}/output"), &r.output),
+                condition: r.condition.as_deref().and_then(|s| {
+                    c.condition(
+                        i,
+                        &format!("{base}/responses/{ri}/condition"),
+                        Role::Response,
+                        s,
+                    )
+                }),
+                output: outputs(
+                    &mut c,
+                    i,
+                    &format!("{base}/responses/{ri}/output"),
+                    &r.output,
+                ),
             })
             .collect();
         let input = n.input.as_ref().map(|m| CInput {
@@ -410,7 +454,11 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                     let mut p = format!("{base}/input");
                     crate::json::push_segment(&mut p, ch);
                     p.push_str("/payload");
-                    (ch.clone(), inp.kind, CValue::Obj(c.fields(i, &mut p, &inp.payload)))
+                    (
+                        ch.clone(),
+                        inp.kind,
+                        CValue::Obj(c.fields(i, &mut p, &inp.payload)),
+                    )
                 })
                 .collect(),
         });
@@ -419,10 +467,9 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             .iter()
             .enumerate()
             .map(|(ni, x)| CNext {
-                condition: x
-                    .condition
-                    .as_deref()
-                    .and_then(|s| c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)),
+                condition: x.condition.as_deref().and_then(|s| {
+                    c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)
+                }),
                 target: by_id.get(&x.goto).copied(),
                 goto: x.goto.clone(),
             })
@@ -452,7 +499,12 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
     }
 }
 
-fn outputs(c: &mut Compiler, node: usize, base: &str, items: &[crate::model::OutputItem]) -> Vec<CValue> {
+fn outputs(
+    c: &mut Compiler,
+    node: usize,
+    base: &str,
+    items: &[crate::model::OutputItem],
+) -> Vec<CValue> {
     items
         .iter()
         .enumerate()
@@ -466,7 +518,10 @@ fn outputs(c: &mut Compiler, node: usize, base: &str, items: &[crate::model::Out
 impl CompiledFlow {
     /// Destinations of node `i` through `next` (known targets only).
     pub fn successors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.nodes.get(i).into_iter().flat_map(|n| n.next.iter().filter_map(|x| x.target))
+        self.nodes
+            .get(i)
+            .into_iter()
+            .flat_map(|n| n.next.iter().filter_map(|x| x.target))
     }
 
     /// True when node `i` waits for the user.

@@ -69,14 +69,24 @@ pub fn decode(bytes: &[u8]) -> Decoded {
                     "the file starts with a UTF-8 byte-order mark, which JSON does not allow",
                 )
                 .raw(0..0)
-                .help("save the file as UTF-8 without BOM"),
+                .help("save the file as UTF-8 without BOM")
+                // Offsets are relative to the text after the BOM, so the fix is a no-op edit:
+                // writing the text back drops the BOM.
+                .fix(Edit {
+                    range: 0..0,
+                    replacement: String::new(),
+                }),
             );
             rest
         }
         None => bytes,
     };
     match std::str::from_utf8(bytes) {
-        Ok(s) => Decoded { text: s.to_owned(), usable: true, diagnostics },
+        Ok(s) => Decoded {
+            text: s.to_owned(),
+            usable: true,
+            diagnostics,
+        },
         Err(e) => {
             let at = e.valid_up_to();
             diagnostics.push(
@@ -88,7 +98,11 @@ pub fn decode(bytes: &[u8]) -> Decoded {
                 )
                 .raw(at..at),
             );
-            Decoded { text: String::from_utf8_lossy(bytes).into_owned(), usable: false, diagnostics }
+            Decoded {
+                text: String::from_utf8_lossy(bytes).into_owned(),
+                usable: false,
+                diagnostics,
+            }
         }
     }
 }
@@ -114,16 +128,24 @@ pub fn load(text: &str) -> Loaded {
         };
     }
     for _ in 0..=MAX_REPAIRS {
-        let result =
-            jsonc_parser::parse_to_ast(&work, &CollectOptions::default(), &strict());
+        let result = jsonc_parser::parse_to_ast(&work, &CollectOptions::default(), &strict());
         match result {
             Ok(parsed) => {
                 let Some(ast) = parsed.value else {
                     diagnostics.push(
-                        Diagnostic::new("json-syntax", Severity::Error, "", "the file holds no JSON value")
-                            .raw(0..0),
+                        Diagnostic::new(
+                            "json-syntax",
+                            Severity::Error,
+                            "",
+                            "the file holds no JSON value",
+                        )
+                        .raw(0..0),
                     );
-                    return Loaded { text: work, value: None, diagnostics };
+                    return Loaded {
+                        text: work,
+                        value: None,
+                        diagnostics,
+                    };
                 };
                 control_characters(&work, &mut diagnostics);
                 duplicate_keys(&ast, &mut String::new(), &mut diagnostics);
@@ -174,7 +196,13 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
             .label("remove this comma")
             .help("delete the comma")
             .fix(Edit { range: comma.clone(), replacement: String::new() });
-            (d, Some(Edit { range: comma, replacement: " ".into() }))
+            (
+                d,
+                Some(Edit {
+                    range: comma,
+                    replacement: " ".into(),
+                }),
+            )
         }
         ParseErrorKind::ExpectedComma => {
             // The parser stops at the token after the missing comma; point at the end of the
@@ -190,15 +218,23 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
             .raw(prev_end..prev_end)
             .label("a comma is missing here")
             .help("insert `,` after this value")
-            .fix(Edit { range: prev_end..prev_end, replacement: ",".into() });
+            .fix(Edit {
+                range: prev_end..prev_end,
+                replacement: ",".into(),
+            });
             // Length-preserving repair: the first whitespace byte of the gap becomes the comma.
             let repair = (!gap.is_empty() && text[gap.clone()].starts_with(char::is_whitespace))
-                .then(|| Edit { range: prev_end..prev_end + 1, replacement: ",".into() });
+                .then(|| Edit {
+                    range: prev_end..prev_end + 1,
+                    replacement: ",".into(),
+                });
             (d, repair)
         }
         _ => {
             let msg = match kind {
-                ParseErrorKind::CommentsNotAllowed => "comments are not allowed in JSON".to_string(),
+                ParseErrorKind::CommentsNotAllowed => {
+                    "comments are not allowed in JSON".to_string()
+                }
                 ParseErrorKind::SingleQuotedStringsNotAllowed => {
                     "single-quoted strings are not allowed in JSON; use double quotes".to_string()
                 }
@@ -233,7 +269,10 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
                 }
             };
             let end = range.end.clamp(at, text.len());
-            (Diagnostic::new("json-syntax", Severity::Error, "", msg).raw(at..end), None)
+            (
+                Diagnostic::new("json-syntax", Severity::Error, "", msg).raw(at..end),
+                None,
+            )
         }
     }
 }
@@ -244,11 +283,17 @@ fn describe_token(text: &str, at: usize) -> String {
     match rest.chars().next() {
         None => "the end of the file".to_string(),
         Some('"') => {
-            let end = rest[1..].find('"').map_or(rest.len().min(40), |e| (e + 2).min(40));
+            let end = rest[1..]
+                .find('"')
+                .map_or(rest.len().min(40), |e| (e + 2).min(40));
             format!("`{}`", rest.get(..end).unwrap_or("\""))
         }
         Some(c) if c.is_alphanumeric() => {
-            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(30).collect();
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .take(30)
+                .collect();
             format!("`{word}`")
         }
         Some('\0') => "a NUL byte".to_string(),
@@ -278,12 +323,25 @@ fn control_characters(text: &str, out: &mut Vec<Diagnostic>) {
         }
         let allowed_ws = !in_string && matches!(b, b'\t' | b'\n' | b'\r');
         if b < 0x20 && !allowed_ws {
-            let what = if b == 0 { "a NUL byte".to_string() } else { format!("control character U+{b:04X}") };
-            let place = if in_string { "inside a string" } else { "in the file" };
+            let what = if b == 0 {
+                "a NUL byte".to_string()
+            } else {
+                format!("control character U+{b:04X}")
+            };
+            let place = if in_string {
+                "inside a string"
+            } else {
+                "in the file"
+            };
             out.push(
-                Diagnostic::new("json-syntax", Severity::Error, "", format!("{what} {place}: JSON requires it to be escaped"))
-                    .raw(i..i + 1)
-                    .help(format!("write it as `\\u{b:04x}`, or remove it")),
+                Diagnostic::new(
+                    "json-syntax",
+                    Severity::Error,
+                    "",
+                    format!("{what} {place}: JSON requires it to be escaped"),
+                )
+                .raw(i..i + 1)
+                .help(format!("write it as `\\u{b:04x}`, or remove it")),
             );
             found += 1;
             if found == 8 {
@@ -327,7 +385,27 @@ fn duplicate_keys(ast: &Ast<'_>, pointer: &mut String, out: &mut Vec<Diagnostic>
                 pointer.truncate(len);
             }
         }
+        Ast::NumberLit(n) if number(n.value).is_null() => out.push(
+            Diagnostic::new(
+                "json-syntax",
+                Severity::Error,
+                pointer.clone(),
+                format!(
+                    "the number {} is out of range: it cannot be represented without loss",
+                    short_text(n.value)
+                ),
+            )
+            .raw(n.range.start..n.range.end),
+        ),
         _ => {}
+    }
+}
+
+fn short_text(s: &str) -> String {
+    if s.len() > 32 {
+        format!("{}…", &s[..32])
+    } else {
+        s.to_owned()
     }
 }
 
@@ -451,7 +529,13 @@ fn find<'b, 'a>(root: &'b Ast<'a>, pointer: &str) -> Option<&'b Ast<'a>> {
     for seg in pointer.strip_prefix('/')?.split('/') {
         let seg = unescape_segment(seg);
         cur = match cur {
-            Ast::Object(o) => &o.properties.iter().rev().find(|p| prop_name(&p.name) == seg)?.value,
+            Ast::Object(o) => {
+                &o.properties
+                    .iter()
+                    .rev()
+                    .find(|p| prop_name(&p.name) == seg)?
+                    .value
+            }
             Ast::Array(a) => a.elements.get(seg.parse::<usize>().ok()?)?,
             _ => return None,
         };
@@ -480,7 +564,10 @@ fn raw_offset(raw: &str, decoded: usize) -> usize {
         if bytes[i] == b'\\' {
             let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
             if esc == b'u' {
-                let cp = raw.get(i + 2..i + 6).and_then(|h| u32::from_str_radix(h, 16).ok()).unwrap_or(0);
+                let cp = raw
+                    .get(i + 2..i + 6)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .unwrap_or(0);
                 // A surrogate pair decodes to one 4-byte char from 12 raw bytes.
                 if (0xD800..0xDC00).contains(&cp) && raw.get(i + 6..i + 8) == Some("\\u") {
                     i += 12;

@@ -2,16 +2,16 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod diagnostic;
-pub mod expr;
-pub mod json;
-pub mod source;
-pub mod model;
-pub mod render;
-pub mod integrations;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod compile;
+pub mod diagnostic;
+pub mod expr;
+pub mod integrations;
+pub mod json;
 pub mod lint;
+pub mod model;
+pub mod render;
 pub mod schema;
+pub mod source;
 pub mod watson;

@@ -185,8 +185,18 @@ pub struct Next {
 
 /// Fields a node may have.
 pub const NODE_FIELDS: &[&str] = &[
-    "id", "name", "comment", "condition", "context", "contact", "actions", "events", "output",
-    "responses", "input", "next",
+    "id",
+    "name",
+    "comment",
+    "condition",
+    "context",
+    "contact",
+    "actions",
+    "events",
+    "output",
+    "responses",
+    "input",
+    "next",
 ];
 
 impl Node {
@@ -198,8 +208,11 @@ impl Node {
             return Some(n);
         }
         let obj = v.as_object()?;
-        let mut known: Map<String, Json> =
-            obj.iter().filter(|(k, _)| NODE_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut known: Map<String, Json> = obj
+            .iter()
+            .filter(|(k, _)| NODE_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if let Ok(n) = Node::deserialize(&Json::Object(known.clone())) {
             return Some(n);
         }
@@ -238,7 +251,11 @@ impl Flow {
         let strings = |k: &str| -> Vec<String> {
             obj.get(k)
                 .and_then(Json::as_array)
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let text = |k: &str| obj.get(k).and_then(Json::as_str).map(str::to_owned);

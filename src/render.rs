@@ -14,7 +14,12 @@ const MAX_LINES: usize = 4;
 
 /// Human output for a set of reports; `color` adds ANSI styles.
 pub fn human(reports: &[FileReport], color: bool) -> String {
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() }.term_width(140);
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    }
+    .term_width(140);
     let mut out = String::new();
     for r in reports {
         for f in &r.findings {
@@ -35,13 +40,18 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     };
     let src = &report.source;
     let first = src.line_index(src.floor_boundary(f.range.start));
-    let last = src.line_index(src.floor_boundary(f.range.end)).min(first + MAX_LINES - 1);
+    let last = src
+        .line_index(src.floor_boundary(f.range.end))
+        .min(first + MAX_LINES - 1);
     let lines = src.line_range(first).start..src.line_range(last).end;
     let text = &src.text[lines.clone()];
     let label = f.label.clone().unwrap_or_default();
     let mut group = Group::with_title(level.primary_title(f.message.as_str()).id(f.code));
     if text.len() <= MAX_SHOWN {
-        let a = src.floor_boundary(f.range.start).clamp(lines.start, lines.end) - lines.start;
+        let a = src
+            .floor_boundary(f.range.start)
+            .clamp(lines.start, lines.end)
+            - lines.start;
         let mut b = f.range.end.clamp(lines.start + a, lines.end) - lines.start;
         while !text.is_char_boundary(b) {
             b += 1;
@@ -55,8 +65,16 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     } else {
         // A huge line (a minified file, a 5 MB string) is not printed; its position is.
         group = group
-            .element(Origin::path(f.file.as_str()).line(f.line).char_column(f.column))
-            .element(Level::NOTE.message(format!("line {} is {} bytes long and is not shown", f.line, text.len())));
+            .element(
+                Origin::path(f.file.as_str())
+                    .line(f.line)
+                    .char_column(f.column),
+            )
+            .element(Level::NOTE.message(format!(
+                "line {} is {} bytes long and is not shown",
+                f.line,
+                text.len()
+            )));
     }
     if !f.pointer.is_empty() {
         group = group.element(Level::NOTE.message(format!("at {}", f.pointer)));
@@ -70,8 +88,18 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
 
 /// "2 errors, 1 warning in 3 files".
 pub fn summary(reports: &[FileReport]) -> String {
-    let count = |s: Severity| reports.iter().flat_map(|r| &r.findings).filter(|f| f.severity == s).count();
-    let (e, w, i) = (count(Severity::Error), count(Severity::Warning), count(Severity::Info));
+    let count = |s: Severity| {
+        reports
+            .iter()
+            .flat_map(|r| &r.findings)
+            .filter(|f| f.severity == s)
+            .count()
+    };
+    let (e, w, i) = (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+    );
     let files = reports.len();
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     if e + w + i == 0 {
@@ -120,7 +148,9 @@ pub fn github(reports: &[FileReport]) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {

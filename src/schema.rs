@@ -45,14 +45,22 @@ fn compiled(kind: SchemaKind) -> &'static Compiled {
 
 /// True when `value` is valid under the schema.
 pub fn is_valid(kind: SchemaKind, value: &Json) -> bool {
-    compiled(kind).validator.as_ref().is_some_and(|v| v.is_valid(value))
+    compiled(kind)
+        .validator
+        .as_ref()
+        .is_some_and(|v| v.is_valid(value))
 }
 
 /// Validates `value`, one `schema` diagnostic per violation.
 pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
     let c = compiled(kind);
     let Some(validator) = &c.validator else {
-        return vec![Diagnostic::new("schema", Severity::Error, "", "internal error: the bundled schema did not compile")];
+        return vec![Diagnostic::new(
+            "schema",
+            Severity::Error,
+            "",
+            "internal error: the bundled schema did not compile",
+        )];
     };
     if validator.is_valid(value) {
         return Vec::new();
@@ -66,8 +74,13 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                 for key in unexpected {
                     let mut p = pointer.clone();
                     crate::json::push_segment(&mut p, key);
-                    let mut d = Diagnostic::new("schema", Severity::Error, p, format!("unknown field `{key}`"))
-                        .label(crate::lint::rules::KEY_LABEL);
+                    let mut d = Diagnostic::new(
+                        "schema",
+                        Severity::Error,
+                        p,
+                        format!("unknown field `{key}`"),
+                    )
+                    .label(crate::lint::rules::KEY_LABEL);
                     if let Some(s) = closest(key, &known) {
                         d = d.help(format!("did you mean `{s}`?"));
                     } else if !known.is_empty() {
@@ -78,12 +91,21 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                out.push(Diagnostic::new("schema", Severity::Error, pointer, format!("missing required field `{name}`")));
+                out.push(Diagnostic::new(
+                    "schema",
+                    Severity::Error,
+                    pointer,
+                    format!("missing required field `{name}`"),
+                ));
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
                     TypeKind::Single(t) => t.to_string(),
-                    TypeKind::Multiple(ts) => ts.into_iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
+                    TypeKind::Multiple(ts) => ts
+                        .into_iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
                 };
                 out.push(Diagnostic::new(
                     "schema",
@@ -95,7 +117,12 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
             ValidationErrorKind::Enum { options } => {
                 let opts = options
                     .as_array()
-                    .map(|a| a.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", "))
+                    .map(|a| {
+                        a.iter()
+                            .map(|o| o.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_default();
                 let found = err.instance();
                 let mut d = Diagnostic::new(
@@ -112,7 +139,12 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                 }
                 out.push(d);
             }
-            _ => out.push(Diagnostic::new("schema", Severity::Error, pointer, err.to_string())),
+            _ => out.push(Diagnostic::new(
+                "schema",
+                Severity::Error,
+                pointer,
+                err.to_string(),
+            )),
         }
     }
     out
@@ -140,17 +172,27 @@ fn json_kind(v: &Json) -> &'static str {
 
 /// Names under `properties` next to the `additionalProperties` keyword that failed.
 fn known_properties(schema: &'static Json, schema_path: &str) -> Vec<&'static str> {
-    let parent = schema_path.strip_suffix("/additionalProperties").unwrap_or(schema_path);
+    let parent = schema_path
+        .strip_suffix("/additionalProperties")
+        .unwrap_or(schema_path);
     schema
         .pointer(&format!("{parent}/properties"))
         .and_then(Json::as_object)
-        .map(|m| m.keys().map(String::as_str).filter(|k| !k.starts_with('$')).collect())
+        .map(|m| {
+            m.keys()
+                .map(String::as_str)
+                .filter(|k| !k.starts_with('$'))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// The candidate closest to `word` by edit distance, when close enough to be a typo.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let best = candidates.iter().map(|c| (levenshtein(word, c), *c)).min()?;
+    let best = candidates
+        .iter()
+        .map(|c| (levenshtein(word, c), *c))
+        .min()?;
     let limit = (word.chars().count() / 3).max(1);
     (best.0 <= limit).then_some(best.1)
 }
@@ -162,7 +204,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -13,7 +13,14 @@ use serde_json::Value as Json;
 use std::collections::HashSet;
 
 /// Whole-condition words Watson treats specially.
-pub const SPECIAL_CONDITIONS: &[&str] = &["anything_else", "conversation_start", "welcome", "irrelevant", "true", "false"];
+pub const SPECIAL_CONDITIONS: &[&str] = &[
+    "anything_else",
+    "conversation_start",
+    "welcome",
+    "irrelevant",
+    "true",
+    "false",
+];
 
 /// Result of analysing a workspace.
 #[derive(Debug, Default)]
@@ -35,15 +42,28 @@ pub fn lint(value: &Json) -> Vec<Diagnostic> {
 pub fn analyse(value: &Json) -> Analysis {
     let mut a = Analysis::default();
     let Some(nodes) = value.get("dialog_nodes").and_then(Json::as_array) else {
-        a.diagnostics.push(Diagnostic::new("schema", Severity::Error, "/dialog_nodes", "`dialog_nodes` must be an array"));
+        a.diagnostics.push(Diagnostic::new(
+            "schema",
+            Severity::Error,
+            "/dialog_nodes",
+            "`dialog_nodes` must be an array",
+        ));
         return a;
     };
-    let ids: HashSet<&str> = nodes.iter().filter_map(|n| n.get("dialog_node")?.as_str()).collect();
+    let ids: HashSet<&str> = nodes
+        .iter()
+        .filter_map(|n| n.get("dialog_node")?.as_str())
+        .collect();
     let mut seen = HashSet::new();
     for (i, node) in nodes.iter().enumerate() {
         let base = format!("/dialog_nodes/{i}");
         let Some(obj) = node.as_object() else {
-            a.diagnostics.push(Diagnostic::new("schema", Severity::Error, base, "a dialog node must be an object"));
+            a.diagnostics.push(Diagnostic::new(
+                "schema",
+                Severity::Error,
+                base,
+                "a dialog node must be an object",
+            ));
             continue;
         };
         match obj.get("dialog_node").and_then(Json::as_str) {
@@ -54,7 +74,12 @@ pub fn analyse(value: &Json) -> Analysis {
                 format!("dialog node id `{id}` is already used by an earlier node"),
             )),
             Some(_) => {}
-            None => a.diagnostics.push(Diagnostic::new("schema", Severity::Error, base.clone(), "missing required field `dialog_node`")),
+            None => a.diagnostics.push(Diagnostic::new(
+                "schema",
+                Severity::Error,
+                base.clone(),
+                "missing required field `dialog_node`",
+            )),
         }
         if let Some(cond) = obj.get("conditions").and_then(Json::as_str) {
             let t = cond.trim();
@@ -63,13 +88,20 @@ pub fn analyse(value: &Json) -> Analysis {
                 match parse_expression(cond, 0) {
                     Ok(e) => {
                         a.parsed += 1;
-                        unknown_variable_root::check_expr(&e, &p, Dialect::Watson, &mut a.diagnostics);
+                        unknown_variable_root::check_expr(
+                            &e,
+                            &p,
+                            Dialect::Watson,
+                            &mut a.diagnostics,
+                        );
                         unknown_method::check_expr(&e, &p, Dialect::Watson, &mut a.diagnostics);
                         constant_condition::check_condition(&e, &p, &mut a.diagnostics);
                     }
                     Err(err) => {
                         a.rejected += 1;
-                        let mut d = Diagnostic::new("expression-syntax", Severity::Error, p, err.message).inner(err.span);
+                        let mut d =
+                            Diagnostic::new("expression-syntax", Severity::Error, p, err.message)
+                                .inner(err.span);
                         if let Some(h) = err.help {
                             d = d.help(h);
                         }
@@ -88,8 +120,14 @@ pub fn analyse(value: &Json) -> Analysis {
         let refs = [
             ("/parent", obj.get("parent")),
             ("/previous_sibling", obj.get("previous_sibling")),
-            ("/next_step/dialog_node", obj.get("next_step").and_then(|n| n.get("dialog_node"))),
-            ("/go_to/dialog_node", obj.get("go_to").and_then(|n| n.get("dialog_node"))),
+            (
+                "/next_step/dialog_node",
+                obj.get("next_step").and_then(|n| n.get("dialog_node")),
+            ),
+            (
+                "/go_to/dialog_node",
+                obj.get("go_to").and_then(|n| n.get("dialog_node")),
+            ),
         ];
         for (suffix, r) in refs {
             if let Some(target) = r.and_then(Json::as_str) {
@@ -118,7 +156,15 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
             }
             for err in errs {
                 a.rejected += 1;
-                a.diagnostics.push(Diagnostic::new("expression-syntax", Severity::Error, pointer.clone(), err.message).inner(err.span));
+                a.diagnostics.push(
+                    Diagnostic::new(
+                        "expression-syntax",
+                        Severity::Error,
+                        pointer.clone(),
+                        err.message,
+                    )
+                    .inner(err.span),
+                );
             }
         }
         Json::Array(items) => {

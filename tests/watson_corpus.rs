@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 #[test]
 fn corpus_expressions_parse_except_the_known_broken_ones() {
-    let Some(shared) = common::shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let dir = shared.join("corpus/watson");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("corpus dir")
@@ -23,25 +25,48 @@ fn corpus_expressions_parse_except_the_known_broken_ones() {
     // (file, pointer, code) of every finding of error level.
     let mut errors: BTreeMap<String, Vec<(String, &'static str, String)>> = BTreeMap::new();
     for f in &files {
-        let value: serde_json::Value = serde_json::from_slice(&std::fs::read(f).expect("read")).expect("corpus file is JSON");
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(f).expect("read")).expect("corpus file is JSON");
         let a = fluxo::watson::analyse(&value);
         parsed += a.parsed;
         rejected += a.rejected;
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-        for d in a.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
-            let text = value.pointer(&d.pointer).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            errors.entry(name.clone()).or_default().push((d.pointer.clone(), d.code, text));
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        for d in a
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            let text = value
+                .pointer(&d.pointer)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            errors
+                .entry(name.clone())
+                .or_default()
+                .push((d.pointer.clone(), d.code, text));
         }
     }
-    println!("Watson corpus: {} files, {parsed} expressions parsed, {rejected} rejected", files.len());
+    println!(
+        "Watson corpus: {} files, {parsed} expressions parsed, {rejected} rejected",
+        files.len()
+    );
 
     // Every rejection is a real bug of the corpus, known by shape.
     let mut by_kind: BTreeMap<(&str, String), usize> = BTreeMap::new();
     for list in errors.values() {
         for (_, code, text) in list {
             let kind = match *code {
-                "expression-syntax" if text.contains('=') && !text.contains("==") => "single `=`".to_string(),
-                "unknown-variable-root" if text.contains("input_text") => "bare `input_text`".to_string(),
+                "expression-syntax" if text.contains('=') && !text.contains("==") => {
+                    "single `=`".to_string()
+                }
+                "unknown-variable-root" if text.contains("input_text") => {
+                    "bare `input_text`".to_string()
+                }
                 "unknown-variable-root" => format!("bare name in `{text}`"),
                 other => format!("{other} in `{text}`"),
             };
@@ -54,15 +79,33 @@ fn corpus_expressions_parse_except_the_known_broken_ones() {
     let expected: BTreeMap<(&str, String), usize> = [
         (("expression-syntax", "single `=`".to_string()), 4),
         // 64 conditions of the banking samples, some naming `input_text` twice.
-        (("unknown-variable-root", "bare `input_text`".to_string()), 73),
-        (("unknown-variable-root", "bare name in `EXIT`".to_string()), 1),
+        (
+            ("unknown-variable-root", "bare `input_text`".to_string()),
+            73,
+        ),
+        (
+            ("unknown-variable-root", "bare name in `EXIT`".to_string()),
+            1,
+        ),
         // The workbench unit-test fixtures point `parent` at a node that does not exist.
-        (("unknown-goto-target", "unknown-goto-target in `WELCOME`".to_string()), 2),
+        (
+            (
+                "unknown-goto-target",
+                "unknown-goto-target in `WELCOME`".to_string(),
+            ),
+            2,
+        ),
     ]
     .into_iter()
     .collect();
-    assert_eq!(by_kind, expected, "the corpus's broken expressions, by kind");
-    assert_eq!(rejected, 4, "only the four single-`=` conditions fail to parse");
+    assert_eq!(
+        by_kind, expected,
+        "the corpus's broken expressions, by kind"
+    );
+    assert_eq!(
+        rejected, 4,
+        "only the four single-`=` conditions fail to parse"
+    );
     // 3,983 conditions less the 649 whole-condition words (`true`, `anything_else`,
     // `conversation_start`, `welcome`) and blank ones, plus 404 `<? ?>` segments.
     assert_eq!(parsed, 3734);
@@ -70,15 +113,28 @@ fn corpus_expressions_parse_except_the_known_broken_ones() {
 
 #[test]
 fn corpus_bare_number_conditions_are_reported() {
-    let Some(shared) = common::shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let mut constant = 0;
-    for e in std::fs::read_dir(shared.join("corpus/watson")).expect("dir").filter_map(Result::ok) {
-        let v: serde_json::Value = match serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default()) {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        constant += fluxo::watson::analyse(&v).diagnostics.iter().filter(|d| d.code == "constant-condition").count();
+    for e in std::fs::read_dir(shared.join("corpus/watson"))
+        .expect("dir")
+        .filter_map(Result::ok)
+    {
+        let v: serde_json::Value =
+            match serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default()) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+        constant += fluxo::watson::analyse(&v)
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "constant-condition")
+            .count();
     }
     println!("constant-condition findings in the corpus: {constant}");
-    assert_eq!(constant, 32, "the research notes count 32 bare-number conditions");
+    assert_eq!(
+        constant, 32,
+        "the research notes count 32 bare-number conditions"
+    );
 }

@@ -54,8 +54,13 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             Err(e) => return usage_error(&e),
         };
         let report = lint_bytes(&p.display().to_string(), &bytes, &opts);
-        if report.kind != Some(FileKind::Integrations) && report.findings.iter().all(|f| f.severity < Severity::Error) {
-            return usage_error(&format!("{}: not an integrations file (no top-level `integrations`)", p.display()));
+        if report.kind != Some(FileKind::Integrations)
+            && report.findings.iter().all(|f| f.severity < Severity::Error)
+        {
+            return usage_error(&format!(
+                "{}: not an integrations file (no top-level `integrations`)",
+                p.display()
+            ));
         }
         opts.integrations = serde_json::from_str::<IntegrationsFile>(&report.source.text).ok();
         reports.push(report);
@@ -66,7 +71,11 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
     };
     let mut loaded = Vec::new();
     for (path, explicit) in files {
-        if args.integrations.as_ref().is_some_and(|i| same_file(i, &path)) {
+        if args
+            .integrations
+            .as_ref()
+            .is_some_and(|i| same_file(i, &path))
+        {
             continue;
         }
         match read(&path) {
@@ -78,7 +87,8 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
     let mut simulated_said = false;
     for ((path, explicit, _), mut report) in loaded.iter().zip(linted) {
         // Walked files that are not fluxo files (package.json, schemas) are skipped quietly.
-        if !explicit && report.kind.is_none() && report.findings.iter().all(|f| f.code == "schema") {
+        if !explicit && report.kind.is_none() && report.findings.iter().all(|f| f.code == "schema")
+        {
             continue;
         }
         // "No integrations file" is said once per run.
@@ -97,7 +107,9 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         }
         reports.push(report);
     }
-    let color = args.format == Format::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = args.format == Format::Human
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
     let text = match args.format {
         Format::Human => render::human(&reports, color),
         Format::Json => render::json(&reports),
@@ -105,7 +117,11 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         Format::Github => render::github(&reports),
     };
     print!("{text}");
-    let worst = reports.iter().flat_map(|r| &r.findings).map(|f| f.severity).max();
+    let worst = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .map(|f| f.severity)
+        .max();
     let fail = match worst {
         Some(Severity::Error) => true,
         Some(Severity::Warning) => args.deny_warnings,
@@ -133,7 +149,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.len() > MAX_FILE {
-        return Err(format!("{}: {} bytes is larger than the {} MiB limit", path.display(), meta.len(), MAX_FILE >> 20));
+        return Err(format!(
+            "{}: {} bytes is larger than the {} MiB limit",
+            path.display(),
+            meta.len(),
+            MAX_FILE >> 20
+        ));
     }
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -145,13 +166,19 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
         let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
         if meta.is_dir() {
             let mut found = Vec::new();
-            let walker = walkdir::WalkDir::new(p).sort_by_file_name().into_iter().filter_entry(|e| {
-                let name = e.file_name().to_string_lossy();
-                e.depth() == 0 || !(name.starts_with('.') || name == "target" || name == "node_modules")
-            });
+            let walker = walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    let name = e.file_name().to_string_lossy();
+                    e.depth() == 0
+                        || !(name.starts_with('.') || name == "target" || name == "node_modules")
+                });
             for entry in walker {
                 let entry = entry.map_err(|e| e.to_string())?;
-                if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "json") {
+                if entry.file_type().is_file()
+                    && entry.path().extension().is_some_and(|x| x == "json")
+                {
                     found.push((entry.into_path(), false));
                 }
             }
@@ -165,19 +192,27 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
 
 /// Lints files on every core, each worker with a generous stack.
 fn lint_parallel(files: &[(PathBuf, bool, Vec<u8>)], opts: &LintOptions) -> Vec<FileReport> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<FileReport>>> = files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let slots: Vec<std::sync::Mutex<Option<FileReport>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
-            let spawned = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(s, || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((path, _, bytes)) = files.get(i) else { break };
-                let r = lint_bytes(&path.display().to_string(), bytes, opts);
-                if let Ok(mut slot) = slots[i].lock() {
-                    *slot = Some(r);
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .stack_size(64 << 20)
+                .spawn_scoped(s, || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((path, _, bytes)) = files.get(i) else {
+                        break;
+                    };
+                    let r = lint_bytes(&path.display().to_string(), bytes, opts);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                });
             if spawned.is_err() {
                 break;
             }
@@ -187,7 +222,10 @@ fn lint_parallel(files: &[(PathBuf, bool, Vec<u8>)], opts: &LintOptions) -> Vec<
         .into_iter()
         .zip(files)
         .map(|(m, (path, _, bytes))| {
-            m.into_inner().ok().flatten().unwrap_or_else(|| lint_bytes(&path.display().to_string(), bytes, opts))
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| lint_bytes(&path.display().to_string(), bytes, opts))
         })
         .collect()
 }

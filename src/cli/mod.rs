@@ -32,7 +32,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
@@ -52,7 +56,15 @@ fn rule(name: Option<&str>) -> ExitCode {
         Some(n) => match crate::lint::rules::find(n) {
             Some(r) => {
                 println!("# {} ({})\n", r.code, r.severity.as_str());
-                println!("{}", r.docs.lines().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n").trim());
+                println!(
+                    "{}",
+                    r.docs
+                        .lines()
+                        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                        .trim()
+                );
                 ExitCode::SUCCESS
             }
             None => {

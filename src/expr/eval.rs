@@ -312,7 +312,10 @@ impl<'s> Evaluator<'s> {
                 None => {
                     return Err(EvalError {
                         code: "regex",
-                        message: format!("the pattern /{}/ cannot run on a linear-time engine", r.pattern),
+                        message: format!(
+                            "the pattern /{}/ cannot run on a linear-time engine",
+                            r.pattern
+                        ),
                         span: e.span.clone(),
                     })
                 }
@@ -346,7 +349,12 @@ impl<'s> Evaluator<'s> {
                 let i = self.eval(index)?;
                 index_val(o, &i)
             }
-            ExprKind::Method { object, name, name_span, args } => {
+            ExprKind::Method {
+                object,
+                name,
+                name_span,
+                args,
+            } => {
                 let o = self.eval(object)?;
                 let mut a = Vec::with_capacity(args.len());
                 for x in args {
@@ -365,7 +373,9 @@ impl<'s> Evaluator<'s> {
                             Val::Str(s) if name == "today" => {
                                 Val::Str(Cow::Owned(s.get(..10).unwrap_or(&s).to_owned()))
                             }
-                            Val::Str(s) => Val::Str(Cow::Owned(s.replacen('T', " ", 1).chars().take(19).collect())),
+                            Val::Str(s) => Val::Str(Cow::Owned(
+                                s.replacen('T', " ", 1).chars().take(19).collect(),
+                            )),
                             _ => Val::Undefined,
                         }
                     }
@@ -405,7 +415,9 @@ impl<'s> Evaluator<'s> {
             "intents" => Val::from_json(s.intents),
             "entities" => Val::from_json(s.entities),
             "env" => Val::from_json(s.env),
-            "intent" => top_intent(s.intents).map_or(Val::Undefined, |i| Val::Str(Cow::Borrowed(i))),
+            "intent" => {
+                top_intent(s.intents).map_or(Val::Undefined, |i| Val::Str(Cow::Borrowed(i)))
+            }
             "confidence" => s
                 .intents
                 .get(0)
@@ -469,7 +481,13 @@ impl<'s> Evaluator<'s> {
         })
     }
 
-    fn method<'e>(&mut self, o: Val<'e>, name: &str, args: Vec<Val<'e>>, span: &super::ast::Span) -> R<'e> {
+    fn method<'e>(
+        &mut self,
+        o: Val<'e>,
+        name: &str,
+        args: Vec<Val<'e>>,
+        span: &super::ast::Span,
+    ) -> R<'e> {
         let arg = |i: usize| args.get(i).cloned().unwrap_or(Val::Undefined);
         let idx = |i: usize, len: usize, default: usize| -> usize {
             match args.get(i) {
@@ -509,14 +527,22 @@ impl<'s> Evaluator<'s> {
                     "includes" | "contains" => Val::Bool(s.contains(&*arg(0).js_string())),
                     "startsWith" => Val::Bool(s.starts_with(&*arg(0).js_string())),
                     "endsWith" => Val::Bool(s.ends_with(&*arg(0).js_string())),
-                    "equalsIgnoreCase" => Val::Bool(s.to_lowercase() == arg(0).js_string().to_lowercase()),
+                    "equalsIgnoreCase" => {
+                        Val::Bool(s.to_lowercase() == arg(0).js_string().to_lowercase())
+                    }
                     "isEmpty" => Val::Bool(s.is_empty()),
                     "toString" => Val::Str(Cow::Owned(s.to_owned())),
-                    "toInt" | "toDouble" | "toLong" => Val::Num(Val::Str(Cow::Borrowed(s)).to_num()),
+                    "toInt" | "toDouble" | "toLong" => {
+                        Val::Num(Val::Str(Cow::Borrowed(s)).to_num())
+                    }
                     "indexOf" => {
                         let needle = arg(0).js_string();
                         let chars: Vec<char> = s.chars().collect();
-                        Val::Num(s.find(&*needle).map_or(-1.0, |b| s[..b].chars().count() as f64).min(chars.len() as f64))
+                        Val::Num(
+                            s.find(&*needle)
+                                .map_or(-1.0, |b| s[..b].chars().count() as f64)
+                                .min(chars.len() as f64),
+                        )
                     }
                     "substring" | "slice" => {
                         let chars: Vec<char> = s.chars().collect();
@@ -534,19 +560,31 @@ impl<'s> Evaluator<'s> {
                                 std::mem::swap(&mut a, &mut b);
                             }
                         }
-                        Val::Str(Cow::Owned(if a < b { chars[a..b].iter().collect() } else { String::new() }))
+                        Val::Str(Cow::Owned(if a < b {
+                            chars[a..b].iter().collect()
+                        } else {
+                            String::new()
+                        }))
                     }
                     "replace" | "replaceAll" => {
                         let with = arg(1).js_string();
                         match arg(0) {
                             Val::Regex(re) => {
                                 let all = name == "replaceAll";
-                                let out = if all { re.replace_all(s, with.as_str()) } else { re.replace(s, with.as_str()) };
+                                let out = if all {
+                                    re.replace_all(s, with.as_str())
+                                } else {
+                                    re.replace(s, with.as_str())
+                                };
                                 check(out.into_owned())?
                             }
                             pat => {
                                 let p = pat.js_string();
-                                let out = if name == "replaceAll" { s.replace(&*p, &with) } else { s.replacen(&*p, &with, 1) };
+                                let out = if name == "replaceAll" {
+                                    s.replace(&*p, &with)
+                                } else {
+                                    s.replacen(&*p, &with, 1)
+                                };
                                 check(out)?
                             }
                         }
@@ -554,7 +592,9 @@ impl<'s> Evaluator<'s> {
                     "split" => {
                         let parts: Vec<Json> = match arg(0) {
                             Val::Undefined => vec![Json::String(s.to_owned())],
-                            Val::Regex(re) => re.split(s).map(|x| Json::String(x.to_owned())).collect(),
+                            Val::Regex(re) => {
+                                re.split(s).map(|x| Json::String(x.to_owned())).collect()
+                            }
                             sep => {
                                 let sep = sep.js_string();
                                 if sep.is_empty() {
@@ -569,7 +609,11 @@ impl<'s> Evaluator<'s> {
                     "matches" | "find" => {
                         let pat = arg(0).js_string();
                         // Watson's `matches` is Java's: the whole string must match.
-                        let full = if name == "matches" { format!("^(?:{pat})$") } else { pat.to_string() };
+                        let full = if name == "matches" {
+                            format!("^(?:{pat})$")
+                        } else {
+                            pat.to_string()
+                        };
                         let re = compile_regex(&full, "").map_err(|m| EvalError {
                             code: "regex",
                             message: format!("invalid pattern `{pat}`: {m}"),
@@ -581,7 +625,7 @@ impl<'s> Evaluator<'s> {
                 }
             }
             (Val::Num(n), "toFixed") => {
-                let digits = (arg(0).to_num().max(0.0).min(100.0)) as usize;
+                let digits = arg(0).to_num().clamp(0.0, 100.0) as usize;
                 Val::Str(Cow::Owned(format!("{:.*}", digits, n)))
             }
             (Val::Num(n), "toString") => Val::Str(Cow::Owned(fmt_num(*n))),
@@ -595,7 +639,12 @@ impl<'s> Evaluator<'s> {
                     }
                     "indexOf" => {
                         let x = arg(0);
-                        Val::Num(items.iter().position(|i| strict_eq(&Val::from_json(i), &x)).map_or(-1.0, |p| p as f64))
+                        Val::Num(
+                            items
+                                .iter()
+                                .position(|i| strict_eq(&Val::from_json(i), &x))
+                                .map_or(-1.0, |p| p as f64),
+                        )
                     }
                     "join" => {
                         let sep = match arg(0) {
@@ -615,7 +664,9 @@ impl<'s> Evaluator<'s> {
                     "get" => {
                         let i = arg(0).to_num();
                         if i >= 0.0 && i.fract() == 0.0 {
-                            items.get(i as usize).map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize())
+                            items
+                                .get(i as usize)
+                                .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize())
                         } else {
                             Val::Undefined
                         }
@@ -632,7 +683,9 @@ impl<'s> Evaluator<'s> {
                     _ => return Err(unknown_method(name, "an array", span)),
                 },
                 Some(Json::Object(map)) => match name {
-                    "get" => map.get(&*arg(0).js_string()).map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize()),
+                    "get" => map
+                        .get(&*arg(0).js_string())
+                        .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize()),
                     "has" | "containsKey" => Val::Bool(map.contains_key(&*arg(0).js_string())),
                     "size" => Val::Num(map.len() as f64),
                     "isEmpty" => Val::Bool(map.is_empty()),
@@ -694,7 +747,9 @@ fn member<'a>(o: Val<'a>, name: &str) -> Val<'a> {
             _ => Val::Undefined,
         },
         Val::Own(j) => match j {
-            Json::Object(mut m) => m.remove(name).map_or(Val::Undefined, |v| Val::Own(v).normalize()),
+            Json::Object(mut m) => m
+                .remove(name)
+                .map_or(Val::Undefined, |v| Val::Own(v).normalize()),
             Json::Array(a) if name == "length" => Val::Num(a.len() as f64),
             _ => Val::Undefined,
         },
@@ -741,7 +796,8 @@ pub fn loose_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
         (Val::Undefined | Val::Null, _) | (_, Val::Undefined | Val::Null) => false,
         (Val::Str(x), Val::Str(y)) => x == y,
         (Val::Num(_) | Val::Bool(_), _) | (_, Val::Num(_) | Val::Bool(_))
-            if !matches!(a, Val::Ref(_) | Val::Own(_)) && !matches!(b, Val::Ref(_) | Val::Own(_)) =>
+            if !matches!(a, Val::Ref(_) | Val::Own(_))
+                && !matches!(b, Val::Ref(_) | Val::Own(_)) =>
         {
             a.to_num() == b.to_num()
         }

@@ -126,7 +126,10 @@ fn friendly(src: &str, offset: usize, e: pest::error::Error<Rule>) -> SyntaxErro
         let open = unclosed(src);
         match open {
             Some(c) => (format!("the expression ends before `{c}` is closed"), None),
-            None => ("the expression ends too early: an operand is missing".into(), None),
+            None => (
+                "the expression ends too early: an operand is missing".into(),
+                None,
+            ),
         }
     } else if rest.starts_with('=') && !rest.starts_with("==") {
         (
@@ -148,7 +151,12 @@ fn friendly(src: &str, offset: usize, e: pest::error::Error<Rule>) -> SyntaxErro
             .collect();
         let expected = match &e.variant {
             pest::error::ErrorVariant::ParsingError { positives, .. } => {
-                if positives.iter().any(|r| matches!(r, Rule::primary | Rule::number | Rule::ident | Rule::string | Rule::unary)) {
+                if positives.iter().any(|r| {
+                    matches!(
+                        r,
+                        Rule::primary | Rule::number | Rule::ident | Rule::string | Rule::unary
+                    )
+                }) {
                     "a value"
                 } else if positives.iter().any(|r| matches!(r, Rule::EOI)) {
                     "an operator or the end of the expression"
@@ -192,7 +200,7 @@ fn unclosed(src: &str) -> Option<char> {
             _ => {}
         }
     }
-    quote.map(|q| q).or_else(|| stack.pop().map(|c| if c == ')' { '(' } else { '[' }))
+    quote.or_else(|| stack.pop().map(|c| if c == ')' { '(' } else { '[' }))
 }
 
 fn span_of(p: &Pair<'_, Rule>, offset: usize) -> Span {
@@ -205,7 +213,10 @@ fn build_expr(pair: Pair<'_, Rule>, offset: usize) -> Expr {
     let span = span_of(&pair, offset);
     let mut inner = pair.into_inner();
     let Some(first) = inner.next() else {
-        return Expr { kind: ExprKind::Undefined, span };
+        return Expr {
+            kind: ExprKind::Undefined,
+            span,
+        };
     };
     let cond = build_sequence(first, offset);
     match (inner.next(), inner.next()) {
@@ -267,10 +278,16 @@ fn build_unary(pair: Pair<'_, Rule>, offset: usize) -> Expr {
             _ => base = Some(build_primary(p, offset)),
         }
     }
-    let mut e = base.unwrap_or(Expr { kind: ExprKind::Undefined, span: offset..offset });
+    let mut e = base.unwrap_or(Expr {
+        kind: ExprKind::Undefined,
+        span: offset..offset,
+    });
     for (op, start) in prefixes.into_iter().rev() {
         let span = start..e.span.end;
-        e = Expr { kind: ExprKind::Unary(op, Box::new(e)), span };
+        e = Expr {
+            kind: ExprKind::Unary(op, Box::new(e)),
+            span,
+        };
     }
     e
 }
@@ -280,16 +297,30 @@ fn apply_postfix(obj: Expr, p: Pair<'_, Rule>, offset: usize) -> Expr {
     let rule = p.as_rule();
     let kind = match rule {
         Rule::member | Rule::opt_member => {
-            let name = p.into_inner().next().map(|n| n.as_str().to_owned()).unwrap_or_default();
-            ExprKind::Member { object: Box::new(obj), name, optional: rule == Rule::opt_member }
+            let name = p
+                .into_inner()
+                .next()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default();
+            ExprKind::Member {
+                object: Box::new(obj),
+                name,
+                optional: rule == Rule::opt_member,
+            }
         }
         Rule::index | Rule::opt_index => {
             let idx = p
                 .into_inner()
                 .next()
                 .map(|e| build_expr(e, offset))
-                .unwrap_or(Expr { kind: ExprKind::Undefined, span: span.clone() });
-            ExprKind::Index { object: Box::new(obj), index: Box::new(idx) }
+                .unwrap_or(Expr {
+                    kind: ExprKind::Undefined,
+                    span: span.clone(),
+                });
+            ExprKind::Index {
+                object: Box::new(obj),
+                index: Box::new(idx),
+            }
         }
         _ => {
             let args: Vec<Expr> = p.into_inner().map(|e| build_expr(e, offset)).collect();
@@ -297,13 +328,21 @@ fn apply_postfix(obj: Expr, p: Pair<'_, Rule>, offset: usize) -> Expr {
                 ExprKind::Member { object, name, .. } => {
                     let name_end = obj.span.end;
                     let name_span = name_end - name.len()..name_end;
-                    ExprKind::Method { object, name, name_span, args }
+                    ExprKind::Method {
+                        object,
+                        name,
+                        name_span,
+                        args,
+                    }
                 }
                 ExprKind::Ident(name) => ExprKind::Call { name, args },
                 // Calling anything else (`(a)(b)`) is not part of the language; keep the
                 // receiver as a method call named "" so the linter can report it.
                 other => ExprKind::Method {
-                    object: Box::new(Expr { kind: other, span: obj.span.clone() }),
+                    object: Box::new(Expr {
+                        kind: other,
+                        span: obj.span.clone(),
+                    }),
                     name: String::new(),
                     name_span: obj.span.clone(),
                     args,
@@ -327,7 +366,11 @@ fn build_primary(p: Pair<'_, Rule>, offset: usize) -> Expr {
             let pattern = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
             let flags = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
             let compiled = compile_regex(&pattern, &flags).ok();
-            ExprKind::Regex(RegexLit { pattern, flags, compiled })
+            ExprKind::Regex(RegexLit {
+                pattern,
+                flags,
+                compiled,
+            })
         }
         Rule::keyword => match p.as_str() {
             "true" => ExprKind::Bool(true),
@@ -345,17 +388,33 @@ fn build_primary(p: Pair<'_, Rule>, offset: usize) -> Expr {
                     e.span = span.clone();
                     e
                 })
-                .unwrap_or(Expr { kind: ExprKind::Undefined, span })
+                .unwrap_or(Expr {
+                    kind: ExprKind::Undefined,
+                    span,
+                })
         }
         Rule::context_var => {
             let mut it = p.into_inner();
-            let name = it.next().map(|n| n.as_str().trim_start_matches('(').trim_end_matches(')').to_owned()).unwrap_or_default();
+            let name = it
+                .next()
+                .map(|n| {
+                    n.as_str()
+                        .trim_start_matches('(')
+                        .trim_end_matches(')')
+                        .to_owned()
+                })
+                .unwrap_or_default();
             match it.next() {
                 Some(v) => ExprKind::VarIs(name, sigil_value(v)),
                 None => ExprKind::Var(name),
             }
         }
-        Rule::intent => ExprKind::Intent(p.into_inner().next().map(|n| n.as_str().to_owned()).unwrap_or_default()),
+        Rule::intent => ExprKind::Intent(
+            p.into_inner()
+                .next()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
         Rule::entity => {
             let mut it = p.into_inner();
             let name = it.next().map(|n| n.as_str().to_owned()).unwrap_or_default();
@@ -371,7 +430,10 @@ fn build_primary(p: Pair<'_, Rule>, offset: usize) -> Expr {
 
 fn sigil_value(v: Pair<'_, Rule>) -> String {
     let s = v.into_inner().next().map_or("", |x| x.as_str());
-    s.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(s).to_owned()
+    s.strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(s)
+        .to_owned()
 }
 
 /// Decodes a quoted literal. Known escapes are decoded (`\n \t \r \b \f \0 \\ \' \" \/ \uXXXX`);
@@ -444,7 +506,12 @@ pub fn compile_regex(pattern: &str, flags: &str) -> Result<Arc<regex::Regex>, St
     b.size_limit(1 << 20).dfa_size_limit(1 << 20);
     b.build().map(Arc::new).map_err(|e| match e {
         regex::Error::Syntax(s) => {
-            let first = s.lines().last().unwrap_or("invalid pattern").trim().to_owned();
+            let first = s
+                .lines()
+                .last()
+                .unwrap_or("invalid pattern")
+                .trim()
+                .to_owned();
             first.trim_start_matches("error: ").to_owned()
         }
         regex::Error::CompiledTooBig(_) => "the pattern is too large to compile".into(),
@@ -509,7 +576,10 @@ pub fn parse_template(s: &str) -> (Template, Vec<SyntaxError>) {
                     errors.push(SyntaxError {
                         message: "empty `<? ?>` segment".into(),
                         span: open..close,
-                        help: Some("write an expression between `<?` and `?>`, or remove the delimiters".into()),
+                        help: Some(
+                            "write an expression between `<?` and `?>`, or remove the delimiters"
+                                .into(),
+                        ),
                     });
                 } else {
                     match parse_expression(body, body_start) {

@@ -113,7 +113,9 @@ pub fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
-        let Some(node) = flow.nodes.get(i) else { continue };
+        let Some(node) = flow.nodes.get(i) else {
+            continue;
+        };
         if node.input.is_some() {
             inputs.push(i);
             continue;

@@ -103,7 +103,11 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
     if !decoded.usable {
         let source = SourceFile::new(path, decoded.text);
         let findings = resolve(&source, None, diags);
-        return FileReport { source, kind: None, findings };
+        return FileReport {
+            source,
+            kind: None,
+            findings,
+        };
     }
     let loaded = json::load(&decoded.text);
     diags.extend(loaded.diagnostics);
@@ -129,7 +133,11 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
     let doc = Document::parse(&loaded.text);
     let source = SourceFile::new(path, decoded.text);
     let findings = resolve(&source, Some(&doc), diags);
-    FileReport { source, kind, findings }
+    FileReport {
+        source,
+        kind,
+        findings,
+    }
 }
 
 /// Runs schema, compile and every semantic rule over a flow value.
@@ -140,7 +148,10 @@ pub fn lint_flow_value(value: &Json, opts: &LintOptions) -> Vec<Diagnostic> {
     };
     let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
     out.extend(compiled.diagnostics.iter().cloned());
-    let ctx = LintContext { flow: &compiled, integrations: opts.integrations.as_ref() };
+    let ctx = LintContext {
+        flow: &compiled,
+        integrations: opts.integrations.as_ref(),
+    };
     rules::run_all(&ctx, &mut out);
     out
 }
@@ -153,7 +164,11 @@ pub fn lint_integrations_value(value: &Json) -> Vec<Diagnostic> {
 }
 
 /// Resolves pointers and inner ranges to file positions, sorted by position.
-fn resolve(source: &SourceFile, doc: Option<&Document<'_>>, diags: Vec<Diagnostic>) -> Vec<Located> {
+fn resolve(
+    source: &SourceFile,
+    doc: Option<&Document<'_>>,
+    diags: Vec<Diagnostic>,
+) -> Vec<Located> {
     let mut out: Vec<Located> = diags
         .into_iter()
         .map(|d| {
@@ -164,7 +179,9 @@ fn resolve(source: &SourceFile, doc: Option<&Document<'_>>, diags: Vec<Diagnosti
                     let doc = doc?;
                     match &d.inner {
                         Some(inner) => doc.string_range(&d.pointer, inner.clone()),
-                        None if d.label.as_deref() == Some(rules::KEY_LABEL) => doc.key_range(&d.pointer),
+                        None if d.label.as_deref() == Some(rules::KEY_LABEL) => {
+                            doc.key_range(&d.pointer)
+                        }
                         None => doc.range(&d.pointer),
                     }
                 })

@@ -16,7 +16,9 @@ pub fn shared() -> Option<PathBuf> {
     if p.join("corpus/watson").is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared is not beside the project; this test needs ../shared/corpus/watson");
+        eprintln!(
+            "SKIPPED: ../shared is not beside the project; this test needs ../shared/corpus/watson"
+        );
         None
     }
 }
@@ -30,6 +32,10 @@ pub fn lint_fixture(path: &Path) -> FileReport {
         opts.integrations = Some(serde_json::from_str(&text).expect("valid integrations fixture"));
     }
     let bytes = std::fs::read(path).expect("fixture");
-    let rel = path.strip_prefix(root()).unwrap_or(path).display().to_string();
+    let rel = path
+        .strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string();
     lint_bytes(&rel, &bytes, &opts)
 }

@@ -31,7 +31,10 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
                     format!("{}/id", n.pointer),
                     format!("node id `{}` is already used by an earlier node", n.id),
                 )
-                .help(format!("the first node with this id is at {}; rename one of them", ctx.flow.nodes[f].pointer)),
+                .help(format!(
+                    "the first node with this id is at {}; rename one of them",
+                    ctx.flow.nodes[f].pointer
+                )),
             );
         } else {
             first.insert(&n.id, i);

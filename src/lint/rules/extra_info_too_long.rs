@@ -31,14 +31,21 @@ pub const ALTU_INFO_MAX: usize = 1024;
 /// Runs the rule.
 pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
     for lc in live_chats(ctx) {
-        let Some(integration) = integration_of(ctx, lc.action) else { continue };
+        let Some(integration) = integration_of(ctx, lc.action) else {
+            continue;
+        };
         let limits: &[(&str, usize)] = match integration.provider {
             Provider::Liveperson => &[("extra_info", LIVEPERSON_EXTRA_INFO_MAX)],
-            Provider::AltuConnector => &[("extra_info", ALTU_INFO_MAX), ("contact_info", ALTU_INFO_MAX)],
+            Provider::AltuConnector => &[
+                ("extra_info", ALTU_INFO_MAX),
+                ("contact_info", ALTU_INFO_MAX),
+            ],
             _ => &[],
         };
         for &(param, max) in limits {
-            let Some(v) = lc.action.param(param) else { continue };
+            let Some(v) = lc.action.param(param) else {
+                continue;
+            };
             let text = match v.literal() {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(j) => j.to_string(),
@@ -46,7 +53,11 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
             };
             let len = text.chars().count();
             if len > max {
-                let at_least = if v.literal().is_some() { "" } else { "at least " };
+                let at_least = if v.literal().is_some() {
+                    ""
+                } else {
+                    "at least "
+                };
                 out.push(
                     Diagnostic::new(
                         ExtraInfoTooLong::META.code,

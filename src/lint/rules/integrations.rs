@@ -53,8 +53,18 @@ declare_rule! {
 
 /// Setting names that hold secrets.
 pub const SECRET_SETTINGS: &[&str] = &[
-    "client_secret", "access_key", "access_token", "api_token", "token", "password", "secret",
-    "app_secret", "key_secret", "webhook_secret", "signing_secret", "api_key",
+    "client_secret",
+    "access_key",
+    "access_token",
+    "api_token",
+    "token",
+    "password",
+    "secret",
+    "app_secret",
+    "key_secret",
+    "webhook_secret",
+    "signing_secret",
+    "api_key",
 ];
 
 /// Emits `integrations-simulated` at the first hand-over when no integrations file is given.
@@ -77,7 +87,9 @@ pub fn simulated(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
 
 /// Checks an integrations file value.
 pub fn check(value: &Json, out: &mut Vec<Diagnostic>) {
-    let Some(list) = value.get("integrations").and_then(Json::as_array) else { return };
+    let Some(list) = value.get("integrations").and_then(Json::as_array) else {
+        return;
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, it) in list.iter().enumerate() {
         if let Some(id) = it.get("id").and_then(crate::integrations::normalise_id) {
@@ -106,7 +118,9 @@ pub fn check(value: &Json, out: &mut Vec<Diagnostic>) {
                             p,
                             format!("`{k}` holds a secret written inline"),
                         )
-                        .help(format!("read it from the environment: `\"{k}\": {{ \"env\": \"NAME\" }}`")),
+                        .help(format!(
+                            "read it from the environment: `\"{k}\": {{ \"env\": \"NAME\" }}`"
+                        )),
                     );
                 }
             }

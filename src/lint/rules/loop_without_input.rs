@@ -23,12 +23,20 @@ declare_rule! {
 /// Runs the rule.
 pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
     for comp in loops_without_input(ctx.flow) {
-        let names: Vec<&str> = comp.iter().take(8).map(|&i| ctx.flow.nodes[i].id.as_str()).collect();
-        let more = if comp.len() > 8 { format!(" and {} more", comp.len() - 8) } else { String::new() };
+        let names: Vec<&str> = comp
+            .iter()
+            .take(8)
+            .map(|&i| ctx.flow.nodes[i].id.as_str())
+            .collect();
+        let more = if comp.len() > 8 {
+            format!(" and {} more", comp.len() - 8)
+        } else {
+            String::new()
+        };
         let first = &ctx.flow.nodes[comp[0]];
-        let unconditional = comp.iter().all(|&i| {
-            ctx.flow.nodes[i].next.iter().all(|x| x.condition.is_none())
-        });
+        let unconditional = comp
+            .iter()
+            .all(|&i| ctx.flow.nodes[i].next.iter().all(|x| x.condition.is_none()));
         out.push(
             Diagnostic::new(
                 LoopWithoutInput::META.code,
@@ -36,8 +44,16 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
                 format!("{}/next", first.pointer),
                 format!(
                     "nodes {}{more} can fire one another in a loop without waiting for input{}",
-                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-                    if unconditional { " (every step is unconditional: the loop never ends)" } else { "" }
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if unconditional {
+                        " (every step is unconditional: the loop never ends)"
+                    } else {
+                        ""
+                    }
                 ),
             )
             .help("give one node of the loop an `input`, or a condition that ends the loop"),

@@ -123,18 +123,25 @@ pub struct LiveChat<'a> {
 /// Every `start_live_chat` action, in file order.
 pub fn live_chats<'a>(ctx: &'a LintContext<'_>) -> impl Iterator<Item = LiveChat<'a>> + 'a {
     ctx.flow.nodes.iter().enumerate().flat_map(|(ni, n)| {
-        n.actions.iter().enumerate().filter(|(_, a)| a.name == "start_live_chat").map(move |(ai, a)| LiveChat {
-            node: ni,
-            index: ai,
-            action: a,
-            pointer: format!("{}/actions/{ai}", n.pointer),
-        })
+        n.actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.name == "start_live_chat")
+            .map(move |(ai, a)| LiveChat {
+                node: ni,
+                index: ai,
+                action: a,
+                pointer: format!("{}/actions/{ai}", n.pointer),
+            })
     })
 }
 
 /// The integration a hand-over uses, when the integrations file is given and the id is literal.
 pub fn integration_of<'a>(ctx: &LintContext<'a>, action: &CAction) -> Option<&'a Integration> {
-    let id = action.param("integration_id")?.literal().and_then(normalise_id)?;
+    let id = action
+        .param("integration_id")?
+        .literal()
+        .and_then(normalise_id)?;
     ctx.integrations?.find(&id)
 }
 

@@ -62,7 +62,11 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         if missing.is_empty() {
             continue;
         }
-        let pointer = if node.next.is_empty() { node.pointer.clone() } else { format!("{}/next", node.pointer) };
+        let pointer = if node.next.is_empty() {
+            node.pointer.clone()
+        } else {
+            format!("{}/next", node.pointer)
+        };
         out.push(
             Diagnostic::new(
                 UnhandledLiveChatStatus::META.code,
@@ -82,9 +86,15 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
 fn handles(ctx: &LintContext<'_>, node: usize, status: &str) -> bool {
     let input = json!({ "text": "", "live_chat": { "status": status } });
     let empty = json!({});
-    let scope = Scope { context: &empty, contact: &empty, input: &input, ..Scope::empty() };
-    ctx.flow.nodes[node]
-        .next
-        .iter()
-        .any(|x| x.condition.as_ref().is_none_or(|c| eval_condition(c, scope).unwrap_or(false)))
+    let scope = Scope {
+        context: &empty,
+        contact: &empty,
+        input: &input,
+        ..Scope::empty()
+    };
+    ctx.flow.nodes[node].next.iter().any(|x| {
+        x.condition
+            .as_ref()
+            .is_none_or(|c| eval_condition(c, scope).unwrap_or(false))
+    })
 }

@@ -22,7 +22,11 @@ declare_rule! {
 }
 
 /// Actions every flow may use.
-pub const BUILTIN_ACTIONS: &[&str] = &["start_live_chat", "http_request", "transfer_to_agent_liveperson"];
+pub const BUILTIN_ACTIONS: &[&str] = &[
+    "start_live_chat",
+    "http_request",
+    "transfer_to_agent_liveperson",
+];
 
 /// Runs the rule.
 pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
@@ -40,7 +44,10 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
                     UnknownAction::META.code,
                     UnknownAction::META.severity,
                     format!("{}/actions/{k}/name", n.pointer),
-                    format!("`{}` is not a built-in action nor a declared custom action", a.name),
+                    format!(
+                        "`{}` is not a built-in action nor a declared custom action",
+                        a.name
+                    ),
                 )
                 .help(help),
             );

@@ -25,7 +25,9 @@ declare_rule! {
 pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
     let Some(file) = ctx.integrations else { return };
     for lc in live_chats(ctx) {
-        let Some(id) = lc.action.param("integration_id").and_then(|v| v.literal()) else { continue };
+        let Some(id) = lc.action.param("integration_id").and_then(|v| v.literal()) else {
+            continue;
+        };
         let Some(id) = normalise_id(id) else {
             out.push(Diagnostic::new(
                 UnknownIntegration::META.code,

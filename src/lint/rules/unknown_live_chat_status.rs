@@ -23,7 +23,8 @@ declare_rule! {
 }
 
 fn is_status(e: &Expr) -> bool {
-    e.path().is_some_and(|p| p == ["input", "live_chat", "status"])
+    e.path()
+        .is_some_and(|p| p == ["input", "live_chat", "status"])
 }
 
 /// Runs the rule.

@@ -28,22 +28,94 @@ declare_rule! {
 
 /// Methods a flow expression may call.
 pub const FLOW_METHODS: &[&str] = &[
-    "length", "toLowerCase", "toUpperCase", "trim", "includes", "contains", "startsWith",
-    "endsWith", "indexOf", "substring", "slice", "replace", "split", "matches", "test", "size",
-    "join", "get", "append", "toFixed",
+    "length",
+    "toLowerCase",
+    "toUpperCase",
+    "trim",
+    "includes",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "indexOf",
+    "substring",
+    "slice",
+    "replace",
+    "split",
+    "matches",
+    "test",
+    "size",
+    "join",
+    "get",
+    "append",
+    "toFixed",
 ];
 
 /// Methods a Watson expression may call (Watson's String/JSONArray/JSONObject/date helpers).
 pub const WATSON_METHODS: &[&str] = &[
-    "length", "toLowerCase", "toUpperCase", "trim", "contains", "startsWith", "endsWith",
-    "indexOf", "substring", "replace", "replaceAll", "split", "matches", "size", "join", "get",
-    "append", "equals", "equalsIgnoreCase", "extract", "find", "getMatch", "isEmpty", "toJson",
-    "toInt", "toLong", "toDouble", "toString", "charAt", "addAll", "clear", "containsIgnoreCase",
-    "containsIntent", "filter", "getRandomItem", "joinToArray", "remove", "removeValue", "set",
-    "has", "keySet", "entrySet", "after", "before", "sameMoment", "sameOrAfter", "sameOrBefore",
-    "reformatDateTime", "plusDays", "plusMonths", "plusYears", "minusDays", "minusMonths",
-    "minusYears", "plusHours", "plusMinutes", "plusSeconds", "minusHours", "minusMinutes",
-    "minusSeconds", "format", "getTime", "values", "literal",
+    "length",
+    "toLowerCase",
+    "toUpperCase",
+    "trim",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "indexOf",
+    "substring",
+    "replace",
+    "replaceAll",
+    "split",
+    "matches",
+    "size",
+    "join",
+    "get",
+    "append",
+    "equals",
+    "equalsIgnoreCase",
+    "extract",
+    "find",
+    "getMatch",
+    "isEmpty",
+    "toJson",
+    "toInt",
+    "toLong",
+    "toDouble",
+    "toString",
+    "charAt",
+    "addAll",
+    "clear",
+    "containsIgnoreCase",
+    "containsIntent",
+    "filter",
+    "getRandomItem",
+    "joinToArray",
+    "remove",
+    "removeValue",
+    "set",
+    "has",
+    "keySet",
+    "entrySet",
+    "after",
+    "before",
+    "sameMoment",
+    "sameOrAfter",
+    "sameOrBefore",
+    "reformatDateTime",
+    "plusDays",
+    "plusMonths",
+    "plusYears",
+    "minusDays",
+    "minusMonths",
+    "minusYears",
+    "plusHours",
+    "plusMinutes",
+    "plusSeconds",
+    "minusHours",
+    "minusMinutes",
+    "minusSeconds",
+    "format",
+    "getTime",
+    "values",
+    "literal",
 ];
 
 const FUNCTIONS: &[&str] = &["now", "today"];
@@ -56,7 +128,9 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
     };
     expr.walk(&mut |e| {
         let (name, span, list, what) = match &e.kind {
-            ExprKind::Method { name, name_span, .. } => (name, name_span.clone(), methods, "method"),
+            ExprKind::Method {
+                name, name_span, ..
+            } => (name, name_span.clone(), methods, "method"),
             ExprKind::Call { name, .. } => (name, e.span.clone(), FUNCTIONS, "function"),
             _ => return,
         };
@@ -68,8 +142,13 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
         } else {
             format!("`{name}` is not a known {what}")
         };
-        let mut d = Diagnostic::new(UnknownMethod::META.code, UnknownMethod::META.severity, pointer, message)
-            .inner(span);
+        let mut d = Diagnostic::new(
+            UnknownMethod::META.code,
+            UnknownMethod::META.severity,
+            pointer,
+            message,
+        )
+        .inner(span);
         if let Some(h) = did_you_mean(name, list) {
             d = d.help(h);
         }

@@ -34,9 +34,23 @@ pub enum Dialect {
 
 /// Roots of Watson's expression language.
 pub const WATSON_ROOTS: &[&str] = &[
-    "context", "input", "intent", "intents", "entities", "output", "event", "metadata",
-    "anything_else", "conversation_start", "welcome", "irrelevant", "all_slots_filled",
-    "has_skipped_slots", "slot_in_focus", "returning_from_digression", "confidence",
+    "context",
+    "input",
+    "intent",
+    "intents",
+    "entities",
+    "output",
+    "event",
+    "metadata",
+    "anything_else",
+    "conversation_start",
+    "welcome",
+    "irrelevant",
+    "all_slots_filled",
+    "has_skipped_slots",
+    "slot_in_focus",
+    "returning_from_digression",
+    "confidence",
 ];
 
 /// Findings for one expression.
@@ -49,7 +63,9 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
         if let ExprKind::Ident(name) = &e.kind {
             // SpEL reads `True`, `FALSE`, `Null` as literals (case-insensitively).
             let spel_literal = dialect == Dialect::Watson
-                && ["true", "false", "null"].iter().any(|l| name.eq_ignore_ascii_case(l));
+                && ["true", "false", "null"]
+                    .iter()
+                    .any(|l| name.eq_ignore_ascii_case(l));
             if !roots.contains(&name.as_str()) && !spel_literal {
                 let mut d = Diagnostic::new(
                     UnknownVariableRoot::META.code,
@@ -62,7 +78,8 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
                     Some(format!("did you mean `input.{rest}`?"))
                 } else {
                     did_you_mean(name, roots).or_else(|| {
-                        (dialect == Dialect::Flow).then(|| format!("for a context variable write `${name}`"))
+                        (dialect == Dialect::Flow)
+                            .then(|| format!("for a context variable write `${name}`"))
                     })
                 };
                 if let Some(h) = help {

@@ -27,9 +27,22 @@ declare_rule! {
 /// Parameters each provider reads (besides `integration_id` and `before_action_messages`).
 pub fn known_parameters(p: Provider) -> Option<&'static [&'static str]> {
     match p {
-        Provider::Liveperson => Some(&["start_message", "skill_id", "agent", "campaign_info", "extra_info"]),
+        Provider::Liveperson => Some(&[
+            "start_message",
+            "skill_id",
+            "agent",
+            "campaign_info",
+            "extra_info",
+        ]),
         Provider::AltuConnector => Some(&["extra_info", "contact_info", "skillId"]),
-        Provider::Zendesk => Some(&["tags", "visitorInfo", "historyExtraInfo", "custom_fields", "subject", "priority"]),
+        Provider::Zendesk => Some(&[
+            "tags",
+            "visitorInfo",
+            "historyExtraInfo",
+            "custom_fields",
+            "subject",
+            "priority",
+        ]),
         // Omni and Webex docs do not list hand-over parameters: accept any but contact_info.
         Provider::Omni | Provider::WebexCc | Provider::Simulator => None,
     }
@@ -38,7 +51,9 @@ pub fn known_parameters(p: Provider) -> Option<&'static [&'static str]> {
 /// Runs the rule.
 pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
     for lc in live_chats(ctx) {
-        let Some(integration) = integration_of(ctx, lc.action) else { continue };
+        let Some(integration) = integration_of(ctx, lc.action) else {
+            continue;
+        };
         let provider = integration.provider;
         if provider == Provider::Simulator {
             continue;
@@ -47,11 +62,18 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
             if name == "integration_id" || name == "before_action_messages" {
                 continue;
             }
-            let pointer = format!("{}/parameters/{}", lc.pointer, name.replace('~', "~0").replace('/', "~1"));
+            let pointer = format!(
+                "{}/parameters/{}",
+                lc.pointer,
+                name.replace('~', "~0").replace('/', "~1")
+            );
             let problem = match (provider, name.as_str()) {
                 (Provider::AltuConnector, "contact_info") => None,
                 (_, "contact_info") => Some((
-                    format!("`contact_info` only reaches ALTU Connector; {} ignores it", provider.as_str()),
+                    format!(
+                        "`contact_info` only reaches ALTU Connector; {} ignores it",
+                        provider.as_str()
+                    ),
                     Some("move the data into `extra_info`".to_string()),
                 )),
                 (Provider::Zendesk, "extra_info") => Some((
@@ -68,8 +90,12 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
                 )),
                 (p, other) => match known_parameters(p) {
                     Some(known) if !known.contains(&other) => Some((
-                        format!("{} does not read a parameter `{other}`; it is ignored", p.as_str()),
-                        did_you_mean(other, known).or_else(|| Some(format!("known parameters: {}", known.join(", ")))),
+                        format!(
+                            "{} does not read a parameter `{other}`; it is ignored",
+                            p.as_str()
+                        ),
+                        did_you_mean(other, known)
+                            .or_else(|| Some(format!("known parameters: {}", known.join(", ")))),
                     )),
                     _ => None,
                 },

@@ -93,7 +93,9 @@ fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
     e.walk(&mut |x| {
         let guards: Vec<&Expr> = match &x.kind {
             ExprKind::Cond(c, _, _) => vec![c],
-            ExprKind::Binary(BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or, a, b) => vec![a, b],
+            ExprKind::Binary(BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or, a, b) => {
+                vec![a, b]
+            }
             ExprKind::Unary(UnOp::Not, a) => vec![a],
             _ => vec![],
         };
@@ -189,7 +191,9 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
     let waiting: Vec<usize> = (0..n).filter(|&i| live[i] && flow.waits(i)).collect();
-    let roots: Vec<usize> = (0..n).filter(|&i| live[i] && (is_root(flow, i) || i == start)).collect();
+    let roots: Vec<usize> = (0..n)
+        .filter(|&i| live[i] && (is_root(flow, i) || i == start))
+        .collect();
     let mut changed = true;
     let mut rounds = 0;
     while changed && rounds < 1000 {
@@ -223,7 +227,11 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
     }
 
     let mut reported: HashSet<(usize, String)> = HashSet::new();
-    for site in flow.sites.iter().filter(|s| s.role == Role::Template && live[s.node]) {
+    for site in flow
+        .sites
+        .iter()
+        .filter(|s| s.role == Role::Template && live[s.node])
+    {
         // Templates of a node see its own context assignments and result variables (approximation:
         // all of them, whatever their order).
         let state = transfer(site.node, &inb[site.node]);
@@ -248,7 +256,7 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
                 )
                 .inner(span)
                 .help(if never {
-                    format!("assign it in a node's `context`, or list it in `start_context` if the start event supplies it")
+                    "assign it in a node's `context`, or list it in `start_context` if the start event supplies it".to_string()
                 } else {
                     format!("assign `{name}` earlier on every path, or guard the read: `<? ${name} ?? '' ?>`")
                 }),

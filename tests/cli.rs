@@ -1,0 +1,243 @@
+//! `fluxo lint` and `fluxo rule` as a black box: exit codes, output formats, `--fix`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fluxo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .expect("run fluxo")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn fixture(p: &str) -> String {
+    format!("tests/fixtures/lint/{p}")
+}
+
+fn scratch(name: &str, from: &Path) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fluxo-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join(name);
+    std::fs::copy(from, &p).expect("copy");
+    p
+}
+
+#[test]
+fn exit_codes() {
+    assert_eq!(
+        code(&fluxo(&["lint", &fixture("json-syntax/valid.json")])),
+        0,
+        "clean file"
+    );
+    // Warnings only: 0, or 1 with --deny-warnings.
+    let warn = fixture("unreachable-node/invalid.json");
+    assert_eq!(code(&fluxo(&["lint", &warn])), 0);
+    assert_eq!(code(&fluxo(&["lint", "--deny-warnings", &warn])), 1);
+    assert_eq!(
+        code(&fluxo(&[
+            "lint",
+            &fixture("unknown-goto-target/invalid.json")
+        ])),
+        1,
+        "errors"
+    );
+    let missing = fluxo(&["lint", "no/such/file.json"]);
+    assert_eq!(code(&missing), 2, "I/O error");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/file.json"));
+    assert_eq!(
+        code(&fluxo(&["lint", "--format", "yaml", &warn])),
+        2,
+        "usage error"
+    );
+    assert_eq!(code(&fluxo(&["lint"])), 2, "no path");
+    let not_integrations = fluxo(&[
+        "lint",
+        "--integrations",
+        &fixture("json-syntax/valid.json"),
+        &warn,
+    ]);
+    assert_eq!(
+        code(&not_integrations),
+        2,
+        "--integrations must be an integrations file"
+    );
+}
+
+#[test]
+fn json_format_has_every_field() {
+    let o = fluxo(&[
+        "lint",
+        "--format",
+        "json",
+        &fixture("unknown-goto-target/invalid.json"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON array");
+    let first = &v.as_array().expect("array")[0];
+    for field in [
+        "code", "severity", "message", "file", "line", "column", "pointer",
+    ] {
+        assert!(first.get(field).is_some(), "missing {field}: {first}");
+    }
+    assert_eq!(first["code"], "unknown-goto-target");
+    assert_eq!(first["pointer"], "/nodes/0/next/0/goto");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(2), Some(134))
+    );
+}
+
+#[test]
+fn github_format_is_workflow_commands() {
+    let o = fluxo(&[
+        "lint",
+        "--format",
+        "github",
+        &fixture("unknown-goto-target/invalid.json"),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().next().expect("a line");
+    assert!(
+        line.starts_with(
+            "::error file=tests/fixtures/lint/unknown-goto-target/invalid.json,line=2,col=134,"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("title=unknown-goto-target::no node has the id"),
+        "{line}"
+    );
+}
+
+#[test]
+fn sarif_output_is_valid_sarif_2_1_0() {
+    let o = fluxo(&["lint", "--format", "sarif", "tests/fixtures/lint"]);
+    assert_eq!(code(&o), 1);
+    let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).expect("SARIF is JSON");
+    let mut schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("tests/data/sarif-schema-2.1.0.json"))
+            .expect("schema"),
+    )
+    .expect("schema JSON");
+    // The official schema's `language` patterns (on `run` and `toolComponent`) have a stray
+    // `]` that ECMA-262 reads as a literal but the meta-schema's `format: regex` check
+    // rejects. fluxo emits no `language`, so those patterns are replaced by their evident intent.
+    for def in ["run", "toolComponent"] {
+        if let Some(p) =
+            schema.pointer_mut(&format!("/definitions/{def}/properties/language/pattern"))
+        {
+            *p = serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+        }
+    }
+    let validator = jsonschema::validator_for(&schema).expect("SARIF schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    assert!(results.len() > 50, "{}", results.len());
+    assert!(
+        results.iter().all(|r| r["ruleIndex"].is_u64()),
+        "every result names a rule"
+    );
+}
+
+#[test]
+fn directories_are_walked_and_non_fluxo_json_skipped() {
+    let dir = std::env::temp_dir().join(format!("fluxo-walk-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).expect("dir");
+    std::fs::write(dir.join("package.json"), "{\"name\": \"x\"}").expect("w");
+    std::fs::copy(
+        common::root().join(fixture("unknown-goto-target/invalid.json")),
+        dir.join("sub/flow.json"),
+    )
+    .expect("cp");
+    let o = fluxo(&["lint", "--format", "json", dir.to_str().expect("utf8")]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let files: std::collections::BTreeSet<&str> = v
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter_map(|f| f["file"].as_str())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files.iter().all(|f| f.ends_with("flow.json")));
+    // Named explicitly, a non-fluxo file is reported.
+    let o = fluxo(&["lint", dir.join("package.json").to_str().expect("utf8")]);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not a fluxo file"));
+}
+
+#[test]
+fn fix_repairs_the_doc_examples() {
+    for name in [
+        "doc-generic-template-trailing-comma.json",
+        "doc-altu-connector-missing-comma.json",
+        "bom.json",
+    ] {
+        let p = scratch(
+            name,
+            &common::root().join(fixture(&format!("json-syntax/{name}"))),
+        );
+        let o = fluxo(&[
+            "lint",
+            "--fix",
+            "--format",
+            "json",
+            p.to_str().expect("utf8"),
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let codes: Vec<&str> = v
+            .as_array()
+            .expect("arr")
+            .iter()
+            .filter_map(|f| f["code"].as_str())
+            .collect();
+        assert!(!codes.contains(&"json-syntax"), "{name}: still {codes:?}");
+        let fixed = std::fs::read(&p).expect("read back");
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&fixed).is_ok(),
+            "{name} is JSON after --fix"
+        );
+    }
+}
+
+#[test]
+fn rule_prints_its_documentation() {
+    let o = fluxo(&["rule", "unhandled-live-chat-status"]);
+    assert_eq!(code(&o), 0);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("# unhandled-live-chat-status (warning)"),
+        "{out}"
+    );
+    assert!(out.contains("## Why it matters"));
+    let o = fluxo(&["rule", "unknown-goto-targt"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `unknown-goto-target`?"));
+    let list = fluxo(&["rule"]);
+    assert!(String::from_utf8_lossy(&list.stdout).lines().count() >= 20);
+}
+
+#[test]
+fn integrations_option_enables_provider_rules() {
+    let flow = fixture("unsupported-parameter/invalid.json");
+    let integ = fixture("unsupported-parameter/integrations.json");
+    let with = fluxo(&["lint", "--format", "json", "--integrations", &integ, &flow]);
+    let without = fluxo(&["lint", "--format", "json", &flow]);
+    let count = |o: &Output, c: &str| {
+        String::from_utf8_lossy(&o.stdout)
+            .matches(&format!("\"{c}\""))
+            .count()
+    };
+    assert_eq!(count(&with, "unsupported-parameter"), 5);
+    assert_eq!(count(&without, "unsupported-parameter"), 0);
+    assert_eq!(count(&without, "integrations-simulated"), 1, "said once");
+}

@@ -1,0 +1,148 @@
+//! Hostile input never panics or hangs: each case runs the real `fluxo lint` binary and must end
+//! with exit 1 or 2 and a diagnostic. A watchdog kills a run that takes over 60 s (a hang, not a
+//! timing assertion); the measured time is printed for docs/benchmarks.md.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fluxo-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::File::create(&p)
+        .and_then(|mut f| f.write_all(bytes))
+        .expect("write");
+    p
+}
+
+/// Runs `fluxo lint` on the bytes; returns (exit code, stdout).
+fn lint(name: &str, bytes: &[u8]) -> (i32, String) {
+    let path = temp(name, bytes);
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(["lint", "--format", "json"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fluxo");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = reader.join().unwrap_or_default();
+            eprintln!(
+                "{name}: {} bytes linted in {:?}",
+                bytes.len(),
+                started.elapsed()
+            );
+            return (status.code().unwrap_or(-1), out);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("{name}: fluxo lint did not finish within 60 s (hang)");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn assert_diagnosed(name: &str, bytes: &[u8], code: &str) {
+    let (status, out) = lint(name, bytes);
+    assert!(status == 1 || status == 2, "{name}: exit {status}");
+    let findings: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{name}: JSON output: {e}\n{out:.500}"));
+    let codes: Vec<&str> = findings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&code),
+        "{name}: expected {code}, got {codes:?}"
+    );
+}
+
+#[test]
+fn random_bytes() {
+    // xorshift: deterministic "random" bytes.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..200 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    assert_diagnosed("random.json", &bytes, "json-syntax");
+}
+
+#[test]
+fn deeply_nested_arrays() {
+    let mut s = String::from("{\"nodes\": ");
+    s.push_str(&"[".repeat(200_000));
+    assert_diagnosed("nested.json", s.as_bytes(), "json-syntax");
+}
+
+#[test]
+fn deeply_nested_parentheses_in_a_template() {
+    let expr = format!("{}$x{}", "(".repeat(20_000), ")".repeat(20_000));
+    let flow = serde_json::json!({ "nodes": [ { "id": "a", "condition": "start",
+        "output": [ { "default": { "type": "text", "text": format!("<? {expr} ?>") } } ] } ] });
+    assert_diagnosed(
+        "parens.json",
+        flow.to_string().as_bytes(),
+        "expression-syntax",
+    );
+}
+
+#[test]
+fn five_megabyte_strings() {
+    let big = "a".repeat(5 << 20);
+    let flow =
+        serde_json::json!({ "nodes": [ { "id": "a", "condition": format!("$x == '{big}'") } ] });
+    assert_diagnosed(
+        "big-condition.json",
+        flow.to_string().as_bytes(),
+        "expression-syntax",
+    );
+    let flow = serde_json::json!({ "nodes": [ { "id": "a", "condition": "start",
+        "output": [ { "default": { "type": "text", "text": format!("{big} <? $x") } } ] } ] });
+    assert_diagnosed(
+        "big-text.json",
+        flow.to_string().as_bytes(),
+        "expression-syntax",
+    );
+}
+
+#[test]
+fn empty_bom_and_nul() {
+    assert_diagnosed("empty.json", b"", "json-syntax");
+    assert_diagnosed("whitespace.json", b"  \n\t ", "json-syntax");
+    assert_diagnosed("bom.json", b"\xEF\xBB\xBF{\"nodes\": []}", "json-syntax");
+    assert_diagnosed("nul.json", b"{\"nodes\": [\0]}", "json-syntax");
+    assert_diagnosed(
+        "nul-in-string.json",
+        b"{\"nodes\": [{\"id\": \"\0\"}]}",
+        "json-syntax",
+    );
+}
+
+#[test]
+fn wrong_shapes_everywhere() {
+    assert_diagnosed("array.json", b"[1, 2, 3]", "schema");
+    assert_diagnosed("nodes-string.json", b"{\"nodes\": \"x\"}", "schema");
+    assert_diagnosed(
+        "node-number.json",
+        b"{\"nodes\": [1, null, {\"id\": []}]}",
+        "schema",
+    );
+    assert_diagnosed(
+        "huge-number.json",
+        b"{\"nodes\": [{\"id\": \"a\", \"condition\": \"start\", \"context\": {\"n\": 1e999999}}]}",
+        "json-syntax",
+    );
+}

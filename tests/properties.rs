@@ -1,0 +1,139 @@
+//! Property tests: no input makes the loader, the parser or the evaluator panic; the serde
+//! model and the JSON Schema accept exactly the same documents.
+
+mod common;
+
+use fluxo::expr::eval::{Budget, Evaluator};
+use fluxo::expr::{parse_expression, parse_template, Scope};
+use fluxo::lint::{lint_bytes, LintOptions};
+use fluxo::model::Flow;
+use fluxo::schema::{is_valid, SchemaKind};
+use proptest::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn seed_flow() -> String {
+    std::fs::read_to_string(common::root().join("tests/fixtures/lint/schema/valid.json"))
+        .expect("seed")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    /// Byte-level mutations of a valid flow: lint returns findings, never panics.
+    #[test]
+    fn mutated_flows_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<u8>()), 1..12)) {
+        let mut bytes = seed_flow().into_bytes();
+        for (at, op, b) in edits {
+            if bytes.is_empty() { break; }
+            let i = at.index(bytes.len());
+            match op {
+                0 => { bytes.remove(i); }
+                1 => bytes.insert(i, b),
+                2 => bytes[i] = b,
+                _ => { let c = bytes[i]; bytes.insert(i, c); }
+            }
+        }
+        let report = lint_bytes("mutated.json", &bytes, &LintOptions::default());
+        for f in &report.findings {
+            prop_assert!(f.line >= 1 && f.column >= 1);
+        }
+    }
+
+    /// Any string: the expression parser and template splitter return, never panic.
+    #[test]
+    fn arbitrary_expressions_never_panic(s in "\\PC{0,80}") {
+        let _ = parse_expression(&s, 0);
+        let _ = parse_template(&s);
+    }
+
+    /// Strings from the language's own tokens: parse, and evaluation of what parses, never panic.
+    #[test]
+    fn token_soup_evaluates_without_panic(tokens in prop::collection::vec(prop::sample::select(vec![
+        "$x", "$y", "input.text", "#oi", "@cor", "@cor:azul", "'a'", "\"b\"", "1", "0", "-", "+", "*", "/", "%",
+        "==", "===", "!=", "<", ">=", "&&", "||", "!", "??", "?:", "?", ":", "(", ")", "[", "]", ".", "?.",
+        "length", "trim()", ".split(',')", ".join('-')", ".substring(1, 3)", ".get(0)", "/a+/i", ".test('aa')",
+        "null", "undefined", "true", "[1, 2]", ",", "context['x']", ".toFixed(2)", ".append(1)",
+    ]), 1..16)) {
+        let src = tokens.join(" ");
+        if let Ok(e) = parse_expression(&src, 0) {
+            let ctx = json!({ "x": "abc", "y": [1, "2", { "z": null }] });
+            let input = json!({ "text": "Olá" });
+            let intents = json!([{ "intent": "oi", "confidence": 0.9 }]);
+            let entities = json!([{ "entity": "cor", "value": "azul" }]);
+            let scope = Scope { context: &ctx, input: &input, intents: &intents, entities: &entities, ..Scope::empty() };
+            let _ = Evaluator::new(scope, Budget::default()).eval(&e);
+        }
+    }
+
+    /// Structural mutations of valid flows: the model accepts exactly what the schema accepts.
+    #[test]
+    fn model_and_schema_agree(path in prop::sample::select(vec![
+        "", "/nodes/0", "/nodes/0/actions/0", "/nodes/0/events/0", "/nodes/0/events/0/details",
+        "/nodes/0/output/0/default", "/nodes/0/responses/0", "/nodes/0/input/default", "/nodes/0/next/0",
+    ]), key in prop::sample::select(vec![
+        "id", "name", "condition", "context", "actions", "output", "input", "next", "goto", "type",
+        "payload", "parameters", "result_variable", "event_name", "field1", "extra1", "text", "nodes",
+        "bogus", "$schema", "start_context", "custom_actions",
+    ]), value in prop::sample::select(vec![
+        json!(null), json!(1), json!("s"), json!(true), json!([]), json!({}), json!(["a"]), json!([{}]),
+        json!({"type": "text"}), json!({"goto": "x"}), json!("text_input"),
+    ]), remove in any::<bool>()) {
+        let mut v: Value = serde_json::from_str(&seed_flow()).expect("seed parses");
+        if let Some(Value::Object(m)) = v.pointer_mut(path) {
+            if remove { m.remove(key); } else { m.insert(key.to_owned(), value); }
+        }
+        let model = Flow::deserialize(&v).is_ok();
+        let schema = is_valid(SchemaKind::Flow, &v);
+        prop_assert_eq!(model, schema, "model and schema disagree on {}", v);
+    }
+}
+
+/// Every flow and integrations file the project ships or uses as a fixture: model ⇔ schema.
+#[test]
+fn shipped_files_agree_with_the_schema() {
+    let mut checked = 0;
+    for dir in ["flows", "tests/fixtures"] {
+        for e in walk(&common::root().join(dir)) {
+            let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&e).unwrap_or_default())
+            else {
+                continue;
+            };
+            if v.get("nodes").is_some() {
+                assert_eq!(
+                    Flow::deserialize(&v).is_ok(),
+                    is_valid(SchemaKind::Flow, &v),
+                    "{}",
+                    e.display()
+                );
+                checked += 1;
+            } else if v.get("integrations").is_some() {
+                let model = fluxo::integrations::IntegrationsFile::deserialize(&v).is_ok();
+                assert_eq!(
+                    model,
+                    is_valid(SchemaKind::Integrations, &v),
+                    "{}",
+                    e.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "{checked}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+    out
+}
