@@ -210,6 +210,23 @@ fn evaluation_is_bounded() {
             .code,
         "too_large"
     );
+    let many = format!("[{}]", vec!["$big"; 200].join(", "));
+    let e = parse_expression(&many, 0).expect("parses");
+    assert_eq!(
+        Evaluator::new(env.scope(), Budget::default())
+            .eval(&e)
+            .expect_err("too large")
+            .code,
+        "too_large"
+    );
+    let e = parse_expression("'ab'.replace(/b/g, $big).replace(/a/g, $big)", 0).expect("parses");
+    assert_eq!(
+        Evaluator::new(env.scope(), Budget::default())
+            .eval(&e)
+            .expect_err("too large")
+            .code,
+        "too_large"
+    );
     let e = parse_expression("1 + 1 + 1 + 1 + 1", 0).expect("parses");
     let err = Evaluator::new(
         env.scope(),

@@ -28,8 +28,8 @@ pub enum Val<'a> {
     Ref(&'a Json),
     /// An array or object built during evaluation.
     Own(Json),
-    /// A regex literal.
-    Regex(Arc<regex::Regex>),
+    /// A regex literal, and whether it has the `g` (global) flag.
+    Regex(Arc<regex::Regex>, bool),
 }
 
 /// Why an evaluation stopped.
@@ -139,7 +139,7 @@ impl<'a> Val<'a> {
             Val::Bool(b) => *b,
             Val::Num(n) => *n != 0.0 && !n.is_nan(),
             Val::Str(s) => !s.is_empty(),
-            Val::Ref(_) | Val::Own(_) | Val::Regex(_) => true,
+            Val::Ref(_) | Val::Own(_) | Val::Regex(..) => true,
         }
     }
 
@@ -156,7 +156,7 @@ impl<'a> Val<'a> {
             Val::Str(s) => Json::String(s.into_owned()),
             Val::Ref(j) => j.clone(),
             Val::Own(j) => j,
-            Val::Regex(r) => Json::String(format!("/{}/", r.as_str())),
+            Val::Regex(r, _) => Json::String(format!("/{}/", r.as_str())),
         }
     }
 
@@ -181,7 +181,7 @@ impl<'a> Val<'a> {
             Val::Str(s) => s.to_string(),
             Val::Ref(j) => json_js_string(j),
             Val::Own(j) => json_js_string(j),
-            Val::Regex(r) => format!("/{}/", r.as_str()),
+            Val::Regex(r, _) => format!("/{}/", r.as_str()),
         }
     }
 
@@ -246,6 +246,8 @@ pub struct Evaluator<'s> {
     scope: Scope<'s>,
     steps_left: u64,
     max_len: usize,
+    /// Bytes that copies made during evaluation may still take (16 × `max_len`).
+    alloc_left: usize,
 }
 
 type R<'a> = Result<Val<'a>, EvalError>;
@@ -257,6 +259,7 @@ impl<'s> Evaluator<'s> {
             scope,
             steps_left: budget.steps,
             max_len: budget.max_len,
+            alloc_left: budget.max_len.saturating_mul(16),
         }
     }
 
@@ -308,7 +311,7 @@ impl<'s> Evaluator<'s> {
             ExprKind::Null => Val::Null,
             ExprKind::Undefined => Val::Undefined,
             ExprKind::Regex(r) => match &r.compiled {
-                Some(re) => Val::Regex(re.clone()),
+                Some(re) => Val::Regex(re.clone(), r.flags.contains('g')),
                 None => {
                     return Err(EvalError {
                         code: "regex",
@@ -323,7 +326,9 @@ impl<'s> Evaluator<'s> {
             ExprKind::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for it in items {
-                    out.push(self.eval(it)?.into_json());
+                    let v = self.eval(it)?;
+                    self.charge(&v, &e.span)?;
+                    out.push(v.into_json());
                 }
                 Val::Own(Json::Array(out))
             }
@@ -404,6 +409,24 @@ impl<'s> Evaluator<'s> {
                 }
             }
         })
+    }
+
+    /// Accounts for a copy of `v`; fails once copies would pass the allocation budget.
+    fn charge(&mut self, v: &Val<'_>, span: &super::ast::Span) -> Result<(), EvalError> {
+        let limit = self.alloc_left;
+        let w = match v {
+            Val::Str(s) => s.len(),
+            Val::Ref(j) => weight(j, limit),
+            Val::Own(j) => weight(j, limit),
+            _ => 8,
+        };
+        match self.alloc_left.checked_sub(w) {
+            Some(left) => {
+                self.alloc_left = left;
+                Ok(())
+            }
+            None => Err(too_large(span.clone(), self.max_len)),
+        }
     }
 
     fn root(&self, name: &str) -> Val<'s> {
@@ -516,7 +539,7 @@ impl<'s> Evaluator<'s> {
             return Ok(Val::Undefined);
         }
         Ok(match (&o, name) {
-            (Val::Regex(re), "test") => Val::Bool(re.is_match(&arg(0).js_string())),
+            (Val::Regex(re, _), "test") => Val::Bool(re.is_match(&arg(0).js_string())),
             (Val::Str(s), _) => {
                 let s: &str = s;
                 match name {
@@ -568,9 +591,20 @@ impl<'s> Evaluator<'s> {
                     }
                     "replace" | "replaceAll" => {
                         let with = arg(1).js_string();
+                        // The result's size is known before it is built: refuse it up front.
+                        let grows =
+                            |count: usize| s.len().saturating_add(count.saturating_mul(with.len()));
                         match arg(0) {
-                            Val::Regex(re) => {
-                                let all = name == "replaceAll";
+                            Val::Regex(re, global) => {
+                                let all = global || name == "replaceAll";
+                                let count = if all {
+                                    re.find_iter(s).count()
+                                } else {
+                                    usize::from(re.is_match(s))
+                                };
+                                if grows(count) > max {
+                                    return Err(too_large(span.clone(), max));
+                                }
                                 let out = if all {
                                     re.replace_all(s, with.as_str())
                                 } else {
@@ -580,7 +614,18 @@ impl<'s> Evaluator<'s> {
                             }
                             pat => {
                                 let p = pat.js_string();
-                                let out = if name == "replaceAll" {
+                                let all = name == "replaceAll";
+                                let count = if p.is_empty() {
+                                    s.chars().count() + 1
+                                } else if all {
+                                    s.matches(&*p).count()
+                                } else {
+                                    usize::from(s.contains(&*p))
+                                };
+                                if grows(count) > max {
+                                    return Err(too_large(span.clone(), max));
+                                }
+                                let out = if all {
                                     s.replace(&*p, &with)
                                 } else {
                                     s.replacen(&*p, &with, 1)
@@ -592,7 +637,7 @@ impl<'s> Evaluator<'s> {
                     "split" => {
                         let parts: Vec<Json> = match arg(0) {
                             Val::Undefined => vec![Json::String(s.to_owned())],
-                            Val::Regex(re) => {
+                            Val::Regex(re, _) => {
                                 re.split(s).map(|x| Json::String(x.to_owned())).collect()
                             }
                             sep => {
@@ -651,6 +696,10 @@ impl<'s> Evaluator<'s> {
                             Val::Undefined => ",".to_string(),
                             v => v.js_string(),
                         };
+                        // Separators alone may already exceed the limit; check before building.
+                        if items.len().saturating_sub(1).saturating_mul(sep.len()) > max {
+                            return Err(too_large(span.clone(), max));
+                        }
                         let s = items
                             .iter()
                             .map(|i| match i {
@@ -675,6 +724,7 @@ impl<'s> Evaluator<'s> {
                         if items.len() >= max {
                             return Err(too_large(span.clone(), max));
                         }
+                        self.charge(&o, span)?;
                         let mut v = items.clone();
                         v.push(arg(0).into_json());
                         Val::Own(Json::Array(v))
@@ -707,6 +757,33 @@ impl Val<'_> {
             other => other,
         }
     }
+}
+
+/// Approximate size in bytes of a JSON value; stops counting past `limit`.
+fn weight(j: &Json, limit: usize) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![j];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Json::String(s) => s.len() + 8,
+            Json::Array(a) => {
+                stack.extend(a);
+                8
+            }
+            Json::Object(m) => {
+                for (k, x) in m {
+                    total += k.len();
+                    stack.push(x);
+                }
+                8
+            }
+            _ => 8,
+        };
+        if total > limit {
+            return total;
+        }
+    }
+    total
 }
 
 fn too_large(span: super::ast::Span, max: usize) -> EvalError {
