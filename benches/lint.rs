@@ -1,1 +1,175 @@
-fn main() {}
+//! Lint throughput against a plain `serde_json::from_slice::<Value>` of the same bytes, and the
+//! expression evaluator against minijinja's compiled expressions.
+//!
+//! Run: `cargo bench --bench lint`. Figures go in docs/benchmarks.md.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use fluxo::expr::eval::{Budget, Evaluator};
+use fluxo::expr::{parse_expression, Scope};
+use fluxo::lint::{lint_bytes, LintOptions};
+use serde_json::{json, Value};
+use std::hint::black_box;
+
+/// A realistic generated flow of `n` nodes: menus with intents, inputs with masks, context
+/// templates, conditional responses, analytics events, and a hand-over every 50 nodes.
+pub fn generated_flow(n: usize) -> Vec<u8> {
+    let mut nodes = Vec::with_capacity(n);
+    nodes.push(json!({ "id": "n0", "condition": "start", "context": { "tentativas": 0 },
+        "output": [ { "default": { "type": "text", "text": "Olá <? contact.name ?>! Como posso ajudar?" } } ],
+        "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "n1" } ] }));
+    for i in 1..n {
+        let next = (i + 1) % n;
+        let mut node = json!({
+            "id": format!("n{i}"),
+            "name": format!("Passo {i}"),
+            "condition": format!("#intencao_{} || (@produto:item{} && $tentativas < 3)", i % 40, i % 17),
+            "context": { format!("v{}", i % 30): "<? input.text.trim().toLowerCase() ?>", "tentativas": "<? $tentativas + 1 ?>" },
+            "output": [ { "default": { "type": "text", "text": format!("Resposta {i}: <? $v{} ?? 'sem valor' ?> em <? contact.name ?>", i % 30) },
+                          "Whatsapp": { "type": "text", "text": format!("Resposta {i}") } } ],
+            "responses": [ { "condition": "score_level == 'low'", "output": [ { "default": { "type": "text", "text": "Não entendi bem." } } ] } ],
+            "events": [ { "event_name": "passo", "details": { "field1": format!("<? $v{} ?>", i % 30), "field2": "x" } } ],
+            "next": [ { "condition": format!("input.text.matches('^[0-9]{{{}}}$')", 3 + i % 5), "goto": format!("n{next}") }, { "goto": format!("n{}", (i * 7) % n) } ]
+        });
+        if i % 3 == 0 {
+            node["input"] = json!({ "default": { "type": "text_input", "payload": { "mandatory": true, "mask": "cpf", "tries": 3, "error_message": ["CPF inválido"] } } });
+        }
+        if i % 50 == 0 {
+            node["actions"] = json!([ { "name": "start_live_chat", "parameters": { "integration_id": 7, "extra_info": { "cpf": "<? contact.cpf ?>" } }, "result_variable": "lp" } ]);
+            node["input"] = json!({ "default": { "type": "text_input" } });
+            node["next"] = json!([ { "condition": "input.live_chat.status == 'agent_closed'", "goto": "n1" }, { "goto": "n0" } ]);
+        }
+        nodes.push(node);
+    }
+    serde_json::to_vec_pretty(&json!({ "name": "gerado", "start_context": ["v0"], "nodes": nodes }))
+        .unwrap_or_default()
+}
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/watson");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| Some((p.display().to_string(), std::fs::read(&p).ok()?)))
+        .collect()
+}
+
+fn lint_benches(c: &mut Criterion) {
+    let opts = LintOptions::default();
+    let flow = generated_flow(10_000);
+    let mut g = c.benchmark_group("flow_10k_nodes");
+    g.sample_size(20)
+        .throughput(Throughput::Bytes(flow.len() as u64));
+    g.bench_function("serde_json_parse", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<Value>(black_box(&flow)).ok()))
+    });
+    g.bench_function("fluxo_lint", |b| {
+        b.iter(|| {
+            black_box(
+                lint_bytes("flow.json", black_box(&flow), &opts)
+                    .findings
+                    .len(),
+            )
+        })
+    });
+    g.finish();
+
+    let files = corpus();
+    if files.is_empty() {
+        eprintln!("SKIPPED watson_corpus: ../shared/corpus/watson is not beside the project");
+        return;
+    }
+    let bytes: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut g = c.benchmark_group("watson_corpus_58_files");
+    g.sample_size(20).throughput(Throughput::Bytes(bytes));
+    g.bench_function("serde_json_parse", |b| {
+        b.iter(|| {
+            files
+                .iter()
+                .filter_map(|(_, f)| serde_json::from_slice::<Value>(f).ok())
+                .count()
+        })
+    });
+    g.bench_function("fluxo_lint", |b| {
+        b.iter(|| {
+            files
+                .iter()
+                .map(|(p, f)| lint_bytes(p, f, &opts).findings.len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
+/// The same conditions in fluxo's language and in minijinja's, over the same data.
+fn engine_benches(c: &mut Criterion) {
+    let cases = [
+        (
+            "comparison",
+            "$n >= 3 && input.text == 'sim'",
+            "n >= 3 and input.text == 'sim'",
+        ),
+        (
+            "member_chain",
+            "$cliente.endereco.cidade == 'São Paulo' || $cliente.vip",
+            "cliente.endereco.cidade == 'São Paulo' or cliente.vip",
+        ),
+        (
+            "string_method",
+            "input.text.trim().toLowerCase().startsWith('quero')",
+            "input.text.strip().lower().startswith('quero')",
+        ),
+        (
+            "missing_var",
+            "$nada ?? 'padrao'",
+            "nada if nada is defined else 'padrao'",
+        ),
+    ];
+    let context =
+        json!({ "n": 5, "cliente": { "endereco": { "cidade": "Campinas" }, "vip": true } });
+    let input = json!({ "text": "  Quero falar com atendente " });
+    let mut env = minijinja::Environment::new();
+    env.set_fuel(Some(100_000));
+    let mut mj_ctx = context.as_object().cloned().unwrap_or_default();
+    mj_ctx.insert("input".into(), input.clone());
+    // Converted once, outside the timed loop: this favours minijinja (a real turn would convert
+    // the changing context every time).
+    let mj_ctx = minijinja::Value::from(minijinja::value::Serde(&mj_ctx));
+    let mut g = c.benchmark_group("expression_eval");
+    for (name, ours, theirs) in cases {
+        let e = parse_expression(ours, 0).expect("fluxo parses");
+        let scope = Scope {
+            context: &context,
+            input: &input,
+            ..Scope::empty()
+        };
+        g.bench_function(format!("fluxo/{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    Evaluator::new(scope, Budget::default())
+                        .condition(black_box(&e))
+                        .ok(),
+                )
+            })
+        });
+        let compiled = env.compile_expression(theirs).expect("minijinja compiles");
+        g.bench_function(format!("minijinja/{name}"), |b| {
+            b.iter_batched(
+                || mj_ctx.clone(),
+                |ctx| black_box(compiled.eval(ctx).ok().map(|v| v.is_true())),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, lint_benches, engine_benches);
+criterion_main!(benches);

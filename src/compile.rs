@@ -3,9 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::expr::eval::Evaluator;
-use crate::expr::{
-    parse_expression, parse_template, EvalError, Expr, ExprKind, SyntaxError, Template,
-};
+use crate::expr::{EvalError, Expr, ExprKind, SyntaxError, Template};
 use crate::model::{Flow, InputType};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
@@ -190,6 +188,7 @@ pub struct CompiledFlow {
 }
 
 struct Compiler {
+    cache: crate::expr::parse::ParseCache,
     sites: Vec<Site>,
     diagnostics: Vec<Diagnostic>,
     keep_sites: bool,
@@ -274,7 +273,7 @@ impl Compiler {
             }
             _ => (src, 0),
         };
-        match parse_expression(body, offset) {
+        match self.cache.expression(body, offset) {
             Ok(e) => {
                 self.site(node, pointer, role, &e);
                 Some(e)
@@ -287,9 +286,12 @@ impl Compiler {
     }
 
     fn value(&mut self, node: usize, pointer: &mut String, v: &Json) -> CValue {
+        if !has_template(v) {
+            return CValue::Lit(v.clone());
+        }
         match v {
             Json::String(s) if s.contains("<?") => {
-                let (t, errs) = parse_template(s);
+                let (t, errs) = self.cache.template(s);
                 for e in errs {
                     self.syntax(pointer, e);
                 }
@@ -358,6 +360,7 @@ pub struct CompileOptions {
 /// the lenient reader skipped a malformed node).
 pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
     let mut c = Compiler {
+        cache: Default::default(),
         sites: Vec::new(),
         diagnostics: Vec::new(),
         keep_sites: opts.keep_sites,
@@ -496,6 +499,16 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
         fallback,
         sites: c.sites,
         diagnostics: c.diagnostics,
+    }
+}
+
+/// True when a `<?` occurs in some string of the value.
+fn has_template(v: &Json) -> bool {
+    match v {
+        Json::String(s) => s.contains("<?"),
+        Json::Array(a) => a.iter().any(has_template),
+        Json::Object(m) => m.values().any(has_template),
+        _ => false,
     }
 }
 

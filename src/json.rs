@@ -108,7 +108,18 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 }
 
 /// Parses `text` strictly, explaining and repairing commas, and reporting duplicate keys.
+///
+/// Valid files (the common case in CI) take a fast path through `serde_json`, which refuses
+/// everything strict JSON refuses; only a file it rejects, or one with a duplicate key, goes
+/// through jsonc-parser to be explained and repaired.
 pub fn load(text: &str) -> Loaded {
+    if let Ok(StrictValue(value)) = serde_json::from_str::<StrictValue>(text) {
+        return Loaded {
+            text: text.to_owned(),
+            value: Some(value),
+            diagnostics: Vec::new(),
+        };
+    }
     let mut work = text.to_owned();
     let mut diagnostics = Vec::new();
     if work.trim().is_empty() {
@@ -174,6 +185,66 @@ pub fn load(text: &str) -> Loaded {
         text: work,
         value: None,
         diagnostics,
+    }
+}
+
+/// A JSON value read by serde_json that refuses duplicate keys (so they can be reported).
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(StrictValue(x)) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if m.contains_key(&k) {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            let StrictValue(v) = map.next_value()?;
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
     }
 }
 

@@ -152,6 +152,45 @@ pub enum ExprKind {
 }
 
 impl Expr {
+    /// Moves every span of the tree `by` bytes to the right.
+    pub fn shift(&mut self, by: usize) {
+        if by == 0 {
+            return;
+        }
+        self.span = self.span.start + by..self.span.end + by;
+        match &mut self.kind {
+            ExprKind::Array(items) | ExprKind::Call { args: items, .. } => {
+                items.iter_mut().for_each(|e| e.shift(by))
+            }
+            ExprKind::Member { object, .. } => object.shift(by),
+            ExprKind::Index { object, index } => {
+                object.shift(by);
+                index.shift(by);
+            }
+            ExprKind::Method {
+                object,
+                args,
+                name_span,
+                ..
+            } => {
+                *name_span = name_span.start + by..name_span.end + by;
+                object.shift(by);
+                args.iter_mut().for_each(|e| e.shift(by));
+            }
+            ExprKind::Unary(_, e) => e.shift(by),
+            ExprKind::Binary(_, a, b) => {
+                a.shift(by);
+                b.shift(by);
+            }
+            ExprKind::Cond(c, a, b) => {
+                c.shift(by);
+                a.shift(by);
+                b.shift(by);
+            }
+            _ => {}
+        }
+    }
+
     /// Calls `f` on this node and every node below it, parents first.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);

@@ -483,10 +483,34 @@ pub fn unquote(lit: &str) -> String {
     out
 }
 
+type RegexResult = Result<Arc<regex::Regex>, String>;
+
+/// Compiled patterns, shared by the compile stage and run time (flows repeat a few patterns
+/// many times; compiling one costs far more than matching with it). Bounded: cleared when full.
+static REGEX_CACHE: LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(String, String), RegexResult>>,
+> = LazyLock::new(Default::default);
+const REGEX_CACHE_MAX: usize = 4096;
+
 /// Compiles a JavaScript-style regex (pattern and flags) on the linear-time `regex` engine.
 /// Returns the engine's explanation when it cannot run the pattern (backreferences,
 /// look-around) or a flag is unknown.
-pub fn compile_regex(pattern: &str, flags: &str) -> Result<Arc<regex::Regex>, String> {
+pub fn compile_regex(pattern: &str, flags: &str) -> RegexResult {
+    let key = (pattern.to_owned(), flags.to_owned());
+    if let Some(hit) = REGEX_CACHE.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return hit;
+    }
+    let result = compile_regex_uncached(pattern, flags);
+    if let Ok(mut cache) = REGEX_CACHE.lock() {
+        if cache.len() >= REGEX_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, result.clone());
+    }
+    result
+}
+
+fn compile_regex_uncached(pattern: &str, flags: &str) -> RegexResult {
     let mut b = regex::RegexBuilder::new(pattern);
     for f in flags.chars() {
         match f {
@@ -559,6 +583,56 @@ impl Template {
 /// A segment ends at the first `?>` outside a string literal. Errors are returned per segment;
 /// the template keeps the segments that did parse.
 pub fn parse_template(s: &str) -> (Template, Vec<SyntaxError>) {
+    parse_template_with(s, &mut parse_expression)
+}
+
+/// Parses expressions, reusing the tree of a source text already seen. Flows repeat the same
+/// conditions and segments many times (the 58 Watson workspaces hold 3,995 conditions but
+/// only 789 distinct ones), and a clone is far cheaper than a parse.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    map: std::collections::HashMap<String, Result<Expr, SyntaxError>>,
+}
+
+/// Longest source kept in a [`ParseCache`].
+const CACHE_SOURCE_MAX: usize = 1024;
+
+impl ParseCache {
+    /// Like [`parse_expression`], through the cache.
+    pub fn expression(&mut self, src: &str, offset: usize) -> Result<Expr, SyntaxError> {
+        if src.len() > CACHE_SOURCE_MAX {
+            return parse_expression(src, offset);
+        }
+        let parsed = match self.map.get(src) {
+            Some(r) => r.clone(),
+            None => {
+                let r = parse_expression(src, 0);
+                self.map.insert(src.to_owned(), r.clone());
+                r
+            }
+        };
+        match parsed {
+            Ok(mut e) => {
+                e.shift(offset);
+                Ok(e)
+            }
+            Err(mut e) => {
+                e.span = e.span.start + offset..e.span.end + offset;
+                Err(e)
+            }
+        }
+    }
+
+    /// Like [`parse_template`], through the cache.
+    pub fn template(&mut self, s: &str) -> (Template, Vec<SyntaxError>) {
+        parse_template_with(s, &mut |b, o| self.expression(b, o))
+    }
+}
+
+fn parse_template_with(
+    s: &str,
+    parse: &mut dyn FnMut(&str, usize) -> Result<Expr, SyntaxError>,
+) -> (Template, Vec<SyntaxError>) {
     let mut parts = Vec::new();
     let mut errors = Vec::new();
     let mut rest = 0usize;
@@ -582,7 +656,7 @@ pub fn parse_template(s: &str) -> (Template, Vec<SyntaxError>) {
                         ),
                     });
                 } else {
-                    match parse_expression(body, body_start) {
+                    match parse(body, body_start) {
                         Ok(e) => parts.push(Part::Expr(e, open..close)),
                         Err(err) => errors.push(err),
                     }

@@ -129,10 +129,12 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
             ),
         }
     }
-    // Positions come from the repaired text, which has the same length as the original.
-    let doc = Document::parse(&loaded.text);
+    // Positions come from the repaired text, which has the same length as the original. The
+    // ranged tree is only needed when some finding is located by pointer.
+    let needs_doc = diags.iter().any(|d| d.raw.is_none());
+    let doc = needs_doc.then(|| Document::parse(&loaded.text));
     let source = SourceFile::new(path, decoded.text);
-    let findings = resolve(&source, Some(&doc), diags);
+    let findings = resolve(&source, doc.as_ref(), diags);
     FileReport {
         source,
         kind,
