@@ -230,14 +230,16 @@ fn rule_prints_its_documentation() {
 fn integrations_option_enables_provider_rules() {
     let flow = fixture("unsupported-parameter/invalid.json");
     let integ = fixture("unsupported-parameter/integrations.json");
-    let with = fluxo(&["lint", "--format", "json", "--integrations", &integ, &flow]);
-    let without = fluxo(&["lint", "--format", "json", &flow]);
-    let count = |o: &Output, c: &str| {
-        String::from_utf8_lossy(&o.stdout)
-            .matches(&format!("\"{c}\""))
-            .count()
-    };
-    assert_eq!(count(&with, "unsupported-parameter"), 5);
-    assert_eq!(count(&without, "unsupported-parameter"), 0);
-    assert_eq!(count(&without, "integrations-simulated"), 1, "said once");
+    let count = |o: &Output, c: &str| String::from_utf8_lossy(&o.stdout).matches(&format!("\"{c}\"")).count();
+    let explicit = fluxo(&["lint", "--format", "json", "--integrations", &integ, &flow]);
+    assert_eq!(count(&explicit, "unsupported-parameter"), 5);
+    // Without the option, the `integrations.json` beside the flow is used.
+    let beside = fluxo(&["lint", "--format", "json", &flow]);
+    assert_eq!(count(&beside, "unsupported-parameter"), 5);
+    // Alone in a directory, the flow runs on the simulator, and fluxo says so once.
+    let alone = scratch("alone.json", &common::root().join(&flow));
+    let also = scratch("also.json", &common::root().join(&flow));
+    let o = fluxo(&["lint", "--format", "json", alone.to_str().expect("utf8"), also.to_str().expect("utf8")]);
+    assert_eq!(count(&o, "unsupported-parameter"), 0);
+    assert_eq!(count(&o, "integrations-simulated"), 1, "said once");
 }

@@ -5,9 +5,12 @@ use crate::integrations::IntegrationsFile;
 use crate::lint::{apply_fixes, lint_bytes, FileKind, FileReport, LintOptions};
 use crate::render;
 use clap::{Args, ValueEnum};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Largest file read (bytes).
 const MAX_FILE: u64 = 256 << 20;
@@ -46,14 +49,14 @@ pub struct LintArgs {
 }
 
 pub(crate) fn run(args: LintArgs) -> ExitCode {
-    let mut opts = LintOptions::default();
     let mut reports = Vec::new();
+    let mut explicit_integrations = None;
     if let Some(p) = &args.integrations {
         let bytes = match read(p) {
             Ok(b) => b,
             Err(e) => return usage_error(&e),
         };
-        let report = lint_bytes(&p.display().to_string(), &bytes, &opts);
+        let report = lint_bytes(&p.display().to_string(), &bytes, &LintOptions::default());
         if report.kind != Some(FileKind::Integrations)
             && report.findings.iter().all(|f| f.severity < Severity::Error)
         {
@@ -62,14 +65,18 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
                 p.display()
             ));
         }
-        opts.integrations = serde_json::from_str::<IntegrationsFile>(&report.source.text).ok();
+        explicit_integrations = Some(Arc::new(LintOptions {
+            integrations: serde_json::from_str::<IntegrationsFile>(&report.source.text).ok(),
+        }));
         reports.push(report);
     }
     let files = match collect(&args.paths) {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
-    let mut loaded = Vec::new();
+    // Without --integrations, a flow uses the `integrations.json` beside it, when there is one.
+    let mut beside: HashMap<PathBuf, Arc<LintOptions>> = HashMap::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for (path, explicit) in files {
         if args
             .integrations
@@ -78,16 +85,34 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         {
             continue;
         }
-        match read(&path) {
-            Ok(b) => loaded.push((path, explicit, b)),
+        let bytes = match read(&path) {
+            Ok(b) => b,
             Err(e) => return usage_error(&e),
-        }
+        };
+        let opts = match &explicit_integrations {
+            Some(o) => o.clone(),
+            None => {
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                beside
+                    .entry(dir.clone())
+                    .or_insert_with(|| Arc::new(integrations_beside(&dir)))
+                    .clone()
+            }
+        };
+        jobs.push(Job {
+            path,
+            explicit,
+            bytes,
+            opts,
+        });
     }
-    let linted = lint_parallel(&loaded, &opts);
+    let linted = lint_parallel(&jobs);
     let mut simulated_said = false;
-    for ((path, explicit, _), mut report) in loaded.iter().zip(linted) {
+    for (job, mut report) in jobs.iter().zip(linted) {
         // Walked files that are not fluxo files (package.json, schemas) are skipped quietly.
-        if !explicit && report.kind.is_none() && report.findings.iter().all(|f| f.code == "schema")
+        if !job.explicit
+            && report.kind.is_none()
+            && report.findings.iter().all(|f| f.code == "schema")
         {
             continue;
         }
@@ -97,12 +122,15 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         });
         if args.fix {
             if let Some(fixed) = apply_fixes(&report.source.text, &report.findings) {
-                if let Err(e) = std::fs::write(path, fixed) {
-                    return usage_error(&format!("{}: cannot write the fix: {e}", path.display()));
+                if let Err(e) = std::fs::write(&job.path, fixed) {
+                    return usage_error(&format!(
+                        "{}: cannot write the fix: {e}",
+                        job.path.display()
+                    ));
                 }
-                eprintln!("fixed {}", path.display());
-                let bytes = std::fs::read(path).unwrap_or_default();
-                report = lint_bytes(&report.source.path, &bytes, &opts);
+                eprintln!("fixed {}", job.path.display());
+                let bytes = std::fs::read(&job.path).unwrap_or_default();
+                report = lint_bytes(&report.source.path, &bytes, &job.opts);
             }
         }
         reports.push(report);
@@ -132,6 +160,22 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The integrations of `dir/integrations.json`, when it exists and reads as one.
+fn integrations_beside(dir: &Path) -> LintOptions {
+    let integrations = std::fs::read_to_string(dir.join("integrations.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<IntegrationsFile>(&t).ok());
+    LintOptions { integrations }
+}
+
+/// A file to lint.
+struct Job {
+    path: PathBuf,
+    explicit: bool,
+    bytes: Vec<u8>,
+    opts: Arc<LintOptions>,
 }
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -191,24 +235,22 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
 }
 
 /// Lints files on every core, each worker with a generous stack.
-fn lint_parallel(files: &[(PathBuf, bool, Vec<u8>)], opts: &LintOptions) -> Vec<FileReport> {
+fn lint_parallel(jobs: &[Job]) -> Vec<FileReport> {
+    let lint = |j: &Job| lint_bytes(&j.path.display().to_string(), &j.bytes, &j.opts);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len())
+        .min(jobs.len())
         .max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<FileReport>>> =
-        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<FileReport>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
             let spawned = std::thread::Builder::new()
                 .stack_size(64 << 20)
                 .spawn_scoped(s, || loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((path, _, bytes)) = files.get(i) else {
-                        break;
-                    };
-                    let r = lint_bytes(&path.display().to_string(), bytes, opts);
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = lint(job);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(r);
                     }
@@ -218,14 +260,10 @@ fn lint_parallel(files: &[(PathBuf, bool, Vec<u8>)], opts: &LintOptions) -> Vec<
             }
         }
     });
+    // A slot left empty (a worker could not start) is linted here.
     slots
         .into_iter()
-        .zip(files)
-        .map(|(m, (path, _, bytes))| {
-            m.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| lint_bytes(&path.display().to_string(), bytes, opts))
-        })
+        .zip(jobs)
+        .map(|(m, j)| m.into_inner().ok().flatten().unwrap_or_else(|| lint(j)))
         .collect()
 }

@@ -13,8 +13,16 @@ pub fn is_root(flow: &CompiledFlow, i: usize) -> bool {
         .is_some_and(|n| matches!(n.entry, Entry::Expr(_) | Entry::AnythingElse))
 }
 
-/// Nodes reachable from the start node, following `next` edges and, from any node that waits,
-/// entry edges (plus the start node itself, which is the last fallback).
+/// True when, after the user answers node `i`, the turn can fall through to the entry
+/// conditions (SPEC §4.2): `i` waits for input and none of its `next` is unconditional.
+pub fn falls_through(flow: &CompiledFlow, i: usize) -> bool {
+    flow.nodes
+        .get(i)
+        .is_some_and(|n| n.input.is_some() && n.next.iter().all(|x| x.condition.is_some()))
+}
+
+/// Nodes reachable from the start node, following `next` edges and, from any node that waits
+/// and can fall through, entry edges (plus the start node itself, which is the last fallback).
 pub fn reachable(flow: &CompiledFlow) -> Vec<bool> {
     let n = flow.nodes.len();
     let mut seen = vec![false; n];
@@ -26,7 +34,7 @@ pub fn reachable(flow: &CompiledFlow) -> Vec<bool> {
             continue;
         }
         stack.extend(flow.successors(i).filter(|&j| !seen[j]));
-        if flow.waits(i) && !roots_added {
+        if falls_through(flow, i) && !roots_added {
             roots_added = true;
             stack.extend((0..n).filter(|&j| is_root(flow, j) && !seen[j]));
         }

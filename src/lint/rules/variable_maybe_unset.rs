@@ -3,7 +3,7 @@
 use crate::compile::{CompiledFlow, Role};
 use crate::diagnostic::Diagnostic;
 use crate::expr::{BinOp, Expr, ExprKind, UnOp};
-use crate::lint::graph::{is_root, reachable};
+use crate::lint::graph::{falls_through, is_root, reachable};
 use crate::lint::{declare_rule, LintContext};
 use std::collections::{HashMap, HashSet};
 
@@ -190,9 +190,12 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
             preds[j].push(i);
         }
     }
-    let waiting: Vec<usize> = (0..n).filter(|&i| live[i] && flow.waits(i)).collect();
-    let roots: Vec<usize> = (0..n)
-        .filter(|&i| live[i] && (is_root(flow, i) || i == start))
+    // Nodes after which the entry conditions may run, and the nodes those can enter.
+    let waiting: Vec<usize> = (0..n)
+        .filter(|&i| live[i] && falls_through(flow, i))
+        .collect();
+    let is_entry: Vec<bool> = (0..n)
+        .map(|i| live[i] && (is_root(flow, i) || i == start))
         .collect();
     let mut changed = true;
     let mut rounds = 0;
@@ -216,7 +219,7 @@ pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
             for &p in &preds[i] {
                 acc.meet(&transfer(p, &inb[p]));
             }
-            if roots.contains(&i) && !waiting.is_empty() {
+            if is_entry[i] && !waiting.is_empty() {
                 acc.meet(&waiting_meet);
             }
             if acc != inb[i] {
