@@ -6,11 +6,13 @@
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod engine;
 pub mod expr;
 pub mod integrations;
 pub mod json;
 pub mod lint;
 pub mod model;
+pub mod provider;
 pub mod render;
 pub mod schema;
 pub mod source;

@@ -230,7 +230,11 @@ fn rule_prints_its_documentation() {
 fn integrations_option_enables_provider_rules() {
     let flow = fixture("unsupported-parameter/invalid.json");
     let integ = fixture("unsupported-parameter/integrations.json");
-    let count = |o: &Output, c: &str| String::from_utf8_lossy(&o.stdout).matches(&format!("\"{c}\"")).count();
+    let count = |o: &Output, c: &str| {
+        String::from_utf8_lossy(&o.stdout)
+            .matches(&format!("\"{c}\""))
+            .count()
+    };
     let explicit = fluxo(&["lint", "--format", "json", "--integrations", &integ, &flow]);
     assert_eq!(count(&explicit, "unsupported-parameter"), 5);
     // Without the option, the `integrations.json` beside the flow is used.
@@ -239,7 +243,13 @@ fn integrations_option_enables_provider_rules() {
     // Alone in a directory, the flow runs on the simulator, and fluxo says so once.
     let alone = scratch("alone.json", &common::root().join(&flow));
     let also = scratch("also.json", &common::root().join(&flow));
-    let o = fluxo(&["lint", "--format", "json", alone.to_str().expect("utf8"), also.to_str().expect("utf8")]);
+    let o = fluxo(&[
+        "lint",
+        "--format",
+        "json",
+        alone.to_str().expect("utf8"),
+        also.to_str().expect("utf8"),
+    ]);
     assert_eq!(count(&o, "unsupported-parameter"), 0);
     assert_eq!(count(&o, "integrations-simulated"), 1, "said once");
 }

@@ -1,6 +1,7 @@
 //! The command-line front end.
 
 mod lint;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Lint flows, Watson workspaces and integrations files (directories are walked).
     Lint(lint::LintArgs),
+    /// Run a flow: events in as JSON lines, outputs out as JSON lines.
+    Run(run::RunArgs),
     /// Print the documentation of a lint rule (or list every rule).
     Rule {
         /// Rule name, e.g. `unhandled-live-chat-status`.
@@ -41,6 +44,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Lint(args) => lint::run(args),
+        Command::Run(args) => run::run(args),
         Command::Rule { name } => rule(name.as_deref()),
     }
 }

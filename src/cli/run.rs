@@ -1,0 +1,175 @@
+//! `fluxo run`: events in (JSON lines), outputs out (JSON lines).
+
+use crate::engine::{Bot, Event, Output};
+use clap::Args;
+use serde_json::{Map, Value as Json};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `fluxo run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The flow.
+    pub flow: PathBuf,
+    /// Events, one JSON object per line (`-` for standard input, the default).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub events: String,
+    /// The integrations file (default: `integrations.json` beside the flow, when there is one).
+    #[arg(long, value_name = "FILE")]
+    pub integrations: Option<PathBuf>,
+    /// Channel key for channel-specific messages (`Whatsapp`, `Widget`, …).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Initial context, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub context: Option<String>,
+    /// Start of the virtual clock (RFC 3339, default: now). Only `advance` events move it.
+    #[arg(long, value_name = "RFC3339")]
+    pub clock: Option<String>,
+    /// The end user's id (what providers see as the consumer / identifier).
+    #[arg(long, default_value = "fluxo-run")]
+    pub session_id: String,
+}
+
+/// Loads a bot from a flow path and an optional integrations path (default: beside the flow).
+pub(crate) fn load_bot(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
+    let bytes = std::fs::read(flow).map_err(|e| format!("{}: {e}", flow.display()))?;
+    let beside = flow.with_file_name("integrations.json");
+    let integ_path = integrations
+        .map(Path::to_path_buf)
+        .or_else(|| beside.exists().then_some(beside));
+    let integ = match &integ_path {
+        Some(p) => Some((
+            p.display().to_string(),
+            std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
+    Bot::from_bytes(
+        &flow.display().to_string(),
+        &bytes,
+        integ.as_ref().map(|(p, b)| (p.as_str(), b.as_slice())),
+    )
+    .map_err(|e| {
+        let mut msg = String::from("the flow cannot run:");
+        for f in &e.findings {
+            msg.push_str(&format!(
+                "\n  {}:{}:{}: {} [{}]",
+                f.file, f.line, f.column, f.message, f.code
+            ));
+        }
+        if e.findings.is_empty() {
+            msg.push_str(" the integrations file is not valid");
+        }
+        msg
+    })
+}
+
+/// Milliseconds since the epoch for `--clock`, or now.
+pub(crate) fn clock(arg: Option<&str>) -> Result<i64, String> {
+    match arg {
+        Some(t) => t
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.as_millisecond())
+            .map_err(|e| format!("--clock {t}: not an RFC 3339 time ({e})")),
+        None => Ok(jiff::Timestamp::now().as_millisecond()),
+    }
+}
+
+pub(crate) fn context_arg(arg: Option<&str>) -> Result<Option<Map<String, Json>>, String> {
+    arg.map(|c| {
+        serde_json::from_str::<Map<String, Json>>(c)
+            .map_err(|e| format!("--context: not a JSON object ({e})"))
+    })
+    .transpose()
+}
+
+pub(crate) fn run(args: RunArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let bot = match load_bot(&args.flow, args.integrations.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let mut now = match clock(args.clock.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let context = match context_arg(args.context.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let reader: Box<dyn BufRead> = if args.events == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&args.events) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return fail(format!("{}: {e}", args.events)),
+        }
+    };
+    let mut session = bot.new_session(&args.session_id);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut any_error = false;
+    let emit = |outputs: Vec<Output>, out: &mut dyn Write| -> bool {
+        let mut err = false;
+        for o in outputs {
+            err |= matches!(o, Output::Error { .. });
+            let _ = writeln!(out, "{}", serde_json::to_string(&o).unwrap_or_default());
+        }
+        err
+    };
+    let mut first = true;
+    for (n, line) in reader.lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => return fail(format!("{}:{}: {e}", args.events, n + 1)),
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("//") {
+            continue;
+        }
+        let event: Event = match serde_json::from_str(trimmed) {
+            Ok(e) => e,
+            Err(e) => return fail(format!("{}:{}: not an event: {e}", args.events, n + 1)),
+        };
+        let event = match (first, event) {
+            // The flags fill what the first `start` leaves out.
+            (
+                true,
+                Event::Start {
+                    channel,
+                    context: c,
+                    contact,
+                },
+            ) => Event::Start {
+                channel: channel.or_else(|| args.channel.clone()),
+                context: c.or_else(|| context.clone()),
+                contact,
+            },
+            (true, other) => {
+                let start = Event::Start {
+                    channel: args.channel.clone(),
+                    context: context.clone(),
+                    contact: None,
+                };
+                any_error |= emit(bot.handle(&mut session, start, now), &mut out);
+                other
+            }
+            (false, other) => other,
+        };
+        first = false;
+        if let Event::Advance { seconds } = &event {
+            now = now.saturating_add((*seconds as i64).saturating_mul(1000));
+        }
+        any_error |= emit(bot.handle(&mut session, event, now), &mut out);
+    }
+    if any_error {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

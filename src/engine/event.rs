@@ -1,0 +1,274 @@
+//! What goes into the engine ([`Event`]) and what comes out ([`Output`]) — SPEC §4.1.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// An event fed to a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// A new conversation (the builder's `new_dialog`).
+    Start {
+        /// Channel key (`Whatsapp`, `Widget`, …) that selects channel-specific messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// Initial context variables.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<Map<String, Json>>,
+        /// Initial contact attributes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<Map<String, Json>>,
+    },
+    /// A user message, with an optional NLU result.
+    User {
+        /// The text typed.
+        text: String,
+        /// Top intent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
+        /// Entities: `[{ "entity": "cidade", "value": "São Paulo" }]`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entities: Option<Vec<Json>>,
+        /// Confidence of the top intent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<f64>,
+    },
+    /// The user ended the live chat (the widget's "end chat").
+    UserClose {},
+    /// An agent accepted the chat (a second join while active is a conference).
+    AgentJoin {
+        /// Agent's display name.
+        name: String,
+        /// Avatar URL.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar: Option<String>,
+    },
+    /// An agent wrote to the user.
+    AgentMessage {
+        /// The text.
+        text: String,
+    },
+    /// The agent moved the chat to another queue or agent.
+    AgentTransfer {
+        /// Where to.
+        to: String,
+    },
+    /// The agent ended the chat.
+    AgentClose {
+        /// Wrap-up reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wrap_up: Option<String>,
+    },
+    /// The provider accepted the hand-over request.
+    ProviderOpened {
+        /// The provider's id for the conversation.
+        remote_id: String,
+        /// The provider's answer, when the host has it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<Json>,
+    },
+    /// The provider failed (open refused, HTTP error, …).
+    ProviderError {
+        /// What happened.
+        message: String,
+    },
+    /// The result of an action the engine asked the host to run.
+    ActionResult {
+        /// The id from `action_requested`.
+        id: String,
+        /// The result.
+        result: Json,
+    },
+    /// Moves the virtual clock (tests and `fluxo run`).
+    Advance {
+        /// Seconds.
+        seconds: u64,
+    },
+}
+
+/// Who speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    /// The bot.
+    Bot,
+    /// A human agent.
+    Agent,
+    /// The platform (queue notices: neither the bot nor an agent).
+    System,
+}
+
+/// How a live chat ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseStatus {
+    /// The agent closed it.
+    AgentClosed,
+    /// The user closed it.
+    UserClosed,
+    /// No agent joined in time.
+    Timeout,
+    /// The user did not answer the agent in time.
+    UserInactivityTimeout,
+    /// The provider failed.
+    Error,
+    /// Outside business hours (or on a holiday): no hand-over happened.
+    OutOfHours,
+}
+
+impl CloseStatus {
+    /// Every status.
+    pub const ALL: [CloseStatus; 6] = [
+        CloseStatus::AgentClosed,
+        CloseStatus::UserClosed,
+        CloseStatus::Timeout,
+        CloseStatus::UserInactivityTimeout,
+        CloseStatus::Error,
+        CloseStatus::OutOfHours,
+    ];
+
+    /// The name flows test against (`input.live_chat.status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseStatus::AgentClosed => "agent_closed",
+            CloseStatus::UserClosed => "user_closed",
+            CloseStatus::Timeout => "timeout",
+            CloseStatus::UserInactivityTimeout => "user_inactivity_timeout",
+            CloseStatus::Error => "error",
+            CloseStatus::OutOfHours => "out_of_hours",
+        }
+    }
+}
+
+/// `HUMAN` or `BOT`, as providers say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RepresentativeType {
+    /// A person.
+    Human,
+    /// A bot.
+    Bot,
+}
+
+/// Something the engine says or asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Output {
+    /// A message to the user.
+    Message {
+        /// Who speaks.
+        from: Speaker,
+        /// The text, for text messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// The whole rendered message, for other types (file, options, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<Json>,
+        /// The node that sent it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        /// The agent who sent it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// A node fired.
+    NodeEntered {
+        /// Node id.
+        id: String,
+    },
+    /// The bot waits for the user at this node.
+    AwaitingInput {
+        /// Node id.
+        node: String,
+    },
+    /// The conversation is handed over to a live chat.
+    HandoffRequested {
+        /// Integration id.
+        integration_id: String,
+        /// Provider.
+        provider: String,
+        /// Rendered action parameters.
+        parameters: Json,
+        /// The exact wire request the provider's driver sends.
+        request: Json,
+    },
+    /// A user message relayed to the agent (masked when the integration masks personal data).
+    RelayToAgent {
+        /// Text.
+        text: String,
+    },
+    /// An agent joined.
+    RepresentativeJoined {
+        /// Agent name.
+        name: String,
+        /// `HUMAN` or `BOT`.
+        representative_type: RepresentativeType,
+    },
+    /// An agent left (transfer or close).
+    RepresentativeLeft {
+        /// Agent name.
+        name: String,
+        /// `HUMAN` or `BOT`.
+        representative_type: RepresentativeType,
+    },
+    /// The live chat ended.
+    LiveChatClosed {
+        /// How.
+        status: CloseStatus,
+        /// The raw reason (wrap-up, provider message, timer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The host must close the provider's conversation (the end did not come from the provider).
+    CloseProviderConversation {
+        /// Integration id.
+        integration_id: String,
+        /// Provider conversation id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote_id: Option<String>,
+    },
+    /// The host must run an action and answer with `action_result`.
+    ActionRequested {
+        /// Id to answer with.
+        id: String,
+        /// Action name.
+        name: String,
+        /// Rendered parameters.
+        parameters: Json,
+    },
+    /// An analytics event.
+    EventEmitted {
+        /// Event name.
+        event_name: String,
+        /// Rendered details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<Json>,
+        /// Rendered extra 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extra1: Option<Json>,
+        /// Rendered extra 2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extra2: Option<Json>,
+    },
+    /// Something went wrong; the state did not change in a way the event asked for.
+    Error {
+        /// Machine-readable code.
+        code: String,
+        /// What happened.
+        message: String,
+        /// Node, when one is concerned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+    },
+}
+
+impl Output {
+    /// An `error` output.
+    pub fn error(code: &str, message: impl Into<String>, node: Option<&str>) -> Output {
+        Output::Error {
+            code: code.to_owned(),
+            message: message.into(),
+            node: node.map(str::to_owned),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Validating the user's answer to an open input (`mandatory`, `mask`, options, dates).
+//!
+//! Masks follow the builder's list: `cpf`, `cnpj`, `cpf_cnpj`, `cep`, `cellphone`,
+//! `telefone_fixo`, `fixo_or_cellphone`, `email`, `numeric`, `money`, `date`, `vehicle_plate`,
+//! `password`, `custom`. Punctuation is optional: `123.456.789-09` and `12345678909` are the
+//! same CPF. CPF and CNPJ check digits are verified.
+
+use crate::model::InputType;
+use serde_json::{json, Map, Value as Json};
+
+/// The outcome of validating one answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Valid; `input` is what the flow sees (`text`, `valid`, and `value`/`values` where it applies).
+    Valid(Json),
+    /// Invalid.
+    Invalid,
+}
+
+/// Validates `text` against an input of `kind` with `payload`. Inputs without validation
+/// (no `mandatory`, no `mask`, no options) accept anything.
+pub fn validate(kind: InputType, payload: &Map<String, Json>, text: &str) -> Verdict {
+    let trimmed = text.trim();
+    let flag = |k: &str| payload.get(k).and_then(Json::as_bool);
+    let options = payload
+        .get("options")
+        .or_else(|| payload.get("replies"))
+        .and_then(Json::as_array);
+    let listy = matches!(
+        kind,
+        InputType::Select
+            | InputType::OptionList
+            | InputType::QuickReplies
+            | InputType::Autocomplete
+    );
+    // The builder's lists are mandatory unless told otherwise; text inputs are not.
+    let mandatory =
+        flag("mandatory").unwrap_or(matches!(kind, InputType::Select | InputType::OptionList));
+    if trimmed.is_empty() {
+        return if mandatory {
+            Verdict::Invalid
+        } else {
+            Verdict::Valid(json!({ "text": text, "valid": true }))
+        };
+    }
+    match kind {
+        InputType::TextInput => match payload.get("mask").and_then(Json::as_str) {
+            Some(mask) if !mask_ok(mask, trimmed) => Verdict::Invalid,
+            _ => Verdict::Valid(json!({ "text": text, "valid": true })),
+        },
+        _ if listy => {
+            let Some(options) = options else {
+                return Verdict::Valid(json!({ "text": text, "valid": true }));
+            };
+            let accents = flag("accentSensitive").unwrap_or(false);
+            let pick = |t: &str| {
+                options.iter().find_map(|o| {
+                    let title = o.get("title").and_then(Json::as_str).unwrap_or_default();
+                    let value = o
+                        .get("value")
+                        .map(value_text)
+                        .unwrap_or_else(|| title.to_owned());
+                    (same(t, title, accents) || same(t, &value, accents)).then_some(value)
+                })
+            };
+            if flag("multiple").unwrap_or(false) {
+                let picked: Option<Vec<String>> =
+                    trimmed.split(',').map(|p| pick(p.trim())).collect();
+                match picked {
+                    Some(values) => Verdict::Valid(
+                        json!({ "text": values.join(","), "values": values, "valid": true }),
+                    ),
+                    None if mandatory => Verdict::Invalid,
+                    None => Verdict::Valid(json!({ "text": text, "valid": true })),
+                }
+            } else {
+                match pick(trimmed) {
+                    Some(v) => Verdict::Valid(json!({ "text": v, "valid": true })),
+                    None if mandatory => Verdict::Invalid,
+                    None => Verdict::Valid(json!({ "text": text, "valid": true })),
+                }
+            }
+        }
+        InputType::Date => match parse_date(trimmed) {
+            Some(iso) => Verdict::Valid(json!({ "text": text, "value": iso, "valid": true })),
+            None if mandatory || payload.contains_key("mask") => Verdict::Invalid,
+            None => Verdict::Valid(json!({ "text": text, "valid": true })),
+        },
+        _ => Verdict::Valid(json!({ "text": text, "valid": true })),
+    }
+}
+
+fn value_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn same(a: &str, b: &str, accents: bool) -> bool {
+    let norm = |s: &str| {
+        let lower = s.trim().to_lowercase();
+        if accents {
+            lower
+        } else {
+            fold_accents(&lower)
+        }
+    };
+    !b.is_empty() && norm(a) == norm(b)
+}
+
+/// Removes the diacritics of Portuguese letters.
+pub fn fold_accents(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect()
+}
+
+fn digits(s: &str) -> Option<String> {
+    // Only digits and the usual separators may appear.
+    if s.chars()
+        .all(|c| c.is_ascii_digit() || " .-/()+".contains(c))
+    {
+        Some(s.chars().filter(char::is_ascii_digit).collect())
+    } else {
+        None
+    }
+}
+
+/// True when `text` fits the builder mask `mask`. Unknown masks accept anything.
+pub fn mask_ok(mask: &str, text: &str) -> bool {
+    match mask {
+        "cpf" => digits(text).is_some_and(|d| cpf_ok(&d)),
+        "cnpj" => digits(text).is_some_and(|d| cnpj_ok(&d)),
+        "cpf_cnpj" => digits(text).is_some_and(|d| cpf_ok(&d) || cnpj_ok(&d)),
+        "cep" => digits(text).is_some_and(|d| d.len() == 8),
+        "cellphone" => digits(text).is_some_and(|d| mobile_ok(&d)),
+        "telefone_fixo" => digits(text).is_some_and(|d| landline_ok(&d)),
+        "fixo_or_cellphone" => digits(text).is_some_and(|d| mobile_ok(&d) || landline_ok(&d)),
+        "numeric" => text.chars().all(|c| c.is_ascii_digit()),
+        "money" => money_ok(text),
+        "email" => email_ok(text),
+        "date" => parse_date(text).is_some(),
+        "vehicle_plate" => plate_ok(text),
+        _ => true,
+    }
+}
+
+fn strip_country(d: &str) -> &str {
+    if d.len() > 11 {
+        d.strip_prefix("55").unwrap_or(d)
+    } else {
+        d
+    }
+}
+
+fn mobile_ok(d: &str) -> bool {
+    let d = strip_country(d);
+    d.len() == 11 && d.as_bytes()[2] == b'9' && d.as_bytes()[0] != b'0'
+}
+
+fn landline_ok(d: &str) -> bool {
+    let d = strip_country(d);
+    d.len() == 10 && (b'2'..=b'5').contains(&d.as_bytes()[2]) && d.as_bytes()[0] != b'0'
+}
+
+fn all_same(d: &str) -> bool {
+    d.bytes().all(|b| Some(&b) == d.as_bytes().first())
+}
+
+fn cpf_ok(d: &str) -> bool {
+    if d.len() != 11 || all_same(d) {
+        return false;
+    }
+    let n: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
+    let check = |len: usize| {
+        let s: u32 = (0..len).map(|i| n[i] * (len as u32 + 1 - i as u32)).sum();
+        let r = (s * 10) % 11;
+        if r == 10 {
+            0
+        } else {
+            r
+        }
+    };
+    check(9) == n[9] && check(10) == n[10]
+}
+
+fn cnpj_ok(d: &str) -> bool {
+    if d.len() != 14 || all_same(d) {
+        return false;
+    }
+    let n: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
+    let check = |len: usize| {
+        let weights: Vec<u32> = if len == 12 {
+            vec![5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
+        } else {
+            vec![6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
+        };
+        let s: u32 = (0..len).map(|i| n[i] * weights[i]).sum();
+        let r = s % 11;
+        if r < 2 {
+            0
+        } else {
+            11 - r
+        }
+    };
+    check(12) == n[12] && check(13) == n[13]
+}
+
+fn money_ok(t: &str) -> bool {
+    let t = t.trim_start_matches("R$").trim();
+    !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+fn email_ok(t: &str) -> bool {
+    let Some((local, domain)) = t.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !t.contains(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+}
+
+fn plate_ok(t: &str) -> bool {
+    let p: Vec<char> = t
+        .chars()
+        .filter(|c| *c != '-' && *c != ' ')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    p.len() == 7
+        && p[..3].iter().all(char::is_ascii_uppercase)
+        && p[3].is_ascii_digit()
+        && (p[4].is_ascii_digit() || p[4].is_ascii_uppercase())
+        && p[5..].iter().all(char::is_ascii_digit)
+}
+
+/// Reads `DD/MM/YYYY`, `DD-MM-YYYY` or `YYYY-MM-DD`; returns the ISO date when it exists.
+pub fn parse_date(t: &str) -> Option<String> {
+    let parts: Vec<&str> = t.split(['/', '-']).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
+    let (y, m, d) = if a.len() == 4 { (a, b, c) } else { (c, b, a) };
+    let (y, m, d): (i16, i8, i8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let date = jiff::civil::Date::new(y, m, d).ok()?;
+    Some(date.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert!(mask_ok("cpf", "529.982.247-25") && mask_ok("cpf", "52998224725"));
+        assert!(
+            !mask_ok("cpf", "529.982.247-26")
+                && !mask_ok("cpf", "111.111.111-11")
+                && !mask_ok("cpf", "abc")
+        );
+        assert!(mask_ok("cnpj", "11.222.333/0001-81") && !mask_ok("cnpj", "11.222.333/0001-82"));
+        assert!(mask_ok("cep", "01001-000") && !mask_ok("cep", "0100100"));
+        assert!(
+            mask_ok("cellphone", "(11) 91234-5678")
+                && mask_ok("cellphone", "+55 11 91234-5678")
+                && !mask_ok("cellphone", "(11) 3123-4567")
+        );
+        assert!(
+            mask_ok("telefone_fixo", "(11) 3123-4567")
+                && mask_ok("fixo_or_cellphone", "11912345678")
+        );
+        assert!(
+            mask_ok("email", "maria@exemplo.com.br")
+                && !mask_ok("email", "maria@")
+                && !mask_ok("email", "a b@c.d")
+        );
+        assert!(mask_ok("numeric", "123") && !mask_ok("numeric", "12a"));
+        assert!(mask_ok("money", "R$ 1.234,56") && !mask_ok("money", "dez"));
+        assert!(
+            mask_ok("vehicle_plate", "ABC-1234")
+                && mask_ok("vehicle_plate", "abc1d23")
+                && !mask_ok("vehicle_plate", "AB12345")
+        );
+        assert_eq!(parse_date("31/12/2026").as_deref(), Some("2026-12-31"));
+        assert_eq!(parse_date("2026-02-30"), None);
+    }
+
+    #[test]
+    fn options_match_title_or_value_without_accents() {
+        let payload = json!({ "options": [ { "title": "Não", "value": "nao" }, { "title": "Sim", "value": "sim" } ] });
+        let p = payload.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            validate(InputType::Select, &p, "NAO"),
+            Verdict::Valid(json!({ "text": "nao", "valid": true }))
+        );
+        assert_eq!(validate(InputType::Select, &p, "talvez"), Verdict::Invalid);
+        assert_eq!(validate(InputType::Select, &p, ""), Verdict::Invalid);
+    }
+}
