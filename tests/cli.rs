@@ -253,3 +253,109 @@ fn integrations_option_enables_provider_rules() {
     assert_eq!(count(&o, "unsupported-parameter"), 0);
     assert_eq!(count(&o, "integrations-simulated"), 1, "said once");
 }
+
+fn run_with(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(args)
+        .current_dir(common::root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn run_the_readme_main_job() {
+    let o = fluxo(&[
+        "run",
+        "flows/liveperson.json",
+        "--events",
+        "flows/liveperson.events.jsonl",
+        "--clock",
+        "2026-11-23T14:00:00-03:00",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "handoff_requested" && l["provider"] == "liveperson"));
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "live_chat_closed" && l["status"] == "agent_closed"));
+    assert_eq!(
+        lines.last().map(|l| l["text"].clone()),
+        Some(serde_json::json!("Obrigada pela avaliação! Até logo."))
+    );
+}
+
+#[test]
+fn run_flags_and_errors() {
+    // --context and --channel fill the implied start; an error output makes the exit status 1.
+    let flow = r#"{ "nodes": [ { "id": "a", "condition": "start", "output": [ { "default": { "type": "text", "text": "oi <? $nome ?>" }, "Whatsapp": { "type": "text", "text": "zap <? $nome ?>" } } ], "input": { "default": { "type": "text_input" } } } ] }"#;
+    let dir = std::env::temp_dir().join(format!("fluxo-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("f.json");
+    std::fs::write(&p, flow).expect("write");
+    let path = p.to_str().expect("utf8");
+    let o = run_with(
+        &[
+            "run",
+            path,
+            "--channel",
+            "Whatsapp",
+            "--context",
+            r#"{"nome": "Ana"}"#,
+        ],
+        "{\"type\": \"user\", \"text\": \"x\"}\n",
+    );
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"text\":\"zap Ana\""));
+    let o = run_with(
+        &["run", path],
+        "{\"type\": \"agent_message\", \"text\": \"x\"}\n",
+    );
+    assert_eq!(code(&o), 1, "an error output");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"code\":\"unexpected_event\""));
+    // Bad input is a usage error with the line number; nothing is silently skipped.
+    let o = run_with(
+        &["run", path],
+        "{\"type\": \"start\"}\n\n{\"type\": \"usr\", \"text\": \"x\"}\n",
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("-:3: not an event"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run_with(
+        &["run", path],
+        "{\"type\": \"user\", \"text\": \"x\", \"extra\": 1}\n",
+    );
+    assert_eq!(code(&o), 2, "unknown fields are refused");
+    let o = run_with(&["run", path, "--clock", "ontem"], "");
+    assert_eq!(code(&o), 2);
+    let o = run_with(&["run", path, "--context", "[1]"], "");
+    assert_eq!(code(&o), 2);
+    // A flow that cannot run says why, with positions.
+    std::fs::write(
+        &p,
+        r#"{ "nodes": [ { "id": "a", "condition": "start" }, ] }"#,
+    )
+    .expect("write");
+    let o = run_with(&["run", path], "");
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(":1:49: trailing comma"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
