@@ -43,6 +43,16 @@ fn load(name: &str, business_hours: bool) -> Bot {
     .expect("flow loads")
 }
 
+/// The `request` of the conversation's `handoff_requested`.
+fn request_of(out: &[Output]) -> Value {
+    out.iter()
+        .find_map(|o| match o {
+            Output::HandoffRequested { request, .. } => Some(request.clone()),
+            _ => None,
+        })
+        .expect("a handoff_requested output")
+}
+
 fn ev(v: Value) -> Event {
     serde_json::from_value(v).expect("event")
 }
@@ -594,13 +604,7 @@ fn providers_specific_behaviour() {
     let bot = load("altu_connector", false);
     let mut s = bot.new_session("u");
     let (out, _) = play(&bot, &mut s, MONDAY_2PM, &prefix());
-    let req = out
-        .iter()
-        .find_map(|o| match o {
-            Output::HandoffRequested { request, .. } => Some(request.clone()),
-            _ => None,
-        })
-        .expect("request");
+    let req = request_of(&out);
     assert_eq!(req["body"]["action"], "OPEN_CONVERSATION");
     assert_eq!(
         req["body"]["parameters"]["extraInfo"]["matricula"],
@@ -632,13 +636,7 @@ fn providers_specific_behaviour() {
         ]
         .concat(),
     );
-    let req = out
-        .iter()
-        .find_map(|o| match o {
-            Output::HandoffRequested { request, .. } => Some(request.clone()),
-            _ => None,
-        })
-        .expect("request");
+    let req = request_of(&out);
     assert_eq!(req["body"][0]["type"], "userprofile.SetUserProfile");
     assert_eq!(req["body"][1]["type"], "cm.ConsumerRequestConversation");
     assert_eq!(req["body"][1]["body"]["skillId"], "1234567890");
@@ -664,13 +662,7 @@ fn providers_specific_behaviour() {
         ]
         .concat(),
     );
-    let req = out
-        .iter()
-        .find_map(|o| match o {
-            Output::HandoffRequested { request, .. } => Some(request.clone()),
-            _ => None,
-        })
-        .expect("request");
+    let req = request_of(&out);
     assert_eq!(req["url"], "https://acme.zendesk.com/api/v2/tickets");
     assert_eq!(req["body"]["ticket"]["tags"], json!(["vip", "chatbot"]));
     assert_eq!(
