@@ -733,3 +733,33 @@ proptest! {
         prop_assert_eq!(s, straight);
     }
 }
+
+#[test]
+fn zendesk_messaging_mode_passes_control_with_data_capture() {
+    let mut integ: Value =
+        serde_json::from_str(&read("flows/integrations.json")).expect("integrations");
+    integ["integrations"][2]["settings"] = json!({ "subdomain": "acme", "mode": "messaging", "app_id": "app-1", "switchboard_integration": "zd-agentWorkspace" });
+    let bot = Bot::from_json(&read("flows/zendesk.json"), Some(&integ.to_string())).expect("loads");
+    let mut s = bot.new_session("u");
+    let mut events = prefix();
+    events[0]["context"]["sunco_conversation_id"] = json!("c-77");
+    let (out, _) = play(&bot, &mut s, MONDAY_2PM, &events);
+    let req = request_of(&out);
+    assert_eq!(
+        req["url"],
+        "https://acme.zendesk.com/sc/v2/apps/app-1/conversations/c-77/passControl"
+    );
+    assert_eq!(req["body"]["switchboardIntegration"], "zd-agentWorkspace");
+    assert_eq!(
+        req["body"]["metadata"]["dataCapture.systemField.tags"],
+        "vip chatbot"
+    );
+    assert_eq!(
+        req["body"]["metadata"]["dataCapture.ticketField.360000000001"],
+        "529.982.247-25"
+    );
+    assert_eq!(
+        req["body"]["metadata"]["dataCapture.systemField.requester.name"],
+        "Maria Silva"
+    );
+}
