@@ -12,6 +12,8 @@ use std::sync::LazyLock;
 pub const FLOW_SCHEMA: &str = include_str!("../schemas/flow.schema.json");
 /// The integrations schema, as shipped in `schemas/integrations.schema.json`.
 pub const INTEGRATIONS_SCHEMA: &str = include_str!("../schemas/integrations.schema.json");
+/// The conversation-test schema, as shipped in `schemas/test.schema.json`.
+pub const TEST_SCHEMA: &str = include_str!("../schemas/test.schema.json");
 
 /// Which schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum SchemaKind {
     Flow,
     /// `integrations.schema.json`
     Integrations,
+    /// `test.schema.json`
+    Test,
 }
 
 struct Compiled {
@@ -35,11 +39,13 @@ fn build(text: &str) -> Compiled {
 
 static FLOW: LazyLock<Compiled> = LazyLock::new(|| build(FLOW_SCHEMA));
 static INTEGRATIONS: LazyLock<Compiled> = LazyLock::new(|| build(INTEGRATIONS_SCHEMA));
+static TEST: LazyLock<Compiled> = LazyLock::new(|| build(TEST_SCHEMA));
 
 fn compiled(kind: SchemaKind) -> &'static Compiled {
     match kind {
         SchemaKind::Flow => &FLOW,
         SchemaKind::Integrations => &INTEGRATIONS,
+        SchemaKind::Test => &TEST,
     }
 }
 

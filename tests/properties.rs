@@ -107,6 +107,10 @@ fn shipped_files_agree_with_the_schema() {
                     e.display()
                 );
                 checked += 1;
+            } else if v.get("conversations").is_some() {
+                let model = fluxo::testing::TestFile::from_value(&v).is_ok();
+                assert_eq!(model, is_valid(SchemaKind::Test, &v), "{}", e.display());
+                checked += 1;
             } else if v.get("integrations").is_some() {
                 let model = fluxo::integrations::IntegrationsFile::deserialize(&v).is_ok();
                 assert_eq!(
@@ -136,4 +140,49 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Steps at the edges of the format: `fluxo test` reads exactly what the schema accepts.
+#[test]
+fn test_steps_agree_with_the_schema() {
+    let steps = [
+        json!({ "user": "oi" }),
+        json!({ "user": 1 }),
+        json!({ "usr": "oi" }),
+        json!({ "user": "x", "extra": 1 }),
+        json!({ "user": "x", "agent": "y" }),
+        json!({ "user": "x", "intent": "i", "entities": [], "confidence": 0.5 }),
+        json!({ "user": "x", "entities": {} }),
+        json!({ "user": "x", "confidence": "alta" }),
+        json!({ "user": "x", "intent": 2 }),
+        json!({ "advance": "1h30m" }),
+        json!({ "advance": "5x" }),
+        json!({ "advance": -1 }),
+        json!({ "advance": 1.5 }),
+        json!({ "advance": "" }),
+        json!({ "advance": 300 }),
+        json!({ "agent_close": null }),
+        json!({ "agent_close": 3 }),
+        json!({ "agent_close": "ok" }),
+        json!({ "user_close": true }),
+        json!({ "action_result": {}, "id": 3 }),
+        json!({ "action_result": {}, "id": "n-1" }),
+        json!({}),
+        json!([]),
+        json!({ "expect": { "closed": "nope" } }),
+        json!({ "expect": { "closed": "timeout", "bot": "x" } }),
+        json!({ "expect": { "bot": 1 } }),
+        json!({ "expect": { "botx": "x" } }),
+        json!({ "provider_opened": "r", "result": { "a": 1 } }),
+        json!({ "provider_error": 5 }),
+    ];
+    for step in steps {
+        let file = json!({ "flow": "f.json", "conversations": [ { "name": "c", "steps": [step.clone()] } ] });
+        let model = fluxo::testing::TestFile::from_value(&file).is_ok();
+        assert_eq!(
+            model,
+            is_valid(SchemaKind::Test, &file),
+            "model and schema disagree on step {step}"
+        );
+    }
 }

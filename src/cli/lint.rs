@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Largest file read (bytes).
 const MAX_FILE: u64 = 256 << 20;
@@ -234,36 +233,9 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
     Ok(out)
 }
 
-/// Lints files on every core, each worker with a generous stack.
+/// Lints files on every core.
 fn lint_parallel(jobs: &[Job]) -> Vec<FileReport> {
-    let lint = |j: &Job| lint_bytes(&j.path.display().to_string(), &j.bytes, &j.opts);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<FileReport>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let spawned = std::thread::Builder::new()
-                .stack_size(64 << 20)
-                .spawn_scoped(s, || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let r = lint(job);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(r);
-                    }
-                });
-            if spawned.is_err() {
-                break;
-            }
-        }
-    });
-    // A slot left empty (a worker could not start) is linted here.
-    slots
-        .into_iter()
-        .zip(jobs)
-        .map(|(m, j)| m.into_inner().ok().flatten().unwrap_or_else(|| lint(j)))
-        .collect()
+    super::parallel_map(jobs, |j| {
+        lint_bytes(&j.path.display().to_string(), &j.bytes, &j.opts)
+    })
 }

@@ -1,7 +1,10 @@
 //! The command-line front end.
 
+mod chat;
+mod graph;
 mod lint;
-mod run;
+pub(crate) mod run;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +25,12 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Run a flow: events in as JSON lines, outputs out as JSON lines.
     Run(run::RunArgs),
+    /// Talk to a flow in the terminal; slash commands play the agent and the clock.
+    Chat(chat::ChatArgs),
+    /// Run conversation tests (`*.test.json`), compare golden transcripts, report coverage.
+    Test(test::TestArgs),
+    /// Draw the flow as Mermaid or Graphviz DOT.
+    Graph(graph::GraphArgs),
     /// Print the documentation of a lint rule (or list every rule).
     Rule {
         /// Rule name, e.g. `unhandled-live-chat-status`.
@@ -45,6 +54,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Lint(args) => lint::run(args),
         Command::Run(args) => run::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Rule { name } => rule(name.as_deref()),
     }
 }
@@ -81,4 +93,39 @@ fn rule(name: Option<&str>) -> ExitCode {
             }
         },
     }
+}
+
+/// Applies `f` to every item on all cores (each worker with a 64 MiB stack), keeping order.
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let spawned = std::thread::Builder::new()
+                .stack_size(64 << 20)
+                .spawn_scoped(s, || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                });
+            if spawned.is_err() {
+                break;
+            }
+        }
+    });
+    // A slot left empty (no worker could start) is computed here.
+    slots
+        .into_iter()
+        .zip(items)
+        .map(|(m, item)| m.into_inner().ok().flatten().unwrap_or_else(|| f(item)))
+        .collect()
 }

@@ -244,3 +244,67 @@ impl Expr {
         }
     }
 }
+
+/// The expression written back as source text (normalised spacing and parentheses).
+pub fn display(e: &Expr) -> String {
+    let op = |o: BinOp| match o {
+        BinOp::Nullish => "??",
+        BinOp::Elvis => "?:",
+        BinOp::Or => "||",
+        BinOp::And => "&&",
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::StrictEq => "===",
+        BinOp::StrictNe => "!==",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Rem => "%",
+    };
+    let list = |items: &[Expr]| items.iter().map(display).collect::<Vec<_>>().join(", ");
+    match &e.kind {
+        ExprKind::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        ExprKind::Num(n) => crate::expr::eval::fmt_num(*n),
+        ExprKind::Bool(b) => b.to_string(),
+        ExprKind::Null => "null".into(),
+        ExprKind::Undefined => "undefined".into(),
+        ExprKind::Regex(r) => format!("/{}/{}", r.pattern, r.flags),
+        ExprKind::Array(items) => format!("[{}]", list(items)),
+        ExprKind::Ident(n) => n.clone(),
+        ExprKind::Var(n) => format!("${n}"),
+        ExprKind::VarIs(n, v) => format!("${n}:({v})"),
+        ExprKind::Intent(n) => format!("#{n}"),
+        ExprKind::Entity(n) => format!("@{n}"),
+        ExprKind::EntityIs(n, v) => format!("@{n}:({v})"),
+        ExprKind::Member {
+            object,
+            name,
+            optional,
+        } => format!(
+            "{}{}{name}",
+            display(object),
+            if *optional { "?." } else { "." }
+        ),
+        ExprKind::Index { object, index } => format!("{}[{}]", display(object), display(index)),
+        ExprKind::Method {
+            object, name, args, ..
+        } => format!("{}.{name}({})", display(object), list(args)),
+        ExprKind::Call { name, args } => format!("{name}({})", list(args)),
+        ExprKind::Unary(UnOp::Not, x) => format!("!{}", paren(x)),
+        ExprKind::Unary(UnOp::Neg, x) => format!("-{}", paren(x)),
+        ExprKind::Binary(o, a, b) => format!("{} {} {}", paren(a), op(*o), paren(b)),
+        ExprKind::Cond(c, a, b) => format!("{} ? {} : {}", paren(c), paren(a), paren(b)),
+    }
+}
+
+fn paren(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Binary(..) | ExprKind::Cond(..) => format!("({})", display(e)),
+        _ => display(e),
+    }
+}

@@ -52,6 +52,8 @@ pub enum FileKind {
     Watson,
     /// An integrations file (top-level `integrations`).
     Integrations,
+    /// A conversation test (top-level `conversations`).
+    Test,
 }
 
 impl FileKind {
@@ -64,6 +66,8 @@ impl FileKind {
             Some(FileKind::Watson)
         } else if o.contains_key("integrations") {
             Some(FileKind::Integrations)
+        } else if o.contains_key("conversations") {
+            Some(FileKind::Test)
         } else {
             None
         }
@@ -118,12 +122,13 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
             Some(FileKind::Watson) => diags.extend(crate::watson::lint(value)),
             Some(FileKind::Integrations) => diags.extend(lint_integrations_value(value)),
+            Some(FileKind::Test) => diags.extend(crate::schema::validate(crate::schema::SchemaKind::Test, value)),
             None => diags.push(
                 Diagnostic::new(
                     "schema",
                     Severity::Error,
                     "",
-                    "not a fluxo file: expected an object with `nodes` (flow), `dialog_nodes` (Watson workspace) or `integrations`",
+                    "not a fluxo file: expected an object with `nodes` (flow), `dialog_nodes` (Watson workspace), `integrations` or `conversations` (test)",
                 )
                 .raw(0..0),
             ),

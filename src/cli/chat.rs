@@ -1,0 +1,384 @@
+//! `fluxo chat`: talk to a flow in the terminal, and play the agent and the clock with slash
+//! commands.
+
+use crate::engine::{Bot, Event, Output, Session, Speaker};
+use crate::testing::{conversation_from_events, Start, TestFile};
+use clap::Args;
+use rustyline::error::ReadlineError;
+use serde_json::Value as Json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `fluxo chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The flow.
+    pub flow: PathBuf,
+    /// The integrations file (default: `integrations.json` beside the flow).
+    #[arg(long, value_name = "FILE")]
+    pub integrations: Option<PathBuf>,
+    /// Channel key (`Whatsapp`, `Widget`, …).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Initial context, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub context: Option<String>,
+    /// Start of the virtual clock (RFC 3339, default: now).
+    #[arg(long, value_name = "RFC3339")]
+    pub clock: Option<String>,
+}
+
+const HELP: &str = "\
+You are the customer: type a message and press Enter. Slash commands play the other side:
+  /agent join NAME        an agent accepts the chat
+  /agent say TEXT         the agent writes to the customer
+  /agent transfer TO      the agent moves the chat to another queue or agent
+  /agent close [WRAP]     the agent ends the chat
+  /user close             the customer ends the chat
+  /provider opened ID     the provider accepts the hand-over
+  /provider error MSG     the provider fails
+  /result JSON            the result of the action the bot is waiting for
+  /advance 5m             move the clock (s, m, h, d)
+  /state                  context, contact, focus node, live chat and timers
+  /reset                  start the conversation again
+  /save FILE              save this conversation as a test (FILE.test.json + transcript)
+  /help                   this text
+  /quit                   leave (Ctrl-D too)";
+
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+struct Chat {
+    bot: Bot,
+    session: Session,
+    now: i64,
+    clock0: i64,
+    start: Start,
+    events: Vec<Event>,
+    flow: PathBuf,
+    style: Style,
+}
+
+pub(crate) fn run(args: ChatArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let bot = match super::run::load_bot(&args.flow, args.integrations.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let now = match super::run::clock(args.clock.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let context = match super::run::context_arg(args.context.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let style = Style {
+        on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let session = bot.new_session("fluxo-chat");
+    let mut chat = Chat {
+        bot,
+        session,
+        now,
+        clock0: now,
+        start: Start {
+            channel: args.channel,
+            context,
+            contact: None,
+        },
+        events: Vec::new(),
+        flow: args.flow,
+        style,
+    };
+    let mut rl = match rustyline::DefaultEditor::new() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot open the terminal: {e}")),
+    };
+    println!(
+        "{}",
+        chat.style
+            .paint("2", "fluxo chat — /help for commands, Ctrl-D to leave")
+    );
+    chat.reset();
+    loop {
+        let line = match rl.readline("você> ") {
+            Ok(l) => l,
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+            Err(e) => return fail(e.to_string()),
+        };
+        let line = line.trim().to_owned();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = rl.add_history_entry(line.as_str());
+        if line == "/quit" || line == "/exit" {
+            break;
+        }
+        match chat.command(&line) {
+            Ok(Some(event)) => chat.feed(event),
+            Ok(None) => {}
+            Err(e) => println!("{}", chat.style.paint("31", &format!("error: {e}"))),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+impl Chat {
+    fn reset(&mut self) {
+        self.session = self.bot.new_session("fluxo-chat");
+        self.events.clear();
+        self.now = self.clock0;
+        let s = &self.start;
+        self.feed(Event::Start {
+            channel: s.channel.clone(),
+            context: s.context.clone(),
+            contact: s.contact.clone(),
+        });
+    }
+
+    fn feed(&mut self, e: Event) {
+        if let Event::Advance { seconds } = &e {
+            self.now = self
+                .now
+                .saturating_add((*seconds as i64).saturating_mul(1000));
+        }
+        let out = self.bot.handle(&mut self.session, e.clone(), self.now);
+        self.events.push(e);
+        for o in &out {
+            if let Some(line) = self.show(o) {
+                println!("{line}");
+            }
+        }
+    }
+
+    fn show(&self, o: &Output) -> Option<String> {
+        let p = |c: &str, s: &str| self.style.paint(c, s);
+        Some(match o {
+            Output::Message { from: Speaker::Bot, text: Some(t), .. } => format!("{} {t}", p("1;36", "bot:")),
+            Output::Message { from: Speaker::Bot, message: Some(m), .. } => format!("{} {}", p("1;36", "bot:"), serde_json::to_string(m).unwrap_or_default()),
+            Output::Message { from: Speaker::Agent, text, agent, .. } => {
+                format!("{} {}", p("1;32", &format!("agent {}:", agent.as_deref().unwrap_or(""))), text.as_deref().unwrap_or(""))
+            }
+            Output::Message { from: Speaker::System, text, .. } => format!("{} {}", p("1;33", "system:"), text.as_deref().unwrap_or("")),
+            Output::Message { .. } => return None,
+            Output::RelayToAgent { text } => p("2", &format!("  → to the agent: {text}")),
+            Output::HandoffRequested { integration_id, provider, request, .. } => format!(
+                "{}\n{}",
+                p("1;35", &format!("[hand-over → {provider} (integration {integration_id})] request:")),
+                p("2", &serde_json::to_string_pretty(request).unwrap_or_default())
+            ),
+            Output::RepresentativeJoined { name, .. } => p("1;35", &format!("[{name} joined the chat]")),
+            Output::RepresentativeLeft { name, .. } => p("1;35", &format!("[{name} left the chat]")),
+            Output::LiveChatClosed { status, reason } => p(
+                "1;35",
+                &format!("[live chat closed: {}{}]", status.as_str(), reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()),
+            ),
+            Output::CloseProviderConversation { .. } => p("2", "  (the provider's conversation is closed)"),
+            Output::ActionRequested { id, name, parameters } => p(
+                "1;35",
+                &format!("[the bot waits for action `{name}` ({id}): {parameters}] answer with /result JSON"),
+            ),
+            Output::EventEmitted { event_name, .. } => p("2", &format!("  (event {event_name})")),
+            Output::Error { code, message, .. } => p("31", &format!("error[{code}]: {message}")),
+            Output::NodeEntered { .. } | Output::AwaitingInput { .. } => return None,
+        })
+    }
+
+    fn command(&mut self, line: &str) -> Result<Option<Event>, String> {
+        let Some(cmd) = line.strip_prefix('/') else {
+            return Ok(Some(Event::User {
+                text: line.to_owned(),
+                intent: None,
+                entities: None,
+                confidence: None,
+            }));
+        };
+        let (word, rest) = cmd
+            .split_once(' ')
+            .map_or((cmd, ""), |(a, b)| (a, b.trim()));
+        let (sub, arg) = rest
+            .split_once(' ')
+            .map_or((rest, ""), |(a, b)| (a, b.trim()));
+        let need = |what: &str| {
+            if arg.is_empty() {
+                Err(format!("/{word} {sub} needs {what}"))
+            } else {
+                Ok(arg.to_owned())
+            }
+        };
+        Ok(Some(match (word, sub) {
+            ("agent", "join") => Event::AgentJoin {
+                name: need("a name")?,
+                avatar: None,
+            },
+            ("agent", "say") => Event::AgentMessage {
+                text: need("a text")?,
+            },
+            ("agent", "transfer") => Event::AgentTransfer {
+                to: need("a queue or agent")?,
+            },
+            ("agent", "close") => Event::AgentClose {
+                wrap_up: (!arg.is_empty()).then(|| arg.to_owned()),
+            },
+            ("user", "close") => Event::UserClose {},
+            ("provider", "opened") => Event::ProviderOpened {
+                remote_id: need("the provider's conversation id")?,
+                result: None,
+            },
+            ("provider", "error") => Event::ProviderError {
+                message: need("a message")?,
+            },
+            ("result", _) => {
+                let id = self
+                    .session
+                    .suspended
+                    .as_ref()
+                    .map(|s| s.id.clone())
+                    .ok_or("the bot is not waiting for an action")?;
+                let result: Json =
+                    serde_json::from_str(rest).map_err(|e| format!("/result takes JSON: {e}"))?;
+                Event::ActionResult { id, result }
+            }
+            ("advance", _) => Event::Advance {
+                seconds: crate::testing::parse_duration(&Json::String(rest.to_owned()))?,
+            },
+            ("state", _) => {
+                self.state();
+                return Ok(None);
+            }
+            ("reset", _) => {
+                self.reset();
+                return Ok(None);
+            }
+            ("save", _) if !rest.is_empty() => {
+                let path = self.save(Path::new(rest))?;
+                println!(
+                    "{}",
+                    self.style.paint(
+                        "2",
+                        &format!(
+                            "saved {}; run it with `fluxo test {}`",
+                            path.display(),
+                            path.display()
+                        )
+                    )
+                );
+                return Ok(None);
+            }
+            ("help", _) => {
+                println!("{HELP}");
+                return Ok(None);
+            }
+            _ => return Err(format!("unknown command `{line}`; /help lists them")),
+        }))
+    }
+
+    fn state(&self) {
+        let s = &self.session;
+        let secs = |t: Option<i64>| {
+            t.map(|t| format!("in {} s", (t - self.now) / 1000))
+                .unwrap_or_else(|| "off".into())
+        };
+        println!("context: {}", s.context);
+        println!("contact: {}", s.contact);
+        println!("focus:   {}", s.focus.as_deref().unwrap_or("(none)"));
+        match &s.chat {
+            Some(c) => println!(
+                "live chat: {:?} on {} (integration {}), agents {:?}, wait timeout {}, inactivity timeout {}",
+                c.phase,
+                c.provider.as_str(),
+                c.integration_id,
+                c.agents,
+                secs(c.wait_deadline),
+                secs(c.inactivity_deadline)
+            ),
+            None => println!("live chat: none"),
+        }
+        if let Some(x) = &s.suspended {
+            println!("waiting for action `{}` ({})", x.name, x.id);
+        }
+        let clock = jiff::Timestamp::from_millisecond(self.now)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        println!("clock:   {clock}");
+    }
+
+    /// Writes `FILE` (a `.test.json` is added when missing) and its golden transcript.
+    fn save(&self, file: &Path) -> Result<PathBuf, String> {
+        let mut path = file.to_path_buf();
+        if !path.to_string_lossy().ends_with(".test.json") {
+            path = PathBuf::from(format!("{}.test.json", path.display()));
+        }
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let stem = path
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .trim_end_matches(".test.json")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        let clock = jiff::Timestamp::from_millisecond(self.clock0)
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())?;
+        // Answers given with /result replay as `action_result` steps: action ids are
+        // deterministic, so the saved test needs no mocks.
+        let conv = conversation_from_events(
+            &format!("saved from fluxo chat: {stem}"),
+            self.start.clone(),
+            &self.events[1..],
+        );
+        let test = TestFile {
+            schema: None,
+            flow: relative(&self.flow, dir),
+            integrations: None,
+            clock: Some(clock),
+            golden: Some(format!("{stem}.transcript")),
+            conversations: vec![conv],
+        };
+        let text = serde_json::to_string_pretty(&test).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        let (r, _) = crate::testing::run_file(&path, crate::testing::RunOptions { bless: true });
+        match r.error {
+            Some(e) => Err(e),
+            None => Ok(path),
+        }
+    }
+}
+
+/// `target` relative to `dir` when both resolve (else `target` made absolute).
+fn relative(target: &Path, dir: &Path) -> String {
+    let (Ok(t), Ok(d)) = (target.canonicalize(), dir.canonicalize()) else {
+        return target.display().to_string();
+    };
+    let tc: Vec<_> = t.components().collect();
+    let dc: Vec<_> = d.components().collect();
+    let common = tc.iter().zip(&dc).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), dc.len() - common).collect();
+    parts.extend(
+        tc[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}

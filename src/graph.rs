@@ -1,0 +1,191 @@
+//! The flow as a picture: Mermaid or Graphviz DOT. Nodes show their id and what they do
+//! (start, open input, hand-over); `next` edges carry their conditions; the branches that
+//! route a live chat's close status are marked.
+
+use crate::compile::{CompiledFlow, Entry};
+use crate::expr::ExprKind;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Mermaid `flowchart`.
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Start,
+    Handover,
+    Input,
+    Fallback,
+    Plain,
+}
+
+fn kind(flow: &CompiledFlow, i: usize) -> Kind {
+    let n = &flow.nodes[i];
+    if n.actions.iter().any(|a| a.name == "start_live_chat") {
+        Kind::Handover
+    } else if matches!(n.entry, Entry::Start) {
+        Kind::Start
+    } else if n.input.is_some() {
+        Kind::Input
+    } else if matches!(n.entry, Entry::AnythingElse) {
+        Kind::Fallback
+    } else {
+        Kind::Plain
+    }
+}
+
+/// The condition's source text, for edge labels.
+fn condition_text(e: &crate::expr::Expr) -> String {
+    crate::expr::ast::display(e)
+}
+
+fn is_status_branch(e: &crate::expr::Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if x.path()
+            .is_some_and(|p| p == ["input", "live_chat", "status"])
+        {
+            found = true;
+        }
+        if let ExprKind::Ident(_) = &x.kind {}
+    });
+    found
+}
+
+/// Renders the flow.
+pub fn render(flow: &CompiledFlow, format: Format) -> String {
+    match format {
+        Format::Mermaid => mermaid(flow),
+        Format::Dot => dot(flow),
+    }
+}
+
+fn label(flow: &CompiledFlow, i: usize) -> String {
+    let n = &flow.nodes[i];
+    let mut parts = vec![n.id.clone()];
+    match &n.entry {
+        Entry::Start => parts.push("start".into()),
+        Entry::AnythingElse => parts.push("anything_else".into()),
+        Entry::Expr(e) => parts.push(format!("when {}", condition_text(e))),
+        Entry::None => {}
+    }
+    for a in &n.actions {
+        parts.push(format!("action {}", a.name));
+    }
+    if n.input.is_some() {
+        parts.push("waits for input".into());
+    }
+    parts.join("\n")
+}
+
+fn mermaid_text(s: &str) -> String {
+    s.replace('"', "#quot;")
+        .replace('\n', "<br/>")
+        .replace('<', "&lt;")
+        .replace("&lt;br/>", "<br/>")
+        .replace('>', "&gt;")
+        .replace("<br/&gt;", "<br/>")
+}
+
+fn mermaid(flow: &CompiledFlow) -> String {
+    let mut s = String::from("flowchart TD\n");
+    for i in 0..flow.nodes.len() {
+        let l = mermaid_text(&label(flow, i));
+        let shape = match kind(flow, i) {
+            Kind::Start => format!("n{i}([\"{l}\"])"),
+            Kind::Handover => format!("n{i}{{{{\"{l}\"}}}}"),
+            Kind::Input => format!("n{i}[/\"{l}\"/]"),
+            Kind::Fallback => format!("n{i}>\"{l}\"]"),
+            Kind::Plain => format!("n{i}[\"{l}\"]"),
+        };
+        s.push_str(&format!("  {shape}\n"));
+    }
+    let mut link = 0;
+    let mut status_links = Vec::new();
+    for (i, n) in flow.nodes.iter().enumerate() {
+        for x in &n.next {
+            let Some(t) = x.target else { continue };
+            match &x.condition {
+                Some(c) => {
+                    s.push_str(&format!(
+                        "  n{i} -->|\"{}\"| n{t}\n",
+                        mermaid_text(&condition_text(c))
+                    ));
+                    if is_status_branch(c) {
+                        status_links.push(link);
+                    }
+                }
+                None => s.push_str(&format!("  n{i} --> n{t}\n")),
+            }
+            link += 1;
+        }
+    }
+    s.push_str("  classDef handover fill:#ffe8cc,stroke:#d9480f,stroke-width:2px\n");
+    s.push_str("  classDef input fill:#e7f5ff,stroke:#1971c2\n");
+    let handovers: Vec<String> = (0..flow.nodes.len())
+        .filter(|&i| kind(flow, i) == Kind::Handover)
+        .map(|i| format!("n{i}"))
+        .collect();
+    if !handovers.is_empty() {
+        s.push_str(&format!("  class {} handover\n", handovers.join(",")));
+    }
+    let inputs: Vec<String> = (0..flow.nodes.len())
+        .filter(|&i| kind(flow, i) == Kind::Input)
+        .map(|i| format!("n{i}"))
+        .collect();
+    if !inputs.is_empty() {
+        s.push_str(&format!("  class {} input\n", inputs.join(",")));
+    }
+    if !status_links.is_empty() {
+        let ids: Vec<String> = status_links.iter().map(usize::to_string).collect();
+        s.push_str(&format!(
+            "  linkStyle {} stroke:#d9480f,stroke-width:2px\n",
+            ids.join(",")
+        ));
+    }
+    s
+}
+
+fn dot_text(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn dot(flow: &CompiledFlow) -> String {
+    let mut s = String::from("digraph flow {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    for i in 0..flow.nodes.len() {
+        let attrs = match kind(flow, i) {
+            Kind::Start => "shape=oval, style=bold",
+            Kind::Handover => {
+                "shape=hexagon, style=\"filled,bold\", fillcolor=\"#ffe8cc\", color=\"#d9480f\""
+            }
+            Kind::Input => "shape=parallelogram, style=filled, fillcolor=\"#e7f5ff\"",
+            Kind::Fallback => "shape=box, style=dashed",
+            Kind::Plain => "shape=box",
+        };
+        s.push_str(&format!(
+            "  n{i} [label=\"{}\", {attrs}];\n",
+            dot_text(&label(flow, i))
+        ));
+    }
+    for (i, n) in flow.nodes.iter().enumerate() {
+        for x in &n.next {
+            let Some(t) = x.target else { continue };
+            match &x.condition {
+                Some(c) if is_status_branch(c) => s.push_str(&format!(
+                    "  n{i} -> n{t} [label=\"{}\", color=\"#d9480f\", fontcolor=\"#d9480f\", penwidth=2];\n",
+                    dot_text(&condition_text(c))
+                )),
+                Some(c) => s.push_str(&format!("  n{i} -> n{t} [label=\"{}\"];\n", dot_text(&condition_text(c)))),
+                None => s.push_str(&format!("  n{i} -> n{t};\n")),
+            }
+        }
+    }
+    s.push_str("}\n");
+    s
+}
