@@ -275,3 +275,28 @@ fn chat_through_a_pseudo_terminal_then_save_and_replay() {
     assert!(out.contains("1 passed, 0 failed"), "{out}");
     assert!(out.contains("close statuses 1/5, never reached: user_closed, timeout, user_inactivity_timeout, error"), "{out}");
 }
+
+#[test]
+fn chat_colours_on_a_terminal_unless_no_color() {
+    let flow = common::root().join("flows/simulator.json");
+    for (no_color, coloured) in [(false, true), (true, false)] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fluxo"));
+        command.arg("chat").arg(&flow);
+        if no_color {
+            command.env("NO_COLOR", "1");
+        } else {
+            command.env_remove("NO_COLOR");
+        }
+        let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("spawn");
+        // The greeting, printed before the first prompt, carries the bot's label.
+        let seen = p.exp_string("> ").expect("prompt");
+        assert!(seen.contains("bot:"), "{seen:?}");
+        assert_eq!(
+            seen.contains("\u{1b}[1;36mbot:"),
+            coloured,
+            "NO_COLOR={no_color}: {seen:?}"
+        );
+        p.send_line("/quit").expect("quit");
+        let _ = p.exp_eof();
+    }
+}
