@@ -6,6 +6,8 @@
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+#[cfg(feature = "drivers")]
+pub mod drivers;
 pub mod engine;
 pub mod expr;
 pub mod graph;
@@ -15,6 +17,8 @@ pub mod lint;
 pub mod model;
 pub mod provider;
 pub mod render;
+#[cfg(feature = "drivers")]
+pub mod runtime;
 pub mod schema;
 pub mod source;
 pub mod testing;

@@ -185,6 +185,7 @@ impl Step {
         let allowed: &[&str] = match *kind {
             "user" => &["user", "intent", "entities", "confidence"],
             "provider_opened" => &["provider_opened", "result"],
+            "provider_closed" => &["provider_closed", "reason"],
             "action_result" => &["action_result", "id"],
             k => std::slice::from_ref(STEP_KINDS.iter().find(|x| **x == k).unwrap_or(&"")),
         };
@@ -225,7 +226,7 @@ impl Step {
                     Some(c) => Some(c.as_f64().ok_or("`confidence` must be a number")?),
                 },
             },
-            "user_close" => Event::UserClose {},
+            "user_close" => Event::UserClose { reason: None },
             "agent_join" => Event::AgentJoin {
                 name: text("agent_join")?,
                 avatar: None,
@@ -1068,7 +1069,7 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
                     }
                     m
                 }
-                Event::UserClose {} => json!({ "user_close": true }),
+                Event::UserClose { .. } => json!({ "user_close": true }),
                 Event::AgentJoin { name, .. } => json!({ "agent_join": name }),
                 Event::AgentMessage { text } => json!({ "agent": text }),
                 Event::AgentTransfer { to } => json!({ "agent_transfer": to }),
@@ -1081,6 +1082,13 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
                     m
                 }
                 Event::ProviderError { message } => json!({ "provider_error": message }),
+                Event::ProviderClosed { status, reason } => {
+                    let mut m = json!({ "provider_closed": status });
+                    if let Some(r) = reason {
+                        m["reason"] = json!(r);
+                    }
+                    m
+                }
                 Event::ActionResult { id, result } => json!({ "action_result": result, "id": id }),
                 Event::Advance { seconds } => json!({ "advance": seconds }),
                 Event::Start { .. } => return None,

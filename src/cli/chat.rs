@@ -27,6 +27,12 @@ pub struct ChatArgs {
     /// Start of the virtual clock (RFC 3339, default: now).
     #[arg(long, value_name = "RFC3339")]
     pub clock: Option<String>,
+    /// Talk to the real providers of the integrations file: the provider plays the agent.
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: serve provider webhooks on this address.
+    #[arg(long, value_name = "ADDR", requires = "live")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 const HELP: &str = "\
@@ -91,6 +97,17 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     let style = Style {
         on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    if args.live {
+        return live_chat(
+            bot,
+            style,
+            ChatStart {
+                channel: args.channel,
+                context,
+            },
+            args.listen,
+        );
+    }
     let session = bot.new_session("fluxo-chat");
     let mut chat = Chat {
         bot,
@@ -168,7 +185,14 @@ impl Chat {
     }
 
     fn show(&self, o: &Output) -> Option<String> {
-        let p = |c: &str, s: &str| self.style.paint(c, s);
+        show(&self.style, o)
+    }
+}
+
+/// How an output looks in the terminal (`None`: not shown).
+fn show(style: &Style, o: &Output) -> Option<String> {
+    {
+        let p = |c: &str, s: &str| style.paint(c, s);
         Some(match o {
             Output::Message { from: Speaker::Bot, text: Some(t), .. } => format!("{} {t}", p("1;36", "bot:")),
             Output::Message { from: Speaker::Bot, message: Some(m), .. } => format!("{} {}", p("1;36", "bot:"), serde_json::to_string(m).unwrap_or_default()),
@@ -199,7 +223,9 @@ impl Chat {
             Output::NodeEntered { .. } | Output::AwaitingInput { .. } => return None,
         })
     }
+}
 
+impl Chat {
     fn command(&mut self, line: &str) -> Result<Option<Event>, String> {
         let Some(cmd) = line.strip_prefix('/') else {
             return Ok(Some(Event::User {
@@ -236,7 +262,7 @@ impl Chat {
             ("agent", "close") => Event::AgentClose {
                 wrap_up: (!arg.is_empty()).then(|| arg.to_owned()),
             },
-            ("user", "close") => Event::UserClose {},
+            ("user", "close") => Event::UserClose { reason: None },
             ("provider", "opened") => Event::ProviderOpened {
                 remote_id: need("the provider's conversation id")?,
                 result: None,
@@ -381,4 +407,105 @@ fn relative(target: &Path, dir: &Path) -> String {
             .map(|c| c.as_os_str().to_string_lossy().into_owned()),
     );
     parts.join("/")
+}
+
+/// The `start` fields of a live chat.
+#[cfg_attr(not(feature = "drivers"), allow(dead_code))]
+struct ChatStart {
+    channel: Option<String>,
+    context: Option<serde_json::Map<String, Json>>,
+}
+
+/// `fluxo chat --live`: the customer types here; the provider's agent answers through webhooks.
+#[cfg(feature = "drivers")]
+fn live_chat(
+    bot: Bot,
+    style: Style,
+    start: ChatStart,
+    listen: Option<std::net::SocketAddr>,
+) -> ExitCode {
+    let Ok(tokio) = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("error: cannot start the async runtime");
+        return ExitCode::from(2);
+    };
+    let style = std::sync::Arc::new(style);
+    let shown = style.clone();
+    let started = tokio.block_on(super::live::start(bot, listen, move |o| {
+        if let Some(line) = show(&shown, o) {
+            println!("{line}");
+        }
+    }));
+    let (rt, _printer) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let id = "fluxo-chat";
+    tokio.block_on(rt.event(
+        id,
+        Event::Start {
+            channel: start.channel,
+            context: start.context,
+            contact: None,
+        },
+    ));
+    let Ok(mut rl) = rustyline::DefaultEditor::new() else {
+        return ExitCode::from(2);
+    };
+    println!(
+        "{}",
+        style.paint(
+            "2",
+            "fluxo chat --live — the provider plays the agent; /user close, /state, /quit"
+        )
+    );
+    while let Ok(line) = rl.readline("você> ") {
+        let line = line.trim().to_owned();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = rl.add_history_entry(line.as_str());
+        let event = match line.as_str() {
+            "/quit" | "/exit" => break,
+            "/user close" => Event::UserClose { reason: None },
+            "/state" => {
+                if let Some(s) = rt.session(id) {
+                    println!(
+                        "context: {}\nfocus: {}\nlive chat: {}",
+                        s.context,
+                        s.focus.as_deref().unwrap_or("(none)"),
+                        s.chat.map_or("none".into(), |c| format!(
+                            "{:?} on {}",
+                            c.phase,
+                            c.provider.as_str()
+                        ))
+                    );
+                }
+                continue;
+            }
+            l if l.starts_with('/') => {
+                println!("{}", style.paint("31", "error: with --live the provider plays the agent and the clock is real; use /user close, /state, /quit"));
+                continue;
+            }
+            text => Event::User {
+                text: text.to_owned(),
+                intent: None,
+                entities: None,
+                confidence: None,
+            },
+        };
+        tokio.block_on(rt.event(id, event));
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(not(feature = "drivers"))]
+fn live_chat(_: Bot, _: Style, _: ChatStart, _: Option<std::net::SocketAddr>) -> ExitCode {
+    eprintln!("error: --live needs fluxo built with the `drivers` feature");
+    ExitCode::from(2)
 }

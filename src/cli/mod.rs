@@ -3,6 +3,8 @@
 mod chat;
 mod graph;
 mod lint;
+#[cfg(feature = "drivers")]
+mod live;
 pub(crate) mod run;
 mod test;
 

@@ -30,6 +30,12 @@ pub struct RunArgs {
     /// The end user's id (what providers see as the consumer / identifier).
     #[arg(long, default_value = "fluxo-run")]
     pub session_id: String,
+    /// Talk to the real providers of the integrations file (credentials from the environment).
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: serve provider webhooks on this address and wait for the chat to end.
+    #[arg(long, value_name = "ADDR", requires = "live")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Loads a bot from a flow path and an optional integrations path (default: beside the flow).
@@ -110,6 +116,9 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             Err(e) => return fail(format!("{}: {e}", args.events)),
         }
     };
+    if args.live {
+        return run_live(bot, reader, &args, context);
+    }
     let mut session = bot.new_session(&args.session_id);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -172,4 +181,65 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+#[cfg(feature = "drivers")]
+fn run_live(
+    bot: Bot,
+    reader: Box<dyn BufRead>,
+    args: &RunArgs,
+    context: Option<Map<String, Json>>,
+) -> ExitCode {
+    let mut events = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let Ok(line) = line else { break };
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("//") {
+            continue;
+        }
+        match serde_json::from_str::<Event>(t) {
+            Ok(e) => events.push(e),
+            Err(e) => {
+                eprintln!("error: {}:{}: not an event: {e}", args.events, n + 1);
+                return ExitCode::from(2);
+            }
+        }
+    }
+    // As without --live: the flags fill what the first `start` leaves out, or make one.
+    match events.first_mut() {
+        Some(Event::Start {
+            channel,
+            context: c,
+            ..
+        }) => {
+            if channel.is_none() {
+                channel.clone_from(&args.channel);
+            }
+            if c.is_none() {
+                *c = context;
+            }
+        }
+        _ => events.insert(
+            0,
+            Event::Start {
+                channel: args.channel.clone(),
+                context,
+                contact: None,
+            },
+        ),
+    }
+    match super::live::run(bot, events, &args.session_id, args.listen) {
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "drivers"))]
+fn run_live(_: Bot, _: Box<dyn BufRead>, _: &RunArgs, _: Option<Map<String, Json>>) -> ExitCode {
+    eprintln!("error: --live needs fluxo built with the `drivers` feature");
+    ExitCode::from(2)
 }

@@ -34,7 +34,11 @@ pub enum Event {
         confidence: Option<f64>,
     },
     /// The user ended the live chat (the widget's "end chat").
-    UserClose {},
+    UserClose {
+        /// The provider's raw close reason, when the end came through a provider.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// An agent accepted the chat (a second join while active is a conference).
     AgentJoin {
         /// Agent's display name.
@@ -66,6 +70,15 @@ pub enum Event {
         /// The provider's answer, when the host has it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         result: Option<Json>,
+    },
+    /// The provider ended the chat with a status it decided (an extension for drivers:
+    /// LivePerson's `SYSTEM` auto-close, a Webex system termination).
+    ProviderClosed {
+        /// The status.
+        status: CloseStatus,
+        /// The provider's raw close reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// The provider failed (open refused, HTTP error, …).
     ProviderError {

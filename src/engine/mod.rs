@@ -436,18 +436,32 @@ impl Bot {
                 entities,
                 confidence,
             } => self.user(s, text, intent, entities, confidence, now, &mut out),
-            Event::UserClose {} => match s.chat.is_some() {
-                true => self.close_chat(
-                    s,
-                    CloseStatus::UserClosed,
-                    Some("user ended the chat".into()),
-                    false,
-                    now,
-                    &mut out,
-                ),
+            Event::UserClose { reason } => match s.chat.is_some() {
+                // Through a provider (a raw reason) the provider already knows; from the user's
+                // widget the engine must close the provider's side.
+                true => {
+                    let from_provider = reason.is_some();
+                    let reason = reason.or_else(|| Some("user ended the chat".into()));
+                    self.close_chat(
+                        s,
+                        CloseStatus::UserClosed,
+                        reason,
+                        from_provider,
+                        now,
+                        &mut out,
+                    )
+                }
                 false => out.push(Output::error(
                     "unexpected_event",
                     "`user_close`: no live chat is open",
+                    None,
+                )),
+            },
+            Event::ProviderClosed { status, reason } => match s.chat.is_some() {
+                true => self.close_chat(s, status, reason, true, now, &mut out),
+                false => out.push(Output::error(
+                    "unexpected_event",
+                    "`provider_closed`: no live chat is open",
                     None,
                 )),
             },

@@ -1,0 +1,108 @@
+//! `--live`: the same flow against real providers, through the async runtime and the drivers.
+//! Credentials come from `{ "env": … }` references and are never printed or logged.
+
+use crate::drivers::http::{Http, RetryPolicy};
+use crate::engine::{Bot, Event, Output};
+use crate::runtime::{MemoryStore, Runtime, TokioClock};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// What the output printer has seen.
+#[derive(Default)]
+pub(crate) struct Printed {
+    /// Outputs printed so far.
+    pub count: AtomicUsize,
+    /// An `error` output was printed.
+    pub error: AtomicBool,
+}
+
+/// Starts the runtime (and the webhook server on `listen`); `print` shows every output.
+pub(crate) async fn start(
+    bot: Bot,
+    listen: Option<SocketAddr>,
+    print: impl Fn(&Output) + Send + 'static,
+) -> Result<(Runtime, Arc<Printed>), String> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (rt, mut rx) = Runtime::new(
+        bot,
+        Arc::new(MemoryStore::default()),
+        Http::new(RetryPolicy::default()),
+        Arc::new(TokioClock::starting_at(now)),
+    );
+    if let Some(addr) = listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("--listen {addr}: {e}"))?;
+        let app = crate::runtime::server::router(rt.clone());
+        eprintln!("listening for provider webhooks on http://{addr}/webhooks/{{integration_id}}");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
+    let printed = Arc::new(Printed::default());
+    let seen = printed.clone();
+    tokio::spawn(async move {
+        while let Some(d) = rx.recv().await {
+            if matches!(d.output, Output::Error { .. }) {
+                seen.error.store(true, Ordering::SeqCst);
+            }
+            print(&d.output);
+            seen.count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    Ok((rt, printed))
+}
+
+/// `fluxo run --live`: feeds the events, then (with `--listen`) waits for the live chat to end.
+pub(crate) fn run(
+    bot: Bot,
+    events: Vec<Event>,
+    session: &str,
+    listen: Option<SocketAddr>,
+) -> Result<bool, String> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    tokio.block_on(async {
+        let (rt, printed) = start(bot, listen, |o| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", serde_json::to_string(o).unwrap_or_default());
+        })
+        .await?;
+        for e in events {
+            if matches!(e, Event::Advance { .. }) {
+                eprintln!("note: `advance` is ignored with --live: the clock is real");
+                continue;
+            }
+            rt.event(session, e).await;
+        }
+        if listen.is_some() {
+            // Wait for the agent's side to finish the chat (webhooks), or Ctrl-C.
+            loop {
+                let open = rt.session(session).is_some_and(|s| s.chat.is_some());
+                if !open {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+                }
+            }
+        }
+        // Every output was queued before `event` returned; let the printer catch up.
+        let mut last = usize::MAX;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let now = printed.count.load(Ordering::SeqCst);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        drop(rt);
+        Ok(printed.error.load(Ordering::SeqCst))
+    })
+}

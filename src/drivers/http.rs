@@ -1,0 +1,192 @@
+//! Outbound HTTP with per-attempt timeouts and bounded retries: exponential backoff with jitter
+//! on 5xx, 429 (honouring `Retry-After`), timeouts and connection failures. Logs say what was
+//! called and how it went — never a header value or a body, so never a secret.
+
+use super::DriverError;
+use serde_json::Value as Json;
+use std::time::Duration;
+
+/// Retry policy.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub base_delay: Duration,
+    /// Longest delay between attempts (also caps `Retry-After`).
+    pub max_delay: Duration,
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An HTTP client with a retry policy.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+/// A request to send.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method.
+    pub method: reqwest::Method,
+    /// URL.
+    pub url: String,
+    /// Headers (values may hold credentials: they are never logged).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Body,
+    /// What this call is, for logs and errors ("LivePerson: open conversation").
+    pub what: String,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// None.
+    Empty,
+    /// JSON.
+    Json(Json),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
+}
+
+/// A response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as JSON.
+    pub fn json(&self, what: &str) -> Result<Json, DriverError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| DriverError::BadResponse(format!("{what}: {e}")))
+    }
+}
+
+impl Http {
+    /// A client with `policy`.
+    pub fn new(policy: RetryPolicy) -> Http {
+        let client = reqwest::Client::builder()
+            .connect_timeout(policy.timeout)
+            .build()
+            .unwrap_or_default();
+        Http { client, policy }
+    }
+
+    /// Sends `req`, retrying what is worth retrying.
+    pub async fn send(&self, req: Request) -> Result<Response, DriverError> {
+        let mut last = DriverError::Transport(req.what.clone());
+        for attempt in 1..=self.policy.attempts.max(1) {
+            let mut b = self
+                .client
+                .request(req.method.clone(), &req.url)
+                .timeout(self.policy.timeout);
+            for (k, v) in &req.headers {
+                b = b.header(k, v);
+            }
+            b = match &req.body {
+                Body::Empty => b,
+                Body::Json(j) => b
+                    .header("content-type", "application/json")
+                    .body(j.to_string()),
+                Body::Form(f) => {
+                    let encoded: String = f
+                        .iter()
+                        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+                        .collect::<Vec<_>>()
+                        .join("&");
+                    b.header("content-type", "application/x-www-form-urlencoded")
+                        .body(encoded)
+                }
+            };
+            let wait = match b.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                    tracing::info!(target: "fluxo::http", what = %req.what, method = %req.method, url = %redact_url(&req.url), status, attempt, "provider call");
+                    if (200..300).contains(&status) {
+                        return Ok(Response { status, body });
+                    }
+                    last = DriverError::Status {
+                        status,
+                        what: req.what.clone(),
+                    };
+                    if status == 429 {
+                        retry_after
+                            .unwrap_or_else(|| self.backoff(attempt))
+                            .min(self.policy.max_delay)
+                    } else if status >= 500 {
+                        self.backoff(attempt)
+                    } else {
+                        return Err(last);
+                    }
+                }
+                Err(e) => {
+                    last = if e.is_timeout() {
+                        DriverError::Timeout(req.what.clone())
+                    } else {
+                        DriverError::Transport(req.what.clone())
+                    };
+                    tracing::warn!(target: "fluxo::http", what = %req.what, url = %redact_url(&req.url), attempt, error = %last, "provider call failed");
+                    self.backoff(attempt)
+                }
+            };
+            if attempt < self.policy.attempts {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(last)
+    }
+
+    /// Exponential backoff with ±50 % jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self
+            .policy
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let jitter = 0.5 + fastrand::f64();
+        base.mul_f64(jitter).min(self.policy.max_delay)
+    }
+}
+
+/// The URL without its query string (a query may carry credentials).
+pub fn redact_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(a, _)| a)
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

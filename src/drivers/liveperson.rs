@@ -1,0 +1,434 @@
+//! LivePerson Connector API (the bot acts as the consumer).
+//!
+//! - Service discovery: `GET {domain_url}/api/account/{account}/service/{name}/baseURI.json?version=1.0`
+//!   (`sentinel`, `idp`, `asyncMessagingEnt`), unless `settings.base_url` points everything at one host.
+//! - AppJWT: `POST https://{sentinel}/sentinel/api/account/{account}/app/token?v=1.0&grant_type=client_credentials`
+//!   with `client_id`/`client_secret` as a form body; cached until shortly before it expires.
+//! - ConsumerJWS: `POST https://{idp}/api/account/{account}/consumer?v=1.0`, `Authorization: <AppJWT>`,
+//!   `{"ext_consumer_id": <session id>}`.
+//! - Open: the engine's batch (`SetUserProfile`, `ConsumerRequestConversation`, …) to
+//!   `…/messaging/consumer/conversation?v=3`; the conversation id is in the response element
+//!   whose `reqId` is `"2,"`.
+//! - Send: `ms.PublishEvent` (`ContentEvent`) to `…/messaging/consumer/conversation/send?v=3`.
+//! - Close: `cm.UpdateConversationField` with `ConversationStateField: CLOSE`.
+//! - Webhooks: `ms.MessagingEventNotification` (agent `ContentEvent`s; `AcceptStatusEvent` from
+//!   the assigned agent is the join) and `cqm.ExConversationChangeNotification` (`closeReason`
+//!   AGENT → `agent_closed`, CONSUMER → `user_closed`, SYSTEM → `user_inactivity_timeout` — LivePerson
+//!   auto-closes only conversations waiting for the consumer). Signature:
+//!   `X-Liveperson-Signature: sha1=<base64 HMAC-SHA1(app_secret, raw body)>`.
+
+use super::http::{Body, Http, Request};
+use super::{
+    header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
+    Inbound, Opened, WebhookError,
+};
+use crate::engine::{CloseStatus, Event};
+use crate::integrations::Integration;
+use reqwest::Method;
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Default Domain API host.
+pub const DEFAULT_DOMAIN: &str = "https://api.liveperson.net";
+
+/// The LivePerson driver.
+pub struct LivePerson {
+    http: Http,
+    /// (account, service) → base URL.
+    hosts: Mutex<HashMap<(String, String), String>>,
+    /// account → (AppJWT, valid until).
+    app_jwt: Mutex<HashMap<String, (super::Secret, Instant)>>,
+    /// (account, consumer) → ConsumerJWS.
+    consumers: Mutex<HashMap<(String, String), super::Secret>>,
+}
+
+impl LivePerson {
+    /// A driver sending with `http`.
+    pub fn new(http: Http) -> Self {
+        LivePerson {
+            http,
+            hosts: Mutex::default(),
+            app_jwt: Mutex::default(),
+            consumers: Mutex::default(),
+        }
+    }
+
+    async fn host(&self, i: &Integration, service: &str) -> Result<String, DriverError> {
+        if let Some(b) = i.settings.get("base_url").and_then(Json::as_str) {
+            return Ok(b.trim_end_matches('/').to_owned());
+        }
+        let account = setting(i, "account_id")?.to_owned();
+        let key = (account.clone(), service.to_owned());
+        if let Some(h) = self.hosts.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(h);
+        }
+        let domain = i
+            .settings
+            .get("domain_url")
+            .and_then(Json::as_str)
+            .unwrap_or(DEFAULT_DOMAIN)
+            .trim_end_matches('/');
+        let resp = self
+            .http
+            .send(Request {
+                method: Method::GET,
+                url: format!(
+                    "{domain}/api/account/{account}/service/{service}/baseURI.json?version=1.0"
+                ),
+                headers: vec![],
+                body: Body::Empty,
+                what: format!("LivePerson: discover {service}"),
+            })
+            .await?;
+        let base = resp
+            .json("LivePerson domain API")?
+            .get("baseURI")
+            .and_then(Json::as_str)
+            .map(|h| {
+                if h.starts_with("http") {
+                    h.to_owned()
+                } else {
+                    format!("https://{h}")
+                }
+            })
+            .ok_or_else(|| {
+                DriverError::BadResponse(format!("LivePerson domain API: no baseURI for {service}"))
+            })?;
+        if let Ok(mut m) = self.hosts.lock() {
+            m.insert(key, base.clone());
+        }
+        Ok(base)
+    }
+
+    async fn app_jwt(&self, i: &Integration) -> Result<super::Secret, DriverError> {
+        let account = setting(i, "account_id")?.to_owned();
+        if let Some((t, until)) = self
+            .app_jwt
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&account).cloned())
+        {
+            if Instant::now() < until {
+                return Ok(t);
+            }
+        }
+        let sentinel = self.host(i, "sentinel").await?;
+        let (id, secret) = (secret(i, "client_id")?, secret(i, "client_secret")?);
+        let resp = self
+            .http
+            .send(Request {
+                method: Method::POST,
+                url: format!("{sentinel}/sentinel/api/account/{account}/app/token?v=1.0&grant_type=client_credentials"),
+                headers: vec![],
+                body: Body::Form(vec![("client_id".into(), id.expose().into()), ("client_secret".into(), secret.expose().into())]),
+                what: "LivePerson: AppJWT".into(),
+            })
+            .await?;
+        let v = resp.json("LivePerson sentinel")?;
+        let token = v
+            .get("access_token")
+            .and_then(Json::as_str)
+            .ok_or_else(|| {
+                DriverError::BadResponse("LivePerson sentinel: no access_token".into())
+            })?;
+        let ttl = v.get("expires_in").and_then(Json::as_u64).unwrap_or(3600);
+        let token = super::Secret::new(token);
+        if let Ok(mut m) = self.app_jwt.lock() {
+            m.insert(
+                account,
+                (
+                    token.clone(),
+                    Instant::now() + Duration::from_secs(ttl.saturating_sub(60)),
+                ),
+            );
+        }
+        Ok(token)
+    }
+
+    async fn consumer_jws(
+        &self,
+        i: &Integration,
+        consumer: &str,
+        app: &super::Secret,
+    ) -> Result<super::Secret, DriverError> {
+        let account = setting(i, "account_id")?.to_owned();
+        let key = (account.clone(), consumer.to_owned());
+        if let Some(t) = self
+            .consumers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Ok(t);
+        }
+        let idp = self.host(i, "idp").await?;
+        let resp = self
+            .http
+            .send(Request {
+                method: Method::POST,
+                url: format!("{idp}/api/account/{account}/consumer?v=1.0"),
+                headers: vec![("authorization".into(), app.expose().into())],
+                body: Body::Json(json!({ "ext_consumer_id": consumer })),
+                what: "LivePerson: ConsumerJWS".into(),
+            })
+            .await?;
+        let token = resp
+            .json("LivePerson idp")?
+            .get("token")
+            .and_then(Json::as_str)
+            .map(super::Secret::new)
+            .ok_or_else(|| DriverError::BadResponse("LivePerson idp: no token".into()))?;
+        if let Ok(mut m) = self.consumers.lock() {
+            m.insert(key, token.clone());
+        }
+        Ok(token)
+    }
+
+    async fn call(
+        &self,
+        conv: &Conversation,
+        path: &str,
+        body: Json,
+        what: &str,
+    ) -> Result<Json, DriverError> {
+        let i = &conv.integration;
+        let account = setting(i, "account_id")?.to_owned();
+        let app = self.app_jwt(i).await?;
+        let jws = self.consumer_jws(i, &conv.identifier, &app).await?;
+        let base = self.host(i, "asyncMessagingEnt").await?;
+        let resp = self
+            .http
+            .send(Request {
+                method: Method::POST,
+                url: format!("{base}/api/account/{account}/messaging/consumer/{path}"),
+                headers: vec![
+                    ("authorization".into(), app.expose().into()),
+                    ("x-lp-on-behalf".into(), jws.expose().into()),
+                ],
+                body: Body::Json(body),
+                what: what.into(),
+            })
+            .await?;
+        resp.json(what)
+    }
+}
+
+impl Driver for LivePerson {
+    fn open<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        request: &'a Json,
+    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        Box::pin(async move {
+            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let answer = self
+                .call(
+                    conv,
+                    "conversation?v=3",
+                    body,
+                    "LivePerson: open conversation",
+                )
+                .await?;
+            let item = answer
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .find(|x| x.get("reqId").and_then(Json::as_str) == Some("2,"))
+                })
+                .ok_or_else(|| {
+                    DriverError::BadResponse(
+                        "LivePerson: no answer to ConsumerRequestConversation".into(),
+                    )
+                })?;
+            if item.get("code").and_then(Json::as_str) != Some("OK") {
+                return Err(DriverError::BadResponse(format!(
+                    "LivePerson refused the conversation: {}",
+                    item.get("code").unwrap_or(&Json::Null)
+                )));
+            }
+            let id = item
+                .pointer("/body/conversationId")
+                .and_then(Json::as_str)
+                .ok_or_else(|| DriverError::BadResponse("LivePerson: no conversationId".into()))?;
+            Ok(Opened {
+                remote_id: id.to_owned(),
+                result: item.clone(),
+            })
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let id = conv.remote_id.as_deref().ok_or_else(|| {
+                DriverError::Config("LivePerson: the conversation is not open yet".into())
+            })?;
+            let body = json!({ "kind": "req", "id": "1", "type": "ms.PublishEvent",
+                "body": { "dialogId": id, "event": { "type": "ContentEvent", "contentType": "text/plain", "message": text } } });
+            self.call(conv, "conversation/send?v=3", body, "LivePerson: send")
+                .await
+                .map(drop)
+        })
+    }
+
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let Some(id) = conv.remote_id.as_deref() else {
+                return Ok(());
+            };
+            let body = json!({ "kind": "req", "id": "1,", "type": "cm.UpdateConversationField",
+                "body": { "conversationId": id, "conversationField": [ { "field": "ConversationStateField", "conversationState": "CLOSE" } ] } });
+            self.call(conv, "conversation/send?v=3", body, "LivePerson: close")
+                .await
+                .map(drop)
+        })
+    }
+
+    fn webhook(
+        &self,
+        i: &Integration,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<Vec<Inbound>, WebhookError> {
+        let app_secret =
+            secret(i, "app_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
+        let sig = header(headers, "x-liveperson-signature")
+            .ok_or_else(|| WebhookError::Unauthorized("no X-Liveperson-Signature".into()))?;
+        if !super::signature::same(
+            sig.as_bytes(),
+            super::signature::liveperson(app_secret.expose(), body).as_bytes(),
+        ) {
+            return Err(WebhookError::Unauthorized(
+                "X-Liveperson-Signature does not match".into(),
+            ));
+        }
+        if let (Some(got), Ok(account)) = (
+            header(headers, "x-liveperson-account-id"),
+            setting(i, "account_id"),
+        ) {
+            if got != account {
+                return Err(WebhookError::Unauthorized(
+                    "X-Liveperson-Account-Id is another account".into(),
+                ));
+            }
+        }
+        let v = json_body(body)?;
+        let kind = v.get("type").and_then(Json::as_str).unwrap_or_default();
+        let changes = v
+            .pointer("/body/changes")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for c in changes {
+            match kind {
+                "ms.MessagingEventNotification" => {
+                    let conv = c
+                        .get("conversationId")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let role = c
+                        .pointer("/originatorMetadata/role")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default();
+                    if role != "ASSIGNED_AGENT" {
+                        continue; // our own consumer messages come back too
+                    }
+                    let agent = c
+                        .pointer("/originatorMetadata/id")
+                        .and_then(Json::as_str)
+                        .unwrap_or("agent")
+                        .to_owned();
+                    let seq = c.get("sequence").map(Json::to_string).unwrap_or_default();
+                    let event = match c.pointer("/event/type").and_then(Json::as_str) {
+                        Some("ContentEvent") => Event::AgentMessage {
+                            text: c
+                                .pointer("/event/message")
+                                .and_then(Json::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                        },
+                        Some("AcceptStatusEvent") => Event::AgentJoin {
+                            name: agent.clone(),
+                            avatar: None,
+                        },
+                        _ => continue,
+                    };
+                    let dedupe = match &event {
+                        Event::AgentJoin { .. } => format!("lp:{conv}:join:{agent}"),
+                        _ => format!("lp:{conv}:seq:{seq}"),
+                    };
+                    out.push(Inbound {
+                        remote_id: conv,
+                        dedupe,
+                        event,
+                    });
+                }
+                "cqm.ExConversationChangeNotification" => {
+                    let r = c.get("result").cloned().unwrap_or(Json::Null);
+                    let conv = r
+                        .get("convId")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let d = r.get("conversationDetails").cloned().unwrap_or(Json::Null);
+                    if d.get("state").and_then(Json::as_str) == Some("CLOSE") {
+                        let reason = d
+                            .get("closeReason")
+                            .and_then(Json::as_str)
+                            .unwrap_or("SYSTEM")
+                            .to_owned();
+                        let event = match reason.as_str() {
+                            "AGENT" => Event::AgentClose {
+                                wrap_up: Some(reason.clone()),
+                            },
+                            "CONSUMER" => Event::UserClose {
+                                reason: Some(reason.clone()),
+                            },
+                            _ => Event::ProviderClosed {
+                                status: CloseStatus::UserInactivityTimeout,
+                                reason: Some(reason.clone()),
+                            },
+                        };
+                        out.push(Inbound {
+                            remote_id: conv.clone(),
+                            dedupe: format!("lp:{conv}:close"),
+                            event,
+                        });
+                    } else {
+                        for p in d
+                            .get("participants")
+                            .and_then(Json::as_array)
+                            .into_iter()
+                            .flatten()
+                        {
+                            if p.get("role").and_then(Json::as_str) == Some("ASSIGNED_AGENT") {
+                                let agent = p
+                                    .get("id")
+                                    .and_then(Json::as_str)
+                                    .unwrap_or("agent")
+                                    .to_owned();
+                                out.push(Inbound {
+                                    remote_id: conv.clone(),
+                                    dedupe: format!("lp:{conv}:join:{agent}"),
+                                    event: Event::AgentJoin {
+                                        name: agent,
+                                        avatar: None,
+                                    },
+                                });
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}

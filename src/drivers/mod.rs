@@ -1,0 +1,209 @@
+//! Provider drivers: what actually talks to LivePerson, Zendesk, ALTU Connector, Omni and Webex
+//! Contact Center, and turns their webhooks back into engine events.
+//!
+//! The engine says *what* to send (`handoff_requested.request`, `relay_to_agent`,
+//! `close_provider_conversation`); a [`Driver`] sends it with the provider's authentication and
+//! parses the provider's inbound webhooks (verifying their signatures over the raw bytes). A
+//! backend can register its own driver for a provider fluxo does not ship
+//! ([`crate::runtime::Runtime::register_driver`]).
+//!
+//! Credentials come from `{ "env": "NAME" }` references in the integration's settings and are
+//! held in [`Secret`]s, which never print.
+
+pub mod altu_connector;
+pub mod http;
+pub mod liveperson;
+pub mod omni;
+pub mod signature;
+pub mod webex_cc;
+pub mod zendesk;
+
+use crate::engine::Event;
+use crate::integrations::{Integration, Provider};
+use serde_json::Value as Json;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so drivers can be stored as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A secret value: prints as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(v: impl Into<String>) -> Secret {
+        Secret(v.into())
+    }
+    /// The value, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a driver call failed. Messages never contain secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverError {
+    /// The integration is missing a setting, or a secret's environment variable is unset.
+    Config(String),
+    /// The provider answered with an error status (after retries, for 5xx and 429).
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// What the call was.
+        what: String,
+    },
+    /// The provider did not answer in time (after retries).
+    Timeout(String),
+    /// The connection failed (after retries).
+    Transport(String),
+    /// The provider answered something fluxo cannot read.
+    BadResponse(String),
+}
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriverError::Config(m) => write!(f, "configuration: {m}"),
+            DriverError::Status { status, what } => write!(f, "{what}: HTTP {status}"),
+            DriverError::Timeout(m) => write!(f, "{m}: no answer in time"),
+            DriverError::Transport(m) => write!(f, "{m}: connection failed"),
+            DriverError::BadResponse(m) => write!(f, "unreadable answer: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+/// Why a webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookError {
+    /// Missing or wrong signature / credentials (HTTP 401).
+    Unauthorized(String),
+    /// Not a body fluxo can read (HTTP 400).
+    BadRequest(String),
+}
+
+/// A provider conversation as a driver knows it.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    /// The session (the end user's id on the provider's side).
+    pub identifier: String,
+    /// The provider's id for the conversation, once known.
+    pub remote_id: Option<String>,
+    /// The integration.
+    pub integration: Integration,
+}
+
+/// A successful hand-over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    /// The provider's conversation id.
+    pub remote_id: String,
+    /// The provider's answer (what the flow's result variable is built from).
+    pub result: Json,
+}
+
+/// An event a webhook carried, for the conversation `remote_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The provider's conversation id.
+    pub remote_id: String,
+    /// A key unique to this delivery's content (event id, sequence): repeats are dropped.
+    pub dedupe: String,
+    /// The engine event.
+    pub event: Event,
+}
+
+/// A header list as received (names lower-case).
+pub type Headers = Vec<(String, String)>;
+
+/// The value of header `name` (case-insensitive).
+pub fn header<'a>(h: &'a Headers, name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A live-chat provider.
+pub trait Driver: Send + Sync {
+    /// Sends the hand-over. `request` is the engine's `handoff_requested.request`.
+    fn open<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        request: &'a Json,
+    ) -> BoxFuture<'a, Result<Opened, DriverError>>;
+    /// Sends a user message to the agent.
+    fn send<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<(), DriverError>>;
+    /// Ends the provider's conversation from the bot's side.
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>>;
+    /// Verifies and reads a webhook (raw body bytes, as received).
+    fn webhook(
+        &self,
+        integration: &Integration,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<Vec<Inbound>, WebhookError>;
+}
+
+/// A setting that must be a plain string.
+pub fn setting<'a>(i: &'a Integration, name: &str) -> Result<&'a str, DriverError> {
+    i.settings.get(name).and_then(Json::as_str).ok_or_else(|| {
+        DriverError::Config(format!("integration {} has no `settings.{name}`", i.id))
+    })
+}
+
+/// A secret setting: `{ "env": "NAME" }`, read from the environment. Inline strings are refused
+/// (`fluxo lint` reports them as `inline-secret`).
+pub fn secret(i: &Integration, name: &str) -> Result<Secret, DriverError> {
+    match i.settings.get(name) {
+        Some(Json::Object(o)) => {
+            let var = o.get("env").and_then(Json::as_str).ok_or_else(|| {
+                DriverError::Config(format!("integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}", i.id))
+            })?;
+            std::env::var(var).map(Secret::new).map_err(|_| {
+                DriverError::Config(format!("integration {}: the environment variable {var} (for `settings.{name}`) is not set", i.id))
+            })
+        }
+        Some(_) => Err(DriverError::Config(format!(
+            "integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}; secrets are never written in files",
+            i.id
+        ))),
+        None => Err(DriverError::Config(format!("integration {} has no `settings.{name}`", i.id))),
+    }
+}
+
+/// The driver fluxo ships for a provider (`None` for the simulator, which needs none).
+pub fn builtin(provider: Provider, http: http::Http) -> Option<std::sync::Arc<dyn Driver>> {
+    Some(match provider {
+        Provider::Liveperson => std::sync::Arc::new(liveperson::LivePerson::new(http)),
+        Provider::Zendesk => std::sync::Arc::new(zendesk::Zendesk::new(http)),
+        Provider::AltuConnector => std::sync::Arc::new(altu_connector::AltuConnector::new(http)),
+        Provider::Omni => std::sync::Arc::new(omni::Omni::new(http)),
+        Provider::WebexCc => std::sync::Arc::new(webex_cc::WebexCc::new(http)),
+        Provider::Simulator => return None,
+    })
+}
+
+/// Reads a JSON body, or says why not.
+pub fn json_body(body: &[u8]) -> Result<Json, WebhookError> {
+    serde_json::from_slice(body)
+        .map_err(|e| WebhookError::BadRequest(format!("the body is not JSON: {e}")))
+}

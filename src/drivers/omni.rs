@@ -1,0 +1,207 @@
+//! Omni (Digital Contact / Ligo Omni). The public docs stop at the bot's "Humano" block and an
+//! `x-api-key` per channel, so the whole exchange is assumed (documented in `docs/providers.md`):
+//! open `POST {base}/integration/attendance` → `{"id": …}`; user messages
+//! `POST {base}/integration/attendance/{id}/messages`; close `POST …/{id}/close`. Webhooks carry
+//! `x-api-key` equal to `settings.webhook_secret` and `{"event", "attendanceId", "agent":
+//! {"name"}, "message": {"id", "text"}, "reason"}` with events `agent_joined`, `agent_message`,
+//! `transferred`, `finished` (by the agent), `abandoned` (Omni's "Tempo Abandono" →
+//! `user_inactivity_timeout`).
+
+use super::http::{Body, Http, Request};
+use super::{
+    header, json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound,
+    Opened, WebhookError,
+};
+use crate::engine::{CloseStatus, Event};
+use crate::integrations::Integration;
+use reqwest::Method;
+use serde_json::{json, Value as Json};
+
+/// The Omni driver.
+pub struct Omni {
+    http: Http,
+}
+
+fn base(i: &Integration) -> String {
+    i.settings
+        .get("base_url")
+        .and_then(Json::as_str)
+        .unwrap_or(crate::provider::omni::DEFAULT_BASE)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl Omni {
+    /// A driver sending with `http`.
+    pub fn new(http: Http) -> Self {
+        Omni { http }
+    }
+
+    async fn post(
+        &self,
+        i: &Integration,
+        path: &str,
+        body: Json,
+        what: &str,
+    ) -> Result<super::http::Response, DriverError> {
+        let key = secret(i, "api_key")?;
+        self.http
+            .send(Request {
+                method: Method::POST,
+                url: format!("{}{path}", base(i)),
+                headers: vec![("x-api-key".into(), key.expose().into())],
+                body: Body::Json(body),
+                what: what.into(),
+            })
+            .await
+    }
+}
+
+impl Driver for Omni {
+    fn open<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        request: &'a Json,
+    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        Box::pin(async move {
+            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let v = self
+                .post(
+                    &conv.integration,
+                    "/integration/attendance",
+                    body,
+                    "Omni: open attendance",
+                )
+                .await?
+                .json("Omni")?;
+            let id = v
+                .get("id")
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                .ok_or_else(|| DriverError::BadResponse("Omni: no attendance id".into()))?;
+            Ok(Opened {
+                remote_id: id,
+                result: v,
+            })
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let id = conv.remote_id.as_deref().ok_or_else(|| {
+                DriverError::Config("Omni: the attendance is not open yet".into())
+            })?;
+            self.post(
+                &conv.integration,
+                &format!("/integration/attendance/{id}/messages"),
+                json!({ "text": text }),
+                "Omni: message",
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let Some(id) = conv.remote_id.as_deref() else {
+                return Ok(());
+            };
+            self.post(
+                &conv.integration,
+                &format!("/integration/attendance/{id}/close"),
+                json!({}),
+                "Omni: close",
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn webhook(
+        &self,
+        i: &Integration,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<Vec<Inbound>, WebhookError> {
+        let s =
+            secret(i, "webhook_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
+        let key = header(headers, "x-api-key")
+            .ok_or_else(|| WebhookError::Unauthorized("no x-api-key".into()))?;
+        if !super::signature::same(key.as_bytes(), s.expose().as_bytes()) {
+            return Err(WebhookError::Unauthorized(
+                "x-api-key does not match".into(),
+            ));
+        }
+        let v = json_body(body)?;
+        let id = v
+            .get("attendanceId")
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .ok_or_else(|| WebhookError::BadRequest("no `attendanceId`".into()))?;
+        let agent = v
+            .pointer("/agent/name")
+            .and_then(Json::as_str)
+            .unwrap_or("agent")
+            .to_owned();
+        let reason = v.get("reason").and_then(Json::as_str).map(str::to_owned);
+        let kind = v.get("event").and_then(Json::as_str).unwrap_or_default();
+        let (event, dedupe) = match kind {
+            "agent_joined" => (
+                Event::AgentJoin {
+                    name: agent.clone(),
+                    avatar: None,
+                },
+                format!("omni:{id}:join:{agent}"),
+            ),
+            "agent_message" => {
+                let mid = v
+                    .pointer("/message/id")
+                    .map(Json::to_string)
+                    .unwrap_or_default();
+                (
+                    Event::AgentMessage {
+                        text: v
+                            .pointer("/message/text")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    },
+                    format!("omni:{id}:msg:{mid}"),
+                )
+            }
+            "transferred" => (
+                Event::AgentTransfer {
+                    to: v
+                        .get("to")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                },
+                format!(
+                    "omni:{id}:transfer:{}",
+                    v.get("timestamp").map(Json::to_string).unwrap_or_default()
+                ),
+            ),
+            "finished" => (
+                Event::AgentClose { wrap_up: reason },
+                format!("omni:{id}:end"),
+            ),
+            "abandoned" => (
+                Event::ProviderClosed {
+                    status: CloseStatus::UserInactivityTimeout,
+                    reason: reason.or(Some("abandoned".into())),
+                },
+                format!("omni:{id}:end"),
+            ),
+            other => return Err(WebhookError::BadRequest(format!("unknown event `{other}`"))),
+        };
+        Ok(vec![Inbound {
+            remote_id: id,
+            dedupe,
+            event,
+        }])
+    }
+}

@@ -1,0 +1,197 @@
+//! Webex Contact Center through the "Bring Your Own Custom Messaging Channel" middleware. The
+//! digital Create Task API is in beta and unpublished, so the shapes are assumed (documented in
+//! `docs/providers.md`): open `POST {base}/v1/tasks` → `{"id": taskId}`; user messages
+//! `POST {base}/v1/tasks/{id}/messages`; close `POST {base}/v1/tasks/{id}/end`; bearer token from
+//! `settings.access_token`. Webhooks are signed `X-Spark-Signature: hex(HMAC-SHA1(secret, body))`
+//! (Webex's webhook convention). Events: `task:connect` (agent joined), `agent:message`,
+//! `task:ended` — `terminatingParty` Agent → `agent_closed`, Customer → `user_closed`, System →
+//! `timeout`; a `RONA Timer Expired` end re-queues the task and does **not** end the chat. The
+//! wrap-up reason is kept as the close reason.
+
+use super::http::{Body, Http, Request};
+use super::{
+    header, json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound,
+    Opened, WebhookError,
+};
+use crate::engine::{CloseStatus, Event};
+use crate::integrations::Integration;
+use reqwest::Method;
+use serde_json::{json, Value as Json};
+
+/// The Webex Contact Center driver.
+pub struct WebexCc {
+    http: Http,
+}
+
+fn base(i: &Integration) -> String {
+    i.settings
+        .get("base_url")
+        .and_then(Json::as_str)
+        .unwrap_or(crate::provider::webex_cc::DEFAULT_BASE)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl WebexCc {
+    /// A driver sending with `http`.
+    pub fn new(http: Http) -> Self {
+        WebexCc { http }
+    }
+
+    async fn post(
+        &self,
+        i: &Integration,
+        path: &str,
+        body: Json,
+        what: &str,
+    ) -> Result<super::http::Response, DriverError> {
+        let token = secret(i, "access_token")?;
+        self.http
+            .send(Request {
+                method: Method::POST,
+                url: format!("{}{path}", base(i)),
+                headers: vec![("authorization".into(), format!("Bearer {}", token.expose()))],
+                body: Body::Json(body),
+                what: what.into(),
+            })
+            .await
+    }
+}
+
+impl Driver for WebexCc {
+    fn open<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        request: &'a Json,
+    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        Box::pin(async move {
+            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let v = self
+                .post(&conv.integration, "/v1/tasks", body, "Webex: create task")
+                .await?
+                .json("Webex")?;
+            let id = v
+                .get("id")
+                .and_then(Json::as_str)
+                .ok_or_else(|| DriverError::BadResponse("Webex: no task id".into()))?
+                .to_owned();
+            Ok(Opened {
+                remote_id: id,
+                result: v,
+            })
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let id = conv
+                .remote_id
+                .as_deref()
+                .ok_or_else(|| DriverError::Config("Webex: the task is not open yet".into()))?;
+            self.post(
+                &conv.integration,
+                &format!("/v1/tasks/{id}/messages"),
+                json!({ "text": text }),
+                "Webex: message",
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let Some(id) = conv.remote_id.as_deref() else {
+                return Ok(());
+            };
+            self.post(
+                &conv.integration,
+                &format!("/v1/tasks/{id}/end"),
+                json!({}),
+                "Webex: end task",
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn webhook(
+        &self,
+        i: &Integration,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<Vec<Inbound>, WebhookError> {
+        let s =
+            secret(i, "webhook_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
+        let sig = header(headers, "x-spark-signature")
+            .ok_or_else(|| WebhookError::Unauthorized("no X-Spark-Signature".into()))?;
+        if !super::signature::same(
+            sig.to_ascii_lowercase().as_bytes(),
+            super::signature::webex(s.expose(), body).as_bytes(),
+        ) {
+            return Err(WebhookError::Unauthorized(
+                "X-Spark-Signature does not match".into(),
+            ));
+        }
+        let v = json_body(body)?;
+        let eid = v
+            .get("id")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let d = v.get("data").cloned().unwrap_or(Json::Null);
+        let task = d
+            .get("taskId")
+            .and_then(Json::as_str)
+            .ok_or_else(|| WebhookError::BadRequest("no `data.taskId`".into()))?
+            .to_owned();
+        let reason = d
+            .get("wrapUpReason")
+            .or_else(|| d.get("reason"))
+            .and_then(Json::as_str)
+            .map(str::to_owned);
+        let event = match v.get("type").and_then(Json::as_str) {
+            Some("task:connect") => Event::AgentJoin {
+                name: d
+                    .get("agentName")
+                    .or_else(|| v.get("person"))
+                    .and_then(Json::as_str)
+                    .unwrap_or("agent")
+                    .to_owned(),
+                avatar: None,
+            },
+            Some("agent:message") => Event::AgentMessage {
+                text: d
+                    .get("text")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+            Some("task:ended") => {
+                let raw = d.get("reason").and_then(Json::as_str).unwrap_or_default();
+                match d.get("terminatingParty").and_then(Json::as_str) {
+                    // Ring-no-answer: the task goes back to the queue; the chat goes on.
+                    Some("System") if raw.contains("RONA") => return Ok(vec![]),
+                    Some("Agent") => Event::AgentClose { wrap_up: reason },
+                    Some("Customer") => Event::UserClose {
+                        reason: reason.or(Some("Customer".into())),
+                    },
+                    _ => Event::ProviderClosed {
+                        status: CloseStatus::Timeout,
+                        reason,
+                    },
+                }
+            }
+            _ => return Ok(vec![]),
+        };
+        Ok(vec![Inbound {
+            remote_id: task,
+            dedupe: format!("webex:{eid}"),
+            event,
+        }])
+    }
+}

@@ -1,0 +1,368 @@
+//! Zendesk, `tickets` or `messaging` mode.
+//!
+//! Tickets: open `POST /api/v2/tickets` (the engine's `{"ticket": …}`), user messages as public
+//! comments (`PUT /api/v2/tickets/{id}`), close by setting the ticket `closed`; auth
+//! `Basic base64({email}/token:{api_token})`. Agent events come from a trigger webhook, signed
+//! `X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(webhook_secret, timestamp + body))` with
+//! `X-Zendesk-Webhook-Signature-Timestamp`. The trigger's JSON template is the author's; fluxo
+//! expects (documented in `docs/providers.md`) `{"type": "agent_join"|"agent_message"|"solved",
+//! "ticket_id", "agent_name", "comment_id", "text"}`.
+//!
+//! Messaging (Sunshine Conversations): open with the engine's `passControl`; user messages
+//! `POST …/conversations/{id}/messages` as the user; close `releaseControl`. Webhooks carry
+//! `X-API-Key` equal to the webhook secret; `conversation:message` from a `business` author is
+//! the agent (the first one also joins), `switchboard:releaseControl` ends the chat
+//! (`agent_closed`, the raw `reason` kept). Event ids deduplicate retries.
+
+use super::http::{Body, Http, Request};
+use super::{
+    header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
+    Inbound, Opened, WebhookError,
+};
+use crate::engine::Event;
+use crate::integrations::Integration;
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{json, Value as Json};
+
+/// The Zendesk driver.
+pub struct Zendesk {
+    http: Http,
+}
+
+fn messaging(i: &Integration) -> bool {
+    i.settings.get("mode").and_then(Json::as_str) == Some("messaging")
+}
+
+fn base(i: &Integration) -> Result<String, DriverError> {
+    if let Some(b) = i.settings.get("base_url").and_then(Json::as_str) {
+        return Ok(b.trim_end_matches('/').to_owned());
+    }
+    let sub = setting(i, "subdomain")?;
+    Ok(if messaging(i) {
+        format!("https://{sub}.zendesk.com/sc")
+    } else {
+        format!("https://{sub}.zendesk.com")
+    })
+}
+
+fn auth(i: &Integration) -> Result<String, DriverError> {
+    let creds = if messaging(i) {
+        format!(
+            "{}:{}",
+            secret(i, "key_id")?.expose(),
+            secret(i, "key_secret")?.expose()
+        )
+    } else {
+        format!(
+            "{}/token:{}",
+            setting(i, "email")?,
+            secret(i, "api_token")?.expose()
+        )
+    };
+    Ok(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(creds)
+    ))
+}
+
+impl Zendesk {
+    /// A driver sending with `http`.
+    pub fn new(http: Http) -> Self {
+        Zendesk { http }
+    }
+
+    async fn call(
+        &self,
+        i: &Integration,
+        method: Method,
+        url: String,
+        body: Json,
+        what: &str,
+    ) -> Result<super::http::Response, DriverError> {
+        self.http
+            .send(Request {
+                method,
+                url,
+                headers: vec![("authorization".into(), auth(i)?)],
+                body: Body::Json(body),
+                what: what.into(),
+            })
+            .await
+    }
+}
+
+impl Driver for Zendesk {
+    fn open<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        request: &'a Json,
+    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        Box::pin(async move {
+            let i = &conv.integration;
+            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            if messaging(i) {
+                // The engine's URL names the Sunshine conversation; keep its path on our base.
+                let url = request
+                    .get("url")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default();
+                let path = url
+                    .split_once("/v2/")
+                    .map(|(_, p)| p)
+                    .ok_or_else(|| DriverError::Config("Zendesk: bad passControl URL".into()))?;
+                let conversation = path.split('/').nth(3).unwrap_or_default().to_owned();
+                self.call(
+                    i,
+                    Method::POST,
+                    format!("{}/v2/{path}", base(i)?),
+                    body,
+                    "Zendesk: passControl",
+                )
+                .await?;
+                Ok(Opened {
+                    remote_id: conversation,
+                    result: json!({}),
+                })
+            } else {
+                let resp = self
+                    .call(
+                        i,
+                        Method::POST,
+                        format!("{}/api/v2/tickets", base(i)?),
+                        body,
+                        "Zendesk: create ticket",
+                    )
+                    .await?;
+                let v = resp.json("Zendesk: create ticket")?;
+                let id = v
+                    .pointer("/ticket/id")
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                    .ok_or_else(|| DriverError::BadResponse("Zendesk: no ticket id".into()))?;
+                Ok(Opened {
+                    remote_id: id,
+                    result: v,
+                })
+            }
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let i = &conv.integration;
+            let id = conv.remote_id.as_deref().ok_or_else(|| {
+                DriverError::Config("Zendesk: the conversation is not open yet".into())
+            })?;
+            if messaging(i) {
+                let app = setting(i, "app_id")?;
+                let body = json!({ "author": { "type": "user", "userId": conv.identifier }, "content": { "type": "text", "text": text } });
+                self.call(
+                    i,
+                    Method::POST,
+                    format!("{}/v2/apps/{app}/conversations/{id}/messages", base(i)?),
+                    body,
+                    "Zendesk: message",
+                )
+                .await
+                .map(drop)
+            } else {
+                let body = json!({ "ticket": { "comment": { "body": text, "public": true } } });
+                self.call(
+                    i,
+                    Method::PUT,
+                    format!("{}/api/v2/tickets/{id}", base(i)?),
+                    body,
+                    "Zendesk: comment",
+                )
+                .await
+                .map(drop)
+            }
+        })
+    }
+
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+        Box::pin(async move {
+            let i = &conv.integration;
+            let Some(id) = conv.remote_id.as_deref() else {
+                return Ok(());
+            };
+            if messaging(i) {
+                let app = setting(i, "app_id")?;
+                let url = format!(
+                    "{}/v2/apps/{app}/conversations/{id}/releaseControl",
+                    base(i)?
+                );
+                self.call(
+                    i,
+                    Method::POST,
+                    url,
+                    json!({ "reason": "ticketClosed" }),
+                    "Zendesk: releaseControl",
+                )
+                .await
+                .map(drop)
+            } else {
+                let body = json!({ "ticket": { "status": "closed", "comment": { "body": "Atendimento encerrado pelo chatbot.", "public": false } } });
+                self.call(
+                    i,
+                    Method::PUT,
+                    format!("{}/api/v2/tickets/{id}", base(i)?),
+                    body,
+                    "Zendesk: close ticket",
+                )
+                .await
+                .map(drop)
+            }
+        })
+    }
+
+    fn webhook(
+        &self,
+        i: &Integration,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<Vec<Inbound>, WebhookError> {
+        let s =
+            secret(i, "webhook_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
+        if messaging(i) {
+            let key = header(headers, "x-api-key")
+                .ok_or_else(|| WebhookError::Unauthorized("no X-API-Key".into()))?;
+            if !super::signature::same(key.as_bytes(), s.expose().as_bytes()) {
+                return Err(WebhookError::Unauthorized(
+                    "X-API-Key does not match".into(),
+                ));
+            }
+            let v = json_body(body)?;
+            let mut out = Vec::new();
+            for e in v
+                .get("events")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = e.get("id").and_then(Json::as_str).unwrap_or_default();
+                let conv = e
+                    .pointer("/payload/conversation/id")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                match e.get("type").and_then(Json::as_str) {
+                    Some("conversation:message")
+                        if e.pointer("/payload/message/author/type")
+                            .and_then(Json::as_str)
+                            == Some("business") =>
+                    {
+                        let name = e
+                            .pointer("/payload/message/author/displayName")
+                            .and_then(Json::as_str)
+                            .unwrap_or("agent")
+                            .to_owned();
+                        out.push(Inbound {
+                            remote_id: conv.clone(),
+                            dedupe: format!("zd:{conv}:join:{name}"),
+                            event: Event::AgentJoin { name, avatar: None },
+                        });
+                        let text = e
+                            .pointer("/payload/message/content/text")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        out.push(Inbound {
+                            remote_id: conv,
+                            dedupe: format!("zd:{id}"),
+                            event: Event::AgentMessage { text },
+                        });
+                    }
+                    Some("switchboard:releaseControl") => {
+                        let reason = e
+                            .pointer("/payload/reason")
+                            .and_then(Json::as_str)
+                            .unwrap_or("releaseControl")
+                            .to_owned();
+                        out.push(Inbound {
+                            remote_id: conv,
+                            dedupe: format!("zd:{id}"),
+                            event: Event::AgentClose {
+                                wrap_up: Some(reason),
+                            },
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            Ok(out)
+        } else {
+            let ts = header(headers, "x-zendesk-webhook-signature-timestamp")
+                .ok_or_else(|| WebhookError::Unauthorized("no signature timestamp".into()))?;
+            let sig = header(headers, "x-zendesk-webhook-signature").ok_or_else(|| {
+                WebhookError::Unauthorized("no X-Zendesk-Webhook-Signature".into())
+            })?;
+            if !super::signature::same(
+                sig.as_bytes(),
+                super::signature::zendesk(s.expose(), ts, body).as_bytes(),
+            ) {
+                return Err(WebhookError::Unauthorized(
+                    "X-Zendesk-Webhook-Signature does not match".into(),
+                ));
+            }
+            let v = json_body(body)?;
+            let ticket = v
+                .get("ticket_id")
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                .ok_or_else(|| WebhookError::BadRequest("no `ticket_id`".into()))?;
+            let agent = v
+                .get("agent_name")
+                .and_then(Json::as_str)
+                .unwrap_or("agent")
+                .to_owned();
+            let invocation = header(headers, "x-zendesk-webhook-invocation-id")
+                .unwrap_or(ts)
+                .to_owned();
+            let (event, dedupe) = match v.get("type").and_then(Json::as_str) {
+                Some("agent_join") => (
+                    Event::AgentJoin {
+                        name: agent.clone(),
+                        avatar: None,
+                    },
+                    format!("zd:{ticket}:join:{agent}"),
+                ),
+                Some("agent_message") => {
+                    let id = v
+                        .get("comment_id")
+                        .map(Json::to_string)
+                        .unwrap_or(invocation);
+                    (
+                        Event::AgentMessage {
+                            text: v
+                                .get("text")
+                                .and_then(Json::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                        },
+                        format!("zd:{ticket}:comment:{id}"),
+                    )
+                }
+                Some("solved") => (
+                    Event::AgentClose {
+                        wrap_up: Some("solved".into()),
+                    },
+                    format!("zd:{ticket}:solved"),
+                ),
+                other => {
+                    return Err(WebhookError::BadRequest(format!(
+                        "unknown `type` {other:?}"
+                    )))
+                }
+            };
+            Ok(vec![Inbound {
+                remote_id: ticket,
+                dedupe,
+                event,
+            }])
+        }
+    }
+}

@@ -1,0 +1,1091 @@
+//! The provider drivers end to end, against fake provider APIs on 127.0.0.1 (wiremock): a flow
+//! hands over, the fake receives exactly the documented requests (headers and auth included),
+//! the fake's webhooks — sent to fluxo's router, signed as the provider signs them — drive the
+//! agent's join, messages both ways and the close, and the flow resumes in that status's branch.
+//! Then the failures: retries, timeouts, bad answers, bad signatures, duplicates.
+
+#![cfg(feature = "drivers")]
+
+mod common;
+
+use base64::Engine as _;
+use fluxo::drivers::http::{Http, RetryPolicy};
+use fluxo::engine::{Bot, CloseStatus, Event, Output};
+use fluxo::runtime::{Delivery, MemoryStore, Runtime, TokioClock};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Secrets, set once for the whole test process (same values everywhere).
+fn secrets() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for (k, v) in [
+            ("T_LP_CLIENT_ID", "lp-client-id-4f1"),
+            ("T_LP_CLIENT_SECRET", "lp-client-secret-9a8b7c"),
+            ("T_LP_APP_SECRET", "lp-app-secret-5d6e"),
+            ("T_ZD_API_TOKEN", "zd-api-token-11aa22"),
+            ("T_ZD_WEBHOOK_SECRET", "zd-webhook-secret-33bb"),
+            ("T_ALTU_ACCESS_KEY", "altu-access-key-44cc55dd"),
+            ("T_ALTU_ACCESS_TOKEN", "altu-access-token-66ee"),
+            ("T_OMNI_API_KEY", "omni-api-key-77ff"),
+            ("T_OMNI_WEBHOOK_SECRET", "omni-webhook-secret-88gg"),
+            ("T_WEBEX_TOKEN", "webex-token-99hh"),
+            ("T_WEBEX_WEBHOOK_SECRET", "webex-webhook-secret-00ii"),
+        ] {
+            // Process-wide, set once, before any driver reads them.
+            std::env::set_var(k, v);
+        }
+    });
+}
+
+const ALL_SECRETS: &[&str] = &[
+    "lp-client-id-4f1",
+    "lp-client-secret-9a8b7c",
+    "lp-app-secret-5d6e",
+    "zd-api-token-11aa22",
+    "zd-webhook-secret-33bb",
+    "altu-access-key-44cc55dd",
+    "altu-access-token-66ee",
+    "omni-api-key-77ff",
+    "omni-webhook-secret-88gg",
+    "webex-token-99hh",
+    "webex-webhook-secret-00ii",
+];
+
+fn read(p: &str) -> String {
+    std::fs::read_to_string(common::root().join(p)).expect("read")
+}
+
+fn integration(provider: &str, base: &str) -> Value {
+    match provider {
+        "liveperson" => {
+            json!({ "id": 7, "provider": "liveperson", "wait_timeout_s": 300, "user_inactivity_timeout_s": 600,
+            "settings": { "account_id": "123", "domain_url": base, "client_id": { "env": "T_LP_CLIENT_ID" },
+                          "client_secret": { "env": "T_LP_CLIENT_SECRET" }, "app_secret": { "env": "T_LP_APP_SECRET" } } })
+        }
+        "zendesk" => json!({ "id": 1, "provider": "zendesk", "wait_timeout_s": 120,
+            "settings": { "base_url": base, "mode": "tickets", "email": "bot@acme.example", "api_token": { "env": "T_ZD_API_TOKEN" },
+                          "webhook_secret": { "env": "T_ZD_WEBHOOK_SECRET" } } }),
+        "altu_connector" => json!({ "id": 2, "provider": "altu_connector", "include_history": true,
+            "settings": { "webhook_url": format!("{base}/altu/receive"), "access_key": { "env": "T_ALTU_ACCESS_KEY" },
+                          "access_token": { "env": "T_ALTU_ACCESS_TOKEN" } } }),
+        "omni" => json!({ "id": 3, "provider": "omni",
+            "settings": { "base_url": base, "api_key": { "env": "T_OMNI_API_KEY" }, "webhook_secret": { "env": "T_OMNI_WEBHOOK_SECRET" } } }),
+        _ => {
+            json!({ "id": 4, "provider": "webex_cc", "mask_pii": true, "max_agent_message_chars": 1000,
+            "settings": { "base_url": base, "entry_point_id": "ep-1", "access_token": { "env": "T_WEBEX_TOKEN" },
+                          "webhook_secret": { "env": "T_WEBEX_WEBHOOK_SECRET" } } })
+        }
+    }
+}
+
+struct Harness {
+    rt: Runtime,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+    router: String,
+    mock: MockServer,
+}
+
+async fn harness(provider: &str, policy: RetryPolicy) -> Harness {
+    secrets();
+    let mock = MockServer::start().await;
+    let integ = json!({ "integrations": [ integration(provider, &mock.uri()) ] });
+    let bot = Bot::from_json(
+        &read(&format!("flows/{provider}.json")),
+        Some(&integ.to_string()),
+    )
+    .expect("flow loads");
+    let (rt, rx) = Runtime::new(
+        bot,
+        Arc::new(MemoryStore::default()),
+        Http::new(policy),
+        Arc::new(TokioClock::starting_at(1_795_453_200_000)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = fluxo::runtime::server::router(rt.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Harness {
+        rt,
+        rx,
+        router: format!("http://{addr}"),
+        mock,
+    }
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_secs(2),
+        timeout: Duration::from_millis(500),
+    }
+}
+
+async fn hand_over(h: &Harness) -> Vec<Output> {
+    let start = Event::Start {
+        channel: None,
+        context: Some(
+            json!({ "zendeskTag": "vip", "matricula": "2024001" })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        contact: Some(
+            json!({ "name": "Maria Silva", "email": "maria@exemplo.com.br" })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+    };
+    h.rt.event("maria", start).await;
+    h.rt.event("maria", user("529.982.247-25")).await;
+    h.rt.event("maria", user("2")).await
+}
+
+fn user(t: &str) -> Event {
+    Event::User {
+        text: t.into(),
+        intent: None,
+        entities: None,
+        confidence: None,
+    }
+}
+
+async fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> u16 {
+    let client = reqwest::Client::new();
+    let mut b = client.post(url).body(body.to_vec());
+    for (k, v) in headers {
+        b = b.header(*k, v);
+    }
+    b.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// Node ids fired since the last call (drains the deliveries).
+fn fired(h: &mut Harness) -> Vec<String> {
+    let mut ids = Vec::new();
+    while let Ok(d) = h.rx.try_recv() {
+        if let Output::NodeEntered { id } = d.output {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+fn closed(out: &[Output]) -> Option<CloseStatus> {
+    out.iter().find_map(|o| match o {
+        Output::LiveChatClosed { status, .. } => Some(*status),
+        _ => None,
+    })
+}
+
+/// The fake's received requests, as `METHOD /path` + chosen headers + body, for snapshots.
+async fn requests(mock: &MockServer, keep_headers: &[&str]) -> String {
+    let mut s = String::new();
+    for r in mock.received_requests().await.unwrap_or_default() {
+        s.push_str(&format!("{} {}", r.method, r.url.path()));
+        if let Some(q) = r.url.query() {
+            s.push_str(&format!("?{q}"));
+        }
+        s.push('\n');
+        for h in keep_headers {
+            if let Some(v) = r.headers.get(*h) {
+                s.push_str(&format!("  {h}: {}\n", v.to_str().unwrap_or("?")));
+            }
+        }
+        let body = String::from_utf8_lossy(&r.body);
+        if !body.is_empty() {
+            let shown = serde_json::from_str::<Value>(&body)
+                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+                .unwrap_or(body.into_owned());
+            for line in shown.lines() {
+                s.push_str(&format!("  | {line}\n"));
+            }
+        }
+    }
+    s
+}
+
+fn lp_sign(body: &[u8]) -> String {
+    fluxo::drivers::signature::liveperson("lp-app-secret-5d6e", body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveperson_end_to_end() {
+    let mut h = harness("liveperson", fast()).await;
+    let base = h.mock.uri();
+    for service in ["sentinel", "idp", "asyncMessagingEnt"] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/api/account/123/service/{service}/baseURI.json"
+            )))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    json!({ "service": service, "account": "123", "baseURI": base }),
+                ),
+            )
+            .mount(&h.mock)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/sentinel/api/account/123/app/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({ "access_token": "app-jwt-1", "token_type": "Bearer", "expires_in": 3600 }),
+        ))
+        .expect(1)
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/account/123/consumer"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "token": "consumer-jws-1" })),
+        )
+        .expect(1)
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/account/123/messaging/consumer/conversation"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "reqId": "1,", "code": "OK", "body": { "msg": "OK User Profile set successfully" } },
+            { "reqId": "2,", "code": "OK", "body": { "conversationId": "conv-77" } } ])))
+        .expect(1)
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/api/account/123/messaging/consumer/conversation/send",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "reqId": "1", "code": "OK", "body": { "sequence": 0 } })),
+        )
+        .mount(&h.mock)
+        .await;
+
+    hand_over(&h).await;
+    let s = h.rt.session("maria").expect("session");
+    assert_eq!(
+        s.chat.as_ref().and_then(|c| c.remote_id.as_deref()),
+        Some("conv-77")
+    );
+    assert_eq!(
+        s.context["transbordo"]["body"]["body"]["conversationId"], "conv-77",
+        "the result variable (SPEC §4.3's LivePerson shape)"
+    );
+
+    let hook = format!("{}/webhooks/7", h.router);
+    let join = json!({ "kind": "notification", "type": "cqm.ExConversationChangeNotification", "body": { "changes": [ { "type": "UPSERT",
+        "result": { "convId": "conv-77", "conversationDetails": { "state": "OPEN", "stage": "OPEN",
+            "participants": [ { "id": "carla-1", "role": "ASSIGNED_AGENT" }, { "id": "c", "role": "CONSUMER" } ] } } } ] } }).to_string();
+    let sig = |b: &str| {
+        vec![
+            ("x-liveperson-signature", lp_sign(b.as_bytes())),
+            ("x-liveperson-account-id", "123".to_owned()),
+        ]
+    };
+    assert_eq!(post(&hook, &sig(&join), join.as_bytes()).await, 200);
+    // An agent message with accents and an emoji: the signature is over the raw bytes.
+    let msg = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 3,
+        "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
+        "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "Olá Maria, já vi sua fatura 😀" } } ] } }).to_string();
+    assert_eq!(post(&hook, &sig(&msg), msg.as_bytes()).await, 200);
+    // The same delivery again: acknowledged, no second effect.
+    assert_eq!(post(&hook, &sig(&msg), msg.as_bytes()).await, 200);
+    let out = h.rt.event("maria", user("Obrigada! Pode estornar?")).await;
+    assert!(matches!(&out[..], [Output::RelayToAgent { .. }]), "{out:?}");
+    let close = json!({ "kind": "notification", "type": "cqm.ExConversationChangeNotification", "body": { "changes": [ { "type": "UPSERT",
+        "result": { "convId": "conv-77", "conversationDetails": { "state": "CLOSE", "stage": "CLOSE", "closeReason": "AGENT" } } } ] } }).to_string();
+    assert_eq!(post(&hook, &sig(&close), close.as_bytes()).await, 200);
+
+    let s = h.rt.session("maria").expect("session");
+    assert!(s.chat.is_none());
+    assert_eq!(
+        s.focus.as_deref(),
+        Some("pesquisa"),
+        "the flow resumed in the agent_closed branch"
+    );
+    let mut transcript = Vec::new();
+    while let Ok(d) = h.rx.try_recv() {
+        transcript.push(serde_json::to_string(&d.output).unwrap_or_default());
+    }
+    let agent_msgs = transcript
+        .iter()
+        .filter(|l| l.contains("\"from\":\"agent\""))
+        .count();
+    assert_eq!(
+        agent_msgs, 1,
+        "the duplicate webhook had no effect: {transcript:#?}"
+    );
+    assert!(transcript
+        .iter()
+        .any(|l| l.contains("Olá Maria, já vi sua fatura 😀")));
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l.contains("\"status\":\"agent_closed\",\"reason\":\"AGENT\"")),
+        "the raw close reason is kept"
+    );
+    let reqs = requests(
+        &h.mock,
+        &["authorization", "x-lp-on-behalf", "content-type"],
+    )
+    .await
+    .replace(&base, "http://fake");
+    assert!(
+        reqs.contains("authorization: app-jwt-1")
+            && reqs.contains("x-lp-on-behalf: consumer-jws-1")
+    );
+    assert!(
+        reqs.contains("client_secret=lp-client-secret-9a8b7c"),
+        "the secret goes to Sentinel, in the form body"
+    );
+    insta::assert_snapshot!("liveperson_requests", reqs);
+}
+
+fn zd_sign(ts: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "x-zendesk-webhook-signature",
+            fluxo::drivers::signature::zendesk("zd-webhook-secret-33bb", ts, body),
+        ),
+        ("x-zendesk-webhook-signature-timestamp", ts.to_owned()),
+    ]
+}
+
+async fn zendesk_ticket_mock(h: &Harness) {
+    Mock::given(method("POST"))
+        .and(path("/api/v2/tickets"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "ticket": { "id": 4711, "status": "new" } })),
+        )
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v2/tickets/4711"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ticket": { "id": 4711 } })))
+        .mount(&h.mock)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_tickets_end_to_end() {
+    let h = harness("zendesk", fast()).await;
+    zendesk_ticket_mock(&h).await;
+    hand_over(&h).await;
+    let s = h.rt.session("maria").expect("session");
+    assert_eq!(
+        s.context["transbordo"]["response"]["body"]["ticket"]["id"],
+        4711
+    );
+    let hook = format!("{}/webhooks/1", h.router);
+    for (i, b) in [
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+        json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 9001, "text": "Oi, é o Bruno." }),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = b.to_string();
+        assert_eq!(post(&hook, &zd_sign(&format!("2026-11-23T17:0{i}:00Z"), body.as_bytes()), body.as_bytes()).await, 200);
+    }
+    h.rt.event("maria", user("Tudo certo agora")).await;
+    let solved = json!({ "type": "solved", "ticket_id": 4711 }).to_string();
+    assert_eq!(
+        post(
+            &hook,
+            &zd_sign("2026-11-23T17:09:00Z", solved.as_bytes()),
+            solved.as_bytes()
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        h.rt.session("maria").and_then(|s| s.focus),
+        Some("pesquisa".into())
+    );
+    let reqs = requests(&h.mock, &["authorization"]).await;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode("bot@acme.example/token:zd-api-token-11aa22");
+    assert!(
+        reqs.contains(&format!("authorization: Basic {basic}")),
+        "{reqs}"
+    );
+    insta::assert_snapshot!("zendesk_requests", reqs.replace(&basic, "<basic>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altu_connector_end_to_end() {
+    let mut h = harness("altu_connector", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/altu/receive"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "conversationID": "t4h-555" })),
+        )
+        .mount(&h.mock)
+        .await;
+    hand_over(&h).await;
+    // The fake checks what ALTU Connector checks: a fresh HS256 token, 60 s, with the access token.
+    let reqs = h.mock.received_requests().await.unwrap_or_default();
+    let auth = reqs[0]
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let jwt = auth.strip_prefix("Bearer ").expect("a bearer token");
+    let claims = jsonwebtoken::decode::<Value>(
+        jwt,
+        &jsonwebtoken::DecodingKey::from_secret(b"altu-access-key-44cc55dd"),
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .expect("HS256 with the access key")
+    .claims;
+    assert_eq!(claims["access_token"], "altu-access-token-66ee");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap_or(0) - claims["iat"].as_u64().unwrap_or(0),
+        60
+    );
+    let open: Value = serde_json::from_slice(&reqs[0].body).expect("json");
+    assert_eq!(open["action"], "OPEN_CONVERSATION");
+    assert_eq!(open["parameters"]["extraInfo"]["matricula"], "2024001");
+    assert!(
+        open["parameters"]["history"]
+            .as_array()
+            .is_some_and(|h| h.len() >= 3),
+        "include_history sends the conversation so far"
+    );
+
+    let hook = format!("{}/webhooks/2", h.router);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let bearer = format!(
+        "Bearer {}",
+        fluxo::drivers::altu_connector::token(
+            "altu-access-token-66ee",
+            b"altu-access-key-44cc55dd",
+            now
+        )
+        .expect("token")
+    );
+    let event = |action: &str, p: Value| {
+        json!({ "action": action, "conversationID": "t4h-555", "identifier": "maria", "parameters": p, "timestamp": now }).to_string()
+    };
+    for b in [
+        event("AGENT_JOINED", json!({ "agent": { "name": "Júlia" } })),
+        event(
+            "SEND_MESSAGE",
+            json!({ "message": { "id": "m1", "text": "Olá!" } }),
+        ),
+    ] {
+        assert_eq!(
+            post(&hook, &[("authorization", bearer.clone())], b.as_bytes()).await,
+            200
+        );
+    }
+    // Signed with another key, or expired: refused, nothing changes.
+    let forged = format!(
+        "Bearer {}",
+        fluxo::drivers::altu_connector::token("altu-access-token-66ee", b"another-key", now)
+            .expect("token")
+    );
+    let close = event(
+        "CLOSE_CONVERSATION",
+        json!({ "closedBy": "user", "reason": "cliente saiu" }),
+    );
+    assert_eq!(
+        post(&hook, &[("authorization", forged)], close.as_bytes()).await,
+        401
+    );
+    let expired = format!(
+        "Bearer {}",
+        fluxo::drivers::altu_connector::token(
+            "altu-access-token-66ee",
+            b"altu-access-key-44cc55dd",
+            now - 3600
+        )
+        .expect("token")
+    );
+    assert_eq!(
+        post(&hook, &[("authorization", expired)], close.as_bytes()).await,
+        401
+    );
+    assert!(h.rt.session("maria").and_then(|s| s.chat).is_some());
+    fired(&mut h);
+    assert_eq!(
+        post(&hook, &[("authorization", bearer)], close.as_bytes()).await,
+        200
+    );
+    assert_eq!(fired(&mut h), ["despedida"], "the user_closed branch");
+    assert!(h.rt.session("maria").and_then(|s| s.chat).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omni_and_webex_end_to_end() {
+    // Omni: api key out, api key in; "abandoned" is the user's inactivity.
+    let mut h = harness("omni", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "id": "at-9", "queuePosition": 2 })),
+        )
+        .mount(&h.mock)
+        .await;
+    hand_over(&h).await;
+    let hook = format!("{}/webhooks/3", h.router);
+    let key = || vec![("x-api-key", "omni-webhook-secret-88gg".to_owned())];
+    fired(&mut h);
+    for b in [
+        json!({ "event": "agent_joined", "attendanceId": "at-9", "agent": { "name": "Rita" } }),
+        json!({ "event": "abandoned", "attendanceId": "at-9", "reason": "Tempo Abandono" }),
+    ] {
+        assert_eq!(post(&hook, &key(), b.to_string().as_bytes()).await, 200);
+    }
+    assert_eq!(
+        fired(&mut h),
+        ["inatividade"],
+        "abandoned is the user's inactivity"
+    );
+    let reqs = requests(&h.mock, &["x-api-key"]).await;
+    assert!(reqs.contains("x-api-key: omni-api-key-77ff"), "{reqs}");
+
+    // Webex: a RONA re-queues; the agent's end keeps the wrap-up reason.
+    let h = harness("webex_cc", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/tasks"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({ "id": "task-31" })))
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/tasks/task-31/messages"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&h.mock)
+        .await;
+    hand_over(&h).await;
+    let hook = format!("{}/webhooks/4", h.router);
+    let send = |b: Value| {
+        let body = b.to_string();
+        let sig = fluxo::drivers::signature::webex("webex-webhook-secret-00ii", body.as_bytes());
+        (body, vec![("x-spark-signature", sig)])
+    };
+    let (b, s) = send(
+        json!({ "id": "e1", "type": "task:ended", "data": { "taskId": "task-31", "terminatingParty": "System", "reason": "RONA Timer Expired" } }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert!(
+        h.rt.session("maria").and_then(|s| s.chat).is_some(),
+        "RONA does not end the chat"
+    );
+    let (b, s) = send(
+        json!({ "id": "e2", "type": "task:connect", "data": { "taskId": "task-31", "agentName": "Ana" } }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    let out =
+        h.rt.event("maria", user("meu email é melissa@gmail.com"))
+            .await;
+    assert!(
+        matches!(&out[..], [Output::RelayToAgent { text }] if text == "meu email é m******@gmail.com"),
+        "{out:?}"
+    );
+    let (b, s) = send(
+        json!({ "id": "e3", "type": "task:ended", "data": { "taskId": "task-31", "terminatingParty": "Agent", "wrapUpReason": "Resolvido no primeiro contato" } }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert_eq!(
+        h.rt.session("maria").and_then(|s| s.focus),
+        Some("pesquisa".into())
+    );
+    let reqs = requests(&h.mock, &["authorization"]).await;
+    assert!(reqs.contains("authorization: Bearer webex-token-99hh"));
+    assert!(
+        reqs.contains("m******@gmail.com") && !reqs.contains("melissa@"),
+        "the agent never sees the raw e-mail:\n{reqs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_then_success_and_429_retry_after() {
+    let h = harness("zendesk", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/tickets"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.mock)
+        .await;
+    zendesk_ticket_mock(&h).await;
+    let out = hand_over(&h).await;
+    assert!(closed(&out).is_none(), "{out:?}");
+    assert_eq!(
+        h.rt.session("maria")
+            .and_then(|s| s.chat)
+            .and_then(|c| c.remote_id),
+        Some("4711".into())
+    );
+    assert_eq!(
+        h.mock.received_requests().await.map(|r| r.len()),
+        Some(2),
+        "one retry"
+    );
+
+    let h = harness("zendesk", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/tickets"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.mock)
+        .await;
+    zendesk_ticket_mock(&h).await;
+    let started = std::time::Instant::now();
+    hand_over(&h).await;
+    assert_eq!(
+        h.rt.session("maria")
+            .and_then(|s| s.chat)
+            .and_then(|c| c.remote_id),
+        Some("4711".into())
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After: 1 was honoured"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_end_the_chat_with_error_and_the_user_is_not_left_hanging() {
+    // 500 forever.
+    let h = harness("zendesk", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/tickets"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&h.mock)
+        .await;
+    let out = hand_over(&h).await;
+    assert_eq!(closed(&out), Some(CloseStatus::Error));
+    assert_eq!(
+        h.mock.received_requests().await.map(|r| r.len()),
+        Some(3),
+        "bounded retries"
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::NodeEntered { id } if id == "falha")),
+        "the flow's error branch"
+    );
+    let s = h.rt.session("maria").expect("session");
+    assert_eq!(s.context["transbordo"]["status"], "error");
+
+    // A provider that never answers.
+    let h = harness("omni", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(5))
+                .set_body_json(json!({ "id": "x" })),
+        )
+        .mount(&h.mock)
+        .await;
+    let out = hand_over(&h).await;
+    assert_eq!(closed(&out), Some(CloseStatus::Error));
+    assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { reason: Some(r), .. } if r.contains("no answer in time"))), "{out:?}");
+
+    // An answer that is not JSON.
+    let h = harness("omni", fast()).await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>oops</html>", "text/html"))
+        .mount(&h.mock)
+        .await;
+    let out = hand_over(&h).await;
+    assert_eq!(closed(&out), Some(CloseStatus::Error));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_webhooks_change_nothing() {
+    let h = harness("zendesk", fast()).await;
+    zendesk_ticket_mock(&h).await;
+    hand_over(&h).await;
+    let before = h.rt.session("maria");
+    let hook = format!("{}/webhooks/1", h.router);
+    let body = json!({ "type": "solved", "ticket_id": 4711 }).to_string();
+    assert_eq!(
+        post(&hook, &[], body.as_bytes()).await,
+        401,
+        "missing signature"
+    );
+    let mut bad = zd_sign("2026-11-23T17:00:00Z", body.as_bytes());
+    bad[0].1 =
+        fluxo::drivers::signature::zendesk("wrong-secret", "2026-11-23T17:00:00Z", body.as_bytes());
+    assert_eq!(
+        post(&hook, &bad, body.as_bytes()).await,
+        401,
+        "wrong signature"
+    );
+    let tampered = body.replace("4711", "4712");
+    assert_eq!(
+        post(
+            &hook,
+            &zd_sign("2026-11-23T17:00:00Z", body.as_bytes()),
+            tampered.as_bytes()
+        )
+        .await,
+        401,
+        "body changed after signing"
+    );
+    assert_eq!(h.rt.session("maria"), before, "nothing changed");
+    let garbage = b"{not json";
+    assert_eq!(
+        post(&hook, &zd_sign("t", garbage), garbage).await,
+        400,
+        "malformed JSON"
+    );
+    let other = json!({ "type": "solved", "ticket_id": 99 }).to_string();
+    assert_eq!(
+        post(&hook, &zd_sign("t", other.as_bytes()), other.as_bytes()).await,
+        404,
+        "unknown conversation id"
+    );
+    assert_eq!(
+        post(&format!("{}/webhooks/77", h.router), &[], b"{}").await,
+        404,
+        "unknown integration"
+    );
+    assert_eq!(h.rt.session("maria"), before, "nothing changed");
+}
+
+/// Timers run on tokio: with tokio's clock paused, the wait timeout fires exactly when due.
+#[tokio::test(start_paused = true)]
+async fn timers_follow_the_virtual_clock() {
+    let bot = Bot::from_json(
+        &read("flows/simulator.json"),
+        Some(&read("flows/integrations.json")),
+    )
+    .expect("loads");
+    let (rt, mut rx) = Runtime::new(
+        bot,
+        Arc::new(MemoryStore::default()),
+        Http::new(fast()),
+        Arc::new(TokioClock::starting_at(1_795_453_200_000)),
+    );
+    rt.event(
+        "u",
+        Event::Start {
+            channel: None,
+            context: None,
+            contact: None,
+        },
+    )
+    .await;
+    rt.event("u", user("529.982.247-25")).await;
+    rt.event("u", user("2")).await;
+    while rx.try_recv().is_ok() {}
+    tokio::time::sleep(Duration::from_millis(299_900)).await;
+    assert!(rt.session("u").and_then(|s| s.chat).is_some(), "not yet");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::task::yield_now().await;
+    let mut statuses = Vec::new();
+    while let Ok(d) = rx.try_recv() {
+        if let Output::LiveChatClosed { status, .. } = d.output {
+            statuses.push(status);
+        }
+    }
+    assert_eq!(statuses, vec![CloseStatus::Timeout]);
+    assert_eq!(rt.session("u").and_then(|s| s.focus), Some("menu".into()));
+}
+
+/// Logs say what was called and how it went; no secret ever appears in them or in errors.
+#[test]
+fn no_secret_in_logs() {
+    let buf = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let buf = buf.clone();
+        move || LogWriter(buf.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            // A LivePerson hand-over that fails at the token step (500 forever), then a Zendesk
+            // one that works, and refused webhooks for both.
+            let h = harness("liveperson", fast()).await;
+            for service in ["sentinel", "idp", "asyncMessagingEnt"] {
+                Mock::given(method("GET"))
+                    .and(path(format!(
+                        "/api/account/123/service/{service}/baseURI.json"
+                    )))
+                    .respond_with(
+                        ResponseTemplate::new(200)
+                            .set_body_json(json!({ "baseURI": h.mock.uri() })),
+                    )
+                    .mount(&h.mock)
+                    .await;
+            }
+            Mock::given(method("POST"))
+                .and(path("/sentinel/api/account/123/app/token"))
+                .respond_with(ResponseTemplate::new(500))
+                .mount(&h.mock)
+                .await;
+            let out = hand_over(&h).await;
+            assert_eq!(closed(&out), Some(CloseStatus::Error));
+            let text = serde_json::to_string(&out).unwrap_or_default();
+            for s in ALL_SECRETS {
+                assert!(!text.contains(s), "a secret in the outputs");
+            }
+            assert_eq!(
+                post(
+                    &format!("{}/webhooks/7", h.router),
+                    &[("x-liveperson-signature", "sha1=AAAA".into())],
+                    b"{}"
+                )
+                .await,
+                401
+            );
+            let h = harness("zendesk", fast()).await;
+            zendesk_ticket_mock(&h).await;
+            hand_over(&h).await;
+            assert_eq!(
+                post(&format!("{}/webhooks/1", h.router), &[], b"{}").await,
+                401
+            );
+        });
+    });
+    let logs =
+        String::from_utf8_lossy(&buf.lock().map(|b| b.clone()).unwrap_or_default()).into_owned();
+    assert!(
+        logs.contains("provider call") && logs.contains("webhook refused"),
+        "the logs say what happened:\n{logs}"
+    );
+    for s in ALL_SECRETS {
+        assert!(!logs.contains(s), "secret {s:?} in the logs:\n{logs}");
+    }
+}
+
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fluxo_run_live_against_a_fake_provider() {
+    secrets();
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/tickets"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "ticket": { "id": 4711 } })))
+        .mount(&mock)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v2/tickets/4711"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&mock)
+        .await;
+    let dir = std::env::temp_dir().join(format!("fluxo-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy(
+        common::root().join("flows/zendesk.json"),
+        dir.join("zendesk.json"),
+    )
+    .expect("copy");
+    std::fs::write(
+        dir.join("integrations.json"),
+        json!({ "integrations": [ integration("zendesk", &mock.uri()) ] }).to_string(),
+    )
+    .expect("write");
+    std::fs::write(dir.join("events.jsonl"), "{\"type\": \"start\", \"context\": {\"zendeskTag\": \"vip\"}}\n{\"type\": \"user\", \"text\": \"529.982.247-25\"}\n{\"type\": \"user\", \"text\": \"2\"}\n").expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args([
+            "run",
+            "zendesk.json",
+            "--live",
+            "--events",
+            "events.jsonl",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn fluxo run --live");
+    // Wait until the ticket exists, then play the agent through signed webhooks.
+    for _ in 0..100 {
+        if mock
+            .received_requests()
+            .await
+            .is_some_and(|r| !r.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hook = format!("http://127.0.0.1:{port}/webhooks/1");
+    for (i, b) in [
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+        json!({ "type": "agent_message", "ticket_id": 4711, "comment_id": 1, "text": "Resolvido!" }),
+        json!({ "type": "solved", "ticket_id": 4711 }),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = b.to_string();
+        assert_eq!(post(&hook, &zd_sign(&format!("t{i}"), body.as_bytes()), body.as_bytes()).await, 200, "{body}");
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("fluxo ends once the chat is closed")
+        .expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"type\":\"handoff_requested\"")
+            && stdout.contains("\"text\":\"Resolvido!\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"status\":\"agent_closed\",\"reason\":\"solved\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"id\":\"pesquisa\""),
+        "the flow resumed in its branch:\n{stdout}"
+    );
+    for s in ALL_SECRETS {
+        assert!(!stdout.contains(s) && !String::from_utf8_lossy(&out.stderr).contains(s));
+    }
+}
+
+/// A backend's own driver, registered for a provider (here the simulator, which has none).
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl fluxo::drivers::Driver for Recorder {
+    fn open<'a>(
+        &'a self,
+        conv: &'a fluxo::drivers::Conversation,
+        _: &'a Value,
+    ) -> fluxo::drivers::BoxFuture<'a, Result<fluxo::drivers::Opened, fluxo::drivers::DriverError>>
+    {
+        Box::pin(async move {
+            self.0
+                .lock()
+                .map(|mut v| v.push(format!("open {}", conv.identifier)))
+                .ok();
+            Ok(fluxo::drivers::Opened {
+                remote_id: "mine-1".into(),
+                result: json!({ "mine": true }),
+            })
+        })
+    }
+    fn send<'a>(
+        &'a self,
+        conv: &'a fluxo::drivers::Conversation,
+        text: &'a str,
+    ) -> fluxo::drivers::BoxFuture<'a, Result<(), fluxo::drivers::DriverError>> {
+        Box::pin(async move {
+            self.0
+                .lock()
+                .map(|mut v| {
+                    v.push(format!(
+                        "send {} {text}",
+                        conv.remote_id.clone().unwrap_or_default()
+                    ))
+                })
+                .ok();
+            Ok(())
+        })
+    }
+    fn close<'a>(
+        &'a self,
+        _: &'a fluxo::drivers::Conversation,
+    ) -> fluxo::drivers::BoxFuture<'a, Result<(), fluxo::drivers::DriverError>> {
+        Box::pin(async move { Ok(()) })
+    }
+    fn webhook(
+        &self,
+        _: &fluxo::integrations::Integration,
+        _: &fluxo::drivers::Headers,
+        body: &[u8],
+    ) -> Result<Vec<fluxo::drivers::Inbound>, fluxo::drivers::WebhookError> {
+        let v = fluxo::drivers::json_body(body)?;
+        Ok(vec![fluxo::drivers::Inbound {
+            remote_id: "mine-1".into(),
+            dedupe: v.to_string(),
+            event: Event::AgentJoin {
+                name: "Zé".into(),
+                avatar: None,
+            },
+        }])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_registers_its_own_driver() {
+    let bot = Bot::from_json(
+        &read("flows/simulator.json"),
+        Some(&read("flows/integrations.json")),
+    )
+    .expect("loads");
+    let (rt, _rx) = Runtime::new(
+        bot,
+        Arc::new(MemoryStore::default()),
+        Http::new(fast()),
+        Arc::new(TokioClock::starting_at(0)),
+    );
+    let rec = Arc::new(Recorder(std::sync::Mutex::default()));
+    rt.register_driver(fluxo::integrations::Provider::Simulator, rec.clone());
+    rt.event(
+        "u",
+        Event::Start {
+            channel: None,
+            context: None,
+            contact: None,
+        },
+    )
+    .await;
+    rt.event("u", user("529.982.247-25")).await;
+    rt.event("u", user("2")).await;
+    assert_eq!(rt.webhook("9", &vec![], b"{\"n\": 1}").await.status, 200);
+    rt.event("u", user("oi")).await;
+    assert_eq!(
+        rec.0.lock().map(|v| v.clone()).unwrap_or_default(),
+        ["open u", "send mine-1 oi"]
+    );
+    assert_eq!(
+        rt.session("u").and_then(|s| s.chat).map(|c| c.agents),
+        Some(vec!["Zé".to_string()])
+    );
+}
