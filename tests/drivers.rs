@@ -213,6 +213,12 @@ async fn requests(mock: &MockServer, keep_headers: &[&str]) -> String {
     s
 }
 
+/// Replaces Unix timestamps (which change every run) in request bodies.
+fn scrub_times(s: &str) -> String {
+    let re = regex::Regex::new(r#""(timestamp|at)": \d+"#).expect("regex");
+    re.replace_all(s, "\"$1\": <time>").into_owned()
+}
+
 fn lp_sign(body: &[u8]) -> String {
     fluxo::drivers::signature::liveperson("lp-app-secret-5d6e", body)
 }
@@ -346,7 +352,11 @@ async fn liveperson_end_to_end() {
         reqs.contains("client_secret=lp-client-secret-9a8b7c"),
         "the secret goes to Sentinel, in the form body"
     );
-    insta::assert_snapshot!("liveperson_requests", reqs);
+    insta::assert_snapshot!(
+        "liveperson_requests",
+        reqs.replace("lp-client-secret-9a8b7c", "<client_secret>")
+            .replace("lp-client-id-4f1", "<client_id>")
+    );
 }
 
 fn zd_sign(ts: &str, body: &[u8]) -> Vec<(&'static str, String)> {
@@ -491,6 +501,8 @@ async fn altu_connector_end_to_end() {
             200
         );
     }
+    let out = h.rt.event("maria", user("Oi Júlia")).await;
+    assert!(matches!(&out[..], [Output::RelayToAgent { .. }]), "{out:?}");
     // Signed with another key, or expired: refused, nothing changes.
     let forged = format!(
         "Bearer {}",
@@ -526,6 +538,27 @@ async fn altu_connector_end_to_end() {
     );
     assert_eq!(fired(&mut h), ["despedida"], "the user_closed branch");
     assert!(h.rt.session("maria").and_then(|s| s.chat).is_none());
+    let sent = h.mock.received_requests().await.unwrap_or_default();
+    let bodies: Vec<Value> = sent
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(
+        bodies
+            .iter()
+            .map(|b| b["action"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["OPEN_CONVERSATION", "SEND_MESSAGE"]
+    );
+    assert_eq!(bodies[1]["conversationID"], "t4h-555");
+    assert_eq!(bodies[1]["parameters"]["message"]["text"], "Oi Júlia");
+    // Every request has its own fresh token.
+    assert!(sent.iter().all(|r| r
+        .headers
+        .get("authorization")
+        .is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("Bearer ey")))));
+    let shown = requests(&h.mock, &["content-type"]).await;
+    insta::assert_snapshot!("altu_connector_requests", scrub_times(&shown));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -542,13 +575,21 @@ async fn omni_and_webex_end_to_end() {
     hand_over(&h).await;
     let hook = format!("{}/webhooks/3", h.router);
     let key = || vec![("x-api-key", "omni-webhook-secret-88gg".to_owned())];
-    fired(&mut h);
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance/at-9/messages"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&h.mock)
+        .await;
     for b in [
         json!({ "event": "agent_joined", "attendanceId": "at-9", "agent": { "name": "Rita" } }),
-        json!({ "event": "abandoned", "attendanceId": "at-9", "reason": "Tempo Abandono" }),
+        json!({ "event": "agent_message", "attendanceId": "at-9", "message": { "id": 1, "text": "Oi, aqui é a Rita." } }),
     ] {
         assert_eq!(post(&hook, &key(), b.to_string().as_bytes()).await, 200);
     }
+    h.rt.event("maria", user("Oi Rita")).await;
+    fired(&mut h);
+    let b = json!({ "event": "abandoned", "attendanceId": "at-9", "reason": "Tempo Abandono" });
+    assert_eq!(post(&hook, &key(), b.to_string().as_bytes()).await, 200);
     assert_eq!(
         fired(&mut h),
         ["inatividade"],
@@ -556,6 +597,14 @@ async fn omni_and_webex_end_to_end() {
     );
     let reqs = requests(&h.mock, &["x-api-key"]).await;
     assert!(reqs.contains("x-api-key: omni-api-key-77ff"), "{reqs}");
+    assert!(
+        reqs.contains("POST /integration/attendance/at-9/messages") && reqs.contains("Oi Rita"),
+        "{reqs}"
+    );
+    insta::assert_snapshot!(
+        "omni_requests",
+        reqs.replace("omni-api-key-77ff", "<api_key>")
+    );
 
     // Webex: a RONA re-queues; the agent's end keeps the wrap-up reason.
     let h = harness("webex_cc", fast()).await;
@@ -588,6 +637,14 @@ async fn omni_and_webex_end_to_end() {
         json!({ "id": "e2", "type": "task:connect", "data": { "taskId": "task-31", "agentName": "Ana" } }),
     );
     assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    let (b, s) = send(
+        json!({ "id": "e2b", "type": "agent:message", "data": { "taskId": "task-31", "text": "Olá, sou a Ana." } }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert!(h
+        .rt
+        .session("maria")
+        .is_some_and(|s| s.chat.is_some_and(|c| c.agents == ["Ana"])));
     let out =
         h.rt.event("maria", user("meu email é melissa@gmail.com"))
             .await;
@@ -608,6 +665,10 @@ async fn omni_and_webex_end_to_end() {
     assert!(
         reqs.contains("m******@gmail.com") && !reqs.contains("melissa@"),
         "the agent never sees the raw e-mail:\n{reqs}"
+    );
+    insta::assert_snapshot!(
+        "webex_cc_requests",
+        reqs.replace("webex-token-99hh", "<token>")
     );
 }
 
@@ -1087,5 +1148,110 @@ async fn a_backend_registers_its_own_driver() {
     assert_eq!(
         rt.session("u").and_then(|s| s.chat).map(|c| c.agents),
         Some(vec!["Zé".to_string()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_messaging_end_to_end() {
+    secrets();
+    std::env::set_var("T_ZD_KEY_ID", "zd-key-id-1");
+    std::env::set_var("T_ZD_KEY_SECRET", "zd-key-secret-2");
+    let mock = MockServer::start().await;
+    let integ = json!({ "integrations": [ { "id": 1, "provider": "zendesk", "wait_timeout_s": 120, "settings": {
+        "base_url": mock.uri(), "mode": "messaging", "app_id": "app-1", "switchboard_integration": "zd-agentWorkspace",
+        "key_id": { "env": "T_ZD_KEY_ID" }, "key_secret": { "env": "T_ZD_KEY_SECRET" }, "webhook_secret": { "env": "T_ZD_WEBHOOK_SECRET" } } } ] });
+    let bot = Bot::from_json(&read("flows/zendesk.json"), Some(&integ.to_string())).expect("loads");
+    let (rt, mut rx) = Runtime::new(
+        bot,
+        Arc::new(MemoryStore::default()),
+        Http::new(fast()),
+        Arc::new(TokioClock::starting_at(0)),
+    );
+    Mock::given(method("POST"))
+        .and(path("/v2/apps/app-1/conversations/sc-9/passControl"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/apps/app-1/conversations/sc-9/messages"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "messages": [] })))
+        .mount(&mock)
+        .await;
+    let ctx = json!({ "zendeskTag": "vip", "sunco_conversation_id": "sc-9" })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    rt.event(
+        "maria",
+        Event::Start {
+            channel: None,
+            context: Some(ctx),
+            contact: None,
+        },
+    )
+    .await;
+    rt.event("maria", user("529.982.247-25")).await;
+    rt.event("maria", user("2")).await;
+    assert_eq!(
+        rt.session("maria")
+            .and_then(|s| s.chat)
+            .and_then(|c| c.remote_id),
+        Some("sc-9".into())
+    );
+    let key = vec![("x-api-key", "zd-webhook-secret-33bb".to_owned())];
+    let msg = json!({ "app": { "id": "app-1" }, "events": [ { "id": "ev-1", "type": "conversation:message", "payload": {
+        "conversation": { "id": "sc-9" }, "message": { "author": { "type": "business", "displayName": "Paula" }, "content": { "type": "text", "text": "Oi, Paula aqui." } } } } ] }).to_string();
+    let app = fluxo::runtime::server::router(rt.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let hook = format!("http://{addr}/webhooks/1");
+    assert_eq!(post(&hook, &key, msg.as_bytes()).await, 200);
+    assert_eq!(
+        post(&hook, &key, msg.as_bytes()).await,
+        200,
+        "a retried delivery"
+    );
+    rt.event("maria", user("Obrigada, Paula")).await;
+    let release = json!({ "events": [ { "id": "ev-2", "type": "switchboard:releaseControl", "payload": { "conversation": { "id": "sc-9" }, "reason": "ticketSolved" } } ] }).to_string();
+    assert_eq!(
+        post(&hook, &[("x-api-key", "wrong".into())], release.as_bytes()).await,
+        401
+    );
+    assert_eq!(post(&hook, &key, release.as_bytes()).await, 200);
+    let mut out = Vec::new();
+    while let Ok(d) = rx.try_recv() {
+        out.push(d.output);
+    }
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(
+                o,
+                Output::Message {
+                    from: fluxo::engine::Speaker::Agent,
+                    ..
+                }
+            ))
+            .count(),
+        1
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { status: CloseStatus::AgentClosed, reason: Some(r) } if r == "ticketSolved")));
+    assert_eq!(
+        rt.session("maria").and_then(|s| s.focus),
+        Some("pesquisa".into())
+    );
+    let reqs = requests(&mock, &["authorization"]).await;
+    let basic = base64::engine::general_purpose::STANDARD.encode("zd-key-id-1:zd-key-secret-2");
+    assert!(
+        reqs.contains(&format!("authorization: Basic {basic}")),
+        "{reqs}"
+    );
+    insta::assert_snapshot!(
+        "zendesk_messaging_requests",
+        reqs.replace(&basic, "<basic>")
     );
 }
