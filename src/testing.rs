@@ -584,7 +584,8 @@ pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
     (result, Some(bot))
 }
 
-/// Loads a flow and its integrations (default: `integrations.json` beside the flow).
+/// Loads a flow and its integrations (default: `integrations.json` beside the flow). A flow
+/// that cannot run is refused with every blocking finding, one per line, with its position.
 pub fn load(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
     let bytes = std::fs::read(flow).map_err(|e| format!("{}: {e}", flow.display()))?;
     let beside = flow.with_file_name("integrations.json");
@@ -601,7 +602,19 @@ pub fn load(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
         &bytes,
         ipath.as_deref().zip(ib.as_deref()),
     )
-    .map_err(|e| format!("the flow cannot run: {e}"))
+    .map_err(|e| {
+        let mut msg = String::from("the flow cannot run:");
+        for f in &e.findings {
+            msg.push_str(&format!(
+                "\n  {}:{}:{}: {} [{}]",
+                f.file, f.line, f.column, f.message, f.code
+            ));
+        }
+        if e.findings.is_empty() {
+            msg.push_str(" the integrations file is not valid");
+        }
+        msg
+    })
 }
 
 /// `=== name` sections of a golden file: name → (text, line number of its first line).

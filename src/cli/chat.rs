@@ -13,20 +13,9 @@ use std::process::ExitCode;
 /// Arguments of `fluxo chat`.
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// The flow.
-    pub flow: PathBuf,
-    /// The integrations file (default: `integrations.json` beside the flow).
-    #[arg(long, value_name = "FILE")]
-    pub integrations: Option<PathBuf>,
-    /// Channel key (`Whatsapp`, `Widget`, …).
-    #[arg(long)]
-    pub channel: Option<String>,
-    /// Initial context, a JSON object.
-    #[arg(long, value_name = "JSON")]
-    pub context: Option<String>,
-    /// Start of the virtual clock (RFC 3339, default: now).
-    #[arg(long, value_name = "RFC3339")]
-    pub clock: Option<String>,
+    /// Flow, integrations, channel, context, clock.
+    #[command(flatten)]
+    pub target: super::run::FlowArgs,
     /// Talk to the real providers of the integrations file: the provider plays the agent.
     #[arg(long)]
     pub live: bool,
@@ -82,15 +71,15 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    let bot = match super::run::load_bot(&args.flow, args.integrations.as_deref()) {
+    let bot = match super::run::load_bot(&args.target.flow, args.target.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let now = match super::run::clock(args.clock.as_deref()) {
+    let now = match super::run::clock(args.target.clock.as_deref()) {
         Ok(n) => n,
         Err(e) => return fail(e),
     };
-    let context = match super::run::context_arg(args.context.as_deref()) {
+    let context = match super::run::context_arg(args.target.context.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -102,7 +91,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
             bot,
             style,
             ChatStart {
-                channel: args.channel,
+                channel: args.target.channel,
                 context,
             },
             args.listen,
@@ -115,12 +104,12 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         now,
         clock0: now,
         start: Start {
-            channel: args.channel,
+            channel: args.target.channel,
             context,
             contact: None,
         },
         events: Vec::new(),
-        flow: args.flow,
+        flow: args.target.flow,
         style,
     };
     let mut rl = match rustyline::DefaultEditor::new() {

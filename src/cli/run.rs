@@ -7,14 +7,11 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Arguments of `fluxo run`.
+/// The flow and how a conversation with it starts (shared by `run` and `chat`).
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct FlowArgs {
     /// The flow.
     pub flow: PathBuf,
-    /// Events, one JSON object per line (`-` for standard input, the default).
-    #[arg(long, value_name = "FILE", default_value = "-")]
-    pub events: String,
     /// The integrations file (default: `integrations.json` beside the flow, when there is one).
     #[arg(long, value_name = "FILE")]
     pub integrations: Option<PathBuf>,
@@ -27,6 +24,17 @@ pub struct RunArgs {
     /// Start of the virtual clock (RFC 3339, default: now). Only `advance` events move it.
     #[arg(long, value_name = "RFC3339")]
     pub clock: Option<String>,
+}
+
+/// Arguments of `fluxo run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Flow, integrations, channel, context, clock.
+    #[command(flatten)]
+    pub target: FlowArgs,
+    /// Events, one JSON object per line (`-` for standard input, the default).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub events: String,
     /// The end user's id (what providers see as the consumer / identifier).
     #[arg(long, default_value = "fluxo-run")]
     pub session_id: String,
@@ -40,36 +48,7 @@ pub struct RunArgs {
 
 /// Loads a bot from a flow path and an optional integrations path (default: beside the flow).
 pub(crate) fn load_bot(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
-    let bytes = std::fs::read(flow).map_err(|e| format!("{}: {e}", flow.display()))?;
-    let beside = flow.with_file_name("integrations.json");
-    let integ_path = integrations
-        .map(Path::to_path_buf)
-        .or_else(|| beside.exists().then_some(beside));
-    let integ = match &integ_path {
-        Some(p) => Some((
-            p.display().to_string(),
-            std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
-        )),
-        None => None,
-    };
-    Bot::from_bytes(
-        &flow.display().to_string(),
-        &bytes,
-        integ.as_ref().map(|(p, b)| (p.as_str(), b.as_slice())),
-    )
-    .map_err(|e| {
-        let mut msg = String::from("the flow cannot run:");
-        for f in &e.findings {
-            msg.push_str(&format!(
-                "\n  {}:{}:{}: {} [{}]",
-                f.file, f.line, f.column, f.message, f.code
-            ));
-        }
-        if e.findings.is_empty() {
-            msg.push_str(" the integrations file is not valid");
-        }
-        msg
-    })
+    crate::testing::load(flow, integrations)
 }
 
 /// Milliseconds since the epoch for `--clock`, or now.
@@ -96,15 +75,15 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    let bot = match load_bot(&args.flow, args.integrations.as_deref()) {
+    let bot = match load_bot(&args.target.flow, args.target.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let mut now = match clock(args.clock.as_deref()) {
+    let mut now = match clock(args.target.clock.as_deref()) {
         Ok(n) => n,
         Err(e) => return fail(e),
     };
-    let context = match context_arg(args.context.as_deref()) {
+    let context = match context_arg(args.target.context.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -155,13 +134,13 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
                     contact,
                 },
             ) => Event::Start {
-                channel: channel.or_else(|| args.channel.clone()),
+                channel: channel.or_else(|| args.target.channel.clone()),
                 context: c.or_else(|| context.clone()),
                 contact,
             },
             (true, other) => {
                 let start = Event::Start {
-                    channel: args.channel.clone(),
+                    channel: args.target.channel.clone(),
                     context: context.clone(),
                     contact: None,
                 };
@@ -213,7 +192,7 @@ fn run_live(
             ..
         }) => {
             if channel.is_none() {
-                channel.clone_from(&args.channel);
+                channel.clone_from(&args.target.channel);
             }
             if c.is_none() {
                 *c = context;
@@ -222,7 +201,7 @@ fn run_live(
         _ => events.insert(
             0,
             Event::Start {
-                channel: args.channel.clone(),
+                channel: args.target.channel.clone(),
                 context,
                 contact: None,
             },

@@ -154,8 +154,8 @@ impl Driver for AltuConnector {
     ) -> Result<Vec<Inbound>, WebhookError> {
         let unauthorized = |m: &str| WebhookError::Unauthorized(m.to_owned());
         let (key, access) = (
-            secret(i, "access_key").map_err(|e| WebhookError::Unauthorized(e.to_string()))?,
-            secret(i, "access_token").map_err(|e| WebhookError::Unauthorized(e.to_string()))?,
+            super::webhook_secret(i, "access_key")?,
+            super::webhook_secret(i, "access_token")?,
         );
         let auth = header(headers, "authorization")
             .ok_or_else(|| unauthorized("no Authorization header"))?;

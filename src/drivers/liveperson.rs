@@ -295,27 +295,18 @@ impl Driver for LivePerson {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<Inbound>, WebhookError> {
-        let app_secret =
-            secret(i, "app_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
-        let sig = header(headers, "x-liveperson-signature")
-            .ok_or_else(|| WebhookError::Unauthorized("no X-Liveperson-Signature".into()))?;
-        if !super::signature::same(
-            sig.as_bytes(),
-            super::signature::liveperson(app_secret.expose(), body).as_bytes(),
-        ) {
-            return Err(WebhookError::Unauthorized(
-                "X-Liveperson-Signature does not match".into(),
-            ));
-        }
+        let app_secret = super::webhook_secret(i, "app_secret")?;
+        let sig = super::required_header(headers, "x-liveperson-signature")?;
+        super::verify(
+            sig,
+            &super::signature::liveperson(app_secret.expose(), body),
+            "X-Liveperson-Signature",
+        )?;
         if let (Some(got), Ok(account)) = (
             header(headers, "x-liveperson-account-id"),
             setting(i, "account_id"),
         ) {
-            if got != account {
-                return Err(WebhookError::Unauthorized(
-                    "X-Liveperson-Account-Id is another account".into(),
-                ));
-            }
+            super::verify(got, account, "X-Liveperson-Account-Id")?;
         }
         let v = json_body(body)?;
         let kind = v.get("type").and_then(Json::as_str).unwrap_or_default();

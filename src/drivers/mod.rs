@@ -202,6 +202,35 @@ pub fn builtin(provider: Provider, http: http::Http) -> Option<std::sync::Arc<dy
     })
 }
 
+/// The integration's `settings.base_url`, or `default`, without a trailing slash.
+pub fn base_url(i: &Integration, default: &str) -> String {
+    i.settings
+        .get("base_url")
+        .and_then(Json::as_str)
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A webhook's secret setting; a missing one refuses the webhook.
+pub fn webhook_secret(i: &Integration, name: &str) -> Result<Secret, WebhookError> {
+    secret(i, name).map_err(|e| WebhookError::Unauthorized(e.to_string()))
+}
+
+/// A header the webhook must carry.
+pub fn required_header<'a>(h: &'a Headers, name: &str) -> Result<&'a str, WebhookError> {
+    header(h, name).ok_or_else(|| WebhookError::Unauthorized(format!("no {name} header")))
+}
+
+/// Refuses the webhook unless `got` equals `expected` (constant time).
+pub fn verify(got: &str, expected: &str, name: &str) -> Result<(), WebhookError> {
+    if signature::same(got.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(WebhookError::Unauthorized(format!("{name} does not match")))
+    }
+}
+
 /// Reads a JSON body, or says why not.
 pub fn json_body(body: &[u8]) -> Result<Json, WebhookError> {
     serde_json::from_slice(body)

@@ -9,8 +9,8 @@
 
 use super::http::{Body, Http, Request};
 use super::{
-    header, json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound,
-    Opened, WebhookError,
+    json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound, Opened,
+    WebhookError,
 };
 use crate::engine::{CloseStatus, Event};
 use crate::integrations::Integration;
@@ -23,12 +23,7 @@ pub struct Omni {
 }
 
 fn base(i: &Integration) -> String {
-    i.settings
-        .get("base_url")
-        .and_then(Json::as_str)
-        .unwrap_or(crate::provider::omni::DEFAULT_BASE)
-        .trim_end_matches('/')
-        .to_owned()
+    super::base_url(i, crate::provider::omni::DEFAULT_BASE)
 }
 
 impl Omni {
@@ -127,15 +122,12 @@ impl Driver for Omni {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<Inbound>, WebhookError> {
-        let s =
-            secret(i, "webhook_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
-        let key = header(headers, "x-api-key")
-            .ok_or_else(|| WebhookError::Unauthorized("no x-api-key".into()))?;
-        if !super::signature::same(key.as_bytes(), s.expose().as_bytes()) {
-            return Err(WebhookError::Unauthorized(
-                "x-api-key does not match".into(),
-            ));
-        }
+        let s = super::webhook_secret(i, "webhook_secret")?;
+        super::verify(
+            super::required_header(headers, "x-api-key")?,
+            s.expose(),
+            "x-api-key",
+        )?;
         let v = json_body(body)?;
         let id = v
             .get("attendanceId")

@@ -10,8 +10,8 @@
 
 use super::http::{Body, Http, Request};
 use super::{
-    header, json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound,
-    Opened, WebhookError,
+    json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound, Opened,
+    WebhookError,
 };
 use crate::engine::{CloseStatus, Event};
 use crate::integrations::Integration;
@@ -24,12 +24,7 @@ pub struct WebexCc {
 }
 
 fn base(i: &Integration) -> String {
-    i.settings
-        .get("base_url")
-        .and_then(Json::as_str)
-        .unwrap_or(crate::provider::webex_cc::DEFAULT_BASE)
-        .trim_end_matches('/')
-        .to_owned()
+    super::base_url(i, crate::provider::webex_cc::DEFAULT_BASE)
 }
 
 impl WebexCc {
@@ -125,18 +120,13 @@ impl Driver for WebexCc {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<Inbound>, WebhookError> {
-        let s =
-            secret(i, "webhook_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
-        let sig = header(headers, "x-spark-signature")
-            .ok_or_else(|| WebhookError::Unauthorized("no X-Spark-Signature".into()))?;
-        if !super::signature::same(
-            sig.to_ascii_lowercase().as_bytes(),
-            super::signature::webex(s.expose(), body).as_bytes(),
-        ) {
-            return Err(WebhookError::Unauthorized(
-                "X-Spark-Signature does not match".into(),
-            ));
-        }
+        let s = super::webhook_secret(i, "webhook_secret")?;
+        let sig = super::required_header(headers, "x-spark-signature")?.to_ascii_lowercase();
+        super::verify(
+            &sig,
+            &super::signature::webex(s.expose(), body),
+            "X-Spark-Signature",
+        )?;
         let v = json_body(body)?;
         let eid = v
             .get("id")

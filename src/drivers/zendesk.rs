@@ -226,16 +226,13 @@ impl Driver for Zendesk {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<Inbound>, WebhookError> {
-        let s =
-            secret(i, "webhook_secret").map_err(|e| WebhookError::Unauthorized(e.to_string()))?;
+        let s = super::webhook_secret(i, "webhook_secret")?;
         if messaging(i) {
-            let key = header(headers, "x-api-key")
-                .ok_or_else(|| WebhookError::Unauthorized("no X-API-Key".into()))?;
-            if !super::signature::same(key.as_bytes(), s.expose().as_bytes()) {
-                return Err(WebhookError::Unauthorized(
-                    "X-API-Key does not match".into(),
-                ));
-            }
+            super::verify(
+                super::required_header(headers, "x-api-key")?,
+                s.expose(),
+                "X-API-Key",
+            )?;
             let v = json_body(body)?;
             let mut out = Vec::new();
             for e in v
@@ -296,19 +293,13 @@ impl Driver for Zendesk {
             }
             Ok(out)
         } else {
-            let ts = header(headers, "x-zendesk-webhook-signature-timestamp")
-                .ok_or_else(|| WebhookError::Unauthorized("no signature timestamp".into()))?;
-            let sig = header(headers, "x-zendesk-webhook-signature").ok_or_else(|| {
-                WebhookError::Unauthorized("no X-Zendesk-Webhook-Signature".into())
-            })?;
-            if !super::signature::same(
-                sig.as_bytes(),
-                super::signature::zendesk(s.expose(), ts, body).as_bytes(),
-            ) {
-                return Err(WebhookError::Unauthorized(
-                    "X-Zendesk-Webhook-Signature does not match".into(),
-                ));
-            }
+            let ts = super::required_header(headers, "x-zendesk-webhook-signature-timestamp")?;
+            let sig = super::required_header(headers, "x-zendesk-webhook-signature")?;
+            super::verify(
+                sig,
+                &super::signature::zendesk(s.expose(), ts, body),
+                "X-Zendesk-Webhook-Signature",
+            )?;
             let v = json_body(body)?;
             let ticket = v
                 .get("ticket_id")

@@ -1293,22 +1293,8 @@ impl<'a> Turn<'a> {
             .clone()
             .and_then(|f| flow.by_id.get(&f).copied())
         {
-            for k in 0..flow.nodes[focus].next.len() {
-                let x = &flow.nodes[focus].next[k];
-                let holds = match &x.condition {
-                    None => true,
-                    Some(c) => self.cond(c, &flow.nodes[focus].id),
-                };
-                if holds {
-                    match x.target {
-                        Some(t) => return self.fire(t, 0, false),
-                        None => self.out.push(Output::error(
-                            "unknown_node",
-                            format!("`goto` names no node: `{}`", x.goto),
-                            Some(&flow.nodes[focus].id),
-                        )),
-                    }
-                }
+            if let Some(t) = self.first_next(focus) {
+                return self.fire(t, 0, false);
             }
         }
         for (i, n) in flow.nodes.iter().enumerate() {
@@ -1322,6 +1308,29 @@ impl<'a> Turn<'a> {
             return self.fire(f, 0, false);
         }
         self.s.focus = None;
+    }
+
+    /// The target of node `i`'s first `next` whose condition holds. SPEC §4.2: the first true
+    /// one decides; when it names no node, that is reported and nothing fires from this list.
+    fn first_next(&mut self, i: usize) -> Option<usize> {
+        let node = &self.bot.flow.nodes[i];
+        for x in &node.next {
+            let holds = match &x.condition {
+                None => true,
+                Some(c) => self.cond(c, &node.id),
+            };
+            if holds {
+                if x.target.is_none() {
+                    self.out.push(Output::error(
+                        "unknown_node",
+                        format!("`goto` names no node: `{}`", x.goto),
+                        Some(&node.id),
+                    ));
+                }
+                return x.target;
+            }
+        }
+        None
     }
 
     /// Fires node `i` from action `from_action` (0: the node is entered), then follows `next`.
@@ -1395,24 +1404,7 @@ impl<'a> Turn<'a> {
                 });
                 return;
             }
-            let mut target = None;
-            for x in &node.next {
-                let holds = match &x.condition {
-                    None => true,
-                    Some(c) => self.cond(c, &node.id),
-                };
-                if holds {
-                    match x.target {
-                        Some(t) => target = Some(t),
-                        None => self.out.push(Output::error(
-                            "unknown_node",
-                            format!("`goto` names no node: `{}`", x.goto),
-                            Some(&node.id),
-                        )),
-                    }
-                    break;
-                }
-            }
+            let target = self.first_next(i);
             match target {
                 Some(t) => {
                     i = t;

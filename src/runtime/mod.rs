@@ -222,6 +222,26 @@ impl Runtime {
         self.inner.drivers.read().ok()?.get(&p).cloned()
     }
 
+    /// The driver and the provider conversation for integration `iid` (`None` for an unknown
+    /// integration, or a provider with no driver, such as the simulator).
+    fn conversation(
+        &self,
+        id: &str,
+        iid: &str,
+        remote_id: Option<String>,
+    ) -> Option<(Arc<dyn Driver>, Conversation)> {
+        let integration = self.inner.bot.integrations().find(iid).cloned()?;
+        let driver = self.driver(integration.provider)?;
+        Some((
+            driver,
+            Conversation {
+                identifier: id.to_owned(),
+                remote_id,
+                integration,
+            },
+        ))
+    }
+
     /// Performs one output's effect; returns the outputs of the follow-up event, if any.
     async fn effect(
         &self,
@@ -229,23 +249,20 @@ impl Runtime {
         o: &Output,
         chat: Option<&crate::engine::LiveChat>,
     ) -> Vec<Output> {
-        let integ_of = |iid: &str| self.inner.bot.integrations().find(iid).cloned();
+        let failed = |e: &drivers::DriverError, what: &str| {
+            tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "{what}");
+            Event::ProviderError {
+                message: e.to_string(),
+            }
+        };
         match o {
             Output::HandoffRequested {
                 integration_id,
                 request,
                 ..
             } => {
-                let Some(integration) = integ_of(integration_id) else {
+                let Some((driver, conv)) = self.conversation(id, integration_id, None) else {
                     return vec![];
-                };
-                let Some(driver) = self.driver(integration.provider) else {
-                    return vec![];
-                };
-                let conv = Conversation {
-                    identifier: id.to_owned(),
-                    remote_id: None,
-                    integration,
                 };
                 match driver.open(&conv, request).await {
                     Ok(opened) => {
@@ -264,43 +281,22 @@ impl Runtime {
                         )
                         .await
                     }
-                    Err(e) => {
-                        tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "hand-over failed");
-                        self.event(
-                            id,
-                            Event::ProviderError {
-                                message: e.to_string(),
-                            },
-                        )
-                        .await
-                    }
+                    Err(e) => self.event(id, failed(&e, "hand-over failed")).await,
                 }
             }
             Output::RelayToAgent { text } => {
                 let Some(chat) = chat else { return vec![] };
-                let Some(integration) = integ_of(&chat.integration_id) else {
+                let Some((driver, conv)) =
+                    self.conversation(id, &chat.integration_id, chat.remote_id.clone())
+                else {
                     return vec![];
-                };
-                let Some(driver) = self.driver(integration.provider) else {
-                    return vec![];
-                };
-                let conv = Conversation {
-                    identifier: id.to_owned(),
-                    remote_id: chat.remote_id.clone(),
-                    integration,
                 };
                 match driver.send(&conv, text).await {
                     Ok(()) => vec![],
+                    // The agent cannot be reached: end the chat rather than leave the user talking to no one.
                     Err(e) => {
-                        // The agent cannot be reached: end the chat rather than leave the user talking to no one.
-                        tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "relay to the agent failed");
-                        self.event(
-                            id,
-                            Event::ProviderError {
-                                message: e.to_string(),
-                            },
-                        )
-                        .await
+                        self.event(id, failed(&e, "relay to the agent failed"))
+                            .await
                     }
                 }
             }
@@ -308,16 +304,9 @@ impl Runtime {
                 integration_id,
                 remote_id,
             } => {
-                let Some(integration) = integ_of(integration_id) else {
+                let Some((driver, conv)) = self.conversation(id, integration_id, remote_id.clone())
+                else {
                     return vec![];
-                };
-                let Some(driver) = self.driver(integration.provider) else {
-                    return vec![];
-                };
-                let conv = Conversation {
-                    identifier: id.to_owned(),
-                    remote_id: remote_id.clone(),
-                    integration,
                 };
                 if let Err(e) = driver.close(&conv).await {
                     tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "closing the provider's conversation failed");
