@@ -16,7 +16,11 @@ pub fn shared() -> Option<PathBuf> {
     if p.join("corpus/watson").is_dir() {
         Some(p)
     } else {
-        eprintln!(
+        // Written to stderr directly: libtest captures `eprintln!` of passing tests, and this
+        // message must be seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: ../shared is not beside the project; this test needs ../shared/corpus/watson"
         );
         None
