@@ -162,7 +162,7 @@ pub struct Site {
     pub node: usize,
     /// JSON Pointer of the string holding it.
     pub pointer: String,
-    /// Offset of the expression source inside that string.
+    /// What the expression is for (entry condition, `next`, response, template).
     pub role: Role,
     /// The expression (spans relative to the string at `pointer`).
     pub expr: Expr,

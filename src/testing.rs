@@ -728,7 +728,7 @@ pub fn run_conversation(
             }
         }
     }
-    tracker.into(bot, cov);
+    tracker.into(cov);
     r
 }
 
@@ -802,7 +802,7 @@ impl Tracker {
         }
     }
 
-    fn into(self, _bot: &Bot, cov: &mut Coverage) {
+    fn into(self, cov: &mut Coverage) {
         cov.nodes.extend(self.nodes);
         cov.edges.extend(self.edges);
         for (h, s, by_branch) in self.statuses {

@@ -477,7 +477,7 @@ impl Bot {
                 )),
             },
             Event::ProviderOpened { remote_id, result } => {
-                self.provider_opened(s, remote_id, result, now, &mut out)
+                self.provider_opened(s, remote_id, result, &mut out)
             }
             Event::ProviderError { message } => match &s.chat {
                 Some(_) => {
@@ -897,7 +897,6 @@ impl Bot {
         s: &mut Session,
         remote_id: String,
         result: Option<Json>,
-        now: i64,
         out: &mut Vec<Output>,
     ) {
         let Some(chat) = &s.chat else {
@@ -950,7 +949,6 @@ impl Bot {
                 });
             }
         }
-        let _ = now;
     }
 
     fn acknowledge(
