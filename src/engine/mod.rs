@@ -451,30 +451,18 @@ impl Bot {
                         &mut out,
                     )
                 }
-                false => out.push(Output::error(
-                    "unexpected_event",
-                    "`user_close`: no live chat is open",
-                    None,
-                )),
+                false => unexpected(&mut out, "`user_close`: no live chat is open"),
             },
             Event::ProviderClosed { status, reason } => match s.chat.is_some() {
                 true => self.close_chat(s, status, reason, true, now, &mut out),
-                false => out.push(Output::error(
-                    "unexpected_event",
-                    "`provider_closed`: no live chat is open",
-                    None,
-                )),
+                false => unexpected(&mut out, "`provider_closed`: no live chat is open"),
             },
             Event::AgentJoin { name, .. } => self.agent_join(s, name, now, &mut out),
             Event::AgentMessage { text } => self.agent_message(s, text, now, &mut out),
             Event::AgentTransfer { to } => self.agent_transfer(s, to, now, &mut out),
             Event::AgentClose { wrap_up } => match s.chat.is_some() {
                 true => self.close_chat(s, CloseStatus::AgentClosed, wrap_up, true, now, &mut out),
-                false => out.push(Output::error(
-                    "unexpected_event",
-                    "`agent_close`: no live chat is open",
-                    None,
-                )),
+                false => unexpected(&mut out, "`agent_close`: no live chat is open"),
             },
             Event::ProviderOpened { remote_id, result } => {
                 self.provider_opened(s, remote_id, result, &mut out)
@@ -484,11 +472,7 @@ impl Bot {
                     self.set_error_result(s, &message);
                     self.close_chat(s, CloseStatus::Error, Some(message), true, now, &mut out)
                 }
-                None => out.push(Output::error(
-                    "unexpected_event",
-                    "`provider_error`: no live chat is open",
-                    None,
-                )),
+                None => unexpected(&mut out, "`provider_error`: no live chat is open"),
             },
             Event::ActionResult { id, result } => self.action_result(s, id, result, now, &mut out),
             Event::Advance { .. } => {}
@@ -755,19 +739,11 @@ impl Bot {
 
     fn agent_join(&self, s: &mut Session, name: String, now: i64, out: &mut Vec<Output>) {
         let Some(chat) = &s.chat else {
-            out.push(Output::error(
-                "unexpected_event",
-                "`agent_join`: no live chat is open",
-                None,
-            ));
+            unexpected(out, "`agent_join`: no live chat is open");
             return;
         };
         if chat.agents.contains(&name) {
-            out.push(Output::error(
-                "unexpected_event",
-                format!("`agent_join`: {name} is already in the chat"),
-                None,
-            ));
+            unexpected(out, format!("`agent_join`: {name} is already in the chat"));
             return;
         }
         if !chat.acknowledged {
@@ -798,19 +774,11 @@ impl Bot {
 
     fn agent_message(&self, s: &mut Session, text: String, now: i64, out: &mut Vec<Output>) {
         let Some(chat) = &s.chat else {
-            out.push(Output::error(
-                "unexpected_event",
-                "`agent_message`: no live chat is open",
-                None,
-            ));
+            unexpected(out, "`agent_message`: no live chat is open");
             return;
         };
         if chat.phase != Phase::Active {
-            out.push(Output::error(
-                "unexpected_event",
-                "`agent_message`: no agent has joined the chat yet",
-                None,
-            ));
+            unexpected(out, "`agent_message`: no agent has joined the chat yet");
             return;
         }
         if let Some(integ) = self
@@ -863,19 +831,14 @@ impl Bot {
             .and_then(|i| i.wait_timeout_s)
             .filter(|w| *w > 0);
         let Some(chat) = &mut s.chat else {
-            out.push(Output::error(
-                "unexpected_event",
-                "`agent_transfer`: no live chat is open",
-                None,
-            ));
+            unexpected(out, "`agent_transfer`: no live chat is open");
             return;
         };
         if chat.phase != Phase::Active {
-            out.push(Output::error(
-                "unexpected_event",
+            unexpected(
+                out,
                 format!("`agent_transfer` to {to}: no agent has joined the chat"),
-                None,
-            ));
+            );
             return;
         }
         for name in chat.agents.drain(..) {
@@ -900,19 +863,14 @@ impl Bot {
         out: &mut Vec<Output>,
     ) {
         let Some(chat) = &s.chat else {
-            out.push(Output::error(
-                "unexpected_event",
-                "`provider_opened`: no live chat was requested",
-                None,
-            ));
+            unexpected(out, "`provider_opened`: no live chat was requested");
             return;
         };
         if chat.acknowledged && chat.remote_id.is_some() {
-            out.push(Output::error(
-                "unexpected_event",
+            unexpected(
+                out,
                 "`provider_opened`: the provider already accepted this chat",
-                None,
-            ));
+            );
             return;
         }
         let provider = chat.provider;
@@ -1072,7 +1030,7 @@ impl Bot {
                     format!("`action_result` for `{id}`, but no action is waiting for a result")
                 }
             };
-            out.push(Output::error("unexpected_event", msg, None));
+            unexpected(out, msg);
             return;
         };
         let result = if sus.name == "http_request" {
@@ -1628,6 +1586,11 @@ fn mask_json(v: Json) -> Json {
         Json::Object(m) => Json::Object(m.into_iter().map(|(k, v)| (k, mask_json(v))).collect()),
         other => other,
     }
+}
+
+/// An event that makes no sense in the session's state: an `error`, and nothing changes.
+fn unexpected(out: &mut Vec<Output>, message: impl Into<String>) {
+    out.push(Output::error("unexpected_event", message, None));
 }
 
 /// `context` assignment: `null` deletes; an object replaces (documented choice).
