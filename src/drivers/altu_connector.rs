@@ -13,7 +13,7 @@
 //! `parameters.message.id`), `TRANSFER_CONVERSATION` (`parameters.to`) and
 //! `CLOSE_CONVERSATION` (`parameters.closedBy`: `agent` or `user`, `parameters.reason`).
 
-use super::http::{Body, Http, Request};
+use super::http::Http;
 use super::{
     header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
     Inbound, Opened, WebhookError,
@@ -72,13 +72,13 @@ impl AltuConnector {
         let jwt = token(access.expose(), key.expose().as_bytes(), now_s())?;
         let resp = self
             .http
-            .send(Request {
-                method: Method::POST,
+            .json(
+                Method::POST,
                 url,
-                headers: vec![("authorization".into(), format!("Bearer {jwt}"))],
-                body: Body::Json(body),
-                what: what.into(),
-            })
+                ("authorization", format!("Bearer {jwt}")),
+                body,
+                what,
+            )
             .await?;
         if resp.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Json::Null);

@@ -161,6 +161,26 @@ impl Http {
         Err(last)
     }
 
+    /// Sends a JSON body with one credential header (the shape of most provider calls).
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        credential: (&str, String),
+        body: Json,
+        what: &str,
+    ) -> Result<Response, DriverError> {
+        let headers = vec![(credential.0.to_owned(), credential.1)];
+        self.send(Request {
+            method,
+            url,
+            headers,
+            body: Body::Json(body),
+            what: what.into(),
+        })
+        .await
+    }
+
     /// Exponential backoff with ±50 % jitter.
     fn backoff(&self, attempt: u32) -> Duration {
         let base = self

@@ -7,7 +7,7 @@
 //! `transferred`, `finished` (by the agent), `abandoned` (Omni's "Tempo Abandono" →
 //! `user_inactivity_timeout`).
 
-use super::http::{Body, Http, Request};
+use super::http::Http;
 use super::{
     json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound, Opened,
     WebhookError,
@@ -41,13 +41,13 @@ impl Omni {
     ) -> Result<super::http::Response, DriverError> {
         let key = secret(i, "api_key")?;
         self.http
-            .send(Request {
-                method: Method::POST,
-                url: format!("{}{path}", base(i)),
-                headers: vec![("x-api-key".into(), key.expose().into())],
-                body: Body::Json(body),
-                what: what.into(),
-            })
+            .json(
+                Method::POST,
+                format!("{}{path}", base(i)),
+                ("x-api-key", key.expose().into()),
+                body,
+                what,
+            )
             .await
     }
 }

@@ -8,7 +8,7 @@
 //! `timeout`; a `RONA Timer Expired` end re-queues the task and does **not** end the chat. The
 //! wrap-up reason is kept as the close reason.
 
-use super::http::{Body, Http, Request};
+use super::http::Http;
 use super::{
     json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound, Opened,
     WebhookError,
@@ -42,13 +42,13 @@ impl WebexCc {
     ) -> Result<super::http::Response, DriverError> {
         let token = secret(i, "access_token")?;
         self.http
-            .send(Request {
-                method: Method::POST,
-                url: format!("{}{path}", base(i)),
-                headers: vec![("authorization".into(), format!("Bearer {}", token.expose()))],
-                body: Body::Json(body),
-                what: what.into(),
-            })
+            .json(
+                Method::POST,
+                format!("{}{path}", base(i)),
+                ("authorization", format!("Bearer {}", token.expose())),
+                body,
+                what,
+            )
             .await
     }
 }

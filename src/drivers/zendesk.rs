@@ -14,7 +14,7 @@
 //! the agent (the first one also joins), `switchboard:releaseControl` ends the chat
 //! (`agent_closed`, the raw `reason` kept). Event ids deduplicate retries.
 
-use super::http::{Body, Http, Request};
+use super::http::Http;
 use super::{
     header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
     Inbound, Opened, WebhookError,
@@ -81,13 +81,7 @@ impl Zendesk {
         what: &str,
     ) -> Result<super::http::Response, DriverError> {
         self.http
-            .send(Request {
-                method,
-                url,
-                headers: vec![("authorization".into(), auth(i)?)],
-                body: Body::Json(body),
-                what: what.into(),
-            })
+            .json(method, url, ("authorization", auth(i)?), body, what)
             .await
     }
 }
