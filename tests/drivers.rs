@@ -132,22 +132,29 @@ fn fast() -> RetryPolicy {
 async fn hand_over(h: &Harness) -> Vec<Output> {
     let start = Event::Start {
         channel: None,
-        context: Some(
-            json!({ "zendeskTag": "vip", "matricula": "2024001" })
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        contact: Some(
-            json!({ "name": "Maria Silva", "email": "maria@exemplo.com.br" })
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ),
+        context: json!({ "zendeskTag": "vip", "matricula": "2024001" })
+            .as_object()
+            .cloned(),
+        contact: json!({ "name": "Maria Silva", "email": "maria@exemplo.com.br" })
+            .as_object()
+            .cloned(),
     };
-    h.rt.event("maria", start).await;
-    h.rt.event("maria", user("529.982.247-25")).await;
-    h.rt.event("maria", user("2")).await
+    to_the_agent(&h.rt, "maria", start).await
+}
+
+/// Start, give the CPF, ask for an agent; returns the outputs of the last step.
+async fn to_the_agent(rt: &Runtime, id: &str, start: Event) -> Vec<Output> {
+    rt.event(id, start).await;
+    rt.event(id, user("529.982.247-25")).await;
+    rt.event(id, user("2")).await
+}
+
+fn plain_start() -> Event {
+    Event::Start {
+        channel: None,
+        context: None,
+        contact: None,
+    }
 }
 
 fn user(t: &str) -> Event {
@@ -837,17 +844,7 @@ async fn timers_follow_the_virtual_clock() {
         Http::new(fast()),
         Arc::new(TokioClock::starting_at(1_795_453_200_000)),
     );
-    rt.event(
-        "u",
-        Event::Start {
-            channel: None,
-            context: None,
-            contact: None,
-        },
-    )
-    .await;
-    rt.event("u", user("529.982.247-25")).await;
-    rt.event("u", user("2")).await;
+    to_the_agent(&rt, "u", plain_start()).await;
     while rx.try_recv().is_ok() {}
     tokio::time::sleep(Duration::from_millis(299_900)).await;
     assert!(rt.session("u").and_then(|s| s.chat).is_some(), "not yet");
@@ -1128,17 +1125,7 @@ async fn a_backend_registers_its_own_driver() {
     );
     let rec = Arc::new(Recorder(std::sync::Mutex::default()));
     rt.register_driver(fluxo::integrations::Provider::Simulator, rec.clone());
-    rt.event(
-        "u",
-        Event::Start {
-            channel: None,
-            context: None,
-            contact: None,
-        },
-    )
-    .await;
-    rt.event("u", user("529.982.247-25")).await;
-    rt.event("u", user("2")).await;
+    to_the_agent(&rt, "u", plain_start()).await;
     assert_eq!(rt.webhook("9", &vec![], b"{\"n\": 1}").await.status, 200);
     rt.event("u", user("oi")).await;
     assert_eq!(
@@ -1181,7 +1168,8 @@ async fn zendesk_messaging_end_to_end() {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    rt.event(
+    to_the_agent(
+        &rt,
         "maria",
         Event::Start {
             channel: None,
@@ -1190,8 +1178,6 @@ async fn zendesk_messaging_end_to_end() {
         },
     )
     .await;
-    rt.event("maria", user("529.982.247-25")).await;
-    rt.event("maria", user("2")).await;
     assert_eq!(
         rt.session("maria")
             .and_then(|s| s.chat)

@@ -43,6 +43,19 @@ fn load(name: &str, business_hours: bool) -> Bot {
     .expect("flow loads")
 }
 
+/// The example flow of `provider`, played up to the provider's acceptance (`remote` id).
+fn accepted(provider: &str, remote: &str) -> (Vec<Output>, Session) {
+    let bot = load(provider, false);
+    let mut s = bot.new_session("u");
+    let events = [
+        prefix(),
+        vec![json!({ "type": "provider_opened", "remote_id": remote })],
+    ]
+    .concat();
+    let (out, _) = play(&bot, &mut s, MONDAY_2PM, &events);
+    (out, s)
+}
+
 /// The `request` of the conversation's `handoff_requested`.
 fn request_of(out: &[Output]) -> Value {
     out.iter()
@@ -624,18 +637,7 @@ fn providers_specific_behaviour() {
     assert!(history.iter().any(|h| h["text"] == "529.982.247-25"));
 
     // LivePerson: skillId inside ConsumerRequestConversation, result variable on acceptance.
-    let bot = load("liveperson", false);
-    let mut s = bot.new_session("u");
-    let (out, _) = play(
-        &bot,
-        &mut s,
-        MONDAY_2PM,
-        &[
-            prefix(),
-            vec![json!({ "type": "provider_opened", "remote_id": "8602" })],
-        ]
-        .concat(),
-    );
+    let (out, s) = accepted("liveperson", "8602");
     let req = request_of(&out);
     assert_eq!(req["body"][0]["type"], "userprofile.SetUserProfile");
     assert_eq!(req["body"][1]["type"], "cm.ConsumerRequestConversation");
@@ -650,18 +652,7 @@ fn providers_specific_behaviour() {
     );
 
     // Zendesk: tags and custom fields from templates; the result variable's shape.
-    let bot = load("zendesk", false);
-    let mut s = bot.new_session("u");
-    let (out, _) = play(
-        &bot,
-        &mut s,
-        MONDAY_2PM,
-        &[
-            prefix(),
-            vec![json!({ "type": "provider_opened", "remote_id": "4711" })],
-        ]
-        .concat(),
-    );
+    let (out, s) = accepted("zendesk", "4711");
     let req = request_of(&out);
     assert_eq!(req["url"], "https://acme.zendesk.com/api/v2/tickets");
     assert_eq!(req["body"]["ticket"]["tags"], json!(["vip", "chatbot"]));
