@@ -35,7 +35,7 @@ pub mod pii;
 
 pub use event::{CloseStatus, Event, Output, RepresentativeType, Speaker};
 
-use crate::compile::{compile, CValue, CompileOptions, CompiledFlow, Entry};
+use crate::compile::{CValue, CompiledFlow, Entry};
 use crate::diagnostic::{Located, Severity};
 use crate::expr::eval::{Budget, Evaluator};
 use crate::expr::{EvalError, Expr, Scope};
@@ -228,14 +228,6 @@ fn is_zero64(n: &u64) -> bool {
     *n == 0
 }
 
-/// Codes of findings that make a flow impossible to run.
-const BLOCKING: &[&str] = &[
-    "json-syntax",
-    "duplicate-key",
-    "schema",
-    "expression-syntax",
-];
-
 impl Bot {
     /// A bot for a compiled flow.
     pub fn new(flow: CompiledFlow, integrations: Option<IntegrationsFile>) -> Bot {
@@ -289,30 +281,15 @@ impl Bot {
                 return Err(LoadError { findings: vec![] });
             }
         }
-        let report = crate::lint::lint_bytes(
-            path,
-            flow,
-            &crate::lint::LintOptions {
-                integrations: integ.clone(),
-            },
-        );
-        findings.extend(
-            report
-                .findings
-                .into_iter()
-                .filter(|f| f.severity == Severity::Error && BLOCKING.contains(&f.code)),
-        );
-        if !findings.is_empty() {
-            return Err(LoadError { findings });
-        }
-        let loaded = crate::json::load(&report.source.text);
-        let value = loaded.value.ok_or(LoadError { findings: vec![] })?;
-        let (flow, positions) =
-            crate::model::Flow::from_value_lenient(&value).ok_or(LoadError { findings: vec![] })?;
-        Ok(Bot::new(
-            compile(flow, &positions, CompileOptions::default()),
-            integ,
-        ))
+        let compiled = match crate::lint::load_flow(path, flow) {
+            Ok(c) if findings.is_empty() => c,
+            Ok(_) => return Err(LoadError { findings }),
+            Err(f) => {
+                findings.extend(f);
+                return Err(LoadError { findings });
+            }
+        };
+        Ok(Bot::new(compiled, integ))
     }
 
     /// Sets the `env` root expressions can read.

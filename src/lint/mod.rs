@@ -147,6 +147,60 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
     }
 }
 
+/// Codes of findings that make a flow impossible to run (all come from the pipeline's stages,
+/// none from the semantic rules).
+pub const BLOCKING: &[&str] = &[
+    "json-syntax",
+    "duplicate-key",
+    "schema",
+    "expression-syntax",
+];
+
+/// Reads a flow to run it: the pipeline's stages — syntax, schema, model, compile — without the
+/// semantic rules, parsing and compiling once. The findings that make the flow impossible to
+/// run come back located.
+pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Vec<Located>> {
+    let decoded = json::decode(bytes);
+    let mut diags = decoded.diagnostics;
+    let loaded = decoded.usable.then(|| json::load(&decoded.text));
+    let mut compiled = None;
+    if let Some(l) = &loaded {
+        diags.extend(l.diagnostics.iter().cloned());
+        match &l.value {
+            Some(value) if FileKind::of(value) == Some(FileKind::Flow) => {
+                diags.extend(crate::schema::validate(
+                    crate::schema::SchemaKind::Flow,
+                    value,
+                ));
+                if let Some((flow, positions)) = Flow::from_value_lenient(value) {
+                    let c = compile(flow, &positions, CompileOptions::default());
+                    diags.extend(c.diagnostics.iter().cloned());
+                    compiled = Some(c);
+                }
+            }
+            Some(_) => diags.push(
+                Diagnostic::new(
+                    "schema",
+                    Severity::Error,
+                    "",
+                    "not a flow: expected an object with `nodes`",
+                )
+                .raw(0..0),
+            ),
+            None => {}
+        }
+    }
+    diags.retain(|d| d.severity == Severity::Error && BLOCKING.contains(&d.code));
+    match compiled {
+        Some(c) if diags.is_empty() => Ok(c),
+        _ => {
+            let doc = loaded.as_ref().map(|l| Document::parse(&l.text));
+            let source = SourceFile::new(path, decoded.text);
+            Err(resolve(&source, doc.as_ref(), diags))
+        }
+    }
+}
+
 /// Runs schema, compile and every semantic rule over a flow value.
 pub fn lint_flow_value(value: &Json, opts: &LintOptions) -> Vec<Diagnostic> {
     let mut out = crate::schema::validate(crate::schema::SchemaKind::Flow, value);
