@@ -4,8 +4,7 @@
 //! Run: `cargo bench --bench lint`. Figures go in docs/benchmarks.md.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use fluxo::expr::eval::{Budget, Evaluator};
-use fluxo::expr::{parse_expression, Scope};
+use fluxo::expr::{Dialect, Expression, Scope};
 use fluxo::lint::{lint_bytes, LintOptions};
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -144,20 +143,14 @@ fn engine_benches(c: &mut Criterion) {
     let mj_ctx = minijinja::Value::from(minijinja::value::Serde(&mj_ctx));
     let mut g = c.benchmark_group("expression_eval");
     for (name, ours, theirs) in cases {
-        let e = parse_expression(ours, 0).expect("fluxo parses");
+        let e = Expression::parse(ours, Dialect::Builder).expect("fluxo parses");
         let scope = Scope {
             context: &context,
             input: &input,
             ..Scope::empty()
         };
         g.bench_function(format!("fluxo/{name}"), |b| {
-            b.iter(|| {
-                black_box(
-                    Evaluator::new(scope, Budget::default())
-                        .condition(black_box(&e))
-                        .ok(),
-                )
-            })
+            b.iter(|| black_box(black_box(&e).condition(&scope).ok()))
         });
         let compiled = env.compile_expression(theirs).expect("minijinja compiles");
         g.bench_function(format!("minijinja/{name}"), |b| {

@@ -2,11 +2,17 @@
 //! (start, open input, hand-over); `next` edges carry their conditions; the branches that
 //! route a live chat's close status are marked.
 
-use crate::compile::{CompiledFlow, Entry};
-use crate::expr::ExprKind;
+use crate::compile::graph::reachable;
+use crate::compile::load::read;
+use crate::compile::{compile, CompileOptions, CompiledFlow, Entry};
+use crate::domain::BuiltinAction;
+use crate::engine::Bot;
+use crate::error::{Error, ErrorKind};
+use crate::model::{FileKind, Flow};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// Mermaid `flowchart`.
     Mermaid,
@@ -25,7 +31,10 @@ enum Kind {
 
 fn kind(flow: &CompiledFlow, i: usize) -> Kind {
     let n = &flow.nodes[i];
-    if n.actions.iter().any(|a| a.name == "start_live_chat") {
+    if n.actions
+        .iter()
+        .any(|a| BuiltinAction::parse(&a.name) == Some(BuiltinAction::StartLiveChat))
+    {
         Kind::Handover
     } else if matches!(n.entry, Entry::Start) {
         Kind::Start
@@ -40,7 +49,7 @@ fn kind(flow: &CompiledFlow, i: usize) -> Kind {
 
 /// The condition's source text, for edge labels.
 fn condition_text(e: &crate::expr::Expr) -> String {
-    crate::expr::ast::display(e)
+    crate::expr::display(e)
 }
 
 fn is_status_branch(e: &crate::expr::Expr) -> bool {
@@ -51,13 +60,41 @@ fn is_status_branch(e: &crate::expr::Expr) -> bool {
         {
             found = true;
         }
-        if let ExprKind::Ident(_) = &x.kind {}
     });
     found
 }
 
-/// Renders the flow.
-pub fn render(flow: &CompiledFlow, format: Format) -> String {
+/// Draws a loaded bot's flow.
+pub fn render(bot: &Bot, format: Format) -> String {
+    draw_compiled(bot.flow(), format)
+}
+
+/// Draws a flow file, best effort: a flow with errors elsewhere (a missing comma, a node that
+/// does not fit the schema, a broken condition) is still drawn from what can be read. Only a
+/// file that is not a flow at all is an error.
+pub fn draw(path: &str, bytes: &[u8], format: Format) -> Result<String, Error> {
+    let r = read(path, bytes);
+    let value = match (&r.value, r.kind) {
+        (Some(v), Some(FileKind::Flow)) => v,
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidFlow,
+                format!("{path} is not a flow that can be read (an object with `nodes`)"),
+            )
+            .with_findings(r.locate(r.diagnostics.clone())))
+        }
+    };
+    let Some((flow, positions)) = Flow::from_value_lenient(value) else {
+        return Err(Error::new(
+            ErrorKind::InvalidFlow,
+            format!("{path} has no readable nodes"),
+        ));
+    };
+    let compiled = compile(flow, &positions, CompileOptions::default());
+    Ok(draw_compiled(&compiled, format))
+}
+
+fn draw_compiled(flow: &CompiledFlow, format: Format) -> String {
     match format {
         Format::Mermaid => mermaid(flow),
         Format::Dot => dot(flow),
@@ -80,6 +117,20 @@ fn label(flow: &CompiledFlow, i: usize) -> String {
         parts.push("waits for input".into());
     }
     parts.join("\n")
+}
+
+/// Nodes the conversation can never reach (none when the flow has no start node: then
+/// everything is unreachable, and marking it all says nothing).
+fn unreachable(flow: &CompiledFlow) -> Vec<usize> {
+    if flow.start.is_none() {
+        return Vec::new();
+    }
+    reachable(flow)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, seen)| !seen)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn mermaid_text(s: &str) -> String {
@@ -140,6 +191,12 @@ fn mermaid(flow: &CompiledFlow) -> String {
     if !inputs.is_empty() {
         s.push_str(&format!("  class {} input\n", inputs.join(",")));
     }
+    let unreachable = unreachable(flow);
+    if !unreachable.is_empty() {
+        s.push_str("  classDef unreachable fill:#f1f3f5,stroke:#868e96,stroke-dasharray:4 3,color:#868e96\n");
+        let ids: Vec<String> = unreachable.iter().map(|i| format!("n{i}")).collect();
+        s.push_str(&format!("  class {} unreachable\n", ids.join(",")));
+    }
     if !status_links.is_empty() {
         let ids: Vec<String> = status_links.iter().map(usize::to_string).collect();
         s.push_str(&format!(
@@ -158,6 +215,7 @@ fn dot_text(s: &str) -> String {
 
 fn dot(flow: &CompiledFlow) -> String {
     let mut s = String::from("digraph flow {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    let unreachable = unreachable(flow);
     for i in 0..flow.nodes.len() {
         let attrs = match kind(flow, i) {
             Kind::Start => "shape=oval, style=bold",
@@ -168,8 +226,13 @@ fn dot(flow: &CompiledFlow) -> String {
             Kind::Fallback => "shape=box, style=dashed",
             Kind::Plain => "shape=box",
         };
+        let faded = if unreachable.contains(&i) {
+            ", color=\"#868e96\", fontcolor=\"#868e96\", tooltip=\"unreachable\""
+        } else {
+            ""
+        };
         s.push_str(&format!(
-            "  n{i} [label=\"{}\", {attrs}];\n",
+            "  n{i} [label=\"{}\", {attrs}{faded}];\n",
             dot_text(&label(flow, i))
         ));
     }

@@ -1,5 +1,7 @@
 //! The `fluxo` command.
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    fluxo::cli::main()
+    cli::main()
 }

@@ -3,10 +3,30 @@
 //! The schemas in `schemas/` are compiled in, validated once per process, and their errors are
 //! turned into `schema` diagnostics at the JSON Pointer of the offending value (or key).
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::source::json::push_segment;
+use crate::text::closest;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as Json;
 use std::sync::LazyLock;
+
+declare_rule! {
+    /// ## What it does
+    /// Checks the file against `schemas/flow.schema.json` or `schemas/integrations.schema.json`:
+    /// required fields, value types, unknown fields (with a suggestion for typos), input types
+    /// and providers.
+    ///
+    /// ## Why it matters
+    /// A misspelt field (`"condtion"`) is ignored by the builder without a word, so the node
+    /// silently loses its entry point.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "id": "menu", "condtion": "#menu" }
+    /// ```
+    /// `unknown field "condtion"` — did you mean `condition`?
+    pub struct Schema => "schema", Error;
+}
 
 /// The flow schema, as shipped in `schemas/flow.schema.json`.
 pub const FLOW_SCHEMA: &str = include_str!("../schemas/flow.schema.json");
@@ -23,6 +43,7 @@ pub enum SchemaKind {
     /// `integrations.schema.json`
     Integrations,
     /// `test.schema.json`
+    #[cfg(test)]
     Test,
 }
 
@@ -39,17 +60,20 @@ fn build(text: &str) -> Compiled {
 
 static FLOW: LazyLock<Compiled> = LazyLock::new(|| build(FLOW_SCHEMA));
 static INTEGRATIONS: LazyLock<Compiled> = LazyLock::new(|| build(INTEGRATIONS_SCHEMA));
+#[cfg(test)]
 static TEST: LazyLock<Compiled> = LazyLock::new(|| build(TEST_SCHEMA));
 
 fn compiled(kind: SchemaKind) -> &'static Compiled {
     match kind {
         SchemaKind::Flow => &FLOW,
         SchemaKind::Integrations => &INTEGRATIONS,
+        #[cfg(test)]
         SchemaKind::Test => &TEST,
     }
 }
 
 /// True when `value` is valid under the schema.
+#[cfg(test)]
 pub fn is_valid(kind: SchemaKind, value: &Json) -> bool {
     compiled(kind)
         .validator
@@ -61,10 +85,8 @@ pub fn is_valid(kind: SchemaKind, value: &Json) -> bool {
 pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
     let c = compiled(kind);
     let Some(validator) = &c.validator else {
-        return vec![Diagnostic::new(
-            "schema",
-            Severity::Error,
-            "",
+        return vec![Diagnostic::new::<Schema>(
+            Location::Value(String::new()),
             "internal error: the bundled schema did not compile",
         )];
     };
@@ -79,14 +101,11 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                 let known = known_properties(&c.schema, err.schema_path().as_str());
                 for key in unexpected {
                     let mut p = pointer.clone();
-                    crate::json::push_segment(&mut p, key);
-                    let mut d = Diagnostic::new(
-                        "schema",
-                        Severity::Error,
-                        p,
+                    push_segment(&mut p, key);
+                    let mut d = Diagnostic::new::<Schema>(
+                        Location::Key(p),
                         format!("unknown field `{key}`"),
-                    )
-                    .label(crate::lint::rules::KEY_LABEL);
+                    );
                     if let Some(s) = closest(key, &known) {
                         d = d.help(format!("did you mean `{s}`?"));
                     } else if !known.is_empty() {
@@ -97,10 +116,8 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                out.push(Diagnostic::new(
-                    "schema",
-                    Severity::Error,
-                    pointer,
+                out.push(Diagnostic::new::<Schema>(
+                    Location::Value(pointer),
                     format!("missing required field `{name}`"),
                 ));
             }
@@ -113,10 +130,8 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                         .collect::<Vec<_>>()
                         .join(" or "),
                 };
-                out.push(Diagnostic::new(
-                    "schema",
-                    Severity::Error,
-                    pointer,
+                out.push(Diagnostic::new::<Schema>(
+                    Location::Value(pointer),
                     format!("expected {expected}, found {}", json_kind(err.instance())),
                 ));
             }
@@ -131,10 +146,8 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                     })
                     .unwrap_or_default();
                 let found = err.instance();
-                let mut d = Diagnostic::new(
-                    "schema",
-                    Severity::Error,
-                    pointer,
+                let mut d = Diagnostic::new::<Schema>(
+                    Location::Value(pointer),
                     format!("{} is not one of: {opts}", short(found)),
                 );
                 if let (Some(f), Some(a)) = (found.as_str(), options.as_array()) {
@@ -145,10 +158,8 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                 }
                 out.push(d);
             }
-            _ => out.push(Diagnostic::new(
-                "schema",
-                Severity::Error,
-                pointer,
+            _ => out.push(Diagnostic::new::<Schema>(
+                Location::Value(pointer),
                 err.to_string(),
             )),
         }
@@ -191,30 +202,4 @@ fn known_properties(schema: &'static Json, schema_path: &str) -> Vec<&'static st
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The candidate closest to `word` by edit distance, when close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let best = candidates
-        .iter()
-        .map(|c| (levenshtein(word, c), *c))
-        .min()?;
-    let limit = (word.chars().count() / 3).max(1);
-    (best.0 <= limit).then_some(best.1)
-}
-
-/// Edit distance between two strings (characters).
-pub fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

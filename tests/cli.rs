@@ -219,9 +219,18 @@ fn rule_prints_its_documentation() {
         "{out}"
     );
     assert!(out.contains("## Why it matters"));
-    let o = fluxo(&["rule", "unknown-goto-targt"]);
-    assert_eq!(code(&o), 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `unknown-goto-target`?"));
+    for typo in ["unknown-goto-targt", "unknown-goto"] {
+        let o = fluxo(&["rule", typo]);
+        assert_eq!(code(&o), 2);
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("did you mean `unknown-goto-target`?"),
+            "{typo}"
+        );
+    }
+    // The method table is printed with the rule that reads it.
+    let methods = fluxo(&["rule", "unknown-method"]);
+    let methods = String::from_utf8_lossy(&methods.stdout);
+    assert!(methods.contains("string.equalsIgnoreCase(…)") && methods.contains("watson"));
     let list = fluxo(&["rule"]);
     assert!(String::from_utf8_lossy(&list.stdout).lines().count() >= 20);
 }
@@ -236,10 +245,14 @@ fn integrations_option_enables_provider_rules() {
             .count()
     };
     let explicit = fluxo(&["lint", "--format", "json", "--integrations", &integ, &flow]);
-    assert_eq!(count(&explicit, "unsupported-parameter"), 5);
+    assert_eq!(count(&explicit, "unsupported-parameter"), 6);
+    // Zendesk receives neither info parameter: the help does not send the author to the other.
+    let text = String::from_utf8_lossy(&explicit.stdout);
+    assert!(text.contains("Zendesk receives neither `extra_info` nor `contact_info`"));
+    assert!(!text.contains("move the data into `extra_info`\",\"file\":\"tests/fixtures/lint/unsupported-parameter/invalid.json\",\"line\":3"));
     // Without the option, the `integrations.json` beside the flow is used.
     let beside = fluxo(&["lint", "--format", "json", &flow]);
-    assert_eq!(count(&beside, "unsupported-parameter"), 5);
+    assert_eq!(count(&beside, "unsupported-parameter"), 6);
     // Alone in a directory, the flow runs on the simulator, and fluxo says so once.
     let alone = scratch("alone.json", &common::root().join(&flow));
     let also = scratch("also.json", &common::root().join(&flow));

@@ -284,12 +284,10 @@ async fn liveperson_end_to_end() {
 
     hand_over(&h).await;
     let s = h.rt.session("maria").expect("session");
+    assert_eq!(s.live_chat().and_then(|c| c.remote_id()), Some("conv-77"));
     assert_eq!(
-        s.chat.as_ref().and_then(|c| c.remote_id.as_deref()),
-        Some("conv-77")
-    );
-    assert_eq!(
-        s.context["transbordo"]["body"]["body"]["conversationId"], "conv-77",
+        s.context()["transbordo"]["body"]["body"]["conversationId"],
+        "conv-77",
         "the result variable (SPEC §4.3's LivePerson shape)"
     );
 
@@ -318,9 +316,9 @@ async fn liveperson_end_to_end() {
     assert_eq!(post(&hook, &sig(&close), close.as_bytes()).await, 200);
 
     let s = h.rt.session("maria").expect("session");
-    assert!(s.chat.is_none());
+    assert!(s.live_chat().is_none());
     assert_eq!(
-        s.focus.as_deref(),
+        s.focus(),
         Some("pesquisa"),
         "the flow resumed in the agent_closed branch"
     );
@@ -399,7 +397,7 @@ async fn zendesk_tickets_end_to_end() {
     hand_over(&h).await;
     let s = h.rt.session("maria").expect("session");
     assert_eq!(
-        s.context["transbordo"]["response"]["body"]["ticket"]["id"],
+        s.context()["transbordo"]["response"]["body"]["ticket"]["id"],
         4711
     );
     let hook = format!("{}/webhooks/1", h.router);
@@ -425,7 +423,8 @@ async fn zendesk_tickets_end_to_end() {
         200
     );
     assert_eq!(
-        h.rt.session("maria").and_then(|s| s.focus),
+        h.rt.session("maria")
+            .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );
     let reqs = requests(&h.mock, &["authorization"]).await;
@@ -537,14 +536,20 @@ async fn altu_connector_end_to_end() {
         post(&hook, &[("authorization", expired)], close.as_bytes()).await,
         401
     );
-    assert!(h.rt.session("maria").and_then(|s| s.chat).is_some());
+    assert!(h
+        .rt
+        .session("maria")
+        .is_some_and(|s| s.live_chat().is_some()));
     fired(&mut h);
     assert_eq!(
         post(&hook, &[("authorization", bearer)], close.as_bytes()).await,
         200
     );
     assert_eq!(fired(&mut h), ["despedida"], "the user_closed branch");
-    assert!(h.rt.session("maria").and_then(|s| s.chat).is_none());
+    assert!(h
+        .rt
+        .session("maria")
+        .is_none_or(|s| s.live_chat().is_none()));
     let sent = h.mock.received_requests().await.unwrap_or_default();
     let bodies: Vec<Value> = sent
         .iter()
@@ -637,7 +642,8 @@ async fn omni_and_webex_end_to_end() {
     );
     assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
     assert!(
-        h.rt.session("maria").and_then(|s| s.chat).is_some(),
+        h.rt.session("maria")
+            .is_some_and(|s| s.live_chat().is_some()),
         "RONA does not end the chat"
     );
     let (b, s) = send(
@@ -651,7 +657,7 @@ async fn omni_and_webex_end_to_end() {
     assert!(h
         .rt
         .session("maria")
-        .is_some_and(|s| s.chat.is_some_and(|c| c.agents == ["Ana"])));
+        .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents() == ["Ana"])));
     let out =
         h.rt.event("maria", user("meu email é melissa@gmail.com"))
             .await;
@@ -664,7 +670,8 @@ async fn omni_and_webex_end_to_end() {
     );
     assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
     assert_eq!(
-        h.rt.session("maria").and_then(|s| s.focus),
+        h.rt.session("maria")
+            .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );
     let reqs = requests(&h.mock, &["authorization"]).await;
@@ -694,8 +701,7 @@ async fn retries_then_success_and_429_retry_after() {
     assert!(closed(&out).is_none(), "{out:?}");
     assert_eq!(
         h.rt.session("maria")
-            .and_then(|s| s.chat)
-            .and_then(|c| c.remote_id),
+            .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
         Some("4711".into())
     );
     assert_eq!(
@@ -717,8 +723,7 @@ async fn retries_then_success_and_429_retry_after() {
     hand_over(&h).await;
     assert_eq!(
         h.rt.session("maria")
-            .and_then(|s| s.chat)
-            .and_then(|c| c.remote_id),
+            .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
         Some("4711".into())
     );
     assert!(
@@ -749,7 +754,7 @@ async fn failures_end_the_chat_with_error_and_the_user_is_not_left_hanging() {
         "the flow's error branch"
     );
     let s = h.rt.session("maria").expect("session");
-    assert_eq!(s.context["transbordo"]["status"], "error");
+    assert_eq!(s.context()["transbordo"]["status"], "error");
 
     // A provider that never answers.
     let h = harness("omni", fast()).await;
@@ -847,7 +852,10 @@ async fn timers_follow_the_virtual_clock() {
     to_the_agent(&rt, "u", plain_start()).await;
     while rx.try_recv().is_ok() {}
     tokio::time::sleep(Duration::from_millis(299_900)).await;
-    assert!(rt.session("u").and_then(|s| s.chat).is_some(), "not yet");
+    assert!(
+        rt.session("u").is_some_and(|s| s.live_chat().is_some()),
+        "not yet"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     tokio::task::yield_now().await;
     let mut statuses = Vec::new();
@@ -857,7 +865,10 @@ async fn timers_follow_the_virtual_clock() {
         }
     }
     assert_eq!(statuses, vec![CloseStatus::Timeout]);
-    assert_eq!(rt.session("u").and_then(|s| s.focus), Some("menu".into()));
+    assert_eq!(
+        rt.session("u").and_then(|s| s.focus().map(str::to_owned)),
+        Some("menu".into())
+    );
 }
 
 /// Logs say what was called and how it went; no secret ever appears in them or in errors.
@@ -1054,9 +1065,8 @@ impl fluxo::drivers::Driver for Recorder {
     fn open<'a>(
         &'a self,
         conv: &'a fluxo::drivers::Conversation,
-        _: &'a Value,
-    ) -> fluxo::drivers::BoxFuture<'a, Result<fluxo::drivers::Opened, fluxo::drivers::DriverError>>
-    {
+        _: &'a fluxo::HttpRequest,
+    ) -> fluxo::drivers::BoxFuture<'a, Result<fluxo::drivers::Opened, fluxo::Error>> {
         Box::pin(async move {
             self.0
                 .lock()
@@ -1072,7 +1082,7 @@ impl fluxo::drivers::Driver for Recorder {
         &'a self,
         conv: &'a fluxo::drivers::Conversation,
         text: &'a str,
-    ) -> fluxo::drivers::BoxFuture<'a, Result<(), fluxo::drivers::DriverError>> {
+    ) -> fluxo::drivers::BoxFuture<'a, Result<(), fluxo::Error>> {
         Box::pin(async move {
             self.0
                 .lock()
@@ -1089,15 +1099,15 @@ impl fluxo::drivers::Driver for Recorder {
     fn close<'a>(
         &'a self,
         _: &'a fluxo::drivers::Conversation,
-    ) -> fluxo::drivers::BoxFuture<'a, Result<(), fluxo::drivers::DriverError>> {
+    ) -> fluxo::drivers::BoxFuture<'a, Result<(), fluxo::Error>> {
         Box::pin(async move { Ok(()) })
     }
     fn webhook(
         &self,
-        _: &fluxo::integrations::Integration,
+        _: &fluxo::Integration,
         _: &fluxo::drivers::Headers,
         body: &[u8],
-    ) -> Result<Vec<fluxo::drivers::Inbound>, fluxo::drivers::WebhookError> {
+    ) -> Result<Vec<fluxo::drivers::Inbound>, fluxo::Error> {
         let v = fluxo::drivers::json_body(body)?;
         Ok(vec![fluxo::drivers::Inbound {
             remote_id: "mine-1".into(),
@@ -1124,7 +1134,7 @@ async fn a_backend_registers_its_own_driver() {
         Arc::new(TokioClock::starting_at(0)),
     );
     let rec = Arc::new(Recorder(std::sync::Mutex::default()));
-    rt.register_driver(fluxo::integrations::Provider::Simulator, rec.clone());
+    rt.register_driver(fluxo::Provider::Simulator, rec.clone());
     to_the_agent(&rt, "u", plain_start()).await;
     assert_eq!(rt.webhook("9", &vec![], b"{\"n\": 1}").await.status, 200);
     rt.event("u", user("oi")).await;
@@ -1133,7 +1143,8 @@ async fn a_backend_registers_its_own_driver() {
         ["open u", "send mine-1 oi"]
     );
     assert_eq!(
-        rt.session("u").and_then(|s| s.chat).map(|c| c.agents),
+        rt.session("u")
+            .and_then(|s| s.live_chat().map(|c| c.agents().to_vec())),
         Some(vec!["Zé".to_string()])
     );
 }
@@ -1180,8 +1191,7 @@ async fn zendesk_messaging_end_to_end() {
     .await;
     assert_eq!(
         rt.session("maria")
-            .and_then(|s| s.chat)
-            .and_then(|c| c.remote_id),
+            .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
         Some("sc-9".into())
     );
     let key = vec![("x-api-key", "zd-webhook-secret-33bb".to_owned())];
@@ -1227,7 +1237,8 @@ async fn zendesk_messaging_end_to_end() {
     );
     assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { status: CloseStatus::AgentClosed, reason: Some(r) } if r == "ticketSolved")));
     assert_eq!(
-        rt.session("maria").and_then(|s| s.focus),
+        rt.session("maria")
+            .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );
     let reqs = requests(&mock, &["authorization"]).await;

@@ -1,7 +1,7 @@
 //! The expression language's semantics, as a flow author relies on them.
 
-use fluxo::expr::eval::{render, Budget, Evaluator};
-use fluxo::expr::{parse_expression, parse_template, Scope};
+use fluxo::expr::{render, Dialect, Expression, Scope};
+use fluxo::ErrorKind;
 use serde_json::{json, Value};
 
 struct Env {
@@ -33,22 +33,26 @@ impl Env {
         }
     }
     fn eval(&self, src: &str) -> Value {
-        let e = parse_expression(src, 0).unwrap_or_else(|e| panic!("{src}: {}", e.message));
-        Evaluator::new(self.scope(), Budget::default())
-            .eval(&e)
-            .unwrap_or_else(|e| panic!("{src}: {}", e.message))
-            .into_json()
+        Expression::parse(src, Dialect::Builder)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+            .evaluate(&self.scope())
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
     }
     fn cond(&self, src: &str) -> bool {
-        let e = parse_expression(src, 0).unwrap_or_else(|e| panic!("{src}: {}", e.message));
-        Evaluator::new(self.scope(), Budget::default())
-            .condition(&e)
+        Expression::parse(src, Dialect::Builder)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+            .condition(&self.scope())
             .expect("evaluates")
     }
+    fn error(&self, src: &str) -> ErrorKind {
+        Expression::parse(src, Dialect::Builder)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+            .evaluate(&self.scope())
+            .expect_err("fails")
+            .kind()
+    }
     fn render(&self, s: &str) -> Value {
-        let (t, errs) = parse_template(s);
-        assert!(errs.is_empty(), "{errs:?}");
-        render(&t, self.scope()).expect("renders")
+        render(s, Dialect::Builder, &self.scope()).expect("renders")
     }
 }
 
@@ -153,11 +157,9 @@ fn methods() {
     );
     assert_eq!(e.eval("'olá mundo'.replace(/o/g, '0')"), json!("0lá mund0"));
     assert_eq!(e.eval("'olá mundo'.replace('o', '0')"), json!("0lá mundo"));
-    let bad = parse_expression("$nome.nope()", 0).expect("parses");
-    assert!(
-        Evaluator::new(e.scope(), Budget::default())
-            .eval(&bad)
-            .is_err(),
+    assert_eq!(
+        e.error("$nome.nope()"),
+        ErrorKind::ExpressionUnknownMethod,
         "unknown methods are errors"
     );
 }
@@ -197,45 +199,23 @@ fn evaluation_is_bounded() {
         context: json!({ "big": big }),
         ..Env::new()
     };
-    let e = parse_expression("$big + $big + $big", 0).expect("parses");
-    let err = Evaluator::new(env.scope(), Budget::default())
-        .eval(&e)
-        .expect_err("too large");
-    assert_eq!(err.code, "too_large");
-    let e = parse_expression("$big.split('').join($big)", 0).expect("parses");
-    assert_eq!(
-        Evaluator::new(env.scope(), Budget::default())
-            .eval(&e)
-            .expect_err("too large")
-            .code,
-        "too_large"
-    );
-    let many = format!("[{}]", vec!["$big"; 200].join(", "));
-    let e = parse_expression(&many, 0).expect("parses");
-    assert_eq!(
-        Evaluator::new(env.scope(), Budget::default())
-            .eval(&e)
-            .expect_err("too large")
-            .code,
-        "too_large"
-    );
-    let e = parse_expression("'ab'.replace(/b/g, $big).replace(/a/g, $big)", 0).expect("parses");
-    assert_eq!(
-        Evaluator::new(env.scope(), Budget::default())
-            .eval(&e)
-            .expect_err("too large")
-            .code,
-        "too_large"
-    );
-    let e = parse_expression("1 + 1 + 1 + 1 + 1", 0).expect("parses");
-    let err = Evaluator::new(
-        env.scope(),
-        Budget {
-            steps: 3,
-            max_len: 10,
-        },
-    )
-    .eval(&e)
-    .expect_err("fuel");
-    assert_eq!(err.code, "fuel");
+    for src in [
+        "$big + $big + $big",
+        "$big.split('').join($big)",
+        &format!("[{}]", vec!["$big"; 200].join(", ")),
+        "'ab'.replace(/b/g, $big).replace(/a/g, $big)",
+    ] {
+        assert_eq!(
+            env.error(src),
+            ErrorKind::ExpressionTooLarge,
+            "{}",
+            &src[..20.min(src.len())]
+        );
+    }
+    // Work over a large list runs out of fuel: 100,000 steps at most.
+    let many = Env {
+        context: json!({ "list": (0..200_000).collect::<Vec<u32>>() }),
+        ..Env::new()
+    };
+    assert_eq!(many.error("$list.![#this + 1]"), ErrorKind::ExpressionFuel);
 }

@@ -7,7 +7,7 @@ use fluxo::graph::{render, Format};
 #[test]
 fn omni_flow_as_mermaid_and_dot() {
     let bot = fluxo::testing::load(&common::root().join("flows/omni.json"), None).expect("loads");
-    let mermaid = render(bot.flow(), Format::Mermaid);
+    let mermaid = render(&bot, Format::Mermaid);
     assert!(mermaid.starts_with("flowchart TD\n"));
     assert!(
         mermaid.contains("{{\"transbordo<br/>action start_live_chat\"}}"),
@@ -20,7 +20,7 @@ fn omni_flow_as_mermaid_and_dot() {
     );
     assert!(mermaid.contains("linkStyle "), "status branches are marked");
     insta::assert_snapshot!("omni_mermaid", mermaid);
-    let dot = render(bot.flow(), Format::Dot);
+    let dot = render(&bot, Format::Dot);
     assert!(dot.starts_with("digraph flow {") && dot.trim_end().ends_with('}'));
     assert!(dot.contains("shape=hexagon"));
     assert!(dot.contains("color=\"#d9480f\", fontcolor=\"#d9480f\", penwidth=2"));

@@ -74,7 +74,7 @@ fn random_bytes() {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 24) as u8
+            x.to_le_bytes()[3]
         })
         .collect();
     assert_diagnosed("random.json", &bytes, "json-syntax");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use fluxo::render;
+use fluxo::lint::render;
 
 #[test]
 fn fixtures_render_as_snapshots() {
@@ -32,7 +32,7 @@ fn fixtures_render_as_snapshots() {
                 report
                     .findings
                     .iter()
-                    .all(|f| f.severity < fluxo::diagnostic::Severity::Error),
+                    .all(|f| f.severity < fluxo::lint::Severity::Error),
                 "{rule}/{name} should have no errors: {codes:?}"
             );
         } else {
@@ -48,7 +48,7 @@ fn fixtures_render_as_snapshots() {
 #[test]
 fn every_rule_has_an_invalid_fixture_and_docs() {
     let dir = common::root().join("tests/fixtures/lint");
-    for rule in fluxo::lint::rules::all() {
+    for rule in fluxo::lint::rules() {
         assert!(
             dir.join(rule.code).join("invalid.json").exists()
                 || std::fs::read_dir(dir.join(rule.code)).is_ok_and(|mut d| d
@@ -91,7 +91,7 @@ fn spec_rule_names_exist() {
         "template-in-condition",
     ] {
         assert!(
-            fluxo::lint::rules::find(code).is_some(),
+            fluxo::lint::find_rule(code).is_some(),
             "missing rule {code}"
         );
     }

@@ -1,9 +1,9 @@
 //! `fluxo chat`: talk to a flow in the terminal, and play the agent and the clock with slash
 //! commands.
 
-use crate::engine::{Bot, Event, Output, Session, Speaker};
-use crate::testing::{conversation_from_events, Start, TestFile};
 use clap::Args;
+use fluxo::engine::{Bot, Event, Output, Session, Speaker};
+use fluxo::testing::{conversation_from_events, Start, TestFile};
 use rustyline::error::ReadlineError;
 use serde_json::Value as Json;
 use std::io::IsTerminal;
@@ -159,11 +159,7 @@ impl Chat {
     }
 
     fn feed(&mut self, e: Event) {
-        if let Event::Advance { seconds } = &e {
-            self.now = self
-                .now
-                .saturating_add((*seconds as i64).saturating_mul(1000));
-        }
+        self.now = e.clock_after(self.now);
         let out = self.bot.handle(&mut self.session, e.clone(), self.now);
         self.events.push(e);
         for o in &out {
@@ -209,7 +205,7 @@ fn show(style: &Style, o: &Output) -> Option<String> {
             ),
             Output::EventEmitted { event_name, .. } => p("2", &format!("  (event {event_name})")),
             Output::Error { code, message, .. } => p("31", &format!("error[{code}]: {message}")),
-            Output::NodeEntered { .. } | Output::AwaitingInput { .. } => return None,
+            _ => return None,
         })
     }
 }
@@ -262,16 +258,15 @@ impl Chat {
             ("result", _) => {
                 let id = self
                     .session
-                    .suspended
-                    .as_ref()
-                    .map(|s| s.id.clone())
+                    .awaiting_action()
+                    .map(|(id, _)| id.to_owned())
                     .ok_or("the bot is not waiting for an action")?;
                 let result: Json =
                     serde_json::from_str(rest).map_err(|e| format!("/result takes JSON: {e}"))?;
                 Event::ActionResult { id, result }
             }
             ("advance", _) => Event::Advance {
-                seconds: crate::testing::parse_duration(&Json::String(rest.to_owned()))?,
+                seconds: fluxo::testing::parse_duration(&Json::String(rest.to_owned()))?,
             },
             ("state", _) => {
                 self.state();
@@ -310,23 +305,23 @@ impl Chat {
             t.map(|t| format!("in {} s", (t - self.now) / 1000))
                 .unwrap_or_else(|| "off".into())
         };
-        println!("context: {}", s.context);
-        println!("contact: {}", s.contact);
-        println!("focus:   {}", s.focus.as_deref().unwrap_or("(none)"));
-        match &s.chat {
+        println!("context: {}", s.context());
+        println!("contact: {}", s.contact());
+        println!("focus:   {}", s.focus().unwrap_or("(none)"));
+        match s.live_chat() {
             Some(c) => println!(
                 "live chat: {:?} on {} (integration {}), agents {:?}, wait timeout {}, inactivity timeout {}",
-                c.phase,
-                c.provider.as_str(),
-                c.integration_id,
-                c.agents,
-                secs(c.wait_deadline),
-                secs(c.inactivity_deadline)
+                c.phase(),
+                c.provider().as_str(),
+                c.integration_id(),
+                c.agents(),
+                secs(c.wait_deadline()),
+                secs(c.inactivity_deadline())
             ),
             None => println!("live chat: none"),
         }
-        if let Some(x) = &s.suspended {
-            println!("waiting for action `{}` ({})", x.name, x.id);
+        if let Some((id, name)) = s.awaiting_action() {
+            println!("waiting for action `{name}` ({id})");
         }
         let clock = jiff::Timestamp::from_millisecond(self.now)
             .map(|t| t.to_string())
@@ -373,7 +368,7 @@ impl Chat {
         };
         let text = serde_json::to_string_pretty(&test).map_err(|e| e.to_string())?;
         std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        let (r, _) = crate::testing::run_file(&path, crate::testing::RunOptions { bless: true });
+        let (r, _) = fluxo::testing::run_file(&path, fluxo::testing::RunOptions { bless: true });
         match r.error {
             Some(e) => Err(e),
             None => Ok(path),
@@ -466,12 +461,12 @@ fn live_chat(
                 if let Some(s) = rt.session(id) {
                     println!(
                         "context: {}\nfocus: {}\nlive chat: {}",
-                        s.context,
-                        s.focus.as_deref().unwrap_or("(none)"),
-                        s.chat.map_or("none".into(), |c| format!(
+                        s.context(),
+                        s.focus().unwrap_or("(none)"),
+                        s.live_chat().map_or("none".into(), |c| format!(
                             "{:?} on {}",
-                            c.phase,
-                            c.provider.as_str()
+                            c.phase(),
+                            c.provider().as_str()
                         ))
                     );
                 }

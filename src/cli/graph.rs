@@ -27,10 +27,10 @@ pub(crate) fn run(args: GraphArgs) -> ExitCode {
     match super::run::load_bot(&args.flow, None) {
         Ok(bot) => {
             let f = match args.format {
-                GraphFormat::Mermaid => crate::graph::Format::Mermaid,
-                GraphFormat::Dot => crate::graph::Format::Dot,
+                GraphFormat::Mermaid => fluxo::graph::Format::Mermaid,
+                GraphFormat::Dot => fluxo::graph::Format::Dot,
             };
-            print!("{}", crate::graph::render(bot.flow(), f));
+            print!("{}", fluxo::graph::render(&bot, f));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,10 +1,10 @@
 //! `fluxo lint`.
 
-use crate::diagnostic::Severity;
-use crate::integrations::IntegrationsFile;
-use crate::lint::{apply_fixes, lint_bytes, FileKind, FileReport, LintOptions};
-use crate::render;
 use clap::{Args, ValueEnum};
+use fluxo::lint::render;
+use fluxo::lint::Severity;
+use fluxo::lint::{apply_fixes, lint_bytes, FileKind, FileReport, LintOptions};
+use fluxo::IntegrationsFile;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
     let text = match args.format {
         Format::Human => render::human(&reports, color),
         Format::Json => render::json(&reports),
-        Format::Sarif => render::sarif(&reports, &crate::lint::rules::all()),
+        Format::Sarif => render::sarif(&reports, &fluxo::lint::rules()),
         Format::Github => render::github(&reports),
     };
     print!("{text}");

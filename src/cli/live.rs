@@ -1,9 +1,9 @@
 //! `--live`: the same flow against real providers, through the async runtime and the drivers.
 //! Credentials come from `{ "env": … }` references and are never printed or logged.
 
-use crate::drivers::http::{Http, RetryPolicy};
-use crate::engine::{Bot, Event, Output};
-use crate::runtime::{MemoryStore, Runtime, TokioClock};
+use fluxo::drivers::http::{Http, RetryPolicy};
+use fluxo::engine::{Bot, Event, Output};
+use fluxo::runtime::{MemoryStore, Runtime, TokioClock};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -35,7 +35,7 @@ pub(crate) async fn start(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("--listen {addr}: {e}"))?;
-        let app = crate::runtime::server::router(rt.clone());
+        let app = fluxo::runtime::server::router(rt.clone());
         eprintln!("listening for provider webhooks on http://{addr}/webhooks/{{integration_id}}");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -82,7 +82,7 @@ pub(crate) fn run(
         if listen.is_some() {
             // Wait for the agent's side to finish the chat (webhooks), or Ctrl-C.
             loop {
-                let open = rt.session(session).is_some_and(|s| s.chat.is_some());
+                let open = rt.session(session).is_some_and(|s| s.live_chat().is_some());
                 if !open {
                     break;
                 }

@@ -14,15 +14,15 @@ use std::process::ExitCode;
 /// Interpreter, linter and test runner for builder flows.
 #[derive(Debug, Parser)]
 #[command(name = "fluxo", version, about, long_about = None)]
-pub struct Cli {
+struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Lint flows, Watson workspaces and integrations files (directories are walked).
     Lint(lint::LintArgs),
     /// Run a flow: events in as JSON lines, outputs out as JSON lines.
@@ -41,7 +41,7 @@ pub enum Command {
 }
 
 /// Runs the command line; returns the process exit code.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -66,29 +66,19 @@ pub fn main() -> ExitCode {
 fn rule(name: Option<&str>) -> ExitCode {
     match name {
         None => {
-            for r in crate::lint::rules::all() {
+            for r in fluxo::lint::rules() {
                 println!("{:<30} {}", r.code, r.severity.as_str());
             }
             ExitCode::SUCCESS
         }
-        Some(n) => match crate::lint::rules::find(n) {
+        Some(n) => match fluxo::lint::find_rule(n) {
             Some(r) => {
-                println!("# {} ({})\n", r.code, r.severity.as_str());
-                println!(
-                    "{}",
-                    r.docs
-                        .lines()
-                        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                        .trim()
-                );
+                print!("{}", fluxo::lint::rule_text(r));
                 ExitCode::SUCCESS
             }
             None => {
-                let names: Vec<&str> = crate::lint::rules::all().iter().map(|r| r.code).collect();
                 eprintln!("error: no rule named `{n}`");
-                if let Some(s) = crate::schema::closest(n, &names) {
+                if let Some(s) = fluxo::lint::suggest_rule(n) {
                     eprintln!("help: did you mean `{s}`?");
                 }
                 ExitCode::from(2)

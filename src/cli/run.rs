@@ -1,7 +1,7 @@
 //! `fluxo run`: events in (JSON lines), outputs out (JSON lines).
 
-use crate::engine::{Bot, Event, Output};
 use clap::Args;
+use fluxo::engine::{Bot, Event, Output};
 use serde_json::{Map, Value as Json};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ pub struct RunArgs {
 
 /// Loads a bot from a flow path and an optional integrations path (default: beside the flow).
 pub(crate) fn load_bot(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
-    crate::testing::load(flow, integrations)
+    fluxo::testing::load(flow, integrations)
 }
 
 /// Milliseconds since the epoch for `--clock`, or now.
@@ -150,9 +150,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             (false, other) => other,
         };
         first = false;
-        if let Event::Advance { seconds } = &event {
-            now = now.saturating_add((*seconds as i64).saturating_mul(1000));
-        }
+        now = event.clock_after(now);
         any_error |= emit(bot.handle(&mut session, event, now), &mut out);
     }
     if any_error {

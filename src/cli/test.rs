@@ -1,8 +1,8 @@
 //! `fluxo test`.
 
-use crate::engine::Bot;
-use crate::testing::{discover, run_file, Coverage, CoverageReport, RunOptions};
 use clap::{Args, ValueEnum};
+use fluxo::engine::Bot;
+use fluxo::testing::{discover, run_file, Coverage, CoverageReport, RunOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;

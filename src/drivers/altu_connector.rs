@@ -15,11 +15,12 @@
 
 use super::http::Http;
 use super::{
-    header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
-    Inbound, Opened, WebhookError,
+    bad_request, config, credential_name, header, json_body, secret, setting, unauthorized,
+    BoxFuture, Conversation, Driver, Error, Headers, Inbound, Opened,
 };
-use crate::engine::Event;
-use crate::integrations::Integration;
+use crate::domain::http::HttpRequest;
+use crate::domain::Event;
+use crate::model::Integration;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
@@ -35,7 +36,7 @@ struct Claims {
 }
 
 /// A fresh token for one request.
-pub fn token(access_token: &str, access_key: &[u8], now_s: u64) -> Result<String, DriverError> {
+pub fn token(access_token: &str, access_key: &[u8], now_s: u64) -> Result<String, Error> {
     let claims = Claims {
         access_token: access_token.to_owned(),
         iat: now_s,
@@ -46,7 +47,7 @@ pub fn token(access_token: &str, access_key: &[u8], now_s: u64) -> Result<String
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(access_key),
     )
-    .map_err(|e| DriverError::Config(format!("ALTU Connector: cannot sign the token: {e}")))
+    .map_err(|e| config(format!("ALTU Connector: cannot sign the token: {e}")))
 }
 
 fn now_s() -> u64 {
@@ -66,10 +67,14 @@ impl AltuConnector {
         AltuConnector { http }
     }
 
-    async fn post(&self, i: &Integration, body: Json, what: &str) -> Result<Json, DriverError> {
-        let url = setting(i, "webhook_url")?.to_owned();
+    fn jwt(&self, i: &Integration) -> Result<String, Error> {
         let (key, access) = (secret(i, "access_key")?, secret(i, "access_token")?);
-        let jwt = token(access.expose(), key.expose().as_bytes(), now_s())?;
+        token(access.expose(), key.expose().as_bytes(), now_s())
+    }
+
+    async fn post(&self, i: &Integration, body: Json, what: &str) -> Result<Json, Error> {
+        let url = setting(i, "webhook_url")?.to_owned();
+        let jwt = self.jwt(i)?;
         let resp = self
             .http
             .json(
@@ -95,14 +100,20 @@ impl Driver for AltuConnector {
     fn open<'a>(
         &'a self,
         conv: &'a Conversation,
-        request: &'a Json,
-    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        request: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<Opened, Error>> {
         Box::pin(async move {
-            let mut body = request.get("body").cloned().unwrap_or(Json::Null);
-            body["timestamp"] = json!(now_s());
-            let answer = self
-                .post(&conv.integration, body, "ALTU Connector: OPEN_CONVERSATION")
+            let what = "ALTU Connector: OPEN_CONVERSATION";
+            let jwt = self.jwt(&conv.integration)?;
+            let resp = self
+                .http
+                .send_built(request, &[(credential_name(request), jwt)], None, what)
                 .await?;
+            let answer = if resp.body.iter().all(u8::is_ascii_whitespace) {
+                Json::Null
+            } else {
+                resp.json(what)?
+            };
             // Without an id of its own, the live chat's events name the conversation by our identifier.
             let remote = answer
                 .get("conversationID")
@@ -120,7 +131,7 @@ impl Driver for AltuConnector {
         &'a self,
         conv: &'a Conversation,
         text: &'a str,
-    ) -> BoxFuture<'a, Result<(), DriverError>> {
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let body = Self::envelope(
                 conv,
@@ -133,7 +144,7 @@ impl Driver for AltuConnector {
         })
     }
 
-    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let body = Self::envelope(conv, "CLOSE_CONVERSATION", json!({}));
             self.post(
@@ -151,8 +162,8 @@ impl Driver for AltuConnector {
         i: &Integration,
         headers: &Headers,
         body: &[u8],
-    ) -> Result<Vec<Inbound>, WebhookError> {
-        let unauthorized = |m: &str| WebhookError::Unauthorized(m.to_owned());
+    ) -> Result<Vec<Inbound>, Error> {
+        let unauthorized = |m: &str| unauthorized(m.to_owned());
         let (key, access) = (
             super::webhook_secret(i, "access_key")?,
             super::webhook_secret(i, "access_token")?,
@@ -182,12 +193,12 @@ impl Driver for AltuConnector {
         let action = v
             .get("action")
             .and_then(Json::as_str)
-            .ok_or_else(|| WebhookError::BadRequest("no `action`".into()))?;
+            .ok_or_else(|| bad_request("no `action`"))?;
         let remote = v
             .get("conversationID")
             .and_then(Json::as_str)
             .or_else(|| v.get("identifier").and_then(Json::as_str))
-            .ok_or_else(|| WebhookError::BadRequest("no `conversationID` nor `identifier`".into()))?
+            .ok_or_else(|| bad_request("no `conversationID` nor `identifier`"))?
             .to_owned();
         let p = v.get("parameters").cloned().unwrap_or(Json::Null);
         let ts = v.get("timestamp").map(Json::to_string).unwrap_or_default();
@@ -211,11 +222,7 @@ impl Driver for AltuConnector {
                     wrap_up: text("/reason"),
                 },
             },
-            other => {
-                return Err(WebhookError::BadRequest(format!(
-                    "unknown action `{other}`"
-                )))
-            }
+            other => return Err(bad_request(format!("unknown action `{other}`"))),
         };
         let id = text("/message/id").unwrap_or(ts);
         Ok(vec![Inbound {

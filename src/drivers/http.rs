@@ -2,7 +2,8 @@
 //! on 5xx, 429 (honouring `Retry-After`), timeouts and connection failures. Logs say what was
 //! called and how it went — never a header value or a body, so never a secret.
 
-use super::DriverError;
+use crate::domain::http::{HeaderValue, HttpRequest, Method};
+use crate::error::{Error, ErrorKind};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -74,9 +75,30 @@ pub struct Response {
 
 impl Response {
     /// The body as JSON.
-    pub fn json(&self, what: &str) -> Result<Json, DriverError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| DriverError::BadResponse(format!("{what}: {e}")))
+    pub fn json(&self, what: &str) -> Result<Json, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| super::bad_response(format!("{what}: {e}")))
+    }
+}
+
+fn status_error(status: u16, what: &str) -> Error {
+    Error::new(ErrorKind::Provider, format!("{what}: HTTP {status}")).with_status(status)
+}
+
+fn timeout_error(what: &str) -> Error {
+    Error::new(ErrorKind::Provider, format!("{what}: no answer in time"))
+}
+
+fn transport_error(what: &str) -> Error {
+    Error::new(ErrorKind::Provider, format!("{what}: connection failed"))
+}
+
+fn method(m: Method) -> reqwest::Method {
+    match m {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
     }
 }
 
@@ -90,9 +112,61 @@ impl Http {
         Http { client, policy }
     }
 
+    /// Sends a request a provider builder made, exactly as built: its credential placeholders
+    /// filled from `credentials` (placeholder name → value) and, when `host` is given, the
+    /// placeholder host at the start of its URL (`https://{asyncMessagingEnt}`) replaced by the
+    /// discovered one. Headers the transport sets itself (`Content-Type` of a JSON body) are
+    /// taken from the request too.
+    pub async fn send_built(
+        &self,
+        req: &HttpRequest,
+        credentials: &[(&str, String)],
+        host: Option<(&str, &str)>,
+        what: &str,
+    ) -> Result<Response, Error> {
+        let mut headers = Vec::with_capacity(req.headers.len());
+        for (name, value) in &req.headers {
+            let v = match value {
+                HeaderValue::Text(t) => t.clone(),
+                HeaderValue::Credential { prefix, name } => credentials
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| format!("{prefix}{v}"))
+                    .ok_or_else(|| super::config(format!("{what}: no credential for `{name}`")))?,
+            };
+            // The body is sent as JSON below, which sets its own content type.
+            if !name.eq_ignore_ascii_case("content-type") || req.body.is_null() {
+                headers.push((name.to_ascii_lowercase(), v));
+            }
+        }
+        let url = match host {
+            Some((placeholder, actual)) if req.url.starts_with(placeholder) => {
+                format!("{actual}{}", &req.url[placeholder.len()..])
+            }
+            _ => req.url.clone(),
+        };
+        if url.contains('{') {
+            return Err(super::config(format!(
+                "{what}: the URL still has a placeholder; set the integration's settings"
+            )));
+        }
+        self.send(Request {
+            method: method(req.method),
+            url,
+            headers,
+            body: if req.body.is_null() {
+                Body::Empty
+            } else {
+                Body::Json(req.body.clone())
+            },
+            what: what.into(),
+        })
+        .await
+    }
+
     /// Sends `req`, retrying what is worth retrying.
-    pub async fn send(&self, req: Request) -> Result<Response, DriverError> {
-        let mut last = DriverError::Transport(req.what.clone());
+    pub async fn send(&self, req: Request) -> Result<Response, Error> {
+        let mut last = transport_error(&req.what);
         for attempt in 1..=self.policy.attempts.max(1) {
             let mut b = self
                 .client
@@ -130,10 +204,7 @@ impl Http {
                     if (200..300).contains(&status) {
                         return Ok(Response { status, body });
                     }
-                    last = DriverError::Status {
-                        status,
-                        what: req.what.clone(),
-                    };
+                    last = status_error(status, &req.what);
                     if status == 429 {
                         retry_after
                             .unwrap_or_else(|| self.backoff(attempt))
@@ -146,9 +217,9 @@ impl Http {
                 }
                 Err(e) => {
                     last = if e.is_timeout() {
-                        DriverError::Timeout(req.what.clone())
+                        timeout_error(&req.what)
                     } else {
-                        DriverError::Transport(req.what.clone())
+                        transport_error(&req.what)
                     };
                     tracing::warn!(target: "fluxo::http", what = %req.what, url = %redact_url(&req.url), attempt, error = %last, "provider call failed");
                     self.backoff(attempt)
@@ -169,7 +240,7 @@ impl Http {
         credential: (&str, String),
         body: Json,
         what: &str,
-    ) -> Result<Response, DriverError> {
+    ) -> Result<Response, Error> {
         let headers = vec![(credential.0.to_owned(), credential.1)];
         self.send(Request {
             method,

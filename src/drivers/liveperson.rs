@@ -19,11 +19,12 @@
 
 use super::http::{Body, Http, Request};
 use super::{
-    header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
-    Inbound, Opened, WebhookError,
+    bad_response, config, header, json_body, secret, setting, BoxFuture, Conversation, Driver,
+    Error, Headers, Inbound, Opened,
 };
-use crate::engine::{CloseStatus, Event};
-use crate::integrations::Integration;
+use crate::domain::http::HttpRequest;
+use crate::domain::{CloseStatus, Event};
+use crate::model::Integration;
 use reqwest::Method;
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
@@ -55,7 +56,7 @@ impl LivePerson {
         }
     }
 
-    async fn host(&self, i: &Integration, service: &str) -> Result<String, DriverError> {
+    async fn host(&self, i: &Integration, service: &str) -> Result<String, Error> {
         if let Some(b) = i.settings.get("base_url").and_then(Json::as_str) {
             return Ok(b.trim_end_matches('/').to_owned());
         }
@@ -94,7 +95,7 @@ impl LivePerson {
                 }
             })
             .ok_or_else(|| {
-                DriverError::BadResponse(format!("LivePerson domain API: no baseURI for {service}"))
+                bad_response(format!("LivePerson domain API: no baseURI for {service}"))
             })?;
         if let Ok(mut m) = self.hosts.lock() {
             m.insert(key, base.clone());
@@ -102,7 +103,7 @@ impl LivePerson {
         Ok(base)
     }
 
-    async fn app_jwt(&self, i: &Integration) -> Result<super::Secret, DriverError> {
+    async fn app_jwt(&self, i: &Integration) -> Result<super::Secret, Error> {
         let account = setting(i, "account_id")?.to_owned();
         if let Some((t, until)) = self
             .app_jwt
@@ -130,9 +131,7 @@ impl LivePerson {
         let token = v
             .get("access_token")
             .and_then(Json::as_str)
-            .ok_or_else(|| {
-                DriverError::BadResponse("LivePerson sentinel: no access_token".into())
-            })?;
+            .ok_or_else(|| bad_response("LivePerson sentinel: no access_token"))?;
         let ttl = v.get("expires_in").and_then(Json::as_u64).unwrap_or(3600);
         let token = super::Secret::new(token);
         if let Ok(mut m) = self.app_jwt.lock() {
@@ -152,7 +151,7 @@ impl LivePerson {
         i: &Integration,
         consumer: &str,
         app: &super::Secret,
-    ) -> Result<super::Secret, DriverError> {
+    ) -> Result<super::Secret, Error> {
         let account = setting(i, "account_id")?.to_owned();
         let key = (account.clone(), consumer.to_owned());
         if let Some(t) = self
@@ -179,7 +178,7 @@ impl LivePerson {
             .get("token")
             .and_then(Json::as_str)
             .map(super::Secret::new)
-            .ok_or_else(|| DriverError::BadResponse("LivePerson idp: no token".into()))?;
+            .ok_or_else(|| bad_response("LivePerson idp: no token"))?;
         if let Ok(mut m) = self.consumers.lock() {
             m.insert(key, token.clone());
         }
@@ -192,7 +191,7 @@ impl LivePerson {
         path: &str,
         body: Json,
         what: &str,
-    ) -> Result<Json, DriverError> {
+    ) -> Result<Json, Error> {
         let i = &conv.integration;
         let account = setting(i, "account_id")?.to_owned();
         let app = self.app_jwt(i).await?;
@@ -219,18 +218,27 @@ impl Driver for LivePerson {
     fn open<'a>(
         &'a self,
         conv: &'a Conversation,
-        request: &'a Json,
-    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        request: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<Opened, Error>> {
         Box::pin(async move {
-            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let i = &conv.integration;
+            let app = self.app_jwt(i).await?;
+            let jws = self.consumer_jws(i, &conv.identifier, &app).await?;
+            let host = self.host(i, "asyncMessagingEnt").await?;
+            let what = "LivePerson: open conversation";
             let answer = self
-                .call(
-                    conv,
-                    "conversation?v=3",
-                    body,
-                    "LivePerson: open conversation",
+                .http
+                .send_built(
+                    request,
+                    &[
+                        ("AppJWT", app.expose().to_owned()),
+                        ("ConsumerJWS", jws.expose().to_owned()),
+                    ],
+                    Some((crate::provider::liveperson::DEFAULT_BASE, &host)),
+                    what,
                 )
-                .await?;
+                .await?
+                .json(what)?;
             let item = answer
                 .as_array()
                 .and_then(|a| {
@@ -238,12 +246,10 @@ impl Driver for LivePerson {
                         .find(|x| x.get("reqId").and_then(Json::as_str) == Some("2,"))
                 })
                 .ok_or_else(|| {
-                    DriverError::BadResponse(
-                        "LivePerson: no answer to ConsumerRequestConversation".into(),
-                    )
+                    bad_response("LivePerson: no answer to ConsumerRequestConversation")
                 })?;
             if item.get("code").and_then(Json::as_str) != Some("OK") {
-                return Err(DriverError::BadResponse(format!(
+                return Err(bad_response(format!(
                     "LivePerson refused the conversation: {}",
                     item.get("code").unwrap_or(&Json::Null)
                 )));
@@ -251,7 +257,7 @@ impl Driver for LivePerson {
             let id = item
                 .pointer("/body/conversationId")
                 .and_then(Json::as_str)
-                .ok_or_else(|| DriverError::BadResponse("LivePerson: no conversationId".into()))?;
+                .ok_or_else(|| bad_response("LivePerson: no conversationId"))?;
             Ok(Opened {
                 remote_id: id.to_owned(),
                 result: item.clone(),
@@ -263,11 +269,12 @@ impl Driver for LivePerson {
         &'a self,
         conv: &'a Conversation,
         text: &'a str,
-    ) -> BoxFuture<'a, Result<(), DriverError>> {
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let id = conv.remote_id.as_deref().ok_or_else(|| {
-                DriverError::Config("LivePerson: the conversation is not open yet".into())
-            })?;
+            let id = conv
+                .remote_id
+                .as_deref()
+                .ok_or_else(|| config("LivePerson: the conversation is not open yet"))?;
             let body = json!({ "kind": "req", "id": "1", "type": "ms.PublishEvent",
                 "body": { "dialogId": id, "event": { "type": "ContentEvent", "contentType": "text/plain", "message": text } } });
             self.call(conv, "conversation/send?v=3", body, "LivePerson: send")
@@ -276,7 +283,7 @@ impl Driver for LivePerson {
         })
     }
 
-    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let Some(id) = conv.remote_id.as_deref() else {
                 return Ok(());
@@ -294,7 +301,7 @@ impl Driver for LivePerson {
         i: &Integration,
         headers: &Headers,
         body: &[u8],
-    ) -> Result<Vec<Inbound>, WebhookError> {
+    ) -> Result<Vec<Inbound>, Error> {
         let app_secret = super::webhook_secret(i, "app_secret")?;
         let sig = super::required_header(headers, "x-liveperson-signature")?;
         super::verify(

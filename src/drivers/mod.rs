@@ -18,8 +18,10 @@ pub mod signature;
 pub mod webex_cc;
 pub mod zendesk;
 
-use crate::engine::Event;
-use crate::integrations::{Integration, Provider};
+use crate::domain::http::HttpRequest;
+use crate::domain::{Event, Provider};
+use crate::error::{Error, ErrorKind};
+use crate::model::Integration;
 use serde_json::Value as Json;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,47 +56,24 @@ impl std::fmt::Display for Secret {
     }
 }
 
-/// Why a driver call failed. Messages never contain secrets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DriverError {
-    /// The integration is missing a setting, or a secret's environment variable is unset.
-    Config(String),
-    /// The provider answered with an error status (after retries, for 5xx and 429).
-    Status {
-        /// HTTP status.
-        status: u16,
-        /// What the call was.
-        what: String,
-    },
-    /// The provider did not answer in time (after retries).
-    Timeout(String),
-    /// The connection failed (after retries).
-    Transport(String),
-    /// The provider answered something fluxo cannot read.
-    BadResponse(String),
+/// A setting is missing or malformed (never names a secret's value).
+pub(crate) fn config(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, message.into())
 }
 
-impl std::fmt::Display for DriverError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DriverError::Config(m) => write!(f, "configuration: {m}"),
-            DriverError::Status { status, what } => write!(f, "{what}: HTTP {status}"),
-            DriverError::Timeout(m) => write!(f, "{m}: no answer in time"),
-            DriverError::Transport(m) => write!(f, "{m}: connection failed"),
-            DriverError::BadResponse(m) => write!(f, "unreadable answer: {m}"),
-        }
-    }
+/// The provider answered something fluxo cannot read.
+pub(crate) fn bad_response(message: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Provider, format!("unreadable answer: {message}"))
 }
 
-impl std::error::Error for DriverError {}
+/// A webhook's signature or credentials are wrong (HTTP 401).
+pub(crate) fn unauthorized(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Unauthorized, message.into())
+}
 
-/// Why a webhook was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookError {
-    /// Missing or wrong signature / credentials (HTTP 401).
-    Unauthorized(String),
-    /// Not a body fluxo can read (HTTP 400).
-    BadRequest(String),
+/// A webhook body fluxo cannot read (HTTP 400).
+pub(crate) fn bad_request(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::BadRequest, message.into())
 }
 
 /// A provider conversation as a driver knows it.
@@ -140,53 +119,63 @@ pub fn header<'a>(h: &'a Headers, name: &str) -> Option<&'a str> {
 
 /// A live-chat provider.
 pub trait Driver: Send + Sync {
-    /// Sends the hand-over. `request` is the engine's `handoff_requested.request`.
+    /// Sends the hand-over: the engine's `handoff_requested.request`, as built, with its
+    /// credentials filled in.
     fn open<'a>(
         &'a self,
         conv: &'a Conversation,
-        request: &'a Json,
-    ) -> BoxFuture<'a, Result<Opened, DriverError>>;
+        request: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<Opened, Error>>;
     /// Sends a user message to the agent.
     fn send<'a>(
         &'a self,
         conv: &'a Conversation,
         text: &'a str,
-    ) -> BoxFuture<'a, Result<(), DriverError>>;
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// Ends the provider's conversation from the bot's side.
-    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>>;
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>>;
     /// Verifies and reads a webhook (raw body bytes, as received).
     fn webhook(
         &self,
         integration: &Integration,
         headers: &Headers,
         body: &[u8],
-    ) -> Result<Vec<Inbound>, WebhookError>;
+    ) -> Result<Vec<Inbound>, Error>;
+}
+
+/// The name of the credential a built request's `Authorization` header asks for.
+pub(crate) fn credential_name(request: &HttpRequest) -> &str {
+    match request.header_value("authorization") {
+        Some(crate::domain::http::HeaderValue::Credential { name, .. }) => name,
+        _ => "",
+    }
 }
 
 /// A setting that must be a plain string.
-pub fn setting<'a>(i: &'a Integration, name: &str) -> Result<&'a str, DriverError> {
-    i.settings.get(name).and_then(Json::as_str).ok_or_else(|| {
-        DriverError::Config(format!("integration {} has no `settings.{name}`", i.id))
-    })
+pub fn setting<'a>(i: &'a Integration, name: &str) -> Result<&'a str, Error> {
+    i.settings
+        .get(name)
+        .and_then(Json::as_str)
+        .ok_or_else(|| config(format!("integration {} has no `settings.{name}`", i.id)))
 }
 
 /// A secret setting: `{ "env": "NAME" }`, read from the environment. Inline strings are refused
 /// (`fluxo lint` reports them as `inline-secret`).
-pub fn secret(i: &Integration, name: &str) -> Result<Secret, DriverError> {
+pub fn secret(i: &Integration, name: &str) -> Result<Secret, Error> {
     match i.settings.get(name) {
         Some(Json::Object(o)) => {
             let var = o.get("env").and_then(Json::as_str).ok_or_else(|| {
-                DriverError::Config(format!("integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}", i.id))
+                config(format!("integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}", i.id))
             })?;
             std::env::var(var).map(Secret::new).map_err(|_| {
-                DriverError::Config(format!("integration {}: the environment variable {var} (for `settings.{name}`) is not set", i.id))
+                config(format!("integration {}: the environment variable {var} (for `settings.{name}`) is not set", i.id))
             })
         }
-        Some(_) => Err(DriverError::Config(format!(
+        Some(_) => Err(config(format!(
             "integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}; secrets are never written in files",
             i.id
         ))),
-        None => Err(DriverError::Config(format!("integration {} has no `settings.{name}`", i.id))),
+        None => Err(config(format!("integration {} has no `settings.{name}`", i.id))),
     }
 }
 
@@ -213,26 +202,25 @@ pub fn base_url(i: &Integration, default: &str) -> String {
 }
 
 /// A webhook's secret setting; a missing one refuses the webhook.
-pub fn webhook_secret(i: &Integration, name: &str) -> Result<Secret, WebhookError> {
-    secret(i, name).map_err(|e| WebhookError::Unauthorized(e.to_string()))
+pub fn webhook_secret(i: &Integration, name: &str) -> Result<Secret, Error> {
+    secret(i, name).map_err(|e| unauthorized(e.to_string()))
 }
 
 /// A header the webhook must carry.
-pub fn required_header<'a>(h: &'a Headers, name: &str) -> Result<&'a str, WebhookError> {
-    header(h, name).ok_or_else(|| WebhookError::Unauthorized(format!("no {name} header")))
+pub fn required_header<'a>(h: &'a Headers, name: &str) -> Result<&'a str, Error> {
+    header(h, name).ok_or_else(|| unauthorized(format!("no {name} header")))
 }
 
 /// Refuses the webhook unless `got` equals `expected` (constant time).
-pub fn verify(got: &str, expected: &str, name: &str) -> Result<(), WebhookError> {
+pub fn verify(got: &str, expected: &str, name: &str) -> Result<(), Error> {
     if signature::same(got.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
-        Err(WebhookError::Unauthorized(format!("{name} does not match")))
+        Err(unauthorized(format!("{name} does not match")))
     }
 }
 
 /// Reads a JSON body, or says why not.
-pub fn json_body(body: &[u8]) -> Result<Json, WebhookError> {
-    serde_json::from_slice(body)
-        .map_err(|e| WebhookError::BadRequest(format!("the body is not JSON: {e}")))
+pub fn json_body(body: &[u8]) -> Result<Json, Error> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("the body is not JSON: {e}")))
 }

@@ -9,11 +9,12 @@
 
 use super::http::Http;
 use super::{
-    json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound, Opened,
-    WebhookError,
+    bad_request, bad_response, config, json_body, secret, BoxFuture, Conversation, Driver, Error,
+    Headers, Inbound, Opened,
 };
-use crate::engine::{CloseStatus, Event};
-use crate::integrations::Integration;
+use crate::domain::http::HttpRequest;
+use crate::domain::{CloseStatus, Event};
+use crate::model::Integration;
 use reqwest::Method;
 use serde_json::{json, Value as Json};
 
@@ -38,7 +39,7 @@ impl Omni {
         path: &str,
         body: Json,
         what: &str,
-    ) -> Result<super::http::Response, DriverError> {
+    ) -> Result<super::http::Response, Error> {
         let key = secret(i, "api_key")?;
         self.http
             .json(
@@ -56,23 +57,20 @@ impl Driver for Omni {
     fn open<'a>(
         &'a self,
         conv: &'a Conversation,
-        request: &'a Json,
-    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        request: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<Opened, Error>> {
         Box::pin(async move {
-            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let key = secret(&conv.integration, "api_key")?;
+            let what = "Omni: open attendance";
             let v = self
-                .post(
-                    &conv.integration,
-                    "/integration/attendance",
-                    body,
-                    "Omni: open attendance",
-                )
+                .http
+                .send_built(request, &[("api_key", key.expose().to_owned())], None, what)
                 .await?
-                .json("Omni")?;
+                .json(what)?;
             let id = v
                 .get("id")
                 .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                .ok_or_else(|| DriverError::BadResponse("Omni: no attendance id".into()))?;
+                .ok_or_else(|| bad_response("Omni: no attendance id"))?;
             Ok(Opened {
                 remote_id: id,
                 result: v,
@@ -84,11 +82,12 @@ impl Driver for Omni {
         &'a self,
         conv: &'a Conversation,
         text: &'a str,
-    ) -> BoxFuture<'a, Result<(), DriverError>> {
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let id = conv.remote_id.as_deref().ok_or_else(|| {
-                DriverError::Config("Omni: the attendance is not open yet".into())
-            })?;
+            let id = conv
+                .remote_id
+                .as_deref()
+                .ok_or_else(|| config("Omni: the attendance is not open yet"))?;
             self.post(
                 &conv.integration,
                 &format!("/integration/attendance/{id}/messages"),
@@ -100,7 +99,7 @@ impl Driver for Omni {
         })
     }
 
-    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let Some(id) = conv.remote_id.as_deref() else {
                 return Ok(());
@@ -121,7 +120,7 @@ impl Driver for Omni {
         i: &Integration,
         headers: &Headers,
         body: &[u8],
-    ) -> Result<Vec<Inbound>, WebhookError> {
+    ) -> Result<Vec<Inbound>, Error> {
         let s = super::webhook_secret(i, "webhook_secret")?;
         super::verify(
             super::required_header(headers, "x-api-key")?,
@@ -132,7 +131,7 @@ impl Driver for Omni {
         let id = v
             .get("attendanceId")
             .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-            .ok_or_else(|| WebhookError::BadRequest("no `attendanceId`".into()))?;
+            .ok_or_else(|| bad_request("no `attendanceId`"))?;
         let agent = v
             .pointer("/agent/name")
             .and_then(Json::as_str)
@@ -188,7 +187,7 @@ impl Driver for Omni {
                 },
                 format!("omni:{id}:end"),
             ),
-            other => return Err(WebhookError::BadRequest(format!("unknown event `{other}`"))),
+            other => return Err(bad_request(format!("unknown event `{other}`"))),
         };
         Ok(vec![Inbound {
             remote_id: id,

@@ -10,11 +10,12 @@
 
 use super::http::Http;
 use super::{
-    json_body, secret, BoxFuture, Conversation, Driver, DriverError, Headers, Inbound, Opened,
-    WebhookError,
+    bad_request, bad_response, config, json_body, secret, BoxFuture, Conversation, Driver, Error,
+    Headers, Inbound, Opened,
 };
-use crate::engine::{CloseStatus, Event};
-use crate::integrations::Integration;
+use crate::domain::http::HttpRequest;
+use crate::domain::{CloseStatus, Event};
+use crate::model::Integration;
 use reqwest::Method;
 use serde_json::{json, Value as Json};
 
@@ -39,7 +40,7 @@ impl WebexCc {
         path: &str,
         body: Json,
         what: &str,
-    ) -> Result<super::http::Response, DriverError> {
+    ) -> Result<super::http::Response, Error> {
         let token = secret(i, "access_token")?;
         self.http
             .json(
@@ -57,18 +58,25 @@ impl Driver for WebexCc {
     fn open<'a>(
         &'a self,
         conv: &'a Conversation,
-        request: &'a Json,
-    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        request: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<Opened, Error>> {
         Box::pin(async move {
-            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let token = secret(&conv.integration, "access_token")?;
+            let what = "Webex: create task";
             let v = self
-                .post(&conv.integration, "/v1/tasks", body, "Webex: create task")
+                .http
+                .send_built(
+                    request,
+                    &[("access_token", token.expose().to_owned())],
+                    None,
+                    what,
+                )
                 .await?
-                .json("Webex")?;
+                .json(what)?;
             let id = v
                 .get("id")
                 .and_then(Json::as_str)
-                .ok_or_else(|| DriverError::BadResponse("Webex: no task id".into()))?
+                .ok_or_else(|| bad_response("Webex: no task id"))?
                 .to_owned();
             Ok(Opened {
                 remote_id: id,
@@ -81,12 +89,12 @@ impl Driver for WebexCc {
         &'a self,
         conv: &'a Conversation,
         text: &'a str,
-    ) -> BoxFuture<'a, Result<(), DriverError>> {
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let id = conv
                 .remote_id
                 .as_deref()
-                .ok_or_else(|| DriverError::Config("Webex: the task is not open yet".into()))?;
+                .ok_or_else(|| config("Webex: the task is not open yet"))?;
             self.post(
                 &conv.integration,
                 &format!("/v1/tasks/{id}/messages"),
@@ -98,7 +106,7 @@ impl Driver for WebexCc {
         })
     }
 
-    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let Some(id) = conv.remote_id.as_deref() else {
                 return Ok(());
@@ -119,7 +127,7 @@ impl Driver for WebexCc {
         i: &Integration,
         headers: &Headers,
         body: &[u8],
-    ) -> Result<Vec<Inbound>, WebhookError> {
+    ) -> Result<Vec<Inbound>, Error> {
         let s = super::webhook_secret(i, "webhook_secret")?;
         let sig = super::required_header(headers, "x-spark-signature")?.to_ascii_lowercase();
         super::verify(
@@ -137,7 +145,7 @@ impl Driver for WebexCc {
         let task = d
             .get("taskId")
             .and_then(Json::as_str)
-            .ok_or_else(|| WebhookError::BadRequest("no `data.taskId`".into()))?
+            .ok_or_else(|| bad_request("no `data.taskId`"))?
             .to_owned();
         let reason = d
             .get("wrapUpReason")

@@ -16,11 +16,12 @@
 
 use super::http::Http;
 use super::{
-    header, json_body, secret, setting, BoxFuture, Conversation, Driver, DriverError, Headers,
-    Inbound, Opened, WebhookError,
+    bad_request, bad_response, config, credential_name, header, json_body, secret, setting,
+    BoxFuture, Conversation, Driver, Error, Headers, Inbound, Opened,
 };
-use crate::engine::Event;
-use crate::integrations::Integration;
+use crate::domain::http::HttpRequest;
+use crate::domain::Event;
+use crate::model::Integration;
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{json, Value as Json};
@@ -34,7 +35,7 @@ fn messaging(i: &Integration) -> bool {
     i.settings.get("mode").and_then(Json::as_str) == Some("messaging")
 }
 
-fn base(i: &Integration) -> Result<String, DriverError> {
+fn base(i: &Integration) -> Result<String, Error> {
     if let Some(b) = i.settings.get("base_url").and_then(Json::as_str) {
         return Ok(b.trim_end_matches('/').to_owned());
     }
@@ -46,7 +47,12 @@ fn base(i: &Integration) -> Result<String, DriverError> {
     })
 }
 
-fn auth(i: &Integration) -> Result<String, DriverError> {
+fn auth(i: &Integration) -> Result<String, Error> {
+    Ok(format!("Basic {}", basic(i)?))
+}
+
+/// The Basic credentials, base64-encoded.
+fn basic(i: &Integration) -> Result<String, Error> {
     let creds = if messaging(i) {
         format!(
             "{}:{}",
@@ -60,10 +66,7 @@ fn auth(i: &Integration) -> Result<String, DriverError> {
             secret(i, "api_token")?.expose()
         )
     };
-    Ok(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(creds)
-    ))
+    Ok(base64::engine::general_purpose::STANDARD.encode(creds))
 }
 
 impl Zendesk {
@@ -79,7 +82,7 @@ impl Zendesk {
         url: String,
         body: Json,
         what: &str,
-    ) -> Result<super::http::Response, DriverError> {
+    ) -> Result<super::http::Response, Error> {
         self.http
             .json(method, url, ("authorization", auth(i)?), body, what)
             .await
@@ -90,49 +93,34 @@ impl Driver for Zendesk {
     fn open<'a>(
         &'a self,
         conv: &'a Conversation,
-        request: &'a Json,
-    ) -> BoxFuture<'a, Result<Opened, DriverError>> {
+        request: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<Opened, Error>> {
         Box::pin(async move {
             let i = &conv.integration;
-            let body = request.get("body").cloned().unwrap_or(Json::Null);
+            let creds = [(credential_name(request), basic(i)?)];
             if messaging(i) {
-                // The engine's URL names the Sunshine conversation; keep its path on our base.
-                let url = request
-                    .get("url")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default();
-                let path = url
-                    .split_once("/v2/")
-                    .map(|(_, p)| p)
-                    .ok_or_else(|| DriverError::Config("Zendesk: bad passControl URL".into()))?;
-                let conversation = path.split('/').nth(3).unwrap_or_default().to_owned();
-                self.call(
-                    i,
-                    Method::POST,
-                    format!("{}/v2/{path}", base(i)?),
-                    body,
-                    "Zendesk: passControl",
-                )
-                .await?;
+                // passControl addresses the Sunshine conversation the request names.
+                let conversation = conv.remote_id.clone().ok_or_else(|| {
+                    config("Zendesk: the hand-over names no Sunshine conversation")
+                })?;
+                self.http
+                    .send_built(request, &creds, None, "Zendesk: passControl")
+                    .await?;
                 Ok(Opened {
                     remote_id: conversation,
                     result: json!({}),
                 })
             } else {
-                let resp = self
-                    .call(
-                        i,
-                        Method::POST,
-                        format!("{}/api/v2/tickets", base(i)?),
-                        body,
-                        "Zendesk: create ticket",
-                    )
-                    .await?;
-                let v = resp.json("Zendesk: create ticket")?;
+                let what = "Zendesk: create ticket";
+                let v = self
+                    .http
+                    .send_built(request, &creds, None, what)
+                    .await?
+                    .json(what)?;
                 let id = v
                     .pointer("/ticket/id")
                     .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                    .ok_or_else(|| DriverError::BadResponse("Zendesk: no ticket id".into()))?;
+                    .ok_or_else(|| bad_response("Zendesk: no ticket id"))?;
                 Ok(Opened {
                     remote_id: id,
                     result: v,
@@ -145,12 +133,13 @@ impl Driver for Zendesk {
         &'a self,
         conv: &'a Conversation,
         text: &'a str,
-    ) -> BoxFuture<'a, Result<(), DriverError>> {
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let i = &conv.integration;
-            let id = conv.remote_id.as_deref().ok_or_else(|| {
-                DriverError::Config("Zendesk: the conversation is not open yet".into())
-            })?;
+            let id = conv
+                .remote_id
+                .as_deref()
+                .ok_or_else(|| config("Zendesk: the conversation is not open yet"))?;
             if messaging(i) {
                 let app = setting(i, "app_id")?;
                 let body = json!({ "author": { "type": "user", "userId": conv.identifier }, "content": { "type": "text", "text": text } });
@@ -178,7 +167,7 @@ impl Driver for Zendesk {
         })
     }
 
-    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), DriverError>> {
+    fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let i = &conv.integration;
             let Some(id) = conv.remote_id.as_deref() else {
@@ -219,7 +208,7 @@ impl Driver for Zendesk {
         i: &Integration,
         headers: &Headers,
         body: &[u8],
-    ) -> Result<Vec<Inbound>, WebhookError> {
+    ) -> Result<Vec<Inbound>, Error> {
         let s = super::webhook_secret(i, "webhook_secret")?;
         if messaging(i) {
             super::verify(
@@ -298,7 +287,7 @@ impl Driver for Zendesk {
             let ticket = v
                 .get("ticket_id")
                 .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                .ok_or_else(|| WebhookError::BadRequest("no `ticket_id`".into()))?;
+                .ok_or_else(|| bad_request("no `ticket_id`"))?;
             let agent = v
                 .get("agent_name")
                 .and_then(Json::as_str)
@@ -337,11 +326,7 @@ impl Driver for Zendesk {
                     },
                     format!("zd:{ticket}:solved"),
                 ),
-                other => {
-                    return Err(WebhookError::BadRequest(format!(
-                        "unknown `type` {other:?}"
-                    )))
-                }
+                other => return Err(bad_request(format!("unknown `type` {other:?}"))),
             };
             Ok(vec![Inbound {
                 remote_id: ticket,

@@ -183,7 +183,13 @@ fn cpf_ok(d: &str) -> bool {
     }
     let n: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
     let check = |len: usize| {
-        let s: u32 = (0..len).map(|i| n[i] * (len as u32 + 1 - i as u32)).sum();
+        // Weights run from len + 1 down to 2 (len is 9 or 10).
+        let s: u32 = n
+            .iter()
+            .take(len)
+            .zip((2..=u32::try_from(len).unwrap_or(0) + 1).rev())
+            .map(|(d, w)| d * w)
+            .sum();
         let r = (s * 10) % 11;
         if r == 10 {
             0

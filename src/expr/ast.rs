@@ -1,5 +1,12 @@
 //! The expression syntax tree.
+//!
+//! Chains of one precedence level (`a || b || c`, `a + b - c`) are one n-ary node rather than a
+//! left-leaning tower of binary nodes, so a long but flat condition (2,000 alternatives joined by
+//! `||`) stays shallow; the parser bounds the depth of every tree ([`super::parse::MAX_DEPTH`]),
+//! so every recursive stage (the evaluator, the compiler, the rules) is bounded too.
 
+use super::methods::Method;
+use super::value::fmt_num;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -20,7 +27,7 @@ pub struct Expr {
 pub enum BinOp {
     /// `??`
     Nullish,
-    /// `?:` (Elvis): the left side unless it is falsy.
+    /// `?:` (Elvis): the left side unless it is null or empty.
     Elvis,
     /// `||`, `or`
     Or,
@@ -54,6 +61,44 @@ pub enum BinOp {
     Rem,
 }
 
+impl BinOp {
+    /// Binding strength: operators of one level chain left to right.
+    pub fn level(self) -> u8 {
+        match self {
+            BinOp::Nullish | BinOp::Elvis => 1,
+            BinOp::Or => 2,
+            BinOp::And => 3,
+            BinOp::Eq | BinOp::Ne | BinOp::StrictEq | BinOp::StrictNe => 4,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 5,
+            BinOp::Add | BinOp::Sub => 6,
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 7,
+        }
+    }
+
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinOp::Nullish => "??",
+            BinOp::Elvis => "?:",
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::StrictEq => "===",
+            BinOp::StrictNe => "!==",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}
+
 /// Unary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnOp {
@@ -85,8 +130,10 @@ impl PartialEq for RegexLit {
 pub enum ExprKind {
     /// `'s'`, `"s"`
     Str(String),
-    /// A number.
+    /// A number written with a fraction or exponent (`2.5`, `1e3`).
     Num(f64),
+    /// A whole number (`42`, `1000L`).
+    Int(i64),
     /// `true`, `false`
     Bool(bool),
     /// `null`
@@ -135,18 +182,48 @@ pub enum ExprKind {
         name_span: Span,
         /// Arguments.
         args: Vec<Expr>,
+        /// The table entries with that name (resolved once, when parsed); empty when unknown.
+        methods: &'static [Method],
     },
-    /// `f(args)` for the few global functions (`now`, `today`).
+    /// `f(args)` for the global functions (`now`, `today`).
     Call {
         /// Function name.
         name: String,
         /// Arguments.
         args: Vec<Expr>,
     },
+    /// SpEL `T(Math)`: a type whose static methods may be called.
+    Type(String),
+    /// SpEL `new JsonArray()`.
+    New {
+        /// Class name as written.
+        class: String,
+        /// Arguments.
+        args: Vec<Expr>,
+    },
+    /// SpEL projection `list.![expr]` (`#this` is each element).
+    Project {
+        /// The collection.
+        object: Box<Expr>,
+        /// What to compute per element.
+        each: Box<Expr>,
+    },
+    /// SpEL selection `list.?[condition]`.
+    Select {
+        /// The collection.
+        object: Box<Expr>,
+        /// Which elements to keep.
+        keep: Box<Expr>,
+    },
     /// `!a`, `-a`
     Unary(UnOp, Box<Expr>),
-    /// `a op b`
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `a op b op c …`: operators of one precedence level, applied left to right.
+    Chain {
+        /// The first operand.
+        first: Box<Expr>,
+        /// Each operator with its right operand.
+        rest: Vec<(BinOp, Expr)>,
+    },
     /// `c ? a : b`
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
 }
@@ -157,119 +234,134 @@ impl Expr {
         if by == 0 {
             return;
         }
-        self.span = self.span.start + by..self.span.end + by;
-        match &mut self.kind {
-            ExprKind::Array(items) | ExprKind::Call { args: items, .. } => {
-                items.iter_mut().for_each(|e| e.shift(by))
-            }
-            ExprKind::Member { object, .. } => object.shift(by),
-            ExprKind::Index { object, index } => {
-                object.shift(by);
-                index.shift(by);
-            }
-            ExprKind::Method {
-                object,
-                args,
-                name_span,
-                ..
-            } => {
+        self.walk_mut(&mut |e| {
+            e.span = e.span.start + by..e.span.end + by;
+            if let ExprKind::Method { name_span, .. } = &mut e.kind {
                 *name_span = name_span.start + by..name_span.end + by;
-                object.shift(by);
-                args.iter_mut().for_each(|e| e.shift(by));
             }
-            ExprKind::Unary(_, e) => e.shift(by),
-            ExprKind::Binary(_, a, b) => {
-                a.shift(by);
-                b.shift(by);
+        });
+    }
+
+    /// Calls `f` on each direct child, in source order.
+    pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Expr)) {
+        match &self.kind {
+            ExprKind::Array(items) | ExprKind::Call { args: items, .. } => items.iter().for_each(f),
+            ExprKind::New { args, .. } => args.iter().for_each(f),
+            ExprKind::Member { object, .. } => f(object),
+            ExprKind::Index { object, index } => {
+                f(object);
+                f(index);
+            }
+            ExprKind::Method { object, args, .. } => {
+                f(object);
+                args.iter().for_each(f);
+            }
+            ExprKind::Project { object, each: x } | ExprKind::Select { object, keep: x } => {
+                f(object);
+                f(x);
+            }
+            ExprKind::Unary(_, e) => f(e),
+            ExprKind::Chain { first, rest } => {
+                f(first);
+                rest.iter().for_each(|(_, e)| f(e));
             }
             ExprKind::Cond(c, a, b) => {
-                c.shift(by);
-                a.shift(by);
-                b.shift(by);
+                f(c);
+                f(a);
+                f(b);
             }
             _ => {}
         }
     }
 
-    /// Calls `f` on this node and every node below it, parents first.
-    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
-        f(self);
-        match &self.kind {
+    fn for_each_child_mut(&mut self, mut f: impl FnMut(&mut Expr)) {
+        match &mut self.kind {
             ExprKind::Array(items) | ExprKind::Call { args: items, .. } => {
-                items.iter().for_each(|e| e.walk(f))
+                items.iter_mut().for_each(f)
             }
-            ExprKind::Member { object, .. } => object.walk(f),
+            ExprKind::New { args, .. } => args.iter_mut().for_each(f),
+            ExprKind::Member { object, .. } => f(object),
             ExprKind::Index { object, index } => {
-                object.walk(f);
-                index.walk(f);
+                f(object);
+                f(index);
             }
             ExprKind::Method { object, args, .. } => {
-                object.walk(f);
-                args.iter().for_each(|e| e.walk(f));
+                f(object);
+                args.iter_mut().for_each(f);
             }
-            ExprKind::Unary(_, e) => e.walk(f),
-            ExprKind::Binary(_, a, b) => {
-                a.walk(f);
-                b.walk(f);
+            ExprKind::Project { object, each: x } | ExprKind::Select { object, keep: x } => {
+                f(object);
+                f(x);
+            }
+            ExprKind::Unary(_, e) => f(e),
+            ExprKind::Chain { first, rest } => {
+                f(first);
+                rest.iter_mut().for_each(|(_, e)| f(e));
             }
             ExprKind::Cond(c, a, b) => {
-                c.walk(f);
-                a.walk(f);
-                b.walk(f);
+                f(c);
+                f(a);
+                f(b);
             }
             _ => {}
         }
+    }
+
+    /// Calls `f` on this node and every node below it, parents first. The recursion is bounded
+    /// by the parser's depth limit.
+    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        f(self);
+        self.for_each_child(|c| c.walk(f));
+    }
+
+    /// Like [`Expr::walk`], mutably.
+    pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        f(self);
+        self.for_each_child_mut(|c| c.walk_mut(f));
     }
 
     /// The dotted path this expression reads, when it is a plain path from a root
     /// (`input.live_chat.status` → `["input", "live_chat", "status"]`; `$x.y` → `["context", "x", "y"]`).
     pub fn path(&self) -> Option<Vec<&str>> {
-        match &self.kind {
-            ExprKind::Ident(n) => Some(vec![n.as_str()]),
-            ExprKind::Var(n) => Some(vec!["context", n.as_str()]),
-            ExprKind::Member { object, name, .. } => {
-                let mut p = object.path()?;
-                p.push(name);
-                Some(p)
-            }
-            ExprKind::Index { object, index } => match &index.kind {
-                ExprKind::Str(s) => {
-                    let mut p = object.path()?;
-                    p.push(s);
-                    Some(p)
+        let mut segments = Vec::new();
+        let mut cur = self;
+        loop {
+            match &cur.kind {
+                ExprKind::Ident(n) => {
+                    segments.push(n.as_str());
+                    break;
                 }
-                _ => None,
-            },
-            _ => None,
+                ExprKind::Var(n) => {
+                    segments.push(n.as_str());
+                    segments.push("context");
+                    break;
+                }
+                ExprKind::Member { object, name, .. } => {
+                    segments.push(name);
+                    cur = object;
+                }
+                ExprKind::Index { object, index } => match &index.kind {
+                    ExprKind::Str(s) => {
+                        segments.push(s);
+                        cur = object;
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            }
         }
+        segments.reverse();
+        Some(segments)
     }
 }
 
 /// The expression written back as source text (normalised spacing and parentheses).
 pub fn display(e: &Expr) -> String {
-    let op = |o: BinOp| match o {
-        BinOp::Nullish => "??",
-        BinOp::Elvis => "?:",
-        BinOp::Or => "||",
-        BinOp::And => "&&",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::StrictEq => "===",
-        BinOp::StrictNe => "!==",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Rem => "%",
-    };
     let list = |items: &[Expr]| items.iter().map(display).collect::<Vec<_>>().join(", ");
     match &e.kind {
         ExprKind::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        ExprKind::Num(n) => crate::expr::eval::fmt_num(*n),
+        ExprKind::Num(n) => fmt_num(*n),
+        ExprKind::Int(n) => n.to_string(),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Null => "null".into(),
         ExprKind::Undefined => "undefined".into(),
@@ -295,16 +387,29 @@ pub fn display(e: &Expr) -> String {
             object, name, args, ..
         } => format!("{}.{name}({})", display(object), list(args)),
         ExprKind::Call { name, args } => format!("{name}({})", list(args)),
+        ExprKind::Type(t) => format!("T({t})"),
+        ExprKind::New { class, args } => format!("new {class}({})", list(args)),
+        ExprKind::Project { object, each } => format!("{}.![{}]", display(object), display(each)),
+        ExprKind::Select { object, keep } => format!("{}.?[{}]", display(object), display(keep)),
         ExprKind::Unary(UnOp::Not, x) => format!("!{}", paren(x)),
         ExprKind::Unary(UnOp::Neg, x) => format!("-{}", paren(x)),
-        ExprKind::Binary(o, a, b) => format!("{} {} {}", paren(a), op(*o), paren(b)),
+        ExprKind::Chain { first, rest } => {
+            let mut s = paren(first);
+            for (op, x) in rest {
+                s.push(' ');
+                s.push_str(op.as_str());
+                s.push(' ');
+                s.push_str(&paren(x));
+            }
+            s
+        }
         ExprKind::Cond(c, a, b) => format!("{} ? {} : {}", paren(c), paren(a), paren(b)),
     }
 }
 
 fn paren(e: &Expr) -> String {
     match &e.kind {
-        ExprKind::Binary(..) | ExprKind::Cond(..) => format!("({})", display(e)),
+        ExprKind::Chain { .. } | ExprKind::Cond(..) => format!("({})", display(e)),
         _ => display(e),
     }
 }

@@ -1,47 +1,24 @@
-//! Evaluating expressions and rendering templates.
+//! Evaluating expressions and rendering templates, in either dialect.
 //!
-//! Semantics are JavaScript's where the builder is JavaScript (truthiness, `+`, `==`, `&&`
-//! returning operands), with `undefined`-safe member access and method calls (a missing value
-//! gives `undefined`, never an error). Evaluation is bounded: every node visited costs one step
-//! of [`Budget::steps`], and no string or array may grow past [`Budget::max_len`].
+//! Builder flows follow JavaScript (truthiness, `+`, loose `==`, `&&` returning operands), with
+//! `undefined`-safe member access and method calls. Watson workspaces follow Spring SpEL as
+//! Watson uses it: typed `==` (`1 == '1'` is false), integer division, `null` ordered below
+//! everything, `+` concatenating with Java's `String.valueOf`, and conditions made true or false
+//! by the same rule as JavaScript's truthiness (Watson never throws on a missing value).
+//!
+//! Evaluation is bounded: every node visited costs one step of [`Budget::steps`], no string or
+//! array may grow past [`Budget::max_len`], and copies may take at most 16 × that in all. The
+//! recursion is bounded by the parser's depth limit.
 
 use super::ast::{BinOp, Expr, ExprKind, UnOp};
-use super::parse::{compile_regex, Part, Template};
+use super::methods::{self, expr_error, too_large, Call};
+use super::parse::{Part, Template};
+use super::value::{equals, float, index_val, member, order, strict_eq, Val};
+use super::{Dialect, Scope, Span};
+use crate::error::{Error, ErrorKind};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
-use std::sync::Arc;
-
-/// A value during evaluation: borrowed from the scope where possible.
-#[derive(Debug, Clone)]
-pub enum Val<'a> {
-    /// JavaScript `undefined` (a missing variable or member).
-    Undefined,
-    /// `null`
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A number (may be NaN or infinite, as in JavaScript).
-    Num(f64),
-    /// A string.
-    Str(Cow<'a, str>),
-    /// An array or object from the scope.
-    Ref(&'a Json),
-    /// An array or object built during evaluation.
-    Own(Json),
-    /// A regex literal, and whether it has the `g` (global) flag.
-    Regex(Arc<regex::Regex>, bool),
-}
-
-/// Why an evaluation stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EvalError {
-    /// Machine-readable kind: `fuel`, `too_large`, `unknown_method`, `regex`, `type`.
-    pub code: &'static str,
-    /// What happened.
-    pub message: String,
-    /// Span in the expression source.
-    pub span: super::ast::Span,
-}
+use std::cmp::Ordering;
 
 /// Limits for one evaluation.
 #[derive(Debug, Clone, Copy)]
@@ -61,216 +38,41 @@ impl Default for Budget {
     }
 }
 
-/// What expressions can read.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
-    /// `context` (`$name`).
-    pub context: &'a Json,
-    /// `contact`.
-    pub contact: &'a Json,
-    /// `input` (`input.text`, `input.live_chat.status`, …).
-    pub input: &'a Json,
-    /// `intents`: `[{intent, confidence}]`, best first.
-    pub intents: &'a Json,
-    /// `entities`: `[{entity, value, confidence?}]`.
-    pub entities: &'a Json,
-    /// `env`: environment variables the flow may read.
-    pub env: &'a Json,
-    /// Other roots: `score_level`, `base_has_answers`, and Watson's `now`/`today` base time
-    /// (`__now`, an RFC 3339 string) when the host supplies a clock.
-    pub system: &'a Json,
-}
-
-static NULL: Json = Json::Null;
-
-impl<'a> Scope<'a> {
-    /// A scope where every root is empty.
-    pub fn empty() -> Scope<'static> {
-        Scope {
-            context: &NULL,
-            contact: &NULL,
-            input: &NULL,
-            intents: &NULL,
-            entities: &NULL,
-            env: &NULL,
-            system: &NULL,
-        }
-    }
-}
-
-/// The roots a flow expression may name.
-pub const ROOTS: &[&str] = &[
-    "context",
-    "contact",
-    "input",
-    "intent",
-    "intents",
-    "entities",
-    "confidence",
-    "score_level",
-    "base_has_answers",
-    "env",
-];
-
-impl<'a> Val<'a> {
-    /// Borrows a JSON value.
-    pub fn from_json(j: &'a Json) -> Val<'a> {
-        match j {
-            Json::Null => Val::Null,
-            Json::Bool(b) => Val::Bool(*b),
-            Json::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
-            Json::String(s) => Val::Str(Cow::Borrowed(s)),
-            _ => Val::Ref(j),
-        }
-    }
-
-    fn json(&self) -> Option<&Json> {
-        match self {
-            Val::Ref(j) => Some(j),
-            Val::Own(j) => Some(j),
-            _ => None,
-        }
-    }
-
-    /// JavaScript truthiness.
-    pub fn truthy(&self) -> bool {
-        match self {
-            Val::Undefined | Val::Null => false,
-            Val::Bool(b) => *b,
-            Val::Num(n) => *n != 0.0 && !n.is_nan(),
-            Val::Str(s) => !s.is_empty(),
-            Val::Ref(_) | Val::Own(_) | Val::Regex(..) => true,
-        }
-    }
-
-    fn is_nullish(&self) -> bool {
-        matches!(self, Val::Undefined | Val::Null)
-    }
-
-    /// Converts to an owned JSON value (`undefined` → `null`; NaN and infinities → `null`).
-    pub fn into_json(self) -> Json {
-        match self {
-            Val::Undefined | Val::Null => Json::Null,
-            Val::Bool(b) => Json::Bool(b),
-            Val::Num(n) => num_json(n),
-            Val::Str(s) => Json::String(s.into_owned()),
-            Val::Ref(j) => j.clone(),
-            Val::Own(j) => j,
-            Val::Regex(r, _) => Json::String(format!("/{}/", r.as_str())),
-        }
-    }
-
-    /// Template stringification: `undefined`/`null` → "", objects and arrays → JSON.
-    pub fn to_text(&self) -> Cow<'_, str> {
-        match self {
-            Val::Undefined | Val::Null => Cow::Borrowed(""),
-            Val::Str(s) => Cow::Borrowed(s),
-            Val::Ref(j) => Cow::Owned(j.to_string()),
-            Val::Own(j) => Cow::Owned(j.to_string()),
-            other => Cow::Owned(other.js_string()),
-        }
-    }
-
-    /// JavaScript `String(v)`.
-    fn js_string(&self) -> String {
-        match self {
-            Val::Undefined => "undefined".into(),
-            Val::Null => "null".into(),
-            Val::Bool(b) => b.to_string(),
-            Val::Num(n) => fmt_num(*n),
-            Val::Str(s) => s.to_string(),
-            Val::Ref(j) => json_js_string(j),
-            Val::Own(j) => json_js_string(j),
-            Val::Regex(r, _) => format!("/{}/", r.as_str()),
-        }
-    }
-
-    fn to_num(&self) -> f64 {
-        match self {
-            Val::Undefined => f64::NAN,
-            Val::Null => 0.0,
-            Val::Bool(b) => f64::from(u8::from(*b)),
-            Val::Num(n) => *n,
-            Val::Str(s) => {
-                let t = s.trim();
-                if t.is_empty() {
-                    0.0
-                } else {
-                    t.parse().unwrap_or(f64::NAN)
-                }
-            }
-            Val::Ref(Json::Array(a)) if a.is_empty() => 0.0,
-            _ => f64::NAN,
-        }
-    }
-}
-
-fn json_js_string(j: &Json) -> String {
-    match j {
-        Json::Array(a) => a
-            .iter()
-            .map(|x| match x {
-                Json::Null => String::new(),
-                other => Val::from_json(other).js_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        Json::Object(_) => "[object Object]".into(),
-        other => Val::from_json(other).js_string(),
-    }
-}
-
-/// JavaScript number formatting for the common cases (integers print without `.0`).
-pub fn fmt_num(n: f64) -> String {
-    if n.is_nan() {
-        "NaN".into()
-    } else if n.is_infinite() {
-        if n > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if n == n.trunc() && n.abs() < 1e21 {
-        format!("{}", n as i128)
-    } else {
-        format!("{n}")
-    }
-}
-
-fn num_json(n: f64) -> Json {
-    if n == n.trunc() && n.abs() < 9.007_199_254_740_992e15 {
-        Json::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number)
-    }
-}
-
 /// An evaluator with a budget; reusable across expressions of one turn.
 pub struct Evaluator<'s> {
     scope: Scope<'s>,
+    dialect: Dialect,
     steps_left: u64,
     max_len: usize,
     /// Bytes that copies made during evaluation may still take (16 × `max_len`).
     alloc_left: usize,
+    /// `#this` inside a SpEL projection or selection.
+    this: Option<Val<'static>>,
 }
 
-type R<'a> = Result<Val<'a>, EvalError>;
+type R<'a> = Result<Val<'a>, Error>;
 
 impl<'s> Evaluator<'s> {
-    /// An evaluator over `scope` with `budget`.
-    pub fn new(scope: Scope<'s>, budget: Budget) -> Self {
+    /// An evaluator over `scope` with `budget`, in `dialect`.
+    pub fn new(scope: Scope<'s>, budget: Budget, dialect: Dialect) -> Self {
         Evaluator {
             scope,
+            dialect,
             steps_left: budget.steps,
             max_len: budget.max_len,
             alloc_left: budget.max_len.saturating_mul(16),
+            this: None,
         }
     }
 
-    /// Evaluates a condition to a boolean (JavaScript truthiness).
-    pub fn condition(&mut self, e: &Expr) -> Result<bool, EvalError> {
+    /// Evaluates a condition to a boolean (JavaScript truthiness; Watson's rule is the same).
+    pub fn condition(&mut self, e: &Expr) -> Result<bool, Error> {
         Ok(self.eval(e)?.truthy())
     }
 
     /// Renders a template: one segment keeps its type; otherwise segments are stringified and
     /// concatenated. Text that comes from a value is never scanned for `<? ?>` again.
-    pub fn render(&mut self, t: &Template) -> Result<Json, EvalError> {
+    pub fn render(&mut self, t: &Template) -> Result<Json, Error> {
         if let [Part::Expr(e, _)] = t.parts.as_slice() {
             return Ok(self.eval(e)?.into_json());
         }
@@ -282,7 +84,7 @@ impl<'s> Evaluator<'s> {
                     let v = self.eval(e)?;
                     out.push_str(&v.to_text());
                     if out.len() > self.max_len {
-                        return Err(too_large(span.clone(), self.max_len));
+                        return Err(too_large(span, self.max_len));
                     }
                 }
             }
@@ -296,31 +98,32 @@ impl<'s> Evaluator<'s> {
         's: 'e,
     {
         if self.steps_left == 0 {
-            return Err(EvalError {
-                code: "fuel",
-                message: "evaluation took too many steps".into(),
-                span: e.span.clone(),
-            });
+            return Err(expr_error(
+                ErrorKind::ExpressionFuel,
+                &e.span,
+                "evaluation took too many steps",
+            ));
         }
         self.steps_left -= 1;
         let scope = self.scope;
         Ok(match &e.kind {
             ExprKind::Str(s) => Val::Str(Cow::Borrowed(s)),
             ExprKind::Num(n) => Val::Num(*n),
+            ExprKind::Int(n) => Val::Int(*n),
             ExprKind::Bool(b) => Val::Bool(*b),
             ExprKind::Null => Val::Null,
             ExprKind::Undefined => Val::Undefined,
             ExprKind::Regex(r) => match &r.compiled {
                 Some(re) => Val::Regex(re.clone(), r.flags.contains('g')),
                 None => {
-                    return Err(EvalError {
-                        code: "regex",
-                        message: format!(
+                    return Err(expr_error(
+                        ErrorKind::ExpressionRegex,
+                        &e.span,
+                        format!(
                             "the pattern /{}/ cannot run on a linear-time engine",
                             r.pattern
                         ),
-                        span: e.span.clone(),
-                    })
+                    ))
                 }
             },
             ExprKind::Array(items) => {
@@ -338,69 +141,155 @@ impl<'s> Evaluator<'s> {
                 let cur = member(Val::Ref(scope.context), name);
                 Val::Bool(!cur.is_nullish() && cur.js_string() == *v)
             }
-            ExprKind::Intent(name) => Val::Bool(top_intent(scope.intents) == Some(name.as_str())),
-            ExprKind::Entity(name) => entity_values(scope.entities, name)
-                .next()
-                .map_or(Val::Undefined, Val::from_json),
+            ExprKind::Intent(name) => {
+                if name == "this" {
+                    if let Some(t) = &self.this {
+                        return Ok(t.clone());
+                    }
+                }
+                Val::Bool(self.top_intent() == Some(name.as_str()))
+            }
+            ExprKind::Entity(name) => match self.mentions(name).next() {
+                Some(m) => self.entity_value(m),
+                None => Val::Undefined,
+            },
             ExprKind::EntityIs(name, v) => Val::Bool(
-                entity_values(scope.entities, name).any(|x| Val::from_json(x).js_string() == *v),
+                self.mentions(name)
+                    .filter_map(|m| m.get("value"))
+                    .any(|x| Val::from_json(x).js_string() == *v),
             ),
             ExprKind::Member { object, name, .. } => {
+                if let ExprKind::Entity(entity) = &object.kind {
+                    // `@e.literal`, `@e.confidence`, `@e.location`, `@e.values`: properties of
+                    // the mention, not of its value.
+                    if let Some(v) = self.entity_property(entity, name) {
+                        return Ok(v);
+                    }
+                }
                 let o = self.eval(object)?;
-                member(o, name)
+                self.member_of(o, name)
             }
             ExprKind::Index { object, index } => {
                 let o = self.eval(object)?;
                 let i = self.eval(index)?;
-                index_val(o, &i)
+                self.index_of(o, &i)
             }
             ExprKind::Method {
                 object,
                 name,
                 name_span,
                 args,
+                methods,
             } => {
                 let o = self.eval(object)?;
                 let mut a = Vec::with_capacity(args.len());
                 for x in args {
                     a.push(self.eval(x)?);
                 }
-                self.method(o, name, a, name_span)?
+                if o.is_nullish() {
+                    // `undefined`-safe: a method on a missing value gives undefined.
+                    Val::Undefined
+                } else if methods.is_empty() || !methods::known(name, self.dialect) {
+                    return Err(expr_error(
+                        ErrorKind::ExpressionUnknownMethod,
+                        name_span,
+                        if name.is_empty() {
+                            "only methods can be called".to_string()
+                        } else {
+                            format!("`{name}` is not a known method")
+                        },
+                    ));
+                } else {
+                    let mut call = self.call(name_span);
+                    methods::call(methods, name, &mut call, o, &a)?
+                }
             }
             ExprKind::Call { name, args } => {
+                let mut a = Vec::with_capacity(args.len());
+                for x in args {
+                    a.push(self.eval(x)?);
+                }
+                let found = methods::by_name(name);
+                if !found
+                    .iter()
+                    .any(|m| m.receiver == methods::Receiver::Function)
+                {
+                    return Err(expr_error(
+                        ErrorKind::ExpressionUnknownMethod,
+                        &e.span,
+                        format!("unknown function `{name}`"),
+                    ));
+                }
+                let mut call = self.call(&e.span);
+                // Functions are table entries with no receiver: any non-null value stands in.
+                methods::call(found, name, &mut call, Val::Type("function"), &a)?
+            }
+            ExprKind::Type(t) => match t.as_str() {
+                "Math" | "java.lang.Math" => Val::Type("Math"),
+                other => {
+                    return Err(expr_error(
+                        ErrorKind::ExpressionType,
+                        &e.span,
+                        format!("the type `{other}` is not available; only T(Math) is"),
+                    ))
+                }
+            },
+            ExprKind::New { class, args } => {
                 for x in args {
                     self.eval(x)?;
                 }
-                match name.as_str() {
-                    "now" | "today" => {
-                        let now = member(Val::Ref(scope.system), "__now");
-                        match now {
-                            Val::Str(s) if name == "today" => {
-                                Val::Str(Cow::Owned(s.get(..10).unwrap_or(&s).to_owned()))
-                            }
-                            Val::Str(s) => Val::Str(Cow::Owned(
-                                s.replacen('T', " ", 1).chars().take(19).collect(),
-                            )),
-                            _ => Val::Undefined,
-                        }
-                    }
+                match class.rsplit('.').next().unwrap_or_default() {
+                    "JsonArray" | "JSONArray" | "ArrayList" => Val::Own(Json::Array(Vec::new())),
+                    "JsonObject" | "JSONObject" | "HashMap" => Val::Own(Json::Object(Map::new())),
                     _ => {
-                        return Err(EvalError {
-                            code: "unknown_method",
-                            message: format!("unknown function `{name}`"),
-                            span: e.span.clone(),
-                        })
+                        return Err(expr_error(
+                            ErrorKind::ExpressionType,
+                            &e.span,
+                            format!("`new {class}` is not available; only new JsonArray() and new JsonObject() are"),
+                        ))
                     }
                 }
+            }
+            ExprKind::Project { object, each } => {
+                let o = self.eval(object)?;
+                let items = o.array().cloned().unwrap_or_default();
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let v = self.with_this(item, each)?;
+                    out.push(v);
+                }
+                Val::Own(Json::Array(out))
+            }
+            ExprKind::Select { object, keep } => {
+                let o = self.eval(object)?;
+                let items = o.array().cloned().unwrap_or_default();
+                let mut out = Vec::new();
+                for item in items {
+                    if Val::from_json(&self.with_this(item.clone(), keep)?).truthy() {
+                        out.push(item);
+                    }
+                }
+                Val::Own(Json::Array(out))
             }
             ExprKind::Unary(op, x) => {
                 let v = self.eval(x)?;
                 match op {
                     UnOp::Not => Val::Bool(!v.truthy()),
-                    UnOp::Neg => Val::Num(-v.to_num()),
+                    UnOp::Neg => match (self.dialect, v) {
+                        (_, Val::Int(n)) => n.checked_neg().map_or(Val::Num(-float(n)), Val::Int),
+                        (Dialect::Watson, Val::Num(n)) => Val::Num(-n),
+                        (Dialect::Watson, other) => {
+                            return Err(expr_error(
+                                ErrorKind::ExpressionType,
+                                &e.span,
+                                format!("`-` does not apply to {}", kind_name(&other)),
+                            ))
+                        }
+                        (Dialect::Builder, v) => Val::Num(-v.to_num()),
+                    },
                 }
             }
-            ExprKind::Binary(op, l, r) => self.binary(*op, l, r)?,
+            ExprKind::Chain { first, rest } => self.chain(first, rest)?,
             ExprKind::Cond(c, a, b) => {
                 if self.eval(c)?.truthy() {
                     self.eval(a)?
@@ -411,8 +300,28 @@ impl<'s> Evaluator<'s> {
         })
     }
 
+    fn call<'c>(&self, span: &'c Span) -> Call<'c>
+    where
+        's: 'c,
+    {
+        Call {
+            dialect: self.dialect,
+            max_len: self.max_len,
+            span,
+            scope: self.scope,
+        }
+    }
+
+    /// Evaluates `e` with `#this` bound to `item`; returns an owned result.
+    fn with_this(&mut self, item: Json, e: &Expr) -> Result<Json, Error> {
+        let saved = self.this.replace(Val::Own(item).normalize());
+        let r = self.eval(e).map(Val::into_json);
+        self.this = saved;
+        r
+    }
+
     /// Accounts for a copy of `v`; fails once copies would pass the allocation budget.
-    fn charge(&mut self, v: &Val<'_>, span: &super::ast::Span) -> Result<(), EvalError> {
+    fn charge(&mut self, v: &Val<'_>, span: &Span) -> Result<(), Error> {
         let limit = self.alloc_left;
         let w = match v {
             Val::Str(s) => s.len(),
@@ -425,12 +334,18 @@ impl<'s> Evaluator<'s> {
                 self.alloc_left = left;
                 Ok(())
             }
-            None => Err(too_large(span.clone(), self.max_len)),
+            None => Err(too_large(span, self.max_len)),
         }
     }
 
     fn root(&self, name: &str) -> Val<'s> {
         let s = self.scope;
+        if let Some(Val::Own(Json::Object(m))) = &self.this {
+            // Inside a projection, bare names are members of `#this`.
+            if let Some(v) = m.get(name) {
+                return Val::Own(v.clone()).normalize();
+            }
+        }
         match name {
             "context" => Val::from_json(s.context),
             "contact" => Val::from_json(s.contact),
@@ -438,324 +353,347 @@ impl<'s> Evaluator<'s> {
             "intents" => Val::from_json(s.intents),
             "entities" => Val::from_json(s.entities),
             "env" => Val::from_json(s.env),
-            "intent" => {
-                top_intent(s.intents).map_or(Val::Undefined, |i| Val::Str(Cow::Borrowed(i)))
-            }
+            "intent" => self
+                .top_intent()
+                .map_or(Val::Undefined, |i| Val::Str(Cow::Borrowed(i))),
             "confidence" => s
                 .intents
                 .get(0)
                 .and_then(|i| i.get("confidence"))
                 .map_or(Val::Undefined, Val::from_json),
+            // SpEL reads `True`, `FALSE`, `Null` as literals.
+            other if self.dialect == Dialect::Watson && other.eq_ignore_ascii_case("true") => {
+                Val::Bool(true)
+            }
+            other if self.dialect == Dialect::Watson && other.eq_ignore_ascii_case("false") => {
+                Val::Bool(false)
+            }
+            other if self.dialect == Dialect::Watson && other.eq_ignore_ascii_case("null") => {
+                Val::Null
+            }
             other => s.system.get(other).map_or(Val::Undefined, Val::from_json),
         }
     }
 
-    fn binary<'e>(&mut self, op: BinOp, l: &'e Expr, r: &'e Expr) -> R<'e>
+    /// The top intent's name. In Watson, only when its confidence passes the threshold
+    /// (`system.__intent_threshold`, 0.2 by default).
+    fn top_intent(&self) -> Option<&'s str> {
+        let top = self.scope.intents.get(0)?;
+        if self.dialect == Dialect::Watson {
+            let threshold = self
+                .scope
+                .system
+                .get("__intent_threshold")
+                .and_then(Json::as_f64)
+                .unwrap_or(0.2);
+            let confidence = top.get("confidence").and_then(Json::as_f64).unwrap_or(1.0);
+            if confidence < threshold {
+                return None;
+            }
+        }
+        top.get("intent")?.as_str()
+    }
+
+    fn mentions<'a>(&self, name: &'a str) -> impl Iterator<Item = &'s Json> + 'a
+    where
+        's: 'a,
+    {
+        self.scope
+            .entities
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(move |e| e.get("entity").and_then(Json::as_str) == Some(name))
+    }
+
+    /// The value of a mention: numeric system entities give their number (Watson reads
+    /// `@sys-number + 1` for "42" as 43).
+    fn entity_value(&self, m: &'s Json) -> Val<'s> {
+        let name = m.get("entity").and_then(Json::as_str).unwrap_or_default();
+        let numeric = matches!(name, "sys-number" | "sys-currency" | "sys-percentage");
+        if numeric {
+            if let Some(n) = m.pointer("/metadata/numeric_value") {
+                return Val::from_json(n);
+            }
+            if let Some(Json::String(s)) = m.get("value") {
+                if let Ok(i) = s.trim().parse::<i64>() {
+                    return Val::Int(i);
+                }
+                if let Ok(f) = s.trim().parse::<f64>() {
+                    return Val::Num(f);
+                }
+            }
+        }
+        m.get("value").map_or(Val::Undefined, Val::from_json)
+    }
+
+    fn entity_property(&self, entity: &str, prop: &str) -> Option<Val<'s>> {
+        let first = self.mentions(entity).next();
+        Some(match prop {
+            "value" => first.map_or(Val::Undefined, |m| self.entity_value(m)),
+            "literal" => {
+                let m = first?;
+                if let Some(l) = m.get("literal") {
+                    return Some(Val::from_json(l));
+                }
+                // The part of the user's text the mention was found in.
+                let text = self.scope.input.get("text").and_then(Json::as_str);
+                let loc = m.get("location").and_then(Json::as_array);
+                match (text, loc) {
+                    (Some(t), Some(l)) => {
+                        let at = |i: usize| {
+                            l.get(i)
+                                .and_then(Json::as_u64)
+                                .and_then(|x| usize::try_from(x).ok())
+                        };
+                        match (at(0), at(1)) {
+                            (Some(a), Some(b)) => t
+                                .get(a..b)
+                                .map_or(Val::Undefined, |s| Val::Str(Cow::Borrowed(s))),
+                            _ => Val::Undefined,
+                        }
+                    }
+                    _ => m.get("value").map_or(Val::Undefined, Val::from_json),
+                }
+            }
+            "confidence" | "location" | "groups" | "metadata" | "role" | "interpretation" => first
+                .and_then(|m| m.get(prop))
+                .map_or(Val::Undefined, Val::from_json),
+            "values" => Val::Own(Json::Array(
+                self.mentions(entity)
+                    .map(|m| self.entity_value(m).into_json())
+                    .collect(),
+            )),
+            _ => return None,
+        })
+    }
+
+    fn member_of<'e>(&self, o: Val<'e>, name: &str) -> Val<'e> {
+        if self.dialect == Dialect::Watson {
+            // Watson's entity collections read as their first mention (`entities['city'].value`).
+            if let Some(first) = o.array().and_then(|a| a.first()).filter(|f| f.is_object()) {
+                if name != "length" {
+                    return first
+                        .get(name)
+                        .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize());
+                }
+            }
+        }
+        member(o, name)
+    }
+
+    fn index_of<'e>(&self, o: Val<'e>, i: &Val<'_>) -> Val<'e> {
+        // `entities['sys-date']`: the mentions of that entity.
+        if let (Val::Ref(j), Val::Str(name)) = (&o, i) {
+            if std::ptr::eq(*j, self.scope.entities) {
+                let found: Vec<Json> = self.mentions(name).cloned().collect();
+                return if found.is_empty() {
+                    Val::Undefined
+                } else {
+                    Val::Own(Json::Array(found))
+                };
+            }
+        }
+        index_val(o, i)
+    }
+
+    fn chain<'e>(&mut self, first: &'e Expr, rest: &'e [(BinOp, Expr)]) -> R<'e>
     where
         's: 'e,
     {
-        // Short-circuit operators evaluate the right side only when needed.
-        match op {
-            BinOp::And => {
-                let a = self.eval(l)?;
-                return if a.truthy() { self.eval(r) } else { Ok(a) };
-            }
-            BinOp::Or => {
-                let a = self.eval(l)?;
-                return if a.truthy() { Ok(a) } else { self.eval(r) };
-            }
-            BinOp::Nullish => {
-                let a = self.eval(l)?;
-                return if a.is_nullish() { self.eval(r) } else { Ok(a) };
-            }
-            BinOp::Elvis => {
-                // SpEL's Elvis: the left side unless it is null or an empty string.
-                let a = self.eval(l)?;
-                let empty = a.is_nullish() || matches!(&a, Val::Str(s) if s.is_empty());
-                return if empty { self.eval(r) } else { Ok(a) };
-            }
-            _ => {}
+        let mut acc = self.eval(first)?;
+        let mut start = first.span.start;
+        for (op, r) in rest {
+            let span = start..r.span.end;
+            acc = match op {
+                // Short-circuit operators evaluate the right side only when needed.
+                BinOp::And => {
+                    if acc.truthy() {
+                        let b = self.eval(r)?;
+                        self.logical(b)
+                    } else {
+                        self.logical(acc)
+                    }
+                }
+                BinOp::Or => {
+                    if acc.truthy() {
+                        self.logical(acc)
+                    } else {
+                        let b = self.eval(r)?;
+                        self.logical(b)
+                    }
+                }
+                BinOp::Nullish => {
+                    if acc.is_nullish() {
+                        self.eval(r)?
+                    } else {
+                        acc
+                    }
+                }
+                BinOp::Elvis => {
+                    // SpEL's Elvis: the left side unless it is null or an empty string.
+                    let empty = acc.is_nullish() || matches!(&acc, Val::Str(s) if s.is_empty());
+                    if empty {
+                        self.eval(r)?
+                    } else {
+                        acc
+                    }
+                }
+                op => {
+                    let b = self.eval(r)?;
+                    self.binary(*op, acc, b, &span)?
+                }
+            };
+            start = span.start;
         }
-        let a = self.eval(l)?;
-        let b = self.eval(r)?;
+        Ok(acc)
+    }
+
+    /// `&&` and `||` return an operand in JavaScript and a boolean in SpEL.
+    fn logical<'e>(&self, v: Val<'e>) -> Val<'e> {
+        match self.dialect {
+            Dialect::Builder => v,
+            Dialect::Watson => Val::Bool(v.truthy()),
+        }
+    }
+
+    fn binary<'e>(&mut self, op: BinOp, a: Val<'e>, b: Val<'e>, span: &Span) -> R<'e> {
+        let dialect = self.dialect;
         Ok(match op {
-            BinOp::Eq => Val::Bool(loose_eq(&a, &b)),
-            BinOp::Ne => Val::Bool(!loose_eq(&a, &b)),
+            BinOp::Eq => Val::Bool(equals(dialect, &a, &b)),
+            BinOp::Ne => Val::Bool(!equals(dialect, &a, &b)),
             BinOp::StrictEq => Val::Bool(strict_eq(&a, &b)),
             BinOp::StrictNe => Val::Bool(!strict_eq(&a, &b)),
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Val::Bool(compare(op, &a, &b)),
-            BinOp::Add => {
-                let stringy = |v: &Val<'_>| matches!(v, Val::Str(_) | Val::Ref(_) | Val::Own(_));
-                if stringy(&a) || stringy(&b) {
-                    let mut s = a.js_string();
-                    s.push_str(&b.js_string());
-                    if s.len() > self.max_len {
-                        return Err(too_large(l.span.start..r.span.end, self.max_len));
-                    }
-                    Val::Str(Cow::Owned(s))
-                } else {
-                    Val::Num(a.to_num() + b.to_num())
-                }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let ord = order(dialect, &a, &b).map_err(|()| {
+                    expr_error(
+                        ErrorKind::ExpressionType,
+                        span,
+                        format!("cannot compare {} with {}", kind_name(&a), kind_name(&b)),
+                    )
+                })?;
+                Val::Bool(ord.is_some_and(|o| match op {
+                    BinOp::Lt => o == Ordering::Less,
+                    BinOp::Le => o != Ordering::Greater,
+                    BinOp::Gt => o == Ordering::Greater,
+                    _ => o != Ordering::Less,
+                }))
             }
-            BinOp::Sub => Val::Num(a.to_num() - b.to_num()),
-            BinOp::Mul => Val::Num(a.to_num() * b.to_num()),
-            BinOp::Div => Val::Num(a.to_num() / b.to_num()),
-            _ => Val::Num(a.to_num() % b.to_num()),
+            BinOp::Add => match dialect {
+                Dialect::Builder => {
+                    let stringy =
+                        |v: &Val<'_>| matches!(v, Val::Str(_) | Val::Ref(_) | Val::Own(_));
+                    if stringy(&a) || stringy(&b) {
+                        self.concat(&a.js_string(), &b.js_string(), span)?
+                    } else {
+                        arith(op, &a, &b)
+                    }
+                }
+                Dialect::Watson => {
+                    let stringy = |v: &Val<'_>| matches!(v, Val::Str(_));
+                    if stringy(&a) || stringy(&b) {
+                        self.concat(&a.java_string(), &b.java_string(), span)?
+                    } else if a.is_number() && b.is_number() {
+                        arith(op, &a, &b)
+                    } else {
+                        return Err(self.unsupported(op, &a, &b, span));
+                    }
+                }
+            },
+            BinOp::Mul if dialect == Dialect::Watson => match (&a, &b) {
+                // Spring repeats a string multiplied by a whole number ('5' * 2 is '55').
+                (Val::Str(s), Val::Int(n)) => {
+                    let n = usize::try_from(*n).unwrap_or(0);
+                    if s.len().saturating_mul(n) > self.max_len {
+                        return Err(too_large(span, self.max_len));
+                    }
+                    Val::Str(Cow::Owned(s.repeat(n)))
+                }
+                (x, y) if x.is_number() && y.is_number() => arith(op, x, y),
+                _ => return Err(self.unsupported(op, &a, &b, span)),
+            },
+            BinOp::Div | BinOp::Rem if dialect == Dialect::Watson => match (&a, &b) {
+                (Val::Int(_), Val::Int(0)) => {
+                    return Err(expr_error(
+                        ErrorKind::ExpressionType,
+                        span,
+                        "division by zero",
+                    ))
+                }
+                // SpEL divides whole numbers as integers (7 / 2 is 3, -7 / 2 is -3).
+                (Val::Int(x), Val::Int(y)) if op == BinOp::Div => Val::Int(x.wrapping_div(*y)),
+                (x, y) if x.is_number() && y.is_number() => arith(op, x, y),
+                _ => return Err(self.unsupported(op, &a, &b, span)),
+            },
+            _ if dialect == Dialect::Watson && !(a.is_number() && b.is_number()) => {
+                return Err(self.unsupported(op, &a, &b, span))
+            }
+            _ => arith(op, &a, &b),
         })
     }
 
-    fn method<'e>(
-        &mut self,
-        o: Val<'e>,
-        name: &str,
-        args: Vec<Val<'e>>,
-        span: &super::ast::Span,
-    ) -> R<'e> {
-        let arg = |i: usize| args.get(i).cloned().unwrap_or(Val::Undefined);
-        let idx = |i: usize, len: usize, default: usize| -> usize {
-            match args.get(i) {
-                None | Some(Val::Undefined) => default,
-                Some(v) => {
-                    let n = v.to_num();
-                    let n = if n.is_nan() { 0.0 } else { n.trunc() };
-                    if n < 0.0 {
-                        (len as f64 + n).max(0.0) as usize
-                    } else {
-                        (n as usize).min(len)
-                    }
-                }
-            }
-        };
-        let max = self.max_len;
-        let check = |s: String| -> R<'e> {
-            if s.len() > max {
-                Err(too_large(span.clone(), max))
-            } else {
-                Ok(Val::Str(Cow::Owned(s)))
-            }
-        };
-        if o.is_nullish() {
-            // `undefined`-safe: a method on a missing value gives undefined.
-            return Ok(Val::Undefined);
+    fn unsupported(&self, op: BinOp, a: &Val<'_>, b: &Val<'_>, span: &Span) -> Error {
+        expr_error(
+            ErrorKind::ExpressionType,
+            span,
+            format!(
+                "`{}` does not apply to {} and {}",
+                op.as_str(),
+                kind_name(a),
+                kind_name(b)
+            ),
+        )
+    }
+
+    fn concat<'e>(&self, a: &str, b: &str, span: &Span) -> R<'e> {
+        if a.len().saturating_add(b.len()) > self.max_len {
+            return Err(too_large(span, self.max_len));
         }
-        Ok(match (&o, name) {
-            (Val::Regex(re, _), "test") => Val::Bool(re.is_match(&arg(0).js_string())),
-            (Val::Str(s), _) => {
-                let s: &str = s;
-                match name {
-                    "length" | "size" => Val::Num(s.chars().count() as f64),
-                    "toLowerCase" => Val::Str(Cow::Owned(s.to_lowercase())),
-                    "toUpperCase" => Val::Str(Cow::Owned(s.to_uppercase())),
-                    "trim" => Val::Str(Cow::Owned(s.trim().to_owned())),
-                    "includes" | "contains" => Val::Bool(s.contains(&*arg(0).js_string())),
-                    "startsWith" => Val::Bool(s.starts_with(&*arg(0).js_string())),
-                    "endsWith" => Val::Bool(s.ends_with(&*arg(0).js_string())),
-                    "equalsIgnoreCase" => {
-                        Val::Bool(s.to_lowercase() == arg(0).js_string().to_lowercase())
-                    }
-                    "isEmpty" => Val::Bool(s.is_empty()),
-                    "toString" => Val::Str(Cow::Owned(s.to_owned())),
-                    "toInt" | "toDouble" | "toLong" => {
-                        Val::Num(Val::Str(Cow::Borrowed(s)).to_num())
-                    }
-                    "indexOf" => {
-                        let needle = arg(0).js_string();
-                        let chars: Vec<char> = s.chars().collect();
-                        Val::Num(
-                            s.find(&*needle)
-                                .map_or(-1.0, |b| s[..b].chars().count() as f64)
-                                .min(chars.len() as f64),
-                        )
-                    }
-                    "substring" | "slice" => {
-                        let chars: Vec<char> = s.chars().collect();
-                        let len = chars.len();
-                        let (mut a, mut b) = (idx(0, len, 0), idx(1, len, len));
-                        if name == "substring" {
-                            // substring swaps and clamps negatives to 0.
-                            let clamp = |i: usize, v: Option<&Val<'_>>| match v {
-                                Some(v) if v.to_num() < 0.0 => 0,
-                                _ => i,
-                            };
-                            a = clamp(a, args.first());
-                            b = clamp(b, args.get(1));
-                            if a > b {
-                                std::mem::swap(&mut a, &mut b);
-                            }
-                        }
-                        Val::Str(Cow::Owned(if a < b {
-                            chars[a..b].iter().collect()
-                        } else {
-                            String::new()
-                        }))
-                    }
-                    "replace" | "replaceAll" => {
-                        let with = arg(1).js_string();
-                        // The result's size is known before it is built: refuse it up front.
-                        let grows =
-                            |count: usize| s.len().saturating_add(count.saturating_mul(with.len()));
-                        match arg(0) {
-                            Val::Regex(re, global) => {
-                                let all = global || name == "replaceAll";
-                                let count = if all {
-                                    re.find_iter(s).count()
-                                } else {
-                                    usize::from(re.is_match(s))
-                                };
-                                if grows(count) > max {
-                                    return Err(too_large(span.clone(), max));
-                                }
-                                let out = if all {
-                                    re.replace_all(s, with.as_str())
-                                } else {
-                                    re.replace(s, with.as_str())
-                                };
-                                check(out.into_owned())?
-                            }
-                            pat => {
-                                let p = pat.js_string();
-                                let all = name == "replaceAll";
-                                let count = if p.is_empty() {
-                                    s.chars().count() + 1
-                                } else if all {
-                                    s.matches(&*p).count()
-                                } else {
-                                    usize::from(s.contains(&*p))
-                                };
-                                if grows(count) > max {
-                                    return Err(too_large(span.clone(), max));
-                                }
-                                let out = if all {
-                                    s.replace(&*p, &with)
-                                } else {
-                                    s.replacen(&*p, &with, 1)
-                                };
-                                check(out)?
-                            }
-                        }
-                    }
-                    "split" => {
-                        let parts: Vec<Json> = match arg(0) {
-                            Val::Undefined => vec![Json::String(s.to_owned())],
-                            Val::Regex(re, _) => {
-                                re.split(s).map(|x| Json::String(x.to_owned())).collect()
-                            }
-                            sep => {
-                                let sep = sep.js_string();
-                                if sep.is_empty() {
-                                    s.chars().map(|c| Json::String(c.to_string())).collect()
-                                } else {
-                                    s.split(&*sep).map(|x| Json::String(x.to_owned())).collect()
-                                }
-                            }
-                        };
-                        Val::Own(Json::Array(parts))
-                    }
-                    "matches" | "find" => {
-                        let pat = arg(0).js_string();
-                        // Watson's `matches` is Java's: the whole string must match.
-                        let full = if name == "matches" {
-                            format!("^(?:{pat})$")
-                        } else {
-                            pat.to_string()
-                        };
-                        let re = compile_regex(&full, "").map_err(|m| EvalError {
-                            code: "regex",
-                            message: format!("invalid pattern `{pat}`: {m}"),
-                            span: span.clone(),
-                        })?;
-                        Val::Bool(re.is_match(s))
-                    }
-                    _ => return Err(unknown_method(name, "a string", span)),
-                }
-            }
-            (Val::Num(n), "toFixed") => {
-                let digits = arg(0).to_num().clamp(0.0, 100.0) as usize;
-                Val::Str(Cow::Owned(format!("{:.*}", digits, n)))
-            }
-            (Val::Num(n), "toString") => Val::Str(Cow::Owned(fmt_num(*n))),
-            (Val::Bool(b), "toString") => Val::Str(Cow::Owned(b.to_string())),
-            _ => match o.json() {
-                Some(Json::Array(items)) => match name {
-                    "length" | "size" => Val::Num(items.len() as f64),
-                    "includes" | "contains" => {
-                        let x = arg(0);
-                        Val::Bool(items.iter().any(|i| strict_eq(&Val::from_json(i), &x)))
-                    }
-                    "indexOf" => {
-                        let x = arg(0);
-                        Val::Num(
-                            items
-                                .iter()
-                                .position(|i| strict_eq(&Val::from_json(i), &x))
-                                .map_or(-1.0, |p| p as f64),
-                        )
-                    }
-                    "join" => {
-                        let sep = match arg(0) {
-                            Val::Undefined => ",".to_string(),
-                            v => v.js_string(),
-                        };
-                        // Separators alone may already exceed the limit; check before building.
-                        if items.len().saturating_sub(1).saturating_mul(sep.len()) > max {
-                            return Err(too_large(span.clone(), max));
-                        }
-                        let s = items
-                            .iter()
-                            .map(|i| match i {
-                                Json::Null => String::new(),
-                                other => Val::from_json(other).js_string(),
-                            })
-                            .collect::<Vec<_>>()
-                            .join(&sep);
-                        check(s)?
-                    }
-                    "get" => {
-                        let i = arg(0).to_num();
-                        if i >= 0.0 && i.fract() == 0.0 {
-                            items
-                                .get(i as usize)
-                                .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize())
-                        } else {
-                            Val::Undefined
-                        }
-                    }
-                    "append" => {
-                        if items.len() >= max {
-                            return Err(too_large(span.clone(), max));
-                        }
-                        self.charge(&o, span)?;
-                        let mut v = items.clone();
-                        v.push(arg(0).into_json());
-                        Val::Own(Json::Array(v))
-                    }
-                    "isEmpty" => Val::Bool(items.is_empty()),
-                    _ => return Err(unknown_method(name, "an array", span)),
-                },
-                Some(Json::Object(map)) => match name {
-                    "get" => map
-                        .get(&*arg(0).js_string())
-                        .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize()),
-                    "has" | "containsKey" => Val::Bool(map.contains_key(&*arg(0).js_string())),
-                    "size" => Val::Num(map.len() as f64),
-                    "isEmpty" => Val::Bool(map.is_empty()),
-                    _ => return Err(unknown_method(name, "an object", span)),
-                },
-                _ => return Err(unknown_method(name, "this value", span)),
-            },
-        })
+        let mut s = String::with_capacity(a.len() + b.len());
+        s.push_str(a);
+        s.push_str(b);
+        Ok(Val::Str(Cow::Owned(s)))
     }
 }
 
-impl Val<'_> {
-    fn normalize(self) -> Self {
-        match self {
-            Val::Own(Json::Null) => Val::Null,
-            Val::Own(Json::Bool(b)) => Val::Bool(b),
-            Val::Own(Json::Number(n)) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
-            Val::Own(Json::String(s)) => Val::Str(Cow::Owned(s)),
-            other => other,
+/// Arithmetic on two values read as numbers. Whole numbers stay whole where the result is
+/// (JavaScript's `/` always divides exactly; SpEL's divides whole numbers as integers).
+fn arith<'e>(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> Val<'e> {
+    if let (Val::Int(x), Val::Int(y)) = (a, b) {
+        let r = match op {
+            BinOp::Add => x.checked_add(*y),
+            BinOp::Sub => x.checked_sub(*y),
+            BinOp::Mul => x.checked_mul(*y),
+            // Reached only in Watson (SpEL integer division); JavaScript divides as floats.
+            BinOp::Div => None,
+            BinOp::Rem => x.checked_rem(*y),
+            _ => None,
+        };
+        if let Some(r) = r {
+            return Val::Int(r);
         }
+    }
+    let (x, y) = (a.to_num(), b.to_num());
+    Val::Num(match op {
+        BinOp::Add => x + y,
+        BinOp::Sub => x - y,
+        BinOp::Mul => x * y,
+        BinOp::Div => x / y,
+        _ => x % y,
+    })
+}
+
+fn kind_name(v: &Val<'_>) -> &'static str {
+    match v {
+        Val::Undefined | Val::Null => "null",
+        Val::Bool(_) => "a boolean",
+        Val::Int(_) | Val::Num(_) => "a number",
+        Val::Str(_) => "a string",
+        Val::Ref(j) if j.is_array() => "an array",
+        Val::Own(j) if j.is_array() => "an array",
+        Val::Ref(_) | Val::Own(_) => "an object",
+        Val::Regex(..) => "a regex",
+        Val::Type(_) => "a type",
     }
 }
 
@@ -784,133 +722,4 @@ fn weight(j: &Json, limit: usize) -> usize {
         }
     }
     total
-}
-
-fn too_large(span: super::ast::Span, max: usize) -> EvalError {
-    EvalError {
-        code: "too_large",
-        message: format!("a value grew past the limit of {max} bytes"),
-        span,
-    }
-}
-
-fn unknown_method(name: &str, on: &str, span: &super::ast::Span) -> EvalError {
-    EvalError {
-        code: "unknown_method",
-        message: format!("`{name}` is not a method of {on}"),
-        span: span.clone(),
-    }
-}
-
-fn top_intent(intents: &Json) -> Option<&str> {
-    intents.get(0)?.get("intent")?.as_str()
-}
-
-fn entity_values<'a>(entities: &'a Json, name: &'a str) -> impl Iterator<Item = &'a Json> + 'a {
-    entities
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(move |e| e.get("entity").and_then(Json::as_str) == Some(name))
-        .filter_map(|e| e.get("value"))
-}
-
-/// `o.name`, `undefined` when absent.
-fn member<'a>(o: Val<'a>, name: &str) -> Val<'a> {
-    match o {
-        Val::Ref(j) => match j {
-            Json::Object(m) => m.get(name).map_or(Val::Undefined, Val::from_json),
-            Json::Array(a) if name == "length" => Val::Num(a.len() as f64),
-            _ => Val::Undefined,
-        },
-        Val::Own(j) => match j {
-            Json::Object(mut m) => m
-                .remove(name)
-                .map_or(Val::Undefined, |v| Val::Own(v).normalize()),
-            Json::Array(a) if name == "length" => Val::Num(a.len() as f64),
-            _ => Val::Undefined,
-        },
-        Val::Str(s) if name == "length" => Val::Num(s.chars().count() as f64),
-        Val::Str(s) if name == "literal" => Val::Str(s),
-        _ => Val::Undefined,
-    }
-}
-
-fn index_val<'a>(o: Val<'a>, i: &Val<'_>) -> Val<'a> {
-    match (&o, i) {
-        (Val::Ref(Json::Array(a)), Val::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => {
-            a.get(*n as usize).map_or(Val::Undefined, Val::from_json)
-        }
-        (Val::Own(Json::Array(a)), Val::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => a
-            .get(*n as usize)
-            .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize()),
-        (Val::Str(s), Val::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => s
-            .chars()
-            .nth(*n as usize)
-            .map_or(Val::Undefined, |c| Val::Str(Cow::Owned(c.to_string()))),
-        _ => member(o, &i.js_string()),
-    }
-}
-
-/// JavaScript `===` (objects and arrays compare by content: flows have no identity).
-pub fn strict_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
-    match (a, b) {
-        (Val::Undefined, Val::Undefined) | (Val::Null, Val::Null) => true,
-        (Val::Bool(x), Val::Bool(y)) => x == y,
-        (Val::Num(x), Val::Num(y)) => x == y,
-        (Val::Str(x), Val::Str(y)) => x == y,
-        (x, y) => match (x.json(), y.json()) {
-            (Some(p), Some(q)) => p == q,
-            _ => false,
-        },
-    }
-}
-
-/// JavaScript `==`.
-pub fn loose_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
-    match (a, b) {
-        (Val::Undefined | Val::Null, Val::Undefined | Val::Null) => true,
-        (Val::Undefined | Val::Null, _) | (_, Val::Undefined | Val::Null) => false,
-        (Val::Str(x), Val::Str(y)) => x == y,
-        (Val::Num(_) | Val::Bool(_), _) | (_, Val::Num(_) | Val::Bool(_))
-            if !matches!(a, Val::Ref(_) | Val::Own(_))
-                && !matches!(b, Val::Ref(_) | Val::Own(_)) =>
-        {
-            a.to_num() == b.to_num()
-        }
-        _ => strict_eq(a, b),
-    }
-}
-
-fn compare(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> bool {
-    if let (Val::Str(x), Val::Str(y)) = (a, b) {
-        return match op {
-            BinOp::Lt => x < y,
-            BinOp::Le => x <= y,
-            BinOp::Gt => x > y,
-            _ => x >= y,
-        };
-    }
-    let (x, y) = (a.to_num(), b.to_num());
-    match op {
-        BinOp::Lt => x < y,
-        BinOp::Le => x <= y,
-        BinOp::Gt => x > y,
-        _ => x >= y,
-    }
-}
-
-/// Evaluates a condition against a scope with the default budget.
-pub fn eval_condition(e: &Expr, scope: Scope<'_>) -> Result<bool, EvalError> {
-    Evaluator::new(scope, Budget::default()).condition(e)
-}
-
-/// Renders a template against a scope with the default budget.
-pub fn render(t: &Template, scope: Scope<'_>) -> Result<Json, EvalError> {
-    Evaluator::new(scope, Budget::default()).render(t)
-}
-
-/// An empty JSON object, for scopes that need one.
-pub fn empty_object() -> Json {
-    Json::Object(Map::new())
 }

@@ -1,8 +1,8 @@
 //! Parsing conditions and `<? … ?>` templates into [`Expr`] trees.
 
 use super::ast::{BinOp, Expr, ExprKind, RegexLit, Span, UnOp};
+use super::Dialect;
 use pest::iterators::Pair;
-use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser as _;
 use std::sync::{Arc, LazyLock};
 
@@ -15,8 +15,13 @@ mod grammar {
 use grammar::{Grammar, Rule};
 
 /// Deepest bracket nesting accepted in one expression. Deeper input is refused before parsing,
-/// so no recursive stage (parser, compiler, evaluator) can exhaust the stack.
+/// so the parser's own recursion is bounded.
 pub const MAX_NESTING: usize = 64;
+
+/// Deepest syntax tree accepted (operators, calls and member accesses inside one another).
+/// Chains of one operator do not count: `a || b || … || z` is one level. Every recursive stage
+/// (compiler, rules, evaluator) is bounded by this, and runs on a 2 MiB stack.
+pub const MAX_DEPTH: u32 = 128;
 
 /// Longest expression accepted (bytes). Real conditions are far shorter; this bounds parse time.
 pub const MAX_EXPRESSION_LEN: usize = 64 * 1024;
@@ -32,28 +37,9 @@ pub struct SyntaxError {
     pub help: Option<String>,
 }
 
-static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
-    PrattParser::new()
-        .op(Op::infix(Rule::nullish, Assoc::Left) | Op::infix(Rule::elvis, Assoc::Left))
-        .op(Op::infix(Rule::or, Assoc::Left))
-        .op(Op::infix(Rule::and, Assoc::Left))
-        .op(Op::infix(Rule::eq, Assoc::Left)
-            | Op::infix(Rule::ne, Assoc::Left)
-            | Op::infix(Rule::strict_eq, Assoc::Left)
-            | Op::infix(Rule::strict_ne, Assoc::Left))
-        .op(Op::infix(Rule::lt, Assoc::Left)
-            | Op::infix(Rule::le, Assoc::Left)
-            | Op::infix(Rule::gt, Assoc::Left)
-            | Op::infix(Rule::ge, Assoc::Left))
-        .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-        .op(Op::infix(Rule::mul, Assoc::Left)
-            | Op::infix(Rule::div, Assoc::Left)
-            | Op::infix(Rule::rem, Assoc::Left))
-});
-
 /// Parses one expression (a condition, or the body of a template segment).
 /// `offset` is added to every span so callers can keep positions relative to a larger string.
-pub fn parse_expression(src: &str, offset: usize) -> Result<Expr, SyntaxError> {
+pub fn parse_expression(src: &str, offset: usize, dialect: Dialect) -> Result<Expr, SyntaxError> {
     if src.len() > MAX_EXPRESSION_LEN {
         return Err(SyntaxError {
             message: format!(
@@ -73,8 +59,9 @@ pub fn parse_expression(src: &str, offset: usize) -> Result<Expr, SyntaxError> {
     }
     let mut pairs = Grammar::parse(Rule::expression, src).map_err(|e| friendly(src, offset, e))?;
     let top = pairs.next().and_then(|p| p.into_inner().next());
+    let b = Builder { offset, dialect };
     match top {
-        Some(expr) => Ok(build_expr(expr, offset)),
+        Some(expr) => b.expr(expr).map(|(e, _)| e),
         None => Err(SyntaxError {
             message: "empty expression".into(),
             span: offset..offset,
@@ -86,6 +73,8 @@ pub fn parse_expression(src: &str, offset: usize) -> Result<Expr, SyntaxError> {
 /// Position of the first bracket that goes deeper than [`MAX_NESTING`] (outside string literals).
 fn too_deep(src: &str) -> Option<usize> {
     let mut depth = 0usize;
+    // The parser reads `c ? a : b ? …` by recursion: bound the count of `?` too.
+    let mut questions = 0usize;
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for (i, c) in src.char_indices() {
@@ -108,6 +97,12 @@ fn too_deep(src: &str) -> Option<usize> {
                 }
             }
             ')' | ']' => depth = depth.saturating_sub(1),
+            '?' => {
+                questions += 1;
+                if questions > MAX_NESTING {
+                    return Some(i);
+                }
+            }
             _ => {}
         }
     }
@@ -208,224 +203,426 @@ fn span_of(p: &Pair<'_, Rule>, offset: usize) -> Span {
     offset + s.start()..offset + s.end()
 }
 
-fn build_expr(pair: Pair<'_, Rule>, offset: usize) -> Expr {
-    // expr = sequence ~ (expr ~ expr)?
-    let span = span_of(&pair, offset);
-    let mut inner = pair.into_inner();
-    let Some(first) = inner.next() else {
-        return Expr {
-            kind: ExprKind::Undefined,
-            span,
-        };
-    };
-    let cond = build_sequence(first, offset);
-    match (inner.next(), inner.next()) {
-        (Some(a), Some(b)) => Expr {
-            kind: ExprKind::Cond(
-                Box::new(cond),
-                Box::new(build_expr(a, offset)),
-                Box::new(build_expr(b, offset)),
+/// Builds trees from pest's pairs, tracking each subtree's depth so that no tree deeper than
+/// [`MAX_DEPTH`] is ever completed.
+struct Builder {
+    offset: usize,
+    dialect: Dialect,
+}
+
+type Built = Result<(Expr, u32), SyntaxError>;
+
+impl Builder {
+    fn deep(&self, span: &Span) -> SyntaxError {
+        SyntaxError {
+            message: format!(
+                "expression is nested more than {MAX_DEPTH} levels deep (operators, calls or `!` inside one another)"
             ),
-            span,
-        },
-        _ => cond,
-    }
-}
-
-fn build_sequence(pair: Pair<'_, Rule>, offset: usize) -> Expr {
-    PRATT
-        .map_primary(|p| build_unary(p, offset))
-        .map_infix(|l, op, r| {
-            let bin = match op.as_rule() {
-                Rule::nullish => BinOp::Nullish,
-                Rule::elvis => BinOp::Elvis,
-                Rule::or => BinOp::Or,
-                Rule::and => BinOp::And,
-                Rule::eq => BinOp::Eq,
-                Rule::ne => BinOp::Ne,
-                Rule::strict_eq => BinOp::StrictEq,
-                Rule::strict_ne => BinOp::StrictNe,
-                Rule::lt => BinOp::Lt,
-                Rule::le => BinOp::Le,
-                Rule::gt => BinOp::Gt,
-                Rule::ge => BinOp::Ge,
-                Rule::add => BinOp::Add,
-                Rule::sub => BinOp::Sub,
-                Rule::mul => BinOp::Mul,
-                Rule::div => BinOp::Div,
-                _ => BinOp::Rem,
-            };
-            let span = l.span.start..r.span.end;
-            Expr {
-                kind: ExprKind::Binary(bin, Box::new(l), Box::new(r)),
-                span,
-            }
-        })
-        .parse(pair.into_inner())
-}
-
-fn build_unary(pair: Pair<'_, Rule>, offset: usize) -> Expr {
-    let mut prefixes = Vec::new();
-    let mut base: Option<Expr> = None;
-    for p in pair.into_inner() {
-        match p.as_rule() {
-            Rule::not => prefixes.push((UnOp::Not, span_of(&p, offset).start)),
-            Rule::neg => prefixes.push((UnOp::Neg, span_of(&p, offset).start)),
-            Rule::member | Rule::opt_member | Rule::index | Rule::opt_index | Rule::call => {
-                let Some(obj) = base.take() else { continue };
-                base = Some(apply_postfix(obj, p, offset));
-            }
-            _ => base = Some(build_primary(p, offset)),
+            span: span.clone(),
+            help: Some("split it with intermediate context variables".into()),
         }
     }
-    let mut e = base.unwrap_or(Expr {
-        kind: ExprKind::Undefined,
-        span: offset..offset,
-    });
-    for (op, start) in prefixes.into_iter().rev() {
-        let span = start..e.span.end;
-        e = Expr {
-            kind: ExprKind::Unary(op, Box::new(e)),
-            span,
-        };
+
+    fn check(&self, depth: u32, span: &Span) -> Result<u32, SyntaxError> {
+        if depth > MAX_DEPTH {
+            Err(self.deep(span))
+        } else {
+            Ok(depth)
+        }
     }
-    e
-}
 
-fn apply_postfix(obj: Expr, p: Pair<'_, Rule>, offset: usize) -> Expr {
-    let span = obj.span.start..span_of(&p, offset).end;
-    let rule = p.as_rule();
-    let kind = match rule {
-        Rule::member | Rule::opt_member => {
-            let name = p
-                .into_inner()
-                .next()
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default();
-            ExprKind::Member {
-                object: Box::new(obj),
-                name,
-                optional: rule == Rule::opt_member,
-            }
-        }
-        Rule::index | Rule::opt_index => {
-            let idx = p
-                .into_inner()
-                .next()
-                .map(|e| build_expr(e, offset))
-                .unwrap_or(Expr {
-                    kind: ExprKind::Undefined,
-                    span: span.clone(),
-                });
-            ExprKind::Index {
-                object: Box::new(obj),
-                index: Box::new(idx),
-            }
-        }
-        _ => {
-            let args: Vec<Expr> = p.into_inner().map(|e| build_expr(e, offset)).collect();
-            match obj.kind {
-                ExprKind::Member { object, name, .. } => {
-                    let name_end = obj.span.end;
-                    let name_span = name_end - name.len()..name_end;
-                    ExprKind::Method {
-                        object,
-                        name,
-                        name_span,
-                        args,
-                    }
-                }
-                ExprKind::Ident(name) => ExprKind::Call { name, args },
-                // Calling anything else (`(a)(b)`) is not part of the language; keep the
-                // receiver as a method call named "" so the linter can report it.
-                other => ExprKind::Method {
-                    object: Box::new(Expr {
-                        kind: other,
-                        span: obj.span.clone(),
-                    }),
-                    name: String::new(),
-                    name_span: obj.span.clone(),
-                    args,
-                },
-            }
-        }
-    };
-    Expr { kind, span }
-}
-
-fn build_primary(p: Pair<'_, Rule>, offset: usize) -> Expr {
-    let span = span_of(&p, offset);
-    let kind = match p.as_rule() {
-        Rule::number => {
-            let t = p.as_str().trim_end_matches(['l', 'L']);
-            ExprKind::Num(t.parse().unwrap_or(f64::NAN))
-        }
-        Rule::string => ExprKind::Str(unquote(p.as_str())),
-        Rule::regex => {
-            let mut it = p.into_inner();
-            let pattern = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
-            let flags = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
-            let compiled = compile_regex(&pattern, &flags).ok();
-            ExprKind::Regex(RegexLit {
-                pattern,
-                flags,
-                compiled,
-            })
-        }
-        Rule::keyword => match p.as_str() {
-            "true" => ExprKind::Bool(true),
-            "false" => ExprKind::Bool(false),
-            "null" => ExprKind::Null,
-            _ => ExprKind::Undefined,
-        },
-        Rule::array => ExprKind::Array(p.into_inner().map(|e| build_expr(e, offset)).collect()),
-        Rule::paren => {
-            return p
-                .into_inner()
-                .next()
-                .map(|e| {
-                    let mut e = build_expr(e, offset);
-                    e.span = span.clone();
-                    e
-                })
-                .unwrap_or(Expr {
+    fn expr(&self, pair: Pair<'_, Rule>) -> Built {
+        // expr = sequence ~ (expr ~ expr)?
+        let span = span_of(&pair, self.offset);
+        let mut inner = pair.into_inner();
+        let Some(first) = inner.next() else {
+            return Ok((
+                Expr {
                     kind: ExprKind::Undefined,
                     span,
-                })
+                },
+                1,
+            ));
+        };
+        let (cond, dc) = self.sequence(first)?;
+        match (inner.next(), inner.next()) {
+            (Some(a), Some(b)) => {
+                let (a, da) = self.expr(a)?;
+                let (b, db) = self.expr(b)?;
+                let depth = self.check(1 + dc.max(da).max(db), &span)?;
+                Ok((
+                    Expr {
+                        kind: ExprKind::Cond(Box::new(cond), Box::new(a), Box::new(b)),
+                        span,
+                    },
+                    depth,
+                ))
+            }
+            _ => Ok((cond, dc)),
         }
-        Rule::context_var => {
-            let mut it = p.into_inner();
-            let name = it
-                .next()
-                .map(|n| {
-                    n.as_str()
-                        .trim_start_matches('(')
-                        .trim_end_matches(')')
-                        .to_owned()
-                })
-                .unwrap_or_default();
-            match it.next() {
-                Some(v) => ExprKind::VarIs(name, sigil_value(v)),
-                None => ExprKind::Var(name),
+    }
+
+    /// A flat list of operands and infix operators, grouped by precedence into chains.
+    fn sequence(&self, pair: Pair<'_, Rule>) -> Built {
+        let mut operands = Vec::new();
+        let mut ops = Vec::new();
+        for p in pair.into_inner() {
+            match binop(p.as_rule()) {
+                Some(op) => ops.push(op),
+                None => operands.push(self.unary(p)?),
             }
         }
-        Rule::intent => ExprKind::Intent(
-            p.into_inner()
-                .next()
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default(),
-        ),
-        Rule::entity => {
-            let mut it = p.into_inner();
-            let name = it.next().map(|n| n.as_str().to_owned()).unwrap_or_default();
-            match it.next() {
-                Some(v) => ExprKind::EntityIs(name, sigil_value(v)),
-                None => ExprKind::Entity(name),
+        self.chain(operands, &ops, 1)
+    }
+
+    /// Splits `operands` (joined by `ops`) at the operators of `level`; each part is built at
+    /// the next level. Recursion is bounded by the number of levels.
+    fn chain(&self, mut operands: Vec<(Expr, u32)>, ops: &[BinOp], level: u8) -> Built {
+        if ops.is_empty() || level > 7 {
+            return match operands.pop() {
+                Some(only) if operands.is_empty() => Ok(only),
+                // Unreachable by construction (one more operand than operators).
+                _ => Err(SyntaxError {
+                    message: "malformed expression".into(),
+                    span: self.offset..self.offset,
+                    help: None,
+                }),
+            };
+        }
+        if !ops.iter().any(|o| o.level() == level) {
+            return self.chain(operands, ops, level + 1);
+        }
+        let mut parts: Vec<(Expr, u32)> = Vec::new();
+        let mut joins: Vec<BinOp> = Vec::new();
+        let mut rest = operands.into_iter();
+        let mut group_operands: Vec<(Expr, u32)> = rest.next().into_iter().collect();
+        let mut group_ops: Vec<BinOp> = Vec::new();
+        for (op, operand) in ops.iter().zip(rest) {
+            if op.level() == level {
+                parts.push(self.chain(
+                    std::mem::take(&mut group_operands),
+                    &group_ops,
+                    level + 1,
+                )?);
+                group_ops.clear();
+                joins.push(*op);
+            } else {
+                group_ops.push(*op);
+            }
+            group_operands.push(operand);
+        }
+        parts.push(self.chain(group_operands, &group_ops, level + 1)?);
+        let mut parts = parts.into_iter();
+        let Some((first, mut depth)) = parts.next() else {
+            return Err(SyntaxError {
+                message: "malformed expression".into(),
+                span: self.offset..self.offset,
+                help: None,
+            });
+        };
+        let mut chain = Vec::with_capacity(joins.len());
+        let mut end = first.span.end;
+        for (op, (e, d)) in joins.into_iter().zip(parts) {
+            depth = depth.max(d);
+            end = e.span.end;
+            chain.push((op, e));
+        }
+        let span = first.span.start..end;
+        let depth = self.check(depth + 1, &span)?;
+        Ok((
+            Expr {
+                kind: ExprKind::Chain {
+                    first: Box::new(first),
+                    rest: chain,
+                },
+                span,
+            },
+            depth,
+        ))
+    }
+
+    fn unary(&self, pair: Pair<'_, Rule>) -> Built {
+        let whole = span_of(&pair, self.offset);
+        let mut prefixes = Vec::new();
+        let mut base: Option<(Expr, u32)> = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::not => prefixes.push((UnOp::Not, span_of(&p, self.offset).start)),
+                Rule::neg => prefixes.push((UnOp::Neg, span_of(&p, self.offset).start)),
+                Rule::member
+                | Rule::opt_member
+                | Rule::index
+                | Rule::opt_index
+                | Rule::call
+                | Rule::projection
+                | Rule::selection => {
+                    let Some((obj, d)) = base.take() else {
+                        continue;
+                    };
+                    let (e, dp) = self.postfix(obj, p)?;
+                    let depth = self.check(d.max(dp) + 1, &whole)?;
+                    base = Some((e, depth));
+                }
+                _ => base = Some(self.primary(p)?),
             }
         }
-        _ => ExprKind::Ident(p.as_str().to_owned()),
-    };
-    Expr { kind, span }
+        let (mut e, mut depth) = base.unwrap_or((
+            Expr {
+                kind: ExprKind::Undefined,
+                span: self.offset..self.offset,
+            },
+            1,
+        ));
+        if prefixes.len() > usize::try_from(MAX_DEPTH).unwrap_or(usize::MAX) {
+            return Err(self.deep(&whole));
+        }
+        for (op, start) in prefixes.into_iter().rev() {
+            let span = start..e.span.end;
+            depth = self.check(depth + 1, &span)?;
+            // `-5` is a number, not a negation of one.
+            e = match (op, e.kind) {
+                (UnOp::Neg, ExprKind::Int(n)) if n != i64::MIN => Expr {
+                    kind: ExprKind::Int(-n),
+                    span,
+                },
+                (UnOp::Neg, ExprKind::Num(n)) => Expr {
+                    kind: ExprKind::Num(-n),
+                    span,
+                },
+                (op, kind) => Expr {
+                    kind: ExprKind::Unary(op, Box::new(Expr { kind, span: e.span })),
+                    span,
+                },
+            };
+        }
+        Ok((e, depth))
+    }
+
+    fn postfix(&self, obj: Expr, p: Pair<'_, Rule>) -> Built {
+        let span = obj.span.start..span_of(&p, self.offset).end;
+        let rule = p.as_rule();
+        let mut depth = 0;
+        let kind = match rule {
+            Rule::member | Rule::opt_member => {
+                let name = p
+                    .into_inner()
+                    .next()
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default();
+                ExprKind::Member {
+                    object: Box::new(obj),
+                    name,
+                    optional: rule == Rule::opt_member,
+                }
+            }
+            Rule::index | Rule::opt_index | Rule::projection | Rule::selection => {
+                let (inner, d) = match p.into_inner().next() {
+                    Some(e) => self.expr(e)?,
+                    None => (
+                        Expr {
+                            kind: ExprKind::Undefined,
+                            span: span.clone(),
+                        },
+                        1,
+                    ),
+                };
+                depth = d;
+                match rule {
+                    Rule::projection => ExprKind::Project {
+                        object: Box::new(obj),
+                        each: Box::new(inner),
+                    },
+                    Rule::selection => ExprKind::Select {
+                        object: Box::new(obj),
+                        keep: Box::new(inner),
+                    },
+                    _ => ExprKind::Index {
+                        object: Box::new(obj),
+                        index: Box::new(inner),
+                    },
+                }
+            }
+            _ => {
+                let (args, d) = self.list(p)?;
+                depth = d;
+                match obj.kind {
+                    ExprKind::Member { object, name, .. } => {
+                        let name_end = obj.span.end;
+                        let name_span = name_end.saturating_sub(name.len())..name_end;
+                        let methods = super::methods::by_name(&name);
+                        ExprKind::Method {
+                            object,
+                            name,
+                            name_span,
+                            args,
+                            methods,
+                        }
+                    }
+                    ExprKind::Ident(name) => ExprKind::Call { name, args },
+                    // Calling anything else (`(a)(b)`) is not part of the language; keep the
+                    // receiver as a method call named "" so the linter can report it.
+                    other => ExprKind::Method {
+                        object: Box::new(Expr {
+                            kind: other,
+                            span: obj.span.clone(),
+                        }),
+                        name: String::new(),
+                        name_span: obj.span.clone(),
+                        args,
+                        methods: &[],
+                    },
+                }
+            }
+        };
+        Ok((Expr { kind, span }, depth))
+    }
+
+    /// The expressions of a call's or an array's list, and their greatest depth.
+    fn list(&self, p: Pair<'_, Rule>) -> Result<(Vec<Expr>, u32), SyntaxError> {
+        let mut out = Vec::new();
+        let mut depth = 0;
+        for e in p.into_inner() {
+            let (e, d) = self.expr(e)?;
+            depth = depth.max(d);
+            out.push(e);
+        }
+        Ok((out, depth))
+    }
+
+    fn primary(&self, p: Pair<'_, Rule>) -> Built {
+        let span = span_of(&p, self.offset);
+        let mut depth = 1;
+        let kind = match p.as_rule() {
+            Rule::number => number(p.as_str()),
+            Rule::string => ExprKind::Str(unquote(p.as_str(), self.dialect)),
+            Rule::regex => {
+                let mut it = p.into_inner();
+                let raw = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
+                // The builder reads `\$` as `$` (a bare `$` would start a variable).
+                let pattern = match self.dialect {
+                    Dialect::Builder => raw.replace("\\$", "$"),
+                    Dialect::Watson => raw,
+                };
+                let flags = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
+                let compiled = compile_regex(&pattern, &flags).ok();
+                ExprKind::Regex(RegexLit {
+                    pattern,
+                    flags,
+                    compiled,
+                })
+            }
+            Rule::keyword => match p.as_str() {
+                "true" => ExprKind::Bool(true),
+                "false" => ExprKind::Bool(false),
+                "null" => ExprKind::Null,
+                _ => ExprKind::Undefined,
+            },
+            Rule::array => {
+                let (items, d) = self.list(p)?;
+                depth = d + 1;
+                ExprKind::Array(items)
+            }
+            Rule::paren => {
+                return match p.into_inner().next() {
+                    Some(e) => {
+                        let (mut e, d) = self.expr(e)?;
+                        e.span = span;
+                        Ok((e, d))
+                    }
+                    None => Ok((
+                        Expr {
+                            kind: ExprKind::Undefined,
+                            span,
+                        },
+                        1,
+                    )),
+                }
+            }
+            Rule::type_ref => ExprKind::Type(
+                p.into_inner()
+                    .next()
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            Rule::new_expr => {
+                let mut it = p.into_inner().filter(|x| x.as_rule() != Rule::new_kw);
+                let class = it.next().map(|n| n.as_str().to_owned()).unwrap_or_default();
+                let (args, d) = match it.next() {
+                    Some(call) => self.list(call)?,
+                    None => (Vec::new(), 0),
+                };
+                depth = d + 1;
+                ExprKind::New { class, args }
+            }
+            Rule::context_var => {
+                let mut it = p.into_inner();
+                let name = it
+                    .next()
+                    .map(|n| {
+                        n.as_str()
+                            .trim_start_matches('(')
+                            .trim_end_matches(')')
+                            .to_owned()
+                    })
+                    .unwrap_or_default();
+                match it.next() {
+                    Some(v) => ExprKind::VarIs(name, sigil_value(v)),
+                    None => ExprKind::Var(name),
+                }
+            }
+            Rule::intent => ExprKind::Intent(
+                p.into_inner()
+                    .next()
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            Rule::entity => {
+                let mut it = p.into_inner();
+                let name = it.next().map(|n| n.as_str().to_owned()).unwrap_or_default();
+                match it.next() {
+                    Some(v) => ExprKind::EntityIs(name, sigil_value(v)),
+                    None => ExprKind::Entity(name),
+                }
+            }
+            _ => ExprKind::Ident(p.as_str().to_owned()),
+        };
+        Ok((Expr { kind, span }, depth))
+    }
+}
+
+fn binop(r: Rule) -> Option<BinOp> {
+    Some(match r {
+        Rule::nullish => BinOp::Nullish,
+        Rule::elvis => BinOp::Elvis,
+        Rule::or => BinOp::Or,
+        Rule::and => BinOp::And,
+        Rule::eq => BinOp::Eq,
+        Rule::ne => BinOp::Ne,
+        Rule::strict_eq => BinOp::StrictEq,
+        Rule::strict_ne => BinOp::StrictNe,
+        Rule::lt => BinOp::Lt,
+        Rule::le => BinOp::Le,
+        Rule::gt => BinOp::Gt,
+        Rule::ge => BinOp::Ge,
+        Rule::add => BinOp::Add,
+        Rule::sub => BinOp::Sub,
+        Rule::mul => BinOp::Mul,
+        Rule::div => BinOp::Div,
+        Rule::rem => BinOp::Rem,
+        _ => return None,
+    })
+}
+
+/// A number literal: whole numbers (`42`, `1000L`) stay whole; a fraction or exponent makes a
+/// float. A whole number too large for 64 bits becomes a float.
+fn number(text: &str) -> ExprKind {
+    let t = text.trim_end_matches(['l', 'L']);
+    if !t.contains(['.', 'e', 'E']) {
+        if let Ok(i) = t.parse::<i64>() {
+            return ExprKind::Int(i);
+        }
+    }
+    ExprKind::Num(t.parse().unwrap_or(f64::NAN))
 }
 
 fn sigil_value(v: Pair<'_, Rule>) -> String {
@@ -436,13 +633,23 @@ fn sigil_value(v: Pair<'_, Rule>) -> String {
         .to_owned()
 }
 
-/// Decodes a quoted literal. Known escapes are decoded (`\n \t \r \b \f \0 \\ \' \" \/ \uXXXX`);
-/// an unknown escape such as `\d` keeps its backslash, so regex patterns written as strings
-/// (Watson's `matches('^\d+$')`) mean what their authors meant. `''` inside single quotes is
-/// SpEL's escaped apostrophe.
-pub fn unquote(lit: &str) -> String {
+/// Decodes a quoted literal.
+///
+/// Builder flows: known escapes are decoded (`\n \t \r \b \f \0 \\ \' \" \/ \uXXXX`), and
+/// `\$` is `$` (the builder's escape for a dollar that would otherwise start a variable); an
+/// unknown escape such as `\d` keeps its backslash, so regex patterns written as strings
+/// (`matches('^\d+$')`) mean what their authors meant. `''` inside single quotes is an
+/// apostrophe.
+///
+/// Watson workspaces (SpEL): no backslash escapes at all — `'\d'` is two characters, as Spring
+/// reads it; only a doubled quote stands for the quote.
+pub fn unquote(lit: &str, dialect: Dialect) -> String {
     let quote = lit.chars().next().unwrap_or('\'');
     let body = lit.get(1..lit.len().saturating_sub(1)).unwrap_or("");
+    if dialect == Dialect::Watson {
+        let doubled: String = [quote, quote].iter().collect();
+        return body.replace(&doubled, &quote.to_string());
+    }
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
@@ -454,7 +661,7 @@ pub fn unquote(lit: &str) -> String {
                 Some('b') => out.push('\u{8}'),
                 Some('f') => out.push('\u{c}'),
                 Some('0') => out.push('\0'),
-                Some(q @ ('\\' | '\'' | '"' | '/')) => out.push(q),
+                Some(q @ ('\\' | '\'' | '"' | '/' | '$')) => out.push(q),
                 Some('u') => {
                     let hex: String = chars.clone().take(4).collect();
                     match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
@@ -582,15 +789,16 @@ impl Template {
 /// Splits a string into text and `<? … ?>` segments and parses each segment.
 /// A segment ends at the first `?>` outside a string literal. Errors are returned per segment;
 /// the template keeps the segments that did parse.
-pub fn parse_template(s: &str) -> (Template, Vec<SyntaxError>) {
-    parse_template_with(s, &mut parse_expression)
+pub fn parse_template(s: &str, dialect: Dialect) -> (Template, Vec<SyntaxError>) {
+    parse_template_with(s, &mut |b, o| parse_expression(b, o, dialect))
 }
 
 /// Parses expressions, reusing the tree of a source text already seen. Flows repeat the same
 /// conditions and segments many times (the 58 Watson workspaces hold 3,995 conditions but
 /// only 789 distinct ones), and a clone is far cheaper than a parse.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ParseCache {
+    dialect: Dialect,
     map: std::collections::HashMap<String, Result<Expr, SyntaxError>>,
 }
 
@@ -598,15 +806,23 @@ pub struct ParseCache {
 const CACHE_SOURCE_MAX: usize = 1024;
 
 impl ParseCache {
+    /// A cache for expressions of `dialect`.
+    pub fn new(dialect: Dialect) -> Self {
+        ParseCache {
+            dialect,
+            map: Default::default(),
+        }
+    }
+
     /// Like [`parse_expression`], through the cache.
     pub fn expression(&mut self, src: &str, offset: usize) -> Result<Expr, SyntaxError> {
         if src.len() > CACHE_SOURCE_MAX {
-            return parse_expression(src, offset);
+            return parse_expression(src, offset, self.dialect);
         }
         let parsed = match self.map.get(src) {
             Some(r) => r.clone(),
             None => {
-                let r = parse_expression(src, 0);
+                let r = parse_expression(src, 0, self.dialect);
                 self.map.insert(src.to_owned(), r.clone());
                 r
             }

@@ -10,20 +10,18 @@
 //! Assumed: `conversationID` is `null` until the live chat answers with its own id; `skillId`
 //! is passed through in `parameters`.
 
-use super::{http, json_within, Handoff};
+use super::{json_within, Handoff, HttpRequest, Method};
+use crate::domain::ALTU_INFO_MAX;
 use serde_json::{json, Value as Json};
 
-/// ALTU Connector keeps `extra_info` and `contact_info` up to this many characters of JSON.
-pub const INFO_MAX: usize = 1024;
-
 /// The hand-over request.
-pub fn open(h: &Handoff<'_>) -> Json {
+pub fn open(h: &Handoff<'_>) -> HttpRequest {
     let url = h
         .setting("webhook_url")
         .unwrap_or("{webhook_url}")
         .to_owned();
     let within = |k: &str| -> Json {
-        let s = json_within(h.param(k), INFO_MAX);
+        let s = json_within(h.param(k), ALTU_INFO_MAX);
         if s.is_empty() {
             json!({})
         } else {
@@ -46,10 +44,9 @@ pub fn open(h: &Handoff<'_>) -> Json {
     if h.integration.include_history {
         parameters["history"] = Json::Array(h.history.to_vec());
     }
-    http(
-        "POST",
+    HttpRequest::json(
+        Method::Post,
         url,
-        json!({ "Authorization": "Bearer <JWT HS256 {access_token, iat, exp: iat+60}>", "Content-Type": "application/json" }),
         json!({
             "action": "OPEN_CONVERSATION",
             "conversationID": null,
@@ -57,5 +54,10 @@ pub fn open(h: &Handoff<'_>) -> Json {
             "parameters": parameters,
             "timestamp": h.now_ms.div_euclid(1000),
         }),
+    )
+    .credential(
+        "Authorization",
+        "Bearer ",
+        "JWT HS256 {access_token, iat, exp: iat+60}",
     )
 }

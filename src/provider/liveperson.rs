@@ -10,18 +10,16 @@
 //! JSON text (at most 256 characters, else empty, as the builder documents) in the
 //! `ctmrinfo` SDE's `socialId` field, the only free-text customer field of that SDE.
 
-use super::{base_url, http, json_within, Handoff};
+use super::{base_url, json_within, Handoff, HttpRequest, Method};
+use crate::domain::LIVEPERSON_EXTRA_INFO_MAX;
 use serde_json::{json, Value as Json};
-
-/// LivePerson keeps `extra_info` only up to this many characters of JSON.
-pub const EXTRA_INFO_MAX: usize = 256;
 
 /// The asyncMessagingEnt host, when `base_url` is not set: resolved at run time through the
 /// Domain API (`domain_url`, default `https://api.liveperson.net`).
 pub const DEFAULT_BASE: &str = "https://{asyncMessagingEnt}";
 
 /// The hand-over request.
-pub fn open(h: &Handoff<'_>) -> Json {
+pub fn open(h: &Handoff<'_>) -> HttpRequest {
     let account = h.setting("account_id").unwrap_or("{accountId}");
     let url = format!(
         "{}/api/account/{account}/messaging/consumer/conversation?v=3",
@@ -50,7 +48,7 @@ pub fn open(h: &Handoff<'_>) -> Json {
             "kind": "req", "id": "1,", "type": "userprofile.SetUserProfile",
             "body": { "authenticatedData": { "lp_sdes": [
                 { "type": "ctmrinfo", "info": { "ctype": "chatbot", "customerId": h.identifier,
-                    "socialId": json_within(h.param("extra_info"), EXTRA_INFO_MAX) } },
+                    "socialId": json_within(h.param("extra_info"), LIVEPERSON_EXTRA_INFO_MAX) } },
                 { "type": "personal", "personal": { "firstname": first, "lastname": last,
                     "contacts": [ { "email": h.contact_text("email"), "phone": h.contact_text("phone") } ] } }
             ] } }
@@ -63,12 +61,9 @@ pub fn open(h: &Handoff<'_>) -> Json {
             "body": { "event": { "type": "ContentEvent", "contentType": "text/plain", "message": msg } }
         }));
     }
-    http(
-        "POST",
-        url,
-        json!({ "Authorization": "<AppJWT>", "X-LP-ON-BEHALF": "<ConsumerJWS>", "Content-Type": "application/json" }),
-        Json::Array(batch),
-    )
+    HttpRequest::json(Method::Post, url, Json::Array(batch))
+        .credential("Authorization", "", "AppJWT")
+        .credential("X-LP-ON-BEHALF", "", "ConsumerJWS")
 }
 
 fn text(v: &Json) -> String {

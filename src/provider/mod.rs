@@ -1,18 +1,24 @@
 //! Provider request builders: pure functions that say exactly what a provider receives for a
 //! hand-over, and the result variable the flow gets when the provider accepts.
 //!
+//! A builder returns a typed [`HttpRequest`]; the engine shows it in `handoff_requested.request`
+//! and the driver sends that very request. Two things only are left for the driver to fill in:
+//! credentials, which appear as named placeholders (`<AppJWT>`) so they are never in an output
+//! or a log, and a host the provider's own discovery service names (LivePerson's
+//! `{asyncMessagingEnt}`), when the integration does not set `base_url`.
+//!
 //! The wire shapes follow the providers' public API documentation; where it leaves a gap the
-//! module of that provider says what was assumed (see also `docs/providers.md`). Secrets never
-//! appear: headers that carry tokens show a placeholder such as `<AppJWT>`.
+//! module of that provider says what was assumed (see also `docs/providers.md`).
 
 pub mod altu_connector;
 pub mod liveperson;
 pub mod omni;
-pub mod simulator;
 pub mod webex_cc;
 pub mod zendesk;
 
-use crate::integrations::{Integration, Provider};
+pub use crate::domain::http::{HttpRequest, Method};
+use crate::domain::Provider;
+use crate::model::Integration;
 use serde_json::{json, Map, Value as Json};
 
 /// Everything a request builder may use.
@@ -54,20 +60,34 @@ impl Handoff<'_> {
     }
 }
 
-/// An HTTP request as a driver sends it.
-pub fn http(method: &str, url: String, headers: Json, body: Json) -> Json {
-    json!({ "method": method, "url": url, "headers": headers, "body": body })
+/// What a hand-over asks of the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffRequest {
+    /// The request.
+    pub request: HttpRequest,
+    /// The provider's id for the conversation, when the request addresses one that already
+    /// exists (a Sunshine Conversations conversation).
+    pub remote_id: Option<String>,
 }
 
 /// The wire request for a hand-over to `h.integration`.
-pub fn handoff_request(h: &Handoff<'_>) -> Json {
+pub fn handoff_request(h: &Handoff<'_>) -> HandoffRequest {
+    let request = |r: HttpRequest| HandoffRequest {
+        request: r,
+        remote_id: None,
+    };
     match h.integration.provider {
-        Provider::Liveperson => liveperson::open(h),
+        Provider::Liveperson => request(liveperson::open(h)),
         Provider::Zendesk => zendesk::open(h),
-        Provider::AltuConnector => altu_connector::open(h),
-        Provider::Omni => omni::open(h),
-        Provider::WebexCc => webex_cc::open(h),
-        Provider::Simulator => simulator::open(h),
+        Provider::AltuConnector => request(altu_connector::open(h)),
+        Provider::Omni => request(omni::open(h)),
+        Provider::WebexCc => request(webex_cc::open(h)),
+        // Nothing is sent: this is what a host's own driver for the simulator would receive.
+        Provider::Simulator => request(HttpRequest::json(
+            Method::Post,
+            "simulator:handoff",
+            json!({ "identifier": h.identifier, "parameters": h.parameters }),
+        )),
     }
 }
 

@@ -6,18 +6,17 @@
 //! `POST {base_url}/integration/attendance` with `x-api-key`, the service (queue) id, the
 //! contact, the pre-transfer message and `extra_info`.
 
-use super::{base_url, http, Handoff};
+use super::{base_url, Handoff, HttpRequest, Method};
 use serde_json::{json, Value as Json};
 
 /// Default API host.
 pub const DEFAULT_BASE: &str = "https://api.omni.digitalcontact.cloud";
 
 /// The hand-over request.
-pub fn open(h: &Handoff<'_>) -> Json {
-    http(
-        "POST",
+pub fn open(h: &Handoff<'_>) -> HttpRequest {
+    HttpRequest::json(
+        Method::Post,
         format!("{}/integration/attendance", base_url(h, DEFAULT_BASE)),
-        json!({ "x-api-key": "<api_key>", "Content-Type": "application/json" }),
         json!({
             "service": h.setting("service_id").or_else(|| h.param("queue").and_then(Json::as_str)),
             "clientId": h.identifier,
@@ -26,4 +25,5 @@ pub fn open(h: &Handoff<'_>) -> Json {
             "extra": h.param("extra_info"),
         }),
     )
+    .credential("x-api-key", "", "api_key")
 }

@@ -7,15 +7,15 @@
 //! attributes is masked before it leaves fluxo (Webex's own masking is only on the agent's
 //! desktop).
 
-use super::{base_url, http, Handoff};
-use crate::engine::pii;
+use super::{base_url, Handoff, HttpRequest, Method};
+use crate::domain::pii;
 use serde_json::{json, Map, Value as Json};
 
 /// Default API host (US region).
 pub const DEFAULT_BASE: &str = "https://api.wxcc-us1.cisco.com";
 
 /// The hand-over request.
-pub fn open(h: &Handoff<'_>) -> Json {
+pub fn open(h: &Handoff<'_>) -> HttpRequest {
     let mut attributes = Map::new();
     if let Some(extra) = h.param("extra_info").and_then(Json::as_object) {
         for (k, v) in extra {
@@ -33,10 +33,9 @@ pub fn open(h: &Handoff<'_>) -> Json {
             );
         }
     }
-    http(
-        "POST",
+    HttpRequest::json(
+        Method::Post,
         format!("{}/v1/tasks", base_url(h, DEFAULT_BASE)),
-        json!({ "Authorization": "Bearer <access_token>", "Content-Type": "application/json" }),
         json!({
             "mediaType": "chat",
             "entryPointId": h.setting("entry_point_id").unwrap_or("{entryPointId}"),
@@ -45,4 +44,5 @@ pub fn open(h: &Handoff<'_>) -> Json {
             "attributes": attributes,
         }),
     )
+    .credential("Authorization", "Bearer ", "access_token")
 }

@@ -12,15 +12,22 @@
 //! Assumed: in messaging mode the Sunshine conversation id comes from the context variable
 //! `sunco_conversation_id` (set by the channel), else the session identifier.
 
-use super::{base_url, http, Handoff};
+use super::{base_url, Handoff, HandoffRequest, HttpRequest, Method};
 use serde_json::{json, Map, Value as Json};
 
 /// The hand-over request.
-pub fn open(h: &Handoff<'_>) -> Json {
+pub fn open(h: &Handoff<'_>) -> HandoffRequest {
     if h.setting("mode") == Some("messaging") {
-        messaging(h)
+        let (request, conversation) = messaging(h);
+        HandoffRequest {
+            request,
+            remote_id: Some(conversation),
+        }
     } else {
-        tickets(h)
+        HandoffRequest {
+            request: tickets(h),
+            remote_id: None,
+        }
     }
 }
 
@@ -57,7 +64,7 @@ fn first_comment(h: &Handoff<'_>) -> String {
     body
 }
 
-fn tickets(h: &Handoff<'_>) -> Json {
+fn tickets(h: &Handoff<'_>) -> HttpRequest {
     let subdomain = h.setting("subdomain").unwrap_or("{subdomain}");
     let base = base_url(h, &format!("https://{subdomain}.zendesk.com"));
     let (name, email) = requester(h);
@@ -72,15 +79,15 @@ fn tickets(h: &Handoff<'_>) -> Json {
             ticket[k] = v.clone();
         }
     }
-    http(
-        "POST",
+    HttpRequest::json(
+        Method::Post,
         format!("{base}/api/v2/tickets"),
-        json!({ "Authorization": "Basic <base64(email/token:api_token)>", "Content-Type": "application/json" }),
         json!({ "ticket": ticket }),
     )
+    .credential("Authorization", "Basic ", "base64(email/token:api_token)")
 }
 
-fn messaging(h: &Handoff<'_>) -> Json {
+fn messaging(h: &Handoff<'_>) -> (HttpRequest, String) {
     let subdomain = h.setting("subdomain").unwrap_or("{subdomain}");
     let base = base_url(h, &format!("https://{subdomain}.zendesk.com/sc"));
     let app = h.setting("app_id").unwrap_or("{appId}");
@@ -120,13 +127,14 @@ fn messaging(h: &Handoff<'_>) -> Json {
     if let Some(e) = email {
         metadata.insert("dataCapture.systemField.requester.email".into(), json!(e));
     }
-    http(
-        "POST",
+    let request = HttpRequest::json(
+        Method::Post,
         format!("{base}/v2/apps/{app}/conversations/{conversation}/passControl"),
-        json!({ "Authorization": "Basic <base64(key_id:secret)>", "Content-Type": "application/json" }),
         json!({
             "switchboardIntegration": h.setting("switchboard_integration").unwrap_or("next"),
             "metadata": metadata
         }),
     )
+    .credential("Authorization", "Basic ", "base64(key_id:key_secret)");
+    (request, conversation.to_owned())
 }

@@ -10,10 +10,11 @@
 
 pub mod server;
 
+use crate::domain::{Event, Output, Provider};
 use crate::drivers::http::Http;
-use crate::drivers::{self, Conversation, Driver, Headers, WebhookError};
-use crate::engine::{Bot, Event, Output};
-use crate::integrations::Provider;
+use crate::drivers::{self, Conversation, Driver, Headers};
+use crate::engine::Bot;
+use crate::error::{Error, ErrorKind};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -68,7 +69,7 @@ impl TokioClock {
 impl Clock for TokioClock {
     fn now_ms(&self) -> i64 {
         self.base_ms
-            .saturating_add(self.start.elapsed().as_millis() as i64)
+            .saturating_add(i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX))
     }
 }
 
@@ -249,7 +250,7 @@ impl Runtime {
         o: &Output,
         chat: Option<&crate::engine::LiveChat>,
     ) -> Vec<Output> {
-        let failed = |e: &drivers::DriverError, what: &str| {
+        let failed = |e: &Error, what: &str| {
             tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "{what}");
             Event::ProviderError {
                 message: e.to_string(),
@@ -259,9 +260,11 @@ impl Runtime {
             Output::HandoffRequested {
                 integration_id,
                 request,
+                remote_id,
                 ..
             } => {
-                let Some((driver, conv)) = self.conversation(id, integration_id, None) else {
+                let Some((driver, conv)) = self.conversation(id, integration_id, remote_id.clone())
+                else {
                     return vec![];
                 };
                 match driver.open(&conv, request).await {
@@ -324,7 +327,7 @@ impl Runtime {
             old.abort();
         }
         let Some(at) = deadline else { return };
-        let wait = (at - self.inner.clock.now_ms()).max(0) as u64;
+        let wait = u64::try_from(at.saturating_sub(self.inner.clock.now_ms())).unwrap_or(0);
         let rt = self.clone();
         let sid = id.to_owned();
         let handle = tokio::spawn(async move {
@@ -377,11 +380,11 @@ impl Runtime {
         };
         let inbound = match driver.webhook(&integration, headers, body) {
             Ok(i) => i,
-            Err(WebhookError::Unauthorized(m)) => {
-                tracing::warn!(target: "fluxo::runtime", integration = integration_id, reason = %m, "webhook refused");
-                return reply(401, &m);
+            Err(e) if e.kind() == ErrorKind::Unauthorized => {
+                tracing::warn!(target: "fluxo::runtime", integration = integration_id, reason = %e, "webhook refused");
+                return reply(401, e.detail());
             }
-            Err(WebhookError::BadRequest(m)) => return reply(400, &m),
+            Err(e) => return reply(400, e.detail()),
         };
         for i in inbound {
             if !self.first_time(&i.dedupe) {

@@ -1,9 +1,10 @@
 //! `constant-condition`
 
+use super::FlowRule;
 use crate::compile::Role;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::expr::{Expr, ExprKind};
-use crate::lint::{declare_rule, LintContext};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -23,25 +24,23 @@ declare_rule! {
 /// Findings for one condition.
 pub fn check_condition(expr: &Expr, pointer: &str, out: &mut Vec<Diagnostic>) {
     let what = match &expr.kind {
-        ExprKind::Num(n) => format!("the number {}", crate::expr::eval::fmt_num(*n)),
+        ExprKind::Num(_) | ExprKind::Int(_) => format!("the number {}", crate::expr::display(expr)),
         ExprKind::Str(s) => format!("the string '{s}'"),
         _ => return,
     };
     out.push(
-        Diagnostic::new(
-            ConstantCondition::META.code,
-            ConstantCondition::META.severity,
-            pointer,
+        Diagnostic::new::<ConstantCondition>(
+            Location::InString(pointer.to_owned(), expr.span.clone()),
             format!("this condition is {what}, so it never changes"),
         )
-        .inner(expr.span.clone())
         .help("compare it with something, e.g. `$valor > 1000`; use `true` for an unconditional branch"),
     );
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for s in ctx.flow.sites.iter().filter(|s| s.role != Role::Template) {
-        check_condition(&s.expr, &s.pointer, out);
+impl FlowRule for ConstantCondition {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for s in ctx.flow.sites.iter().filter(|s| s.role != Role::Template) {
+            check_condition(&s.expr, &s.pointer, out);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! `duplicate-node-id`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 use std::collections::HashMap;
 
 declare_rule! {
@@ -19,25 +20,26 @@ declare_rule! {
     pub struct DuplicateNodeId => "duplicate-node-id", Error;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    let mut first: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in ctx.flow.nodes.iter().enumerate() {
-        if let Some(&f) = first.get(n.id.as_str()) {
-            out.push(
-                Diagnostic::new(
-                    DuplicateNodeId::META.code,
-                    DuplicateNodeId::META.severity,
-                    format!("{}/id", n.pointer),
-                    format!("node id `{}` is already used by an earlier node", n.id),
-                )
-                .help(format!(
-                    "the first node with this id is at {}; rename one of them",
-                    ctx.flow.nodes[f].pointer
-                )),
-            );
-        } else {
-            first.insert(&n.id, i);
+impl FlowRule for DuplicateNodeId {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for (i, n) in ctx.flow.nodes.iter().enumerate() {
+            if let Some(&f) = first.get(n.id.as_str()) {
+                out.push(
+                    Diagnostic::new::<DuplicateNodeId>(
+                        Location::Value(format!("{}/id", n.pointer)),
+                        format!("node id `{}` is already used by an earlier node", n.id),
+                    )
+                    .label("used again here")
+                    .also(
+                        Location::Value(format!("{}/id", ctx.flow.nodes[f].pointer)),
+                        "first used here",
+                    )
+                    .help("rename one of them"),
+                );
+            } else {
+                first.insert(&n.id, i);
+            }
         }
     }
 }

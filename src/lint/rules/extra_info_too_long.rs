@@ -1,9 +1,10 @@
 //! `extra-info-too-long`
 
-use crate::diagnostic::Diagnostic;
-use crate::integrations::Provider;
-use crate::lint::rules::{integration_of, live_chats, minimal_text};
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use super::{integration_of, live_chats, minimal_text};
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::domain::Provider;
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -23,54 +24,42 @@ declare_rule! {
     pub struct ExtraInfoTooLong => "extra-info-too-long", Warning;
 }
 
-/// Longest `extra_info` LivePerson keeps (JSON characters).
-pub const LIVEPERSON_EXTRA_INFO_MAX: usize = 256;
-/// Longest `extra_info` / `contact_info` ALTU Connector keeps.
-pub const ALTU_INFO_MAX: usize = 1024;
-
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for lc in live_chats(ctx) {
-        let Some(integration) = integration_of(ctx, lc.action) else {
-            continue;
-        };
-        let limits: &[(&str, usize)] = match integration.provider {
-            Provider::Liveperson => &[("extra_info", LIVEPERSON_EXTRA_INFO_MAX)],
-            Provider::AltuConnector => &[
-                ("extra_info", ALTU_INFO_MAX),
-                ("contact_info", ALTU_INFO_MAX),
-            ],
-            _ => &[],
-        };
-        for &(param, max) in limits {
-            let Some(v) = lc.action.param(param) else {
+impl FlowRule for ExtraInfoTooLong {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for lc in live_chats(ctx) {
+            let Some(integration) = integration_of(ctx, lc.action) else {
                 continue;
             };
-            let text = match v.literal() {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(j) => j.to_string(),
-                None => minimal_text(v),
-            };
-            let len = text.chars().count();
-            if len > max {
-                let at_least = if v.literal().is_some() {
-                    ""
-                } else {
-                    "at least "
+            for (param, max) in ["extra_info", "contact_info"]
+                .into_iter()
+                .filter_map(|p| Some((p, integration.provider.info_limit(p)?)))
+            {
+                let Some(v) = lc.action.param(param) else {
+                    continue;
                 };
-                out.push(
-                    Diagnostic::new(
-                        ExtraInfoTooLong::META.code,
-                        ExtraInfoTooLong::META.severity,
-                        format!("{}/parameters/{param}", lc.pointer),
-                        format!(
-                            "`{param}` is {at_least}{len} characters as JSON; {} accepts at most {max}{}",
-                            integration.provider.as_str(),
-                            if integration.provider == Provider::Liveperson { " and sends a longer one empty" } else { "" }
-                        ),
-                    )
-                    .help("send less: keep ids and let the agent look the rest up"),
-                );
+                let text = match v.literal() {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(j) => j.to_string(),
+                    None => minimal_text(v),
+                };
+                let len = text.chars().count();
+                if len > max {
+                    let at_least = if v.literal().is_some() {
+                        ""
+                    } else {
+                        "at least "
+                    };
+                    out.push(
+                        Diagnostic::new::<ExtraInfoTooLong>(Location::Value(format!("{}/parameters/{param}", lc.pointer)),
+                            format!(
+                                "`{param}` is {at_least}{len} characters as JSON; {} accepts at most {max}{}",
+                                integration.provider.as_str(),
+                                if integration.provider == Provider::Liveperson { " and sends a longer one empty" } else { "" }
+                            ),
+                        )
+                        .help("send less: keep ids and let the agent look the rest up"),
+                    );
+                }
             }
         }
     }

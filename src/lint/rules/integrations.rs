@@ -1,8 +1,10 @@
 //! Rules about integrations: `integrations-simulated`, `duplicate-integration-id`, `inline-secret`.
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::rules::live_chats;
-use crate::lint::{declare_rule, LintContext};
+use super::{live_chats, FlowRule, IntegrationsRule};
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
+use crate::model::normalise_id;
+use crate::source::json::push_segment;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 
@@ -67,55 +69,69 @@ pub const SECRET_SETTINGS: &[&str] = &[
     "api_key",
 ];
 
-/// Emits `integrations-simulated` at the first hand-over when no integrations file is given.
-pub fn simulated(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    if ctx.integrations.is_some() {
-        return;
-    }
-    if let Some(lc) = live_chats(ctx).next() {
-        out.push(
-            Diagnostic::new(
-                IntegrationsSimulated::META.code,
-                IntegrationsSimulated::META.severity,
-                format!("{}/name", lc.pointer),
-                "no integrations file given: every `integration_id` runs on the simulator",
-            )
-            .help("pass `--integrations FILE` to check ids and provider rules"),
-        );
+impl FlowRule for IntegrationsSimulated {
+    /// Emits one finding at the first hand-over when no integrations file is given.
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        if ctx.integrations.is_some() {
+            return;
+        }
+        if let Some(lc) = live_chats(ctx).next() {
+            out.push(
+                Diagnostic::new::<IntegrationsSimulated>(
+                    Location::Value(format!("{}/name", lc.pointer)),
+                    "no integrations file given: every `integration_id` runs on the simulator",
+                )
+                .help("pass `--integrations FILE` to check ids and provider rules"),
+            );
+        }
     }
 }
 
-/// Checks an integrations file value.
-pub fn check(value: &Json, out: &mut Vec<Diagnostic>) {
-    let Some(list) = value.get("integrations").and_then(Json::as_array) else {
-        return;
-    };
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, it) in list.iter().enumerate() {
-        if let Some(id) = it.get("id").and_then(crate::integrations::normalise_id) {
+fn integrations(value: &Json) -> &[Json] {
+    value
+        .get("integrations")
+        .and_then(Json::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+impl IntegrationsRule for DuplicateIntegrationId {
+    fn check(value: &Json, out: &mut Vec<Diagnostic>) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, it) in integrations(value).iter().enumerate() {
+            let Some(id) = it.get("id").and_then(normalise_id) else {
+                continue;
+            };
             if let Some(first) = seen.insert(id.clone(), i) {
                 out.push(
-                    Diagnostic::new(
-                        DuplicateIntegrationId::META.code,
-                        DuplicateIntegrationId::META.severity,
-                        format!("/integrations/{i}/id"),
+                    Diagnostic::new::<DuplicateIntegrationId>(
+                        Location::Value(format!("/integrations/{i}/id")),
                         format!("integration id `{id}` is already used by integration #{first}"),
+                    )
+                    .also(
+                        Location::Value(format!("/integrations/{first}/id")),
+                        "first used here",
                     )
                     .help("ids must be unique"),
                 );
             }
         }
-        if let Some(settings) = it.get("settings").and_then(Json::as_object) {
+    }
+}
+
+impl IntegrationsRule for InlineSecret {
+    fn check(value: &Json, out: &mut Vec<Diagnostic>) {
+        for (i, it) in integrations(value).iter().enumerate() {
+            let Some(settings) = it.get("settings").and_then(Json::as_object) else {
+                continue;
+            };
             for (k, v) in settings {
                 let secret = SECRET_SETTINGS.contains(&k.to_ascii_lowercase().as_str());
                 if secret && v.is_string() {
                     let mut p = format!("/integrations/{i}/settings");
-                    crate::json::push_segment(&mut p, k);
+                    push_segment(&mut p, k);
                     out.push(
-                        Diagnostic::new(
-                            InlineSecret::META.code,
-                            InlineSecret::META.severity,
-                            p,
+                        Diagnostic::new::<InlineSecret>(
+                            Location::Value(p),
                             format!("`{k}` holds a secret written inline"),
                         )
                         .help(format!(

@@ -1,9 +1,10 @@
 //! `live-chat-without-open-input`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::graph::landing;
-use crate::lint::rules::live_chats;
-use crate::lint::{declare_rule, LintContext};
+use super::live_chats;
+use super::FlowRule;
+use crate::compile::graph::landing;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -24,20 +25,18 @@ declare_rule! {
     pub struct LiveChatWithoutOpenInput => "live-chat-without-open-input", Error;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for lc in live_chats(ctx) {
-        let (inputs, _) = landing(ctx.flow, lc.node);
-        if inputs.is_empty() {
-            out.push(
-                Diagnostic::new(
-                    LiveChatWithoutOpenInput::META.code,
-                    LiveChatWithoutOpenInput::META.severity,
-                    format!("{}/name", lc.pointer),
-                    "after this hand-over no node waits for input, so the close status has nowhere to go",
-                )
-                .help("add a `next` to a node with an open `input` whose `next` tests `input.live_chat.status`"),
-            );
+impl FlowRule for LiveChatWithoutOpenInput {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for lc in live_chats(ctx) {
+            let (inputs, _) = landing(ctx.flow, lc.node);
+            if inputs.is_empty() {
+                out.push(
+                    Diagnostic::new::<LiveChatWithoutOpenInput>(Location::Value(format!("{}/name", lc.pointer)),
+                        "after this hand-over no node waits for input, so the close status has nowhere to go",
+                    )
+                    .help("add a `next` to a node with an open `input` whose `next` tests `input.live_chat.status`"),
+                );
+            }
         }
     }
 }

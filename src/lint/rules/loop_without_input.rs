@@ -1,8 +1,9 @@
 //! `loop-without-input`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::graph::loops_without_input;
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use crate::compile::graph::loops_without_input;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -20,43 +21,42 @@ declare_rule! {
     pub struct LoopWithoutInput => "loop-without-input", Warning;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for comp in loops_without_input(ctx.flow) {
-        let names: Vec<&str> = comp
-            .iter()
-            .take(8)
-            .map(|&i| ctx.flow.nodes[i].id.as_str())
-            .collect();
-        let more = if comp.len() > 8 {
-            format!(" and {} more", comp.len() - 8)
-        } else {
-            String::new()
-        };
-        let first = &ctx.flow.nodes[comp[0]];
-        let unconditional = comp
-            .iter()
-            .all(|&i| ctx.flow.nodes[i].next.iter().all(|x| x.condition.is_none()));
-        out.push(
-            Diagnostic::new(
-                LoopWithoutInput::META.code,
-                LoopWithoutInput::META.severity,
-                format!("{}/next", first.pointer),
-                format!(
-                    "nodes {}{more} can fire one another in a loop without waiting for input{}",
-                    names
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if unconditional {
-                        " (every step is unconditional: the loop never ends)"
-                    } else {
-                        ""
-                    }
-                ),
-            )
-            .help("give one node of the loop an `input`, or a condition that ends the loop"),
-        );
+impl FlowRule for LoopWithoutInput {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for comp in loops_without_input(ctx.flow) {
+            let names: Vec<&str> = comp
+                .iter()
+                .take(8)
+                .map(|&i| ctx.flow.nodes[i].id.as_str())
+                .collect();
+            let more = if comp.len() > 8 {
+                format!(" and {} more", comp.len() - 8)
+            } else {
+                String::new()
+            };
+            let first = &ctx.flow.nodes[comp[0]];
+            let unconditional = comp
+                .iter()
+                .all(|&i| ctx.flow.nodes[i].next.iter().all(|x| x.condition.is_none()));
+            out.push(
+                Diagnostic::new::<LoopWithoutInput>(
+                    Location::Value(format!("{}/next", first.pointer)),
+                    format!(
+                        "nodes {}{more} can fire one another in a loop without waiting for input{}",
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if unconditional {
+                            " (every step is unconditional: the loop never ends)"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+                .help("give one node of the loop an `input`, or a condition that ends the loop"),
+            );
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! `missing-integration-id`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::rules::live_chats;
-use crate::lint::{declare_rule, LintContext};
+use super::live_chats;
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -19,19 +20,17 @@ declare_rule! {
     pub struct MissingIntegrationId => "missing-integration-id", Error;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for lc in live_chats(ctx) {
-        if lc.action.param("integration_id").is_none() {
-            out.push(
-                Diagnostic::new(
-                    MissingIntegrationId::META.code,
-                    MissingIntegrationId::META.severity,
-                    lc.pointer.clone(),
-                    "`start_live_chat` has no `integration_id`: nothing says which live chat takes the conversation",
-                )
-                .help("add `\"integration_id\": <id>` to `parameters`"),
-            );
+impl FlowRule for MissingIntegrationId {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for lc in live_chats(ctx) {
+            if lc.action.param("integration_id").is_none() {
+                out.push(
+                    Diagnostic::new::<MissingIntegrationId>(Location::Value(lc.pointer.clone()),
+                        "`start_live_chat` has no `integration_id`: nothing says which live chat takes the conversation",
+                    )
+                    .help("add `\"integration_id\": <id>` to `parameters`"),
+                );
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `missing-start-node`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -18,17 +19,16 @@ declare_rule! {
     pub struct MissingStartNode => "missing-start-node", Error;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    if ctx.flow.start.is_none() {
-        out.push(
-            Diagnostic::new(
-                MissingStartNode::META.code,
-                MissingStartNode::META.severity,
-                "/nodes",
-                "no node has the condition `start`: the conversation has nowhere to begin",
-            )
-            .help("give the welcome node `\"condition\": \"start\"`"),
-        );
+impl FlowRule for MissingStartNode {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        if ctx.flow.start.is_none() {
+            out.push(
+                Diagnostic::new::<MissingStartNode>(
+                    Location::Value(String::from("/nodes")),
+                    "no node has the condition `start`: the conversation has nowhere to begin",
+                )
+                .help("give the welcome node `\"condition\": \"start\"`"),
+            );
+        }
     }
 }

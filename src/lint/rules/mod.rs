@@ -1,119 +1,133 @@
-//! The rules: one unit per file, each with its stable name, default severity and documentation.
-//!
-//! Stage rules (`json-syntax`, `duplicate-key`, `schema`, `expression-syntax`,
-//! `unsupported-regex`, `template-in-condition`) are reported by the pipeline stage that
-//! detects them; their units here carry the documentation. Semantic rules run in [`run_all`].
+//! The rules: one unit per file, each a type that carries its stable name, default severity and
+//! documentation. [`registry`] lists every rule once — the stage rules (reported by the
+//! pipeline stage that detects them) and the semantic rules (run here) — and `fluxo rule`, the
+//! SARIF driver and the linter all read it.
 
-use super::{LintContext, RuleMeta};
+use super::LintContext;
 use crate::compile::{CAction, CValue};
-use crate::diagnostic::Diagnostic;
-use crate::integrations::{normalise_id, Integration};
+use crate::diagnostic::{Diagnostic, Rule, RuleMeta};
+use crate::domain::{BuiltinAction, INTEGRATION_ID};
+use crate::model::{normalise_id, Integration};
+use serde_json::Value as Json;
 
-pub mod constant_condition;
-pub mod duplicate_key;
-pub mod duplicate_node_id;
-pub mod expression_syntax;
-pub mod extra_info_too_long;
-pub mod integrations;
-pub mod json_syntax;
-pub mod live_chat_without_open_input;
-pub mod loop_without_input;
-pub mod missing_integration_id;
-pub mod missing_start_node;
-pub mod schema;
-pub mod template_in_condition;
-pub mod unhandled_live_chat_status;
-pub mod unknown_action;
-pub mod unknown_goto_target;
-pub mod unknown_integration;
-pub mod unknown_live_chat_status;
-pub mod unknown_method;
-pub mod unknown_variable_root;
-pub mod unreachable_node;
-pub mod unsupported_parameter;
-pub mod unsupported_regex;
-pub mod variable_maybe_unset;
+mod constant_condition;
+mod duplicate_node_id;
+mod extra_info_too_long;
+mod input_field;
+mod integrations;
+mod live_chat_without_open_input;
+mod loop_without_input;
+mod missing_integration_id;
+mod missing_start_node;
+mod output_after_hand_over;
+mod unhandled_live_chat_status;
+mod unknown_action;
+mod unknown_goto_target;
+mod unknown_integration;
+mod unknown_live_chat_status;
+mod unknown_method;
+mod unknown_variable_root;
+mod unreachable_node;
+mod unsupported_parameter;
+mod variable_maybe_unset;
+pub(crate) mod watson;
 
-/// Marks a diagnostic whose position is the *key* at its pointer, not the value.
-pub const KEY_LABEL: &str = "\u{0}key";
+pub(crate) use constant_condition::check_condition as constant_condition;
+pub(crate) use unknown_method::{check_expr as unknown_method, table_text as method_table};
+pub(crate) use unknown_variable_root::check_expr as unknown_variable_root;
 
-/// Every rule, sorted by name.
-pub fn all() -> Vec<RuleMeta> {
-    let mut v = vec![
-        constant_condition::ConstantCondition::META,
-        duplicate_key::DuplicateKey::META,
-        duplicate_node_id::DuplicateNodeId::META,
-        expression_syntax::ExpressionSyntax::META,
-        extra_info_too_long::ExtraInfoTooLong::META,
-        integrations::DuplicateIntegrationId::META,
-        integrations::InlineSecret::META,
-        integrations::IntegrationsSimulated::META,
-        json_syntax::JsonSyntax::META,
-        live_chat_without_open_input::LiveChatWithoutOpenInput::META,
-        loop_without_input::LoopWithoutInput::META,
-        missing_integration_id::MissingIntegrationId::META,
-        missing_start_node::MissingStartNode::META,
-        schema::Schema::META,
-        template_in_condition::TemplateInCondition::META,
-        unhandled_live_chat_status::UnhandledLiveChatStatus::META,
-        unknown_action::UnknownAction::META,
-        unknown_goto_target::UnknownGotoTarget::META,
-        unknown_integration::UnknownIntegration::META,
-        unknown_live_chat_status::UnknownLiveChatStatus::META,
-        unknown_method::UnknownMethod::META,
-        unknown_variable_root::UnknownVariableRoot::META,
-        unreachable_node::UnreachableNode::META,
-        unsupported_parameter::UnsupportedParameter::META,
-        unsupported_regex::UnsupportedRegex::META,
-        variable_maybe_unset::VariableMaybeUnset::META,
-    ];
-    v.sort_by_key(|m| m.code);
-    v
+/// A rule that looks at a compiled flow.
+pub(crate) trait FlowRule: Rule {
+    /// Adds the rule's findings about `ctx.flow`.
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>);
+}
+
+/// A rule that looks at an integrations file.
+pub(crate) trait IntegrationsRule: Rule {
+    /// Adds the rule's findings about the integrations file `value`.
+    fn check(value: &Json, out: &mut Vec<Diagnostic>);
+}
+
+/// Declares every rule once: the stage rules (documentation only, reported by their stage), the
+/// rules over flows, over integrations files, and over Watson workspaces.
+macro_rules! registry {
+    (
+        stage: [$($stage:ty),* $(,)?],
+        flow: [$($flow:ty),* $(,)?],
+        integrations: [$($integ:ty),* $(,)?],
+        watson: [$($watson:ty),* $(,)?] $(,)?
+    ) => {
+        /// Every rule, sorted by name.
+        pub fn registry() -> Vec<&'static RuleMeta> {
+            let mut v: Vec<&'static RuleMeta> = vec![
+                $(<$stage as Rule>::meta(),)*
+                $(<$flow as Rule>::meta(),)*
+                $(<$integ as Rule>::meta(),)*
+                $(<$watson as Rule>::meta(),)*
+            ];
+            v.sort_by_key(|m| m.code);
+            v
+        }
+
+        /// Runs every rule over a compiled flow.
+        pub(crate) fn run_flow(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+            $(<$flow as FlowRule>::check(ctx, out);)*
+        }
+
+        /// Runs every rule over an integrations file.
+        pub(crate) fn run_integrations(value: &Json, out: &mut Vec<Diagnostic>) {
+            $(<$integ as IntegrationsRule>::check(value, out);)*
+        }
+    };
+}
+
+registry! {
+    stage: [
+        crate::source::json::JsonSyntax,
+        crate::source::json::DuplicateKey,
+        crate::schema::Schema,
+        crate::compile::ExpressionSyntax,
+        crate::compile::UnsupportedRegex,
+        crate::compile::TemplateInCondition,
+    ],
+    flow: [
+        duplicate_node_id::DuplicateNodeId,
+        unknown_goto_target::UnknownGotoTarget,
+        missing_start_node::MissingStartNode,
+        unknown_variable_root::UnknownVariableRoot,
+        input_field::UnknownInputField,
+        unknown_method::UnknownMethod,
+        constant_condition::ConstantCondition,
+        unknown_action::UnknownAction,
+        missing_integration_id::MissingIntegrationId,
+        unknown_integration::UnknownIntegration,
+        integrations::IntegrationsSimulated,
+        live_chat_without_open_input::LiveChatWithoutOpenInput,
+        unhandled_live_chat_status::UnhandledLiveChatStatus,
+        unknown_live_chat_status::UnknownLiveChatStatus,
+        output_after_hand_over::OutputAfterHandOver,
+        extra_info_too_long::ExtraInfoTooLong,
+        unsupported_parameter::UnsupportedParameter,
+        unreachable_node::UnreachableNode,
+        loop_without_input::LoopWithoutInput,
+        variable_maybe_unset::VariableMaybeUnset,
+    ],
+    integrations: [
+        integrations::DuplicateIntegrationId,
+        integrations::InlineSecret,
+    ],
+    watson: [],
 }
 
 /// The rule named `code`.
-pub fn find(code: &str) -> Option<RuleMeta> {
-    all().into_iter().find(|m| m.code == code)
+pub fn find(code: &str) -> Option<&'static RuleMeta> {
+    registry().into_iter().find(|m| m.code == code)
 }
-
-/// Runs every semantic rule.
-pub fn run_all(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    duplicate_node_id::check(ctx, out);
-    unknown_goto_target::check(ctx, out);
-    missing_start_node::check(ctx, out);
-    unknown_variable_root::check(ctx, out);
-    unknown_method::check(ctx, out);
-    constant_condition::check(ctx, out);
-    unknown_action::check(ctx, out);
-    missing_integration_id::check(ctx, out);
-    unknown_integration::check(ctx, out);
-    integrations::simulated(ctx, out);
-    live_chat_without_open_input::check(ctx, out);
-    unhandled_live_chat_status::check(ctx, out);
-    unknown_live_chat_status::check(ctx, out);
-    extra_info_too_long::check(ctx, out);
-    unsupported_parameter::check(ctx, out);
-    unreachable_node::check(ctx, out);
-    loop_without_input::check(ctx, out);
-    variable_maybe_unset::check(ctx, out);
-}
-
-/// The statuses a live chat can end with.
-pub const CLOSE_STATUSES: &[&str] = &[
-    "agent_closed",
-    "user_closed",
-    "timeout",
-    "user_inactivity_timeout",
-    "error",
-    "out_of_hours",
-];
 
 /// A `start_live_chat` action of the flow.
-pub struct LiveChat<'a> {
+pub(crate) struct LiveChat<'a> {
     /// Node index.
     pub node: usize,
-    /// Action index within the node.
-    pub index: usize,
     /// The action.
     pub action: &'a CAction,
     /// JSON Pointer of the action.
@@ -121,15 +135,14 @@ pub struct LiveChat<'a> {
 }
 
 /// Every `start_live_chat` action, in file order.
-pub fn live_chats<'a>(ctx: &'a LintContext<'_>) -> impl Iterator<Item = LiveChat<'a>> + 'a {
+pub(crate) fn live_chats<'a>(ctx: &'a LintContext<'_>) -> impl Iterator<Item = LiveChat<'a>> + 'a {
     ctx.flow.nodes.iter().enumerate().flat_map(|(ni, n)| {
         n.actions
             .iter()
             .enumerate()
-            .filter(|(_, a)| a.name == "start_live_chat")
+            .filter(|(_, a)| BuiltinAction::parse(&a.name) == Some(BuiltinAction::StartLiveChat))
             .map(move |(ai, a)| LiveChat {
                 node: ni,
-                index: ai,
                 action: a,
                 pointer: format!("{}/actions/{ai}", n.pointer),
             })
@@ -137,9 +150,12 @@ pub fn live_chats<'a>(ctx: &'a LintContext<'_>) -> impl Iterator<Item = LiveChat
 }
 
 /// The integration a hand-over uses, when the integrations file is given and the id is literal.
-pub fn integration_of<'a>(ctx: &LintContext<'a>, action: &CAction) -> Option<&'a Integration> {
+pub(crate) fn integration_of<'a>(
+    ctx: &LintContext<'a>,
+    action: &CAction,
+) -> Option<&'a Integration> {
     let id = action
-        .param("integration_id")?
+        .param(INTEGRATION_ID)?
         .literal()
         .and_then(normalise_id)?;
     ctx.integrations?.find(&id)
@@ -147,8 +163,12 @@ pub fn integration_of<'a>(ctx: &LintContext<'a>, action: &CAction) -> Option<&'a
 
 /// Renders a compiled value with nothing in scope: templates contribute only their literal
 /// text, which gives the shortest form the value can take.
-pub fn minimal_text(v: &CValue) -> String {
-    let mut ev = crate::expr::eval::Evaluator::new(crate::expr::Scope::empty(), Default::default());
+pub(crate) fn minimal_text(v: &CValue) -> String {
+    let mut ev = crate::expr::Evaluator::new(
+        crate::expr::Scope::empty(),
+        Default::default(),
+        crate::expr::Dialect::Builder,
+    );
     match v.render(&mut ev) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -156,7 +176,4 @@ pub fn minimal_text(v: &CValue) -> String {
     }
 }
 
-/// "did you mean `x`?" when a candidate is close.
-pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
-    crate::schema::closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
-}
+pub(crate) use crate::text::did_you_mean;

@@ -1,11 +1,12 @@
 //! `unhandled-live-chat-status`
 
-use crate::diagnostic::Diagnostic;
-use crate::expr::eval::eval_condition;
-use crate::expr::Scope;
-use crate::lint::graph::landing;
-use crate::lint::rules::{integration_of, live_chats, CLOSE_STATUSES};
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use super::{integration_of, live_chats};
+use crate::compile::graph::landing;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::domain::CloseStatus;
+use crate::expr::{Budget, Dialect, Evaluator, Scope};
+use crate::lint::LintContext;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -30,61 +31,77 @@ declare_rule! {
     pub struct UnhandledLiveChatStatus => "unhandled-live-chat-status", Warning;
 }
 
-/// The close statuses a hand-over can end with.
-pub fn statuses_for(has_business_hours: bool) -> &'static [&'static str] {
-    if has_business_hours {
-        CLOSE_STATUSES
-    } else {
-        &CLOSE_STATUSES[..5]
-    }
-}
-
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    // Landing node → statuses it must handle (several hand-overs may share one landing node).
-    let mut needs: BTreeMap<usize, &[&str]> = BTreeMap::new();
-    for lc in live_chats(ctx) {
-        let bh = integration_of(ctx, lc.action).is_some_and(|i| i.business_hours.is_some());
-        for l in landing(ctx.flow, lc.node).0 {
-            let e = needs.entry(l).or_insert(statuses_for(bh));
-            if bh {
-                *e = statuses_for(true);
+impl FlowRule for UnhandledLiveChatStatus {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        // Landing node → statuses it must handle (several hand-overs may share one landing node).
+        let mut needs: BTreeMap<usize, &[CloseStatus]> = BTreeMap::new();
+        for lc in live_chats(ctx) {
+            let bh = integration_of(ctx, lc.action).is_some_and(|i| i.business_hours.is_some());
+            for l in landing(ctx.flow, lc.node).0 {
+                let e = needs.entry(l).or_insert(CloseStatus::possible(bh));
+                if bh {
+                    *e = CloseStatus::possible(true);
+                }
             }
         }
-    }
-    for (l, statuses) in needs {
-        let node = &ctx.flow.nodes[l];
-        let missing: Vec<&str> = statuses
-            .iter()
-            .copied()
-            .filter(|s| !handles(ctx, l, s))
-            .collect();
-        if missing.is_empty() {
-            continue;
+        for (l, statuses) in needs {
+            let node = &ctx.flow.nodes[l];
+            let pointer = if node.next.is_empty() {
+                node.pointer.clone()
+            } else {
+                format!("{}/next", node.pointer)
+            };
+            let reads_status = node.next.iter().any(|x| {
+                x.condition.as_ref().is_some_and(|c| {
+                    let mut found = false;
+                    c.walk(&mut |e| {
+                        found |= e
+                            .path()
+                            .is_some_and(|p| p == ["input", "live_chat", "status"]);
+                    });
+                    found
+                })
+            });
+            if !reads_status {
+                // A survey right after the hand-over would take the close notice (an empty
+                // text) as the user's answer.
+                out.push(
+                    Diagnostic::new::<UnhandledLiveChatStatus>(
+                        Location::Value(pointer),
+                        format!(
+                            "node `{}` receives the return from the live chat, but none of its `next` conditions reads `input.live_chat.status`: the close notice is taken as the user's answer",
+                            node.id
+                        ),
+                    )
+                    .help("route the close status first (`input.live_chat.status == 'agent_closed'` → the survey), and wait for the user's answer in the node after it"),
+                );
+                continue;
+            }
+            let missing: Vec<&str> = statuses
+                .iter()
+                .filter(|s| !handles(ctx, l, **s))
+                .map(|s| s.as_str())
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            out.push(
+                Diagnostic::new::<UnhandledLiveChatStatus>(
+                    Location::Value(pointer),
+                    format!(
+                        "node `{}` receives the live-chat close status but its `next` does not handle: {}",
+                        node.id,
+                        missing.join(", ")
+                    ),
+                )
+                .help("add a `next` entry per status (`input.live_chat.status == '…'`) or an unconditional fallback"),
+            );
         }
-        let pointer = if node.next.is_empty() {
-            node.pointer.clone()
-        } else {
-            format!("{}/next", node.pointer)
-        };
-        out.push(
-            Diagnostic::new(
-                UnhandledLiveChatStatus::META.code,
-                UnhandledLiveChatStatus::META.severity,
-                pointer,
-                format!(
-                    "node `{}` receives the live-chat close status but its `next` does not handle: {}",
-                    node.id,
-                    missing.join(", ")
-                ),
-            )
-            .help("add a `next` entry per status (`input.live_chat.status == '…'`) or an unconditional fallback"),
-        );
     }
 }
 
-fn handles(ctx: &LintContext<'_>, node: usize, status: &str) -> bool {
-    let input = json!({ "text": "", "live_chat": { "status": status } });
+fn handles(ctx: &LintContext<'_>, node: usize, status: CloseStatus) -> bool {
+    let input = json!({ "text": "", "live_chat": { "status": status.as_str() } });
     let empty = json!({});
     let scope = Scope {
         context: &empty,
@@ -93,8 +110,10 @@ fn handles(ctx: &LintContext<'_>, node: usize, status: &str) -> bool {
         ..Scope::empty()
     };
     ctx.flow.nodes[node].next.iter().any(|x| {
-        x.condition
-            .as_ref()
-            .is_none_or(|c| eval_condition(c, scope).unwrap_or(false))
+        x.condition.as_ref().is_none_or(|c| {
+            Evaluator::new(scope, Budget::default(), Dialect::Builder)
+                .condition(c)
+                .unwrap_or(false)
+        })
     })
 }

@@ -1,8 +1,9 @@
 //! `unknown-action`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::rules::did_you_mean;
-use crate::lint::{declare_rule, LintContext};
+use super::did_you_mean;
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -28,29 +29,29 @@ pub const BUILTIN_ACTIONS: &[&str] = &[
     "transfer_to_agent_liveperson",
 ];
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    let custom = &ctx.flow.flow.custom_actions;
-    for n in &ctx.flow.nodes {
-        for (k, a) in n.actions.iter().enumerate() {
-            if BUILTIN_ACTIONS.contains(&a.name.as_str()) || custom.iter().any(|c| c == &a.name) {
-                continue;
+impl FlowRule for UnknownAction {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        let custom = &ctx.flow.flow.custom_actions;
+        for n in &ctx.flow.nodes {
+            for (k, a) in n.actions.iter().enumerate() {
+                if BUILTIN_ACTIONS.contains(&a.name.as_str()) || custom.iter().any(|c| c == &a.name)
+                {
+                    continue;
+                }
+                let help = did_you_mean(&a.name, BUILTIN_ACTIONS).unwrap_or_else(|| {
+                    "if the host implements it, list it in the flow's `custom_actions`".to_string()
+                });
+                out.push(
+                    Diagnostic::new::<UnknownAction>(
+                        Location::Value(format!("{}/actions/{k}/name", n.pointer)),
+                        format!(
+                            "`{}` is not a built-in action nor a declared custom action",
+                            a.name
+                        ),
+                    )
+                    .help(help),
+                );
             }
-            let help = did_you_mean(&a.name, BUILTIN_ACTIONS).unwrap_or_else(|| {
-                "if the host implements it, list it in the flow's `custom_actions`".to_string()
-            });
-            out.push(
-                Diagnostic::new(
-                    UnknownAction::META.code,
-                    UnknownAction::META.severity,
-                    format!("{}/actions/{k}/name", n.pointer),
-                    format!(
-                        "`{}` is not a built-in action nor a declared custom action",
-                        a.name
-                    ),
-                )
-                .help(help),
-            );
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `unknown-goto-target`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::rules::did_you_mean;
-use crate::lint::{declare_rule, LintContext};
+use super::did_you_mean;
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -20,22 +21,21 @@ declare_rule! {
     pub struct UnknownGotoTarget => "unknown-goto-target", Error;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    let ids: Vec<&str> = ctx.flow.nodes.iter().map(|n| n.id.as_str()).collect();
-    for n in &ctx.flow.nodes {
-        for (k, x) in n.next.iter().enumerate() {
-            if x.target.is_none() {
-                let mut d = Diagnostic::new(
-                    UnknownGotoTarget::META.code,
-                    UnknownGotoTarget::META.severity,
-                    format!("{}/next/{k}/goto", n.pointer),
-                    format!("no node has the id `{}`", x.goto),
-                );
-                if let Some(h) = did_you_mean(&x.goto, &ids) {
-                    d = d.help(h);
+impl FlowRule for UnknownGotoTarget {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        let ids: Vec<&str> = ctx.flow.nodes.iter().map(|n| n.id.as_str()).collect();
+        for n in &ctx.flow.nodes {
+            for (k, x) in n.next.iter().enumerate() {
+                if x.target.is_none() {
+                    let mut d = Diagnostic::new::<UnknownGotoTarget>(
+                        Location::Value(format!("{}/next/{k}/goto", n.pointer)),
+                        format!("no node has the id `{}`", x.goto),
+                    );
+                    if let Some(h) = did_you_mean(&x.goto, &ids) {
+                        d = d.help(h);
+                    }
+                    out.push(d);
                 }
-                out.push(d);
             }
         }
     }

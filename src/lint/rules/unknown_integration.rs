@@ -1,9 +1,10 @@
 //! `unknown-integration`
 
-use crate::diagnostic::Diagnostic;
-use crate::integrations::normalise_id;
-use crate::lint::rules::live_chats;
-use crate::lint::{declare_rule, LintContext};
+use super::live_chats;
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
+use crate::model::normalise_id;
 
 declare_rule! {
     /// ## What it does
@@ -21,37 +22,34 @@ declare_rule! {
     pub struct UnknownIntegration => "unknown-integration", Error;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    let Some(file) = ctx.integrations else { return };
-    for lc in live_chats(ctx) {
-        let Some(id) = lc.action.param("integration_id").and_then(|v| v.literal()) else {
-            continue;
-        };
-        let Some(id) = normalise_id(id) else {
-            out.push(Diagnostic::new(
-                UnknownIntegration::META.code,
-                UnknownIntegration::META.severity,
-                format!("{}/parameters/integration_id", lc.pointer),
-                "`integration_id` must be a number or a string",
-            ));
-            continue;
-        };
-        if file.find(&id).is_none() {
-            let known: Vec<&str> = file.integrations.iter().map(|i| i.id.as_str()).collect();
-            out.push(
-                Diagnostic::new(
-                    UnknownIntegration::META.code,
-                    UnknownIntegration::META.severity,
-                    format!("{}/parameters/integration_id", lc.pointer),
-                    format!("no integration has the id `{id}`"),
-                )
-                .help(if known.is_empty() {
-                    "the integrations file defines none".to_string()
-                } else {
-                    format!("known ids: {}", known.join(", "))
-                }),
-            );
+impl FlowRule for UnknownIntegration {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        let Some(file) = ctx.integrations else { return };
+        for lc in live_chats(ctx) {
+            let Some(id) = lc.action.param("integration_id").and_then(|v| v.literal()) else {
+                continue;
+            };
+            let Some(id) = normalise_id(id) else {
+                out.push(Diagnostic::new::<UnknownIntegration>(
+                    Location::Value(format!("{}/parameters/integration_id", lc.pointer)),
+                    "`integration_id` must be a number or a string",
+                ));
+                continue;
+            };
+            if file.find(&id).is_none() {
+                let known: Vec<&str> = file.integrations.iter().map(|i| i.id.as_str()).collect();
+                out.push(
+                    Diagnostic::new::<UnknownIntegration>(
+                        Location::Value(format!("{}/parameters/integration_id", lc.pointer)),
+                        format!("no integration has the id `{id}`"),
+                    )
+                    .help(if known.is_empty() {
+                        "the integrations file defines none".to_string()
+                    } else {
+                        format!("known ids: {}", known.join(", "))
+                    }),
+                );
+            }
         }
     }
 }

@@ -1,9 +1,11 @@
 //! `unknown-live-chat-status`
 
-use crate::diagnostic::Diagnostic;
+use super::did_you_mean;
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::domain::CloseStatus;
 use crate::expr::{BinOp, Expr, ExprKind};
-use crate::lint::rules::{did_you_mean, CLOSE_STATUSES};
-use crate::lint::{declare_rule, LintContext};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -27,48 +29,54 @@ fn is_status(e: &Expr) -> bool {
         .is_some_and(|p| p == ["input", "live_chat", "status"])
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for s in &ctx.flow.sites {
-        s.expr.walk(&mut |e| {
-            let literals: Vec<&Expr> = match &e.kind {
-                ExprKind::Binary(BinOp::Eq | BinOp::Ne | BinOp::StrictEq | BinOp::StrictNe, a, b) => {
-                    if is_status(a) {
-                        vec![b]
-                    } else if is_status(b) {
-                        vec![a]
-                    } else {
-                        vec![]
+impl FlowRule for UnknownLiveChatStatus {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for s in &ctx.flow.sites {
+            s.expr.walk(&mut |e| {
+                let literals: Vec<&Expr> = match &e.kind {
+                    ExprKind::Chain { first, rest } => {
+                        // `a == b` and `a != b` are chains of one comparison.
+                        let mut lits = Vec::new();
+                        let mut left: &Expr = first;
+                        for (op, right) in rest {
+                            if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::StrictEq | BinOp::StrictNe) {
+                                if is_status(left) {
+                                    lits.push(right);
+                                } else if is_status(right) {
+                                    lits.push(left);
+                                }
+                            }
+                            left = right;
+                        }
+                        lits
+                    }
+                    ExprKind::Method { object, name, args, .. }
+                        if (name == "includes" || name == "contains" || name == "indexOf")
+                            && args.first().is_some_and(is_status) =>
+                    {
+                        match &object.kind {
+                            ExprKind::Array(items) => items.iter().collect(),
+                            _ => vec![],
+                        }
+                    }
+                    _ => vec![],
+                };
+                for lit in literals {
+                    if let ExprKind::Str(v) = &lit.kind {
+                        if CloseStatus::parse(v).is_none() {
+                            let mut d = Diagnostic::new::<UnknownLiveChatStatus>(Location::Value(String::from(&s.pointer)),
+                                format!("`{v}` is not a live-chat close status, so this comparison never holds"),
+                            )
+                            .inner(lit.span.clone());
+                            let names = CloseStatus::ALL.map(CloseStatus::as_str);
+                            d = d.help(did_you_mean(v, &names).unwrap_or_else(|| {
+                                format!("the statuses are: {}", names.join(", "))
+                            }));
+                            out.push(d);
+                        }
                     }
                 }
-                ExprKind::Method { object, name, args, .. }
-                    if (name == "includes" || name == "contains" || name == "indexOf")
-                        && args.first().is_some_and(is_status) =>
-                {
-                    match &object.kind {
-                        ExprKind::Array(items) => items.iter().collect(),
-                        _ => vec![],
-                    }
-                }
-                _ => vec![],
-            };
-            for lit in literals {
-                if let ExprKind::Str(v) = &lit.kind {
-                    if !CLOSE_STATUSES.contains(&v.as_str()) {
-                        let mut d = Diagnostic::new(
-                            UnknownLiveChatStatus::META.code,
-                            UnknownLiveChatStatus::META.severity,
-                            &s.pointer,
-                            format!("`{v}` is not a live-chat close status, so this comparison never holds"),
-                        )
-                        .inner(lit.span.clone());
-                        d = d.help(did_you_mean(v, CLOSE_STATUSES).unwrap_or_else(|| {
-                            format!("the statuses are: {}", CLOSE_STATUSES.join(", "))
-                        }));
-                        out.push(d);
-                    }
-                }
-            }
-        });
+            });
+        }
     }
 }

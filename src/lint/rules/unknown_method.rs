@@ -1,19 +1,16 @@
 //! `unknown-method`
 
-use super::unknown_variable_root::Dialect;
-use crate::diagnostic::Diagnostic;
-use crate::expr::{Expr, ExprKind};
-use crate::lint::rules::did_you_mean;
-use crate::lint::{declare_rule, LintContext};
+use super::{did_you_mean, FlowRule};
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::expr::{arity_text, methods, Dialect, Expr, ExprKind, Receiver};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
-    /// Reports a method call that is not in the whitelist. Strings: `length`, `toLowerCase`,
-    /// `toUpperCase`, `trim`, `includes`/`contains`, `startsWith`, `endsWith`, `indexOf`,
-    /// `substring`, `slice`, `replace`, `split`, `matches`, `size`; regexes: `test`; arrays:
-    /// `length`, `size`, `includes`/`contains`, `join`, `indexOf`, `get`, `append`; numbers:
-    /// `toFixed`; functions `now()` and `today()`. Watson workspaces also accept Watson's
-    /// String, JSONArray, JSONObject and date methods.
+    /// Reports a method or function call that is not in the method table of the expression's
+    /// dialect, or that passes the wrong number of arguments. The table — each method with
+    /// the values it applies to, its arguments and its dialect — is printed below and in
+    /// `docs/expressions.md`; the evaluator runs exactly the same table.
     ///
     /// ## Why it matters
     /// An unknown method is an error at run time, in front of the user.
@@ -26,139 +23,95 @@ declare_rule! {
     pub struct UnknownMethod => "unknown-method", Error;
 }
 
-/// Methods a flow expression may call.
-pub const FLOW_METHODS: &[&str] = &[
-    "length",
-    "toLowerCase",
-    "toUpperCase",
-    "trim",
-    "includes",
-    "contains",
-    "startsWith",
-    "endsWith",
-    "indexOf",
-    "substring",
-    "slice",
-    "replace",
-    "split",
-    "matches",
-    "test",
-    "size",
-    "join",
-    "get",
-    "append",
-    "toFixed",
-];
-
-/// Methods a Watson expression may call (Watson's String/JSONArray/JSONObject/date helpers).
-pub const WATSON_METHODS: &[&str] = &[
-    "length",
-    "toLowerCase",
-    "toUpperCase",
-    "trim",
-    "contains",
-    "startsWith",
-    "endsWith",
-    "indexOf",
-    "substring",
-    "replace",
-    "replaceAll",
-    "split",
-    "matches",
-    "size",
-    "join",
-    "get",
-    "append",
-    "equals",
-    "equalsIgnoreCase",
-    "extract",
-    "find",
-    "getMatch",
-    "isEmpty",
-    "toJson",
-    "toInt",
-    "toLong",
-    "toDouble",
-    "toString",
-    "charAt",
-    "addAll",
-    "clear",
-    "containsIgnoreCase",
-    "containsIntent",
-    "filter",
-    "getRandomItem",
-    "joinToArray",
-    "remove",
-    "removeValue",
-    "set",
-    "has",
-    "keySet",
-    "entrySet",
-    "after",
-    "before",
-    "sameMoment",
-    "sameOrAfter",
-    "sameOrBefore",
-    "reformatDateTime",
-    "plusDays",
-    "plusMonths",
-    "plusYears",
-    "minusDays",
-    "minusMonths",
-    "minusYears",
-    "plusHours",
-    "plusMinutes",
-    "plusSeconds",
-    "minusHours",
-    "minusMinutes",
-    "minusSeconds",
-    "format",
-    "getTime",
-    "values",
-    "literal",
-];
-
-const FUNCTIONS: &[&str] = &["now", "today"];
+/// The method table as `fluxo rule unknown-method` prints it.
+pub fn table_text() -> String {
+    let mut out = String::new();
+    for m in methods() {
+        let on = match m.receiver {
+            Receiver::Function => format!("{}(…)", m.name),
+            r => format!("{}.{}(…)", r.as_str(), m.name),
+        };
+        out.push_str(&format!(
+            "{on:<34} {:<7} {:<8} {}\n",
+            arity_text(m),
+            m.availability.as_str(),
+            m.doc
+        ));
+    }
+    out
+}
 
 /// Findings for one expression.
 pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Diagnostic>) {
-    let methods = match dialect {
-        Dialect::Flow => FLOW_METHODS,
-        Dialect::Watson => WATSON_METHODS,
-    };
     expr.walk(&mut |e| {
-        let (name, span, list, what) = match &e.kind {
+        let (name, span, argc, function) = match &e.kind {
             ExprKind::Method {
-                name, name_span, ..
-            } => (name, name_span.clone(), methods, "method"),
-            ExprKind::Call { name, .. } => (name, e.span.clone(), FUNCTIONS, "function"),
+                name,
+                name_span,
+                args,
+                ..
+            } => (name, name_span.clone(), args.len(), false),
+            ExprKind::Call { name, args } => (name, e.span.clone(), args.len(), true),
             _ => return,
         };
-        if list.contains(&name.as_str()) {
-            return;
+        let entries: Vec<_> = methods()
+            .iter()
+            .filter(|m| {
+                m.name == name
+                    && m.availability.includes(dialect)
+                    && (m.receiver == Receiver::Function) == function
+            })
+            .collect();
+        let location = Location::InString(pointer.to_owned(), span);
+        if entries.is_empty() {
+            let candidates: Vec<&str> = methods()
+                .iter()
+                .filter(|m| {
+                    m.availability.includes(dialect)
+                        && (m.receiver == Receiver::Function) == function
+                })
+                .map(|m| m.name)
+                .collect();
+            let message = if name.is_empty() {
+                "only methods and functions such as `now()` can be called".to_string()
+            } else if function {
+                format!("`{name}` is not a known function")
+            } else {
+                format!("`{name}` is not a known method")
+            };
+            let mut d = Diagnostic::new::<UnknownMethod>(location, message);
+            let other = methods()
+                .iter()
+                .find(|m| m.name == name && !m.availability.includes(dialect));
+            if let Some(h) = did_you_mean(name, &candidates) {
+                d = d.help(h);
+            } else if let Some(m) = other {
+                d = d.help(format!(
+                    "`{name}` exists only in {} expressions",
+                    m.availability.as_str()
+                ));
+            }
+            out.push(d);
+        } else if !entries
+            .iter()
+            .any(|m| (m.min_args..=m.max_args).contains(&argc))
+        {
+            let expected: Vec<String> = entries.iter().map(|m| arity_text(m)).collect();
+            out.push(Diagnostic::new::<UnknownMethod>(
+                location,
+                format!(
+                    "`{name}` takes {} argument(s), not {argc}",
+                    expected.join(" or ")
+                ),
+            ));
         }
-        let message = if name.is_empty() {
-            "only methods and `now()`/`today()` can be called".to_string()
-        } else {
-            format!("`{name}` is not a known {what}")
-        };
-        let mut d = Diagnostic::new(
-            UnknownMethod::META.code,
-            UnknownMethod::META.severity,
-            pointer,
-            message,
-        )
-        .inner(span);
-        if let Some(h) = did_you_mean(name, list) {
-            d = d.help(h);
-        }
-        out.push(d);
     });
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for s in &ctx.flow.sites {
-        check_expr(&s.expr, &s.pointer, Dialect::Flow, out);
+impl FlowRule for UnknownMethod {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for s in &ctx.flow.sites {
+            check_expr(&s.expr, &s.pointer, Dialect::Builder, out);
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! `unknown-variable-root`
 
-use crate::diagnostic::Diagnostic;
-use crate::expr::{Expr, ExprKind};
-use crate::lint::rules::did_you_mean;
-use crate::lint::{declare_rule, LintContext};
+use super::did_you_mean;
+use super::FlowRule;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::expr::{Dialect, Expr, ExprKind};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -23,77 +24,55 @@ declare_rule! {
     pub struct UnknownVariableRoot => "unknown-variable-root", Error;
 }
 
-/// The dialect an expression is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// A fluxo / builder flow.
-    Flow,
-    /// An imported Watson workspace.
-    Watson,
-}
-
-/// Roots of Watson's expression language.
-pub const WATSON_ROOTS: &[&str] = &[
-    "context",
-    "input",
-    "intent",
-    "intents",
-    "entities",
-    "output",
-    "event",
-    "metadata",
-    "anything_else",
-    "conversation_start",
-    "welcome",
-    "irrelevant",
-    "all_slots_filled",
-    "has_skipped_slots",
-    "slot_in_focus",
-    "returning_from_digression",
-    "confidence",
-];
-
 /// Findings for one expression.
 pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Diagnostic>) {
-    let roots = match dialect {
-        Dialect::Flow => crate::expr::eval::ROOTS,
-        Dialect::Watson => WATSON_ROOTS,
-    };
+    let roots = dialect.roots();
     expr.walk(&mut |e| {
-        if let ExprKind::Ident(name) = &e.kind {
-            // SpEL reads `True`, `FALSE`, `Null` as literals (case-insensitively).
-            let spel_literal = dialect == Dialect::Watson
-                && ["true", "false", "null"]
-                    .iter()
-                    .any(|l| name.eq_ignore_ascii_case(l));
-            if !roots.contains(&name.as_str()) && !spel_literal {
-                let mut d = Diagnostic::new(
-                    UnknownVariableRoot::META.code,
-                    UnknownVariableRoot::META.severity,
-                    pointer,
-                    format!("`{name}` is not a variable: it is always undefined"),
-                )
-                .inner(e.span.clone());
-                let help = if let Some(rest) = name.strip_prefix("input_") {
-                    Some(format!("did you mean `input.{rest}`?"))
-                } else {
-                    did_you_mean(name, roots).or_else(|| {
-                        (dialect == Dialect::Flow)
-                            .then(|| format!("for a context variable write `${name}`"))
-                    })
-                };
-                if let Some(h) = help {
-                    d = d.help(h);
-                }
-                out.push(d);
-            }
+        let ExprKind::Ident(name) = &e.kind else {
+            return;
+        };
+        // SpEL reads `True`, `FALSE`, `Null` as literals (case-insensitively).
+        let spel_literal = dialect == Dialect::Watson
+            && ["true", "false", "null"]
+                .iter()
+                .any(|l| name.eq_ignore_ascii_case(l));
+        if roots.contains(&name.as_str()) || spel_literal {
+            return;
         }
+        let location = Location::InString(pointer.to_owned(), e.span.clone());
+        let message = match dialect {
+            Dialect::Watson if name.starts_with("input_") => format!(
+                "`{name}` is not a documented Watson variable: it is null unless the client sends it"
+            ),
+            Dialect::Watson => {
+                format!("`{name}` is not a Watson variable: it is null at run time")
+            }
+            _ => format!("`{name}` is not a variable: it is always undefined"),
+        };
+        let help = if name == "anything_else" || name == "start" {
+            Some(format!(
+                "`{name}` is a node's entry `condition`, not an expression; in `next`, an entry without `condition` is the fallback branch"
+            ))
+        } else if let Some(rest) = name.strip_prefix("input_") {
+            Some(format!("did you mean `input.{rest}`?"))
+        } else {
+            did_you_mean(name, roots).or_else(|| {
+                (dialect == Dialect::Builder)
+                    .then(|| format!("for a context variable write `${name}`"))
+            })
+        };
+        let mut d = Diagnostic::new::<UnknownVariableRoot>(location, message);
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        out.push(d);
     });
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for s in &ctx.flow.sites {
-        check_expr(&s.expr, &s.pointer, Dialect::Flow, out);
+impl FlowRule for UnknownVariableRoot {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for s in &ctx.flow.sites {
+            check_expr(&s.expr, &s.pointer, Dialect::Builder, out);
+        }
     }
 }

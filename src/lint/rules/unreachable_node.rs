@@ -1,8 +1,9 @@
 //! `unreachable-node`
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::graph::reachable;
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use crate::compile::graph::reachable;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::lint::LintContext;
 
 declare_rule! {
     /// ## What it does
@@ -18,23 +19,24 @@ declare_rule! {
     pub struct UnreachableNode => "unreachable-node", Warning;
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    if ctx.flow.start.is_none() {
-        return; // missing-start-node says it all
-    }
-    for (i, seen) in reachable(ctx.flow).into_iter().enumerate() {
-        if !seen {
-            let n = &ctx.flow.nodes[i];
-            out.push(
-                Diagnostic::new(
-                    UnreachableNode::META.code,
-                    UnreachableNode::META.severity,
-                    format!("{}/id", n.pointer),
-                    format!("node `{}` can never be reached from the start node", n.id),
-                )
-                .help("add a `next` that leads here, give it an entry `condition`, or remove it"),
-            );
+impl FlowRule for UnreachableNode {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        if ctx.flow.start.is_none() {
+            return; // missing-start-node says it all
+        }
+        for (i, seen) in reachable(ctx.flow).into_iter().enumerate() {
+            if !seen {
+                let n = &ctx.flow.nodes[i];
+                out.push(
+                    Diagnostic::new::<UnreachableNode>(
+                        Location::Value(format!("{}/id", n.pointer)),
+                        format!("node `{}` can never be reached from the start node", n.id),
+                    )
+                    .help(
+                        "add a `next` that leads here, give it an entry `condition`, or remove it",
+                    ),
+                );
+            }
         }
     }
 }

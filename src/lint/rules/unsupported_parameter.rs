@@ -1,9 +1,12 @@
 //! `unsupported-parameter`
 
-use crate::diagnostic::Diagnostic;
-use crate::integrations::Provider;
-use crate::lint::rules::{did_you_mean, integration_of, live_chats};
-use crate::lint::{declare_rule, LintContext};
+use super::FlowRule;
+use super::{did_you_mean, integration_of, live_chats};
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::domain::Provider;
+use crate::domain::{BEFORE_ACTION_MESSAGES, INTEGRATION_ID};
+use crate::lint::LintContext;
+use crate::source::json::push_segment;
 
 declare_rule! {
     /// ## What it does
@@ -24,94 +27,59 @@ declare_rule! {
     pub struct UnsupportedParameter => "unsupported-parameter", Warning;
 }
 
-/// Parameters each provider reads (besides `integration_id` and `before_action_messages`).
-pub fn known_parameters(p: Provider) -> Option<&'static [&'static str]> {
-    match p {
-        Provider::Liveperson => Some(&[
-            "start_message",
-            "skill_id",
-            "agent",
-            "campaign_info",
-            "extra_info",
-        ]),
-        Provider::AltuConnector => Some(&["extra_info", "contact_info", "skillId"]),
-        Provider::Zendesk => Some(&[
-            "tags",
-            "visitorInfo",
-            "historyExtraInfo",
-            "custom_fields",
-            "subject",
-            "priority",
-        ]),
-        // Omni and Webex docs do not list hand-over parameters: accept any but contact_info.
-        Provider::Omni | Provider::WebexCc | Provider::Simulator => None,
-    }
-}
-
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    for lc in live_chats(ctx) {
-        let Some(integration) = integration_of(ctx, lc.action) else {
-            continue;
-        };
-        let provider = integration.provider;
-        if provider == Provider::Simulator {
-            continue;
-        }
-        for (name, _) in &lc.action.parameters {
-            if name == "integration_id" || name == "before_action_messages" {
+impl FlowRule for UnsupportedParameter {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        for lc in live_chats(ctx) {
+            let Some(integration) = integration_of(ctx, lc.action) else {
+                continue;
+            };
+            let provider = integration.provider;
+            if provider == Provider::Simulator {
                 continue;
             }
-            let pointer = format!(
-                "{}/parameters/{}",
-                lc.pointer,
-                name.replace('~', "~0").replace('/', "~1")
-            );
-            let problem = match (provider, name.as_str()) {
-                (Provider::AltuConnector, "contact_info") => None,
-                (_, "contact_info") => Some((
-                    format!(
-                        "`contact_info` only reaches ALTU Connector; {} ignores it",
-                        provider.as_str()
-                    ),
-                    Some("move the data into `extra_info`".to_string()),
-                )),
-                (Provider::Zendesk, "extra_info") => Some((
-                    "Zendesk receives no `extra_info`".to_string(),
-                    Some("use `tags` or `historyExtraInfo`".to_string()),
-                )),
-                (Provider::Liveperson, "skillId") => Some((
-                    "LivePerson reads `skill_id`, not `skillId`".to_string(),
-                    Some("rename it to `skill_id`".to_string()),
-                )),
-                (Provider::AltuConnector, "skill_id") => Some((
-                    "ALTU Connector reads `skillId`, not `skill_id`".to_string(),
-                    Some("rename it to `skillId`".to_string()),
-                )),
-                (p, other) => match known_parameters(p) {
-                    Some(known) if !known.contains(&other) => Some((
-                        format!(
-                            "{} does not read a parameter `{other}`; it is ignored",
-                            p.as_str()
-                        ),
-                        did_you_mean(other, known)
-                            .or_else(|| Some(format!("known parameters: {}", known.join(", ")))),
-                    )),
-                    _ => None,
-                },
-            };
-            if let Some((message, help)) = problem {
-                let mut d = Diagnostic::new(
-                    UnsupportedParameter::META.code,
-                    UnsupportedParameter::META.severity,
-                    pointer,
-                    message,
-                )
-                .label(crate::lint::rules::KEY_LABEL);
-                if let Some(h) = help {
-                    d = d.help(h);
+            for (name, _) in &lc.action.parameters {
+                if name == INTEGRATION_ID || name == BEFORE_ACTION_MESSAGES {
+                    continue;
                 }
-                out.push(d);
+                let mut pointer = format!("{}/parameters", lc.pointer);
+                push_segment(&mut pointer, name);
+                let problem = if !provider.receives(name) {
+                    // What the provider does receive instead, if anything.
+                    let help = match (provider, name.as_str()) {
+                        (Provider::Zendesk, _) => {
+                            "Zendesk receives neither `extra_info` nor `contact_info`: pass the data in `tags`, `custom_fields` or `historyExtraInfo`".to_string()
+                        }
+                        (_, "contact_info") => "move the data into `extra_info`".to_string(),
+                        _ => format!("{provider} does not read it"),
+                    };
+                    Some((
+                        format!("{provider} does not receive `{name}`; the builder drops it"),
+                        Some(help),
+                    ))
+                } else if let Some(right) = provider.spelling_of(name) {
+                    Some((
+                        format!("{provider} reads `{right}`, not `{name}`"),
+                        Some(format!("rename it to `{right}`")),
+                    ))
+                } else {
+                    match provider.parameters() {
+                        Some(known) if !known.contains(&name.as_str()) => Some((
+                            format!("{provider} does not read a parameter `{name}`; it is ignored"),
+                            did_you_mean(name, known).or_else(|| {
+                                Some(format!("known parameters: {}", known.join(", ")))
+                            }),
+                        )),
+                        _ => None,
+                    }
+                };
+                if let Some((message, help)) = problem {
+                    let mut d =
+                        Diagnostic::new::<UnsupportedParameter>(Location::Key(pointer), message);
+                    if let Some(h) = help {
+                        d = d.help(h);
+                    }
+                    out.push(d);
+                }
             }
         }
     }

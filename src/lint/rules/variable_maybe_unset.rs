@@ -1,10 +1,11 @@
 //! `variable-maybe-unset`
 
+use super::FlowRule;
+use crate::compile::graph::{falls_through, is_root, reachable};
 use crate::compile::{CompiledFlow, Role};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::expr::{BinOp, Expr, ExprKind, UnOp};
-use crate::lint::graph::{falls_through, is_root, reachable};
-use crate::lint::{declare_rule, LintContext};
+use crate::lint::LintContext;
 use std::collections::{HashMap, HashSet};
 
 declare_rule! {
@@ -93,8 +94,14 @@ fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
     e.walk(&mut |x| {
         let guards: Vec<&Expr> = match &x.kind {
             ExprKind::Cond(c, _, _) => vec![c],
-            ExprKind::Binary(BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or, a, b) => {
-                vec![a, b]
+            ExprKind::Chain { first, rest }
+                if rest.iter().any(|(op, _)| {
+                    matches!(op, BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or)
+                }) =>
+            {
+                std::iter::once(&**first)
+                    .chain(rest.iter().map(|(_, e)| e))
+                    .collect()
             }
             ExprKind::Unary(UnOp::Not, a) => vec![a],
             _ => vec![],
@@ -133,137 +140,132 @@ fn var_name(e: &Expr) -> Option<&str> {
     }
 }
 
-/// Runs the rule.
-pub fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-    let flow = ctx.flow;
-    let Some(start) = flow.start else { return };
-    let vars = Vars::of(flow);
-    let nv = vars.index.len().max(1);
-    let n = flow.nodes.len();
-    let live = reachable(flow);
+impl FlowRule for VariableMaybeUnset {
+    fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        let flow = ctx.flow;
+        let Some(start) = flow.start else { return };
+        let vars = Vars::of(flow);
+        let nv = vars.index.len().max(1);
+        let n = flow.nodes.len();
+        let live = reachable(flow);
 
-    // What each node assigns (context keys with a non-null value, result variables) and deletes.
-    let gen_kill: Vec<(Vec<usize>, Vec<usize>)> = flow
-        .nodes
-        .iter()
-        .map(|node| {
-            let mut gen = Vec::new();
-            let mut kill = Vec::new();
-            for (k, v) in &node.context {
-                let i = vars.index[k.as_str()];
-                if v.literal().is_some_and(serde_json::Value::is_null) {
-                    kill.push(i);
-                } else {
-                    gen.push(i);
-                }
-            }
-            for a in &node.actions {
-                if let Some(r) = &a.result_variable {
-                    gen.push(vars.index[r.as_str()]);
-                }
-            }
-            (gen, kill)
-        })
-        .collect();
-    let transfer = |i: usize, inb: &Bits| {
-        let mut o = inb.clone();
-        for &k in &gen_kill[i].1 {
-            o.clear(k);
-        }
-        for &g in &gen_kill[i].0 {
-            o.set(g);
-        }
-        o
-    };
-
-    // Must-analysis: IN[n] = ∩ OUT[p] over predecessors. Nodes entered while the bot waits
-    // (entry conditions, anything_else, the start fallback) take the meet of every waiting node.
-    let mut inb: Vec<Bits> = vec![Bits::full(nv); n];
-    let mut start_in = Bits::empty(nv);
-    for v in &flow.flow.start_context {
-        start_in.set(vars.index[v.as_str()]);
-    }
-    inb[start] = start_in;
-    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for i in (0..n).filter(|&i| live[i]) {
-        for j in flow.successors(i) {
-            preds[j].push(i);
-        }
-    }
-    // Nodes after which the entry conditions may run, and the nodes those can enter.
-    let waiting: Vec<usize> = (0..n)
-        .filter(|&i| live[i] && falls_through(flow, i))
-        .collect();
-    let is_entry: Vec<bool> = (0..n)
-        .map(|i| live[i] && (is_root(flow, i) || i == start))
-        .collect();
-    let mut changed = true;
-    let mut rounds = 0;
-    while changed && rounds < 1000 {
-        changed = false;
-        rounds += 1;
-        let mut waiting_meet = Bits::full(nv);
-        for &w in &waiting {
-            waiting_meet.meet(&transfer(w, &inb[w]));
-        }
-        for i in (0..n).filter(|&i| live[i]) {
-            let mut acc = if i == start {
-                let mut s = Bits::empty(nv);
-                for v in &flow.flow.start_context {
-                    s.set(vars.index[v.as_str()]);
-                }
-                s
-            } else {
-                Bits::full(nv)
-            };
-            for &p in &preds[i] {
-                acc.meet(&transfer(p, &inb[p]));
-            }
-            if is_entry[i] && !waiting.is_empty() {
-                acc.meet(&waiting_meet);
-            }
-            if acc != inb[i] {
-                inb[i] = acc;
-                changed = true;
-            }
-        }
-    }
-
-    let mut reported: HashSet<(usize, String)> = HashSet::new();
-    for site in flow
-        .sites
-        .iter()
-        .filter(|s| s.role == Role::Template && live[s.node])
-    {
-        // Templates of a node see its own context assignments and result variables (approximation:
-        // all of them, whatever their order).
-        let state = transfer(site.node, &inb[site.node]);
-        let mut reads = Vec::new();
-        unguarded_reads(&site.expr, &mut reads);
-        for (name, span) in reads {
-            let set = vars.index.get(name.as_str()).is_some_and(|&i| state.has(i));
-            if set || !reported.insert((site.node, name.clone())) {
-                continue;
-            }
-            let never = !vars.index.contains_key(name.as_str());
-            out.push(
-                Diagnostic::new(
-                    VariableMaybeUnset::META.code,
-                    VariableMaybeUnset::META.severity,
-                    &site.pointer,
-                    if never {
-                        format!("`${name}` is never assigned in this flow, so it renders empty")
+        // What each node assigns (context keys with a non-null value, result variables) and deletes.
+        let gen_kill: Vec<(Vec<usize>, Vec<usize>)> = flow
+            .nodes
+            .iter()
+            .map(|node| {
+                let mut gen = Vec::new();
+                let mut kill = Vec::new();
+                for (k, v) in &node.context {
+                    let i = vars.index[k.as_str()];
+                    if v.literal().is_some_and(serde_json::Value::is_null) {
+                        kill.push(i);
                     } else {
-                        format!("`${name}` may be unset here: some path from the start node reaches this node without assigning it")
-                    },
-                )
-                .inner(span)
-                .help(if never {
-                    "assign it in a node's `context`, or list it in `start_context` if the start event supplies it".to_string()
-                } else {
-                    format!("assign `{name}` earlier on every path, or guard the read: `<? ${name} ?? '' ?>`")
-                }),
-            );
+                        gen.push(i);
+                    }
+                }
+                for a in &node.actions {
+                    if let Some(r) = &a.result_variable {
+                        gen.push(vars.index[r.as_str()]);
+                    }
+                }
+                (gen, kill)
+            })
+            .collect();
+        let transfer = |i: usize, inb: &Bits| {
+            let mut o = inb.clone();
+            for &k in &gen_kill[i].1 {
+                o.clear(k);
+            }
+            for &g in &gen_kill[i].0 {
+                o.set(g);
+            }
+            o
+        };
+
+        // Must-analysis: IN[n] = ∩ OUT[p] over predecessors. Nodes entered while the bot waits
+        // (entry conditions, anything_else, the start fallback) also meet every waiting node.
+        // A worklist over a monotone lattice: each IN only shrinks, so a node is revisited at
+        // most once per variable, and the analysis always reaches its fixed point.
+        let mut start_in = Bits::empty(nv);
+        for v in &flow.flow.start_context {
+            start_in.set(vars.index[v.as_str()]);
+        }
+        let mut inb: Vec<Bits> = vec![Bits::full(nv); n];
+        inb[start] = start_in;
+        let mut outb: Vec<Bits> = (0..n).map(|i| transfer(i, &inb[i])).collect();
+        let waiting: Vec<bool> = (0..n).map(|i| live[i] && falls_through(flow, i)).collect();
+        let entries: Vec<usize> = (0..n)
+            .filter(|&i| live[i] && (is_root(flow, i) || i == start))
+            .collect();
+        let any_waiting = waiting.iter().any(|w| *w);
+        let mut waiting_meet = Bits::full(nv);
+        let mut queued = live.clone();
+        let mut work: Vec<usize> = (0..n).filter(|&i| live[i]).rev().collect();
+        let narrow = |j: usize, by: &Bits, inb: &mut Vec<Bits>, outb: &mut Vec<Bits>| {
+            if inb[j].meet(by) {
+                outb[j] = transfer(j, &inb[j]);
+                true
+            } else {
+                false
+            }
+        };
+        while let Some(i) = work.pop() {
+            queued[i] = false;
+            let out_i = outb[i].clone();
+            let mut touched: Vec<usize> = Vec::new();
+            for j in flow.successors(i) {
+                if live[j] && narrow(j, &out_i, &mut inb, &mut outb) {
+                    touched.push(j);
+                }
+            }
+            if waiting[i] && waiting_meet.meet(&out_i) && any_waiting {
+                for &j in &entries {
+                    if narrow(j, &waiting_meet, &mut inb, &mut outb) {
+                        touched.push(j);
+                    }
+                }
+            }
+            for j in touched {
+                if !std::mem::replace(&mut queued[j], true) {
+                    work.push(j);
+                }
+            }
+        }
+
+        let mut reported: HashSet<(usize, String)> = HashSet::new();
+        for site in flow
+            .sites
+            .iter()
+            .filter(|s| s.role == Role::Template && live[s.node])
+        {
+            // Templates of a node see its own context assignments and result variables (approximation:
+            // all of them, whatever their order).
+            let state = transfer(site.node, &inb[site.node]);
+            let mut reads = Vec::new();
+            unguarded_reads(&site.expr, &mut reads);
+            for (name, span) in reads {
+                let set = vars.index.get(name.as_str()).is_some_and(|&i| state.has(i));
+                if set || !reported.insert((site.node, name.clone())) {
+                    continue;
+                }
+                let never = !vars.index.contains_key(name.as_str());
+                out.push(
+                    Diagnostic::new::<VariableMaybeUnset>(Location::Value(String::from(&site.pointer)),
+                        if never {
+                            format!("`${name}` is never assigned in this flow, so it renders empty")
+                        } else {
+                            format!("`${name}` may be unset here: some path from the start node reaches this node without assigning it")
+                        },
+                    )
+                    .inner(span)
+                    .help(if never {
+                        "assign it in a node's `context`, or list it in `start_context` if the start event supplies it".to_string()
+                    } else {
+                        format!("assign `{name}` earlier on every path, or guard the read: `<? ${name} ?? '' ?>`")
+                    }),
+                );
+            }
         }
     }
 }

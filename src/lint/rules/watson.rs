@@ -5,10 +5,14 @@
 //! duplicate node ids, and references (`parent`, `previous_sibling`, `next_step.dialog_node`,
 //! `go_to.dialog_node`) to nodes that do not exist.
 
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::expr::{parse_expression, parse_template};
-use crate::lint::rules::unknown_variable_root::Dialect;
-use crate::lint::rules::{constant_condition, unknown_method, unknown_variable_root};
+use super::duplicate_node_id::DuplicateNodeId;
+use super::unknown_goto_target::UnknownGotoTarget;
+use super::{constant_condition, unknown_method, unknown_variable_root};
+use crate::compile::syntax_diagnostic;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::expr::{parse_expression, parse_template, Dialect};
+use crate::schema::Schema;
+use crate::source::json::push_segment;
 use serde_json::Value as Json;
 use std::collections::HashSet;
 
@@ -42,10 +46,8 @@ pub fn lint(value: &Json) -> Vec<Diagnostic> {
 pub fn analyse(value: &Json) -> Analysis {
     let mut a = Analysis::default();
     let Some(nodes) = value.get("dialog_nodes").and_then(Json::as_array) else {
-        a.diagnostics.push(Diagnostic::new(
-            "schema",
-            Severity::Error,
-            "/dialog_nodes",
+        a.diagnostics.push(Diagnostic::new::<Schema>(
+            Location::Value("/dialog_nodes".into()),
             "`dialog_nodes` must be an array",
         ));
         return a;
@@ -58,26 +60,20 @@ pub fn analyse(value: &Json) -> Analysis {
     for (i, node) in nodes.iter().enumerate() {
         let base = format!("/dialog_nodes/{i}");
         let Some(obj) = node.as_object() else {
-            a.diagnostics.push(Diagnostic::new(
-                "schema",
-                Severity::Error,
-                base,
+            a.diagnostics.push(Diagnostic::new::<Schema>(
+                Location::Value(base),
                 "a dialog node must be an object",
             ));
             continue;
         };
         match obj.get("dialog_node").and_then(Json::as_str) {
-            Some(id) if !seen.insert(id) => a.diagnostics.push(Diagnostic::new(
-                "duplicate-node-id",
-                Severity::Error,
-                format!("{base}/dialog_node"),
+            Some(id) if !seen.insert(id) => a.diagnostics.push(Diagnostic::new::<DuplicateNodeId>(
+                Location::Value(format!("{base}/dialog_node")),
                 format!("dialog node id `{id}` is already used by an earlier node"),
             )),
             Some(_) => {}
-            None => a.diagnostics.push(Diagnostic::new(
-                "schema",
-                Severity::Error,
-                base.clone(),
+            None => a.diagnostics.push(Diagnostic::new::<Schema>(
+                Location::Value(base.clone()),
                 "missing required field `dialog_node`",
             )),
         }
@@ -85,7 +81,7 @@ pub fn analyse(value: &Json) -> Analysis {
             let t = cond.trim();
             if !t.is_empty() && !SPECIAL_CONDITIONS.contains(&t) {
                 let p = format!("{base}/conditions");
-                match parse_expression(cond, 0) {
+                match parse_expression(cond, 0, Dialect::Watson) {
                     Ok(e) => {
                         a.parsed += 1;
                         unknown_variable_root::check_expr(
@@ -99,13 +95,7 @@ pub fn analyse(value: &Json) -> Analysis {
                     }
                     Err(err) => {
                         a.rejected += 1;
-                        let mut d =
-                            Diagnostic::new("expression-syntax", Severity::Error, p, err.message)
-                                .inner(err.span);
-                        if let Some(h) = err.help {
-                            d = d.help(h);
-                        }
-                        a.diagnostics.push(d);
+                        a.diagnostics.push(syntax_diagnostic(&p, err));
                     }
                 }
             }
@@ -113,7 +103,7 @@ pub fn analyse(value: &Json) -> Analysis {
         for (k, v) in obj {
             if k != "conditions" {
                 let mut p = base.clone();
-                crate::json::push_segment(&mut p, k);
+                push_segment(&mut p, k);
                 templates(v, &mut p, &mut a);
             }
         }
@@ -132,10 +122,8 @@ pub fn analyse(value: &Json) -> Analysis {
         for (suffix, r) in refs {
             if let Some(target) = r.and_then(Json::as_str) {
                 if !ids.contains(target) {
-                    a.diagnostics.push(Diagnostic::new(
-                        "unknown-goto-target",
-                        Severity::Error,
-                        format!("{base}{suffix}"),
+                    a.diagnostics.push(Diagnostic::new::<UnknownGotoTarget>(
+                        Location::Value(format!("{base}{suffix}")),
                         format!("no dialog node has the id `{target}`"),
                     ));
                 }
@@ -148,7 +136,7 @@ pub fn analyse(value: &Json) -> Analysis {
 fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
     match v {
         Json::String(s) if s.contains("<?") => {
-            let (t, errs) = parse_template(s);
+            let (t, errs) = parse_template(s, Dialect::Watson);
             for e in t.exprs() {
                 a.parsed += 1;
                 unknown_variable_root::check_expr(e, pointer, Dialect::Watson, &mut a.diagnostics);
@@ -156,15 +144,7 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
             }
             for err in errs {
                 a.rejected += 1;
-                a.diagnostics.push(
-                    Diagnostic::new(
-                        "expression-syntax",
-                        Severity::Error,
-                        pointer.clone(),
-                        err.message,
-                    )
-                    .inner(err.span),
-                );
+                a.diagnostics.push(syntax_diagnostic(pointer, err));
             }
         }
         Json::Array(items) => {
@@ -179,7 +159,7 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
         Json::Object(m) => {
             for (k, it) in m {
                 let len = pointer.len();
-                crate::json::push_segment(pointer, k);
+                push_segment(pointer, k);
                 templates(it, pointer, a);
                 pointer.truncate(len);
             }

@@ -1,14 +1,116 @@
 //! Compiling a flow: node ids resolved to indices, every condition and `<? ?>` template parsed
-//! once. The result serves both the linter (which walks [`CompiledFlow::sites`]) and the engine.
+//! once. The result serves both the linter (which walks [`CompiledFlow::sites`]) and the engine;
+//! [`load`] is the pipeline both use to read a file.
 
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::expr::eval::Evaluator;
-use crate::expr::{EvalError, Expr, ExprKind, SyntaxError, Template};
+pub(crate) mod graph;
+pub mod load;
+
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::error::Error;
+use crate::expr::{
+    compile_regex, Dialect, Evaluator, Expr, ExprKind, ParseCache, SyntaxError, Template,
+};
 use crate::model::{Flow, InputType};
+use crate::source::json::push_segment;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 
-pub use crate::expr::eval::EvalError as RenderError;
+declare_rule! {
+    /// ## What it does
+    /// Reports a condition or a `<? … ?>` segment that does not parse: unbalanced parentheses,
+    /// a single `=`, an unterminated string or segment, an empty `<? ?>`, nesting deeper than
+    /// 64 brackets or 128 operators.
+    ///
+    /// ## Why it matters
+    /// The builder evaluates a broken condition as false and a broken template as an error at
+    /// run time, in front of the user.
+    ///
+    /// ## Example
+    /// ```text
+    /// input_text='1001'
+    /// ```
+    /// A single `=` is an assignment: write `input.text == '1001'`.
+    pub struct ExpressionSyntax => "expression-syntax", Error;
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a regex (a `/…/` literal, or the pattern string given to `matches`) that the
+    /// linear-time regex engine cannot run: backreferences, look-around, unknown flags.
+    ///
+    /// ## Why it matters
+    /// fluxo never runs a pattern that can take exponential time on hostile input; such a
+    /// pattern fails at run time instead of hanging the conversation.
+    ///
+    /// ## Example
+    /// ```text
+    /// /(\d)\1/.test(input.text)
+    /// ```
+    pub struct UnsupportedRegex => "unsupported-regex", Error;
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports `<? … ?>` delimiters inside an entry condition, a `next` condition or a
+    /// conditional response's condition.
+    ///
+    /// ## Why it matters
+    /// Conditions are written bare; the builder does not strip the delimiters, so the
+    /// condition never holds. fluxo reads what is inside so the rest of the flow can be checked.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "condition": "<? $vip ?>", "goto": "vip" }
+    /// ```
+    /// Write `"condition": "$vip"`.
+    pub struct TemplateInCondition => "template-in-condition", Error;
+}
+
+/// The finding for an expression that does not parse, at `pointer`.
+pub fn syntax_diagnostic(pointer: &str, e: SyntaxError) -> Diagnostic {
+    let mut d = Diagnostic::new::<ExpressionSyntax>(
+        Location::InString(pointer.to_owned(), e.span),
+        e.message,
+    );
+    if let Some(h) = e.help {
+        d = d.help(h);
+    }
+    d
+}
+
+/// The regex findings of one expression at `pointer`.
+pub fn regex_diagnostics(pointer: &str, e: &Expr, out: &mut Vec<Diagnostic>) {
+    e.walk(&mut |x| {
+        let bad = match &x.kind {
+            ExprKind::Regex(r) if r.compiled.is_none() => Some(
+                compile_regex(&r.pattern, &r.flags)
+                    .err()
+                    .unwrap_or_default(),
+            ),
+            ExprKind::Method { name, args, .. }
+                if matches!(name.as_str(), "matches" | "find" | "extract" | "getMatch") =>
+            {
+                match args.first() {
+                    Some(Expr {
+                        kind: ExprKind::Str(p),
+                        ..
+                    }) => compile_regex(p, "").err(),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(why) = bad {
+            out.push(
+                Diagnostic::new::<UnsupportedRegex>(
+                    Location::InString(pointer.to_owned(), x.span.clone()),
+                    format!("this pattern cannot run on fluxo's linear-time regex engine: {why}"),
+                )
+                .help("rewrite it without backreferences or look-around"),
+            );
+        }
+    });
+}
 
 /// A JSON value with its templates compiled; literal subtrees are kept as they are.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +127,7 @@ pub enum CValue {
 
 impl CValue {
     /// Renders the value.
-    pub fn render(&self, ev: &mut Evaluator<'_>) -> Result<Json, EvalError> {
+    pub fn render(&self, ev: &mut Evaluator<'_>) -> Result<Json, Error> {
         Ok(match self {
             CValue::Lit(j) => j.clone(),
             CValue::Tpl(t) => ev.render(t)?,
@@ -188,7 +290,7 @@ pub struct CompiledFlow {
 }
 
 struct Compiler {
-    cache: crate::expr::parse::ParseCache,
+    cache: ParseCache,
     sites: Vec<Site>,
     diagnostics: Vec<Diagnostic>,
     keep_sites: bool,
@@ -196,52 +298,11 @@ struct Compiler {
 
 impl Compiler {
     fn syntax(&mut self, pointer: &str, e: SyntaxError) {
-        let mut d =
-            Diagnostic::new("expression-syntax", Severity::Error, pointer, e.message).inner(e.span);
-        if let Some(h) = e.help {
-            d = d.help(h);
-        }
-        self.diagnostics.push(d);
-    }
-
-    fn check_regexes(&mut self, pointer: &str, e: &Expr) {
-        e.walk(&mut |x| {
-            let bad = match &x.kind {
-                ExprKind::Regex(r) if r.compiled.is_none() => Some(
-                    crate::expr::parse::compile_regex(&r.pattern, &r.flags)
-                        .err()
-                        .unwrap_or_default(),
-                ),
-                ExprKind::Method { name, args, .. } if name == "matches" || name == "find" => {
-                    match args.first() {
-                        Some(Expr {
-                            kind: ExprKind::Str(p),
-                            ..
-                        }) => crate::expr::parse::compile_regex(p, "").err(),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            if let Some(why) = bad {
-                self.diagnostics.push(
-                    Diagnostic::new(
-                        "unsupported-regex",
-                        Severity::Error,
-                        pointer,
-                        format!(
-                            "this pattern cannot run on fluxo's linear-time regex engine: {why}"
-                        ),
-                    )
-                    .inner(x.span.clone())
-                    .help("rewrite it without backreferences or look-around"),
-                );
-            }
-        });
+        self.diagnostics.push(syntax_diagnostic(pointer, e));
     }
 
     fn site(&mut self, node: usize, pointer: &str, role: Role, expr: &Expr) {
-        self.check_regexes(pointer, expr);
+        regex_diagnostics(pointer, expr, &mut self.diagnostics);
         if self.keep_sites {
             self.sites.push(Site {
                 node,
@@ -258,15 +319,13 @@ impl Compiler {
             return None;
         }
         let (body, offset) = match (src.find("<?"), src.rfind("?>")) {
-            (Some(a), Some(b)) if b > a => {
+            // `<?>` overlaps: the closing `?>` must start after the opening `<?` ends.
+            (Some(a), Some(b)) if b >= a + 2 => {
                 self.diagnostics.push(
-                    Diagnostic::new(
-                        "template-in-condition",
-                        Severity::Error,
-                        pointer,
+                    Diagnostic::new::<TemplateInCondition>(
+                        Location::InString(pointer.to_owned(), a..b + 2),
                         "conditions are written bare: `<? ?>` delimiters do not belong here",
                     )
-                    .inner(a..b + 2)
                     .help("remove `<?` and `?>`"),
                 );
                 (&src[a + 2..b], a + 2)
@@ -340,7 +399,7 @@ impl Compiler {
         map.iter()
             .map(|(k, v)| {
                 let len = pointer.len();
-                crate::json::push_segment(pointer, k);
+                push_segment(pointer, k);
                 let c = self.value(node, pointer, v);
                 pointer.truncate(len);
                 (k.clone(), c)
@@ -360,7 +419,7 @@ pub struct CompileOptions {
 /// the lenient reader skipped a malformed node).
 pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
     let mut c = Compiler {
-        cache: Default::default(),
+        cache: ParseCache::new(Dialect::Builder),
         sites: Vec::new(),
         diagnostics: Vec::new(),
         keep_sites: opts.keep_sites,
@@ -455,7 +514,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                 .iter()
                 .map(|(ch, inp)| {
                     let mut p = format!("{base}/input");
-                    crate::json::push_segment(&mut p, ch);
+                    push_segment(&mut p, ch);
                     p.push_str("/payload");
                     (
                         ch.clone(),

@@ -4,10 +4,10 @@
 //! after the user answers when it does), and *entry* edges — when the bot waits for input, any
 //! node with an entry condition (or `anything_else`) can be the next one to fire.
 
-use crate::compile::{CompiledFlow, Entry};
+use super::{CompiledFlow, Entry};
 
 /// True when the node can be entered from anywhere while the bot waits for input.
-pub fn is_root(flow: &CompiledFlow, i: usize) -> bool {
+pub(crate) fn is_root(flow: &CompiledFlow, i: usize) -> bool {
     flow.nodes
         .get(i)
         .is_some_and(|n| matches!(n.entry, Entry::Expr(_) | Entry::AnythingElse))
@@ -15,7 +15,7 @@ pub fn is_root(flow: &CompiledFlow, i: usize) -> bool {
 
 /// True when, after the user answers node `i`, the turn can fall through to the entry
 /// conditions (SPEC §4.2): `i` waits for input and none of its `next` is unconditional.
-pub fn falls_through(flow: &CompiledFlow, i: usize) -> bool {
+pub(crate) fn falls_through(flow: &CompiledFlow, i: usize) -> bool {
     flow.nodes
         .get(i)
         .is_some_and(|n| n.input.is_some() && n.next.iter().all(|x| x.condition.is_some()))
@@ -23,7 +23,7 @@ pub fn falls_through(flow: &CompiledFlow, i: usize) -> bool {
 
 /// Nodes reachable from the start node, following `next` edges and, from any node that waits
 /// and can fall through, entry edges (plus the start node itself, which is the last fallback).
-pub fn reachable(flow: &CompiledFlow) -> Vec<bool> {
+pub(crate) fn reachable(flow: &CompiledFlow) -> Vec<bool> {
     let n = flow.nodes.len();
     let mut seen = vec![false; n];
     let Some(start) = flow.start else { return seen };
@@ -44,7 +44,7 @@ pub fn reachable(flow: &CompiledFlow) -> Vec<bool> {
 
 /// Strongly connected components of the graph of `next` edges between nodes that do not wait
 /// for input (Tarjan, iterative). Only components with a cycle are returned, in file order.
-pub fn loops_without_input(flow: &CompiledFlow) -> Vec<Vec<usize>> {
+pub(crate) fn loops_without_input(flow: &CompiledFlow) -> Vec<Vec<usize>> {
     let n = flow.nodes.len();
     let edges: Vec<Vec<usize>> = (0..n)
         .map(|i| {
@@ -112,7 +112,7 @@ pub fn loops_without_input(flow: &CompiledFlow) -> Vec<Vec<usize>> {
 /// The nodes where the conversation lands after node `from` fires without waiting: follows
 /// `next` edges through nodes without input. Returns the input nodes reached and whether some
 /// path ends with no focus (a node without input and without any `next`, or an unknown target).
-pub fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
+pub(crate) fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
     let mut seen = vec![false; flow.nodes.len()];
     let mut inputs = Vec::new();
     let mut dead_end = false;

@@ -7,12 +7,48 @@
 //! fixes. A [`Document`] keeps the AST so a JSON Pointer can be turned back into a byte range
 //! (the way taplo maps schema errors to positions).
 
-use crate::diagnostic::{Diagnostic, Edit, Severity};
+use crate::diagnostic::{declare_rule, Diagnostic, Edit, Location};
 use jsonc_parser::ast::{ObjectPropName, Value as Ast};
 use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::{CollectOptions, ParseOptions};
 use serde_json::{Map, Number, Value};
 use std::ops::Range;
+
+declare_rule! {
+    /// ## What it does
+    /// Reports text that is not strict JSON: missing or trailing commas, comments, single quotes,
+    /// unterminated strings, objects or arrays, a byte-order mark, invalid UTF-8, an empty file,
+    /// values nested deeper than 512 levels.
+    ///
+    /// ## Why it matters
+    /// The builder and its API read strict JSON; a file with a syntax error is rejected whole.
+    /// The builder's own documentation has examples with a trailing comma after
+    /// `"result_variable"` and a missing comma after `"skillId"`, so authors copy these defects.
+    /// Missing and trailing commas are repaired in memory so every other rule still runs, and
+    /// `fluxo lint --fix` writes the repair.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "name": "start_live_chat", "result_variable": "response", }
+    /// ```
+    /// Remove the comma after `"response"`.
+    pub struct JsonSyntax => "json-syntax", Error;
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports an object that has the same key twice.
+    ///
+    /// ## Why it matters
+    /// JSON readers keep only the last value, silently: the first one is lost, usually a
+    /// copy-and-paste mistake (two `"condition"` keys, two `"output"` arrays).
+    ///
+    /// ## Example
+    /// ```json
+    /// { "id": "menu", "condition": "#menu", "condition": "start" }
+    /// ```
+    pub struct DuplicateKey => "duplicate-key", Error;
+}
 
 /// Most syntax defects repaired in one file before giving up on the rest.
 const MAX_REPAIRS: usize = 64;
@@ -62,13 +98,10 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => {
             diagnostics.push(
-                Diagnostic::new(
-                    "json-syntax",
-                    Severity::Error,
-                    "",
+                Diagnostic::new::<JsonSyntax>(
+                    Location::Raw(0..0),
                     "the file starts with a UTF-8 byte-order mark, which JSON does not allow",
                 )
-                .raw(0..0)
                 .help("save the file as UTF-8 without BOM")
                 // Offsets are relative to the text after the BOM, so the fix is a no-op edit:
                 // writing the text back drops the BOM.
@@ -89,15 +122,10 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         },
         Err(e) => {
             let at = e.valid_up_to();
-            diagnostics.push(
-                Diagnostic::new(
-                    "json-syntax",
-                    Severity::Error,
-                    "",
-                    format!("the file is not valid UTF-8 (invalid byte at offset {at})"),
-                )
-                .raw(at..at),
-            );
+            diagnostics.push(Diagnostic::new::<JsonSyntax>(
+                Location::Raw(at..at),
+                format!("the file is not valid UTF-8 (invalid byte at offset {at})"),
+            ));
             Decoded {
                 text: String::from_utf8_lossy(bytes).into_owned(),
                 usable: false,
@@ -123,15 +151,10 @@ pub fn load(text: &str) -> Loaded {
     let mut work = text.to_owned();
     let mut diagnostics = Vec::new();
     if work.trim().is_empty() {
-        diagnostics.push(
-            Diagnostic::new(
-                "json-syntax",
-                Severity::Error,
-                "",
-                "the file is empty; a JSON object was expected",
-            )
-            .raw(0..0),
-        );
+        diagnostics.push(Diagnostic::new::<JsonSyntax>(
+            Location::Raw(0..0),
+            "the file is empty; a JSON object was expected",
+        ));
         return Loaded {
             text: work,
             value: None,
@@ -143,15 +166,10 @@ pub fn load(text: &str) -> Loaded {
         match result {
             Ok(parsed) => {
                 let Some(ast) = parsed.value else {
-                    diagnostics.push(
-                        Diagnostic::new(
-                            "json-syntax",
-                            Severity::Error,
-                            "",
-                            "the file holds no JSON value",
-                        )
-                        .raw(0..0),
-                    );
+                    diagnostics.push(Diagnostic::new::<JsonSyntax>(
+                        Location::Raw(0..0),
+                        "the file holds no JSON value",
+                    ));
                     return Loaded {
                         text: work,
                         value: None,
@@ -257,13 +275,7 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
     match kind {
         ParseErrorKind::TrailingCommasNotAllowed => {
             let comma = at..at + 1;
-            let d = Diagnostic::new(
-                "json-syntax",
-                Severity::Error,
-                "",
-                "trailing comma: JSON does not allow a comma after the last item of an object or array",
-            )
-            .raw(comma.clone())
+            let d = Diagnostic::new::<JsonSyntax>(Location::Raw(comma.clone()), "trailing comma: JSON does not allow a comma after the last item of an object or array")
             .label("remove this comma")
             .help("delete the comma")
             .fix(Edit { range: comma.clone(), replacement: String::new() });
@@ -280,13 +292,10 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
             // value before it, which is where the comma belongs.
             let prev_end = text[..at].trim_end().len();
             let gap = prev_end..token_at;
-            let d = Diagnostic::new(
-                "json-syntax",
-                Severity::Error,
-                "",
+            let d = Diagnostic::new::<JsonSyntax>(
+                Location::Raw(prev_end..prev_end),
                 format!("missing comma: expected `,` between two items, found {found}"),
             )
-            .raw(prev_end..prev_end)
             .label("a comma is missing here")
             .help("insert `,` after this value")
             .fix(Edit {
@@ -341,7 +350,7 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
             };
             let end = range.end.clamp(at, text.len());
             (
-                Diagnostic::new("json-syntax", Severity::Error, "", msg).raw(at..end),
+                Diagnostic::new::<JsonSyntax>(Location::Raw(at..end), msg),
                 None,
             )
         }
@@ -405,13 +414,10 @@ fn control_characters(text: &str, out: &mut Vec<Diagnostic>) {
                 "in the file"
             };
             out.push(
-                Diagnostic::new(
-                    "json-syntax",
-                    Severity::Error,
-                    "",
+                Diagnostic::new::<JsonSyntax>(
+                    Location::Raw(i..i + 1),
                     format!("{what} {place}: JSON requires it to be escaped"),
                 )
-                .raw(i..i + 1)
                 .help(format!("write it as `\\u{b:04x}`, or remove it")),
             );
             found += 1;
@@ -425,22 +431,21 @@ fn control_characters(text: &str, out: &mut Vec<Diagnostic>) {
 fn duplicate_keys(ast: &Ast<'_>, pointer: &mut String, out: &mut Vec<Diagnostic>) {
     match ast {
         Ast::Object(obj) => {
-            let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            let mut seen: std::collections::HashMap<&str, Range<usize>> =
+                std::collections::HashMap::new();
             for prop in &obj.properties {
                 let name = prop_name(&prop.name);
                 let len = pointer.len();
                 push_segment(pointer, name);
-                if let Some(first) = seen.insert(name, prop.name_range().start) {
-                    let r = prop.name_range();
+                if let Some(first) = seen.insert(name, prop.name_range()) {
                     out.push(
-                        Diagnostic::new(
-                            "duplicate-key",
-                            Severity::Error,
-                            pointer.clone(),
+                        Diagnostic::new::<DuplicateKey>(
+                            Location::Exact(pointer.clone(), prop.name_range()),
                             format!("duplicate key `{name}`: the later value silently replaces the earlier one"),
                         )
-                        .raw(r.start..r.end)
-                        .help(format!("the key is first defined at byte {first}; keep one")),
+                        .label("defined again here")
+                        .also(Location::Raw(first), "first defined here")
+                        .help("keep one of the two"),
                     );
                 }
                 duplicate_keys(&prop.value, pointer, out);
@@ -456,18 +461,13 @@ fn duplicate_keys(ast: &Ast<'_>, pointer: &mut String, out: &mut Vec<Diagnostic>
                 pointer.truncate(len);
             }
         }
-        Ast::NumberLit(n) if number(n.value).is_null() => out.push(
-            Diagnostic::new(
-                "json-syntax",
-                Severity::Error,
-                pointer.clone(),
-                format!(
-                    "the number {} is out of range: it cannot be represented without loss",
-                    short_text(n.value)
-                ),
-            )
-            .raw(n.range.start..n.range.end),
-        ),
+        Ast::NumberLit(n) if number(n.value).is_null() => out.push(Diagnostic::new::<JsonSyntax>(
+            Location::Exact(pointer.clone(), n.range.start..n.range.end),
+            format!(
+                "the number {} is out of range: it cannot be represented without loss",
+                short_text(n.value)
+            ),
+        )),
         _ => {}
     }
 }
@@ -693,7 +693,7 @@ mod tests {
     fn duplicate_keys_are_reported() {
         let l = load(r#"{"a": 1, "a": 2}"#);
         assert_eq!(l.diagnostics.len(), 1);
-        assert_eq!(l.diagnostics[0].code, "duplicate-key");
+        assert_eq!(l.diagnostics[0].code(), "duplicate-key");
         assert_eq!(l.value.unwrap()["a"], 2);
     }
 }

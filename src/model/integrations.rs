@@ -1,5 +1,6 @@
 //! The integrations file: the builder's "Live Chat" menu (SPEC §2.2).
 
+use crate::domain::Provider;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -13,38 +14,6 @@ pub struct IntegrationsFile {
     pub schema: Option<String>,
     /// The integrations.
     pub integrations: Vec<Integration>,
-}
-
-/// Live-chat providers fluxo knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    /// LivePerson Conversational Cloud (Connector API).
-    Liveperson,
-    /// Zendesk (tickets or Sunshine Conversations messaging).
-    Zendesk,
-    /// ALTU Connector (Agent Connector API), e.g. Tech4Humans.
-    AltuConnector,
-    /// Omni.
-    Omni,
-    /// Webex Contact Center.
-    WebexCc,
-    /// The built-in simulator.
-    Simulator,
-}
-
-impl Provider {
-    /// The name used in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Liveperson => "liveperson",
-            Provider::Zendesk => "zendesk",
-            Provider::AltuConnector => "altu_connector",
-            Provider::Omni => "omni",
-            Provider::WebexCc => "webex_cc",
-            Provider::Simulator => "simulator",
-        }
-    }
 }
 
 /// How often Omni tells the user the estimated wait.

@@ -1,11 +1,15 @@
-//! What goes into the engine ([`Event`]) and what comes out ([`Output`]) — SPEC §4.1.
+//! What goes into a conversation ([`Event`]) and what comes out ([`Output`]) — SPEC §4.1.
 
+use super::http::HttpRequest;
+use super::CloseStatus;
+use crate::error::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 /// An event fed to a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Event {
     /// A new conversation (the builder's `new_dialog`).
     Start {
@@ -99,6 +103,22 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The virtual clock after this event: `now` moved by `seconds` for an `advance`
+    /// (saturating: an absurd advance reaches the end of time, never wraps into the past),
+    /// `now` for any other event.
+    pub fn clock_after(&self, now: i64) -> i64 {
+        match self {
+            Event::Advance { seconds } => now.saturating_add(
+                i64::try_from(*seconds)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000),
+            ),
+            _ => now,
+        }
+    }
+}
+
 /// Who speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,48 +129,6 @@ pub enum Speaker {
     Agent,
     /// The platform (queue notices: neither the bot nor an agent).
     System,
-}
-
-/// How a live chat ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CloseStatus {
-    /// The agent closed it.
-    AgentClosed,
-    /// The user closed it.
-    UserClosed,
-    /// No agent joined in time.
-    Timeout,
-    /// The user did not answer the agent in time.
-    UserInactivityTimeout,
-    /// The provider failed.
-    Error,
-    /// Outside business hours (or on a holiday): no hand-over happened.
-    OutOfHours,
-}
-
-impl CloseStatus {
-    /// Every status.
-    pub const ALL: [CloseStatus; 6] = [
-        CloseStatus::AgentClosed,
-        CloseStatus::UserClosed,
-        CloseStatus::Timeout,
-        CloseStatus::UserInactivityTimeout,
-        CloseStatus::Error,
-        CloseStatus::OutOfHours,
-    ];
-
-    /// The name flows test against (`input.live_chat.status`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseStatus::AgentClosed => "agent_closed",
-            CloseStatus::UserClosed => "user_closed",
-            CloseStatus::Timeout => "timeout",
-            CloseStatus::UserInactivityTimeout => "user_inactivity_timeout",
-            CloseStatus::Error => "error",
-            CloseStatus::OutOfHours => "out_of_hours",
-        }
-    }
 }
 
 /// `HUMAN` or `BOT`, as providers say it.
@@ -166,6 +144,7 @@ pub enum RepresentativeType {
 /// Something the engine says or asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Output {
     /// A message to the user.
     Message {
@@ -202,8 +181,13 @@ pub enum Output {
         provider: String,
         /// Rendered action parameters.
         parameters: Json,
-        /// The exact wire request the provider's driver sends.
-        request: Json,
+        /// The exact wire request the provider's driver sends (credentials as placeholders).
+        /// The simulator's is addressed to `simulator:handoff`: nothing is sent unless the host
+        /// registers a driver of its own for the simulator.
+        request: HttpRequest,
+        /// The provider's conversation id, when the request addresses one that already exists.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote_id: Option<String>,
     },
     /// A user message relayed to the agent (masked when the integration masks personal data).
     RelayToAgent {
@@ -265,8 +249,8 @@ pub enum Output {
     },
     /// Something went wrong; the state did not change in a way the event asked for.
     Error {
-        /// Machine-readable code.
-        code: String,
+        /// Machine-readable code: the stable list of [`ErrorKind`].
+        code: ErrorKind,
         /// What happened.
         message: String,
         /// Node, when one is concerned.
@@ -277,11 +261,21 @@ pub enum Output {
 
 impl Output {
     /// An `error` output.
-    pub fn error(code: &str, message: impl Into<String>, node: Option<&str>) -> Output {
+    pub fn error(code: ErrorKind, message: impl Into<String>, node: Option<&str>) -> Output {
         Output::Error {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             node: node.map(str::to_owned),
+        }
+    }
+}
+
+impl From<Error> for Output {
+    fn from(e: Error) -> Output {
+        Output::Error {
+            code: e.kind(),
+            message: e.detail().to_owned(),
+            node: e.node().map(str::to_owned),
         }
     }
 }

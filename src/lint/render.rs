@@ -36,32 +36,50 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     let level = match f.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
-        Severity::Info => Level::INFO,
+        _ => Level::INFO,
     };
     let src = &report.source;
-    let first = src.line_index(src.floor_boundary(f.range.start));
-    let last = src
-        .line_index(src.floor_boundary(f.range.end))
-        .min(first + MAX_LINES - 1);
+    // The lines shown: from the first caret to the last (primary and secondary); lines in
+    // between without a caret are folded away.
+    let line_of = |o: usize| src.line_index(src.floor_boundary(o));
+    let primary_last = line_of(f.range.end).min(line_of(f.range.start) + MAX_LINES - 1);
+    let mut first = line_of(f.range.start);
+    let mut last = primary_last;
+    for r in &f.related {
+        first = first.min(line_of(r.range.start));
+        last = last.max(line_of(r.range.start));
+    }
     let lines = src.line_range(first).start..src.line_range(last).end;
     let text = &src.text[lines.clone()];
     let label = f.label.clone().unwrap_or_default();
     let mut group = Group::with_title(level.primary_title(f.message.as_str()).id(f.code));
-    if text.len() <= MAX_SHOWN {
+    let span = |range: &std::ops::Range<usize>| {
         let a = src
-            .floor_boundary(f.range.start)
+            .floor_boundary(range.start)
             .clamp(lines.start, lines.end)
             - lines.start;
-        let mut b = f.range.end.clamp(lines.start + a, lines.end) - lines.start;
+        let mut b = range.end.clamp(lines.start + a, lines.end) - lines.start;
         while !text.is_char_boundary(b) {
             b += 1;
         }
-        group = group.element(
-            Snippet::source(text)
-                .line_start(first + 1)
-                .path(f.file.as_str())
-                .annotation(AnnotationKind::Primary.span(a..b).label(label)),
-        );
+        a..b
+    };
+    let shown = text.len() <= MAX_SHOWN
+        || (text.len() <= MAX_SHOWN * 16 && text.lines().all(|l| l.len() <= MAX_SHOWN));
+    if shown {
+        let mut snippet = Snippet::source(text)
+            .line_start(first + 1)
+            .path(f.file.as_str())
+            .fold(true)
+            .annotation(AnnotationKind::Primary.span(span(&f.range)).label(label));
+        for r in &f.related {
+            snippet = snippet.annotation(
+                AnnotationKind::Context
+                    .span(span(&r.range))
+                    .label(r.message.clone().unwrap_or_default()),
+            );
+        }
+        group = group.element(snippet);
     } else {
         // A huge line (a minified file, a 5 MB string) is not printed; its position is.
         group = group
@@ -73,8 +91,16 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
             .element(Level::NOTE.message(format!(
                 "line {} is {} bytes long and is not shown",
                 f.line,
-                text.len()
+                src.line_range(line_of(f.range.start)).len()
             )));
+        for r in &f.related {
+            group = group.element(Level::NOTE.message(format!(
+                "{} at {}:{}",
+                r.message.as_deref().unwrap_or("see also"),
+                r.line,
+                r.column
+            )));
+        }
     }
     if !f.pointer.is_empty() {
         group = group.element(Level::NOTE.message(format!("at {}", f.pointer)));
@@ -158,17 +184,13 @@ fn escape_property(s: &str) -> String {
 }
 
 /// SARIF 2.1.0.
-pub fn sarif(reports: &[FileReport], rules: &[RuleMeta]) -> String {
+pub fn sarif(reports: &[FileReport], rules: &[&RuleMeta]) -> String {
     let rule_index = |code: &str| rules.iter().position(|r| r.code == code);
     let results: Vec<_> = reports
         .iter()
         .flat_map(|r| &r.findings)
         .map(|f| {
-            let level = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Info => "note",
-            };
+            let level = sarif_level(f.severity);
             let mut text = f.message.clone();
             if let Some(h) = &f.help {
                 text.push_str(&format!(" ({h})"));
@@ -193,6 +215,27 @@ pub fn sarif(reports: &[FileReport], rules: &[RuleMeta]) -> String {
             if let Some(i) = rule_index(f.code) {
                 result["ruleIndex"] = json!(i);
             }
+            if !f.related.is_empty() {
+                let related: Vec<_> = f
+                    .related
+                    .iter()
+                    .enumerate()
+                    .map(|(id, r)| {
+                        let mut loc = json!({
+                            "id": id,
+                            "physicalLocation": {
+                                "artifactLocation": { "uri": uri(&f.file) },
+                                "region": { "startLine": r.line, "startColumn": r.column }
+                            }
+                        });
+                        if let Some(m) = &r.message {
+                            loc["message"] = json!({ "text": m });
+                        }
+                        loc
+                    })
+                    .collect();
+                result["relatedLocations"] = json!(related);
+            }
             result
         })
         .collect();
@@ -212,7 +255,7 @@ pub fn sarif(reports: &[FileReport], rules: &[RuleMeta]) -> String {
                 "name": r.code,
                 "shortDescription": { "text": summary },
                 "fullDescription": { "text": r.docs.trim() },
-                "defaultConfiguration": { "level": match r.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Info => "note" } }
+                "defaultConfiguration": { "level": sarif_level(r.severity) }
             })
         })
         .collect();
@@ -226,10 +269,19 @@ pub fn sarif(reports: &[FileReport], rules: &[RuleMeta]) -> String {
                 "informationUri": "https://github.com/fluxo-dev/fluxo",
                 "rules": rules_json
             }},
+            "columnKind": "unicodeCodePoints",
             "results": results
         }]
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        _ => "note",
+    }
 }
 
 /// A relative URI reference for a path (forward slashes, spaces and `%` escaped).

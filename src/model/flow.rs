@@ -91,12 +91,26 @@ pub struct Message {
 pub struct Action {
     /// `start_live_chat`, `http_request`, `transfer_to_agent_liveperson`, or a custom action.
     pub name: String,
-    /// Parameters (templates allowed).
-    #[serde(default)]
+    /// Parameters (templates allowed). `before_action_messages`, when present, is a list of
+    /// strings.
+    #[serde(default, deserialize_with = "parameters")]
     pub parameters: Map<String, Json>,
     /// Context variable that receives the result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_variable: Option<String>,
+}
+
+fn parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Json>, D::Error> {
+    let m = Map::<String, Json>::deserialize(d)?;
+    if let Some(v) = m.get(crate::domain::BEFORE_ACTION_MESSAGES) {
+        let strings = v.as_array().is_some_and(|a| a.iter().all(Json::is_string));
+        if !strings {
+            return Err(serde::de::Error::custom(
+                "`before_action_messages` must be a list of strings",
+            ));
+        }
+    }
+    Ok(m)
 }
 
 /// An analytics event.

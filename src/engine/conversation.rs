@@ -1,0 +1,246 @@
+//! The conversation's own events: `start`, a user message (with input validation), and the
+//! result of an action the host ran.
+
+use super::input;
+use super::session::{Phase, Session};
+use super::turn::Turn;
+use super::{http_aliases, system_roots, unexpected, Bot, MAX_HISTORY};
+use crate::domain::pii;
+use crate::domain::{Output, Speaker};
+use crate::error::ErrorKind;
+use crate::expr::{Dialect, Evaluator, Scope};
+use serde_json::{json, Map, Value as Json};
+
+impl Bot {
+    pub(crate) fn start(
+        &self,
+        s: &mut Session,
+        channel: Option<String>,
+        context: Option<Map<String, Json>>,
+        contact: Option<Map<String, Json>>,
+        now: i64,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(chat) = s.chat.take() {
+            // A new conversation ends the old chat on the provider's side.
+            out.push(Output::CloseProviderConversation {
+                integration_id: chat.integration_id,
+                remote_id: chat.remote_id,
+            });
+        }
+        let fresh = self.new_session(&s.id);
+        *s = Session {
+            clock: now,
+            seq: s.seq,
+            ..fresh
+        };
+        s.started = true;
+        s.channel = channel;
+        if let Some(c) = context {
+            s.context = Json::Object(c);
+        }
+        if let Some(c) = contact {
+            s.contact = Json::Object(c);
+        }
+        match self.flow.start {
+            Some(start) => {
+                let mut t = Turn::new(
+                    self,
+                    s,
+                    out,
+                    now,
+                    json!({ "text": "" }),
+                    Json::Null,
+                    Json::Null,
+                );
+                t.fire(start, 0, false);
+                let pending = t.pending_out_of_hours;
+                self.finish_turn(s, pending, now, out, 0);
+            }
+            None => out.push(Output::error(
+                ErrorKind::NoStartNode,
+                "no node has the condition `start`",
+                None,
+            )),
+        }
+    }
+
+    // --- the user ------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn user(
+        &self,
+        s: &mut Session,
+        text: String,
+        intent: Option<String>,
+        entities: Option<Vec<Json>>,
+        confidence: Option<f64>,
+        now: i64,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(chat) = &mut s.chat {
+            // The bot is silent while the chat is open: the message goes to the agent.
+            if chat.phase == Phase::Active {
+                chat.inactivity_deadline = None;
+            }
+            let masked = self
+                .integration(&chat.integration_id)
+                .is_some_and(|i| i.mask_pii);
+            out.push(Output::RelayToAgent {
+                text: if masked { pii::mask(&text) } else { text },
+            });
+            return;
+        }
+        if let Some(sus) = &s.suspended {
+            out.push(Output::error(
+                ErrorKind::AwaitingActionResult,
+                format!("the turn waits for the result of action `{}` (id `{}`); the message was not processed", sus.name, sus.id),
+                Some(&sus.node),
+            ));
+            return;
+        }
+        self.remember(s, "user", &text, now);
+        let intents = match intent {
+            Some(i) => json!([{ "intent": i, "confidence": confidence.unwrap_or(1.0) }]),
+            None => json!([]),
+        };
+        let entities = Json::Array(entities.unwrap_or_default());
+        let mut input = json!({ "text": text });
+        // Validation of the focus node's open input.
+        if let Some(focus) = s
+            .focus
+            .clone()
+            .and_then(|f| self.flow.by_id.get(&f).copied())
+        {
+            if let Some((kind, payload)) = self.input_spec(s, focus, &intents, &entities, now) {
+                match input::validate(kind, &payload, &text) {
+                    input::Verdict::Valid(v) => {
+                        input = v;
+                        s.tries = 0;
+                    }
+                    input::Verdict::Invalid => {
+                        s.tries += 1;
+                        let messages: Vec<String> = match payload.get("error_message") {
+                            Some(Json::Array(a)) => a
+                                .iter()
+                                .filter_map(Json::as_str)
+                                .map(str::to_owned)
+                                .collect(),
+                            Some(Json::String(m)) => vec![m.clone()],
+                            _ => Vec::new(),
+                        };
+                        let msg = messages
+                            .get(s.tries as usize - 1)
+                            .or(messages.last())
+                            .cloned()
+                            .unwrap_or_else(|| "Resposta inválida. Tente novamente.".into());
+                        let node = self.flow.nodes[focus].id.clone();
+                        out.push(Output::Message {
+                            from: Speaker::Bot,
+                            text: Some(msg.clone()),
+                            message: None,
+                            node: Some(node.clone()),
+                            agent: None,
+                        });
+                        self.remember(s, "bot", &msg, now);
+                        let limit = payload.get("tries").and_then(Json::as_u64);
+                        if limit.is_none_or(|l| u64::from(s.tries) < l) {
+                            out.push(Output::AwaitingInput { node });
+                            return;
+                        }
+                        // Out of tries: the flow continues and can test `input.valid`.
+                        s.tries = 0;
+                        input = json!({ "text": text, "valid": false });
+                    }
+                }
+            }
+        }
+        let mut t = Turn::new(self, s, out, now, input, intents, entities);
+        t.route();
+        let pending = t.pending_out_of_hours;
+        self.finish_turn(s, pending, now, out, 0);
+    }
+
+    /// The input widget of node `i` for the session's channel, with its payload rendered.
+    pub(crate) fn input_spec(
+        &self,
+        s: &Session,
+        i: usize,
+        intents: &Json,
+        entities: &Json,
+        now: i64,
+    ) -> Option<(crate::model::InputType, Map<String, Json>)> {
+        let inp = self.flow.nodes.get(i)?.input.as_ref()?;
+        let pick = |k: &str| inp.channels.iter().find(|(c, _, _)| c == k);
+        let (_, kind, payload) = s
+            .channel
+            .as_deref()
+            .and_then(pick)
+            .or_else(|| pick("default"))
+            .or_else(|| inp.channels.first())?;
+        let system = system_roots(intents, now);
+        let scope = Scope {
+            context: &s.context,
+            contact: &s.contact,
+            input: &Json::Null,
+            intents,
+            entities,
+            env: &self.env,
+            system: &system,
+        };
+        let rendered = payload
+            .render(&mut Evaluator::new(scope, self.budget, Dialect::Builder))
+            .ok()?;
+        Some((*kind, rendered.as_object().cloned().unwrap_or_default()))
+    }
+
+    pub(crate) fn remember(&self, s: &mut Session, from: &str, text: &str, now: i64) {
+        if self.record_history {
+            if s.history.len() >= MAX_HISTORY {
+                s.history.remove(0);
+            }
+            s.history
+                .push(json!({ "from": from, "text": text, "at": now }));
+        }
+    }
+
+    pub(crate) fn action_result(
+        &self,
+        s: &mut Session,
+        id: String,
+        result: Json,
+        now: i64,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(sus) = s.suspended.take_if(|x| x.id == id) else {
+            let msg = match &s.suspended {
+                Some(x) => format!(
+                    "`action_result` for `{id}`, but the turn waits for `{}`",
+                    x.id
+                ),
+                None => {
+                    format!("`action_result` for `{id}`, but no action is waiting for a result")
+                }
+            };
+            unexpected(out, msg);
+            return;
+        };
+        let result = if sus.name == "http_request" {
+            http_aliases(result)
+        } else {
+            result
+        };
+        if let (Some(var), Json::Object(ctx)) = (&sus.result_variable, &mut s.context) {
+            ctx.insert(var.clone(), result);
+        }
+        let Some(&node) = self.flow.by_id.get(&sus.node) else {
+            return;
+        };
+        let mut t = Turn::new(self, s, out, now, sus.input, json!([]), json!([]));
+        t.fired = sus.fired;
+        t.muted = sus.muted;
+        t.fire(node, sus.action + 1, true);
+        let pending = t.pending_out_of_hours;
+        self.finish_turn(s, pending, now, out, 0);
+    }
+}

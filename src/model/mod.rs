@@ -1,0 +1,64 @@
+//! The files as typed data: flows (SPEC §2.1) and integrations (SPEC §2.2).
+//!
+//! The serde model and the JSON Schemas in `schemas/` describe the same shapes; a test checks
+//! that they accept exactly the same documents.
+
+mod flow;
+mod integrations;
+
+pub use flow::{Flow, InputType, OutputItem};
+pub use integrations::{
+    normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,
+};
+
+use serde_json::Value as Json;
+
+/// The kind of a file, recognised by its content (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A flow (top-level `nodes`).
+    Flow,
+    /// A Watson Assistant workspace (top-level `dialog_nodes`, or the wrapped export
+    /// `{"workspace": {"dialog_nodes": …}}`).
+    Watson,
+    /// An integrations file (top-level `integrations`).
+    Integrations,
+    /// A conversation test (top-level `conversations`).
+    Test,
+}
+
+impl FileKind {
+    /// Recognises a parsed document.
+    pub fn of(v: &Json) -> Option<FileKind> {
+        let o = v.as_object()?;
+        if o.contains_key("nodes") {
+            Some(FileKind::Flow)
+        } else if o.contains_key("dialog_nodes")
+            || o.get("workspace")
+                .and_then(Json::as_object)
+                .is_some_and(|w| w.contains_key("dialog_nodes"))
+        {
+            Some(FileKind::Watson)
+        } else if o.contains_key("integrations") {
+            Some(FileKind::Integrations)
+        } else if o.contains_key("conversations") {
+            Some(FileKind::Test)
+        } else {
+            None
+        }
+    }
+
+    /// "a flow", "a Watson workspace", …
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::Flow => "a flow",
+            FileKind::Watson => "a Watson workspace",
+            FileKind::Integrations => "an integrations file",
+            FileKind::Test => "a conversation test",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! The serde model and the JSON Schemas accept exactly the same documents: structural
+//! mutations of a valid flow (proptest), every file the project ships, and the edges of the
+//! conversation-test format.
+
+use crate::model::{Flow, IntegrationsFile};
+use crate::schema::{is_valid, SchemaKind};
+use proptest::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn seed_flow() -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/lint/schema/valid.json")).expect("seed")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    /// Structural mutations of valid flows: the model accepts exactly what the schema accepts.
+    #[test]
+    fn model_and_schema_agree(path in prop::sample::select(vec![
+        "", "/nodes/0", "/nodes/0/actions/0", "/nodes/0/events/0", "/nodes/0/events/0/details",
+        "/nodes/0/output/0/default", "/nodes/0/responses/0", "/nodes/0/input/default", "/nodes/0/next/0",
+    ]), key in prop::sample::select(vec![
+        "id", "name", "condition", "context", "actions", "output", "input", "next", "goto", "type",
+        "payload", "parameters", "result_variable", "event_name", "field1", "extra1", "text", "nodes",
+        "bogus", "$schema", "start_context", "custom_actions",
+    ]), value in prop::sample::select(vec![
+        json!(null), json!(1), json!("s"), json!(true), json!([]), json!({}), json!(["a"]), json!([{}]),
+        json!({"type": "text"}), json!({"goto": "x"}), json!("text_input"),
+    ]), remove in any::<bool>()) {
+        let mut v: Value = serde_json::from_str(&seed_flow()).expect("seed parses");
+        if let Some(Value::Object(m)) = v.pointer_mut(path) {
+            if remove { m.remove(key); } else { m.insert(key.to_owned(), value); }
+        }
+        let model = Flow::deserialize(&v).is_ok();
+        let schema = is_valid(SchemaKind::Flow, &v);
+        prop_assert_eq!(model, schema, "model and schema disagree on {}", v);
+    }
+}
+
+/// Every flow and integrations file the project ships or uses as a fixture: model ⇔ schema.
+#[test]
+fn shipped_files_agree_with_the_schema() {
+    let mut checked = 0;
+    for dir in ["flows", "tests/fixtures"] {
+        for e in walk(&root().join(dir)) {
+            let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&e).unwrap_or_default())
+            else {
+                continue;
+            };
+            if v.get("nodes").is_some() {
+                assert_eq!(
+                    Flow::deserialize(&v).is_ok(),
+                    is_valid(SchemaKind::Flow, &v),
+                    "{}",
+                    e.display()
+                );
+                checked += 1;
+            } else if v.get("conversations").is_some() {
+                let model = crate::testing::TestFile::from_value(&v).is_ok();
+                assert_eq!(model, is_valid(SchemaKind::Test, &v), "{}", e.display());
+                checked += 1;
+            } else if v.get("integrations").is_some() {
+                let model = IntegrationsFile::deserialize(&v).is_ok();
+                assert_eq!(
+                    model,
+                    is_valid(SchemaKind::Integrations, &v),
+                    "{}",
+                    e.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "{checked}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Steps at the edges of the format: `fluxo test` reads exactly what the schema accepts.
+#[test]
+fn test_steps_agree_with_the_schema() {
+    let steps = [
+        json!({ "user": "oi" }),
+        json!({ "user": 1 }),
+        json!({ "usr": "oi" }),
+        json!({ "user": "x", "extra": 1 }),
+        json!({ "user": "x", "agent": "y" }),
+        json!({ "user": "x", "intent": "i", "entities": [], "confidence": 0.5 }),
+        json!({ "user": "x", "entities": {} }),
+        json!({ "user": "x", "confidence": "alta" }),
+        json!({ "user": "x", "intent": 2 }),
+        json!({ "advance": "1h30m" }),
+        json!({ "advance": "5x" }),
+        json!({ "advance": -1 }),
+        json!({ "advance": 1.5 }),
+        json!({ "advance": "" }),
+        json!({ "advance": 300 }),
+        json!({ "agent_close": null }),
+        json!({ "agent_close": 3 }),
+        json!({ "agent_close": "ok" }),
+        json!({ "user_close": true }),
+        json!({ "action_result": {}, "id": 3 }),
+        json!({ "action_result": {}, "id": "n-1" }),
+        json!({}),
+        json!([]),
+        json!({ "expect": { "closed": "nope" } }),
+        json!({ "expect": { "closed": "timeout", "bot": "x" } }),
+        json!({ "expect": { "bot": 1 } }),
+        json!({ "expect": { "botx": "x" } }),
+        json!({ "provider_opened": "r", "result": { "a": 1 } }),
+        json!({ "provider_error": 5 }),
+    ];
+    for step in steps {
+        let file = json!({ "flow": "f.json", "conversations": [ { "name": "c", "steps": [step.clone()] } ] });
+        let model = crate::testing::TestFile::from_value(&file).is_ok();
+        assert_eq!(
+            model,
+            is_valid(SchemaKind::Test, &file),
+            "model and schema disagree on step {step}"
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Source files and positions: bytes to text, text to JSON with byte ranges, and byte offsets to
+//! 1-based line and column.
+
+pub mod json;
+
+use crate::diagnostic::{Diagnostic, Located, LocatedLabel, Location};
+use json::Document;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+/// A loaded file: its display path and its text (valid UTF-8, BOM removed).
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path as given by the user (used in diagnostics).
+    pub path: String,
+    /// File text.
+    pub text: String,
+    line_starts: Vec<usize>,
+    /// Characters before each block of [`BLOCK`] bytes, built on first use: a column is then
+    /// counted over at most one block, so placing many findings on one long line (a minified
+    /// export) stays linear.
+    chars_before: OnceLock<Vec<usize>>,
+}
+
+/// Bytes per block of the character index.
+const BLOCK: usize = 1024;
+
+/// A 1-based line and column (columns count Unicode scalar values, not bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LineCol {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl SourceFile {
+    /// Wraps a path and its text.
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr_lines(&text));
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+            chars_before: OnceLock::new(),
+        }
+    }
+
+    /// The 0-based line index that holds `offset`.
+    pub fn line_index(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// Characters in `text[..offset]` (`offset` on a char boundary).
+    fn char_offset(&self, offset: usize) -> usize {
+        // Entry `i`: characters before the block boundary `floor_boundary(i * BLOCK)`.
+        let index = self.chars_before.get_or_init(|| {
+            let blocks = self.text.len() / BLOCK + 1;
+            let mut v = Vec::with_capacity(blocks);
+            let (mut total, mut prev) = (0usize, 0usize);
+            for i in 0..blocks {
+                let at = self.floor_boundary(i * BLOCK);
+                total += self.text.get(prev..at).map_or(0, |s| s.chars().count());
+                v.push(total);
+                prev = at;
+            }
+            v
+        });
+        let i = (offset / BLOCK).min(index.len().saturating_sub(1));
+        let at = self.floor_boundary(i * BLOCK);
+        index.get(i).copied().unwrap_or(0)
+            + self.text.get(at..offset).map_or(0, |s| s.chars().count())
+    }
+
+    /// Line and column of a byte offset (clamped to the text, snapped to a char boundary).
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        let offset = self.floor_boundary(offset);
+        let line = self.line_index(offset);
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let column = if offset - start <= BLOCK {
+            self.text
+                .get(start..offset)
+                .map_or(0, |s| s.chars().count())
+        } else {
+            self.char_offset(offset) - self.char_offset(start)
+        } + 1;
+        LineCol {
+            line: line + 1,
+            column,
+        }
+    }
+
+    /// Byte range of the 0-based line `line`, without its line terminator.
+    pub fn line_range(&self, line: usize) -> Range<usize> {
+        let start = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        let mut end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |e| e - 1);
+        if end > start && self.text.as_bytes().get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        start..end.max(start)
+    }
+
+    /// The largest char boundary at or below `offset`.
+    pub fn floor_boundary(&self, offset: usize) -> usize {
+        let mut o = offset.min(self.text.len());
+        while !self.text.is_char_boundary(o) {
+            o -= 1;
+        }
+        o
+    }
+
+    /// Resolves findings to file positions, sorted by position. `doc` is built on first need
+    /// from `parsed_text` (the text the value was read from: the same length as the file's).
+    pub fn locate(&self, parsed_text: &str, diags: Vec<Diagnostic>) -> Vec<Located> {
+        let needs_doc = diags.iter().any(|d| {
+            std::iter::once(&d.primary)
+                .chain(&d.secondary)
+                .any(|l| !matches!(l.location, Location::Raw(_) | Location::Exact(..)))
+        });
+        let doc = needs_doc.then(|| Document::parse(parsed_text));
+        let range_of = |loc: &Location| -> Range<usize> {
+            match loc {
+                Location::Raw(r) | Location::Exact(_, r) => Some(r.clone()),
+                Location::Value(p) => doc.as_ref().and_then(|d| d.range(p)),
+                Location::Key(p) => doc.as_ref().and_then(|d| d.key_range(p)),
+                Location::InString(p, inner) => {
+                    doc.as_ref().and_then(|d| d.string_range(p, inner.clone()))
+                }
+            }
+            .unwrap_or(0..0)
+        };
+        let mut out: Vec<Located> = diags
+            .into_iter()
+            .map(|d| {
+                let range = range_of(&d.primary.location);
+                let start = self.line_col(range.start);
+                let end = self.line_col(range.end);
+                let related = d
+                    .secondary
+                    .iter()
+                    .map(|l| {
+                        let r = range_of(&l.location);
+                        let at = self.line_col(r.start);
+                        LocatedLabel {
+                            line: at.line,
+                            column: at.column,
+                            pointer: l.location.pointer().to_owned(),
+                            message: l.message.clone(),
+                            range: r,
+                        }
+                    })
+                    .collect();
+                Located {
+                    code: d.rule.code,
+                    severity: d.severity,
+                    pointer: d.primary.location.pointer().to_owned(),
+                    message: d.message,
+                    file: self.path.clone(),
+                    line: start.line,
+                    column: start.column,
+                    end_line: end.line,
+                    end_column: end.column,
+                    help: d.help,
+                    related,
+                    range,
+                    label: d.primary.message,
+                    fix: d.fix,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.range.start, a.code).cmp(&(b.range.start, b.code)));
+        out
+    }
+}
+
+/// Offsets just past every `\n`.
+fn memchr_lines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_and_lines() {
+        let f = SourceFile::new("x", "ab\nçé\r\nz");
+        assert_eq!(f.line_col(0), LineCol { line: 1, column: 1 });
+        assert_eq!(f.line_col(3), LineCol { line: 2, column: 1 });
+        assert_eq!(f.line_col(5), LineCol { line: 2, column: 2 });
+        assert_eq!(f.line_col(9), LineCol { line: 3, column: 1 });
+        assert_eq!(&f.text[f.line_range(1)], "çé");
+        // Offsets inside a multi-byte char snap back.
+        assert_eq!(f.line_col(4), LineCol { line: 2, column: 1 });
+    }
+
+    #[test]
+    fn long_lines_count_characters_through_the_index() {
+        // One line of mixed one- and multi-byte characters, far longer than a block.
+        let unit = "aé😀b";
+        let text = unit.repeat(2000);
+        let f = SourceFile::new("x", text.clone());
+        for offset in (0..text.len()).step_by(97) {
+            let offset = f.floor_boundary(offset);
+            let expected = text[..offset].chars().count() + 1;
+            assert_eq!(f.line_col(offset).column, expected, "offset {offset}");
+        }
+    }
+}

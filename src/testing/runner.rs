@@ -1,0 +1,402 @@
+//! The runner behind `fluxo test`: each conversation on a fresh session, host actions answered
+//! from the test's mocks, expectations checked, the transcript compared with its golden file.
+
+use super::coverage::{Coverage, Tracker};
+use super::format::{Conversation, Expect, Step, TestFile};
+use super::golden::{diff, split_golden};
+use crate::domain::{CloseStatus, Event, Output, Speaker};
+use crate::engine::{Bot, Session};
+use crate::error::Error;
+use serde_json::Value as Json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Default clock of tests: Monday 2026-01-05 12:00 UTC.
+pub const DEFAULT_CLOCK: &str = "2026-01-05T12:00:00Z";
+
+/// What one conversation did.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationResult {
+    /// Its name.
+    pub name: String,
+    /// What went wrong (empty: passed).
+    pub failures: Vec<String>,
+    /// The transcript.
+    pub transcript: String,
+}
+
+/// What one test file did.
+#[derive(Debug, Clone, Default)]
+pub struct FileResult {
+    /// The test file.
+    pub path: PathBuf,
+    /// The flow it runs (canonical path).
+    pub flow: PathBuf,
+    /// A problem that stopped the whole file (unreadable, flow does not load).
+    pub error: Option<String>,
+    /// Per conversation.
+    pub conversations: Vec<ConversationResult>,
+    /// Coverage of the flow by this file.
+    pub coverage: Coverage,
+    /// The golden file was rewritten (`--bless`).
+    pub blessed: bool,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Rewrite golden transcripts instead of comparing them.
+    pub bless: bool,
+}
+
+/// Runs one test file. Never panics on bad input: a file that cannot run reports why.
+pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
+    let mut result = FileResult {
+        path: path.to_path_buf(),
+        ..Default::default()
+    };
+    let file: TestFile = match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| format!("not a conversation test: {e}")))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            result.error = Some(e);
+            return (result, None);
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let flow_path = dir.join(&file.flow);
+    result.flow = flow_path.canonicalize().unwrap_or(flow_path.clone());
+    let integ = file.integrations.as_ref().map(|i| dir.join(i));
+    let bot = match load(&flow_path, integ.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            result.error = Some(e);
+            return (result, None);
+        }
+    };
+    let golden_path = file.golden.as_ref().map(|g| dir.join(g));
+    let golden = golden_path
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default());
+    let sections = golden.as_deref().map(split_golden).unwrap_or_default();
+    let mut names = BTreeSet::new();
+    for conv in &file.conversations {
+        let mut r = run_conversation(&bot, conv, file.clock.as_deref(), &mut result.coverage);
+        if !names.insert(conv.name.clone()) {
+            r.failures.push(format!(
+                "another conversation in this file is also named `{}`",
+                conv.name
+            ));
+        }
+        if let (Some(gp), false) = (&golden_path, opts.bless) {
+            match sections.get(&conv.name) {
+                Some((expected, first_line)) => {
+                    if let Some(diff) = diff(expected, &r.transcript, *first_line, gp) {
+                        r.failures.push(diff);
+                    }
+                }
+                None => r.failures.push(format!(
+                    "{} has no transcript for `{}`; run `fluxo test --bless` to record it",
+                    gp.display(),
+                    conv.name
+                )),
+            }
+        }
+        result.conversations.push(r);
+    }
+    if let (Some(gp), true) = (&golden_path, opts.bless) {
+        let text: String = result
+            .conversations
+            .iter()
+            .map(|c| format!("=== {}\n{}", c.name, c.transcript))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if golden.as_deref() != Some(text.as_str()) {
+            match std::fs::write(gp, &text) {
+                Ok(()) => result.blessed = true,
+                Err(e) => result.error = Some(format!("{}: {e}", gp.display())),
+            }
+        }
+    }
+    (result, Some(bot))
+}
+
+/// Loads a flow and its integrations (default: `integrations.json` beside the flow). A flow
+/// that cannot run is refused with every blocking finding, one per line, with its position.
+pub fn load(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
+    Bot::from_files(flow, integrations).map_err(|e| explain(&e))
+}
+
+/// An error with each of its findings on a line of its own.
+pub(crate) fn explain(e: &Error) -> String {
+    let mut msg = e.detail().to_owned();
+    for f in e.findings() {
+        msg.push_str(&format!(
+            "\n  {}:{}:{}: {} [{}]",
+            f.file, f.line, f.column, f.message, f.code
+        ));
+    }
+    msg
+}
+
+fn clock_ms(c: Option<&str>) -> Result<i64, String> {
+    c.unwrap_or(DEFAULT_CLOCK)
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|e| format!("clock: {e}"))
+}
+
+/// Runs one conversation, recording coverage.
+pub fn run_conversation(
+    bot: &Bot,
+    conv: &Conversation,
+    file_clock: Option<&str>,
+    cov: &mut Coverage,
+) -> ConversationResult {
+    let mut r = ConversationResult {
+        name: conv.name.clone(),
+        ..Default::default()
+    };
+    let mut now = match clock_ms(conv.clock.as_deref().or(file_clock)) {
+        Ok(n) => n,
+        Err(e) => {
+            r.failures.push(e);
+            return r;
+        }
+    };
+    let mut s = bot.new_session("test");
+    let start = conv.start.clone().unwrap_or_default();
+    let mut tracker = Tracker::default();
+    let first = Event::Start {
+        channel: start.channel,
+        context: start.context,
+        contact: start.contact,
+    };
+    let mut last = feed(bot, &mut s, first, now, conv, &mut r, &mut tracker);
+    for (i, raw) in conv.steps.iter().enumerate() {
+        match Step::parse(raw) {
+            Err(e) => r.failures.push(format!("step {}: {e}", i + 1)),
+            Ok(Step::Expect(e)) => {
+                for f in check(&e, &last, &s) {
+                    r.failures.push(format!("step {} (expect): {f}", i + 1));
+                }
+            }
+            Ok(Step::Event(ev)) => {
+                now = ev.clock_after(now);
+                last = feed(bot, &mut s, ev, now, conv, &mut r, &mut tracker);
+            }
+        }
+    }
+    tracker.into(cov);
+    r
+}
+
+/// Feeds an event, answers host actions from the mocks, appends to the transcript.
+fn feed(
+    bot: &Bot,
+    s: &mut Session,
+    ev: Event,
+    now: i64,
+    conv: &Conversation,
+    r: &mut ConversationResult,
+    t: &mut Tracker,
+) -> Vec<Output> {
+    let mut pending = vec![ev];
+    let mut all = Vec::new();
+    // Each mock answer may trigger another action; bounded by the number of mocks used.
+    for _ in 0..64 {
+        let Some(ev) = pending.pop() else { break };
+        r.transcript.push_str(&format!(
+            "> {}\n",
+            serde_json::to_string(&ev).unwrap_or_default()
+        ));
+        for o in bot.handle(s, ev, now) {
+            r.transcript.push_str(&format!(
+                "  {}\n",
+                serde_json::to_string(&o).unwrap_or_default()
+            ));
+            t.see(bot, &o);
+            if let Output::ActionRequested { id, name, .. } = &o {
+                match conv.mocks.get(name) {
+                    Some(result) => pending.push(Event::ActionResult { id: id.clone(), result: result.clone() }),
+                    None => r.failures.push(format!("the flow asked the host to run `{name}`, and the test has no mock for it (add it to `mocks`)")),
+                }
+            }
+            all.push(o);
+        }
+    }
+    all
+}
+
+fn bot_texts(out: &[Output], who: Speaker) -> Vec<&str> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Message {
+                from,
+                text: Some(t),
+                ..
+            } if *from == who => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn get_path<'a>(v: &'a Json, path: &str) -> Option<&'a Json> {
+    path.split('.').try_fold(v, |cur, seg| match cur {
+        Json::Array(a) => a.get(seg.parse::<usize>().ok()?),
+        Json::Object(m) => m.get(seg),
+        _ => None,
+    })
+}
+
+/// Checks an expectation; returns what did not hold.
+fn check(e: &Expect, out: &[Output], s: &Session) -> Vec<String> {
+    let mut f = Vec::new();
+    let bot = bot_texts(out, Speaker::Bot);
+    let said = || {
+        if bot.is_empty() {
+            "the bot said nothing".to_string()
+        } else {
+            format!("the bot said: {bot:?}")
+        }
+    };
+    if let Some(x) = &e.bot {
+        if !bot.contains(&x.as_str()) {
+            f.push(format!("expected the bot to say {x:?}; {}", said()));
+        }
+    }
+    if let Some(x) = &e.bot_contains {
+        if !bot.iter().any(|b| b.contains(x.as_str())) {
+            f.push(format!(
+                "expected a bot message containing {x:?}; {}",
+                said()
+            ));
+        }
+    }
+    if let Some(x) = &e.bot_matches {
+        match crate::expr::compile_regex(x, "") {
+            Ok(re) => {
+                if !bot.iter().any(|b| re.is_match(b)) {
+                    f.push(format!("expected a bot message matching /{x}/; {}", said()));
+                }
+            }
+            Err(err) => f.push(format!("`bot_matches`: invalid pattern: {err}")),
+        }
+    }
+    if e.silent == Some(true) && !bot.is_empty() {
+        f.push(format!("expected the bot to stay silent; {}", said()));
+    }
+    if let Some(x) = &e.agent {
+        let agent = bot_texts(out, Speaker::Agent);
+        if !agent.contains(&x.as_str()) {
+            f.push(format!(
+                "expected the agent to say {x:?}; the agent said: {agent:?}"
+            ));
+        }
+    }
+    if let Some(x) = &e.system_contains {
+        let sys = bot_texts(out, Speaker::System);
+        if !sys.iter().any(|m| m.contains(x.as_str())) {
+            f.push(format!(
+                "expected a system notice containing {x:?}; notices: {sys:?}"
+            ));
+        }
+    }
+    if let Some(x) = &e.relayed {
+        let relayed: Vec<&str> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::RelayToAgent { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !relayed.contains(&x.as_str()) {
+            f.push(format!(
+                "expected {x:?} to be relayed to the agent; relayed: {relayed:?}"
+            ));
+        }
+    }
+    if let Some(x) = &e.node {
+        if !out
+            .iter()
+            .any(|o| matches!(o, Output::NodeEntered { id } if id == x))
+        {
+            let fired: Vec<&str> = out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::NodeEntered { id } => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            f.push(format!("expected node `{x}` to fire; fired: {fired:?}"));
+        }
+    }
+    if let Some(x) = &e.awaiting {
+        if s.focus.as_deref() != Some(x.as_str()) {
+            f.push(format!(
+                "expected the bot to wait at `{x}`; it waits at {:?}",
+                s.focus
+            ));
+        }
+    }
+    if let Some(x) = e.closed {
+        let got: Vec<CloseStatus> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::LiveChatClosed { status, .. } => Some(*status),
+                _ => None,
+            })
+            .collect();
+        if !got.contains(&x) {
+            f.push(format!(
+                "expected the live chat to close with `{}`; closes: {got:?}",
+                x.as_str()
+            ));
+        }
+    }
+    if let Some(fields) = &e.handoff {
+        let h = out.iter().find_map(|o| match o {
+            Output::HandoffRequested { .. } => serde_json::to_value(o).ok(),
+            _ => None,
+        });
+        match h {
+            None => f.push("expected a hand-over request; there was none".into()),
+            Some(h) => {
+                for (path, want) in fields {
+                    let got = get_path(&h, path);
+                    if got != Some(want) {
+                        f.push(format!(
+                            "hand-over `{path}`: expected {want}, got {}",
+                            got.map_or("nothing".into(), |g| g.to_string())
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (label, want, have) in [
+        ("context", &e.context, &s.context),
+        ("contact", &e.contact, &s.contact),
+    ] {
+        for (k, v) in want.iter().flatten() {
+            let got = have.get(k);
+            if got != Some(v) && !(v.is_null() && got.is_none()) {
+                f.push(format!(
+                    "{label} `{k}`: expected {v}, got {}",
+                    got.map_or("nothing".into(), |g| g.to_string())
+                ));
+            }
+        }
+    }
+    if let Some(code) = &e.error {
+        if !out
+            .iter()
+            .any(|o| matches!(o, Output::Error { code: c, .. } if c.code() == code))
+        {
+            f.push(format!("expected an error `{code}`"));
+        }
+    }
+    f
+}
