@@ -21,9 +21,7 @@ fn fixture(p: &str) -> String {
     format!("tests/fixtures/lint/{p}")
 }
 
-fn scratch(name: &str, from: &Path) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fluxo-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+fn scratch(dir: &common::Scratch, name: &str, from: &Path) -> PathBuf {
     let p = dir.join(name);
     std::fs::copy(from, &p).expect("copy");
     p
@@ -147,11 +145,49 @@ fn sarif_output_is_valid_sarif_2_1_0() {
         results.iter().all(|r| r["ruleIndex"].is_u64()),
         "every result names a rule"
     );
+    // Columns count Unicode code points, and the run says so.
+    assert_eq!(sarif["runs"][0]["columnKind"], "unicodeCodePoints");
+    // A second caret (the first of two duplicate node ids) is a related location.
+    let duplicate = results
+        .iter()
+        .find(|r| r["ruleId"] == "duplicate-node-id")
+        .expect("a duplicate-node-id result");
+    let related = &duplicate["relatedLocations"][0];
+    assert_eq!(related["message"]["text"], "first used here");
+    assert_eq!(related["physicalLocation"]["region"]["startLine"], 2);
+}
+
+#[test]
+fn run_ignores_lint_findings_of_unused_integrations_that_lint_reports() {
+    // An inline secret in an integration the flow never uses: `fluxo run` runs (the linter's
+    // rules never stop a flow), and `fluxo lint` still reports it.
+    let dir = common::Scratch::new("inline-secret");
+    std::fs::copy(
+        common::root().join("flows/simulator.json"),
+        dir.join("simulator.json"),
+    )
+    .expect("copy");
+    let integrations = serde_json::json!({ "integrations": [
+        { "id": 9, "provider": "simulator", "wait_timeout_s": 300 },
+        { "id": 2, "provider": "altu_connector",
+          "settings": { "webhook_url": "https://example.invalid/h", "access_key": "s3cr3t-inline" } }
+    ] });
+    let ipath = dir.write("integrations.json", integrations.to_string());
+    let flow = dir.join("simulator.json");
+    let o = run_with(
+        &["run", flow.to_str().expect("utf8")],
+        "{\"type\": \"start\"}\n",
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"node_entered\""));
+    let lint = fluxo(&["lint", "--format", "json", ipath.to_str().expect("utf8")]);
+    assert_eq!(code(&lint), 1);
+    assert!(String::from_utf8_lossy(&lint.stdout).contains("\"inline-secret\""));
 }
 
 #[test]
 fn directories_are_walked_and_non_fluxo_json_skipped() {
-    let dir = std::env::temp_dir().join(format!("fluxo-walk-{}", std::process::id()));
+    let dir = common::Scratch::new("walk");
     std::fs::create_dir_all(dir.join("sub")).expect("dir");
     std::fs::write(dir.join("package.json"), "{\"name\": \"x\"}").expect("w");
     std::fs::copy(
@@ -177,12 +213,14 @@ fn directories_are_walked_and_non_fluxo_json_skipped() {
 
 #[test]
 fn fix_repairs_the_doc_examples() {
+    let dir = common::Scratch::new("fix");
     for name in [
         "doc-generic-template-trailing-comma.json",
         "doc-altu-connector-missing-comma.json",
         "bom.json",
     ] {
         let p = scratch(
+            &dir,
             name,
             &common::root().join(fixture(&format!("json-syntax/{name}"))),
         );
@@ -254,8 +292,9 @@ fn integrations_option_enables_provider_rules() {
     let beside = fluxo(&["lint", "--format", "json", &flow]);
     assert_eq!(count(&beside, "unsupported-parameter"), 6);
     // Alone in a directory, the flow runs on the simulator, and fluxo says so once.
-    let alone = scratch("alone.json", &common::root().join(&flow));
-    let also = scratch("also.json", &common::root().join(&flow));
+    let dir = common::Scratch::new("alone");
+    let alone = scratch(&dir, "alone.json", &common::root().join(&flow));
+    let also = scratch(&dir, "also.json", &common::root().join(&flow));
     let o = fluxo(&[
         "lint",
         "--format",
@@ -314,8 +353,7 @@ fn run_the_readme_main_job() {
 fn run_flags_and_errors() {
     // --context and --channel fill the implied start; an error output makes the exit status 1.
     let flow = r#"{ "nodes": [ { "id": "a", "condition": "start", "output": [ { "default": { "type": "text", "text": "oi <? $nome ?>" }, "Whatsapp": { "type": "text", "text": "zap <? $nome ?>" } } ], "input": { "default": { "type": "text_input" } } } ] }"#;
-    let dir = std::env::temp_dir().join(format!("fluxo-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::Scratch::new("run");
     let p = dir.join("f.json");
     std::fs::write(&p, flow).expect("write");
     let path = p.to_str().expect("utf8");

@@ -67,10 +67,8 @@ fn fluxo(args: &[&str], dir: &Path) -> Output {
 }
 
 /// A scratch copy of the simulator flow, its integrations, test and golden transcript.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fluxo-conv-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+fn scratch(name: &str) -> common::Scratch {
+    let dir = common::Scratch::new(&format!("conv-{name}"));
     for f in [
         "simulator.json",
         "simulator.test.json",
@@ -220,9 +218,7 @@ fn broken_test_files_are_reported_not_skipped() {
 
 #[test]
 fn chat_through_a_pseudo_terminal_then_save_and_replay() {
-    let dir = std::env::temp_dir().join(format!("fluxo-chat-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::Scratch::new("chat");
     let flow = common::root().join("flows/simulator.json");
     let saved = dir.join("handover");
     let cmd = format!(

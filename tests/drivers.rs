@@ -973,8 +973,7 @@ async fn fluxo_run_live_against_a_fake_provider() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&mock)
         .await;
-    let dir = std::env::temp_dir().join(format!("fluxo-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::Scratch::new("live");
     std::fs::copy(
         common::root().join("flows/zendesk.json"),
         dir.join("zendesk.json"),

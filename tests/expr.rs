@@ -165,6 +165,17 @@ fn methods() {
 }
 
 #[test]
+fn escaped_dollar_is_a_dollar() {
+    // The builder writes `\$` where a `$` would otherwise start a variable: in strings, and in
+    // regexes, where its own docs check digits with `/^[0-9]+\$/`.
+    let e = Env::new();
+    assert_eq!(e.eval(r"'R\$ 10'"), json!("R$ 10"));
+    assert!(e.cond(r"/^[0-9]+\$/.test('123')"));
+    assert!(!e.cond(r"/^[0-9]+\$/.test('123a')"));
+    assert_eq!(e.render(r"Total: <? 'R\$ ' + $n ?>"), json!("Total: R$ 2"));
+}
+
+#[test]
 fn templates_keep_type_and_render_once() {
     let e = Env::new();
     assert_eq!(

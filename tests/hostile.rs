@@ -2,14 +2,14 @@
 //! with exit 1 or 2 and a diagnostic. A watchdog kills a run that takes over 60 s (a hang, not a
 //! timing assertion); the measured time is printed for docs/benchmarks.md.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fluxo-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp(dir: &common::Scratch, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::File::create(&p)
         .and_then(|mut f| f.write_all(bytes))
@@ -19,7 +19,8 @@ fn temp(name: &str, bytes: &[u8]) -> PathBuf {
 
 /// Runs `fluxo lint` on the bytes; returns (exit code, stdout).
 fn lint(name: &str, bytes: &[u8]) -> (i32, String) {
-    let path = temp(name, bytes);
+    let dir = common::Scratch::new("hostile");
+    let path = temp(&dir, name, bytes);
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
         .args(["lint", "--format", "json"])

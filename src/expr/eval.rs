@@ -209,20 +209,8 @@ impl<'s> Evaluator<'s> {
                 for x in args {
                     a.push(self.eval(x)?);
                 }
-                let found = methods::by_name(name);
-                if !found
-                    .iter()
-                    .any(|m| m.receiver == methods::Receiver::Function)
-                {
-                    return Err(expr_error(
-                        ErrorKind::ExpressionUnknownMethod,
-                        &e.span,
-                        format!("unknown function `{name}`"),
-                    ));
-                }
                 let mut call = self.call(&e.span);
-                // Functions are table entries with no receiver: any non-null value stands in.
-                methods::call(found, name, &mut call, Val::Type("function"), &a)?
+                methods::call_function(methods::by_name(name), name, &mut call, &a)?
             }
             ExprKind::Type(t) => match t.as_str() {
                 "Math" | "java.lang.Math" => Val::Type("Math"),

@@ -176,6 +176,37 @@ pub(crate) fn call<'e>(
     let found = methods
         .iter()
         .find(|m| Some(m.receiver) == kind && m.availability.includes(c.dialect));
+    dispatch(found, kind, name, c, recv, args)
+}
+
+/// Calls the global function among `methods` (`now()`, `today()`).
+pub(crate) fn call_function<'e>(
+    methods: &'static [Method],
+    name: &str,
+    c: &mut Call<'_>,
+    args: &[Val<'e>],
+) -> Result<Val<'e>, Error> {
+    let found = methods
+        .iter()
+        .find(|m| m.receiver == Receiver::Function && m.availability.includes(c.dialect));
+    if found.is_none() {
+        return Err(expr_error(
+            ErrorKind::ExpressionUnknownMethod,
+            c.span,
+            format!("unknown function `{name}`"),
+        ));
+    }
+    dispatch(found, Some(Receiver::Function), name, c, Val::Null, args)
+}
+
+fn dispatch<'e>(
+    found: Option<&Method>,
+    kind: Option<Receiver>,
+    name: &str,
+    c: &mut Call<'_>,
+    recv: Val<'e>,
+    args: &[Val<'e>],
+) -> Result<Val<'e>, Error> {
     match found {
         Some(m) if args.len() < m.min_args || args.len() > m.max_args => Err(expr_error(
             ErrorKind::ExpressionUnknownMethod,

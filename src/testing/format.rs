@@ -73,6 +73,9 @@ pub struct Expect {
     /// A bot message containing this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_contains: Option<String>,
+    /// No bot message contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_never: Option<String>,
     /// A bot message matching this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_matches: Option<String>,

@@ -275,6 +275,13 @@ fn check(e: &Expect, out: &[Output], s: &Session) -> Vec<String> {
             ));
         }
     }
+    if let Some(x) = &e.bot_never {
+        if let Some(b) = bot.iter().find(|b| b.contains(x.as_str())) {
+            f.push(format!(
+                "expected no bot message containing {x:?}; the bot said {b:?}"
+            ));
+        }
+    }
     if let Some(x) = &e.bot_matches {
         match crate::expr::compile_regex(x, "") {
             Ok(re) => {
