@@ -154,6 +154,7 @@ pub fn by_name(name: &str) -> &'static [Method] {
 }
 
 /// True when some entry named `name` exists in `dialect`.
+#[cfg(test)]
 pub fn known(name: &str, dialect: Dialect) -> bool {
     by_name(name)
         .iter()
