@@ -56,6 +56,7 @@ pub use engine::{Bot, LiveChat, Phase, Session};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{
     normalise_id, BusinessHours, FileKind, Integration, IntegrationsFile, QueueMessage, WaitNotice,
+    MAX_TIMEOUT_S,
 };
 
 /// The JSON Schemas fluxo ships, for editors and other tools.

@@ -147,3 +147,102 @@ fn wrong_shapes_everywhere() {
         "json-syntax",
     );
 }
+
+#[test]
+fn a_megabyte_of_empty_segments_in_one_string() {
+    // 200,000 findings in one string: placing each must not rescan the string.
+    let text = "<? ?>".repeat(200_000);
+    let flow = serde_json::json!({ "nodes": [ { "id": "a", "condition": "start",
+        "output": [ { "default": { "type": "text", "text": text } } ] } ] });
+    assert_diagnosed(
+        "segments.json",
+        flow.to_string().as_bytes(),
+        "expression-syntax",
+    );
+}
+
+#[test]
+fn a_minified_flow_with_thousands_of_findings() {
+    // One line of 3.6 MB and 16,000 findings: columns are counted without rescanning the line.
+    let mut nodes = vec![serde_json::json!({ "id": "inicio", "condition": "start" })];
+    let pad = "x".repeat(400);
+    for i in 0..8000 {
+        nodes.push(serde_json::json!({ "id": format!("n{i}"), "comment": pad,
+            "next": [ { "goto": format!("nada{i}") } ] }));
+    }
+    let flow = serde_json::json!({ "nodes": nodes }).to_string();
+    assert!(!flow.contains('\n'));
+    assert_diagnosed("minified.json", flow.as_bytes(), "unknown-goto-target");
+}
+
+/// Runs `fluxo run FLOW` with `events` on stdin; returns (exit code, stdout, stderr).
+fn run(flow: &[u8], events: &str) -> (i32, String, String) {
+    let dir = common::Scratch::new("hostile-run");
+    let path = temp(&dir, "flow.json", flow);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .arg("run")
+        .arg(&path)
+        .args(["--clock", "2026-01-05T12:00:00Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fluxo run");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(events.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn deep_expressions_do_not_crash_fluxo_run() {
+    // 12,000 `!` and 7,600 terms of `+` aborted the process with a stack overflow (exit 134).
+    let deep = format!("{}$x", "!".repeat(12_000));
+    let long: Vec<&str> = vec!["$x"; 7600];
+    let events =
+        "{\"type\": \"start\", \"context\": {\"x\": 1}}\n{\"type\": \"user\", \"text\": \"oi\"}\n";
+    for (condition, loads) in [(deep, false), (format!("{} > 0", long.join(" + ")), true)] {
+        let flow = serde_json::json!({ "nodes": [
+            { "id": "a", "condition": "start", "input": { "default": { "type": "text_input" } },
+              "next": [ { "condition": condition, "goto": "b" } ] },
+            { "id": "b", "output": [ { "default": { "type": "text", "text": "sim" } } ] } ] });
+        let (status, stdout, stderr) = run(flow.to_string().as_bytes(), events);
+        if loads {
+            assert_eq!(status, 0, "{stderr}");
+            assert!(stdout.contains("\"text\":\"sim\""), "{stdout}");
+        } else {
+            assert_eq!(status, 2, "a load error, not a crash: {stderr:.300}");
+            assert!(stderr.contains("nested more than"), "{stderr:.300}");
+        }
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_lint_quietly() {
+    // `fluxo lint … | head`: the reader goes away after a few bytes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args([
+            "lint",
+            "tests/fixtures/lint",
+            "tests/fixtures/lint",
+            "tests/fixtures/lint",
+        ])
+        .current_dir(common::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 64];
+    let _ = std::io::Read::read(&mut stdout, &mut first);
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

@@ -116,7 +116,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot open the terminal: {e}")),
     };
-    println!(
+    outln!(
         "{}",
         chat.style
             .paint("2", "fluxo chat — /help for commands, Ctrl-D to leave")
@@ -139,7 +139,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         match chat.command(&line) {
             Ok(Some(event)) => chat.feed(event),
             Ok(None) => {}
-            Err(e) => println!("{}", chat.style.paint("31", &format!("error: {e}"))),
+            Err(e) => outln!("{}", chat.style.paint("31", &format!("error: {e}"))),
         }
     }
     ExitCode::SUCCESS
@@ -164,7 +164,7 @@ impl Chat {
         self.events.push(e);
         for o in &out {
             if let Some(line) = self.show(o) {
-                println!("{line}");
+                outln!("{line}");
             }
         }
     }
@@ -278,7 +278,7 @@ impl Chat {
             }
             ("save", _) if !rest.is_empty() => {
                 let path = self.save(Path::new(rest))?;
-                println!(
+                outln!(
                     "{}",
                     self.style.paint(
                         "2",
@@ -292,7 +292,7 @@ impl Chat {
                 return Ok(None);
             }
             ("help", _) => {
-                println!("{HELP}");
+                outln!("{HELP}");
                 return Ok(None);
             }
             _ => return Err(format!("unknown command `{line}`; /help lists them")),
@@ -305,11 +305,11 @@ impl Chat {
             t.map(|t| format!("in {} s", (t - self.now) / 1000))
                 .unwrap_or_else(|| "off".into())
         };
-        println!("context: {}", s.context());
-        println!("contact: {}", s.contact());
-        println!("focus:   {}", s.focus().unwrap_or("(none)"));
+        outln!("context: {}", s.context());
+        outln!("contact: {}", s.contact());
+        outln!("focus:   {}", s.focus().unwrap_or("(none)"));
         match s.live_chat() {
-            Some(c) => println!(
+            Some(c) => outln!(
                 "live chat: {:?} on {} (integration {}), agents {:?}, wait timeout {}, inactivity timeout {}",
                 c.phase(),
                 c.provider().as_str(),
@@ -318,15 +318,15 @@ impl Chat {
                 secs(c.wait_deadline()),
                 secs(c.inactivity_deadline())
             ),
-            None => println!("live chat: none"),
+            None => outln!("live chat: none"),
         }
         if let Some((id, name)) = s.awaiting_action() {
-            println!("waiting for action `{name}` ({id})");
+            outln!("waiting for action `{name}` ({id})");
         }
         let clock = jiff::Timestamp::from_millisecond(self.now)
             .map(|t| t.to_string())
             .unwrap_or_default();
-        println!("clock:   {clock}");
+        outln!("clock:   {clock}");
     }
 
     /// Writes `FILE` (a `.test.json` is added when missing) and its golden transcript.
@@ -419,7 +419,7 @@ fn live_chat(
     let shown = style.clone();
     let started = tokio.block_on(super::live::start(bot, listen, move |o| {
         if let Some(line) = show(&shown, o) {
-            println!("{line}");
+            outln!("{line}");
         }
     }));
     let (rt, _printer) = match started {
@@ -441,7 +441,7 @@ fn live_chat(
     let Ok(mut rl) = rustyline::DefaultEditor::new() else {
         return ExitCode::from(2);
     };
-    println!(
+    outln!(
         "{}",
         style.paint(
             "2",
@@ -459,7 +459,7 @@ fn live_chat(
             "/user close" => Event::UserClose { reason: None },
             "/state" => {
                 if let Some(s) = rt.session(id) {
-                    println!(
+                    outln!(
                         "context: {}\nfocus: {}\nlive chat: {}",
                         s.context(),
                         s.focus().unwrap_or("(none)"),
@@ -473,7 +473,7 @@ fn live_chat(
                 continue;
             }
             l if l.starts_with('/') => {
-                println!("{}", style.paint("31", "error: with --live the provider plays the agent and the clock is real; use /user close, /state, /quit"));
+                outln!("{}", style.paint("31", "error: with --live the provider plays the agent and the clock is real; use /user close, /state, /quit"));
                 continue;
             }
             text => Event::User {

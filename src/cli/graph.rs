@@ -30,7 +30,7 @@ pub(crate) fn run(args: GraphArgs) -> ExitCode {
                 GraphFormat::Mermaid => fluxo::graph::Format::Mermaid,
                 GraphFormat::Dot => fluxo::graph::Format::Dot,
             };
-            print!("{}", fluxo::graph::render(&bot, f));
+            out!("{}", fluxo::graph::render(&bot, f));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -143,7 +143,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         Format::Sarif => render::sarif(&reports, &fluxo::lint::rules()),
         Format::Github => render::github(&reports),
     };
-    print!("{text}");
+    out!("{text}");
     let worst = reports
         .iter()
         .flat_map(|r| &r.findings)

@@ -4,7 +4,6 @@
 use fluxo::drivers::http::{Http, RetryPolicy};
 use fluxo::engine::{Bot, Event, Output};
 use fluxo::runtime::{MemoryStore, Runtime, TokioClock};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -68,8 +67,7 @@ pub(crate) fn run(
         .map_err(|e| e.to_string())?;
     tokio.block_on(async {
         let (rt, printed) = start(bot, listen, |o| {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", serde_json::to_string(o).unwrap_or_default());
+            outln!("{}", serde_json::to_string(o).unwrap_or_default());
         })
         .await?;
         for e in events {

@@ -1,5 +1,22 @@
 //! The command-line front end.
 
+/// Writes a line to standard output (see [`write_out`]).
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// Writes to standard output (see [`write_out`]).
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!($($t)*))
+    };
+}
+
 mod chat;
 mod graph;
 mod lint;
@@ -67,13 +84,13 @@ fn rule(name: Option<&str>) -> ExitCode {
     match name {
         None => {
             for r in fluxo::lint::rules() {
-                println!("{:<30} {}", r.code, r.severity.as_str());
+                outln!("{:<30} {}", r.code, r.severity.as_str());
             }
             ExitCode::SUCCESS
         }
         Some(n) => match fluxo::lint::find_rule(n) {
             Some(r) => {
-                print!("{}", fluxo::lint::rule_text(r));
+                out!("{}", fluxo::lint::rule_text(r));
                 ExitCode::SUCCESS
             }
             None => {
@@ -84,6 +101,20 @@ fn rule(name: Option<&str>) -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+/// Writes to standard output. When the reader has gone away (`fluxo lint … | head`), the command
+/// ends at once and quietly, with status 0, as ripgrep does; another write error is reported.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+        std::process::exit(2);
     }
 }
 

@@ -3,7 +3,7 @@
 use clap::Args;
 use fluxo::engine::{Bot, Event, Output};
 use serde_json::{Map, Value as Json};
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -99,14 +99,12 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         return run_live(bot, reader, &args, context);
     }
     let mut session = bot.new_session(&args.session_id);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let mut any_error = false;
-    let emit = |outputs: Vec<Output>, out: &mut dyn Write| -> bool {
+    let emit = |outputs: Vec<Output>| -> bool {
         let mut err = false;
         for o in outputs {
             err |= matches!(o, Output::Error { .. });
-            let _ = writeln!(out, "{}", serde_json::to_string(&o).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&o).unwrap_or_default());
         }
         err
     };
@@ -144,14 +142,14 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
                     context: context.clone(),
                     contact: None,
                 };
-                any_error |= emit(bot.handle(&mut session, start, now), &mut out);
+                any_error |= emit(bot.handle(&mut session, start, now));
                 other
             }
             (false, other) => other,
         };
         first = false;
         now = event.clock_after(now);
-        any_error |= emit(bot.handle(&mut session, event, now), &mut out);
+        any_error |= emit(bot.handle(&mut session, event, now));
     }
     if any_error {
         ExitCode::from(1)

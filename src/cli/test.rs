@@ -52,24 +52,24 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
     for (file, (result, bot)) in files.iter().zip(results) {
         if let Some(e) = &result.error {
             failed += 1;
-            println!("FAIL {}: {e}", file.display());
+            outln!("FAIL {}: {e}", file.display());
         }
         for c in &result.conversations {
             if c.failures.is_empty() {
                 passed += 1;
-                println!("ok   {} › {}", file.display(), c.name);
+                outln!("ok   {} › {}", file.display(), c.name);
             } else {
                 failed += 1;
-                println!("FAIL {} › {}", file.display(), c.name);
+                outln!("FAIL {} › {}", file.display(), c.name);
                 for f in &c.failures {
                     for line in f.lines() {
-                        println!("       {line}");
+                        outln!("       {line}");
                     }
                 }
             }
         }
         if result.blessed {
-            println!("     blessed the golden transcript of {}", file.display());
+            outln!("     blessed the golden transcript of {}", file.display());
         }
         if let Some(bot) = bot {
             let entry = coverage
@@ -92,15 +92,15 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
         .collect();
     match args.coverage {
         CoverageFormat::Human if !reports.is_empty() => {
-            println!();
+            outln!();
             for r in &reports {
-                print!("{}", r.human());
+                out!("{}", r.human());
             }
         }
-        CoverageFormat::Json => println!("{}", serde_json::json!({ "coverage": reports })),
+        CoverageFormat::Json => outln!("{}", serde_json::json!({ "coverage": reports })),
         _ => {}
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -4,7 +4,7 @@
 use super::input;
 use super::session::{Phase, Session};
 use super::turn::Turn;
-use super::{http_aliases, system_roots, unexpected, Bot, MAX_HISTORY};
+use super::{assign, http_aliases, system_roots, unexpected, Bot, MAX_HISTORY, MAX_HISTORY_BYTES};
 use crate::domain::pii;
 use crate::domain::{Output, Speaker};
 use crate::error::ErrorKind;
@@ -36,11 +36,12 @@ impl Bot {
         };
         s.started = true;
         s.channel = channel;
-        if let Some(c) = context {
-            s.context = Json::Object(c);
-        }
-        if let Some(c) = contact {
-            s.contact = Json::Object(c);
+        for (target, given) in [(&mut s.context, context), (&mut s.contact, contact)] {
+            for (k, v) in given.into_iter().flatten() {
+                if let Err(e) = assign(target, &k, v) {
+                    out.push(e.into());
+                }
+            }
         }
         match self.flow.start {
             Some(start) => {
@@ -194,14 +195,37 @@ impl Bot {
         Some((*kind, rendered.as_object().cloned().unwrap_or_default()))
     }
 
+    /// Records a message for the history a hand-over sends: only when some integration the
+    /// flow hands over to sends history, only until the hand-over (the builder's "between
+    /// new_dialog and OPEN_CONVERSATION"), and at most [`MAX_HISTORY`] messages and
+    /// [`MAX_HISTORY_BYTES`] of text, the oldest dropped first.
     pub(crate) fn remember(&self, s: &mut Session, from: &str, text: &str, now: i64) {
-        if self.record_history {
-            if s.history.len() >= MAX_HISTORY {
-                s.history.remove(0);
-            }
-            s.history
-                .push(json!({ "from": from, "text": text, "at": now }));
+        if !self.record_history || s.chat.is_some() {
+            return;
         }
+        let text: String = if text.len() > MAX_HISTORY_BYTES {
+            let mut end = MAX_HISTORY_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[..end].to_owned()
+        } else {
+            text.to_owned()
+        };
+        s.history
+            .push(json!({ "from": from, "text": text, "at": now }));
+        let size = |h: &[Json]| -> usize {
+            h.iter()
+                .map(|m| m.get("text").and_then(Json::as_str).map_or(0, str::len))
+                .sum()
+        };
+        let mut drop = 0;
+        while s.history.len() - drop > MAX_HISTORY
+            || (drop + 1 < s.history.len() && size(&s.history[drop..]) > MAX_HISTORY_BYTES)
+        {
+            drop += 1;
+        }
+        s.history.drain(..drop);
     }
 
     pub(crate) fn action_result(
@@ -230,8 +254,10 @@ impl Bot {
         } else {
             result
         };
-        if let (Some(var), Json::Object(ctx)) = (&sus.result_variable, &mut s.context) {
-            ctx.insert(var.clone(), result);
+        if let Some(var) = &sus.result_variable {
+            if let Err(e) = assign(&mut s.context, var, result) {
+                out.push(e.with_node(&sus.node).into());
+            }
         }
         let Some(&node) = self.flow.by_id.get(&sus.node) else {
             return;

@@ -4,7 +4,7 @@
 use super::hours::out_of_hours;
 use super::session::{LiveChat, Phase, Session};
 use super::turn::Turn;
-use super::{after_secs, mask_json, unexpected, Bot};
+use super::{after_secs, assign, mask_json, unexpected, Bot};
 use crate::domain::{CloseStatus, Output, Provider, RepresentativeType, Speaker};
 use crate::error::ErrorKind;
 use crate::model::{normalise_id, Integration, WaitNotice};
@@ -205,8 +205,13 @@ impl Bot {
         if let Some(chat) = &mut s.chat {
             chat.acknowledged = true;
         }
-        if let (Some(var), Json::Object(ctx)) = (var, &mut s.context) {
-            ctx.insert(var, provider::accepted_result(provider, remote, result));
+        if let Some(var) = var {
+            // A provider's answer nested absurdly deep is not kept; the chat goes on.
+            let _ = assign(
+                &mut s.context,
+                &var,
+                provider::accepted_result(provider, remote, result),
+            );
         }
     }
 
@@ -402,6 +407,8 @@ impl Turn<'_> {
         // A request that addresses an existing provider conversation names it at once, so the
         // provider's events route to this session even before the open call returns.
         chat.remote_id.clone_from(&handoff.remote_id);
+        // The history went with the request: the session does not carry it through the chat.
+        self.s.history.clear();
         self.out.push(Output::HandoffRequested {
             integration_id: id,
             provider: integ.provider.as_str().to_owned(),

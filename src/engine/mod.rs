@@ -52,8 +52,10 @@ use session::empty_object;
 
 /// Most nodes that may fire in one turn.
 pub const MAX_FIRINGS: u32 = 64;
-/// Most history entries kept for `include_history`.
+/// Most history entries kept for a hand-over that sends the conversation so far.
 pub const MAX_HISTORY: usize = 100;
+/// Most bytes of history text kept (the oldest messages are dropped first).
+pub const MAX_HISTORY_BYTES: usize = 4096;
 
 /// A loaded flow and its integrations: compile once, serve many sessions.
 #[derive(Debug, Clone)]
@@ -73,11 +75,32 @@ impl Bot {
             schema: None,
             integrations: Vec::new(),
         });
-        let record_history = integrations.integrations.iter().any(|i| i.include_history)
-            || integrations
-                .integrations
-                .iter()
-                .any(|i| i.provider == Provider::Zendesk);
+        // History is recorded only when a hand-over of this flow may use an integration that
+        // sends it; an id written as a template could name any integration.
+        let sends_history =
+            |i: &Integration| i.include_history || i.provider.always_sends_history();
+        let mut used: Vec<&Integration> = Vec::new();
+        let mut any_id = false;
+        for a in flow.nodes.iter().flat_map(|n| &n.actions) {
+            if crate::domain::BuiltinAction::parse(&a.name)
+                != Some(crate::domain::BuiltinAction::StartLiveChat)
+            {
+                continue;
+            }
+            match a
+                .param(crate::domain::INTEGRATION_ID)
+                .and_then(|v| v.literal())
+                .and_then(crate::model::normalise_id)
+            {
+                Some(id) => used.extend(integrations.find(&id)),
+                None => any_id = true,
+            }
+        }
+        let record_history = if any_id {
+            integrations.integrations.iter().any(sends_history)
+        } else {
+            used.into_iter().any(sends_history)
+        };
         let fingerprint = fingerprint(&flow);
         Bot {
             flow,
@@ -342,8 +365,39 @@ fn unexpected(out: &mut Vec<Output>, message: impl Into<String>) {
     out.push(Output::error(ErrorKind::UnexpectedEvent, message, None));
 }
 
-/// `context` assignment: `null` deletes; an object replaces (documented choice).
-fn assign(target: &mut Json, key: &str, val: Json) {
+/// Deepest nesting of a value written into `context` or `contact`. A saved session nests it two
+/// levels deeper, and JSON readers (serde_json among them) refuse 128 levels: capping here
+/// keeps every session restorable.
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+/// Nesting depth of a JSON value (a scalar is 0), counted without recursion.
+fn depth(v: &Json) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        max = max.max(d);
+        match v {
+            Json::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            Json::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// `context` / `contact` assignment: `null` deletes; an object replaces (documented choice). A
+/// value nested deeper than [`MAX_VALUE_DEPTH`] is refused with `context_too_deep`, and the
+/// variable keeps its value.
+pub(crate) fn assign(target: &mut Json, key: &str, val: Json) -> Result<(), Error> {
+    let d = depth(&val);
+    if d > MAX_VALUE_DEPTH {
+        return Err(Error::new(
+            ErrorKind::ContextTooDeep,
+            format!(
+                "`{key}` would be nested {d} levels deep; a conversation keeps values at most {MAX_VALUE_DEPTH} levels deep, so it keeps its value"
+            ),
+        ));
+    }
     if let Json::Object(m) = target {
         if val.is_null() {
             m.remove(key);
@@ -351,4 +405,5 @@ fn assign(target: &mut Json, key: &str, val: Json) {
             m.insert(key.to_owned(), val);
         }
     }
+    Ok(())
 }

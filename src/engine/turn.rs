@@ -178,12 +178,16 @@ impl<'a> Turn<'a> {
                 });
                 for (key, v) in &node.context {
                     if let Some(val) = self.render(v, &node.id) {
-                        assign(&mut self.s.context, key, val);
+                        if let Err(e) = assign(&mut self.s.context, key, val) {
+                            self.out.push(e.with_node(&node.id).into());
+                        }
                     }
                 }
                 for (key, v) in &node.contact {
                     if let Some(val) = self.render(v, &node.id) {
-                        assign(&mut self.s.contact, key, val);
+                        if let Err(e) = assign(&mut self.s.contact, key, val) {
+                            self.out.push(e.with_node(&node.id).into());
+                        }
                     }
                 }
             }

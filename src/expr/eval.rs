@@ -189,7 +189,10 @@ impl<'s> Evaluator<'s> {
                 if o.is_nullish() {
                     // `undefined`-safe: a method on a missing value gives undefined.
                     Val::Undefined
-                } else if !methods.iter().any(|m| m.availability.includes(self.dialect)) {
+                } else if !methods
+                    .iter()
+                    .any(|m| m.availability.includes(self.dialect))
+                {
                     return Err(expr_error(
                         ErrorKind::ExpressionUnknownMethod,
                         name_span,

@@ -40,11 +40,30 @@ pub struct BusinessHours {
     pub holidays: Vec<String>,
 }
 
+/// The longest timeout an integration may set: 7 days. A larger value is a typo (or a
+/// `18446744073709551615` that would wrap a deadline into the past), refused with a sentence.
+pub const MAX_TIMEOUT_S: u64 = 7 * 24 * 3600;
+
+fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<u64>::deserialize(d)?;
+    match v {
+        Some(s) if s > MAX_TIMEOUT_S => Err(serde::de::Error::custom(format!(
+            "a timeout of {s} s is longer than 7 days ({MAX_TIMEOUT_S} s)"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn delay<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    timeout(d)?.ok_or_else(|| serde::de::Error::custom("a delay in seconds is required"))
+}
+
 /// A message sent to the user while the chat waits in the queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueMessage {
-    /// Seconds after the request.
+    /// Seconds after the request (at most [`MAX_TIMEOUT_S`]).
+    #[serde(deserialize_with = "delay")]
     pub after_s: u64,
     /// Text.
     pub text: String,
@@ -62,11 +81,19 @@ pub struct Integration {
     pub name: Option<String>,
     /// Provider.
     pub provider: Provider,
-    /// Seconds to wait for an agent (0 disables).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Seconds to wait for an agent (0 disables; at most [`MAX_TIMEOUT_S`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "timeout"
+    )]
     pub wait_timeout_s: Option<u64>,
-    /// Seconds of user silence after the agent spoke (0 disables).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Seconds of user silence after the agent spoke (0 disables; at most [`MAX_TIMEOUT_S`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "timeout"
+    )]
     pub user_inactivity_timeout_s: Option<u64>,
     /// ALTU Connector: send the conversation so far in OPEN_CONVERSATION.
     #[serde(default)]

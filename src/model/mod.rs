@@ -9,6 +9,7 @@ mod integrations;
 pub use flow::{Flow, InputType, OutputItem};
 pub use integrations::{
     normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,
+    MAX_TIMEOUT_S,
 };
 
 use serde_json::Value as Json;

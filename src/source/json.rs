@@ -18,7 +18,7 @@ declare_rule! {
     /// ## What it does
     /// Reports text that is not strict JSON: missing or trailing commas, comments, single quotes,
     /// unterminated strings, objects or arrays, a byte-order mark, invalid UTF-8, an empty file,
-    /// values nested deeper than 512 levels.
+    /// values nested deeper than about 256 levels.
     ///
     /// ## Why it matters
     /// The builder and its API read strict JSON; a file with a syntax error is rejected whole.
@@ -331,7 +331,7 @@ fn explain(text: &str, range: Range<usize>, kind: &ParseErrorKind) -> (Diagnosti
                     "unterminated array: the file ends before its closing `]`".to_string()
                 }
                 ParseErrorKind::NestingDepthExceeded => {
-                    "values are nested too deeply (more than 512 levels)".to_string()
+                    "values are nested too deeply: fluxo reads objects and arrays at most about 256 levels deep".to_string()
                 }
                 ParseErrorKind::MultipleRootJsonValues => {
                     format!("unexpected {found} after the end of the JSON value")
@@ -542,124 +542,6 @@ fn number(text: &str) -> Value {
         .map_or(Value::Null, Value::Number)
 }
 
-/// A parsed document that answers pointer → range queries without re-parsing.
-pub struct Document<'a> {
-    root: Option<Ast<'a>>,
-    text: &'a str,
-}
-
-impl<'a> Document<'a> {
-    /// Parses `text` (strictly; on failure every lookup answers `None`).
-    pub fn parse(text: &'a str) -> Self {
-        let root = jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &strict())
-            .ok()
-            .and_then(|p| p.value);
-        Document { root, text }
-    }
-
-    /// Byte range of the value at `pointer`.
-    pub fn range(&self, pointer: &str) -> Option<Range<usize>> {
-        locate_in(self.root.as_ref()?, pointer)
-    }
-
-    /// Byte range of the *key* of the member at `pointer` (for unknown or duplicate keys).
-    pub fn key_range(&self, pointer: &str) -> Option<Range<usize>> {
-        let (parent, last) = pointer.rsplit_once('/')?;
-        let last = unescape_segment(last);
-        match self.root.as_ref().and_then(|r| find(r, parent))? {
-            Ast::Object(o) => o
-                .properties
-                .iter()
-                .rev()
-                .find(|p| prop_name(&p.name) == last)
-                .map(|p| p.name_range()),
-            _ => None,
-        }
-    }
-
-    /// Maps a byte range inside the *decoded* string at `pointer` to a range of the file,
-    /// walking the escapes of the raw literal.
-    pub fn string_range(&self, pointer: &str, inner: Range<usize>) -> Option<Range<usize>> {
-        let r = self.range(pointer)?;
-        let raw = self.text.get(r.start + 1..r.end.saturating_sub(1))?;
-        let start = r.start + 1 + raw_offset(raw, inner.start);
-        let end = r.start + 1 + raw_offset(raw, inner.end);
-        Some(start..end.max(start))
-    }
-}
-
-fn unescape_segment(s: &str) -> String {
-    s.replace("~1", "/").replace("~0", "~")
-}
-
-fn find<'b, 'a>(root: &'b Ast<'a>, pointer: &str) -> Option<&'b Ast<'a>> {
-    let mut cur = root;
-    if pointer.is_empty() {
-        return Some(cur);
-    }
-    for seg in pointer.strip_prefix('/')?.split('/') {
-        let seg = unescape_segment(seg);
-        cur = match cur {
-            Ast::Object(o) => {
-                &o.properties
-                    .iter()
-                    .rev()
-                    .find(|p| prop_name(&p.name) == seg)?
-                    .value
-            }
-            Ast::Array(a) => a.elements.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-fn locate_in(root: &Ast<'_>, pointer: &str) -> Option<Range<usize>> {
-    let v = find(root, pointer)?;
-    let r = match v {
-        Ast::StringLit(s) => s.range,
-        Ast::NumberLit(n) => n.range,
-        Ast::BooleanLit(b) => b.range,
-        Ast::NullKeyword(n) => n.range,
-        Ast::Array(a) => a.range,
-        Ast::Object(o) => o.range,
-    };
-    Some(r.start..r.end)
-}
-
-/// Offset in a raw JSON string literal body that corresponds to `decoded` bytes of its value.
-fn raw_offset(raw: &str, decoded: usize) -> usize {
-    let bytes = raw.as_bytes();
-    let (mut i, mut d) = (0usize, 0usize);
-    while i < bytes.len() && d < decoded {
-        if bytes[i] == b'\\' {
-            let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
-            if esc == b'u' {
-                let cp = raw
-                    .get(i + 2..i + 6)
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                    .unwrap_or(0);
-                // A surrogate pair decodes to one 4-byte char from 12 raw bytes.
-                if (0xD800..0xDC00).contains(&cp) && raw.get(i + 6..i + 8) == Some("\\u") {
-                    i += 12;
-                    d += 4;
-                } else {
-                    i += 6;
-                    d += char::from_u32(cp).map_or(3, char::len_utf8);
-                }
-            } else {
-                i += 2;
-                d += 1;
-            }
-        } else {
-            let ch_len = raw[i..].chars().next().map_or(1, char::len_utf8);
-            i += ch_len;
-            d += ch_len;
-        }
-    }
-    i.min(raw.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,18 +557,6 @@ mod tests {
         assert!(msgs[2].starts_with("trailing comma"));
         assert_eq!(l.text.len(), text.len());
         assert_eq!(l.value.unwrap()["c"], serde_json::json!([1, 2]));
-    }
-
-    #[test]
-    fn pointers_map_back_to_ranges_through_escapes() {
-        let text = r#"{"a": ["x", {"b\/c": "\u00e9<? $x ?>"}]}"#;
-        let doc = Document::parse(text);
-        let r = doc.range("/a/1/b~1c").unwrap();
-        assert_eq!(&text[r], r#""\u00e9<? $x ?>""#);
-        // "é" is 2 bytes decoded, 6 raw; "<?" starts at decoded offset 2.
-        let inner = doc.string_range("/a/1/b~1c", 2..4).unwrap();
-        assert_eq!(&text[inner], "<?");
-        assert_eq!(&text[doc.key_range("/a/1/b~1c").unwrap()], r#""b\/c""#);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! 1-based line and column.
 
 pub mod json;
+mod locate;
 
 use crate::diagnostic::{Diagnostic, Located, LocatedLabel, Location};
-use json::Document;
+use locate::Spans;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -121,23 +122,23 @@ impl SourceFile {
         o
     }
 
-    /// Resolves findings to file positions, sorted by position. `doc` is built on first need
-    /// from `parsed_text` (the text the value was read from: the same length as the file's).
+    /// Resolves findings to file positions, sorted by position. Pointers are looked up in
+    /// `parsed_text` (the text the value was read from: the same length as the file's), in one
+    /// pass whatever the number of findings.
     pub fn locate(&self, parsed_text: &str, diags: Vec<Diagnostic>) -> Vec<Located> {
-        let needs_doc = diags.iter().any(|d| {
-            std::iter::once(&d.primary)
-                .chain(&d.secondary)
-                .any(|l| !matches!(l.location, Location::Raw(_) | Location::Exact(..)))
-        });
-        let doc = needs_doc.then(|| Document::parse(parsed_text));
+        let wanted: std::collections::HashSet<&str> = diags
+            .iter()
+            .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
+            .filter(|l| !matches!(l.location, Location::Raw(_) | Location::Exact(..)))
+            .map(|l| l.location.pointer())
+            .collect();
+        let spans = Spans::scan(parsed_text, &wanted);
         let range_of = |loc: &Location| -> Range<usize> {
             match loc {
                 Location::Raw(r) | Location::Exact(_, r) => Some(r.clone()),
-                Location::Value(p) => doc.as_ref().and_then(|d| d.range(p)),
-                Location::Key(p) => doc.as_ref().and_then(|d| d.key_range(p)),
-                Location::InString(p, inner) => {
-                    doc.as_ref().and_then(|d| d.string_range(p, inner.clone()))
-                }
+                Location::Value(p) => spans.value(p),
+                Location::Key(p) => spans.key(p),
+                Location::InString(p, inner) => spans.in_string(parsed_text, p, inner.clone()),
             }
             .unwrap_or(0..0)
         };

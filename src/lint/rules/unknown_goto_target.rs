@@ -1,9 +1,9 @@
 //! `unknown-goto-target`
 
-use super::did_you_mean;
 use super::FlowRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
+use crate::text::Suggester;
 
 declare_rule! {
     /// ## What it does
@@ -24,6 +24,7 @@ declare_rule! {
 impl FlowRule for UnknownGotoTarget {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         let ids: Vec<&str> = ctx.flow.nodes.iter().map(|n| n.id.as_str()).collect();
+        let mut suggester: Option<Suggester<'_>> = None;
         for n in &ctx.flow.nodes {
             for (k, x) in n.next.iter().enumerate() {
                 if x.target.is_none() {
@@ -31,8 +32,9 @@ impl FlowRule for UnknownGotoTarget {
                         Location::Value(format!("{}/next/{k}/goto", n.pointer)),
                         format!("no node has the id `{}`", x.goto),
                     );
-                    if let Some(h) = did_you_mean(&x.goto, &ids) {
-                        d = d.help(h);
+                    let s = suggester.get_or_insert_with(|| Suggester::new(&ids));
+                    if let Some(c) = s.closest(&x.goto) {
+                        d = d.help(format!("did you mean `{c}`?"));
                     }
                     out.push(d);
                 }

@@ -1,0 +1,334 @@
+//! JSON Pointers back to byte ranges, in one pass over the text and without building a tree.
+//!
+//! A finding names where it is with a JSON Pointer; only the pointers of the findings are looked
+//! up. The scan walks the text once, descends only into the containers on the way to a wanted
+//! pointer, and skips every other subtree by bracket matching, so placing findings costs about
+//! a scan of the bytes, whatever the number of findings.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+/// Where the values (and the keys of members) at the wanted pointers are.
+#[derive(Debug, Default)]
+pub(crate) struct Spans {
+    values: HashMap<String, Range<usize>>,
+    keys: HashMap<String, Range<usize>>,
+    /// Decoded-offset → raw-offset tables of string values, built on first use (`None`: the
+    /// literal has no escape, offsets map one to one).
+    escapes: std::cell::RefCell<HashMap<String, Option<Vec<usize>>>>,
+    text_len: usize,
+}
+
+impl Spans {
+    /// Scans `text` (valid JSON) for the pointers in `wanted`.
+    pub(crate) fn scan(text: &str, wanted: &HashSet<&str>) -> Spans {
+        let mut s = Spans {
+            text_len: text.len(),
+            ..Default::default()
+        };
+        if wanted.is_empty() {
+            return s;
+        }
+        // Every prefix of a wanted pointer is a container on the way to it.
+        let mut on_the_way: HashSet<&str> = HashSet::new();
+        for w in wanted {
+            let mut p: &str = w;
+            while let Some(cut) = p.rfind('/') {
+                p = &p[..cut];
+                if !on_the_way.insert(p) {
+                    break;
+                }
+            }
+        }
+        let mut scanner = Scanner {
+            bytes: text.as_bytes(),
+            text,
+            at: 0,
+            wanted,
+            on_the_way: &on_the_way,
+            out: &mut s,
+        };
+        let mut pointer = String::new();
+        scanner.ws();
+        // A pointer of "" is the whole document.
+        scanner.value(&mut pointer, 0);
+        s
+    }
+
+    /// Byte range of the value at `pointer`.
+    pub(crate) fn value(&self, pointer: &str) -> Option<Range<usize>> {
+        self.values.get(pointer).cloned()
+    }
+
+    /// Byte range of the key of the member at `pointer`.
+    pub(crate) fn key(&self, pointer: &str) -> Option<Range<usize>> {
+        self.keys.get(pointer).cloned()
+    }
+
+    /// Maps a byte range inside the *decoded* string at `pointer` to a range of the file.
+    pub(crate) fn in_string(
+        &self,
+        text: &str,
+        pointer: &str,
+        inner: Range<usize>,
+    ) -> Option<Range<usize>> {
+        let r = self.value(pointer)?;
+        let body = r.start + 1..r.end.saturating_sub(1);
+        let raw = text.get(body.clone())?;
+        let mut cache = self.escapes.borrow_mut();
+        let table = cache
+            .entry(pointer.to_owned())
+            .or_insert_with(|| raw.contains('\\').then(|| raw_offsets(raw)));
+        let table: &Option<Vec<usize>> = table;
+        let map = |decoded: usize| -> usize {
+            match table {
+                None => decoded.min(raw.len()),
+                Some(t) => t.get(decoded).copied().unwrap_or(raw.len()),
+            }
+        };
+        let start = body.start + map(inner.start);
+        let end = body.start + map(inner.end);
+        Some(start.min(self.text_len)..end.max(start).min(self.text_len))
+    }
+}
+
+/// For each decoded byte offset of a JSON string literal's body, the raw byte offset.
+fn raw_offsets(raw: &str) -> Vec<usize> {
+    let bytes = raw.as_bytes();
+    let mut table = Vec::with_capacity(raw.len() + 1);
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let (raw_len, decoded_len) = if bytes[i] == b'\\' {
+            match bytes.get(i + 1) {
+                Some(b'u') => {
+                    let cp = raw
+                        .get(i + 2..i + 6)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .unwrap_or(0);
+                    if (0xD800..0xDC00).contains(&cp) && raw.get(i + 6..i + 8) == Some("\\u") {
+                        // A surrogate pair decodes to one 4-byte char from 12 raw bytes.
+                        (12, 4)
+                    } else {
+                        (6, char::from_u32(cp).map_or(3, char::len_utf8))
+                    }
+                }
+                _ => (2, 1),
+            }
+        } else {
+            let l = raw[i..].chars().next().map_or(1, char::len_utf8);
+            (l, l)
+        };
+        for _ in 0..decoded_len {
+            table.push(i);
+        }
+        i += raw_len;
+    }
+    table.push(raw.len());
+    table
+}
+
+struct Scanner<'t, 'w> {
+    bytes: &'t [u8],
+    text: &'t str,
+    at: usize,
+    wanted: &'w HashSet<&'w str>,
+    on_the_way: &'w HashSet<&'w str>,
+    out: &'w mut Spans,
+}
+
+/// Nesting beyond this is left unscanned (the loader refuses such files anyway).
+const MAX_DEPTH: usize = 1024;
+
+impl Scanner<'_, '_> {
+    fn ws(&mut self) {
+        while self
+            .bytes
+            .get(self.at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            self.at += 1;
+        }
+    }
+
+    /// Skips a string literal starting at `self.at` (on its opening quote).
+    fn string(&mut self) {
+        self.at += 1;
+        while let Some(&b) = self.bytes.get(self.at) {
+            match b {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    return;
+                }
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    /// Skips the value at `self.at`, whatever it is, by bracket matching.
+    fn skip(&mut self) {
+        match self.bytes.get(self.at) {
+            Some(b'"') => self.string(),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                while let Some(&b) = self.bytes.get(self.at) {
+                    match b {
+                        b'"' => {
+                            self.string();
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                self.at += 1;
+                                return;
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+            }
+            Some(_) => {
+                while self.bytes.get(self.at).is_some_and(|b| {
+                    !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                }) {
+                    self.at += 1;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The value at `self.at`, whose pointer is `pointer`.
+    fn value(&mut self, pointer: &mut String, depth: usize) {
+        let start = self.at;
+        let descend = depth < MAX_DEPTH && self.on_the_way.contains(pointer.as_str());
+        match self.bytes.get(self.at) {
+            Some(b'{') if descend => self.object(pointer, depth),
+            Some(b'[') if descend => self.array(pointer, depth),
+            _ => self.skip(),
+        }
+        if self.wanted.contains(pointer.as_str()) {
+            self.out
+                .values
+                .insert(pointer.clone(), start..self.at.min(self.bytes.len()));
+        }
+    }
+
+    fn object(&mut self, pointer: &mut String, depth: usize) {
+        self.at += 1;
+        loop {
+            self.ws();
+            match self.bytes.get(self.at) {
+                Some(b'"') => {}
+                Some(b'}') => {
+                    self.at += 1;
+                    return;
+                }
+                _ => return,
+            }
+            let key_start = self.at;
+            self.string();
+            let key_range = key_start..self.at;
+            let raw = self
+                .text
+                .get(key_start + 1..self.at.saturating_sub(1))
+                .unwrap_or("");
+            let key = if raw.contains('\\') {
+                serde_json::from_str::<String>(self.text.get(key_range.clone()).unwrap_or("\"\""))
+                    .unwrap_or_default()
+            } else {
+                raw.to_owned()
+            };
+            let len = pointer.len();
+            super::json::push_segment(pointer, &key);
+            if self.wanted.contains(pointer.as_str()) {
+                self.out.keys.insert(pointer.clone(), key_range);
+            }
+            self.ws();
+            if self.bytes.get(self.at) == Some(&b':') {
+                self.at += 1;
+            }
+            self.ws();
+            self.value(pointer, depth + 1);
+            pointer.truncate(len);
+            self.ws();
+            match self.bytes.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn array(&mut self, pointer: &mut String, depth: usize) {
+        self.at += 1;
+        let mut index = 0usize;
+        loop {
+            self.ws();
+            if matches!(self.bytes.get(self.at), Some(b']') | None) {
+                self.at += 1;
+                return;
+            }
+            let len = pointer.len();
+            pointer.push('/');
+            pointer.push_str(&index.to_string());
+            self.value(pointer, depth + 1);
+            pointer.truncate(len);
+            index += 1;
+            self.ws();
+            match self.bytes.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(text: &str, wanted: &[&str]) -> Spans {
+        Spans::scan(text, &wanted.iter().copied().collect())
+    }
+
+    #[test]
+    fn pointers_map_back_to_ranges_through_escapes() {
+        let text = r#"{"a": ["x", {"b\/c": "\u00e9<? $x ?>"}], "z": 1}"#;
+        let s = spans(text, &["/a/1/b~1c", "/z", ""]);
+        let r = s.value("/a/1/b~1c").unwrap();
+        assert_eq!(&text[r], r#""\u00e9<? $x ?>""#);
+        // "é" is 2 bytes decoded, 6 raw; "<?" starts at decoded offset 2.
+        let inner = s.in_string(text, "/a/1/b~1c", 2..4).unwrap();
+        assert_eq!(&text[inner], "<?");
+        assert_eq!(&text[s.key("/a/1/b~1c").unwrap()], r#""b\/c""#);
+        assert_eq!(&text[s.value("/z").unwrap()], "1");
+        assert_eq!(s.value("").unwrap(), 0..text.len());
+        assert!(s.value("/a/0").is_none(), "only wanted pointers are kept");
+    }
+
+    #[test]
+    fn the_last_of_duplicate_keys_wins_as_in_the_value() {
+        let text = r#"{"a": 1, "a": [2, 3]}"#;
+        let s = spans(text, &["/a/1"]);
+        assert_eq!(&text[s.value("/a/1").unwrap()], "3");
+    }
+
+    #[test]
+    fn broken_text_never_panics() {
+        for text in ["", "{", "[1,", "{\"a\":", "\"x", "{\"a\" 1}", "]]]]"] {
+            let s = spans(text, &["/a", "/0", ""]);
+            let _ = s.value("/a");
+        }
+    }
+}
