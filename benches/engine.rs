@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench --bench engine`. Figures go in docs/benchmarks.md.
 
+// The allocator the `fluxo` binary uses, so that figures are what users see; the baselines in
+// the same run use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use fluxo::engine::{Bot, Event};
 use serde_json::{json, Value};

@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench --bench lint`. Figures go in docs/benchmarks.md.
 
+// The allocator the `fluxo` binary uses, so that figures are what users see; the baselines in
+// the same run use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use fluxo::expr::{Dialect, Expression, Scope};
 use fluxo::lint::{lint_bytes, LintOptions};

@@ -49,7 +49,7 @@ fn kind(flow: &CompiledFlow, i: usize) -> Kind {
 
 /// The condition's source text, for edge labels.
 fn condition_text(e: &crate::expr::Expr) -> String {
-    crate::expr::display(e)
+    crate::expr::display(e, crate::expr::Dialect::Builder)
 }
 
 fn is_status_branch(e: &crate::expr::Expr) -> bool {

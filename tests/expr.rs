@@ -230,3 +230,40 @@ fn evaluation_is_bounded() {
     };
     assert_eq!(many.error("$list.![#this + 1]"), ErrorKind::ExpressionFuel);
 }
+
+/// What is parsed is written back as text that reads the same (found by fuzzing: calls on a
+/// non-method, negative receivers, `$(name)`, quotes per dialect, `\\$` in a builder regex).
+#[test]
+fn written_back_reads_the_same() {
+    let cases = [
+        (Dialect::Builder, "$nT(Math)", "$nT(Math)"),
+        (Dialect::Builder, "(-5).toFixed(1)", "(-5).toFixed(1)"),
+        (Dialect::Watson, "5.0 / 2", "5.0 / 2"),
+        (Dialect::Builder, "x > -0.0", "x > -0.0"),
+        (Dialect::Builder, "(!$a).length", "(!$a).length"),
+        (
+            Dialect::Builder,
+            "$(first-name) == 'x'",
+            "$(first-name) == 'x'",
+        ),
+        (Dialect::Builder, r#""it's""#, r"'it\'s'"),
+        (Dialect::Watson, r#""it's""#, "'it''s'"),
+        (Dialect::Watson, r"'\d+'", r"'\d+'"),
+        (
+            Dialect::Builder,
+            r"/^[0-9]+\$/.test(input.text)",
+            r"/^[0-9]+$/.test(input.text)",
+        ),
+        (
+            Dialect::Builder,
+            r"/a\\$/.test(input.text)",
+            r"/a\\$/.test(input.text)",
+        ),
+    ];
+    for (dialect, src, shown) in cases {
+        let e = Expression::parse(src, dialect).unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(e.display(), shown, "{src}");
+        let again = Expression::parse(shown, dialect).unwrap_or_else(|e| panic!("{shown}: {e}"));
+        assert_eq!(again.display(), shown, "{src}");
+    }
+}

@@ -30,8 +30,9 @@ fn is_blocking(d: &Diagnostic) -> bool {
 pub struct Read {
     /// The file as read (after BOM removal).
     pub source: SourceFile,
-    /// The text the value was read from (repairs applied in place; same length as the file).
-    pub parsed_text: String,
+    /// The text the value was read from, when repairs were applied (in place; same length as
+    /// the file); `None` when it is the file's text.
+    pub parsed_text: Option<String>,
     /// The value, when the text is JSON.
     pub value: Option<Json>,
     /// What kind of file it is, when recognised.
@@ -45,10 +46,9 @@ pub fn read(path: &str, bytes: &[u8]) -> Read {
     let decoded = json::decode(bytes);
     let mut diagnostics = decoded.diagnostics;
     if !decoded.usable {
-        let parsed_text = decoded.text.clone();
         return Read {
             source: SourceFile::new(path, decoded.text),
-            parsed_text,
+            parsed_text: None,
             value: None,
             kind: None,
             diagnostics,
@@ -69,15 +69,44 @@ pub fn read(path: &str, bytes: &[u8]) -> Read {
 impl Read {
     /// Resolves findings to positions in this file.
     pub fn locate(&self, diags: Vec<Diagnostic>) -> Vec<Located> {
-        self.source.locate(&self.parsed_text, diags)
+        let parsed = self.parsed_text.as_deref().unwrap_or(&self.source.text);
+        self.source.locate(parsed, diags)
     }
+}
+
+/// The typed model of a flow value the schema stage has seen (`schema` holds its findings):
+/// the value is consumed, so strings and subtrees move into the model rather than being
+/// copied. Nodes with schema findings are salvaged field by field; a node the schema accepts
+/// but the model refuses becomes a finding.
+pub(crate) fn flow_model(
+    value: Json,
+    schema: &[Diagnostic],
+) -> Option<(Flow, Vec<usize>, Vec<Diagnostic>)> {
+    let suspect: std::collections::HashSet<usize> = schema
+        .iter()
+        .filter_map(|d| {
+            let rest = d.primary.location.pointer().strip_prefix("/nodes/")?;
+            rest.split('/').next()?.parse().ok()
+        })
+        .collect();
+    let (flow, positions, refused) = Flow::from_value_owned(value, |i| suspect.contains(&i))?;
+    let findings = refused
+        .into_iter()
+        .map(|(i, why)| {
+            Diagnostic::new::<Schema>(
+                Location::Value(format!("/nodes/{i}")),
+                format!("this node cannot be read: {why}"),
+            )
+        })
+        .collect();
+    Some((flow, positions, findings))
 }
 
 /// Reads a flow to run it: syntax, schema, model, compile — without the semantic rules, parsing
 /// and compiling once. The findings that make the flow impossible to run come back located, in
 /// an [`ErrorKind::InvalidFlow`] error.
 pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
-    let r = read(path, bytes);
+    let mut r = read(path, bytes);
     let mut diags: Vec<Diagnostic> = r
         .diagnostics
         .iter()
@@ -85,10 +114,13 @@ pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
         .cloned()
         .collect();
     let mut compiled = None;
-    match (&r.value, r.kind) {
+    match (r.value.take(), r.kind) {
         (Some(value), Some(FileKind::Flow)) => {
-            diags.extend(schema::validate(SchemaKind::Flow, value));
-            if let Some((flow, positions)) = Flow::from_value_lenient(value) {
+            let found = schema::validate(SchemaKind::Flow, &value);
+            let model = flow_model(value, &found);
+            diags.extend(found);
+            if let Some((flow, positions, refused)) = model {
+                diags.extend(refused);
                 let c = compile(flow, &positions, CompileOptions::default());
                 diags.extend(c.diagnostics.iter().filter(|d| is_blocking(d)).cloned());
                 compiled = Some(c);

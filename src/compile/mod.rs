@@ -7,13 +7,15 @@ pub mod load;
 
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::error::Error;
+use crate::expr::Span;
 use crate::expr::{
     compile_regex, Dialect, Evaluator, Expr, ExprKind, ParseCache, SyntaxError, Template,
 };
 use crate::model::{Flow, InputType};
 use crate::source::json::push_segment;
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 declare_rule! {
     /// ## What it does
@@ -78,8 +80,8 @@ pub fn syntax_diagnostic(pointer: &str, e: SyntaxError) -> Diagnostic {
     d
 }
 
-/// The regex findings of one expression at `pointer`.
-pub fn regex_diagnostics(pointer: &str, e: &Expr, out: &mut Vec<Diagnostic>) {
+/// The regex findings of one expression.
+pub fn regex_diagnostics(place: Place<'_>, e: &Expr, out: &mut Vec<Diagnostic>) {
     e.walk(&mut |x| {
         let bad = match &x.kind {
             ExprKind::Regex(r) if r.compiled.is_none() => Some(
@@ -103,7 +105,7 @@ pub fn regex_diagnostics(pointer: &str, e: &Expr, out: &mut Vec<Diagnostic>) {
         if let Some(why) = bad {
             out.push(
                 Diagnostic::new::<UnsupportedRegex>(
-                    Location::InString(pointer.to_owned(), x.span.clone()),
+                    place.at(&x.span),
                     format!("this pattern cannot run on fluxo's linear-time regex engine: {why}"),
                 )
                 .help("rewrite it without backreferences or look-around"),
@@ -166,14 +168,14 @@ pub enum Entry {
     /// `anything_else`.
     AnythingElse,
     /// An expression.
-    Expr(Expr),
+    Expr(Arc<Expr>),
 }
 
 /// A compiled destination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CNext {
     /// Condition; `None` is `true`.
-    pub condition: Option<Expr>,
+    pub condition: Option<Arc<Expr>>,
     /// Target node index; `None` when the id is unknown.
     pub target: Option<usize>,
     /// Target id as written.
@@ -205,7 +207,7 @@ impl CAction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CResponse {
     /// Condition; `None` is `true`.
-    pub condition: Option<Expr>,
+    pub condition: Option<Arc<Expr>>,
     /// Messages.
     pub output: Vec<CValue>,
 }
@@ -266,15 +268,51 @@ pub struct Site {
     pub pointer: String,
     /// What the expression is for (entry condition, `next`, response, template).
     pub role: Role,
-    /// The expression (spans relative to the string at `pointer`).
-    pub expr: Expr,
+    /// Where the expression's source starts in the string at `pointer`.
+    pub offset: usize,
+    /// The expression (spans relative to its own source; shared with every site of the same
+    /// text).
+    pub expr: Arc<Expr>,
+}
+
+impl Site {
+    /// Where the site's expression is.
+    pub fn place(&self) -> Place<'_> {
+        Place {
+            pointer: &self.pointer,
+            offset: self.offset,
+        }
+    }
+}
+
+/// Where an expression's source is: a string in the file, and the offset of the source in it.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// JSON Pointer of the string.
+    pub pointer: &'a str,
+    /// Where the expression's source starts in the string.
+    pub offset: usize,
+}
+
+impl Place<'_> {
+    /// The location of `span` (a span of the expression) in the file.
+    pub fn at(&self, span: &Span) -> Location {
+        Location::InString(
+            self.pointer.to_owned(),
+            span.start + self.offset..span.end + self.offset,
+        )
+    }
 }
 
 /// A flow ready to lint or run.
 #[derive(Debug, Clone)]
 pub struct CompiledFlow {
-    /// The typed flow.
-    pub flow: Flow,
+    /// The flow's `name`.
+    pub name: Option<String>,
+    /// Context variables the `start` event supplies.
+    pub start_context: Vec<String>,
+    /// Custom actions the host implements.
+    pub custom_actions: Vec<String>,
     /// Nodes, in file order.
     pub nodes: Vec<CNode>,
     /// Node id → index (the first node with that id).
@@ -291,6 +329,8 @@ pub struct CompiledFlow {
 
 struct Compiler {
     cache: ParseCache,
+    /// Trees already checked for regexes, with nothing to report.
+    regex_clean: HashSet<*const Expr>,
     sites: Vec<Site>,
     diagnostics: Vec<Diagnostic>,
     keep_sites: bool,
@@ -301,20 +341,35 @@ impl Compiler {
         self.diagnostics.push(syntax_diagnostic(pointer, e));
     }
 
-    fn site(&mut self, node: usize, pointer: &str, role: Role, expr: &Expr) {
-        regex_diagnostics(pointer, expr, &mut self.diagnostics);
+    fn site(&mut self, node: usize, pointer: &str, role: Role, offset: usize, expr: &Arc<Expr>) {
+        // A tree shared by many sites has the same regexes everywhere: look once, unless it
+        // has a bad one (then every site gets its finding).
+        if !self.regex_clean.contains(&Arc::as_ptr(expr)) {
+            let before = self.diagnostics.len();
+            regex_diagnostics(Place { pointer, offset }, expr, &mut self.diagnostics);
+            if self.diagnostics.len() == before {
+                self.regex_clean.insert(Arc::as_ptr(expr));
+            }
+        }
         if self.keep_sites {
             self.sites.push(Site {
                 node,
                 pointer: pointer.to_owned(),
                 role,
-                expr: expr.clone(),
+                offset,
+                expr: Arc::clone(expr),
             });
         }
     }
 
     /// A bare condition. `<? ?>` around it is reported and tolerated.
-    fn condition(&mut self, node: usize, pointer: &str, role: Role, src: &str) -> Option<Expr> {
+    fn condition(
+        &mut self,
+        node: usize,
+        pointer: &str,
+        role: Role,
+        src: &str,
+    ) -> Option<Arc<Expr>> {
         if src.trim().is_empty() {
             return None;
         }
@@ -332,61 +387,65 @@ impl Compiler {
             }
             _ => (src, 0),
         };
-        match self.cache.expression(body, offset) {
+        match self.cache.expression(body) {
             Ok(e) => {
-                self.site(node, pointer, role, &e);
+                self.site(node, pointer, role, offset, &e);
                 Some(e)
             }
-            Err(err) => {
+            Err(mut err) => {
+                err.span = err.span.start + offset..err.span.end + offset;
                 self.syntax(pointer, err);
                 None
             }
         }
     }
 
-    fn value(&mut self, node: usize, pointer: &mut String, v: &Json) -> CValue {
-        if !has_template(v) {
-            return CValue::Lit(v.clone());
+    /// A string with `<?`: its template, or the string itself when no segment parsed.
+    fn string(&mut self, node: usize, pointer: &str, s: String) -> CValue {
+        let (t, errs) = self.cache.template(&s);
+        for e in errs {
+            self.syntax(pointer, e);
+        }
+        for (e, offset) in t.exprs() {
+            self.site(node, pointer, Role::Template, offset, e);
+        }
+        if t.is_literal() {
+            CValue::Lit(Json::String(s))
+        } else {
+            CValue::Tpl(t)
+        }
+    }
+
+    /// A value with its templates compiled; literal parts move into the result.
+    fn value_owned(&mut self, node: usize, pointer: &mut String, v: Json) -> CValue {
+        if !has_template(&v) {
+            return CValue::Lit(v);
         }
         match v {
-            Json::String(s) if s.contains("<?") => {
-                let (t, errs) = self.cache.template(s);
-                for e in errs {
-                    self.syntax(pointer, e);
-                }
-                for e in t.exprs() {
-                    self.site(node, pointer, Role::Template, e);
-                }
-                if t.is_literal() {
-                    CValue::Lit(v.clone())
-                } else {
-                    CValue::Tpl(t)
-                }
-            }
             Json::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
-                for (i, it) in items.iter().enumerate() {
+                for (i, it) in items.into_iter().enumerate() {
                     let len = pointer.len();
                     pointer.push('/');
                     pointer.push_str(&i.to_string());
-                    out.push(self.value(node, pointer, it));
+                    out.push(self.value_owned(node, pointer, it));
                     pointer.truncate(len);
                 }
-                if out.iter().all(|c| matches!(c, CValue::Lit(_))) {
-                    CValue::Lit(v.clone())
-                } else {
-                    CValue::Arr(out)
-                }
+                collapse_array(out)
             }
             Json::Object(map) => {
-                let fields = self.fields(node, pointer, map);
-                if fields.iter().all(|(_, c)| matches!(c, CValue::Lit(_))) {
-                    CValue::Lit(v.clone())
-                } else {
-                    CValue::Obj(fields)
+                let mut fields = Vec::with_capacity(map.len());
+                for (k, v) in map {
+                    let len = pointer.len();
+                    push_segment(pointer, &k);
+                    let c = self.value_owned(node, pointer, v);
+                    pointer.truncate(len);
+                    fields.push((k, c));
                 }
+                collapse_object(fields)
             }
-            other => CValue::Lit(other.clone()),
+            Json::String(s) => self.string(node, pointer, s),
+            other => CValue::Lit(other),
         }
     }
 
@@ -394,15 +453,15 @@ impl Compiler {
         &mut self,
         node: usize,
         pointer: &mut String,
-        map: &Map<String, Json>,
+        map: Map<String, Json>,
     ) -> Vec<(String, CValue)> {
-        map.iter()
+        map.into_iter()
             .map(|(k, v)| {
                 let len = pointer.len();
-                push_segment(pointer, k);
-                let c = self.value(node, pointer, v);
+                push_segment(pointer, &k);
+                let c = self.value_owned(node, pointer, v);
                 pointer.truncate(len);
-                (k.clone(), c)
+                (k, c)
             })
             .collect()
     }
@@ -420,17 +479,25 @@ pub struct CompileOptions {
 pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
     let mut c = Compiler {
         cache: ParseCache::new(Dialect::Builder),
+        regex_clean: HashSet::new(),
         sites: Vec::new(),
         diagnostics: Vec::new(),
         keep_sites: opts.keep_sites,
     };
-    let mut by_id = HashMap::with_capacity(flow.nodes.len());
-    for (i, n) in flow.nodes.iter().enumerate() {
+    let Flow {
+        name,
+        start_context,
+        custom_actions,
+        nodes: model,
+        ..
+    } = flow;
+    let mut by_id = HashMap::with_capacity(model.len());
+    for (i, n) in model.iter().enumerate() {
         by_id.entry(n.id.clone()).or_insert(i);
     }
-    let mut nodes = Vec::with_capacity(flow.nodes.len());
+    let mut nodes = Vec::with_capacity(model.len());
     let (mut start, mut fallback) = (None, None);
-    for (i, n) in flow.nodes.iter().enumerate() {
+    for (i, n) in model.into_iter().enumerate() {
         let base = format!("/nodes/{}", positions.get(i).copied().unwrap_or(i));
         let mut p = base.clone();
         let entry = match n.condition.as_deref().map(str::trim) {
@@ -452,7 +519,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             }
         };
         let mut sub =
-            |c: &mut Compiler, key: &str, m: &Option<Map<String, Json>>| -> Vec<(String, CValue)> {
+            |c: &mut Compiler, key: &str, m: Option<Map<String, Json>>| -> Vec<(String, CValue)> {
                 match m {
                     Some(m) => {
                         p.truncate(base.len());
@@ -463,34 +530,31 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                     None => Vec::new(),
                 }
             };
-        let context = sub(&mut c, "context", &n.context);
-        let contact = sub(&mut c, "contact", &n.contact);
+        let context = sub(&mut c, "context", n.context);
+        let contact = sub(&mut c, "contact", n.contact);
         let actions = n
             .actions
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(ai, a)| {
                 let mut p = format!("{base}/actions/{ai}/parameters");
                 CAction {
-                    name: a.name.clone(),
-                    parameters: c.fields(i, &mut p, &a.parameters),
-                    result_variable: a.result_variable.clone(),
+                    name: a.name,
+                    parameters: c.fields(i, &mut p, a.parameters),
+                    result_variable: a.result_variable,
                 }
             })
             .collect();
         let events = n
             .events
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(ei, e)| {
-                let v = serde_json::to_value(e).unwrap_or(Json::Null);
-                c.value(i, &mut format!("{base}/events/{ei}"), &v)
-            })
+            .map(|(ei, e)| c.value_owned(i, &mut format!("{base}/events/{ei}"), event_value(e)))
             .collect();
-        let output = outputs(&mut c, i, &format!("{base}/output"), &n.output);
+        let output = outputs(&mut c, i, &format!("{base}/output"), n.output);
         let responses = n
             .responses
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(ri, r)| CResponse {
                 condition: r.condition.as_deref().and_then(|s| {
@@ -505,39 +569,36 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                     &mut c,
                     i,
                     &format!("{base}/responses/{ri}/output"),
-                    &r.output,
+                    r.output,
                 ),
             })
             .collect();
-        let input = n.input.as_ref().map(|m| CInput {
+        let input = n.input.map(|m| CInput {
             channels: m
-                .iter()
+                .into_iter()
                 .map(|(ch, inp)| {
                     let mut p = format!("{base}/input");
-                    push_segment(&mut p, ch);
+                    push_segment(&mut p, &ch);
                     p.push_str("/payload");
-                    (
-                        ch.clone(),
-                        inp.kind,
-                        CValue::Obj(c.fields(i, &mut p, &inp.payload)),
-                    )
+                    let payload = CValue::Obj(c.fields(i, &mut p, inp.payload));
+                    (ch, inp.kind, payload)
                 })
                 .collect(),
         });
         let next = n
             .next
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(ni, x)| CNext {
                 condition: x.condition.as_deref().and_then(|s| {
                     c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)
                 }),
                 target: by_id.get(&x.goto).copied(),
-                goto: x.goto.clone(),
+                goto: x.goto,
             })
             .collect();
         nodes.push(CNode {
-            id: n.id.clone(),
+            id: n.id,
             pointer: base,
             entry,
             context,
@@ -551,13 +612,72 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
         });
     }
     CompiledFlow {
-        flow,
+        name,
+        start_context,
+        custom_actions,
         nodes,
         by_id,
         start,
         fallback,
         sites: c.sites,
         diagnostics: c.diagnostics,
+    }
+}
+
+/// An analytics event as the JSON value it is sent as (moved, not copied).
+fn event_value(e: crate::model::AnalyticsEvent) -> Json {
+    let mut m = Map::new();
+    m.insert("event_name".into(), Json::String(e.event_name));
+    if let Some(d) = e.details {
+        let mut details = Map::new();
+        if let Some(v) = d.field1 {
+            details.insert("field1".into(), v);
+        }
+        if let Some(v) = d.field2 {
+            details.insert("field2".into(), v);
+        }
+        m.insert("details".into(), Json::Object(details));
+    }
+    if let Some(v) = e.extra1 {
+        m.insert("extra1".into(), v);
+    }
+    if let Some(v) = e.extra2 {
+        m.insert("extra2".into(), v);
+    }
+    Json::Object(m)
+}
+
+/// An array whose items all turned out literal (their `<?` did not parse) is one literal.
+fn collapse_array(items: Vec<CValue>) -> CValue {
+    if items.iter().all(|c| matches!(c, CValue::Lit(_))) {
+        CValue::Lit(Json::Array(
+            items
+                .into_iter()
+                .filter_map(|c| match c {
+                    CValue::Lit(j) => Some(j),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    } else {
+        CValue::Arr(items)
+    }
+}
+
+/// An object whose fields all turned out literal is one literal.
+fn collapse_object(fields: Vec<(String, CValue)>) -> CValue {
+    if fields.iter().all(|(_, c)| matches!(c, CValue::Lit(_))) {
+        CValue::Lit(Json::Object(
+            fields
+                .into_iter()
+                .filter_map(|(k, c)| match c {
+                    CValue::Lit(j) => Some((k, j)),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    } else {
+        CValue::Obj(fields)
     }
 }
 
@@ -575,15 +695,12 @@ fn outputs(
     c: &mut Compiler,
     node: usize,
     base: &str,
-    items: &[crate::model::OutputItem],
+    items: Vec<crate::model::OutputItem>,
 ) -> Vec<CValue> {
     items
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(oi, item)| {
-            let v = serde_json::to_value(item).unwrap_or(Json::Null);
-            c.value(node, &mut format!("{base}/{oi}"), &v)
-        })
+        .map(|(oi, item)| c.value_owned(node, &mut format!("{base}/{oi}"), Json::Object(item.0)))
         .collect()
 }
 

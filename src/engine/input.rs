@@ -164,62 +164,63 @@ fn strip_country(d: &str) -> &str {
 }
 
 fn mobile_ok(d: &str) -> bool {
-    let d = strip_country(d);
-    d.len() == 11 && d.as_bytes()[2] == b'9' && d.as_bytes()[0] != b'0'
+    // DDD (two digits, not starting with 0) then 9 and eight digits.
+    matches!(strip_country(d).as_bytes(), [a, _, b'9', rest @ ..] if *a != b'0' && rest.len() == 8)
 }
 
 fn landline_ok(d: &str) -> bool {
-    let d = strip_country(d);
-    d.len() == 10 && (b'2'..=b'5').contains(&d.as_bytes()[2]) && d.as_bytes()[0] != b'0'
+    matches!(strip_country(d).as_bytes(), [a, _, b'2'..=b'5', rest @ ..] if *a != b'0' && rest.len() == 7)
 }
 
 fn all_same(d: &str) -> bool {
     d.bytes().all(|b| Some(&b) == d.as_bytes().first())
 }
 
-fn cpf_ok(d: &str) -> bool {
-    if d.len() != 11 || all_same(d) {
-        return false;
+/// The digits of `d` as numbers, when it has exactly `N` of them and nothing else.
+fn digits_of<const N: usize>(d: &str) -> Option<[u32; N]> {
+    if !d.bytes().all(|b| b.is_ascii_digit()) || all_same(d) {
+        return None;
     }
-    let n: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
-    let check = |len: usize| {
-        // Weights run from len + 1 down to 2 (len is 9 or 10).
-        let s: u32 = n
-            .iter()
-            .take(len)
-            .zip((2..=u32::try_from(len).unwrap_or(0) + 1).rev())
-            .map(|(d, w)| d * w)
-            .sum();
+    let v: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
+    v.try_into().ok()
+}
+
+/// A check digit: `sum(digits × weights)` reduced as CPF and CNPJ do.
+fn check_digit(digits: &[u32], weights: &[u32], cpf: bool) -> u32 {
+    let s: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
+    if cpf {
         let r = (s * 10) % 11;
         if r == 10 {
             0
         } else {
             r
         }
-    };
-    check(9) == n[9] && check(10) == n[10]
-}
-
-fn cnpj_ok(d: &str) -> bool {
-    if d.len() != 14 || all_same(d) {
-        return false;
-    }
-    let n: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
-    let check = |len: usize| {
-        let weights: Vec<u32> = if len == 12 {
-            vec![5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-        } else {
-            vec![6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-        };
-        let s: u32 = (0..len).map(|i| n[i] * weights[i]).sum();
+    } else {
         let r = s % 11;
         if r < 2 {
             0
         } else {
             11 - r
         }
+    }
+}
+
+fn cpf_ok(d: &str) -> bool {
+    let Some(n) = digits_of::<11>(d) else {
+        return false;
     };
-    check(12) == n[12] && check(13) == n[13]
+    let first = check_digit(&n[..9], &[10, 9, 8, 7, 6, 5, 4, 3, 2], true);
+    let second = check_digit(&n[..10], &[11, 10, 9, 8, 7, 6, 5, 4, 3, 2], true);
+    first == n[9] && second == n[10]
+}
+
+fn cnpj_ok(d: &str) -> bool {
+    let Some(n) = digits_of::<14>(d) else {
+        return false;
+    };
+    let first = check_digit(&n[..12], &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], false);
+    let second = check_digit(&n[..13], &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], false);
+    first == n[12] && second == n[13]
 }
 
 fn money_ok(t: &str) -> bool {
@@ -248,11 +249,13 @@ fn plate_ok(t: &str) -> bool {
         .filter(|c| *c != '-' && *c != ' ')
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    p.len() == 7
-        && p[..3].iter().all(char::is_ascii_uppercase)
-        && p[3].is_ascii_digit()
-        && (p[4].is_ascii_digit() || p[4].is_ascii_uppercase())
-        && p[5..].iter().all(char::is_ascii_digit)
+    // ABC1234 or the Mercosul ABC1D23.
+    matches!(p.as_slice(), [a, b, c, d, e, f, g]
+        if [a, b, c].iter().all(|x| x.is_ascii_uppercase())
+            && d.is_ascii_digit()
+            && (e.is_ascii_digit() || e.is_ascii_uppercase())
+            && f.is_ascii_digit()
+            && g.is_ascii_digit())
 }
 
 /// Reads `DD/MM/YYYY`, `DD-MM-YYYY` or `YYYY-MM-DD`; returns the ISO date when it exists.

@@ -7,6 +7,7 @@
 
 use super::methods::Method;
 use super::value::fmt_num;
+use super::Dialect;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -356,20 +357,26 @@ impl Expr {
 }
 
 /// The expression written back as source text (normalised spacing and parentheses).
-pub fn display(e: &Expr) -> String {
-    let list = |items: &[Expr]| items.iter().map(display).collect::<Vec<_>>().join(", ");
+pub fn display(e: &Expr, d: Dialect) -> String {
+    let list = |items: &[Expr]| {
+        items
+            .iter()
+            .map(|x| display(x, d))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match &e.kind {
-        ExprKind::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        ExprKind::Num(n) => fmt_num(*n),
+        ExprKind::Str(s) => quote(s, d),
+        ExprKind::Num(n) => num_literal(*n),
         ExprKind::Int(n) => n.to_string(),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Null => "null".into(),
         ExprKind::Undefined => "undefined".into(),
-        ExprKind::Regex(r) => format!("/{}/{}", r.pattern, r.flags),
+        ExprKind::Regex(r) => format!("/{}/{}", regex_body(&r.pattern), r.flags),
         ExprKind::Array(items) => format!("[{}]", list(items)),
         ExprKind::Ident(n) => n.clone(),
-        ExprKind::Var(n) => format!("${n}"),
-        ExprKind::VarIs(n, v) => format!("${n}:({v})"),
+        ExprKind::Var(n) => var(n),
+        ExprKind::VarIs(n, v) => format!("{}:({v})", var(n)),
         ExprKind::Intent(n) => format!("#{n}"),
         ExprKind::Entity(n) => format!("@{n}"),
         ExprKind::EntityIs(n, v) => format!("@{n}:({v})"),
@@ -379,37 +386,130 @@ pub fn display(e: &Expr) -> String {
             optional,
         } => format!(
             "{}{}{name}",
-            display(object),
+            receiver(object, d),
             if *optional { "?." } else { "." }
         ),
-        ExprKind::Index { object, index } => format!("{}[{}]", display(object), display(index)),
+        ExprKind::Index { object, index } => {
+            format!("{}[{}]", receiver(object, d), display(index, d))
+        }
+        // A call on something that is not a method (`(a)(b)`, `$f(1)`) keeps its shape so
+        // that the linter can point at it.
         ExprKind::Method {
             object, name, args, ..
-        } => format!("{}.{name}({})", display(object), list(args)),
+        } if name.is_empty() => format!("{}({})", receiver(object, d), list(args)),
+        ExprKind::Method {
+            object, name, args, ..
+        } => format!("{}.{name}({})", receiver(object, d), list(args)),
         ExprKind::Call { name, args } => format!("{name}({})", list(args)),
         ExprKind::Type(t) => format!("T({t})"),
         ExprKind::New { class, args } => format!("new {class}({})", list(args)),
-        ExprKind::Project { object, each } => format!("{}.![{}]", display(object), display(each)),
-        ExprKind::Select { object, keep } => format!("{}.?[{}]", display(object), display(keep)),
-        ExprKind::Unary(UnOp::Not, x) => format!("!{}", paren(x)),
-        ExprKind::Unary(UnOp::Neg, x) => format!("-{}", paren(x)),
+        ExprKind::Project { object, each } => {
+            format!("{}.![{}]", receiver(object, d), display(each, d))
+        }
+        ExprKind::Select { object, keep } => {
+            format!("{}.?[{}]", receiver(object, d), display(keep, d))
+        }
+        ExprKind::Unary(UnOp::Not, x) => format!("!{}", paren(x, d)),
+        ExprKind::Unary(UnOp::Neg, x) => format!("-{}", paren(x, d)),
         ExprKind::Chain { first, rest } => {
-            let mut s = paren(first);
+            let mut s = paren(first, d);
             for (op, x) in rest {
                 s.push(' ');
                 s.push_str(op.as_str());
                 s.push(' ');
-                s.push_str(&paren(x));
+                s.push_str(&paren(x, d));
             }
             s
         }
-        ExprKind::Cond(c, a, b) => format!("{} ? {} : {}", paren(c), paren(a), paren(b)),
+        ExprKind::Cond(c, a, b) => format!("{} ? {} : {}", paren(c, d), paren(a, d), paren(b, d)),
     }
 }
 
-fn paren(e: &Expr) -> String {
+/// A regex pattern as a literal's body. The grammar reads `[` as the start of a class only when
+/// a `]` closes it; a lone `[` is written `\[` so that text after the literal (a string with a
+/// `]`) cannot complete it when the expression is read back.
+fn regex_body(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(c) = rest.chars().next() {
+        let len = match c {
+            '\\' => rest.chars().take(2).map(char::len_utf8).sum(),
+            '[' => class_len(rest).unwrap_or(0),
+            _ => c.len_utf8(),
+        };
+        if len == 0 {
+            out.push_str("\\[");
+            rest = &rest[1..];
+        } else {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+        }
+    }
+    out
+}
+
+/// The length of the class `[…]` at the start of `s`, as the grammar reads one.
+fn class_len(s: &str) -> Option<usize> {
+    let mut chars = s.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ']' => return Some(i + 1),
+            '\\' => {
+                chars.next();
+            }
+            '\n' | '\r' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A decimal literal that reads back as a decimal: `2.0`, not `2` (an integer, which divides
+/// differently in Watson), and `-0.0`, not `-0` (which is the integer 0).
+fn num_literal(n: f64) -> String {
+    let s = fmt_num(n);
+    if n.is_finite() && !s.contains(['.', 'e', 'E']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// `$name`, or `$(name)` when the name is not a plain identifier (`$(first-name)`).
+fn var(n: &str) -> String {
+    let mut chars = n.chars();
+    let plain = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_');
+    if plain {
+        format!("${n}")
+    } else {
+        format!("$({n})")
+    }
+}
+
+/// A string literal the dialect reads back as `s`: Watson (SpEL) has no backslash escapes and
+/// doubles the quote; builder flows escape the backslash and the quote.
+fn quote(s: &str, d: Dialect) -> String {
+    match d {
+        Dialect::Watson => format!("'{}'", s.replace('\'', "''")),
+        Dialect::Builder => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+    }
+}
+
+/// The object of a member, index or call: operators and negative numbers in parentheses, so
+/// that `(-5).toFixed(1)` is not written back as `-5.toFixed(1)`.
+fn receiver(e: &Expr, d: Dialect) -> String {
     match &e.kind {
-        ExprKind::Chain { .. } | ExprKind::Cond(..) => format!("({})", display(e)),
-        _ => display(e),
+        ExprKind::Unary(..) => format!("({})", display(e, d)),
+        ExprKind::Int(n) if *n < 0 => format!("({n})"),
+        ExprKind::Num(n) if n.is_sign_negative() => format!("({})", num_literal(*n)),
+        _ => paren(e, d),
+    }
+}
+
+fn paren(e: &Expr, d: Dialect) -> String {
+    match &e.kind {
+        ExprKind::Chain { .. } | ExprKind::Cond(..) => format!("({})", display(e, d)),
+        _ => display(e, d),
     }
 }

@@ -149,8 +149,9 @@ pub fn all() -> &'static [Method] {
 pub fn by_name(name: &str) -> &'static [Method] {
     let t: &'static [Method] = &TABLE;
     let start = t.partition_point(|m| m.name < name);
-    let end = start + t[start..].partition_point(|m| m.name == name);
-    &t[start..end]
+    let rest = t.get(start..).unwrap_or_default();
+    rest.get(..rest.partition_point(|m| m.name == name))
+        .unwrap_or_default()
 }
 
 /// True when some entry named `name` exists in `dialect`.
@@ -547,8 +548,10 @@ fn date_shift<'e>(
         .map_err(|m| date_error(c, m))
 }
 
-fn math_args(args: &[Val<'_>]) -> Vec<f64> {
-    args.iter().map(Val::to_num).collect()
+/// The first two arguments as numbers (NaN when absent; the arity was checked).
+fn math_args(args: &[Val<'_>]) -> [f64; 2] {
+    let n = |i: usize| args.get(i).map_or(f64::NAN, Val::to_num);
+    [n(0), n(1)]
 }
 
 fn math_result<'e>(args: &[Val<'_>], r: f64) -> Val<'e> {
@@ -621,7 +624,7 @@ fn table() -> Vec<Method> {
             let chars: Vec<char> = string(&o).chars().collect();
             let len = chars.len();
             let (x, y) = (js_index(a, 0, len, 0), js_index(a, 1, len, len));
-            Ok(owned(if x < y { chars[x..y].iter().collect() } else { String::new() }))
+            Ok(owned(chars.get(x..y).map(|c| c.iter().collect()).unwrap_or_default()))
         }),
         m!("charAt", String, 1..1, Both, "the character at an index", "'abc'.charAt(1)", |_, o, a| {
             Ok(position(&arg(a, 0))
@@ -814,14 +817,14 @@ fn table() -> Vec<Method> {
         m!("clear", Object, 0..0, Watson, "an empty object", "$obj.clear()", |_, _, _| Ok(Val::Own(Json::Object(Map::new())))),
         m!("toJson", Object, 0..0, Watson, "the object itself", "$obj.toJson()", |_, o, _| Ok(o)),
         // --- T(Math) ---
-        m!("abs", Math, 1..1, Watson, "the absolute value", "T(Math).abs(-3)", |_, _, a| Ok(math_result(a, math_args(a).first().copied().unwrap_or(f64::NAN).abs()))),
+        m!("abs", Math, 1..1, Watson, "the absolute value", "T(Math).abs(-3)", |_, _, a| Ok(math_result(a, math_args(a)[0].abs()))),
         m!("max", Math, 2..2, Watson, "the larger of two numbers", "T(Math).max(2, 3)", |_, _, a| {
-            let v = math_args(a);
-            Ok(math_result(a, v[0].max(v[1])))
+            let [x, y] = math_args(a);
+            Ok(math_result(a, x.max(y)))
         }),
         m!("min", Math, 2..2, Watson, "the smaller of two numbers", "T(Math).min(2, 3)", |_, _, a| {
-            let v = math_args(a);
-            Ok(math_result(a, v[0].min(v[1])))
+            let [x, y] = math_args(a);
+            Ok(math_result(a, x.min(y)))
         }),
         m!("round", Math, 1..1, Watson, "the nearest whole number (halves round up)", "T(Math).round(2.5)", |_, _, a| {
             let x = math_args(a)[0];
@@ -830,8 +833,8 @@ fn table() -> Vec<Method> {
         m!("floor", Math, 1..1, Watson, "the largest whole number not above", "T(Math).floor(2.7)", |_, _, a| Ok(Val::Num(math_args(a)[0].floor()))),
         m!("ceil", Math, 1..1, Watson, "the smallest whole number not below", "T(Math).ceil(2.2)", |_, _, a| Ok(Val::Num(math_args(a)[0].ceil()))),
         m!("pow", Math, 2..2, Watson, "the first number raised to the second", "T(Math).pow(2, 3)", |_, _, a| {
-            let v = math_args(a);
-            Ok(Val::Num(v[0].powf(v[1])))
+            let [x, y] = math_args(a);
+            Ok(Val::Num(x.powf(y)))
         }),
         m!("sqrt", Math, 1..1, Watson, "the square root", "T(Math).sqrt(9)", |_, _, a| Ok(Val::Num(math_args(a)[0].sqrt()))),
         // --- functions ---

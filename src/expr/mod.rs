@@ -164,7 +164,7 @@ impl Expression {
 
     /// The expression written back with normalised spacing and parentheses.
     pub fn display(&self) -> String {
-        display(&self.expr)
+        display(&self.expr, self.dialect)
     }
 }
 

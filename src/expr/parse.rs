@@ -4,7 +4,8 @@ use super::ast::{BinOp, Expr, ExprKind, RegexLit, Span, UnOp};
 use super::Dialect;
 use pest::iterators::Pair;
 use pest::Parser as _;
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 mod grammar {
     #![allow(missing_docs)]
@@ -500,7 +501,7 @@ impl Builder {
                 let raw = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
                 // The builder reads `\$` as `$` (a bare `$` would start a variable).
                 let pattern = match self.dialect {
-                    Dialect::Builder => raw.replace("\\$", "$"),
+                    Dialect::Builder => unescape_dollar(&raw),
                     Dialect::Watson => raw,
                 };
                 let flags = it.next().map(|x| x.as_str().to_owned()).unwrap_or_default();
@@ -559,9 +560,11 @@ impl Builder {
                 let name = it
                     .next()
                     .map(|n| {
-                        n.as_str()
-                            .trim_start_matches('(')
-                            .trim_end_matches(')')
+                        // `$(name)`: one pair of parentheses around the name, no more.
+                        let s = n.as_str();
+                        s.strip_prefix('(')
+                            .and_then(|x| x.strip_suffix(')'))
+                            .unwrap_or(s)
                             .to_owned()
                     })
                     .unwrap_or_default();
@@ -631,6 +634,28 @@ fn sigil_value(v: Pair<'_, Rule>) -> String {
         .and_then(|s| s.strip_suffix(')'))
         .unwrap_or(s)
         .to_owned()
+}
+
+/// A builder regex body with each `\$` read as `$`; `\\` stays an escaped backslash, so
+/// `\\$` is a backslash and the end of the line.
+fn unescape_dollar(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some('$')) => {
+                out.push('$');
+                chars.next();
+            }
+            ('\\', Some(next)) => {
+                out.push('\\');
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Decodes a quoted literal.
@@ -755,8 +780,17 @@ fn compile_regex_uncached(pattern: &str, flags: &str) -> RegexResult {
 pub enum Part {
     /// Literal text.
     Text(String),
-    /// A `<? … ?>` segment; the span covers the delimiters, relative to the string.
-    Expr(Expr, Span),
+    /// A `<? … ?>` segment; the span covers the delimiters, relative to the string. The
+    /// expression's own spans are relative to its body, which starts two bytes after the span
+    /// (see [`Part::body_offset`]); the tree is shared with every other segment of the same text.
+    Expr(Arc<Expr>, Span),
+}
+
+impl Part {
+    /// Where the segment's expression starts in the string (after `<?`).
+    pub fn body_offset(span: &Span) -> usize {
+        span.start + 2
+    }
 }
 
 /// A string value split into text and `<? … ?>` segments.
@@ -777,77 +811,107 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
-    /// Every segment's expression.
-    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+    /// Every segment's expression, with the offset of its body in the string.
+    pub fn exprs(&self) -> impl Iterator<Item = (&Arc<Expr>, usize)> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Expr(e, _) => Some(e),
+            Part::Expr(e, span) => Some((e, Part::body_offset(span))),
             Part::Text(_) => None,
         })
     }
 }
 
 /// Splits a string into text and `<? … ?>` segments and parses each segment.
-/// A segment ends at the first `?>` outside a string literal. Errors are returned per segment;
-/// the template keeps the segments that did parse.
+/// A segment ends at the first `?>` outside a string literal. Errors are returned per segment
+/// (spans relative to the string); the template keeps the segments that did parse.
 pub fn parse_template(s: &str, dialect: Dialect) -> (Template, Vec<SyntaxError>) {
-    parse_template_with(s, &mut |b, o| parse_expression(b, o, dialect))
+    ParseCache::new(dialect).template(s)
 }
 
-/// Parses expressions, reusing the tree of a source text already seen. Flows repeat the same
+/// Parses expressions, sharing the tree of a source text already seen. Flows repeat the same
 /// conditions and segments many times (the 58 Watson workspaces hold 3,995 conditions but
-/// only 789 distinct ones), and a clone is far cheaper than a parse.
+/// only 789 distinct ones; a generated 10,000-node flow holds 90,000 expressions and under a
+/// thousand distinct ones): a repeat costs a hash lookup and a reference count, not a parse
+/// and a copy. Trees have spans relative to their own source, so one tree serves every place
+/// the text appears.
+///
+/// The trees of short sources are also kept in a process-wide table, bounded in size, so that
+/// linting many files of one project parses each common condition once.
 #[derive(Debug)]
 pub struct ParseCache {
     dialect: Dialect,
-    map: std::collections::HashMap<String, Result<Expr, SyntaxError>>,
+    map: HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>,
 }
 
-/// Longest source kept in a [`ParseCache`].
+/// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
 const CACHE_SOURCE_MAX: usize = 1024;
+
+/// Longest source kept in the process-wide table, and most trees kept there (per dialect; it is
+/// emptied when full): at most a few tens of MiB whatever the input.
+const SHARED_SOURCE_MAX: usize = 256;
+const SHARED_MAX: usize = 8192;
+
+type Table = Mutex<HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
+
+fn shared(dialect: Dialect) -> &'static Table {
+    static BUILDER: OnceLock<Table> = OnceLock::new();
+    static WATSON: OnceLock<Table> = OnceLock::new();
+    match dialect {
+        Dialect::Builder => &BUILDER,
+        Dialect::Watson => &WATSON,
+    }
+    .get_or_init(Table::default)
+}
 
 impl ParseCache {
     /// A cache for expressions of `dialect`.
     pub fn new(dialect: Dialect) -> Self {
         ParseCache {
             dialect,
-            map: Default::default(),
+            map: HashMap::new(),
         }
     }
 
-    /// Like [`parse_expression`], through the cache.
-    pub fn expression(&mut self, src: &str, offset: usize) -> Result<Expr, SyntaxError> {
+    /// Like [`parse_expression`] at offset 0, through the cache.
+    pub fn expression(&mut self, src: &str) -> Result<Arc<Expr>, SyntaxError> {
         if src.len() > CACHE_SOURCE_MAX {
-            return parse_expression(src, offset, self.dialect);
+            return parse_expression(src, 0, self.dialect).map(Arc::new);
         }
-        let parsed = match self.map.get(src) {
-            Some(r) => r.clone(),
+        if let Some(r) = self.map.get(src) {
+            return r.clone();
+        }
+        if src.len() > SHARED_SOURCE_MAX {
+            let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+            self.map.insert(src.into(), r.clone());
+            return r;
+        }
+        let table = shared(self.dialect);
+        let known = table.lock().ok().and_then(|t| t.get(src).cloned());
+        let r = match known {
+            Some(r) => r,
             None => {
-                let r = parse_expression(src, 0, self.dialect);
-                self.map.insert(src.to_owned(), r.clone());
+                let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+                if let Ok(mut t) = table.lock() {
+                    if t.len() >= SHARED_MAX {
+                        t.clear();
+                    }
+                    t.insert(src.into(), r.clone());
+                }
                 r
             }
         };
-        match parsed {
-            Ok(mut e) => {
-                e.shift(offset);
-                Ok(e)
-            }
-            Err(mut e) => {
-                e.span = e.span.start + offset..e.span.end + offset;
-                Err(e)
-            }
-        }
+        self.map.insert(src.into(), r.clone());
+        r
     }
 
     /// Like [`parse_template`], through the cache.
     pub fn template(&mut self, s: &str) -> (Template, Vec<SyntaxError>) {
-        parse_template_with(s, &mut |b, o| self.expression(b, o))
+        parse_template_with(s, &mut |b| self.expression(b))
     }
 }
 
 fn parse_template_with(
     s: &str,
-    parse: &mut dyn FnMut(&str, usize) -> Result<Expr, SyntaxError>,
+    parse: &mut dyn FnMut(&str) -> Result<Arc<Expr>, SyntaxError>,
 ) -> (Template, Vec<SyntaxError>) {
     let mut parts = Vec::new();
     let mut errors = Vec::new();
@@ -872,9 +936,12 @@ fn parse_template_with(
                         ),
                     });
                 } else {
-                    match parse(body, body_start) {
+                    match parse(body) {
                         Ok(e) => parts.push(Part::Expr(e, open..close)),
-                        Err(err) => errors.push(err),
+                        Err(mut err) => {
+                            err.span = err.span.start + body_start..err.span.end + body_start;
+                            errors.push(err);
+                        }
                     }
                 }
                 rest = close;

@@ -21,10 +21,10 @@ pub use crate::diagnostic::{Edit, Located, LocatedLabel, RuleMeta, Severity};
 pub use crate::model::FileKind;
 pub use rules::{find as find_rule, registry as rules};
 
-use crate::compile::load::read;
+use crate::compile::load::{flow_model, read};
 use crate::compile::{compile, CompileOptions, CompiledFlow};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::model::{Flow, IntegrationsFile};
+use crate::model::IntegrationsFile;
 use crate::schema::{self, Schema, SchemaKind};
 use crate::source::SourceFile;
 use serde_json::Value as Json;
@@ -57,14 +57,14 @@ pub(crate) struct LintContext<'a> {
 
 /// Lints one file's bytes.
 pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
-    let r = read(path, bytes);
-    let mut diags = r.diagnostics.clone();
-    if let Some(value) = &r.value {
+    let mut r = read(path, bytes);
+    let mut diags = std::mem::take(&mut r.diagnostics);
+    if let Some(value) = r.value.take() {
         match r.kind {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
-            Some(FileKind::Watson) => diags.extend(rules::watson::lint(value)),
-            Some(FileKind::Integrations) => diags.extend(lint_integrations_value(value)),
-            Some(FileKind::Test) => diags.extend(crate::testing::lint_test_value(value)),
+            Some(FileKind::Watson) => diags.extend(rules::watson::lint(&value)),
+            Some(FileKind::Integrations) => diags.extend(lint_integrations_value(&value)),
+            Some(FileKind::Test) => diags.extend(crate::testing::lint_test_value(&value)),
             None => diags.push(Diagnostic::new::<Schema>(
                 Location::Raw(0..0),
                 "not a fluxo file: expected an object with `nodes` (flow), `dialog_nodes` (Watson workspace), `integrations` or `conversations` (test)",
@@ -80,11 +80,12 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
 }
 
 /// Runs schema, compile and every semantic rule over a flow value.
-fn lint_flow_value(value: &Json, opts: &LintOptions) -> Vec<Diagnostic> {
-    let mut out = schema::validate(SchemaKind::Flow, value);
-    let Some((flow, positions)) = Flow::from_value_lenient(value) else {
+fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
+    let mut out = schema::validate(SchemaKind::Flow, &value);
+    let Some((flow, positions, refused)) = flow_model(value, &out) else {
         return out;
     };
+    out.extend(refused);
     let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
     out.extend(compiled.diagnostics.iter().cloned());
     let ctx = LintContext {

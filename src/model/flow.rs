@@ -71,18 +71,33 @@ pub struct Node {
     pub next: Vec<Next>,
 }
 
-/// One output entry: channel name → message.
-pub type OutputItem = BTreeMap<String, Message>;
+/// One output entry: channel name → message, each message an object with a string `type`
+/// (`text`, `file`, …) and whatever fields that type has, kept as written (they are passed
+/// through after rendering).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct OutputItem(pub Map<String, Json>);
 
-/// A message: `type` plus whatever fields that type has (passed through after rendering).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    /// `text`, `file`, or any other type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The other fields.
-    #[serde(flatten)]
-    pub fields: Map<String, Json>,
+impl<'de> Deserialize<'de> for OutputItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = Map::<String, Json>::deserialize(d)?;
+        check_output_item(&m).map_err(serde::de::Error::custom)?;
+        Ok(OutputItem(m))
+    }
+}
+
+/// An output item as the model accepts it: every channel's message is an object with a string
+/// `type`.
+pub(super) fn check_output_item(m: &Map<String, Json>) -> Result<(), String> {
+    for (channel, message) in m {
+        match message.as_object().map(|o| o.get("type")) {
+            None => return Err(format!("output `{channel}`: a message must be an object")),
+            Some(None) => return Err(format!("output `{channel}`: missing field `type`")),
+            Some(Some(Json::String(_))) => {}
+            Some(Some(_)) => return Err(format!("output `{channel}`: `type` must be a string")),
+        }
+    }
+    Ok(())
 }
 
 /// An action `{name, parameters, result_variable}`.
@@ -102,15 +117,19 @@ pub struct Action {
 
 fn parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Json>, D::Error> {
     let m = Map::<String, Json>::deserialize(d)?;
-    if let Some(v) = m.get(crate::domain::BEFORE_ACTION_MESSAGES) {
-        let strings = v.as_array().is_some_and(|a| a.iter().all(Json::is_string));
-        if !strings {
-            return Err(serde::de::Error::custom(
-                "`before_action_messages` must be a list of strings",
-            ));
-        }
-    }
+    check_parameters(&m).map_err(serde::de::Error::custom)?;
     Ok(m)
+}
+
+/// An action's parameters as the model accepts them: `before_action_messages`, when present,
+/// is a list of strings.
+pub(super) fn check_parameters(m: &Map<String, Json>) -> Result<(), &'static str> {
+    match m.get(crate::domain::BEFORE_ACTION_MESSAGES) {
+        Some(v) if !v.as_array().is_some_and(|a| a.iter().all(Json::is_string)) => {
+            Err("`before_action_messages` must be a list of strings")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An analytics event.
@@ -247,7 +266,77 @@ impl Node {
     }
 }
 
+/// Nodes the model refused: their index in the file and why.
+pub type Refused = Vec<(usize, String)>;
+
 impl Flow {
+    /// Like [`Flow::from_value_lenient`], but takes the value and moves its strings and
+    /// subtrees into the model instead of copying them. `suspect(i)` says whether node `i` has
+    /// schema findings: those are salvaged field by field (from a copy); the others are read
+    /// directly. A node the schema accepts but the model refuses (which the tests rule out) is
+    /// returned in the third list with the reason, never dropped silently.
+    pub fn from_value_owned(
+        v: Json,
+        suspect: impl Fn(usize) -> bool,
+    ) -> Option<(Flow, Vec<usize>, Refused)> {
+        let Json::Object(mut obj) = v else {
+            return None;
+        };
+        let Some(Json::Array(nodes_v)) = obj.shift_remove("nodes") else {
+            return None;
+        };
+        let mut nodes = Vec::with_capacity(nodes_v.len());
+        let mut positions = Vec::with_capacity(nodes_v.len());
+        let mut refused = Vec::new();
+        for (i, n) in nodes_v.into_iter().enumerate() {
+            let node = if suspect(i) {
+                Node::salvage(&n)
+            } else {
+                match Node::from_json(n) {
+                    Ok(node) => Some(node),
+                    Err(e) => {
+                        refused.push((i, e));
+                        None
+                    }
+                }
+            };
+            if let Some(node) = node {
+                nodes.push(node);
+                positions.push(i);
+            }
+        }
+        let mut strings = |k: &str| -> Vec<String> {
+            match obj.shift_remove(k) {
+                Some(Json::Array(a)) => a
+                    .into_iter()
+                    .filter_map(|s| match s {
+                        Json::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let start_context = strings("start_context");
+        let custom_actions = strings("custom_actions");
+        let mut text = |k: &str| match obj.shift_remove(k) {
+            Some(Json::String(s)) => Some(s),
+            _ => None,
+        };
+        Some((
+            Flow {
+                schema: text("$schema"),
+                name: text("name"),
+                description: text("description"),
+                start_context,
+                custom_actions,
+                nodes,
+            },
+            positions,
+            refused,
+        ))
+    }
+
     /// Reads a flow leniently: nodes that do not fit the model are skipped (the schema pass
     /// reports them), so every other node can still be checked. Returns the flow and, for each
     /// kept node, its index in the file.

@@ -3,10 +3,11 @@
 //! The serde model and the JSON Schemas in `schemas/` describe the same shapes; a test checks
 //! that they accept exactly the same documents.
 
+mod convert;
 mod flow;
 mod integrations;
 
-pub use flow::{Flow, InputType, OutputItem};
+pub use flow::{AnalyticsEvent, Flow, InputType, OutputItem};
 pub use integrations::{
     normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,
     MAX_TIMEOUT_S,

@@ -2,6 +2,7 @@
 //! mutations of a valid flow (proptest), every file the project ships, and the edges of the
 //! conversation-test format.
 
+use crate::model::flow::Node;
 use crate::model::{Flow, IntegrationsFile};
 use crate::schema::{is_valid, SchemaKind};
 use proptest::prelude::*;
@@ -40,6 +41,26 @@ proptest! {
         let model = Flow::deserialize(&v).is_ok();
         let schema = is_valid(SchemaKind::Flow, &v);
         prop_assert_eq!(model, schema, "model and schema disagree on {}", v);
+        nodes_read_alike(&v);
+    }
+}
+
+/// The reader that takes a node value apart ([`Node::from_json`]) and the serde reader give the
+/// same node, or both refuse it.
+fn nodes_read_alike(v: &Value) {
+    for n in v
+        .get("nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let by_serde = Node::deserialize(n).ok();
+        let by_parts = Node::from_json(n.clone());
+        assert_eq!(
+            by_parts.as_ref().ok(),
+            by_serde.as_ref(),
+            "{n}: {by_parts:?}"
+        );
     }
 }
 
@@ -54,6 +75,7 @@ fn shipped_files_agree_with_the_schema() {
                 continue;
             };
             if v.get("nodes").is_some() {
+                nodes_read_alike(&v);
                 assert_eq!(
                     Flow::deserialize(&v).is_ok(),
                     is_valid(SchemaKind::Flow, &v),

@@ -69,11 +69,13 @@ fn strict() -> ParseOptions {
     }
 }
 
-/// Result of loading: the (possibly repaired) text, its value, and the syntax findings.
+/// Result of loading: the repaired text (when repairs were made), the value, and the syntax
+/// findings.
 #[derive(Debug)]
 pub struct Loaded {
-    /// Text the value was read from: the input, with repairs applied in place (same length).
-    pub text: String,
+    /// Text the value was read from, when it differs from the input: the input with repairs
+    /// applied in place (same length). `None` when the input was read as it is.
+    pub text: Option<String>,
     /// The value, when the text (after repairs) is JSON.
     pub value: Option<Value>,
     /// Syntax findings (`json-syntax`, `duplicate-key`).
@@ -143,7 +145,7 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 pub fn load(text: &str) -> Loaded {
     if let Ok(StrictValue(value)) = serde_json::from_str::<StrictValue>(text) {
         return Loaded {
-            text: text.to_owned(),
+            text: None,
             value: Some(value),
             diagnostics: Vec::new(),
         };
@@ -156,7 +158,7 @@ pub fn load(text: &str) -> Loaded {
             "the file is empty; a JSON object was expected",
         ));
         return Loaded {
-            text: work,
+            text: Some(work),
             value: None,
             diagnostics,
         };
@@ -171,7 +173,7 @@ pub fn load(text: &str) -> Loaded {
                         "the file holds no JSON value",
                     ));
                     return Loaded {
-                        text: work,
+                        text: Some(work),
                         value: None,
                         diagnostics,
                     };
@@ -181,7 +183,7 @@ pub fn load(text: &str) -> Loaded {
                 let value = to_value(&ast);
                 drop(ast);
                 return Loaded {
-                    text: work,
+                    text: Some(work),
                     value: Some(value),
                     diagnostics,
                 };
@@ -200,7 +202,7 @@ pub fn load(text: &str) -> Loaded {
         }
     }
     Loaded {
-        text: work,
+        text: Some(work),
         value: None,
         diagnostics,
     }
@@ -555,7 +557,7 @@ mod tests {
         assert!(msgs[0].starts_with("missing comma"));
         assert!(msgs[1].starts_with("trailing comma"));
         assert!(msgs[2].starts_with("trailing comma"));
-        assert_eq!(l.text.len(), text.len());
+        assert_eq!(l.text.as_deref().unwrap_or(text).len(), text.len());
         assert_eq!(l.value.unwrap()["c"], serde_json::json!([1, 2]));
     }
 

@@ -153,14 +153,17 @@ impl Scanner<'_, '_> {
     /// Skips a string literal starting at `self.at` (on its opening quote).
     fn string(&mut self) {
         self.at += 1;
-        while let Some(&b) = self.bytes.get(self.at) {
-            match b {
-                b'\\' => self.at += 2,
-                b'"' => {
-                    self.at += 1;
+        while let Some(rest) = self.bytes.get(self.at..) {
+            match memchr::memchr2(b'"', b'\\', rest) {
+                Some(i) if rest.get(i) == Some(&b'\\') => self.at += i + 2,
+                Some(i) => {
+                    self.at += i + 1;
                     return;
                 }
-                _ => self.at += 1,
+                None => {
+                    self.at = self.bytes.len();
+                    return;
+                }
             }
         }
     }

@@ -16,7 +16,9 @@ pub struct SourceFile {
     pub path: String,
     /// File text.
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Byte offset of each line's start, built on first use (a file with no finding never
+    /// needs it).
+    line_starts: OnceLock<Vec<usize>>,
     /// Characters before each block of [`BLOCK`] bytes, built on first use: a column is then
     /// counted over at most one block, so placing many findings on one long line (a minified
     /// export) stays linear.
@@ -38,20 +40,17 @@ pub struct LineCol {
 impl SourceFile {
     /// Wraps a path and its text.
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(memchr_lines(&text));
         SourceFile {
             path: path.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: OnceLock::new(),
             chars_before: OnceLock::new(),
         }
     }
 
     /// The 0-based line index that holds `offset`.
     pub fn line_index(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
+        match self.line_starts().binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         }
@@ -82,7 +81,7 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = self.floor_boundary(offset);
         let line = self.line_index(offset);
-        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let start = self.line_starts().get(line).copied().unwrap_or(0);
         let column = if offset - start <= BLOCK {
             self.text
                 .get(start..offset)
@@ -99,12 +98,12 @@ impl SourceFile {
     /// Byte range of the 0-based line `line`, without its line terminator.
     pub fn line_range(&self, line: usize) -> Range<usize> {
         let start = self
-            .line_starts
+            .line_starts()
             .get(line)
             .copied()
             .unwrap_or(self.text.len());
         let mut end = self
-            .line_starts
+            .line_starts()
             .get(line + 1)
             .map_or(self.text.len(), |e| e - 1);
         if end > start && self.text.as_bytes().get(end - 1) == Some(&b'\r') {
@@ -187,11 +186,14 @@ impl SourceFile {
 }
 
 /// Offsets just past every `\n`.
-fn memchr_lines(text: &str) -> impl Iterator<Item = usize> + '_ {
-    text.bytes()
-        .enumerate()
-        .filter(|(_, b)| *b == b'\n')
-        .map(|(i, _)| i + 1)
+impl SourceFile {
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', self.text.as_bytes()).map(|i| i + 1))
+                .collect()
+        })
+    }
 }
 
 #[cfg(test)]

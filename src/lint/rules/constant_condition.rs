@@ -1,8 +1,9 @@
 //! `constant-condition`
 
 use super::FlowRule;
+use crate::compile::Place;
 use crate::compile::Role;
-use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::expr::{Expr, ExprKind};
 use crate::lint::LintContext;
 
@@ -22,15 +23,18 @@ declare_rule! {
 }
 
 /// Findings for one condition.
-pub fn check_condition(expr: &Expr, pointer: &str, out: &mut Vec<Diagnostic>) {
+pub fn check_condition(expr: &Expr, place: Place<'_>, out: &mut Vec<Diagnostic>) {
     let what = match &expr.kind {
-        ExprKind::Num(_) | ExprKind::Int(_) => format!("the number {}", crate::expr::display(expr)),
+        ExprKind::Num(_) | ExprKind::Int(_) => format!(
+            "the number {}",
+            crate::expr::display(expr, crate::expr::Dialect::Builder)
+        ),
         ExprKind::Str(s) => format!("the string '{s}'"),
         _ => return,
     };
     out.push(
         Diagnostic::new::<ConstantCondition>(
-            Location::InString(pointer.to_owned(), expr.span.clone()),
+            place.at(&expr.span),
             format!("this condition is {what}, so it never changes"),
         )
         .help("compare it with something, e.g. `$valor > 1000`; use `true` for an unconditional branch"),
@@ -40,7 +44,7 @@ pub fn check_condition(expr: &Expr, pointer: &str, out: &mut Vec<Diagnostic>) {
 impl FlowRule for ConstantCondition {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         for s in ctx.flow.sites.iter().filter(|s| s.role != Role::Template) {
-            check_condition(&s.expr, &s.pointer, out);
+            check_condition(&s.expr, s.place(), out);
         }
     }
 }

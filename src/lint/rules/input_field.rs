@@ -1,7 +1,8 @@
 //! `unknown-input-field`
 
+use super::each_distinct_tree;
 use super::{did_you_mean, FlowRule};
-use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::domain::{INPUT_FIELDS, LIVE_CHAT_FIELDS};
 use crate::lint::LintContext;
 
@@ -27,7 +28,7 @@ impl FlowRule for UnknownInputField {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         let fields: Vec<&str> = INPUT_FIELDS.iter().map(|(n, _)| *n).collect();
         let chat_fields: Vec<&str> = LIVE_CHAT_FIELDS.iter().map(|(n, _)| *n).collect();
-        for s in &ctx.flow.sites {
+        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
             s.expr.walk(&mut |e| {
                 let Some(path) = e.path() else { return };
                 // Each member access is visited on its own: look at the exact length only.
@@ -40,7 +41,7 @@ impl FlowRule for UnknownInputField {
                     return;
                 }
                 let mut d = Diagnostic::new::<UnknownInputField>(
-                    Location::InString(s.pointer.clone(), e.span.clone()),
+                    s.place().at(&e.span),
                     format!("`{prefix}.{name}` is not set by the engine: it is always undefined"),
                 );
                 d = d.help(did_you_mean(name, known).map_or_else(
@@ -55,6 +56,6 @@ impl FlowRule for UnknownInputField {
                 ));
                 out.push(d);
             });
-        }
+        });
     }
 }

@@ -4,11 +4,14 @@
 //! SARIF driver and the linter all read it.
 
 use super::LintContext;
-use crate::compile::{CAction, CValue};
+use crate::compile::{CAction, CValue, Site};
 use crate::diagnostic::{Diagnostic, Rule, RuleMeta};
 use crate::domain::{BuiltinAction, INTEGRATION_ID};
+use crate::expr::Expr;
 use crate::model::{normalise_id, Integration};
 use serde_json::Value as Json;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 mod constant_condition;
 mod duplicate_node_id;
@@ -35,6 +38,29 @@ pub(crate) mod watson;
 pub(crate) use constant_condition::check_condition as constant_condition;
 pub(crate) use unknown_method::{check_expr as unknown_method, table_text as method_table};
 pub(crate) use unknown_variable_root::check_expr as unknown_variable_root;
+
+/// Runs `check` on every site whose tree it has not yet found clean. Sites of the same text
+/// share one tree, and a rule that looks only at the tree finds the same things at each of
+/// them: once a tree has no finding, its other sites are skipped. (A rule whose findings depend
+/// on the node or the role must not use this.)
+pub(crate) fn each_distinct_tree(
+    sites: &[Site],
+    out: &mut Vec<Diagnostic>,
+    mut check: impl FnMut(&Site, &mut Vec<Diagnostic>),
+) {
+    let mut clean: HashSet<*const Expr> = HashSet::new();
+    for s in sites {
+        let tree = Arc::as_ptr(&s.expr);
+        if clean.contains(&tree) {
+            continue;
+        }
+        let before = out.len();
+        check(s, out);
+        if out.len() == before {
+            clean.insert(tree);
+        }
+    }
+}
 
 /// A rule that looks at a compiled flow.
 pub(crate) trait FlowRule: Rule {

@@ -31,7 +31,7 @@ pub const BUILTIN_ACTIONS: &[&str] = &[
 
 impl FlowRule for UnknownAction {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        let custom = &ctx.flow.flow.custom_actions;
+        let custom = &ctx.flow.custom_actions;
         for n in &ctx.flow.nodes {
             for (k, a) in n.actions.iter().enumerate() {
                 if BUILTIN_ACTIONS.contains(&a.name.as_str()) || custom.iter().any(|c| c == &a.name)

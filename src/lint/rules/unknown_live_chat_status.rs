@@ -1,8 +1,9 @@
 //! `unknown-live-chat-status`
 
 use super::did_you_mean;
+use super::each_distinct_tree;
 use super::FlowRule;
-use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::domain::CloseStatus;
 use crate::expr::{BinOp, Expr, ExprKind};
 use crate::lint::LintContext;
@@ -31,7 +32,7 @@ fn is_status(e: &Expr) -> bool {
 
 impl FlowRule for UnknownLiveChatStatus {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        for s in &ctx.flow.sites {
+        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
             s.expr.walk(&mut |e| {
                 let literals: Vec<&Expr> = match &e.kind {
                     ExprKind::Chain { first, rest } => {
@@ -64,10 +65,10 @@ impl FlowRule for UnknownLiveChatStatus {
                 for lit in literals {
                     if let ExprKind::Str(v) = &lit.kind {
                         if CloseStatus::parse(v).is_none() {
-                            let mut d = Diagnostic::new::<UnknownLiveChatStatus>(Location::Value(String::from(&s.pointer)),
+                            let mut d = Diagnostic::new::<UnknownLiveChatStatus>(
+                                s.place().at(&lit.span),
                                 format!("`{v}` is not a live-chat close status, so this comparison never holds"),
-                            )
-                            .inner(lit.span.clone());
+                            );
                             let names = CloseStatus::ALL.map(CloseStatus::as_str);
                             d = d.help(did_you_mean(v, &names).unwrap_or_else(|| {
                                 format!("the statuses are: {}", names.join(", "))
@@ -77,6 +78,6 @@ impl FlowRule for UnknownLiveChatStatus {
                     }
                 }
             });
-        }
+        });
     }
 }

@@ -1,7 +1,9 @@
 //! `unknown-method`
 
+use super::each_distinct_tree;
 use super::{did_you_mean, FlowRule};
-use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::compile::Place;
+use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::expr::{arity_text, methods, Dialect, Expr, ExprKind, Receiver};
 use crate::lint::LintContext;
 
@@ -42,7 +44,7 @@ pub fn table_text() -> String {
 }
 
 /// Findings for one expression.
-pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Diagnostic>) {
+pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec<Diagnostic>) {
     expr.walk(&mut |e| {
         let (name, span, argc, function) = match &e.kind {
             ExprKind::Method {
@@ -62,7 +64,7 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
                     && (m.receiver == Receiver::Function) == function
             })
             .collect();
-        let location = Location::InString(pointer.to_owned(), span);
+        let location = place.at(&span);
         if entries.is_empty() {
             let candidates: Vec<&str> = methods()
                 .iter()
@@ -110,8 +112,8 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
 
 impl FlowRule for UnknownMethod {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        for s in &ctx.flow.sites {
-            check_expr(&s.expr, &s.pointer, Dialect::Builder, out);
-        }
+        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
+            check_expr(&s.expr, s.place(), Dialect::Builder, out);
+        });
     }
 }

@@ -1,8 +1,10 @@
 //! `unknown-variable-root`
 
 use super::did_you_mean;
+use super::each_distinct_tree;
 use super::FlowRule;
-use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::compile::Place;
+use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::expr::{Dialect, Expr, ExprKind};
 use crate::lint::LintContext;
 
@@ -25,7 +27,7 @@ declare_rule! {
 }
 
 /// Findings for one expression.
-pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Diagnostic>) {
+pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec<Diagnostic>) {
     let roots = dialect.roots();
     expr.walk(&mut |e| {
         let ExprKind::Ident(name) = &e.kind else {
@@ -39,7 +41,7 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
         if roots.contains(&name.as_str()) || spel_literal {
             return;
         }
-        let location = Location::InString(pointer.to_owned(), e.span.clone());
+        let location = place.at(&e.span);
         let message = match dialect {
             Dialect::Watson if name.starts_with("input_") => format!(
                 "`{name}` is not a documented Watson variable: it is null unless the client sends it"
@@ -71,8 +73,8 @@ pub fn check_expr(expr: &Expr, pointer: &str, dialect: Dialect, out: &mut Vec<Di
 
 impl FlowRule for UnknownVariableRoot {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        for s in &ctx.flow.sites {
-            check_expr(&s.expr, &s.pointer, Dialect::Builder, out);
-        }
+        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
+            check_expr(&s.expr, s.place(), Dialect::Builder, out);
+        });
     }
 }

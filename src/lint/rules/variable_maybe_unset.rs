@@ -3,10 +3,11 @@
 use super::FlowRule;
 use crate::compile::graph::{falls_through, is_root, reachable};
 use crate::compile::{CompiledFlow, Role};
-use crate::diagnostic::{declare_rule, Diagnostic, Location};
-use crate::expr::{BinOp, Expr, ExprKind, UnOp};
+use crate::diagnostic::{declare_rule, Diagnostic};
+use crate::expr::{BinOp, Expr, ExprKind, Span, UnOp};
 use crate::lint::LintContext;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 declare_rule! {
     /// ## What it does
@@ -71,7 +72,7 @@ impl<'a> Vars<'a> {
             let n = index.len();
             index.entry(s).or_insert(n);
         };
-        for v in &flow.flow.start_context {
+        for v in &flow.start_context {
             add(v);
         }
         for n in &flow.nodes {
@@ -188,7 +189,7 @@ impl FlowRule for VariableMaybeUnset {
         // A worklist over a monotone lattice: each IN only shrinks, so a node is revisited at
         // most once per variable, and the analysis always reaches its fixed point.
         let mut start_in = Bits::empty(nv);
-        for v in &flow.flow.start_context {
+        for v in &flow.start_context {
             start_in.set(vars.index[v.as_str()]);
         }
         let mut inb: Vec<Bits> = vec![Bits::full(nv); n];
@@ -234,6 +235,7 @@ impl FlowRule for VariableMaybeUnset {
         }
 
         let mut reported: HashSet<(usize, String)> = HashSet::new();
+        let mut reads_of: HashMap<*const Expr, Vec<(String, Span)>> = HashMap::new();
         for site in flow
             .sites
             .iter()
@@ -242,23 +244,26 @@ impl FlowRule for VariableMaybeUnset {
             // Templates of a node see its own context assignments and result variables (approximation:
             // all of them, whatever their order).
             let state = transfer(site.node, &inb[site.node]);
-            let mut reads = Vec::new();
-            unguarded_reads(&site.expr, &mut reads);
-            for (name, span) in reads {
+            // Sites of the same text share a tree, and so its reads.
+            let reads = reads_of.entry(Arc::as_ptr(&site.expr)).or_insert_with(|| {
+                let mut reads = Vec::new();
+                unguarded_reads(&site.expr, &mut reads);
+                reads
+            });
+            for (name, span) in reads.iter() {
                 let set = vars.index.get(name.as_str()).is_some_and(|&i| state.has(i));
                 if set || !reported.insert((site.node, name.clone())) {
                     continue;
                 }
                 let never = !vars.index.contains_key(name.as_str());
                 out.push(
-                    Diagnostic::new::<VariableMaybeUnset>(Location::Value(String::from(&site.pointer)),
+                    Diagnostic::new::<VariableMaybeUnset>(site.place().at(span),
                         if never {
                             format!("`${name}` is never assigned in this flow, so it renders empty")
                         } else {
                             format!("`${name}` may be unset here: some path from the start node reaches this node without assigning it")
                         },
                     )
-                    .inner(span)
                     .help(if never {
                         "assign it in a node's `context`, or list it in `start_context` if the start event supplies it".to_string()
                     } else {

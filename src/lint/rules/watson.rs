@@ -9,12 +9,14 @@ use super::duplicate_node_id::DuplicateNodeId;
 use super::unknown_goto_target::UnknownGotoTarget;
 use super::{constant_condition, unknown_method, unknown_variable_root};
 use crate::compile::syntax_diagnostic;
+use crate::compile::Place;
 use crate::diagnostic::{Diagnostic, Location};
-use crate::expr::{parse_expression, parse_template, Dialect};
+use crate::expr::{Dialect, Expr, ParseCache};
 use crate::schema::Schema;
 use crate::source::json::push_segment;
 use serde_json::Value as Json;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Whole-condition words Watson treats specially.
 pub const SPECIAL_CONDITIONS: &[&str] = &[
@@ -57,6 +59,11 @@ pub fn analyse(value: &Json) -> Analysis {
         .filter_map(|n| n.get("dialog_node")?.as_str())
         .collect();
     let mut seen = HashSet::new();
+    let mut x = Checker {
+        cache: ParseCache::new(Dialect::Watson),
+        clean_conditions: HashSet::new(),
+        clean_segments: HashSet::new(),
+    };
     for (i, node) in nodes.iter().enumerate() {
         let base = format!("/dialog_nodes/{i}");
         let Some(obj) = node.as_object() else {
@@ -81,17 +88,33 @@ pub fn analyse(value: &Json) -> Analysis {
             let t = cond.trim();
             if !t.is_empty() && !SPECIAL_CONDITIONS.contains(&t) {
                 let p = format!("{base}/conditions");
-                match parse_expression(cond, 0, Dialect::Watson) {
+                match x.cache.expression(cond) {
                     Ok(e) => {
                         a.parsed += 1;
-                        unknown_variable_root::check_expr(
-                            &e,
-                            &p,
-                            Dialect::Watson,
-                            &mut a.diagnostics,
-                        );
-                        unknown_method::check_expr(&e, &p, Dialect::Watson, &mut a.diagnostics);
-                        constant_condition::check_condition(&e, &p, &mut a.diagnostics);
+                        let tree = Arc::as_ptr(&e);
+                        if !x.clean_conditions.contains(&tree) {
+                            let place = Place {
+                                pointer: &p,
+                                offset: 0,
+                            };
+                            let before = a.diagnostics.len();
+                            unknown_variable_root::check_expr(
+                                &e,
+                                place,
+                                Dialect::Watson,
+                                &mut a.diagnostics,
+                            );
+                            unknown_method::check_expr(
+                                &e,
+                                place,
+                                Dialect::Watson,
+                                &mut a.diagnostics,
+                            );
+                            constant_condition::check_condition(&e, place, &mut a.diagnostics);
+                            if a.diagnostics.len() == before {
+                                x.clean_conditions.insert(tree);
+                            }
+                        }
                     }
                     Err(err) => {
                         a.rejected += 1;
@@ -104,7 +127,7 @@ pub fn analyse(value: &Json) -> Analysis {
             if k != "conditions" {
                 let mut p = base.clone();
                 push_segment(&mut p, k);
-                templates(v, &mut p, &mut a);
+                templates(v, &mut p, &mut a, &mut x);
             }
         }
         let refs = [
@@ -133,14 +156,31 @@ pub fn analyse(value: &Json) -> Analysis {
     a
 }
 
-fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
+/// Parses each distinct expression of a workspace once, and checks each distinct tree until it
+/// is found clean.
+struct Checker {
+    cache: ParseCache,
+    clean_conditions: HashSet<*const Expr>,
+    clean_segments: HashSet<*const Expr>,
+}
+
+fn templates(v: &Json, pointer: &mut String, a: &mut Analysis, x: &mut Checker) {
     match v {
         Json::String(s) if s.contains("<?") => {
-            let (t, errs) = parse_template(s, Dialect::Watson);
-            for e in t.exprs() {
+            let (t, errs) = x.cache.template(s);
+            for (e, offset) in t.exprs() {
                 a.parsed += 1;
-                unknown_variable_root::check_expr(e, pointer, Dialect::Watson, &mut a.diagnostics);
-                unknown_method::check_expr(e, pointer, Dialect::Watson, &mut a.diagnostics);
+                let tree = Arc::as_ptr(e);
+                if x.clean_segments.contains(&tree) {
+                    continue;
+                }
+                let place = Place { pointer, offset };
+                let before = a.diagnostics.len();
+                unknown_variable_root::check_expr(e, place, Dialect::Watson, &mut a.diagnostics);
+                unknown_method::check_expr(e, place, Dialect::Watson, &mut a.diagnostics);
+                if a.diagnostics.len() == before {
+                    x.clean_segments.insert(tree);
+                }
             }
             for err in errs {
                 a.rejected += 1;
@@ -152,7 +192,7 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                templates(it, pointer, a);
+                templates(it, pointer, a, x);
                 pointer.truncate(len);
             }
         }
@@ -160,7 +200,7 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis) {
             for (k, it) in m {
                 let len = pointer.len();
                 push_segment(pointer, k);
-                templates(it, pointer, a);
+                templates(it, pointer, a, x);
                 pointer.truncate(len);
             }
         }
