@@ -77,6 +77,46 @@ fn engine(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Per-turn cost as a session ages: ten turns handled by a session 10 turns old and by one
+    // 990 turns old, talking with the bot (unrecognised messages at the menu) and in a live chat
+    // (user and agent messages relayed). Capped history and bounded values keep them equal.
+    let user = |t: &str| -> Event { serde_json::from_value(json!({ "type": "user", "text": t })).expect("event") };
+    let agent = |t: &str| -> Event {
+        serde_json::from_value(json!({ "type": "agent_message", "text": t })).expect("event")
+    };
+    let bot_turn = |i: usize| user(&format!("não entendi a opção {i}"));
+    let chat_turn = |i: usize| if i % 2 == 0 { user(&format!("mensagem {i}")) } else { agent(&format!("resposta {i}")) };
+    let mut g = c.benchmark_group("engine_aging");
+    g.throughput(Throughput::Elements(10));
+    for (name, prefix, turn) in [
+        ("bot", 2usize, &bot_turn as &dyn Fn(usize) -> Event),
+        ("live_chat", 5, &chat_turn),
+    ] {
+        for age in [10usize, 990] {
+            let mut aged = bot.new_session("maria-42");
+            for e in script.iter().take(prefix) {
+                bot.handle(&mut aged, e.clone(), now);
+            }
+            for i in 0..age {
+                bot.handle(&mut aged, turn(i), now);
+            }
+            let next: Vec<Event> = (age..age + 10).map(turn).collect();
+            g.bench_function(format!("{name}/10_turns_at_age_{age}"), |b| {
+                b.iter_batched(
+                    || aged.clone(),
+                    |mut s| {
+                        for e in &next {
+                            black_box(bot.handle(&mut s, e.clone(), now));
+                        }
+                        s
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+    g.finish();
 }
 
 criterion_group!(benches, engine);

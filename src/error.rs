@@ -76,6 +76,10 @@ pub enum ErrorKind {
     Io,
     /// The session store failed.
     Store,
+    /// A request names a bot the service does not serve.
+    UnknownBot,
+    /// The session changed while the turn was being prepared; try again.
+    Conflict,
 }
 
 impl ErrorKind {
@@ -111,6 +115,8 @@ impl ErrorKind {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Io => "io",
             ErrorKind::Store => "store",
+            ErrorKind::UnknownBot => "unknown_bot",
+            ErrorKind::Conflict => "conflict",
         }
     }
 
@@ -145,6 +151,8 @@ impl ErrorKind {
         ErrorKind::BadRequest,
         ErrorKind::Io,
         ErrorKind::Store,
+        ErrorKind::UnknownBot,
+        ErrorKind::Conflict,
     ];
 
     /// What the kind means, in one sentence (the documented list).
@@ -191,6 +199,8 @@ impl ErrorKind {
             ErrorKind::BadRequest => "a request or webhook body cannot be read",
             ErrorKind::Io => "reading or writing a file failed",
             ErrorKind::Store => "the session store failed",
+            ErrorKind::UnknownBot => "a request names a bot the service does not serve",
+            ErrorKind::Conflict => "the session changed while the turn was being prepared; try again",
         }
     }
 }

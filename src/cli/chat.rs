@@ -458,7 +458,7 @@ fn live_chat(
             "/quit" | "/exit" => break,
             "/user close" => Event::UserClose { reason: None },
             "/state" => {
-                if let Some(s) = rt.session(id) {
+                if let Some(s) = tokio.block_on(rt.session(id)) {
                     outln!(
                         "context: {}\nfocus: {}\nlive chat: {}",
                         s.context(),
@@ -485,6 +485,7 @@ fn live_chat(
         };
         tokio.block_on(rt.event(id, event));
     }
+    tokio.block_on(super::live::close_on_exit(&rt, id));
     ExitCode::SUCCESS
 }
 

@@ -36,19 +36,30 @@ pub(crate) async fn start(
             .map_err(|e| format!("--listen {addr}: {e}"))?;
         let app = fluxo::runtime::server::router(rt.clone());
         eprintln!("listening for provider webhooks on http://{addr}/webhooks/{{integration_id}}");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        tokio::spawn(fluxo::runtime::server::serve(
+            listener,
+            app,
+            fluxo::runtime::server::Limits::default(),
+            std::future::pending(),
+        ));
     }
     let printed = Arc::new(Printed::default());
     let seen = printed.clone();
     tokio::spawn(async move {
-        while let Some(d) = rx.recv().await {
-            if matches!(d.output, Output::Error { .. }) {
-                seen.error.store(true, Ordering::SeqCst);
+        loop {
+            match rx.recv().await {
+                Ok(d) => {
+                    if matches!(d.output, Output::Error { .. }) {
+                        seen.error.store(true, Ordering::SeqCst);
+                    }
+                    print(&d.output);
+                    seen.count.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("warning: {n} outputs were produced faster than they could be shown");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
-            print(&d.output);
-            seen.count.fetch_add(1, Ordering::SeqCst);
         }
     });
     Ok((rt, printed))
@@ -80,12 +91,14 @@ pub(crate) fn run(
         if listen.is_some() {
             // Wait for the agent's side to finish the chat (webhooks), or Ctrl-C.
             loop {
-                let open = rt.session(session).is_some_and(|s| s.live_chat().is_some());
-                if !open {
+                if !chat_open(&rt, session).await {
                     break;
                 }
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => break,
+                    _ = tokio::signal::ctrl_c() => {
+                        close_on_exit(&rt, session).await;
+                        break;
+                    }
                     _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
                 }
             }
@@ -103,4 +116,19 @@ pub(crate) fn run(
         drop(rt);
         Ok(printed.error.load(Ordering::SeqCst))
     })
+}
+
+async fn chat_open(rt: &Runtime, session: &str) -> bool {
+    rt.session(session)
+        .await
+        .is_some_and(|s| s.live_chat().is_some())
+}
+
+/// Leaving while a live chat is open ends it as the user would (`user_close`), so the
+/// provider's conversation is closed rather than left waiting for an agent.
+pub(crate) async fn close_on_exit(rt: &Runtime, session: &str) {
+    if chat_open(rt, session).await {
+        eprintln!("note: closing the open live chat before leaving");
+        rt.event(session, Event::UserClose { reason: None }).await;
+    }
 }

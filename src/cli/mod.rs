@@ -23,6 +23,8 @@ mod lint;
 #[cfg(feature = "drivers")]
 mod live;
 pub(crate) mod run;
+#[cfg(feature = "drivers")]
+mod serve;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +52,13 @@ enum Command {
     Test(test::TestArgs),
     /// Draw the flow as Mermaid or Graphviz DOT.
     Graph(graph::GraphArgs),
+    /// Serve bots over HTTP, durably (SQLite by default; PostgreSQL for several replicas).
+    #[cfg(feature = "drivers")]
+    Serve(serve::ServeArgs),
+    /// List the sessions in a store that a new version of the flows would leave on their
+    /// old version, and why (exit 1 when there are any).
+    #[cfg(feature = "drivers")]
+    DeployCheck(serve::DeployCheckArgs),
     /// Print the documentation of a lint rule (or list every rule).
     Rule {
         /// Rule name, e.g. `unhandled-live-chat-status`.
@@ -76,6 +85,10 @@ pub(crate) fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(args),
+        #[cfg(feature = "drivers")]
+        Command::Serve(args) => serve::serve(args),
+        #[cfg(feature = "drivers")]
+        Command::DeployCheck(args) => serve::deploy_check(args),
         Command::Rule { name } => rule(name.as_deref()),
     }
 }

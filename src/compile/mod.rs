@@ -416,13 +416,12 @@ impl Compiler {
         }
     }
 
-    /// A value with its templates compiled; literal parts move into the result.
+    /// A value with its templates compiled; literal parts move into the result. Each subtree
+    /// is searched for `<?` about once: a container is entered only when some child has one.
     fn value_owned(&mut self, node: usize, pointer: &mut String, v: Json) -> CValue {
-        if !has_template(&v) {
-            return CValue::Lit(v);
-        }
         match v {
-            Json::Array(items) => {
+            Json::String(s) if s.contains("<?") => self.string(node, pointer, s),
+            Json::Array(items) if items.iter().any(has_template) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, it) in items.into_iter().enumerate() {
                     let len = pointer.len();
@@ -433,7 +432,7 @@ impl Compiler {
                 }
                 collapse_array(out)
             }
-            Json::Object(map) => {
+            Json::Object(map) if map.values().any(has_template) => {
                 let mut fields = Vec::with_capacity(map.len());
                 for (k, v) in map {
                     let len = pointer.len();
@@ -444,7 +443,6 @@ impl Compiler {
                 }
                 collapse_object(fields)
             }
-            Json::String(s) => self.string(node, pointer, s),
             other => CValue::Lit(other),
         }
     }

@@ -85,6 +85,9 @@ pub struct Conversation {
     pub remote_id: Option<String>,
     /// The integration.
     pub integration: Integration,
+    /// The effect's idempotency key: the same on every retry of the same effect. Sent to
+    /// providers that accept one (Zendesk's `Idempotency-Key`).
+    pub idempotency_key: Option<String>,
 }
 
 /// A successful hand-over.
@@ -167,9 +170,14 @@ pub fn secret(i: &Integration, name: &str) -> Result<Secret, Error> {
             let var = o.get("env").and_then(Json::as_str).ok_or_else(|| {
                 config(format!("integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}", i.id))
             })?;
-            std::env::var(var).map(Secret::new).map_err(|_| {
-                config(format!("integration {}: the environment variable {var} (for `settings.{name}`) is not set", i.id))
-            })
+            // An empty value is no secret: accepting it would turn signature checks off.
+            match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+                _ => Err(config(format!(
+                    "integration {}: the environment variable {var} (for `settings.{name}`) is missing or empty",
+                    i.id
+                ))),
+            }
         }
         Some(_) => Err(config(format!(
             "integration {}: `settings.{name}` must be {{ \"env\": \"NAME\" }}; secrets are never written in files",

@@ -57,6 +57,11 @@ pub fn webex(secret: &str, body: &[u8]) -> String {
     hex(&mac_sha1(secret.as_bytes(), &[body]))
 }
 
+/// fluxo's own pushes to a channel: `X-Fluxo-Signature: sha256=<hex(HMAC-SHA256(secret, body))>`.
+pub fn fluxo(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex(&mac_sha256(secret.as_bytes(), &[body])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

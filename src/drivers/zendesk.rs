@@ -112,6 +112,21 @@ impl Driver for Zendesk {
                 })
             } else {
                 let what = "Zendesk: create ticket";
+                // Ticket creation honours `Idempotency-Key`: a retry of the same hand-over
+                // (after a timeout or a crash) does not open a second ticket.
+                let keyed;
+                let request = match &conv.idempotency_key {
+                    Some(k) if request.header_value("idempotency-key").is_none() => {
+                        let mut r = request.clone();
+                        r.headers.push((
+                            "Idempotency-Key".into(),
+                            crate::domain::http::HeaderValue::Text(k.clone()),
+                        ));
+                        keyed = r;
+                        &keyed
+                    }
+                    _ => request,
+                };
                 let v = self
                     .http
                     .send_built(request, &creds, None, what)

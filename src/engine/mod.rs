@@ -66,6 +66,8 @@ pub struct Bot {
     record_history: bool,
     env: Json,
     budget: Budget,
+    /// Integrations a hand-over of this flow can use (`None`: any, an id is a template).
+    reachable: Option<Vec<String>>,
 }
 
 impl Bot {
@@ -99,8 +101,9 @@ impl Bot {
         let record_history = if any_id {
             integrations.integrations.iter().any(sends_history)
         } else {
-            used.into_iter().any(sends_history)
+            used.iter().any(|i| sends_history(i))
         };
+        let reachable = (!any_id).then(|| used.iter().map(|i| i.id.clone()).collect());
         let fingerprint = fingerprint(&flow);
         Bot {
             flow,
@@ -109,7 +112,16 @@ impl Bot {
             record_history,
             env: empty_object(),
             budget: Budget::default(),
+            reachable,
         }
+    }
+
+    /// Whether a hand-over of this flow can use integration `id` (always true when the flow
+    /// names an integration with a template).
+    pub fn may_use(&self, id: &str) -> bool {
+        self.reachable
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|x| x == id))
     }
 
     /// Loads a flow (and an integrations file) from JSON text. Findings of error level that
@@ -214,6 +226,69 @@ impl Bot {
                 ));
             }
         }
+        Ok(s)
+    }
+
+    /// The fingerprint of this flow's structure (node ids, links, waits): sessions record it,
+    /// and a session saved under another fingerprint ran on another version of the flow.
+    pub fn version(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Another version of this bot's flow (file `path`, contents `flow`), with the same
+    /// integrations and `env`: how a service keeps serving sessions that started on an older
+    /// version after a deploy.
+    pub fn another_version(&self, path: &str, flow: &[u8]) -> Result<Bot, Error> {
+        let mut bot = Bot::new(load_flow(path, flow)?, Some(self.integrations.clone()));
+        bot.env = self.env.clone();
+        Ok(bot)
+    }
+
+    /// Resumes a session saved under *another* version of the flow, when this version can
+    /// take it over where it stands: the node it waits at still exists and waits the same
+    /// way (an open input, or the same action at the same place), and its live chat's
+    /// integration is still configured. Otherwise the error says why, and the session should
+    /// keep running on the version it started on. A session of this same version is simply
+    /// restored.
+    pub fn adopt(&self, saved: &str) -> Result<Session, Error> {
+        let mut s = Session::from_json(saved)?;
+        if s.flow == self.fingerprint {
+            return self.restore(saved);
+        }
+        let changed = |m: String| Error::new(ErrorKind::FlowChanged, m);
+        if let Some(id) = &s.focus {
+            match self.flow.by_id.get(id).and_then(|&i| self.flow.nodes.get(i)) {
+                None => return Err(changed(format!("it waits at node `{id}`, which the new version does not have"))),
+                Some(n) if n.input.is_none() => {
+                    return Err(changed(format!("it waits for the user at node `{id}`, which has no open input in the new version")))
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(x) = &s.suspended {
+            let same = self
+                .flow
+                .by_id
+                .get(&x.node)
+                .and_then(|&i| self.flow.nodes.get(i))
+                .and_then(|n| n.actions.get(x.action))
+                .is_some_and(|a| a.name == x.name);
+            if !same {
+                return Err(changed(format!(
+                    "it waits for the result of action `{}` at node `{}`, which the new version does not run there",
+                    x.name, x.node
+                )));
+            }
+        }
+        if let Some(chat) = &s.chat {
+            if self.integration(&chat.integration_id).is_none() && chat.provider != Provider::Simulator {
+                return Err(changed(format!(
+                    "its live chat uses integration `{}`, which is not configured",
+                    chat.integration_id
+                )));
+            }
+        }
+        s.flow.clone_from(&self.fingerprint);
         Ok(s)
     }
 

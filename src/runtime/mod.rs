@@ -1,46 +1,37 @@
-//! The async runtime around the engine, for a builder backend: sessions in a [`Store`], the
-//! engine's effects performed through [`crate::drivers`], provider webhooks turned back into
-//! events, and timers on tokio.
+//! The durable runtime around the engine, for a builder backend (embedded, or behind
+//! `fluxo serve`): sessions, outputs, effects, timers and webhook deliveries in a [`Store`],
+//! the engine's effects performed through [`crate::drivers`], provider webhooks turned back
+//! into events.
 //!
-//! Every event of a session runs under that session's lock: load, `Bot::handle`, save. Effects
-//! run after the lock is released; their results (the provider accepted or failed) come back as
-//! events. Time is read from a [`Clock`] — by default tokio's, so tests that pause tokio's clock
-//! drive every timeout deterministically. Webhooks are idempotent: a delivery whose dedupe key
-//! was seen is acknowledged and ignored.
+//! A turn is one store transaction: the session is read under a lock that serialises the
+//! conversation across processes, the engine runs, and the new session, its numbered outputs
+//! (`seq`), the effects it asked for (the outbox), its next deadline and the
+//! provider-conversation index are committed together. Effects are then performed by the
+//! process that committed them, at once, and, after a crash, by any process's outbox worker,
+//! with the same idempotency key. Webhooks are verified, stored (their de-duplication key is
+//! the inbox row's key) and processed from the store. Timers are deadlines in the store that
+//! any process's timer worker fires; the engine decides, under the row lock, whether a timer
+//! is still due, so a deadline fires once however many workers see it.
+//!
+//! Time is read from a [`Clock`]: by default tokio's, so tests that pause tokio's clock drive
+//! every timeout deterministically.
 
 pub mod server;
+pub mod store;
+
+pub use store::{Key, MemoryStore, Store};
 
 use crate::domain::{Event, Output, Provider};
 use crate::drivers::http::Http;
-use crate::drivers::{self, Conversation, Driver, Headers};
-use crate::engine::Bot;
+use crate::drivers::{self, Conversation, Driver, Headers, Secret};
+use crate::engine::{Bot, Session};
 use crate::error::{Error, ErrorKind};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
-
-/// Where sessions live between events. The in-memory [`MemoryStore`] is the default; a
-/// durable store implements the same two calls.
-pub trait Store: Send + Sync {
-    /// The saved session, as JSON.
-    fn load(&self, id: &str) -> Option<String>;
-    /// Saves a session.
-    fn save(&self, id: &str, state: String);
-}
-
-/// Sessions in memory.
-#[derive(Debug, Default)]
-pub struct MemoryStore(Mutex<HashMap<String, String>>);
-
-impl Store for MemoryStore {
-    fn load(&self, id: &str) -> Option<String> {
-        self.0.lock().ok()?.get(id).cloned()
-    }
-    fn save(&self, id: &str, state: String) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(id.to_owned(), state);
-        }
-    }
-}
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+use store::{Committed, Done, NewDelivery, NewEffect, Saved};
 
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
@@ -64,6 +55,11 @@ impl TokioClock {
             start: tokio::time::Instant::now(),
         }
     }
+
+    /// Starts now (the system clock).
+    pub fn now() -> TokioClock {
+        TokioClock::starting_at(jiff::Timestamp::now().as_millisecond())
+    }
 }
 
 impl Clock for TokioClock {
@@ -73,11 +69,15 @@ impl Clock for TokioClock {
     }
 }
 
-/// An output for the host (messages to deliver to the user, actions to run).
+/// An output, as it was committed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
-    /// The session.
+    /// The bot.
+    pub bot: String,
+    /// The conversation.
     pub session: String,
+    /// Its `seq` in the conversation.
+    pub seq: i64,
     /// What the engine said.
     pub output: Output,
 }
@@ -85,25 +85,89 @@ pub struct Delivery {
 /// How a webhook was handled (the HTTP status to answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookOutcome {
-    /// 200 handled (or a duplicate), 400 unreadable, 401 bad signature, 404 unknown
-    /// integration or conversation.
+    /// 200 stored (or a duplicate, or about a conversation that is not live: acknowledged
+    /// and logged), 400 unreadable, 401 bad signature, 404 unknown integration, 503 the store
+    /// could not record it (the provider retries).
     pub status: u16,
     /// Why, in words.
     pub message: String,
 }
 
-const SEEN_MAX: usize = 10_000;
+/// Where outputs are pushed (`fluxo serve --deliver-to`): a signed HTTP POST per output,
+/// retried until accepted, in `seq` order per conversation.
+#[derive(Debug, Clone)]
+pub struct DeliverTo {
+    /// The channel's URL.
+    pub url: String,
+    /// Key of the `X-Fluxo-Signature: sha256=<hex HMAC of the body>` header.
+    pub secret: Secret,
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Push outputs to the channel.
+    pub deliver_to: Option<DeliverTo>,
+    /// How long a claimed effect or delivery is reserved for the process that claimed it.
+    pub lease: Duration,
+    /// How long the workers leave a new effect to the process that committed it.
+    pub grace: Duration,
+    /// Run the timer, outbox and inbox workers (off: the host calls [`Runtime::work`]).
+    pub workers: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            deliver_to: None,
+            lease: Duration::from_secs(30),
+            grace: Duration::from_secs(5),
+            workers: true,
+        }
+    }
+}
+
+/// The most versions of one bot kept compiled at once (older ones are recompiled from the
+/// store when a session needs them).
+const VERSION_CACHE: usize = 16;
+/// A webhook for a provider conversation not (yet) in the index is retried this long: the
+/// provider may call before its answer to the hand-over has been applied.
+const UNROUTED_RETRY_MS: i64 = 60_000;
+
+struct Versions {
+    current: Arc<Bot>,
+    /// The flow file's bytes and name, recorded in the store so sessions on this version
+    /// survive the next deploy.
+    source: Option<(String, Arc<[u8]>)>,
+    recorded: AtomicBool,
+    older: Mutex<HashMap<String, Arc<Bot>>>,
+}
 
 struct Inner {
-    bot: Bot,
+    bots: BTreeMap<String, Versions>,
+    default_bot: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    http: Http,
     drivers: RwLock<HashMap<Provider, Arc<dyn Driver>>>,
-    out: tokio::sync::mpsc::UnboundedSender<Delivery>,
-    remote: Mutex<HashMap<(String, String), String>>,
-    seen: Mutex<(HashSet<String>, VecDeque<String>)>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    timers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    deliveries: tokio::sync::broadcast::Sender<Delivery>,
+    options: Options,
+    wake_timers: tokio::sync::Notify,
+    wake_outbox: tokio::sync::Notify,
+    wake_inbox: tokio::sync::Notify,
+    stopping: AtomicBool,
+}
+
+/// A bot the runtime serves: its name, its compiled flow and the flow file it came from.
+#[derive(Debug, Clone)]
+pub struct NamedBot {
+    /// The bot's name (in routes and in the store).
+    pub name: String,
+    /// The compiled bot.
+    pub bot: Bot,
+    /// The flow file's name and bytes (kept in the store; `None`: sessions of this version
+    /// cannot outlive a deploy of another one).
+    pub source: Option<(String, Vec<u8>)>,
 }
 
 /// The runtime. Cheap to clone.
@@ -112,16 +176,41 @@ pub struct Runtime {
     inner: Arc<Inner>,
 }
 
+/// The result of a turn taken through [`Runtime::send`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    /// The outputs, each with its `seq`.
+    pub outputs: Vec<Json>,
+}
+
 impl Runtime {
-    /// A runtime for `bot` with the built-in drivers; deliveries for the host arrive on the
-    /// returned receiver.
+    /// A runtime serving one bot (named `default`) with the built-in drivers; every committed
+    /// output is also broadcast on the returned receiver (a slow receiver misses outputs and
+    /// is told so; the store keeps them all).
     pub fn new(
         bot: Bot,
         store: Arc<dyn Store>,
         http: Http,
         clock: Arc<dyn Clock>,
-    ) -> (Runtime, tokio::sync::mpsc::UnboundedReceiver<Delivery>) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    ) -> (Runtime, tokio::sync::broadcast::Receiver<Delivery>) {
+        let named = NamedBot {
+            name: "default".into(),
+            bot,
+            source: None,
+        };
+        Runtime::with_bots(vec![named], store, http, clock, Options::default())
+    }
+
+    /// A runtime serving several bots (the first is the default of [`Runtime::event`]).
+    /// Starts its workers when called within a tokio runtime and `options.workers` is on.
+    pub fn with_bots(
+        bots: Vec<NamedBot>,
+        store: Arc<dyn Store>,
+        http: Http,
+        clock: Arc<dyn Clock>,
+        options: Options,
+    ) -> (Runtime, tokio::sync::broadcast::Receiver<Delivery>) {
+        let (tx, rx) = tokio::sync::broadcast::channel(4096);
         let mut map: HashMap<Provider, Arc<dyn Driver>> = HashMap::new();
         for p in [
             Provider::Liveperson,
@@ -134,23 +223,42 @@ impl Runtime {
                 map.insert(p, d);
             }
         }
-        let inner = Inner {
-            bot,
-            store,
-            clock,
-            drivers: RwLock::new(map),
-            out: tx,
-            remote: Mutex::default(),
-            seen: Mutex::default(),
-            locks: Mutex::default(),
-            timers: Mutex::default(),
+        let default_bot = bots.first().map(|b| b.name.clone()).unwrap_or_default();
+        let bots = bots
+            .into_iter()
+            .map(|b| {
+                (
+                    b.name,
+                    Versions {
+                        current: Arc::new(b.bot),
+                        source: b.source.map(|(n, s)| (n, Arc::from(s))),
+                        recorded: AtomicBool::new(false),
+                        older: Mutex::default(),
+                    },
+                )
+            })
+            .collect();
+        let workers = options.workers;
+        let rt = Runtime {
+            inner: Arc::new(Inner {
+                bots,
+                default_bot,
+                store,
+                clock,
+                http,
+                drivers: RwLock::new(map),
+                deliveries: tx,
+                options,
+                wake_timers: tokio::sync::Notify::new(),
+                wake_outbox: tokio::sync::Notify::new(),
+                wake_inbox: tokio::sync::Notify::new(),
+                stopping: AtomicBool::new(false),
+            }),
         };
-        (
-            Runtime {
-                inner: Arc::new(inner),
-            },
-            rx,
-        )
+        if workers && tokio::runtime::Handle::try_current().is_ok() {
+            rt.spawn_workers();
+        }
+        (rt, rx)
     }
 
     /// Uses `driver` for `provider` (a provider fluxo does not ship, or a replacement).
@@ -160,208 +268,432 @@ impl Runtime {
         }
     }
 
-    /// The bot.
-    pub fn bot(&self) -> &Bot {
-        &self.inner.bot
+    /// The default bot (`None` only for a runtime built with no bot).
+    pub fn bot(&self) -> Option<&Bot> {
+        self.bot_named(&self.inner.default_bot)
     }
 
-    /// The saved state of a session.
-    pub fn session(&self, id: &str) -> Option<crate::engine::Session> {
-        self.inner.bot.restore(&self.inner.store.load(id)?).ok()
+    /// The names of the bots served.
+    pub fn bots(&self) -> impl Iterator<Item = &str> {
+        self.inner.bots.keys().map(String::as_str)
     }
 
-    fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut m = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(id.to_owned()).or_default().clone()
+    /// The current version of bot `name`.
+    pub fn bot_named(&self, name: &str) -> Option<&Bot> {
+        self.inner.bots.get(name).map(|v| &*v.current)
     }
 
-    /// Feeds an event to a session and performs what it asks for. Returns every output,
-    /// including those of follow-up events (the provider's acceptance or failure).
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// New outputs as they are committed (see [`Runtime::new`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Delivery> {
+        self.inner.deliveries.subscribe()
+    }
+
+    /// Stops the workers after what they are doing (graceful shutdown).
+    pub fn stop(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.wake_timers.notify_waiters();
+        self.inner.wake_outbox.notify_waiters();
+        self.inner.wake_inbox.notify_waiters();
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The saved session of conversation `id` of the default bot.
+    pub async fn session(&self, id: &str) -> Option<Session> {
+        let key = Key::new(self.inner.default_bot.clone(), id);
+        self.session_of(&key).await.ok().flatten().map(|(s, _)| s)
+    }
+
+    /// The saved session of a conversation and what the store knows of it.
+    pub async fn session_of(&self, key: &Key) -> Result<Option<(Session, Saved)>, Error> {
+        let Some(saved) = self.inner.store.load(key).await? else {
+            return Ok(None);
+        };
+        let bot = self.version_of(&key.bot, &saved.version).await?;
+        Ok(Some((bot.restore(&saved.session)?, saved)))
+    }
+
+    fn versions(&self, bot: &str) -> Result<&Versions, Error> {
+        self.inner
+            .bots
+            .get(bot)
+            .ok_or_else(|| Error::new(ErrorKind::UnknownBot, format!("no bot named `{bot}`")))
+    }
+
+    /// Records the current version's source in the store (once per process).
+    async fn record(&self, bot: &str) -> Result<(), Error> {
+        let v = self.versions(bot)?;
+        if v.recorded.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if let Some((_, source)) = &v.source {
+            self.inner
+                .store
+                .save_version(bot, v.current.version(), source)
+                .await?;
+        }
+        v.recorded.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The bot for `version` of `bot`: the current one, or an older one recompiled from the
+    /// source recorded in the store.
+    async fn version_of(&self, bot: &str, version: &str) -> Result<Arc<Bot>, Error> {
+        let v = self.versions(bot)?;
+        if v.current.version() == version {
+            return Ok(v.current.clone());
+        }
+        if let Some(b) = v
+            .older
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(version)
+        {
+            return Ok(b.clone());
+        }
+        let Some(source) = self.inner.store.version_source(bot, version).await? else {
+            return Err(Error::new(
+                ErrorKind::FlowChanged,
+                format!("the session runs on version {version} of bot `{bot}`, whose flow is not recorded in the store"),
+            ));
+        };
+        let name = v.source.as_ref().map_or("flow.json", |(n, _)| n.as_str());
+        let older = Arc::new(v.current.another_version(name, &source)?);
+        let mut cache = v
+            .older
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VERSION_CACHE {
+            cache.clear();
+        }
+        cache.insert(version.to_owned(), older.clone());
+        Ok(older)
+    }
+
+    /// Feeds an event to conversation `id` of the default bot and performs what it asks for
+    /// at once. Returns every output, including those of follow-up events (the provider's
+    /// acceptance or failure); a failure of the store comes back as an `error` output.
     pub fn event<'a>(&'a self, id: &'a str, event: Event) -> drivers::BoxFuture<'a, Vec<Output>> {
         Box::pin(async move {
-            let lock = self.lock_for(id);
-            let guard = lock.lock().await;
-            let bot = &self.inner.bot;
-            let mut s = match self.inner.store.load(id).map(|t| bot.restore(&t)) {
-                Some(Ok(s)) => s,
-                Some(Err(e)) => {
-                    tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "saved session unusable; starting anew");
-                    bot.new_session(id)
-                }
-                None => bot.new_session(id),
+            let key = Key::new(self.inner.default_bot.clone(), id);
+            let mut all = match self.turn(&key, event, None, Check::None).await {
+                Ok(Some((_, outputs))) => outputs,
+                Ok(None) => Vec::new(),
+                Err(e) => return vec![Output::from(e)],
             };
-            let outputs = bot.handle(&mut s, event, self.inner.clock.now_ms());
-            if let Ok(text) = serde_json::to_string(&s) {
-                self.inner.store.save(id, text);
-            }
-            let chat = s.chat.clone();
-            if let Some(c) = &chat {
-                if let Some(r) = &c.remote_id {
-                    if let Ok(mut m) = self.inner.remote.lock() {
-                        m.insert((c.integration_id.clone(), r.clone()), id.to_owned());
-                    }
-                }
-            }
-            let deadline = bot.next_deadline(&s);
-            drop(guard);
-            self.schedule(id, deadline);
-            for o in &outputs {
-                let _ = self.inner.out.send(Delivery {
-                    session: id.to_owned(),
-                    output: o.clone(),
-                });
-            }
-            let mut all = outputs.clone();
-            for o in &outputs {
-                all.extend(self.effect(id, o, chat.as_ref()).await);
-            }
+            all.extend(self.drain(&key).await);
             all
         })
+    }
+
+    /// Takes a turn for conversation `key` and answers once it is committed: the outputs with
+    /// their `seq`. Its effects are performed in the background.
+    pub async fn send(&self, key: &Key, event: Event) -> Result<Turn, Error> {
+        let committed = self.turn(key, event, None, Check::None).await?;
+        let outputs = committed.map(|(c, _)| c.outputs).unwrap_or_default();
+        let rt = self.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            rt.drain(&key).await;
+        });
+        Ok(Turn { outputs })
+    }
+
+    /// Outputs of `key` with `seq > after`; with `wait`, waits up to that long for the first.
+    pub async fn outputs(&self, key: &Key, after: i64, wait: Duration) -> Result<Vec<Json>, Error> {
+        self.versions(&key.bot)?;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut rx = self.inner.deliveries.subscribe();
+        loop {
+            let got = self.inner.store.outputs(key, after, 1000).await?;
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
+            // Woken by a local commit for this conversation, or every 500 ms (another
+            // replica may have committed).
+            let step = tokio::time::Instant::now() + Duration::from_millis(500);
+            let until = step.min(deadline);
+            loop {
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Ok(d)) if d.bot == key.bot && d.session == key.conversation => break,
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(_)) | Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// One turn: load under the lock, pick the flow version, run the engine, commit.
+    /// `Ok(None)`: the check refused the event (nothing changed).
+    async fn turn(
+        &self,
+        key: &Key,
+        event: Event,
+        done: Option<Done>,
+        check: Check,
+    ) -> Result<Option<(Committed, Vec<Output>)>, Error> {
+        let versions = self.versions(&key.bot)?;
+        self.record(&key.bot).await?;
+        let current = versions.current.clone();
+        // The version a stored session needs is known only inside the transaction, which
+        // cannot wait on the store: look first, and retry if it changed meanwhile.
+        for _ in 0..3 {
+            let peek = self.inner.store.load(key).await?;
+            let older = match &peek {
+                Some(s) if s.version != current.version() && current.adopt(&s.session).is_err() => {
+                    Some(self.version_of(&key.bot, &s.version).await?)
+                }
+                _ => None,
+            };
+            let expected = peek.map(|s| s.version);
+            let slot: Arc<Mutex<Vec<Output>>> = Arc::default();
+            let body = TurnBody {
+                rt: self.clone(),
+                key: key.clone(),
+                current: current.clone(),
+                older,
+                expected,
+                event: event.clone(),
+                done,
+                check: check.clone(),
+                slot: slot.clone(),
+            };
+            let started = std::time::Instant::now();
+            let r = self
+                .inner
+                .store
+                .turn(key.clone(), Box::new(move |saved| body.run(saved)))
+                .await;
+            metrics::histogram!("fluxo_store_seconds", "op" => "turn")
+                .record(started.elapsed().as_secs_f64());
+            match r {
+                Err(e) if e.kind() == ErrorKind::Conflict => continue,
+                Err(e) => return Err(e),
+                Ok(None) => return Ok(None),
+                Ok(Some(c)) => {
+                    metrics::counter!("fluxo_turns_total", "bot" => key.bot.clone()).increment(1);
+                    let outputs = std::mem::take(
+                        &mut *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+                    );
+                    for (i, o) in outputs.iter().enumerate() {
+                        let _ = self.inner.deliveries.send(Delivery {
+                            bot: key.bot.clone(),
+                            session: key.conversation.clone(),
+                            seq: c.first_seq + i64::try_from(i).unwrap_or(0),
+                            output: o.clone(),
+                        });
+                    }
+                    self.inner.wake_timers.notify_waiters();
+                    return Ok(Some((c, outputs)));
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Store,
+            "the session's flow version kept changing; try again",
+        ))
     }
 
     fn driver(&self, p: Provider) -> Option<Arc<dyn Driver>> {
         self.inner.drivers.read().ok()?.get(&p).cloned()
     }
 
+    fn has_driver(&self, bot: &Bot, iid: &str) -> bool {
+        bot.integrations()
+            .find(iid)
+            .is_some_and(|i| self.driver(i.provider).is_some())
+    }
+
+    /// Performs this conversation's new effects now (the process that committed them);
+    /// returns the outputs of the follow-up turns.
+    async fn drain(&self, key: &Key) -> Vec<Output> {
+        let mut all = Vec::new();
+        for _ in 0..64 {
+            let lease = ms(self.inner.options.lease);
+            let claimed = match self
+                .inner
+                .store
+                .claim_effects(self.now(), lease, Some(key), 8)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "claiming effects failed");
+                    break;
+                }
+            };
+            if claimed.is_empty() {
+                break;
+            }
+            for effect in claimed {
+                all.extend(self.perform(effect).await);
+            }
+        }
+        all
+    }
+
+    /// Performs one outbox effect; returns the outputs of the follow-up turn, if any.
+    async fn perform(&self, effect: store::Effect) -> Vec<Output> {
+        let key = effect.key.clone();
+        let id = effect.id;
+        let follow = |event: Event| {
+            let key = key.clone();
+            async move {
+                match self.turn(&key, event, Some(Done::Effect(id)), Check::None).await {
+                    Ok(Some((_, o))) => o,
+                    Ok(None) => Vec::new(),
+                    Err(e) => {
+                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "applying an effect's result failed; it will be retried");
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        let p = &effect.payload;
+        let text = |k: &str| p.get(k).and_then(Json::as_str).map(str::to_owned);
+        if effect.kind == "deliver" {
+            self.deliver(&effect).await;
+            return Vec::new();
+        }
+        let iid = text("integration_id").unwrap_or_default();
+        let conv = self.conversation(&key, &iid, text("remote_id"), &effect);
+        let Some((driver, conv)) = conv else {
+            let _ = self.inner.store.finish_effect(id, self.now()).await;
+            return Vec::new();
+        };
+        metrics::counter!("fluxo_effects_total", "kind" => effect.kind.clone()).increment(1);
+        match effect.kind.as_str() {
+            "handoff" => {
+                let request = serde_json::from_value(p.get("request").cloned().unwrap_or_default());
+                let request = match request {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return follow(Event::ProviderError {
+                            message: format!("unreadable hand-over request: {e}"),
+                        })
+                        .await
+                    }
+                };
+                match driver.open(&conv, &request).await {
+                    Ok(opened) => {
+                        follow(Event::ProviderOpened {
+                            remote_id: opened.remote_id,
+                            result: Some(opened.result),
+                        })
+                        .await
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "hand-over failed");
+                        follow(Event::ProviderError {
+                            message: e.to_string(),
+                        })
+                        .await
+                    }
+                }
+            }
+            "relay" => {
+                let t = text("text").unwrap_or_default();
+                match driver.send(&conv, &t).await {
+                    Ok(()) => {
+                        let _ = self.inner.store.finish_effect(id, self.now()).await;
+                        Vec::new()
+                    }
+                    // The agent cannot be reached: end the chat rather than leave the user
+                    // talking to no one.
+                    Err(e) => {
+                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relay to the agent failed");
+                        follow(Event::ProviderError {
+                            message: e.to_string(),
+                        })
+                        .await
+                    }
+                }
+            }
+            _ => {
+                if let Err(e) = driver.close(&conv).await {
+                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "closing the provider's conversation failed");
+                }
+                let _ = self.inner.store.finish_effect(id, self.now()).await;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Pushes an output to the channel; retried with backoff until accepted.
+    async fn deliver(&self, effect: &store::Effect) {
+        let Some(to) = &self.inner.options.deliver_to else {
+            let _ = self.inner.store.finish_effect(effect.id, self.now()).await;
+            return;
+        };
+        let body = json!({
+            "bot": effect.key.bot,
+            "conversation": effect.key.conversation,
+            "output": effect.payload,
+        })
+        .to_string();
+        let signature = drivers::signature::fluxo(to.secret.expose(), body.as_bytes());
+        let req = drivers::http::Request {
+            method: reqwest::Method::POST,
+            url: to.url.clone(),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-fluxo-signature".into(), signature),
+                ("idempotency-key".into(), effect.idempotency_key.clone()),
+            ],
+            body: drivers::http::Body::Json(serde_json::from_str(&body).unwrap_or_default()),
+            what: "deliver an output to the channel".into(),
+        };
+        match self.inner.http.send(req).await {
+            Ok(_) => {
+                let _ = self.inner.store.finish_effect(effect.id, self.now()).await;
+            }
+            Err(e) => {
+                let wait = backoff(effect.attempts);
+                tracing::warn!(target: "fluxo::runtime", conversation = %effect.key, error = %e, retry_in_ms = wait, "delivery to the channel failed");
+                let _ = self
+                    .inner
+                    .store
+                    .retry_effect(effect.id, self.now().saturating_add(wait), &e.to_string())
+                    .await;
+            }
+        }
+    }
+
     /// The driver and the provider conversation for integration `iid` (`None` for an unknown
     /// integration, or a provider with no driver, such as the simulator).
     fn conversation(
         &self,
-        id: &str,
+        key: &Key,
         iid: &str,
         remote_id: Option<String>,
+        effect: &store::Effect,
     ) -> Option<(Arc<dyn Driver>, Conversation)> {
-        let integration = self.inner.bot.integrations().find(iid).cloned()?;
+        let bot = self.bot_named(&key.bot)?;
+        let integration = bot.integrations().find(iid).cloned()?;
         let driver = self.driver(integration.provider)?;
         Some((
             driver,
             Conversation {
-                identifier: id.to_owned(),
+                identifier: key.conversation.clone(),
                 remote_id,
                 integration,
+                idempotency_key: Some(effect.idempotency_key.clone()),
             },
         ))
     }
 
-    /// Performs one output's effect; returns the outputs of the follow-up event, if any.
-    async fn effect(
-        &self,
-        id: &str,
-        o: &Output,
-        chat: Option<&crate::engine::LiveChat>,
-    ) -> Vec<Output> {
-        let failed = |e: &Error, what: &str| {
-            tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "{what}");
-            Event::ProviderError {
-                message: e.to_string(),
-            }
-        };
-        match o {
-            Output::HandoffRequested {
-                integration_id,
-                request,
-                remote_id,
-                ..
-            } => {
-                let Some((driver, conv)) = self.conversation(id, integration_id, remote_id.clone())
-                else {
-                    return vec![];
-                };
-                match driver.open(&conv, request).await {
-                    Ok(opened) => {
-                        if let Ok(mut m) = self.inner.remote.lock() {
-                            m.insert(
-                                (integration_id.clone(), opened.remote_id.clone()),
-                                id.to_owned(),
-                            );
-                        }
-                        self.event(
-                            id,
-                            Event::ProviderOpened {
-                                remote_id: opened.remote_id,
-                                result: Some(opened.result),
-                            },
-                        )
-                        .await
-                    }
-                    Err(e) => self.event(id, failed(&e, "hand-over failed")).await,
-                }
-            }
-            Output::RelayToAgent { text } => {
-                let Some(chat) = chat else { return vec![] };
-                let Some((driver, conv)) =
-                    self.conversation(id, &chat.integration_id, chat.remote_id.clone())
-                else {
-                    return vec![];
-                };
-                match driver.send(&conv, text).await {
-                    Ok(()) => vec![],
-                    // The agent cannot be reached: end the chat rather than leave the user talking to no one.
-                    Err(e) => {
-                        self.event(id, failed(&e, "relay to the agent failed"))
-                            .await
-                    }
-                }
-            }
-            Output::CloseProviderConversation {
-                integration_id,
-                remote_id,
-            } => {
-                let Some((driver, conv)) = self.conversation(id, integration_id, remote_id.clone())
-                else {
-                    return vec![];
-                };
-                if let Err(e) = driver.close(&conv).await {
-                    tracing::warn!(target: "fluxo::runtime", session = id, error = %e, "closing the provider's conversation failed");
-                }
-                vec![]
-            }
-            _ => vec![],
-        }
-    }
-
-    /// Replaces the session's timer with one for `deadline`.
-    fn schedule(&self, id: &str, deadline: Option<i64>) {
-        let mut timers = self.inner.timers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = timers.remove(id) {
-            old.abort();
-        }
-        let Some(at) = deadline else { return };
-        let wait = u64::try_from(at.saturating_sub(self.inner.clock.now_ms())).unwrap_or(0);
-        let rt = self.clone();
-        let sid = id.to_owned();
-        let handle = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-            // This task is about to be replaced by the event's own scheduling: forget it first.
-            if let Ok(mut t) = rt.inner.timers.lock() {
-                t.remove(&sid);
-            }
-            rt.event(&sid, Event::Advance { seconds: 0 }).await;
-        });
-        timers.insert(id.to_owned(), handle);
-    }
-
-    fn first_time(&self, key: &str) -> bool {
-        let mut seen = self.inner.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if !seen.0.insert(key.to_owned()) {
-            return false;
-        }
-        seen.1.push_back(key.to_owned());
-        if seen.1.len() > SEEN_MAX {
-            if let Some(old) = seen.1.pop_front() {
-                seen.0.remove(&old);
-            }
-        }
-        true
-    }
-
-    fn forget(&self, key: &str) {
-        if let Ok(mut seen) = self.inner.seen.lock() {
-            seen.0.remove(key);
-        }
-    }
-
-    /// Handles a provider webhook for integration `integration_id` (raw body, as received).
+    /// Handles a provider webhook for integration `integration_id` (raw body, as received):
+    /// verifies it, stores its events (dropping repeats), and processes them from the store.
+    /// `inline`: process before answering (at most about a second; the workers finish what
+    /// is left).
     pub async fn webhook(
         &self,
         integration_id: &str,
@@ -372,40 +704,449 @@ impl Runtime {
             status,
             message: m.to_owned(),
         };
-        let Some(integration) = self.inner.bot.integrations().find(integration_id).cloned() else {
+        let found = self.inner.bots.values().find_map(|v| {
+            v.current
+                .integrations()
+                .find(integration_id)
+                .cloned()
+        });
+        let Some(integration) = found else {
             return reply(404, "unknown integration");
         };
+        let provider = integration.provider.as_str();
+        let count = |status: &'static str| {
+            metrics::counter!("fluxo_webhooks_total", "provider" => provider, "status" => status)
+                .increment(1);
+        };
         let Some(driver) = self.driver(integration.provider) else {
+            count("404");
             return reply(404, "no driver for this provider");
         };
         let inbound = match driver.webhook(&integration, headers, body) {
             Ok(i) => i,
             Err(e) if e.kind() == ErrorKind::Unauthorized => {
+                count("401");
                 tracing::warn!(target: "fluxo::runtime", integration = integration_id, reason = %e, "webhook refused");
                 return reply(401, e.detail());
             }
-            Err(e) => return reply(400, e.detail()),
+            Err(e) => {
+                count("400");
+                return reply(400, e.detail());
+            }
         };
+        let mut deliveries = Vec::with_capacity(inbound.len());
         for i in inbound {
-            if !self.first_time(&i.dedupe) {
-                continue;
-            }
-            let session = self.inner.remote.lock().ok().and_then(|m| {
-                m.get(&(integration_id.to_owned(), i.remote_id.clone()))
-                    .cloned()
-            });
-            let Some(session) = session else {
-                self.forget(&i.dedupe);
-                return reply(404, "unknown conversation");
+            let event = match serde_json::to_value(&i.event) {
+                Ok(v) => v,
+                Err(e) => return reply(400, &e.to_string()),
             };
-            // A join the session already has (a provider repeating itself in other words) is dropped.
-            if let (Event::AgentJoin { name, .. }, Some(s)) = (&i.event, self.session(&session)) {
-                if s.chat.as_ref().is_some_and(|c| c.agents.contains(name)) {
-                    continue;
-                }
+            deliveries.push(NewDelivery {
+                dedupe: format!("{integration_id}:{}", i.dedupe),
+                integration_id: integration_id.to_owned(),
+                remote_id: i.remote_id,
+                event,
+            });
+        }
+        let fresh = match self.inner.store.receive(deliveries, self.now()).await {
+            Ok(f) => f,
+            Err(e) => {
+                count("503");
+                tracing::error!(target: "fluxo::runtime", integration = integration_id, error = %e, "webhook not recorded");
+                return reply(503, "the delivery could not be recorded; retry");
             }
-            self.event(&session, i.event).await;
+        };
+        count("200");
+        if !fresh.is_empty() {
+            let rt = self.clone();
+            let work = async move { rt.process_deliveries(Some(&fresh)).await };
+            if tokio::time::timeout(Duration::from_millis(1500), work)
+                .await
+                .is_err()
+            {
+                self.inner.wake_inbox.notify_one();
+            }
         }
         reply(200, "ok")
+    }
+
+    /// Processes stored webhook deliveries (`ids`, or any due ones); returns how many.
+    async fn process_deliveries(&self, ids: Option<&[i64]>) -> usize {
+        let lease = ms(self.inner.options.lease);
+        let claimed = match self
+            .inner
+            .store
+            .claim_deliveries(self.now(), lease, ids, 32)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", error = %e, "claiming webhook deliveries failed");
+                return 0;
+            }
+        };
+        let n = claimed.len();
+        for d in claimed {
+            self.process_delivery(d).await;
+        }
+        n
+    }
+
+    async fn process_delivery(&self, d: store::Delivery) {
+        let now = self.now();
+        let store = &self.inner.store;
+        let event: Event = match serde_json::from_value(d.event.clone()) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", error = %e, "stored webhook event unreadable; dropped");
+                let _ = store.finish_delivery(d.id, now).await;
+                return;
+            }
+        };
+        let key = match store.route(&d.integration_id, &d.remote_id).await {
+            Ok(Some(k)) => k,
+            Ok(None) if now.saturating_sub(d.received_at) < UNROUTED_RETRY_MS => {
+                let _ = store.retry_delivery(d.id, now.saturating_add(1000)).await;
+                return;
+            }
+            Ok(None) => {
+                tracing::info!(target: "fluxo::runtime", integration = d.integration_id, remote_id = d.remote_id, "webhook for an unknown provider conversation; acknowledged, ignored");
+                metrics::counter!("fluxo_webhooks_ignored_total", "reason" => "unknown").increment(1);
+                let _ = store.finish_delivery(d.id, now).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", error = %e, "webhook routing failed; will retry");
+                let _ = store.retry_delivery(d.id, now.saturating_add(1000)).await;
+                return;
+            }
+        };
+        let check = Check::Chat {
+            integration_id: d.integration_id.clone(),
+            remote_id: d.remote_id.clone(),
+        };
+        match self.turn(&key, event, Some(Done::Delivery(d.id)), check).await {
+            Ok(Some(_)) => {
+                self.drain(&key).await;
+            }
+            Ok(None) => {
+                tracing::info!(target: "fluxo::runtime", conversation = %key, remote_id = d.remote_id, "stale webhook (not the conversation's live chat); acknowledged, ignored");
+                metrics::counter!("fluxo_webhooks_ignored_total", "reason" => "stale").increment(1);
+                let _ = store.finish_delivery(d.id, now).await;
+            }
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "webhook event failed; dropped");
+                let _ = store.finish_delivery(d.id, now).await;
+            }
+        }
+    }
+
+    /// Fires due timers, performs due effects and processes due deliveries once; returns
+    /// whether anything was done. The workers do this in a loop; a host that runs without
+    /// workers ([`Options::workers`] off) calls it itself.
+    pub async fn work(&self) -> bool {
+        let timers = self.fire_due().await;
+        let queues = self.run_queues().await;
+        timers || queues
+    }
+
+    /// Fires the timers due now.
+    async fn fire_due(&self) -> bool {
+        let now = self.now();
+        let due = match self.inner.store.due(now, 64).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", error = %e, "reading due timers failed");
+                return false;
+            }
+        };
+        let did = !due.is_empty();
+        for (key, at) in due {
+            metrics::histogram!("fluxo_timer_lag_seconds")
+                .record(ms_to_secs(now.saturating_sub(at)));
+            match self.turn(&key, Event::Advance { seconds: 0 }, None, Check::None).await {
+                Ok(_) => {
+                    self.drain(&key).await;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "timer failed");
+                }
+            }
+        }
+        did
+    }
+
+    /// Performs due effects and processes due webhook deliveries.
+    async fn run_queues(&self) -> bool {
+        let lease = ms(self.inner.options.lease);
+        let mut did = false;
+        match self.inner.store.claim_effects(self.now(), lease, None, 16).await {
+            Ok(effects) => {
+                for e in effects {
+                    did = true;
+                    self.perform(e).await;
+                }
+            }
+            Err(e) => tracing::warn!(target: "fluxo::runtime", error = %e, "claiming effects failed"),
+        }
+        if self.process_deliveries(None).await > 0 {
+            did = true;
+        }
+        did
+    }
+
+    fn spawn_workers(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(timer_worker(weak.clone()));
+        tokio::spawn(queue_worker(weak.clone()));
+        tokio::spawn(maintenance(weak));
+    }
+}
+
+/// What a turn must find for its event to apply.
+#[derive(Debug, Clone)]
+enum Check {
+    None,
+    /// A webhook: the session's current live chat must be this provider conversation.
+    Chat {
+        integration_id: String,
+        remote_id: String,
+    },
+}
+
+struct TurnBody {
+    rt: Runtime,
+    key: Key,
+    current: Arc<Bot>,
+    older: Option<Arc<Bot>>,
+    expected: Option<String>,
+    event: Event,
+    done: Option<Done>,
+    check: Check,
+    slot: Arc<Mutex<Vec<Output>>>,
+}
+
+impl TurnBody {
+    fn run(self, saved: Option<Saved>) -> Result<Option<store::Commit>, Error> {
+        let retry = || Error::new(ErrorKind::Conflict, "the session changed version");
+        if saved.as_ref().map(|s| &s.version) != self.expected.as_ref() {
+            return Err(retry());
+        }
+        let (bot, mut s, before) = match &saved {
+            None => (
+                self.current.clone(),
+                self.current.new_session(&self.key.conversation),
+                None,
+            ),
+            Some(sv) => {
+                let (bot, s) = if sv.version == self.current.version() {
+                    (self.current.clone(), self.current.restore(&sv.session)?)
+                } else if let Ok(s) = self.current.adopt(&sv.session) {
+                    (self.current.clone(), s)
+                } else {
+                    let old = self.older.clone().ok_or_else(retry)?;
+                    let s = old.restore(&sv.session)?;
+                    (old, s)
+                };
+                let before = s.live_chat().map(|c| {
+                    (
+                        c.integration_id().to_owned(),
+                        c.remote_id().map(str::to_owned),
+                    )
+                });
+                (bot, s, before)
+            }
+        };
+        if let Check::Chat {
+            integration_id,
+            remote_id,
+        } = &self.check
+        {
+            let current = s.live_chat().is_some_and(|c| {
+                c.integration_id() == integration_id && c.remote_id() == Some(remote_id.as_str())
+            });
+            if !current {
+                return Ok(None);
+            }
+            // A join the session already has (a provider repeating itself in other words).
+            if let Event::AgentJoin { name, .. } = &self.event {
+                if s.live_chat().is_some_and(|c| c.agents().contains(name)) {
+                    return Ok(None);
+                }
+            }
+        }
+        let now = self.rt.now();
+        let outputs = bot.handle(&mut s, self.event, now);
+        let after = s.live_chat().map(|c| {
+            (
+                c.integration_id().to_owned(),
+                c.remote_id().map(str::to_owned),
+            )
+        });
+        let last_seq = saved.as_ref().map_or(0, |s| s.last_seq);
+        let grace = ms(self.rt.inner.options.grace);
+        let mut effects = Vec::new();
+        let mut json_outputs = Vec::with_capacity(outputs.len());
+        for (i, o) in outputs.iter().enumerate() {
+            let seq = last_seq + 1 + i64::try_from(i).unwrap_or(0);
+            let v = serde_json::to_value(o)
+                .map_err(|e| Error::new(ErrorKind::Store, format!("an output does not serialise: {e}")))?;
+            let mut effect = |kind: &str, payload: Json| {
+                effects.push(NewEffect {
+                    kind: kind.to_owned(),
+                    payload,
+                    idempotency_key: format!("{}/{}/{seq}/{kind}", self.key.bot, self.key.conversation),
+                    not_before: now.saturating_add(grace),
+                });
+            };
+            match o {
+                Output::HandoffRequested {
+                    integration_id,
+                    request,
+                    remote_id,
+                    ..
+                } if self.rt.has_driver(&bot, integration_id) => effect(
+                    "handoff",
+                    json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id }),
+                ),
+                Output::RelayToAgent { text } => {
+                    if let Some((iid, rid)) = after.as_ref().or(before.as_ref()) {
+                        if self.rt.has_driver(&bot, iid) {
+                            effect(
+                                "relay",
+                                json!({ "integration_id": iid, "remote_id": rid, "text": text }),
+                            );
+                        }
+                    }
+                }
+                Output::CloseProviderConversation {
+                    integration_id,
+                    remote_id,
+                } if self.rt.has_driver(&bot, integration_id) => effect(
+                    "close",
+                    json!({ "integration_id": integration_id, "remote_id": remote_id }),
+                ),
+                _ => {}
+            }
+            if self.rt.inner.options.deliver_to.is_some() {
+                effect("deliver", store::with_seq(seq, &v));
+            }
+            json_outputs.push(v);
+        }
+        let chat = match &after {
+            Some((iid, Some(rid))) if after != before => Some((iid.clone(), rid.clone())),
+            _ => None,
+        };
+        let session = serde_json::to_string(&s)
+            .map_err(|e| Error::new(ErrorKind::Store, format!("the session does not serialise: {e}")))?;
+        *self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = outputs;
+        Ok(Some(store::Commit {
+            session,
+            version: bot.version().to_owned(),
+            outputs: json_outputs,
+            effects,
+            deadline: bot.next_deadline(&s),
+            chat,
+            done: self.done,
+            now,
+        }))
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn ms_to_secs(ms: i64) -> f64 {
+    Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0)).as_secs_f64()
+}
+
+/// Retry delay after `attempts` failures: 1 s doubling to at most 5 minutes.
+fn backoff(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 10) - 1).unwrap_or(0);
+    (1000_i64 << exp).min(300_000)
+}
+
+/// Fires due timers: sleeps until the earliest deadline in the store (at most a second, since
+/// another replica may have set an earlier one), or until a local turn wakes it.
+async fn timer_worker(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let rt = Runtime { inner };
+        if rt.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        rt.fire_due().await;
+        let next = rt.inner.store.next_deadline().await.ok().flatten();
+        let now = rt.now();
+        let wait = next.map_or(1000, |n| n.saturating_sub(now).clamp(0, 1000));
+        // Never spin on a deadline that stays due (a session that cannot be restored).
+        let wait = u64::try_from(wait.max(20)).unwrap_or(1000);
+        let inner = rt.inner.clone();
+        drop(rt);
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            () = inner.wake_timers.notified() => {}
+        }
+    }
+}
+
+/// Performs due effects and processes due webhook deliveries.
+async fn queue_worker(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let rt = Runtime { inner };
+        if rt.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let did = rt.run_queues().await;
+        if did {
+            continue;
+        }
+        let inner = rt.inner.clone();
+        drop(rt);
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = inner.wake_outbox.notified() => {}
+            () = inner.wake_inbox.notified() => {}
+        }
+    }
+}
+
+/// Forgets processed deliveries and effects after [`store::DEDUPE_RETENTION_MS`]; publishes
+/// the backlog figures.
+async fn maintenance(weak: Weak<Inner>) {
+    let mut last_purge = i64::MIN;
+    loop {
+        {
+            let Some(inner) = weak.upgrade() else { return };
+            let rt = Runtime { inner };
+            if rt.inner.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let now = rt.now();
+            if now.saturating_sub(last_purge) > 600_000 {
+                last_purge = now;
+                if let Err(e) = rt
+                    .inner
+                    .store
+                    .purge(now.saturating_sub(store::DEDUPE_RETENTION_MS))
+                    .await
+                {
+                    tracing::warn!(target: "fluxo::runtime", error = %e, "purge failed");
+                }
+            }
+            if let Ok(b) = rt.inner.store.backlog(now).await {
+                #[allow(clippy::cast_precision_loss)]
+                {
+                    metrics::gauge!("fluxo_outbox_depth").set(b.outbox as f64);
+                    metrics::gauge!("fluxo_inbox_depth").set(b.inbox as f64);
+                }
+                metrics::gauge!("fluxo_outbox_oldest_age_seconds").set(ms_to_secs(b.oldest_ms));
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }

@@ -172,23 +172,30 @@ impl Scanner<'_, '_> {
     fn skip(&mut self) {
         match self.bytes.get(self.at) {
             Some(b'"') => self.string(),
-            Some(b'{' | b'[') => {
+            Some(&open @ (b'{' | b'[')) => {
+                // The text is valid JSON, so the other kind of bracket is balanced inside:
+                // only quotes and this kind need looking at.
+                let close = if open == b'{' { b'}' } else { b']' };
                 let mut depth = 0usize;
-                while let Some(&b) = self.bytes.get(self.at) {
-                    match b {
-                        b'"' => {
+                while let Some(rest) = self.bytes.get(self.at..) {
+                    let Some(i) = memchr::memchr3(b'"', open, close, rest) else {
+                        self.at = self.bytes.len();
+                        return;
+                    };
+                    self.at += i;
+                    match rest.get(i) {
+                        Some(b'"') => {
                             self.string();
                             continue;
                         }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
+                        Some(&b) if b == open => depth += 1,
+                        _ => {
                             depth = depth.saturating_sub(1);
                             if depth == 0 {
                                 self.at += 1;
                                 return;
                             }
                         }
-                        _ => {}
                     }
                     self.at += 1;
                 }

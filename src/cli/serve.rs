@@ -1,0 +1,338 @@
+//! `fluxo serve` (the durable service of SPEC §6) and `fluxo deploy-check`.
+
+use clap::Args;
+use fluxo::drivers::http::{Http, RetryPolicy};
+use fluxo::drivers::Secret;
+use fluxo::engine::Bot;
+use fluxo::runtime::server::{self, Limits, Settings};
+use fluxo::runtime::{store, DeliverTo, NamedBot, Options, Runtime, TokioClock};
+use serde_json::Value as Json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `fluxo serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Flow files or directories of flows; each flow is a bot named by its file stem.
+    #[arg(long, required = true, num_args = 1..)]
+    pub flows: Vec<PathBuf>,
+    /// The integrations file (default: `integrations.json` beside the first flow).
+    #[arg(long)]
+    pub integrations: Option<PathBuf>,
+    /// Where state lives: `sqlite://FILE`, `postgres://…` (several replicas on one database)
+    /// or `memory:` (tests only).
+    #[arg(long, default_value = "sqlite://fluxo.db")]
+    pub store: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Also push every output to this URL (signed with `FLUXO_DELIVER_SECRET`).
+    #[arg(long)]
+    pub deliver_to: Option<String>,
+    /// Most connections served at once.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers.
+    #[arg(long, default_value_t = 5)]
+    pub header_timeout: u64,
+}
+
+/// `fluxo deploy-check`.
+#[derive(Debug, Args)]
+pub(crate) struct DeployCheckArgs {
+    /// The store the service runs on.
+    #[arg(long)]
+    pub store: String,
+    /// The new flows (files or directories), as `fluxo serve --flows` takes them.
+    #[arg(long, required = true, num_args = 1..)]
+    pub flows: Vec<PathBuf>,
+    /// The integrations file (default: `integrations.json` beside the first flow).
+    #[arg(long)]
+    pub integrations: Option<PathBuf>,
+}
+
+/// The flow files under `paths`: files as given, directories' `*.json` except integrations
+/// files and conversation tests.
+fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    f.is_file()
+                        && name.ends_with(".json")
+                        && !name.ends_with(".test.json")
+                        && name != "integrations.json"
+                        && name != "fluxo.json"
+                })
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    if out.is_empty() {
+        return Err("no flow files found".into());
+    }
+    Ok(out)
+}
+
+/// Loads every bot; names are file stems and must be unique.
+fn load_bots(paths: &[PathBuf], integrations: Option<&Path>) -> Result<Vec<NamedBot>, String> {
+    let files = flow_files(paths)?;
+    let integrations = integrations.map(Path::to_path_buf).or_else(|| {
+        let dir = files.first()?.parent()?;
+        let beside = dir.join("integrations.json");
+        beside.exists().then_some(beside)
+    });
+    let mut bots: Vec<NamedBot> = Vec::new();
+    for f in files {
+        let name = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_owned();
+        if bots.iter().any(|b| b.name == name) {
+            return Err(format!(
+                "two flows are named `{name}`; bot names come from file stems and must be unique"
+            ));
+        }
+        let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let bot = Bot::from_files(&f, integrations.as_deref()).map_err(|e| {
+            let mut m = format!("{}: {e}", f.display());
+            for d in e.findings() {
+                m.push_str(&format!("\n  {}:{}: {}", d.line, d.column, d.message));
+            }
+            m
+        })?;
+        bots.push(NamedBot {
+            name,
+            bot,
+            source: Some((f.display().to_string(), bytes)),
+        });
+    }
+    Ok(bots)
+}
+
+/// Every `{ "env": NAME }` of an integration a served flow can hand over to must name a set,
+/// non-empty variable: an empty webhook secret would turn signature checking off.
+fn check_secrets(bots: &[NamedBot]) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for b in bots {
+        for i in &b.bot.integrations().integrations {
+            if !b.bot.may_use(&i.id) {
+                continue;
+            }
+            for (setting, v) in &i.settings {
+                let Some(var) = v.get("env").and_then(Json::as_str) else {
+                    continue;
+                };
+                let set = std::env::var(var).is_ok_and(|x| !x.is_empty());
+                if !set && !missing.iter().any(|(_, _, m)| m == var) {
+                    missing.push((i.id.clone(), setting.clone(), var.to_owned()));
+                }
+            }
+        }
+    }
+    match missing.first() {
+        None => Ok(()),
+        Some(_) => Err(missing
+            .iter()
+            .map(|(id, setting, var)| {
+                format!("integration {id}: `settings.{setting}` needs the environment variable {var}, which is missing or empty")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
+}
+
+fn secret_env(name: &str) -> Result<Option<Secret>, String> {
+    match std::env::var(name) {
+        Ok(v) if v.is_empty() => Err(format!(
+            "{name} is set but empty; unset it or give it a value"
+        )),
+        Ok(v) => Ok(Some(Secret::new(v))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// `fluxo serve`.
+pub(crate) fn serve(args: ServeArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let bots = match load_bots(&args.flows, args.integrations.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = check_secrets(&bots) {
+        return fail(e);
+    }
+    let api_token = match secret_env("FLUXO_API_TOKEN") {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let deliver_to = match &args.deliver_to {
+        None => None,
+        Some(url) => match secret_env("FLUXO_DELIVER_SECRET") {
+            Ok(Some(secret)) => Some(DeliverTo {
+                url: url.clone(),
+                secret,
+            }),
+            Ok(None) => {
+                return fail("--deliver-to needs FLUXO_DELIVER_SECRET (the key that signs each push)".into())
+            }
+            Err(e) => return fail(e),
+        },
+    };
+    let Ok(tokio) = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    else {
+        return fail("cannot start the async runtime".into());
+    };
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _ = metrics::set_global_recorder(recorder);
+    tokio.block_on(async move {
+        let store = match store::open(&args.store).await {
+            Ok(s) => s,
+            Err(e) => return fail(e.to_string()),
+        };
+        let names: Vec<String> = bots.iter().map(|b| b.name.clone()).collect();
+        let (rt, _rx) = Runtime::with_bots(
+            bots,
+            store,
+            Http::new(RetryPolicy::default()),
+            Arc::new(TokioClock::now()),
+            Options {
+                deliver_to,
+                ..Options::default()
+            },
+        );
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => return fail(format!("--listen {}: {e}", args.listen)),
+        };
+        let app = server::app(
+            rt.clone(),
+            Settings {
+                api_token,
+                metrics: Some(Arc::new(move || handle.render())),
+                ..Settings::default()
+            },
+        );
+        eprintln!(
+            "fluxo serve: {} on http://{} (store {})",
+            names.join(", "),
+            listener.local_addr().map_or(args.listen, |a| a),
+            store::redact(&args.store)
+        );
+        let limits = Limits {
+            max_connections: args.max_connections,
+            header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            ..Limits::default()
+        };
+        server::serve(listener, app, limits, shutdown_signal()).await;
+        rt.stop();
+        eprintln!("fluxo serve: stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// SIGTERM (a deploy, `docker stop`) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("fluxo serve: shutting down (finishing requests in flight)");
+}
+
+/// `fluxo deploy-check`: which sessions in the store the new flows would strand.
+pub(crate) fn deploy_check(args: DeployCheckArgs) -> ExitCode {
+    let bots = match load_bots(&args.flows, args.integrations.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Ok(tokio) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(2);
+    };
+    tokio.block_on(async move {
+        let store = match store::open(&args.store).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut stranded = 0usize;
+        let mut moving = 0usize;
+        for b in &bots {
+            let sessions = match store.sessions_not_on(&b.name, b.bot.version()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            for (conversation, saved) in sessions {
+                match b.bot.adopt(&saved.session) {
+                    Ok(_) => moving += 1,
+                    Err(e) => {
+                        stranded += 1;
+                        outln!(
+                            "{}/{conversation}: stays on version {} until it ends: {}",
+                            b.name,
+                            saved.version,
+                            e.detail()
+                        );
+                    }
+                }
+            }
+        }
+        outln!(
+            "{moving} session(s) move to the new version at their next event; {stranded} stay on their version"
+        );
+        if stranded == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    })
+}

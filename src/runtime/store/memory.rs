@@ -1,0 +1,429 @@
+//! `memory:`: the same tables in process memory, for tests and `fluxo run --live`. Nothing
+//! survives the process; everything else behaves as the durable stores do.
+
+use super::{
+    lane, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key, NewDelivery, Saved,
+    Store, TurnFn,
+};
+use crate::drivers::BoxFuture;
+use crate::error::Error;
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Debug)]
+struct OutboxRow {
+    key: Key,
+    kind: String,
+    payload: Json,
+    idempotency_key: String,
+    attempts: i64,
+    next_at: i64,
+    lease_until: i64,
+    done_at: Option<i64>,
+    created_at: i64,
+}
+
+#[derive(Debug)]
+struct InboxRow {
+    dedupe: String,
+    integration_id: String,
+    remote_id: String,
+    event: Json,
+    received_at: i64,
+    next_at: i64,
+    lease_until: i64,
+    done_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: HashMap<Key, Saved>,
+    outputs: HashMap<Key, Vec<Json>>,
+    deadlines: BTreeSet<(i64, Key)>,
+    outbox: BTreeMap<i64, OutboxRow>,
+    idempotency: HashMap<String, i64>,
+    inbox: BTreeMap<i64, InboxRow>,
+    dedupe: HashMap<String, i64>,
+    chats: HashMap<(String, String), Key>,
+    versions: HashMap<(String, String), Vec<u8>>,
+    next_id: i64,
+}
+
+/// Everything in process memory (tests; `fluxo run --live`).
+#[derive(Debug, Default)]
+pub struct MemoryStore(Mutex<State>);
+
+impl MemoryStore {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written turn: writes happen
+        // after the turn's body returns.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn ready<'a, T: Send + 'a>(v: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(v))
+}
+
+impl State {
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn apply(&mut self, key: &Key, saved: Option<&Saved>, c: Commit) -> Committed {
+        let last = saved.map_or(0, |s| s.last_seq);
+        if let Some(old) = saved.and_then(|s| s.deadline) {
+            self.deadlines.remove(&(old, key.clone()));
+        }
+        let outs = self.outputs.entry(key.clone()).or_default();
+        let mut numbered = Vec::with_capacity(c.outputs.len());
+        for (i, o) in c.outputs.iter().enumerate() {
+            let seq = last + 1 + i64::try_from(i).unwrap_or(i64::MAX);
+            let o = with_seq(seq, o);
+            outs.push(o.clone());
+            numbered.push(o);
+        }
+        let last_seq = last + i64::try_from(c.outputs.len()).unwrap_or(0);
+        for e in c.effects {
+            if self.idempotency.contains_key(&e.idempotency_key) {
+                continue;
+            }
+            let id = self.id();
+            self.idempotency.insert(e.idempotency_key.clone(), id);
+            self.outbox.insert(
+                id,
+                OutboxRow {
+                    key: key.clone(),
+                    kind: e.kind,
+                    payload: e.payload,
+                    idempotency_key: e.idempotency_key,
+                    attempts: 0,
+                    next_at: e.not_before,
+                    lease_until: 0,
+                    done_at: None,
+                    created_at: c.now,
+                },
+            );
+        }
+        if let Some((i, r)) = c.chat {
+            self.chats.insert((i, r), key.clone());
+        }
+        match c.done {
+            Some(Done::Effect(id)) => {
+                if let Some(r) = self.outbox.get_mut(&id) {
+                    r.done_at = Some(c.now);
+                }
+            }
+            Some(Done::Delivery(id)) => {
+                if let Some(r) = self.inbox.get_mut(&id) {
+                    r.done_at = Some(c.now);
+                }
+            }
+            None => {}
+        }
+        if let Some(d) = c.deadline {
+            self.deadlines.insert((d, key.clone()));
+        }
+        self.sessions.insert(
+            key.clone(),
+            Saved {
+                session: c.session,
+                version: c.version,
+                last_seq,
+                deadline: c.deadline,
+            },
+        );
+        Committed {
+            first_seq: last + 1,
+            outputs: numbered,
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>> {
+        let mut st = self.state();
+        let saved = st.sessions.get(&key).cloned();
+        let r = match f(saved.clone()) {
+            Ok(Some(c)) => Ok(Some(st.apply(&key, saved.as_ref(), c))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        ready(r)
+    }
+
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
+        ready(Ok(self.state().sessions.get(key).cloned()))
+    }
+
+    fn outputs<'a>(
+        &'a self,
+        key: &'a Key,
+        after: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Json>, Error>> {
+        let st = self.state();
+        let all = st.outputs.get(key).map_or(&[][..], Vec::as_slice);
+        let skip = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit.max(0)).unwrap_or(0);
+        ready(Ok(all.iter().skip(skip).take(take).cloned().collect()))
+    }
+
+    fn route<'a>(
+        &'a self,
+        integration_id: &'a str,
+        remote_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Key>, Error>> {
+        let st = self.state();
+        ready(Ok(st
+            .chats
+            .get(&(integration_id.to_owned(), remote_id.to_owned()))
+            .cloned()))
+    }
+
+    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
+        let st = self.state();
+        let take = usize::try_from(limit.max(0)).unwrap_or(0);
+        ready(Ok(st
+            .deadlines
+            .iter()
+            .take_while(|(d, _)| *d <= now)
+            .take(take)
+            .map(|(d, k)| (k.clone(), *d))
+            .collect()))
+    }
+
+    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        ready(Ok(self.state().deadlines.iter().next().map(|(d, _)| *d)))
+    }
+
+    fn claim_effects<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        only: Option<&'a Key>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Effect>, Error>> {
+        let mut st = self.state();
+        let mut heads: HashMap<(Key, &'static str), i64> = HashMap::new();
+        for (id, r) in &st.outbox {
+            if r.done_at.is_none() {
+                heads.entry((r.key.clone(), lane(&r.kind))).or_insert(*id);
+            }
+        }
+        let mut ids: Vec<i64> = heads.into_values().collect();
+        ids.sort_unstable();
+        let mut claimed = Vec::new();
+        for id in ids {
+            if i64::try_from(claimed.len()).unwrap_or(i64::MAX) >= limit {
+                break;
+            }
+            let Some(r) = st.outbox.get_mut(&id) else {
+                continue;
+            };
+            let eligible = match only {
+                Some(k) => &r.key == k,
+                None => r.next_at <= now,
+            };
+            if !eligible || r.lease_until > now {
+                continue;
+            }
+            r.lease_until = now.saturating_add(lease_ms);
+            r.attempts += 1;
+            claimed.push(Effect {
+                id,
+                key: r.key.clone(),
+                kind: r.kind.clone(),
+                payload: r.payload.clone(),
+                idempotency_key: r.idempotency_key.clone(),
+                attempts: r.attempts,
+            });
+        }
+        ready(Ok(claimed))
+    }
+
+    fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        if let Some(r) = self.state().outbox.get_mut(&id) {
+            r.done_at = Some(now);
+        }
+        ready(Ok(()))
+    }
+
+    fn retry_effect<'a>(
+        &'a self,
+        id: i64,
+        at: i64,
+        _error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        if let Some(r) = self.state().outbox.get_mut(&id) {
+            r.next_at = at;
+            r.lease_until = 0;
+        }
+        ready(Ok(()))
+    }
+
+    fn receive(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Vec<i64>, Error>> {
+        let mut st = self.state();
+        let mut fresh = Vec::new();
+        for d in deliveries {
+            if st.dedupe.contains_key(&d.dedupe) {
+                continue;
+            }
+            let id = st.id();
+            st.dedupe.insert(d.dedupe.clone(), id);
+            st.inbox.insert(
+                id,
+                InboxRow {
+                    dedupe: d.dedupe,
+                    integration_id: d.integration_id,
+                    remote_id: d.remote_id,
+                    event: d.event,
+                    received_at: now,
+                    next_at: now,
+                    lease_until: 0,
+                    done_at: None,
+                },
+            );
+            fresh.push(id);
+        }
+        ready(Ok(fresh))
+    }
+
+    fn claim_deliveries<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        ids: Option<&'a [i64]>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, Error>> {
+        let mut st = self.state();
+        let take = usize::try_from(limit.max(0)).unwrap_or(0);
+        let mut claimed = Vec::new();
+        for (id, r) in st.inbox.iter_mut() {
+            if claimed.len() >= take {
+                break;
+            }
+            let eligible = match ids {
+                Some(ids) => ids.contains(id),
+                None => r.next_at <= now,
+            };
+            if r.done_at.is_some() || !eligible || r.lease_until > now {
+                continue;
+            }
+            r.lease_until = now.saturating_add(lease_ms);
+            claimed.push(Delivery {
+                id: *id,
+                integration_id: r.integration_id.clone(),
+                remote_id: r.remote_id.clone(),
+                event: r.event.clone(),
+                received_at: r.received_at,
+            });
+        }
+        ready(Ok(claimed))
+    }
+
+    fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        if let Some(r) = self.state().inbox.get_mut(&id) {
+            r.done_at = Some(now);
+        }
+        ready(Ok(()))
+    }
+
+    fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>> {
+        if let Some(r) = self.state().inbox.get_mut(&id) {
+            r.next_at = at;
+            r.lease_until = 0;
+        }
+        ready(Ok(()))
+    }
+
+    fn save_version<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+        source: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.state()
+            .versions
+            .insert((bot.to_owned(), version.to_owned()), source.to_vec());
+        ready(Ok(()))
+    }
+
+    fn version_source<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        let st = self.state();
+        ready(Ok(st
+            .versions
+            .get(&(bot.to_owned(), version.to_owned()))
+            .cloned()))
+    }
+
+    fn sessions_not_on<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Saved)>, Error>> {
+        let st = self.state();
+        let mut v: Vec<(String, Saved)> = st
+            .sessions
+            .iter()
+            .filter(|(k, s)| k.bot == bot && s.version != version)
+            .map(|(k, s)| (k.conversation.clone(), s.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        ready(Ok(v))
+    }
+
+    fn backlog(&self, now: i64) -> BoxFuture<'_, Result<Backlog, Error>> {
+        let st = self.state();
+        let pending = st.outbox.values().filter(|r| r.done_at.is_none());
+        let mut b = Backlog::default();
+        for r in pending {
+            b.outbox += 1;
+            b.oldest_ms = b.oldest_ms.max(now.saturating_sub(r.created_at));
+        }
+        b.inbox = i64::try_from(st.inbox.values().filter(|r| r.done_at.is_none()).count())
+            .unwrap_or(i64::MAX);
+        ready(Ok(b))
+    }
+
+    fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>> {
+        let mut st = self.state();
+        let old: Vec<i64> = st
+            .inbox
+            .iter()
+            .filter(|(_, r)| r.done_at.is_some_and(|d| d < before))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            if let Some(r) = st.inbox.remove(&id) {
+                st.dedupe.remove(&r.dedupe);
+            }
+        }
+        let old: Vec<i64> = st
+            .outbox
+            .iter()
+            .filter(|(_, r)| r.done_at.is_some_and(|d| d < before))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            if let Some(r) = st.outbox.remove(&id) {
+                st.idempotency.remove(&r.idempotency_key);
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
+        ready(Ok(()))
+    }
+}

@@ -1,0 +1,330 @@
+//! Where the runtime keeps everything it must not forget, and the one interface it uses.
+//!
+//! A turn is one transaction: the session is read under a row lock (or the store's single
+//! writer), the engine runs, and the new session, its numbered outputs, the effects it asked
+//! for (the outbox), its next deadline and the provider-conversation index are written
+//! together, or not at all. Webhook deliveries are stored before they are answered (the inbox,
+//! whose keys are also the de-duplication keys) and processed from there. Workers claim due
+//! outbox and inbox rows with a lease, so each is handled by one process at a time across
+//! replicas, and retried after a crash.
+//!
+//! Three implementations: [`MemoryStore`] (tests, `fluxo run --live`), SQLite (the default of
+//! `fluxo serve`, embedded) and PostgreSQL (several replicas on one database). [`open`] picks
+//! one from a URL.
+
+mod memory;
+mod postgres;
+mod sqlite;
+
+pub use memory::MemoryStore;
+
+use crate::drivers::BoxFuture;
+use crate::error::{Error, ErrorKind};
+use serde_json::Value as Json;
+use std::sync::Arc;
+
+/// How long webhook de-duplication keys (and processed inbox rows) are kept: seven days, by
+/// age, never by count.
+pub const DEDUPE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// One conversation of one bot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    /// The bot (a flow file's stem in `fluxo serve`).
+    pub bot: String,
+    /// The conversation id the channel chose.
+    pub conversation: String,
+}
+
+impl Key {
+    /// A key.
+    pub fn new(bot: impl Into<String>, conversation: impl Into<String>) -> Key {
+        Key {
+            bot: bot.into(),
+            conversation: conversation.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.bot, self.conversation)
+    }
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    /// The session, as [`crate::engine::Session`] serialises it.
+    pub session: String,
+    /// The flow version it runs on ([`crate::engine::Bot::version`]).
+    pub version: String,
+    /// The last output's `seq` (0: none yet).
+    pub last_seq: i64,
+    /// The next deadline (ms since the epoch), if a timer is pending.
+    pub deadline: Option<i64>,
+}
+
+/// An effect the turn asks for, to be performed after the commit (at least once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEffect {
+    /// What to do: `handoff`, `relay`, `close` or `deliver`.
+    pub kind: String,
+    /// What the worker needs to do it.
+    pub payload: Json,
+    /// Unique per effect; sent to the provider as its idempotency key where it has one.
+    pub idempotency_key: String,
+    /// Not before this instant (ms): the process that committed it performs it at once, so
+    /// the workers wait a grace period before taking it over.
+    pub not_before: i64,
+}
+
+/// Rows a turn finishes in its own transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// An outbox row whose result this turn applies.
+    Effect(i64),
+    /// An inbox row (a webhook delivery) this turn applies.
+    Delivery(i64),
+}
+
+/// What a turn writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// The new session.
+    pub session: String,
+    /// Its flow version.
+    pub version: String,
+    /// The turn's outputs, oldest first; the store numbers them from `last_seq + 1`.
+    pub outputs: Vec<Json>,
+    /// Effects, in order.
+    pub effects: Vec<NewEffect>,
+    /// The next deadline.
+    pub deadline: Option<i64>,
+    /// The current live chat's provider conversation, `(integration id, remote id)`, for the
+    /// webhook index.
+    pub chat: Option<(String, String)>,
+    /// Rows finished by this turn.
+    pub done: Option<Done>,
+    /// Now (ms).
+    pub now: i64,
+}
+
+/// What a committed turn got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    /// The seq of the first output (the last is `first_seq + outputs - 1`).
+    pub first_seq: i64,
+    /// The outputs with their `seq`.
+    pub outputs: Vec<Json>,
+}
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effect {
+    /// Row id.
+    pub id: i64,
+    /// The conversation.
+    pub key: Key,
+    /// `handoff`, `relay`, `close` or `deliver`.
+    pub kind: String,
+    /// What to do.
+    pub payload: Json,
+    /// The effect's idempotency key.
+    pub idempotency_key: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// A verified webhook event, to store before answering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    /// De-duplication key (provider-scoped): a second delivery with the same key is dropped.
+    pub dedupe: String,
+    /// The integration it came for.
+    pub integration_id: String,
+    /// The provider conversation.
+    pub remote_id: String,
+    /// The engine event, as JSON.
+    pub event: Json,
+}
+
+/// A claimed inbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Row id.
+    pub id: i64,
+    /// The integration.
+    pub integration_id: String,
+    /// The provider conversation.
+    pub remote_id: String,
+    /// The engine event, as JSON.
+    pub event: Json,
+    /// When it was received (ms).
+    pub received_at: i64,
+}
+
+/// Outbox figures for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Effects not yet done.
+    pub outbox: i64,
+    /// Age of the oldest (ms), 0 when none.
+    pub oldest_ms: i64,
+    /// Inbox rows not yet processed.
+    pub inbox: i64,
+}
+
+/// The body of a turn: given the stored session (if any), what to write (`None`: nothing).
+pub type TurnFn = Box<dyn FnOnce(Option<Saved>) -> Result<Option<Commit>, Error> + Send>;
+
+/// Where the runtime keeps its state. Errors are errors: a store that cannot answer never
+/// looks like "no session".
+pub trait Store: Send + Sync {
+    /// Runs `f` on the conversation's stored session under a lock that serialises turns of
+    /// that conversation across processes, and writes what it returns in the same
+    /// transaction.
+    fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>>;
+    /// The stored session.
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>>;
+    /// Outputs with `seq > after`, oldest first, at most `limit`.
+    fn outputs<'a>(
+        &'a self,
+        key: &'a Key,
+        after: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Json>, Error>>;
+    /// The conversation whose live chat is provider conversation `remote_id` of integration
+    /// `integration_id`.
+    fn route<'a>(
+        &'a self,
+        integration_id: &'a str,
+        remote_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Key>, Error>>;
+    /// Conversations whose deadline is at or before `now`, earliest first.
+    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>>;
+    /// The earliest pending deadline.
+    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+    /// Claims up to `limit` due effects (the oldest undone one of each conversation and lane,
+    /// not leased by another process) for `lease_ms`; with `only`, that conversation's, due or
+    /// not.
+    fn claim_effects<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        only: Option<&'a Key>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Effect>, Error>>;
+    /// Marks an effect done (when no turn applies its result).
+    fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Releases an effect to be retried at `at`.
+    fn retry_effect<'a>(
+        &'a self,
+        id: i64,
+        at: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+    /// Stores webhook deliveries; returns the ids of those not seen before (by `dedupe`).
+    fn receive(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Vec<i64>, Error>>;
+    /// Claims up to `limit` due deliveries for `lease_ms`; with `ids`, those.
+    fn claim_deliveries<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        ids: Option<&'a [i64]>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, Error>>;
+    /// Marks a delivery processed (it changed nothing, or its turn failed for good).
+    fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Releases a delivery to be retried at `at`.
+    fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Records a flow version's source, so sessions still on it survive a restart.
+    fn save_version<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+        source: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), Error>>;
+    /// A recorded flow version's source.
+    fn version_source<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>>;
+    /// Every session of `bot` not on `version`: `(conversation, saved)`.
+    fn sessions_not_on<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Saved)>, Error>>;
+    /// Outbox and inbox figures.
+    fn backlog(&self, now: i64) -> BoxFuture<'_, Result<Backlog, Error>>;
+    /// Forgets processed deliveries (and their de-duplication keys) and finished effects
+    /// older than `before`.
+    fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Answers when the store is reachable.
+    fn ping(&self) -> BoxFuture<'_, Result<(), Error>>;
+}
+
+/// Opens the store a URL names: `memory:`, `sqlite://FILE` (`sqlite::memory:` for a private
+/// in-memory database) or `postgres://…` / `postgresql://…`. Migrations are applied.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryStore::default()));
+    }
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return Ok(Arc::new(sqlite::Sqlite::open(path).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::Postgres::open(url).await?));
+    }
+    Err(Error::new(
+        ErrorKind::Config,
+        format!(
+            "--store {}: expected memory:, sqlite://FILE or postgres://…",
+            redact(url)
+        ),
+    ))
+}
+
+/// A store URL without its password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let auth = &url[s + 3..at];
+            match auth.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &auth[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn store_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Store, format!("{what}: {e}"))
+}
+
+/// The JSON of an output with its `seq` as the first field.
+pub(crate) fn with_seq(seq: i64, output: &Json) -> Json {
+    let mut m = serde_json::Map::new();
+    m.insert("seq".into(), Json::from(seq));
+    if let Json::Object(o) = output {
+        for (k, v) in o {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Json::Object(m)
+}
+
+fn lane(kind: &str) -> &'static str {
+    if kind == "deliver" {
+        "channel"
+    } else {
+        "provider"
+    }
+}

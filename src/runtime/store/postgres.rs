@@ -1,0 +1,629 @@
+//! `postgres://…`: the scale-out store. Several `fluxo serve` replicas share one database;
+//! PostgreSQL does the distributed part. A turn locks its session row (`SELECT … FOR UPDATE`;
+//! a transaction-scoped advisory lock on the conversation when the row does not exist yet),
+//! so turns of one conversation are serialised across replicas; workers claim outbox and inbox
+//! rows with `FOR UPDATE SKIP LOCKED` and a lease, so each is handled by one replica at a time.
+
+use super::{
+    lane, store_error, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key,
+    NewDelivery, Saved, Store, TurnFn,
+};
+use crate::drivers::BoxFuture;
+use crate::error::Error;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde_json::Value as Json;
+use tokio_postgres::Row;
+
+/// Schema migrations, applied in order at start (under an advisory lock, so replicas starting
+/// together apply each once).
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE sessions (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
+    last_seq BIGINT NOT NULL DEFAULT 0, deadline BIGINT, updated_at BIGINT NOT NULL,
+    PRIMARY KEY (bot, conversation));
+CREATE INDEX sessions_deadline ON sessions (deadline) WHERE deadline IS NOT NULL;
+CREATE TABLE outputs (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, seq BIGINT NOT NULL, body TEXT NOT NULL,
+    at BIGINT NOT NULL, PRIMARY KEY (bot, conversation, seq));
+CREATE TABLE outbox (
+    id BIGSERIAL PRIMARY KEY, bot TEXT NOT NULL, conversation TEXT NOT NULL,
+    lane TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, idem TEXT NOT NULL UNIQUE,
+    attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,
+    done_at BIGINT, created_at BIGINT NOT NULL, last_error TEXT);
+CREATE INDEX outbox_pending ON outbox (bot, conversation, lane, id) WHERE done_at IS NULL;
+CREATE TABLE inbox (
+    id BIGSERIAL PRIMARY KEY, dedupe TEXT NOT NULL UNIQUE, integration_id TEXT NOT NULL,
+    remote_id TEXT NOT NULL, event TEXT NOT NULL, received_at BIGINT NOT NULL,
+    next_at BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0, done_at BIGINT);
+CREATE INDEX inbox_pending ON inbox (next_at) WHERE done_at IS NULL;
+CREATE TABLE chats (
+    integration_id TEXT NOT NULL, remote_id TEXT NOT NULL, bot TEXT NOT NULL,
+    conversation TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (integration_id, remote_id));
+CREATE TABLE flow_versions (
+    bot TEXT NOT NULL, version TEXT NOT NULL, source BYTEA NOT NULL, at BIGINT NOT NULL,
+    PRIMARY KEY (bot, version));
+"];
+
+/// The PostgreSQL store.
+pub(super) struct Postgres {
+    pool: Pool,
+}
+
+fn e<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Error {
+    move |x| store_error(what, x)
+}
+
+fn parse(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or(Json::Null)
+}
+
+fn saved(r: &Row) -> Saved {
+    Saved {
+        session: r.get(0),
+        version: r.get(1),
+        last_seq: r.get(2),
+        deadline: r.get(3),
+    }
+}
+
+fn effect(r: &Row) -> Effect {
+    Effect {
+        id: r.get(0),
+        key: Key::new(r.get::<_, String>(1), r.get::<_, String>(2)),
+        kind: r.get(3),
+        payload: parse(r.get(4)),
+        idempotency_key: r.get(5),
+        attempts: r.get(6),
+    }
+}
+
+impl Postgres {
+    pub(super) async fn open(url: &str) -> Result<Postgres, Error> {
+        let what = super::redact(url);
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|x| store_error(&format!("--store {what}"), x))?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|x| store_error(&format!("--store {what}"), x))?;
+        let pg = Postgres { pool };
+        pg.migrate()
+            .await
+            .map_err(|x| store_error(&format!("--store {what}"), x))?;
+        Ok(pg)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
+        self.pool.get().await.map_err(e("postgres connection"))
+    }
+
+    async fn migrate(&self) -> Result<(), Error> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(e("postgres migrate"))?;
+        tx.execute("SELECT pg_advisory_xact_lock(7426001)", &[])
+            .await
+            .map_err(e("postgres migrate"))?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, at BIGINT NOT NULL)",
+        )
+        .await
+        .map_err(e("postgres migrate"))?;
+        let done: i64 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations", &[])
+            .await
+            .map_err(e("postgres migrate"))?
+            .get(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let v = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+            if v <= done {
+                continue;
+            }
+            tx.batch_execute(sql).await.map_err(e("postgres migrate"))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, at) VALUES ($1, $2)",
+                &[&v, &jiff::Timestamp::now().as_millisecond()],
+            )
+            .await
+            .map_err(e("postgres migrate"))?;
+        }
+        tx.commit().await.map_err(e("postgres migrate"))
+    }
+}
+
+const LOAD: &str =
+    "SELECT state, version, last_seq, deadline FROM sessions WHERE bot = $1 AND conversation = $2";
+
+async fn write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    key: &Key,
+    saved: Option<&Saved>,
+    c: Commit,
+) -> Result<Committed, tokio_postgres::Error> {
+    let last = saved.map_or(0, |s| s.last_seq);
+    let mut numbered = Vec::with_capacity(c.outputs.len());
+    if !c.outputs.is_empty() {
+        // One statement for all outputs: arrays of seqs and bodies.
+        let mut seqs = Vec::with_capacity(c.outputs.len());
+        let mut bodies = Vec::with_capacity(c.outputs.len());
+        for (i, o) in c.outputs.iter().enumerate() {
+            let seq = last + 1 + i64::try_from(i).unwrap_or(i64::MAX);
+            let o = with_seq(seq, o);
+            seqs.push(seq);
+            bodies.push(o.to_string());
+            numbered.push(o);
+        }
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO outputs (bot, conversation, seq, body, at)
+                 SELECT $1, $2, s, b, $5 FROM UNNEST($3::BIGINT[], $4::TEXT[]) AS t(s, b)",
+            )
+            .await?;
+        tx.execute(&st, &[&key.bot, &key.conversation, &seqs, &bodies, &c.now])
+            .await?;
+    }
+    let last_seq = last + i64::try_from(c.outputs.len()).unwrap_or(0);
+    if !c.effects.is_empty() {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO outbox (bot, conversation, lane, kind, payload, idem, next_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idem) DO NOTHING",
+            )
+            .await?;
+        for x in &c.effects {
+            tx.execute(
+                &st,
+                &[
+                    &key.bot,
+                    &key.conversation,
+                    &lane(&x.kind),
+                    &x.kind,
+                    &x.payload.to_string(),
+                    &x.idempotency_key,
+                    &x.not_before,
+                    &c.now,
+                ],
+            )
+            .await?;
+        }
+    }
+    if let Some((i, r)) = &c.chat {
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO chats (integration_id, remote_id, bot, conversation, at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (integration_id, remote_id) DO UPDATE SET bot = EXCLUDED.bot,
+                   conversation = EXCLUDED.conversation, at = EXCLUDED.at",
+            )
+            .await?;
+        tx.execute(&st, &[i, r, &key.bot, &key.conversation, &c.now])
+            .await?;
+    }
+    match c.done {
+        Some(Done::Effect(id)) => {
+            tx.execute("UPDATE outbox SET done_at = $2 WHERE id = $1", &[&id, &c.now])
+                .await?;
+        }
+        Some(Done::Delivery(id)) => {
+            tx.execute("UPDATE inbox SET done_at = $2 WHERE id = $1", &[&id, &c.now])
+                .await?;
+        }
+        None => {}
+    }
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO sessions (bot, conversation, version, state, last_seq, deadline, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (bot, conversation) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state,
+               last_seq = EXCLUDED.last_seq, deadline = EXCLUDED.deadline, updated_at = EXCLUDED.updated_at",
+        )
+        .await?;
+    tx.execute(
+        &st,
+        &[
+            &key.bot,
+            &key.conversation,
+            &c.version,
+            &c.session,
+            &last_seq,
+            &c.deadline,
+            &c.now,
+        ],
+    )
+    .await?;
+    Ok(Committed {
+        first_seq: last + 1,
+        outputs: numbered,
+    })
+}
+
+impl Store for Postgres {
+    fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>> {
+        Box::pin(async move {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(e("postgres begin"))?;
+            let lock = format!("{LOAD} FOR UPDATE");
+            let mut row = tx
+                .query_opt(&lock, &[&key.bot, &key.conversation])
+                .await
+                .map_err(e("postgres load"))?;
+            if row.is_none() {
+                // No row to lock yet: serialise the first turns of this conversation.
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))",
+                    &[&key.bot, &key.conversation],
+                )
+                .await
+                .map_err(e("postgres lock"))?;
+                row = tx
+                    .query_opt(&lock, &[&key.bot, &key.conversation])
+                    .await
+                    .map_err(e("postgres load"))?;
+            }
+            let saved = row.as_ref().map(saved);
+            let Some(commit) = f(saved.clone())? else {
+                return Ok(None);
+            };
+            let done = write(&tx, &key, saved.as_ref(), commit)
+                .await
+                .map_err(e("postgres write"))?;
+            tx.commit().await.map_err(e("postgres commit"))?;
+            Ok(Some(done))
+        })
+    }
+
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_opt(LOAD, &[&key.bot, &key.conversation])
+                .await
+                .map_err(e("postgres load"))?;
+            Ok(r.as_ref().map(saved))
+        })
+    }
+
+    fn outputs<'a>(
+        &'a self,
+        key: &'a Key,
+        after: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Json>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT body FROM outputs WHERE bot = $1 AND conversation = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+                    &[&key.bot, &key.conversation, &after, &limit],
+                )
+                .await
+                .map_err(e("postgres outputs"))?;
+            Ok(rows.iter().map(|r| parse(r.get(0))).collect())
+        })
+    }
+
+    fn route<'a>(
+        &'a self,
+        integration_id: &'a str,
+        remote_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Key>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_opt(
+                    "SELECT bot, conversation FROM chats WHERE integration_id = $1 AND remote_id = $2",
+                    &[&integration_id, &remote_id],
+                )
+                .await
+                .map_err(e("postgres route"))?;
+            Ok(r.map(|r| Key::new(r.get::<_, String>(0), r.get::<_, String>(1))))
+        })
+    }
+
+    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= $1
+                     ORDER BY deadline LIMIT $2",
+                    &[&now, &limit],
+                )
+                .await
+                .map_err(e("postgres due"))?;
+            Ok(rows
+                .iter()
+                .map(|r| (Key::new(r.get::<_, String>(0), r.get::<_, String>(1)), r.get(2)))
+                .collect())
+        })
+    }
+
+    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_one(
+                    "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL",
+                    &[],
+                )
+                .await
+                .map_err(e("postgres next deadline"))?;
+            Ok(r.get(0))
+        })
+    }
+
+    fn claim_effects<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        only: Option<&'a Key>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Effect>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let bot = only.map(|k| k.bot.as_str());
+            let conv = only.map(|k| k.conversation.as_str());
+            let rows = c
+                .query(
+                    "UPDATE outbox SET lease_until = $1 + $2, attempts = attempts + 1
+                     WHERE id IN (
+                       SELECT o.id FROM outbox o
+                       WHERE o.done_at IS NULL AND o.lease_until <= $1
+                         AND (($4::TEXT IS NULL AND o.next_at <= $1) OR (o.bot = $4 AND o.conversation = $5::TEXT))
+                         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.done_at IS NULL AND p.bot = o.bot
+                               AND p.conversation = o.conversation AND p.lane = o.lane AND p.id < o.id)
+                       ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     RETURNING id, bot, conversation, kind, payload, idem, attempts",
+                    &[&now, &lease_ms, &limit, &bot, &conv],
+                )
+                .await
+                .map_err(e("postgres claim"))?;
+            let mut v: Vec<Effect> = rows.iter().map(effect).collect();
+            v.sort_by_key(|x| x.id);
+            Ok(v)
+        })
+    }
+
+    fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute("UPDATE outbox SET done_at = $2 WHERE id = $1", &[&id, &now])
+                .await
+                .map(|_| ())
+                .map_err(e("postgres finish effect"))
+        })
+    }
+
+    fn retry_effect<'a>(
+        &'a self,
+        id: i64,
+        at: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE outbox SET next_at = $2, lease_until = 0, last_error = $3 WHERE id = $1",
+                &[&id, &at, &error],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres retry effect"))
+        })
+    }
+
+    fn receive(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Vec<i64>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO inbox (dedupe, integration_id, remote_id, event, received_at, next_at)
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (dedupe) DO NOTHING RETURNING id",
+                )
+                .await
+                .map_err(e("postgres receive"))?;
+            let mut fresh = Vec::new();
+            for d in &deliveries {
+                let r = c
+                    .query_opt(
+                        &st,
+                        &[&d.dedupe, &d.integration_id, &d.remote_id, &d.event.to_string(), &now],
+                    )
+                    .await
+                    .map_err(e("postgres receive"))?;
+                fresh.extend(r.map(|r| r.get::<_, i64>(0)));
+            }
+            Ok(fresh)
+        })
+    }
+
+    fn claim_deliveries<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        ids: Option<&'a [i64]>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let ids: Option<Vec<i64>> = ids.map(<[i64]>::to_vec);
+            let rows = c
+                .query(
+                    "UPDATE inbox SET lease_until = $1 + $2 WHERE id IN (
+                       SELECT id FROM inbox WHERE done_at IS NULL AND lease_until <= $1
+                         AND (($4::BIGINT[] IS NULL AND next_at <= $1) OR id = ANY($4::BIGINT[]))
+                       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     RETURNING id, integration_id, remote_id, event, received_at",
+                    &[&now, &lease_ms, &limit, &ids],
+                )
+                .await
+                .map_err(e("postgres claim deliveries"))?;
+            let mut v: Vec<Delivery> = rows
+                .iter()
+                .map(|r| Delivery {
+                    id: r.get(0),
+                    integration_id: r.get(1),
+                    remote_id: r.get(2),
+                    event: parse(r.get(3)),
+                    received_at: r.get(4),
+                })
+                .collect();
+            v.sort_by_key(|x| x.id);
+            Ok(v)
+        })
+    }
+
+    fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute("UPDATE inbox SET done_at = $2 WHERE id = $1", &[&id, &now])
+                .await
+                .map(|_| ())
+                .map_err(e("postgres finish delivery"))
+        })
+    }
+
+    fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE inbox SET next_at = $2, lease_until = 0 WHERE id = $1",
+                &[&id, &at],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres retry delivery"))
+        })
+    }
+
+    fn save_version<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+        source: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "INSERT INTO flow_versions (bot, version, source, at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (bot, version) DO UPDATE SET source = EXCLUDED.source, at = EXCLUDED.at",
+                &[&bot, &version, &source, &jiff::Timestamp::now().as_millisecond()],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres save version"))
+        })
+    }
+
+    fn version_source<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_opt(
+                    "SELECT source FROM flow_versions WHERE bot = $1 AND version = $2",
+                    &[&bot, &version],
+                )
+                .await
+                .map_err(e("postgres version"))?;
+            Ok(r.map(|r| r.get(0)))
+        })
+    }
+
+    fn sessions_not_on<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Saved)>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT conversation, state, version, last_seq, deadline FROM sessions
+                     WHERE bot = $1 AND version <> $2 ORDER BY conversation",
+                    &[&bot, &version],
+                )
+                .await
+                .map_err(e("postgres sessions"))?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, String>(0),
+                        Saved {
+                            session: r.get(1),
+                            version: r.get(2),
+                            last_seq: r.get(3),
+                            deadline: r.get(4),
+                        },
+                    )
+                })
+                .collect())
+        })
+    }
+
+    fn backlog(&self, now: i64) -> BoxFuture<'_, Result<Backlog, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_one(
+                    "SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL),
+                            (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL),
+                            (SELECT COUNT(*) FROM inbox WHERE done_at IS NULL)",
+                    &[],
+                )
+                .await
+                .map_err(e("postgres backlog"))?;
+            let oldest: Option<i64> = r.get(1);
+            Ok(Backlog {
+                outbox: r.get(0),
+                oldest_ms: oldest.map_or(0, |o| now.saturating_sub(o).max(0)),
+                inbox: r.get(2),
+            })
+        })
+    }
+
+    fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < $1",
+                &[&before],
+            )
+            .await
+            .map_err(e("postgres purge"))?;
+            c.execute(
+                "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < $1",
+                &[&before],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres purge"))
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute("SELECT 1", &[])
+                .await
+                .map(|_| ())
+                .map_err(e("postgres ping"))
+        })
+    }
+}

@@ -1,0 +1,597 @@
+//! `sqlite://FILE`: the default store, embedded (the SQLite library is bundled with fluxo),
+//! nothing to install. One writer connection in WAL mode with `synchronous = FULL`, so a
+//! committed turn survives a crash of the process and of the machine. SQLite serialises
+//! writers, which is what "one turn at a time per conversation" needs within one process;
+//! several processes on one file also work (SQLite's file lock, `busy_timeout`), but the
+//! scale-out path is PostgreSQL.
+
+use super::{
+    lane, store_error, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key,
+    NewDelivery, Saved, Store, TurnFn,
+};
+use crate::drivers::BoxFuture;
+use crate::error::Error;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value as Json;
+use std::sync::{Arc, Mutex};
+
+/// Schema migrations, applied in order at start; each runs once.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE sessions (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0, deadline INTEGER, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (bot, conversation));
+CREATE INDEX sessions_deadline ON sessions (deadline) WHERE deadline IS NOT NULL;
+CREATE TABLE outputs (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    at INTEGER NOT NULL, PRIMARY KEY (bot, conversation, seq));
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, bot TEXT NOT NULL, conversation TEXT NOT NULL,
+    lane TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, idem TEXT NOT NULL UNIQUE,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0,
+    done_at INTEGER, created_at INTEGER NOT NULL, last_error TEXT);
+CREATE INDEX outbox_pending ON outbox (bot, conversation, lane, id) WHERE done_at IS NULL;
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, dedupe TEXT NOT NULL UNIQUE, integration_id TEXT NOT NULL,
+    remote_id TEXT NOT NULL, event TEXT NOT NULL, received_at INTEGER NOT NULL,
+    next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, done_at INTEGER);
+CREATE INDEX inbox_pending ON inbox (next_at) WHERE done_at IS NULL;
+CREATE TABLE chats (
+    integration_id TEXT NOT NULL, remote_id TEXT NOT NULL, bot TEXT NOT NULL,
+    conversation TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (integration_id, remote_id));
+CREATE TABLE flow_versions (
+    bot TEXT NOT NULL, version TEXT NOT NULL, source BLOB NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY (bot, version));
+"];
+
+/// The SQLite store.
+pub(super) struct Sqlite {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn e(what: &'static str) -> impl Fn(rusqlite::Error) -> Error {
+    move |x| store_error(what, x)
+}
+
+fn parse(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or(Json::Null)
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Sqlite {
+    pub(super) async fn open(path: &str) -> Result<Sqlite, Error> {
+        let path = path.to_owned();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, Error> {
+            let mut c = if path == ":memory:" {
+                Connection::open_in_memory()
+            } else {
+                Connection::open(&path)
+            }
+            .map_err(|x| store_error(&format!("sqlite://{path}"), x))?;
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(e("sqlite busy_timeout"))?;
+            c.pragma_update(None, "journal_mode", "WAL")
+                .map_err(e("sqlite journal_mode"))?;
+            c.pragma_update(None, "synchronous", "FULL")
+                .map_err(e("sqlite synchronous"))?;
+            migrate(&mut c)?;
+            Ok(c)
+        })
+        .await
+        .map_err(|x| store_error("sqlite open", x))??;
+        Ok(Sqlite {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn run<'a, T: Send + 'static>(
+        &'a self,
+        f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    ) -> BoxFuture<'a, Result<T, Error>> {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut c = conn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                f(&mut c)
+            })
+            .await
+            .map_err(|x| store_error("sqlite worker", x))?
+        })
+    }
+}
+
+fn migrate(c: &mut Connection) -> Result<(), Error> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(e("sqlite migrate"))?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, at INTEGER NOT NULL)",
+    )
+    .map_err(e("sqlite migrate"))?;
+    let done: i64 = tx
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(e("sqlite migrate"))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let v = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+        if v <= done {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(e("sqlite migrate"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, at) VALUES (?1, ?2)",
+            params![v, now_ms()],
+        )
+        .map_err(e("sqlite migrate"))?;
+    }
+    tx.commit().map_err(e("sqlite migrate"))
+}
+
+fn load(c: &Connection, key: &Key) -> Result<Option<Saved>, Error> {
+    c.prepare_cached(
+        "SELECT state, version, last_seq, deadline FROM sessions WHERE bot = ?1 AND conversation = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![key.bot, key.conversation], |r| {
+            Ok(Saved {
+                session: r.get(0)?,
+                version: r.get(1)?,
+                last_seq: r.get(2)?,
+                deadline: r.get(3)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(e("sqlite load"))
+}
+
+fn write(
+    tx: &rusqlite::Transaction<'_>,
+    key: &Key,
+    saved: Option<&Saved>,
+    c: Commit,
+) -> Result<Committed, rusqlite::Error> {
+    let last = saved.map_or(0, |s| s.last_seq);
+    let mut numbered = Vec::with_capacity(c.outputs.len());
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO outputs (bot, conversation, seq, body, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (i, o) in c.outputs.iter().enumerate() {
+            let seq = last + 1 + i64::try_from(i).unwrap_or(i64::MAX);
+            let o = with_seq(seq, o);
+            ins.execute(params![key.bot, key.conversation, seq, o.to_string(), c.now])?;
+            numbered.push(o);
+        }
+    }
+    let last_seq = last + i64::try_from(c.outputs.len()).unwrap_or(0);
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO outbox (bot, conversation, lane, kind, payload, idem, next_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (idem) DO NOTHING",
+        )?;
+        for x in &c.effects {
+            ins.execute(params![
+                key.bot,
+                key.conversation,
+                lane(&x.kind),
+                x.kind,
+                x.payload.to_string(),
+                x.idempotency_key,
+                x.not_before,
+                c.now
+            ])?;
+        }
+    }
+    if let Some((i, r)) = &c.chat {
+        tx.prepare_cached(
+            "INSERT INTO chats (integration_id, remote_id, bot, conversation, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (integration_id, remote_id) DO UPDATE SET bot = excluded.bot, conversation = excluded.conversation, at = excluded.at",
+        )?
+        .execute(params![i, r, key.bot, key.conversation, c.now])?;
+    }
+    match c.done {
+        Some(Done::Effect(id)) => {
+            tx.prepare_cached("UPDATE outbox SET done_at = ?2 WHERE id = ?1")?
+                .execute(params![id, c.now])?;
+        }
+        Some(Done::Delivery(id)) => {
+            tx.prepare_cached("UPDATE inbox SET done_at = ?2 WHERE id = ?1")?
+                .execute(params![id, c.now])?;
+        }
+        None => {}
+    }
+    tx.prepare_cached(
+        "INSERT INTO sessions (bot, conversation, version, state, last_seq, deadline, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (bot, conversation) DO UPDATE SET version = excluded.version, state = excluded.state,
+           last_seq = excluded.last_seq, deadline = excluded.deadline, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        key.bot,
+        key.conversation,
+        c.version,
+        c.session,
+        last_seq,
+        c.deadline,
+        c.now
+    ])?;
+    Ok(Committed {
+        first_seq: last + 1,
+        outputs: numbered,
+    })
+}
+
+impl Store for Sqlite {
+    fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>> {
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(e("sqlite begin"))?;
+            let saved = load(&tx, &key)?;
+            let Some(commit) = f(saved.clone())? else {
+                return Ok(None);
+            };
+            let done = write(&tx, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
+            tx.commit().map_err(e("sqlite commit"))?;
+            Ok(Some(done))
+        })
+    }
+
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
+        let key = key.clone();
+        self.run(move |c| load(c, &key))
+    }
+
+    fn outputs<'a>(
+        &'a self,
+        key: &'a Key,
+        after: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Json>, Error>> {
+        let key = key.clone();
+        self.run(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT body FROM outputs WHERE bot = ?1 AND conversation = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                )
+                .map_err(e("sqlite outputs"))?;
+            let rows = s
+                .query_map(params![key.bot, key.conversation, after, limit], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(e("sqlite outputs"))?;
+            rows.map(|r| r.map(|t| parse(&t)).map_err(e("sqlite outputs")))
+                .collect()
+        })
+    }
+
+    fn route<'a>(
+        &'a self,
+        integration_id: &'a str,
+        remote_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Key>, Error>> {
+        let (i, r) = (integration_id.to_owned(), remote_id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT bot, conversation FROM chats WHERE integration_id = ?1 AND remote_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![i, r], |row| Ok(Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                    .optional()
+            })
+            .map_err(e("sqlite route"))
+        })
+    }
+
+    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
+        self.run(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
+                )
+                .map_err(e("sqlite due"))?;
+            let rows = s
+                .query_map(params![now, limit], |r| {
+                    Ok((Key::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?))
+                })
+                .map_err(e("sqlite due"))?;
+            rows.collect::<Result<_, _>>().map_err(e("sqlite due"))
+        })
+    }
+
+    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        self.run(|c| {
+            c.query_row(
+                "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(e("sqlite next deadline"))
+        })
+    }
+
+    fn claim_effects<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        only: Option<&'a Key>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Effect>, Error>> {
+        let only = only.cloned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(e("sqlite claim"))?;
+            let (bot, conv) = only
+                .as_ref()
+                .map_or((None, None), |k| (Some(k.bot.clone()), Some(k.conversation.clone())));
+            let claimed = {
+                let mut s = tx
+                    .prepare_cached(
+                        "UPDATE outbox SET lease_until = ?1 + ?2, attempts = attempts + 1
+                         WHERE id IN (
+                           SELECT o.id FROM outbox o
+                           WHERE o.done_at IS NULL AND o.lease_until <= ?1
+                             AND ((?4 IS NULL AND o.next_at <= ?1) OR (o.bot = ?4 AND o.conversation = ?5))
+                             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.done_at IS NULL AND p.bot = o.bot
+                                   AND p.conversation = o.conversation AND p.lane = o.lane AND p.id < o.id)
+                           ORDER BY o.id LIMIT ?3)
+                         RETURNING id, bot, conversation, kind, payload, idem, attempts",
+                    )
+                    .map_err(e("sqlite claim"))?;
+                let rows = s
+                    .query_map(params![now, lease_ms, limit, bot, conv], |r| {
+                        Ok(Effect {
+                            id: r.get(0)?,
+                            key: Key::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                            kind: r.get(3)?,
+                            payload: parse(&r.get::<_, String>(4)?),
+                            idempotency_key: r.get(5)?,
+                            attempts: r.get(6)?,
+                        })
+                    })
+                    .map_err(e("sqlite claim"))?;
+                let mut v: Vec<Effect> = rows.collect::<Result<_, _>>().map_err(e("sqlite claim"))?;
+                v.sort_by_key(|x| x.id);
+                v
+            };
+            tx.commit().map_err(e("sqlite claim"))?;
+            Ok(claimed)
+        })
+    }
+
+    fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(move |c| {
+            c.prepare_cached("UPDATE outbox SET done_at = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, now]))
+                .map(|_| ())
+                .map_err(e("sqlite finish effect"))
+        })
+    }
+
+    fn retry_effect<'a>(
+        &'a self,
+        id: i64,
+        at: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let error = error.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET next_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, at, error]))
+            .map(|_| ())
+            .map_err(e("sqlite retry effect"))
+        })
+    }
+
+    fn receive(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Vec<i64>, Error>> {
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(e("sqlite receive"))?;
+            let mut fresh = Vec::new();
+            {
+                let mut s = tx
+                    .prepare_cached(
+                        "INSERT INTO inbox (dedupe, integration_id, remote_id, event, received_at, next_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (dedupe) DO NOTHING RETURNING id",
+                    )
+                    .map_err(e("sqlite receive"))?;
+                for d in &deliveries {
+                    let id: Option<i64> = s
+                        .query_row(
+                            params![d.dedupe, d.integration_id, d.remote_id, d.event.to_string(), now],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(e("sqlite receive"))?;
+                    fresh.extend(id);
+                }
+            }
+            tx.commit().map_err(e("sqlite receive"))?;
+            Ok(fresh)
+        })
+    }
+
+    fn claim_deliveries<'a>(
+        &'a self,
+        now: i64,
+        lease_ms: i64,
+        ids: Option<&'a [i64]>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, Error>> {
+        let ids = ids.map(|i| {
+            serde_json::to_string(i).unwrap_or_else(|_| "[]".into())
+        });
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(e("sqlite claim deliveries"))?;
+            let v = {
+                let mut s = tx
+                    .prepare_cached(
+                        "UPDATE inbox SET lease_until = ?1 + ?2 WHERE id IN (
+                           SELECT id FROM inbox WHERE done_at IS NULL AND lease_until <= ?1
+                             AND ((?4 IS NULL AND next_at <= ?1) OR id IN (SELECT value FROM json_each(?4)))
+                           ORDER BY id LIMIT ?3)
+                         RETURNING id, integration_id, remote_id, event, received_at",
+                    )
+                    .map_err(e("sqlite claim deliveries"))?;
+                let rows = s
+                    .query_map(params![now, lease_ms, limit, ids], |r| {
+                        Ok(Delivery {
+                            id: r.get(0)?,
+                            integration_id: r.get(1)?,
+                            remote_id: r.get(2)?,
+                            event: parse(&r.get::<_, String>(3)?),
+                            received_at: r.get(4)?,
+                        })
+                    })
+                    .map_err(e("sqlite claim deliveries"))?;
+                let mut v: Vec<Delivery> = rows
+                    .collect::<Result<_, _>>()
+                    .map_err(e("sqlite claim deliveries"))?;
+                v.sort_by_key(|x| x.id);
+                v
+            };
+            tx.commit().map_err(e("sqlite claim deliveries"))?;
+            Ok(v)
+        })
+    }
+
+    fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(move |c| {
+            c.prepare_cached("UPDATE inbox SET done_at = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, now]))
+                .map(|_| ())
+                .map_err(e("sqlite finish delivery"))
+        })
+    }
+
+    fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(move |c| {
+            c.prepare_cached("UPDATE inbox SET next_at = ?2, lease_until = 0 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, at]))
+                .map(|_| ())
+                .map_err(e("sqlite retry delivery"))
+        })
+    }
+
+    fn save_version<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+        source: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let (b, v, s) = (bot.to_owned(), version.to_owned(), source.to_vec());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO flow_versions (bot, version, source, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (bot, version) DO UPDATE SET source = excluded.source, at = excluded.at",
+                params![b, v, s, now_ms()],
+            )
+            .map(|_| ())
+            .map_err(e("sqlite save version"))
+        })
+    }
+
+    fn version_source<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        let (b, v) = (bot.to_owned(), version.to_owned());
+        self.run(move |c| {
+            c.query_row(
+                "SELECT source FROM flow_versions WHERE bot = ?1 AND version = ?2",
+                params![b, v],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e("sqlite version"))
+        })
+    }
+
+    fn sessions_not_on<'a>(
+        &'a self,
+        bot: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Saved)>, Error>> {
+        let (b, v) = (bot.to_owned(), version.to_owned());
+        self.run(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT conversation, state, version, last_seq, deadline FROM sessions
+                     WHERE bot = ?1 AND version <> ?2 ORDER BY conversation",
+                )
+                .map_err(e("sqlite sessions"))?;
+            let rows = s
+                .query_map(params![b, v], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Saved {
+                            session: r.get(1)?,
+                            version: r.get(2)?,
+                            last_seq: r.get(3)?,
+                            deadline: r.get(4)?,
+                        },
+                    ))
+                })
+                .map_err(e("sqlite sessions"))?;
+            rows.collect::<Result<_, _>>().map_err(e("sqlite sessions"))
+        })
+    }
+
+    fn backlog(&self, now: i64) -> BoxFuture<'_, Result<Backlog, Error>> {
+        self.run(move |c| {
+            let (outbox, oldest): (i64, Option<i64>) = c
+                .query_row(
+                    "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE done_at IS NULL",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(e("sqlite backlog"))?;
+            let inbox: i64 = c
+                .query_row("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL", [], |r| r.get(0))
+                .map_err(e("sqlite backlog"))?;
+            Ok(Backlog {
+                outbox,
+                oldest_ms: oldest.map_or(0, |o| now.saturating_sub(o).max(0)),
+                inbox,
+            })
+        })
+    }
+
+    fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(move |c| {
+            c.execute("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?1", params![before])
+                .and_then(|_| {
+                    c.execute(
+                        "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1",
+                        params![before],
+                    )
+                })
+                .map(|_| ())
+                .map_err(e("sqlite purge"))
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+                .map_err(e("sqlite ping"))
+        })
+    }
+}
