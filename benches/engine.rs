@@ -81,12 +81,20 @@ fn engine(c: &mut Criterion) {
     // Per-turn cost as a session ages: ten turns handled by a session 10 turns old and by one
     // 990 turns old, talking with the bot (unrecognised messages at the menu) and in a live chat
     // (user and agent messages relayed). Capped history and bounded values keep them equal.
-    let user = |t: &str| -> Event { serde_json::from_value(json!({ "type": "user", "text": t })).expect("event") };
+    let user = |t: &str| -> Event {
+        serde_json::from_value(json!({ "type": "user", "text": t })).expect("event")
+    };
     let agent = |t: &str| -> Event {
         serde_json::from_value(json!({ "type": "agent_message", "text": t })).expect("event")
     };
     let bot_turn = |i: usize| user(&format!("não entendi a opção {i}"));
-    let chat_turn = |i: usize| if i % 2 == 0 { user(&format!("mensagem {i}")) } else { agent(&format!("resposta {i}")) };
+    let chat_turn = |i: usize| {
+        if i.is_multiple_of(2) {
+            user(&format!("mensagem {i}"))
+        } else {
+            agent(&format!("resposta {i}"))
+        }
+    };
     let mut g = c.benchmark_group("engine_aging");
     g.throughput(Throughput::Elements(10));
     for (name, prefix, turn) in [

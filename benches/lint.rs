@@ -64,7 +64,13 @@ fn lint_benches(c: &mut Criterion) {
         b.iter(|| black_box(serde_json::from_slice::<Value>(black_box(&flat)).ok()))
     });
     g.bench_function("fluxo_lint", |b| {
-        b.iter(|| black_box(lint_bytes("flow.json", black_box(&flat), &opts).findings.len()))
+        b.iter(|| {
+            black_box(
+                lint_bytes("flow.json", black_box(&flat), &opts)
+                    .findings
+                    .len(),
+            )
+        })
     });
     g.finish();
 

@@ -9,7 +9,11 @@ mod flows;
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/bench-files".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/bench-files".into()),
+    );
     std::fs::create_dir_all(dir.join("set"))?;
     let ten = flows::generated_flow(10_000);
     std::fs::write(dir.join("flow-10k.json"), &ten)?;
@@ -18,7 +22,10 @@ fn main() -> std::io::Result<()> {
     for i in 0..200 {
         // Sizes spread like a real project's: many small flows, a few large ones.
         let n = 10 + (i * i * 7) % 390;
-        std::fs::write(dir.join(format!("set/flow-{i:03}.json")), flows::generated_flow(n))?;
+        std::fs::write(
+            dir.join(format!("set/flow-{i:03}.json")),
+            flows::generated_flow(n),
+        )?;
     }
     println!("{}", dir.display());
     Ok(())

@@ -200,7 +200,9 @@ impl ErrorKind {
             ErrorKind::Io => "reading or writing a file failed",
             ErrorKind::Store => "the session store failed",
             ErrorKind::UnknownBot => "a request names a bot the service does not serve",
-            ErrorKind::Conflict => "the session changed while the turn was being prepared; try again",
+            ErrorKind::Conflict => {
+                "the session changed while the turn was being prepared; try again"
+            }
         }
     }
 }

@@ -423,7 +423,8 @@ async fn zendesk_tickets_end_to_end() {
         200
     );
     assert_eq!(
-        h.rt.session("maria").await
+        h.rt.session("maria")
+            .await
             .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );
@@ -538,7 +539,8 @@ async fn altu_connector_end_to_end() {
     );
     assert!(h
         .rt
-        .session("maria").await
+        .session("maria")
+        .await
         .is_some_and(|s| s.live_chat().is_some()));
     fired(&mut h);
     assert_eq!(
@@ -548,7 +550,8 @@ async fn altu_connector_end_to_end() {
     assert_eq!(fired(&mut h), ["despedida"], "the user_closed branch");
     assert!(h
         .rt
-        .session("maria").await
+        .session("maria")
+        .await
         .is_none_or(|s| s.live_chat().is_none()));
     let sent = h.mock.received_requests().await.unwrap_or_default();
     let bodies: Vec<Value> = sent
@@ -642,7 +645,8 @@ async fn omni_and_webex_end_to_end() {
     );
     assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
     assert!(
-        h.rt.session("maria").await
+        h.rt.session("maria")
+            .await
             .is_some_and(|s| s.live_chat().is_some()),
         "RONA does not end the chat"
     );
@@ -656,7 +660,8 @@ async fn omni_and_webex_end_to_end() {
     assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
     assert!(h
         .rt
-        .session("maria").await
+        .session("maria")
+        .await
         .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents() == ["Ana"])));
     let out =
         h.rt.event("maria", user("meu email é melissa@gmail.com"))
@@ -670,7 +675,8 @@ async fn omni_and_webex_end_to_end() {
     );
     assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
     assert_eq!(
-        h.rt.session("maria").await
+        h.rt.session("maria")
+            .await
             .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );
@@ -700,7 +706,8 @@ async fn retries_then_success_and_429_retry_after() {
     let out = hand_over(&h).await;
     assert!(closed(&out).is_none(), "{out:?}");
     assert_eq!(
-        h.rt.session("maria").await
+        h.rt.session("maria")
+            .await
             .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
         Some("4711".into())
     );
@@ -722,7 +729,8 @@ async fn retries_then_success_and_429_retry_after() {
     let started = std::time::Instant::now();
     hand_over(&h).await;
     assert_eq!(
-        h.rt.session("maria").await
+        h.rt.session("maria")
+            .await
             .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
         Some("4711".into())
     );
@@ -853,7 +861,9 @@ async fn timers_follow_the_virtual_clock() {
     while rx.try_recv().is_ok() {}
     tokio::time::sleep(Duration::from_millis(299_900)).await;
     assert!(
-        rt.session("u").await.is_some_and(|s| s.live_chat().is_some()),
+        rt.session("u")
+            .await
+            .is_some_and(|s| s.live_chat().is_some()),
         "not yet"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -866,7 +876,9 @@ async fn timers_follow_the_virtual_clock() {
     }
     assert_eq!(statuses, vec![CloseStatus::Timeout]);
     assert_eq!(
-        rt.session("u").await.and_then(|s| s.focus().map(str::to_owned)),
+        rt.session("u")
+            .await
+            .and_then(|s| s.focus().map(str::to_owned)),
         Some("menu".into())
     );
 }
@@ -1142,7 +1154,8 @@ async fn a_backend_registers_its_own_driver() {
         ["open u", "send mine-1 oi"]
     );
     assert_eq!(
-        rt.session("u").await
+        rt.session("u")
+            .await
             .and_then(|s| s.live_chat().map(|c| c.agents().to_vec())),
         Some(vec!["Zé".to_string()])
     );
@@ -1189,7 +1202,8 @@ async fn zendesk_messaging_end_to_end() {
     )
     .await;
     assert_eq!(
-        rt.session("maria").await
+        rt.session("maria")
+            .await
             .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
         Some("sc-9".into())
     );
@@ -1236,7 +1250,8 @@ async fn zendesk_messaging_end_to_end() {
     );
     assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { status: CloseStatus::AgentClosed, reason: Some(r) } if r == "ticketSolved")));
     assert_eq!(
-        rt.session("maria").await
+        rt.session("maria")
+            .await
             .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );

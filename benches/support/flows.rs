@@ -37,7 +37,6 @@ pub fn generated_flow(n: usize) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-
 /// The same flow on one line (as 14 of the 58 real Watson exports are).
 pub fn minified(pretty: &[u8]) -> Vec<u8> {
     serde_json::from_slice::<serde_json::Value>(pretty)

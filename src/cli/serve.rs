@@ -38,6 +38,10 @@ pub(crate) struct ServeArgs {
     /// Seconds a connection may take to send a request's headers.
     #[arg(long, default_value_t = 5)]
     pub header_timeout: u64,
+    /// Seconds a claimed effect or webhook delivery stays reserved for the process that claimed
+    /// it; after a crash, another process (or the restarted one) retries it after this long.
+    #[arg(long, default_value_t = 30)]
+    pub lease: u64,
 }
 
 /// `fluxo deploy-check`.
@@ -194,7 +198,9 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
                 secret,
             }),
             Ok(None) => {
-                return fail("--deliver-to needs FLUXO_DELIVER_SECRET (the key that signs each push)".into())
+                return fail(
+                    "--deliver-to needs FLUXO_DELIVER_SECRET (the key that signs each push)".into(),
+                )
             }
             Err(e) => return fail(e),
         },
@@ -221,6 +227,8 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             Arc::new(TokioClock::now()),
             Options {
                 deliver_to,
+                lease: Duration::from_secs(args.lease.max(1)),
+                grace: Duration::from_secs(args.lease.clamp(1, 5)),
                 ..Options::default()
             },
         );

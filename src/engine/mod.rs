@@ -281,7 +281,9 @@ impl Bot {
             }
         }
         if let Some(chat) = &s.chat {
-            if self.integration(&chat.integration_id).is_none() && chat.provider != Provider::Simulator {
+            if self.integration(&chat.integration_id).is_none()
+                && chat.provider != Provider::Simulator
+            {
                 return Err(changed(format!(
                     "its live chat uses integration `{}`, which is not configured",
                     chat.integration_id

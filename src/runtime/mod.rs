@@ -384,7 +384,7 @@ impl Runtime {
         Box::pin(async move {
             let key = Key::new(self.inner.default_bot.clone(), id);
             let mut all = match self.turn(&key, event, None, Check::None).await {
-                Ok(Some((_, outputs))) => outputs,
+                Ok(Some((_, outputs, _))) => outputs,
                 Ok(None) => Vec::new(),
                 Err(e) => return vec![Output::from(e)],
             };
@@ -397,12 +397,14 @@ impl Runtime {
     /// their `seq`. Its effects are performed in the background.
     pub async fn send(&self, key: &Key, event: Event) -> Result<Turn, Error> {
         let committed = self.turn(key, event, None, Check::None).await?;
-        let outputs = committed.map(|(c, _)| c.outputs).unwrap_or_default();
-        let rt = self.clone();
-        let key = key.clone();
-        tokio::spawn(async move {
-            rt.drain(&key).await;
-        });
+        let (outputs, effects) = committed.map_or((Vec::new(), 0), |(c, _, n)| (c.outputs, n));
+        if effects > 0 {
+            let rt = self.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                rt.drain(&key).await;
+            });
+        }
         Ok(Turn { outputs })
     }
 
@@ -439,28 +441,21 @@ impl Runtime {
         event: Event,
         done: Option<Done>,
         check: Check,
-    ) -> Result<Option<(Committed, Vec<Output>)>, Error> {
+    ) -> Result<Option<(Committed, Vec<Output>, usize)>, Error> {
         let versions = self.versions(&key.bot)?;
         self.record(&key.bot).await?;
         let current = versions.current.clone();
-        // The version a stored session needs is known only inside the transaction, which
-        // cannot wait on the store: look first, and retry if it changed meanwhile.
+        // A session on an older version that the current one cannot take over needs that
+        // version compiled, which the transaction cannot wait for: it says which, and the turn
+        // is taken again with it.
+        let mut older: Option<(String, Arc<Bot>)> = None;
         for _ in 0..3 {
-            let peek = self.inner.store.load(key).await?;
-            let older = match &peek {
-                Some(s) if s.version != current.version() && current.adopt(&s.session).is_err() => {
-                    Some(self.version_of(&key.bot, &s.version).await?)
-                }
-                _ => None,
-            };
-            let expected = peek.map(|s| s.version);
-            let slot: Arc<Mutex<Vec<Output>>> = Arc::default();
+            let slot: Arc<Mutex<TurnOut>> = Arc::default();
             let body = TurnBody {
                 rt: self.clone(),
                 key: key.clone(),
                 current: current.clone(),
-                older,
-                expected,
+                older: older.clone(),
                 event: event.clone(),
                 done,
                 check: check.clone(),
@@ -474,25 +469,35 @@ impl Runtime {
                 .await;
             metrics::histogram!("fluxo_store_seconds", "op" => "turn")
                 .record(started.elapsed().as_secs_f64());
+            let out = std::mem::take(
+                &mut *slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
             match r {
-                Err(e) if e.kind() == ErrorKind::Conflict => continue,
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    if let Some(v) = out.needs {
+                        older = Some((v.clone(), self.version_of(&key.bot, &v).await?));
+                    }
+                }
                 Err(e) => return Err(e),
                 Ok(None) => return Ok(None),
                 Ok(Some(c)) => {
                     metrics::counter!("fluxo_turns_total", "bot" => key.bot.clone()).increment(1);
-                    let outputs = std::mem::take(
-                        &mut *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
-                    );
-                    for (i, o) in outputs.iter().enumerate() {
-                        let _ = self.inner.deliveries.send(Delivery {
-                            bot: key.bot.clone(),
-                            session: key.conversation.clone(),
-                            seq: c.first_seq + i64::try_from(i).unwrap_or(0),
-                            output: o.clone(),
-                        });
+                    if self.inner.deliveries.receiver_count() > 0 {
+                        for (i, o) in out.outputs.iter().enumerate() {
+                            let _ = self.inner.deliveries.send(Delivery {
+                                bot: key.bot.clone(),
+                                session: key.conversation.clone(),
+                                seq: c.first_seq + i64::try_from(i).unwrap_or(0),
+                                output: o.clone(),
+                            });
+                        }
                     }
-                    self.inner.wake_timers.notify_waiters();
-                    return Ok(Some((c, outputs)));
+                    if out.new_deadline {
+                        self.inner.wake_timers.notify_waiters();
+                    }
+                    return Ok(Some((c, out.outputs, out.effects)));
                 }
             }
         }
@@ -547,8 +552,11 @@ impl Runtime {
         let follow = |event: Event| {
             let key = key.clone();
             async move {
-                match self.turn(&key, event, Some(Done::Effect(id)), Check::None).await {
-                    Ok(Some((_, o))) => o,
+                match self
+                    .turn(&key, event, Some(Done::Effect(id)), Check::None)
+                    .await
+                {
+                    Ok(Some((_, o, _))) => o,
                     Ok(None) => Vec::new(),
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "applying an effect's result failed; it will be retried");
@@ -704,12 +712,11 @@ impl Runtime {
             status,
             message: m.to_owned(),
         };
-        let found = self.inner.bots.values().find_map(|v| {
-            v.current
-                .integrations()
-                .find(integration_id)
-                .cloned()
-        });
+        let found = self
+            .inner
+            .bots
+            .values()
+            .find_map(|v| v.current.integrations().find(integration_id).cloned());
         let Some(integration) = found else {
             return reply(404, "unknown integration");
         };
@@ -810,7 +817,8 @@ impl Runtime {
             }
             Ok(None) => {
                 tracing::info!(target: "fluxo::runtime", integration = d.integration_id, remote_id = d.remote_id, "webhook for an unknown provider conversation; acknowledged, ignored");
-                metrics::counter!("fluxo_webhooks_ignored_total", "reason" => "unknown").increment(1);
+                metrics::counter!("fluxo_webhooks_ignored_total", "reason" => "unknown")
+                    .increment(1);
                 let _ = store.finish_delivery(d.id, now).await;
                 return;
             }
@@ -824,7 +832,10 @@ impl Runtime {
             integration_id: d.integration_id.clone(),
             remote_id: d.remote_id.clone(),
         };
-        match self.turn(&key, event, Some(Done::Delivery(d.id)), check).await {
+        match self
+            .turn(&key, event, Some(Done::Delivery(d.id)), check)
+            .await
+        {
             Ok(Some(_)) => {
                 self.drain(&key).await;
             }
@@ -863,7 +874,10 @@ impl Runtime {
         for (key, at) in due {
             metrics::histogram!("fluxo_timer_lag_seconds")
                 .record(ms_to_secs(now.saturating_sub(at)));
-            match self.turn(&key, Event::Advance { seconds: 0 }, None, Check::None).await {
+            match self
+                .turn(&key, Event::Advance { seconds: 0 }, None, Check::None)
+                .await
+            {
                 Ok(_) => {
                     self.drain(&key).await;
                 }
@@ -879,14 +893,21 @@ impl Runtime {
     async fn run_queues(&self) -> bool {
         let lease = ms(self.inner.options.lease);
         let mut did = false;
-        match self.inner.store.claim_effects(self.now(), lease, None, 16).await {
+        match self
+            .inner
+            .store
+            .claim_effects(self.now(), lease, None, 16)
+            .await
+        {
             Ok(effects) => {
                 for e in effects {
                     did = true;
                     self.perform(e).await;
                 }
             }
-            Err(e) => tracing::warn!(target: "fluxo::runtime", error = %e, "claiming effects failed"),
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", error = %e, "claiming effects failed")
+            }
         }
         if self.process_deliveries(None).await > 0 {
             did = true;
@@ -913,24 +934,31 @@ enum Check {
     },
 }
 
+/// What a turn's body hands back beside its commit.
+#[derive(Default)]
+struct TurnOut {
+    outputs: Vec<Output>,
+    /// Effects written to the outbox.
+    effects: usize,
+    /// The deadline changed (the timer worker should look again).
+    new_deadline: bool,
+    /// The flow version the stored session needs (with a `Conflict`).
+    needs: Option<String>,
+}
+
 struct TurnBody {
     rt: Runtime,
     key: Key,
     current: Arc<Bot>,
-    older: Option<Arc<Bot>>,
-    expected: Option<String>,
+    older: Option<(String, Arc<Bot>)>,
     event: Event,
     done: Option<Done>,
     check: Check,
-    slot: Arc<Mutex<Vec<Output>>>,
+    slot: Arc<Mutex<TurnOut>>,
 }
 
 impl TurnBody {
     fn run(self, saved: Option<Saved>) -> Result<Option<store::Commit>, Error> {
-        let retry = || Error::new(ErrorKind::Conflict, "the session changed version");
-        if saved.as_ref().map(|s| &s.version) != self.expected.as_ref() {
-            return Err(retry());
-        }
         let (bot, mut s, before) = match &saved {
             None => (
                 self.current.clone(),
@@ -943,9 +971,21 @@ impl TurnBody {
                 } else if let Ok(s) = self.current.adopt(&sv.session) {
                     (self.current.clone(), s)
                 } else {
-                    let old = self.older.clone().ok_or_else(retry)?;
-                    let s = old.restore(&sv.session)?;
-                    (old, s)
+                    match &self.older {
+                        Some((v, old)) if *v == sv.version => {
+                            (old.clone(), old.restore(&sv.session)?)
+                        }
+                        _ => {
+                            self.slot
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .needs = Some(sv.version.clone());
+                            return Err(Error::new(
+                                ErrorKind::Conflict,
+                                "the session runs on another version of the flow",
+                            ));
+                        }
+                    }
                 };
                 let before = s.live_chat().map(|c| {
                     (
@@ -988,13 +1028,20 @@ impl TurnBody {
         let mut json_outputs = Vec::with_capacity(outputs.len());
         for (i, o) in outputs.iter().enumerate() {
             let seq = last_seq + 1 + i64::try_from(i).unwrap_or(0);
-            let v = serde_json::to_value(o)
-                .map_err(|e| Error::new(ErrorKind::Store, format!("an output does not serialise: {e}")))?;
+            let v = serde_json::to_value(o).map_err(|e| {
+                Error::new(
+                    ErrorKind::Store,
+                    format!("an output does not serialise: {e}"),
+                )
+            })?;
             let mut effect = |kind: &str, payload: Json| {
                 effects.push(NewEffect {
                     kind: kind.to_owned(),
                     payload,
-                    idempotency_key: format!("{}/{}/{seq}/{kind}", self.key.bot, self.key.conversation),
+                    idempotency_key: format!(
+                        "{}/{}/{seq}/{kind}",
+                        self.key.bot, self.key.conversation
+                    ),
                     not_before: now.saturating_add(grace),
                 });
             };
@@ -1036,18 +1083,28 @@ impl TurnBody {
             Some((iid, Some(rid))) if after != before => Some((iid.clone(), rid.clone())),
             _ => None,
         };
-        let session = serde_json::to_string(&s)
-            .map_err(|e| Error::new(ErrorKind::Store, format!("the session does not serialise: {e}")))?;
+        let session = serde_json::to_string(&s).map_err(|e| {
+            Error::new(
+                ErrorKind::Store,
+                format!("the session does not serialise: {e}"),
+            )
+        })?;
+        let deadline = bot.next_deadline(&s);
         *self
             .slot
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = outputs;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = TurnOut {
+            outputs,
+            effects: effects.len(),
+            new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
+            needs: None,
+        };
         Ok(Some(store::Commit {
             session,
             version: bot.version().to_owned(),
             outputs: json_outputs,
             effects,
-            deadline: bot.next_deadline(&s),
+            deadline,
             chat,
             done: self.done,
             now,

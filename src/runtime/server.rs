@@ -80,10 +80,7 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
             "/v1/bots/{bot}/conversations/{conversation}/outputs",
             get(outputs),
         )
-        .route(
-            "/v1/bots/{bot}/conversations/{conversation}",
-            get(summary),
-        )
+        .route("/v1/bots/{bot}/conversations/{conversation}", get(summary))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(v1)
@@ -95,9 +92,9 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            time_limit(req, next, timeout)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| time_limit(req, next, timeout),
+        ))
         .with_state(state)
 }
 
@@ -168,21 +165,23 @@ async fn method_not_allowed() -> Response {
 }
 
 /// Conversation ids are the channel's: any text of 1 to 256 bytes without control characters.
-fn key(bot: String, conversation: String) -> Result<Key, Response> {
+fn key(bot: String, conversation: String) -> Result<Key, Box<Response>> {
     if conversation.is_empty()
         || conversation.len() > 256
         || conversation.chars().any(char::is_control)
     {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "a conversation id is 1 to 256 bytes without control characters",
-        ));
+        )));
     }
     Ok(Key::new(bot, conversation))
 }
 
-fn body(b: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Bytes, Response> {
+fn body(
+    b: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Bytes, Box<Response>> {
     b.map_err(|r| {
         let status = r.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -190,7 +189,7 @@ fn body(b: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<By
         } else {
             "bad_request"
         };
-        refuse(status, code, r.body_text())
+        Box::new(refuse(status, code, r.body_text()))
     })
 }
 
@@ -264,14 +263,18 @@ async fn events(
 ) -> Response {
     let raw = match body(raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let key = match key(bot, conversation) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if app.rt.bot_named(&key.bot).is_none() {
-        return refuse(StatusCode::NOT_FOUND, "unknown_bot", format!("no bot named `{}`", key.bot));
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "unknown_bot",
+            format!("no bot named `{}`", key.bot),
+        );
     }
     let event: Event = match serde_json::from_slice(&raw) {
         Ok(e) => e,
@@ -327,10 +330,14 @@ async fn outputs(
     };
     let key = match key(bot, conversation) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_S));
-    match app.rt.outputs(&key, q.after.unwrap_or(0).max(0), wait).await {
+    match app
+        .rt
+        .outputs(&key, q.after.unwrap_or(0).max(0), wait)
+        .await
+    {
         Ok(outputs) => axum::Json(Outputs { outputs }).into_response(),
         Err(e) => from_error(&e),
     }
@@ -347,10 +354,14 @@ async fn summary(
 ) -> Response {
     let key = match key(bot, conversation) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(current) = app.rt.bot_named(&key.bot) else {
-        return refuse(StatusCode::NOT_FOUND, "unknown_bot", format!("no bot named `{}`", key.bot));
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "unknown_bot",
+            format!("no bot named `{}`", key.bot),
+        );
     };
     match app.rt.session_of(&key).await {
         Ok(Some((s, saved))) => {
@@ -377,11 +388,7 @@ async fn summary(
             })
             .into_response()
         }
-        Ok(None) => refuse(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such conversation",
-        ),
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "not_found", "no such conversation"),
         Err(e) => from_error(&e),
     }
 }
@@ -399,7 +406,7 @@ async fn webhook(
 ) -> Response {
     let raw = match body(raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -437,12 +444,13 @@ async fn readyz(State(app): State<App>) -> Response {
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics_text(State(app): State<App>) -> Response {
-    let text = app.settings.metrics.as_ref().map(|f| f()).unwrap_or_default();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-        .into_response()
+    let text = app
+        .settings
+        .metrics
+        .as_ref()
+        .map(|f| f())
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// This document.

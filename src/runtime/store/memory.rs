@@ -58,7 +58,9 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written turn: writes happen
         // after the turn's body returns.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -224,7 +226,7 @@ impl Store for MemoryStore {
                 continue;
             };
             let eligible = match only {
-                Some(k) => &r.key == k,
+                Some(k) => &r.key == k && r.attempts == 0,
                 None => r.next_at <= now,
             };
             if !eligible || r.lease_until > now {

@@ -206,8 +206,8 @@ pub trait Store: Send + Sync {
     /// The earliest pending deadline.
     fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>>;
     /// Claims up to `limit` due effects (the oldest undone one of each conversation and lane,
-    /// not leased by another process) for `lease_ms`; with `only`, that conversation's, due or
-    /// not.
+    /// not leased by another process) for `lease_ms`; with `only`, that conversation's first
+    /// attempts, due or not (retries are the workers').
     fn claim_effects<'a>(
         &'a self,
         now: i64,
@@ -276,7 +276,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
     if url == "memory:" {
         return Ok(Arc::new(MemoryStore::default()));
     }
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         return Ok(Arc::new(sqlite::Sqlite::open(path).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

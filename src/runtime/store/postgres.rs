@@ -119,7 +119,10 @@ impl Postgres {
         .await
         .map_err(e("postgres migrate"))?;
         let done: i64 = tx
-            .query_one("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations", &[])
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                &[],
+            )
             .await
             .map_err(e("postgres migrate"))?
             .get(0);
@@ -209,12 +212,18 @@ async fn write(
     }
     match c.done {
         Some(Done::Effect(id)) => {
-            tx.execute("UPDATE outbox SET done_at = $2 WHERE id = $1", &[&id, &c.now])
-                .await?;
+            tx.execute(
+                "UPDATE outbox SET done_at = $2 WHERE id = $1",
+                &[&id, &c.now],
+            )
+            .await?;
         }
         Some(Done::Delivery(id)) => {
-            tx.execute("UPDATE inbox SET done_at = $2 WHERE id = $1", &[&id, &c.now])
-                .await?;
+            tx.execute(
+                "UPDATE inbox SET done_at = $2 WHERE id = $1",
+                &[&id, &c.now],
+            )
+            .await?;
         }
         None => {}
     }
@@ -341,7 +350,12 @@ impl Store for Postgres {
                 .map_err(e("postgres due"))?;
             Ok(rows
                 .iter()
-                .map(|r| (Key::new(r.get::<_, String>(0), r.get::<_, String>(1)), r.get(2)))
+                .map(|r| {
+                    (
+                        Key::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+                        r.get(2),
+                    )
+                })
                 .collect())
         })
     }
@@ -377,7 +391,7 @@ impl Store for Postgres {
                      WHERE id IN (
                        SELECT o.id FROM outbox o
                        WHERE o.done_at IS NULL AND o.lease_until <= $1
-                         AND (($4::TEXT IS NULL AND o.next_at <= $1) OR (o.bot = $4 AND o.conversation = $5::TEXT))
+                         AND (($4::TEXT IS NULL AND o.next_at <= $1) OR (o.bot = $4 AND o.conversation = $5::TEXT AND o.attempts = 0))
                          AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.done_at IS NULL AND p.bot = o.bot
                                AND p.conversation = o.conversation AND p.lane = o.lane AND p.id < o.id)
                        ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -439,7 +453,13 @@ impl Store for Postgres {
                 let r = c
                     .query_opt(
                         &st,
-                        &[&d.dedupe, &d.integration_id, &d.remote_id, &d.event.to_string(), &now],
+                        &[
+                            &d.dedupe,
+                            &d.integration_id,
+                            &d.remote_id,
+                            &d.event.to_string(),
+                            &now,
+                        ],
                     )
                     .await
                     .map_err(e("postgres receive"))?;

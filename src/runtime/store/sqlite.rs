@@ -44,9 +44,30 @@ CREATE TABLE flow_versions (
     PRIMARY KEY (bot, version));
 "];
 
-/// The SQLite store.
+/// A unit of work for the writer thread.
+enum Job {
+    /// A turn: batched with the turns queued behind it into one transaction.
+    Turn(
+        Key,
+        TurnFn,
+        tokio::sync::oneshot::Sender<Result<Option<Committed>, Error>>,
+    ),
+    /// Anything else that writes.
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// Most turns committed together.
+const BATCH: usize = 64;
+
+/// The SQLite store: one writer thread that owns the writing connection and commits the turns
+/// queued at the same moment in one transaction (each in its own savepoint, so one failing
+/// turn does not undo the others), and one connection for reads (WAL lets them run beside the
+/// writer). Checkpoints run off the writer, from the reading side.
 pub(super) struct Sqlite {
-    conn: Arc<Mutex<Connection>>,
+    writer: std::sync::mpsc::Sender<Job>,
+    reader: Option<Arc<Mutex<Connection>>>,
+    /// Dropped with the store: stops the checkpoint thread.
+    _alive: Arc<()>,
 }
 
 fn e(what: &'static str) -> impl Fn(rusqlite::Error) -> Error {
@@ -61,47 +82,172 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+fn connect(path: &str) -> Result<Connection, Error> {
+    let c = if path == ":memory:" {
+        Connection::open_in_memory()
+    } else {
+        Connection::open(path)
+    }
+    .map_err(|x| store_error(&format!("sqlite://{path}"), x))?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(e("sqlite busy_timeout"))?;
+    c.pragma_update(None, "journal_mode", "WAL")
+        .map_err(e("sqlite journal_mode"))?;
+    c.pragma_update(None, "synchronous", "FULL")
+        .map_err(e("sqlite synchronous"))?;
+    Ok(c)
+}
+
 impl Sqlite {
     pub(super) async fn open(path: &str) -> Result<Sqlite, Error> {
         let path = path.to_owned();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, Error> {
-            let mut c = if path == ":memory:" {
-                Connection::open_in_memory()
+        let (writer, reader) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+            let mut w = connect(&path)?;
+            migrate(&mut w)?;
+            // The writer never stops for a checkpoint; the reading side runs them.
+            w.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(e("sqlite wal_autocheckpoint"))?;
+            let r = if path == ":memory:" {
+                None
             } else {
-                Connection::open(&path)
-            }
-            .map_err(|x| store_error(&format!("sqlite://{path}"), x))?;
-            c.busy_timeout(std::time::Duration::from_secs(10))
-                .map_err(e("sqlite busy_timeout"))?;
-            c.pragma_update(None, "journal_mode", "WAL")
-                .map_err(e("sqlite journal_mode"))?;
-            c.pragma_update(None, "synchronous", "FULL")
-                .map_err(e("sqlite synchronous"))?;
-            migrate(&mut c)?;
-            Ok(c)
+                Some(connect(&path)?)
+            };
+            Ok((w, r))
         })
         .await
         .map_err(|x| store_error("sqlite open", x))??;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("fluxo-sqlite-writer".into())
+            .spawn(move || write_loop(writer, &rx))
+            .map_err(|x| store_error("sqlite writer thread", x))?;
+        let alive = Arc::new(());
+        let reader = reader.map(|r| Arc::new(Mutex::new(r)));
+        if let Some(r) = &reader {
+            let (r, alive) = (r.clone(), Arc::downgrade(&alive));
+            let _ = std::thread::Builder::new()
+                .name("fluxo-sqlite-checkpoint".into())
+                .spawn(move || {
+                    while alive.upgrade().is_some() {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                        if let Ok(c) = r.lock() {
+                            let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        }
+                    }
+                });
+        }
         Ok(Sqlite {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: tx,
+            reader,
+            _alive: alive,
         })
     }
 
+    /// Runs `f` on the writer thread.
     fn run<'a, T: Send + 'static>(
         &'a self,
         f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> BoxFuture<'a, Result<T, Error>> {
-        let conn = self.conn.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job::Run(Box::new(move |c| {
+            let _ = tx.send(f(c));
+        }));
+        let sent = self.writer.send(job);
+        Box::pin(async move {
+            sent.map_err(|_| store_error("sqlite", "the writer thread stopped"))?;
+            rx.await
+                .map_err(|_| store_error("sqlite", "the writer thread stopped"))?
+        })
+    }
+
+    /// Runs `f` on the reading connection (on the writer for a private in-memory database).
+    fn read<'a, T: Send + 'static>(
+        &'a self,
+        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    ) -> BoxFuture<'a, Result<T, Error>> {
+        let Some(reader) = self.reader.clone() else {
+            return self.run(move |c| f(c));
+        };
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let mut c = conn
+                let c = reader
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                f(&mut c)
+                f(&c)
             })
             .await
-            .map_err(|x| store_error("sqlite worker", x))?
+            .map_err(|x| store_error("sqlite reader", x))?
         })
+    }
+}
+
+fn write_loop(mut c: Connection, rx: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut turns = Vec::new();
+        let mut after = None;
+        match first {
+            Job::Run(f) => {
+                f(&mut c);
+                continue;
+            }
+            Job::Turn(k, f, reply) => turns.push((k, f, reply)),
+        }
+        while turns.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Job::Turn(k, f, reply)) => turns.push((k, f, reply)),
+                Ok(Job::Run(f)) => {
+                    after = Some(f);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit_turns(&mut c, turns);
+        if let Some(f) = after {
+            f(&mut c);
+        }
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Option<Committed>, Error>>;
+
+/// Commits `turns` in one transaction, each in a savepoint.
+fn commit_turns(c: &mut Connection, turns: Vec<(Key, TurnFn, Reply)>) {
+    let mut tx = match c.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(x) => {
+            for (_, _, reply) in turns {
+                let _ = reply.send(Err(store_error("sqlite begin", &x)));
+            }
+            return;
+        }
+    };
+    let mut results = Vec::with_capacity(turns.len());
+    for (key, f, reply) in turns {
+        let r = (|| {
+            let mut sp = tx.savepoint().map_err(e("sqlite savepoint"))?;
+            let saved = load(&sp, &key)?;
+            let Some(commit) = f(saved.clone())? else {
+                return Ok(None);
+            };
+            let done = write(&sp, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
+            sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
+            sp.commit().map_err(e("sqlite release"))?;
+            Ok(Some(done))
+        })();
+        results.push((r, reply));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (r, reply) in results {
+                let _ = reply.send(r);
+            }
+        }
+        Err(x) => {
+            for (_, reply) in results {
+                let _ = reply.send(Err(store_error("sqlite commit", &x)));
+            }
+        }
     }
 }
 
@@ -114,7 +260,11 @@ fn migrate(c: &mut Connection) -> Result<(), Error> {
     )
     .map_err(e("sqlite migrate"))?;
     let done: i64 = tx
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(e("sqlite migrate"))?;
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let v = i64::try_from(i).unwrap_or(i64::MAX) + 1;
@@ -150,7 +300,7 @@ fn load(c: &Connection, key: &Key) -> Result<Option<Saved>, Error> {
 }
 
 fn write(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     key: &Key,
     saved: Option<&Saved>,
     c: Commit,
@@ -164,7 +314,13 @@ fn write(
         for (i, o) in c.outputs.iter().enumerate() {
             let seq = last + 1 + i64::try_from(i).unwrap_or(i64::MAX);
             let o = with_seq(seq, o);
-            ins.execute(params![key.bot, key.conversation, seq, o.to_string(), c.now])?;
+            ins.execute(params![
+                key.bot,
+                key.conversation,
+                seq,
+                o.to_string(),
+                c.now
+            ])?;
             numbered.push(o);
         }
     }
@@ -228,23 +384,18 @@ fn write(
 
 impl Store for Sqlite {
     fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>> {
-        self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(e("sqlite begin"))?;
-            let saved = load(&tx, &key)?;
-            let Some(commit) = f(saved.clone())? else {
-                return Ok(None);
-            };
-            let done = write(&tx, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
-            tx.commit().map_err(e("sqlite commit"))?;
-            Ok(Some(done))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.writer.send(Job::Turn(key, f, tx));
+        Box::pin(async move {
+            sent.map_err(|_| store_error("sqlite", "the writer thread stopped"))?;
+            rx.await
+                .map_err(|_| store_error("sqlite", "the writer thread stopped"))?
         })
     }
 
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
         let key = key.clone();
-        self.run(move |c| load(c, &key))
+        self.read(move |c| load(c, &key))
     }
 
     fn outputs<'a>(
@@ -254,7 +405,7 @@ impl Store for Sqlite {
         limit: i64,
     ) -> BoxFuture<'a, Result<Vec<Json>, Error>> {
         let key = key.clone();
-        self.run(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare_cached(
                     "SELECT body FROM outputs WHERE bot = ?1 AND conversation = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
@@ -276,20 +427,22 @@ impl Store for Sqlite {
         remote_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Key>, Error>> {
         let (i, r) = (integration_id.to_owned(), remote_id.to_owned());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(
                 "SELECT bot, conversation FROM chats WHERE integration_id = ?1 AND remote_id = ?2",
             )
             .and_then(|mut s| {
-                s.query_row(params![i, r], |row| Ok(Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-                    .optional()
+                s.query_row(params![i, r], |row| {
+                    Ok(Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .optional()
             })
             .map_err(e("sqlite route"))
         })
     }
 
     fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare_cached(
                     "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
@@ -305,7 +458,7 @@ impl Store for Sqlite {
     }
 
     fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
-        self.run(|c| {
+        self.read(|c| {
             c.query_row(
                 "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL",
                 [],
@@ -337,7 +490,7 @@ impl Store for Sqlite {
                          WHERE id IN (
                            SELECT o.id FROM outbox o
                            WHERE o.done_at IS NULL AND o.lease_until <= ?1
-                             AND ((?4 IS NULL AND o.next_at <= ?1) OR (o.bot = ?4 AND o.conversation = ?5))
+                             AND ((?4 IS NULL AND o.next_at <= ?1) OR (o.bot = ?4 AND o.conversation = ?5 AND o.attempts = 0))
                              AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.done_at IS NULL AND p.bot = o.bot
                                    AND p.conversation = o.conversation AND p.lane = o.lane AND p.id < o.id)
                            ORDER BY o.id LIMIT ?3)
@@ -431,9 +584,7 @@ impl Store for Sqlite {
         ids: Option<&'a [i64]>,
         limit: i64,
     ) -> BoxFuture<'a, Result<Vec<Delivery>, Error>> {
-        let ids = ids.map(|i| {
-            serde_json::to_string(i).unwrap_or_else(|_| "[]".into())
-        });
+        let ids = ids.map(|i| serde_json::to_string(i).unwrap_or_else(|_| "[]".into()));
         self.run(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -512,7 +663,7 @@ impl Store for Sqlite {
         version: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
         let (b, v) = (bot.to_owned(), version.to_owned());
-        self.run(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT source FROM flow_versions WHERE bot = ?1 AND version = ?2",
                 params![b, v],
@@ -529,7 +680,7 @@ impl Store for Sqlite {
         version: &'a str,
     ) -> BoxFuture<'a, Result<Vec<(String, Saved)>, Error>> {
         let (b, v) = (bot.to_owned(), version.to_owned());
-        self.run(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare(
                     "SELECT conversation, state, version, last_seq, deadline FROM sessions
@@ -554,7 +705,7 @@ impl Store for Sqlite {
     }
 
     fn backlog(&self, now: i64) -> BoxFuture<'_, Result<Backlog, Error>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let (outbox, oldest): (i64, Option<i64>) = c
                 .query_row(
                     "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE done_at IS NULL",
@@ -563,7 +714,11 @@ impl Store for Sqlite {
                 )
                 .map_err(e("sqlite backlog"))?;
             let inbox: i64 = c
-                .query_row("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL", [], |r| r.get(0))
+                .query_row(
+                    "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
                 .map_err(e("sqlite backlog"))?;
             Ok(Backlog {
                 outbox,
@@ -575,20 +730,23 @@ impl Store for Sqlite {
 
     fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>> {
         self.run(move |c| {
-            c.execute("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?1", params![before])
-                .and_then(|_| {
-                    c.execute(
-                        "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1",
-                        params![before],
-                    )
-                })
-                .map(|_| ())
-                .map_err(e("sqlite purge"))
+            c.execute(
+                "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?1",
+                params![before],
+            )
+            .and_then(|_| {
+                c.execute(
+                    "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1",
+                    params![before],
+                )
+            })
+            .map(|_| ())
+            .map_err(e("sqlite purge"))
         })
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
-        self.run(|c| {
+        self.read(|c| {
             c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
                 .map(|_| ())
                 .map_err(e("sqlite ping"))

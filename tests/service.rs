@@ -1,0 +1,1010 @@
+//! `fluxo serve` as a user runs it: a child process on a real store, killed with SIGKILL at
+//! chosen points and restarted; two replicas on one PostgreSQL database; a deploy of new flow
+//! versions under sessions in flight; hostile clients. The providers are played by a fake
+//! Zendesk on loopback that counts what it receives.
+//!
+//! The PostgreSQL tests need `FLUXO_TEST_POSTGRES` (a URL such as
+//! `postgres://postgres@127.0.0.1:5432/test`); without it they print `SKIPPED` and pass.
+#![cfg(feature = "drivers")]
+
+mod common;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{post, put};
+use common::Scratch;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ZD_TOKEN: &str = "zd-api-token-test";
+const ZD_SECRET: &str = "zd-webhook-secret-test";
+
+/// A running `fluxo serve`.
+struct Service {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+    /// `Authorization` for the `/v1` routes, when the service was given a token.
+    auth: Vec<(&'static str, String)>,
+}
+
+impl Service {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Service {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluxo"));
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--lease", "2"])
+            .args(args)
+            .env("T_ZD_API_TOKEN", ZD_TOKEN)
+            .env("T_ZD_WEBHOOK_SECRET", ZD_SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("fluxo serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let keep = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split(" on http://").nth(1) {
+                    let addr = rest.split(' ').next().unwrap_or("").to_owned();
+                    let _ = tx.send(addr);
+                }
+                if let Ok(mut l) = keep.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "fluxo serve did not start: {}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                )
+            });
+        let auth = env
+            .iter()
+            .find(|(k, _)| *k == "FLUXO_API_TOKEN")
+            .map(|(_, v)| vec![("authorization", format!("Bearer {v}"))])
+            .unwrap_or_default();
+        Service {
+            child,
+            base: format!("http://{addr}"),
+            log,
+            auth,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and the exit status.
+    fn term(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        None
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One HTTP call: status and JSON body.
+async fn call(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    headers: &[(&str, String)],
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut b = match method {
+        "GET" => client.get(url),
+        _ => client.post(url),
+    };
+    for (k, v) in headers {
+        b = b.header(*k, v);
+    }
+    if let Some(v) = body {
+        b = b
+            .header("content-type", "application/json")
+            .body(v.to_string());
+    }
+    match b.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        }
+        Err(e) => (0, Value::String(e.to_string())),
+    }
+}
+
+async fn event(s: &Service, bot: &str, conv: &str, e: Value) -> Vec<Value> {
+    let (status, body) = call(
+        "POST",
+        &s.url(&format!("/v1/bots/{bot}/conversations/{conv}/events")),
+        Some(&e),
+        &s.auth,
+    )
+    .await;
+    assert_eq!(status, 200, "{e} → {body}\n{}", s.log());
+    body["outputs"].as_array().cloned().unwrap_or_default()
+}
+
+async fn outputs(s: &Service, bot: &str, conv: &str) -> Vec<Value> {
+    let (status, body) = call(
+        "GET",
+        &s.url(&format!(
+            "/v1/bots/{bot}/conversations/{conv}/outputs?after=0"
+        )),
+        None,
+        &s.auth,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["outputs"].as_array().cloned().unwrap_or_default()
+}
+
+async fn summary(s: &Service, bot: &str, conv: &str) -> Value {
+    call(
+        "GET",
+        &s.url(&format!("/v1/bots/{bot}/conversations/{conv}")),
+        None,
+        &s.auth,
+    )
+    .await
+    .1
+}
+
+/// Waits until `f` holds (polling), or fails with `what`.
+async fn until<F, Fut>(what: &str, secs: u64, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(secs) {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn seqs_gap_free(outs: &[Value]) {
+    let seqs: Vec<i64> = outs
+        .iter()
+        .map(|o| o["seq"].as_i64().unwrap_or(-1))
+        .collect();
+    let expected: Vec<i64> = (1..=i64::try_from(seqs.len()).unwrap_or(0)).collect();
+    assert_eq!(seqs, expected, "seq is gap-free from 1");
+}
+
+fn count(outs: &[Value], kind: &str) -> usize {
+    outs.iter().filter(|o| o["type"] == kind).count()
+}
+
+/// A request the fake received: method, path, and the idempotency key (creates) or body.
+type Recorded = (String, String, Option<String>);
+
+/// A fake Zendesk (tickets mode): ticket ids by `Idempotency-Key`, comments and closes
+/// recorded; `hold` keeps the next ticket creation waiting (to kill fluxo mid-call).
+#[derive(Clone, Default)]
+struct Fake {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    tickets: Arc<Mutex<HashMap<String, u64>>>,
+    hold: Arc<AtomicBool>,
+}
+
+impl Fake {
+    async fn start(&self) -> String {
+        async fn create(
+            State(f): State<Fake>,
+            headers: HeaderMap,
+        ) -> (axum::http::StatusCode, String) {
+            let key = headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            f.requests.lock().expect("lock").push((
+                "POST".into(),
+                "/api/v2/tickets".into(),
+                key.clone(),
+            ));
+            if f.hold.swap(false, Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            let id = {
+                let mut t = f.tickets.lock().expect("lock");
+                let next = 4711 + u64::try_from(t.len()).unwrap_or(0);
+                *t.entry(key.unwrap_or_else(|| format!("none-{next}")))
+                    .or_insert(next)
+            };
+            (
+                axum::http::StatusCode::CREATED,
+                json!({ "ticket": { "id": id, "status": "new" } }).to_string(),
+            )
+        }
+        async fn update(State(f): State<Fake>, Path(id): Path<String>, body: String) -> String {
+            f.requests.lock().expect("lock").push((
+                "PUT".into(),
+                format!("/api/v2/tickets/{id}"),
+                Some(body),
+            ));
+            json!({ "ticket": { "id": id } }).to_string()
+        }
+        let app = axum::Router::new()
+            .route("/api/v2/tickets", post(create))
+            .route("/api/v2/tickets/{id}", put(update))
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+
+    fn creates(&self) -> Vec<Option<String>> {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.0 == "POST")
+            .map(|r| r.2.clone())
+            .collect()
+    }
+
+    fn closes(&self) -> usize {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.0 == "PUT" && r.2.as_deref().is_some_and(|b| b.contains("\"closed\"")))
+            .count()
+    }
+}
+
+/// A scratch directory with the Zendesk flow, a counter flow and an integrations file
+/// pointing at the fake.
+fn bots(dir: &Scratch, fake: &str, wait_timeout_s: u64) -> String {
+    let flow = std::fs::read_to_string(common::root().join("flows/zendesk.json")).expect("flow");
+    dir.write("flows/zendesk.json", flow);
+    dir.write(
+        "flows/contador.json",
+        json!({ "nodes": [
+            { "id": "inicio", "condition": "start", "context": { "n": 0 },
+              "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "conta" } ] },
+            { "id": "conta", "context": { "n": "<? $n + 1 ?>" },
+              "output": [ { "default": { "type": "text", "text": "<? $n ?>" } } ], "next": [ { "goto": "espera" } ] },
+            { "id": "espera", "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "conta" } ] }
+        ] })
+        .to_string(),
+    );
+    dir.write(
+        "flows/integrations.json",
+        json!({ "integrations": [ { "id": 1, "provider": "zendesk", "wait_timeout_s": wait_timeout_s,
+            "settings": { "base_url": fake, "mode": "tickets", "email": "bot@acme.example",
+              "api_token": { "env": "T_ZD_API_TOKEN" }, "webhook_secret": { "env": "T_ZD_WEBHOOK_SECRET" } } } ] })
+        .to_string(),
+    );
+    dir.join("flows").display().to_string()
+}
+
+fn start_event() -> Value {
+    json!({ "type": "start", "context": { "zendeskTag": "vip", "matricula": "2024001" },
+            "contact": { "name": "Maria Silva", "email": "maria@exemplo.com.br" } })
+}
+
+fn user(text: &str) -> Value {
+    json!({ "type": "user", "text": text })
+}
+
+/// Start, CPF, "2": the hand-over.
+async fn to_the_agent(s: &Service, conv: &str) -> Vec<Value> {
+    let mut all = event(s, "zendesk", conv, start_event()).await;
+    all.extend(event(s, "zendesk", conv, user("529.982.247-25")).await);
+    all.extend(event(s, "zendesk", conv, user("2")).await);
+    all
+}
+
+async fn zendesk_webhook(s: &Service, body: Value) -> (u16, Value) {
+    let raw = body.to_string();
+    let ts = "2026-11-23T17:00:00Z";
+    let sig = fluxo::drivers::signature::zendesk(ZD_SECRET, ts, raw.as_bytes());
+    let client = reqwest::Client::new();
+    let r = client
+        .post(s.url("/webhooks/1"))
+        .header("x-zendesk-webhook-signature", sig)
+        .header("x-zendesk-webhook-signature-timestamp", ts)
+        .body(raw)
+        .send()
+        .await;
+    match r {
+        Ok(r) => {
+            let st = r.status().as_u16();
+            (
+                st,
+                serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null),
+            )
+        }
+        Err(e) => (0, Value::String(e.to_string())),
+    }
+}
+
+async fn phase(s: &Service, conv: &str) -> Option<String> {
+    summary(s, "zendesk", conv).await["live_chat_phase"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// SIGKILL between the hand-over event and the provider's answer, with the effect in the
+/// outbox: on restart the hand-over is retried with the same idempotency key (one ticket),
+/// every acknowledged output is still there with gap-free `seq`, and the provider's later
+/// webhooks reach the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_during_the_handover_then_restart() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-crash");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    fake.hold.store(true, Ordering::SeqCst);
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let acknowledged = to_the_agent(&s, "maria").await;
+    assert_eq!(count(&acknowledged, "handoff_requested"), 1);
+    until("the hand-over reaches the provider", 20, || async {
+        fake.creates().len() == 1
+    })
+    .await;
+    s.kill();
+    drop(s);
+
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    until(
+        "the provider's answer is applied after the restart",
+        30,
+        || async { phase(&s, "maria").await.as_deref() == Some("queued") },
+    )
+    .await;
+    let creates = fake.creates();
+    assert_eq!(creates.len(), 2, "retried once after the crash");
+    assert!(
+        creates[0].is_some() && creates[0] == creates[1],
+        "same idempotency key: {creates:?}"
+    );
+    assert_eq!(
+        fake.tickets.lock().expect("lock").len(),
+        1,
+        "one ticket in effect"
+    );
+
+    let stored = outputs(&s, "zendesk", "maria").await;
+    seqs_gap_free(&stored);
+    assert_eq!(
+        &stored[..acknowledged.len()],
+        &acknowledged[..],
+        "acknowledged outputs kept as answered"
+    );
+
+    let (st, _) = zendesk_webhook(
+        &s,
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 9001, "text": "Oi, é o Bruno." })).await;
+    assert_eq!(st, 200);
+    until(
+        "the agent's message reaches the conversation",
+        10,
+        || async {
+            outputs(&s, "zendesk", "maria")
+                .await
+                .iter()
+                .any(|o| o["text"] == "Oi, é o Bruno.")
+        },
+    )
+    .await;
+    seqs_gap_free(&outputs(&s, "zendesk", "maria").await);
+}
+
+/// SIGKILL with a wait timer pending; the deadline passes while no process runs; the restarted
+/// service fires it once and closes the provider's side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_due_while_down_fires_on_restart() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-timer");
+    let flows = bots(&dir, &base, 3);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "joao").await;
+    until("queued", 20, || async {
+        phase(&s, "joao").await.as_deref() == Some("queued")
+    })
+    .await;
+    s.kill();
+    drop(s);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    until("the wait timeout fires", 20, || async {
+        count(&outputs(&s, "zendesk", "joao").await, "live_chat_closed") == 1
+    })
+    .await;
+    until("the provider's ticket is closed", 20, || async {
+        fake.closes() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let outs = outputs(&s, "zendesk", "joao").await;
+    seqs_gap_free(&outs);
+    assert_eq!(count(&outs, "live_chat_closed"), 1, "fired once");
+    assert!(outs
+        .iter()
+        .any(|o| o["type"] == "live_chat_closed" && o["status"] == "timeout"));
+    assert_eq!(fake.closes(), 1);
+}
+
+/// A second chat's webhooks are not confused with the first's: a late event about the closed
+/// ticket is acknowledged and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_webhook_is_acknowledged_and_changes_nothing() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-stale");
+    let flows = bots(&dir, &base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "ana").await;
+    until("queued", 20, || async {
+        phase(&s, "ana").await.as_deref() == Some("queued")
+    })
+    .await;
+    assert_eq!(
+        zendesk_webhook(&s, json!({ "type": "solved", "ticket_id": 4711 }))
+            .await
+            .0,
+        200
+    );
+    until("back to the bot", 10, || async {
+        phase(&s, "ana").await.is_none()
+    })
+    .await;
+    let before = outputs(&s, "zendesk", "ana").await;
+    let (st, body) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 77, "text": "ainda aí?" })).await;
+    assert_eq!(st, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        outputs(&s, "zendesk", "ana").await,
+        before,
+        "nothing changed"
+    );
+    assert!(s.log().contains("stale webhook"), "logged: {}", s.log());
+}
+
+/// Refusals are 4xx JSON errors, and the service keeps serving through slow and huge clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_get_4xx_and_the_service_keeps_serving() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-hostile");
+    let flows = bots(&dir, &base, 600);
+    let s = Service::start(
+        &[
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--header-timeout",
+            "2",
+        ],
+        &[("FLUXO_API_TOKEN", "s3cret-token")],
+    );
+    let auth = [("authorization", "Bearer s3cret-token".to_owned())];
+    let ev = |c: &str| s.url(&format!("/v1/bots/contador/conversations/{c}/events"));
+    // Slowloris: 1,100 connections that never finish their headers.
+    let mut idle = Vec::new();
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    for _ in 0..1100 {
+        if let Ok(mut c) = tokio::net::TcpStream::connect(&addr).await {
+            use tokio::io::AsyncWriteExt;
+            let _ = c
+                .write_all(b"POST /webhooks/1 HTTP/1.1\r\nHost: x\r\n")
+                .await;
+            idle.push(c);
+        }
+    }
+    let started = Instant::now();
+    let (st, _) = call("POST", &ev("c1"), Some(&json!({ "type": "start" })), &auth).await;
+    assert_eq!(
+        st, 200,
+        "a real request is served while 1,100 connections idle"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_owned();
+    let (st, body) = call("POST", &ev("c1"), Some(&json!({ "type": "start" })), &[]).await;
+    assert_eq!((st, code(&body)), (401, "unauthorized".into()));
+    let (st, body) = call(
+        "POST",
+        &ev("c1"),
+        Some(&json!({ "type": "start" })),
+        &[("authorization", "Bearer nope".into())],
+    )
+    .await;
+    assert_eq!((st, code(&body)), (401, "unauthorized".into()));
+    // 10 MB: answered 413 as soon as the limit is passed (as curl sees it: the client is
+    // still sending when the answer comes).
+    let answer = too_big(&addr, "/v1/bots/contador/conversations/c1/events", 10 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"payload_too_large\""), "{answer}");
+    let client = reqwest::Client::new();
+    let r = client
+        .post(ev("c1"))
+        .header("authorization", "Bearer s3cret-token")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value =
+        serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+    assert_eq!(code(&body), "bad_request");
+    let (st, body) = call(
+        "POST",
+        &ev("c1"),
+        Some(&json!({ "type": "teleport" })),
+        &auth,
+    )
+    .await;
+    assert_eq!((st, code(&body)), (400, "bad_request".into()));
+    let (st, body) = call(
+        "POST",
+        &ev("c1"),
+        Some(&json!({ "type": "advance", "seconds": 9999 })),
+        &auth,
+    )
+    .await;
+    assert_eq!((st, code(&body)), (400, "bad_request".into()));
+    let (st, body) = call(
+        "POST",
+        &s.url("/v1/bots/nao-existe/conversations/c1/events"),
+        Some(&json!({ "type": "start" })),
+        &auth,
+    )
+    .await;
+    assert_eq!((st, code(&body)), (404, "unknown_bot".into()));
+    let (st, body) = call(
+        "GET",
+        &s.url("/v1/bots/contador/conversations/c1/outputs?after=abc"),
+        None,
+        &auth,
+    )
+    .await;
+    assert_eq!((st, code(&body)), (400, "bad_request".into()));
+    let (st, body) = call("POST", &s.url("/webhooks/99"), Some(&json!({})), &[]).await;
+    assert_eq!((st, code(&body)), (404, "not_found".into()));
+    let (st, body) = call(
+        "POST",
+        &s.url("/webhooks/1"),
+        Some(&json!({ "type": "solved", "ticket_id": 1 })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (st, code(&body)),
+        (401, "unauthorized".into()),
+        "unsigned webhook"
+    );
+    let (st, body) = call("GET", &s.url("/nada"), None, &[]).await;
+    assert_eq!((st, code(&body)), (404, "not_found".into()));
+
+    // Nothing above changed the conversation, and the service still answers.
+    let outs = event(
+        &s,
+        "contador",
+        "c1",
+        json!({ "type": "user", "text": "+1" }),
+    )
+    .await;
+    assert!(outs.iter().any(|o| o["text"] == "1"), "{outs:?}");
+    assert_eq!(
+        outs.first().map(|o| o["seq"].clone()),
+        Some(json!(3)),
+        "the refused requests took no seq"
+    );
+    drop(idle);
+    assert_eq!(call("GET", &s.url("/healthz"), None, &[]).await.0, 200);
+    assert_eq!(call("GET", &s.url("/readyz"), None, &[]).await.0, 200);
+    let (st, doc) = call("GET", &s.url("/openapi.json"), None, &[]).await;
+    assert_eq!(st, 200);
+    assert!(doc["paths"]["/v1/bots/{bot}/conversations/{conversation}/events"]["post"].is_object());
+    let metrics = reqwest::get(s.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(metrics.contains("fluxo_events_total"), "{metrics}");
+}
+
+/// Sends a body of `len` bytes in 64 KiB pieces while reading; returns the answer's head and
+/// body as text.
+async fn too_big(addr: &str, path: &str, len: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut r, mut w) = c.into_split();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n");
+    let writer = tokio::spawn(async move {
+        let _ = w.write_all(head.as_bytes()).await;
+        let chunk = vec![b'x'; 64 << 10];
+        let mut sent = 0;
+        while sent < len {
+            if w.write_all(&chunk).await.is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(10), r.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}}") {
+            break;
+        }
+    }
+    writer.abort();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A secret that is set but empty stops the start, naming the variable and never a value.
+#[test]
+fn an_empty_secret_stops_the_start() {
+    let dir = Scratch::new("serve-secret");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let out = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args([
+            "serve",
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("T_ZD_API_TOKEN", ZD_TOKEN)
+        .env("T_ZD_WEBHOOK_SECRET", "")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("T_ZD_WEBHOOK_SECRET") && err.contains("missing or empty"),
+        "{err}"
+    );
+    assert!(!err.contains(ZD_TOKEN));
+}
+
+fn versioned(dir: &Scratch, name: &str, with_pergunta: bool, extra: bool, tchau: &str) -> String {
+    let mut nodes = vec![
+        json!({ "id": "inicio", "condition": "start", "input": { "default": { "type": "text_input" } },
+        "next": [ { "goto": if with_pergunta { "pergunta" } else { "fim" } } ] }),
+    ];
+    if with_pergunta {
+        nodes.push(json!({ "id": "pergunta", "output": [ { "default": { "type": "text", "text": "E o sobrenome?" } } ],
+            "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "fim" } ] }));
+    }
+    nodes.push(
+        json!({ "id": "fim", "output": [ { "default": { "type": "text", "text": tchau } } ] }),
+    );
+    if extra {
+        nodes.push(json!({ "id": "ajuda", "condition": "input.text == 'ajuda'", "output": [ { "default": { "type": "text", "text": "Ajuda" } } ] }));
+    }
+    dir.write(
+        &format!("{name}/cadastro.json"),
+        json!({ "nodes": nodes }).to_string(),
+    );
+    dir.join(name).display().to_string()
+}
+
+/// A deploy under sessions in flight: a version with an added node takes every session over; a
+/// version without the node a session waits at leaves that one on its old version (reported by
+/// `deploy-check`), and the others move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_never_reset_a_conversation() {
+    let dir = Scratch::new("serve-deploy");
+    let v1 = versioned(&dir, "v1", true, false, "Tchau (v1)");
+    let v2 = versioned(&dir, "v2", true, true, "Tchau (v2)");
+    let v3 = versioned(&dir, "v3", false, false, "Tchau (v3)");
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let mut s = Service::start(&["--flows", &v1, "--store", &store], &[]);
+    event(&s, "cadastro", "s1", json!({ "type": "start" })).await;
+    event(&s, "cadastro", "s2", json!({ "type": "start" })).await;
+    event(&s, "cadastro", "s2", user("Maria")).await;
+    assert_eq!(
+        s.term(),
+        Some(0),
+        "SIGTERM is a clean shutdown: {}",
+        s.log()
+    );
+    drop(s);
+
+    let check = |flows: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fluxo"))
+            .args(["deploy-check", "--store", &store, "--flows", flows])
+            .output()
+            .expect("runs")
+    };
+    let out = check(&v2);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 session(s) move"));
+    let out = check(&v3);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("cadastro/s2") && text.contains("`pergunta`"),
+        "{text}"
+    );
+    assert!(!text.contains("cadastro/s1"), "{text}");
+
+    let s = Service::start(&["--flows", &v3, "--store", &store], &[]);
+    let said = event(&s, "cadastro", "s2", user("Silva")).await;
+    assert!(
+        said.iter().any(|o| o["text"] == "Tchau (v1)"),
+        "s2 finishes on its version: {said:?}"
+    );
+    let said = event(&s, "cadastro", "s1", user("João")).await;
+    assert!(
+        said.iter().any(|o| o["text"] == "Tchau (v3)"),
+        "s1 moves to the new version: {said:?}"
+    );
+    assert_eq!(summary(&s, "cadastro", "s1").await["current_version"], true);
+    seqs_gap_free(&outputs(&s, "cadastro", "s2").await);
+}
+
+/// A fresh database on the PostgreSQL server of `FLUXO_TEST_POSTGRES`, dropped at the end.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn create(tag: &str) -> Option<Database> {
+        let Ok(admin) = std::env::var("FLUXO_TEST_POSTGRES") else {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {tag}: set FLUXO_TEST_POSTGRES to a PostgreSQL URL to run it"
+            );
+            return None;
+        };
+        let name = format!("fluxo_{tag}_{}", std::process::id());
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .expect("connect to FLUXO_TEST_POSTGRES");
+        tokio::spawn(conn);
+        let _ = client
+            .execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
+            .await;
+        client
+            .execute(&format!("CREATE DATABASE {name}"), &[])
+            .await
+            .expect("create database");
+        let url = match admin.rfind('/') {
+            Some(i) if i > admin.find("://").map_or(0, |p| p + 2) => {
+                format!("{}/{name}", &admin[..i])
+            }
+            _ => format!("{admin}/{name}"),
+        };
+        Some(Database { admin, name, url })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
+                tokio::spawn(conn);
+                client
+                    .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[])
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Two replicas on one PostgreSQL database: concurrent events for the same conversations through
+/// both lose no update; a webhook reaches the session through the replica that did not start the
+/// chat; a timer fires once when one replica is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgres() {
+    let Some(db) = Database::create("replicas").await else {
+        return;
+    };
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-replicas");
+    let flows = bots(&dir, &base, 4);
+    let a = Service::start(&["--flows", &flows, "--store", &db.url], &[]);
+    let b = Service::start(&["--flows", &flows, "--store", &db.url], &[]);
+    let (a, b) = (Arc::new(a), Arc::new(b));
+
+    // 20 conversations × 10 events, alternating replicas, all at once.
+    let convs: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    for c in &convs {
+        event(&a, "contador", c, json!({ "type": "start" })).await;
+    }
+    let mut tasks = Vec::new();
+    for c in &convs {
+        for i in 0..10_u32 {
+            let s = if i.is_multiple_of(2) {
+                a.clone()
+            } else {
+                b.clone()
+            };
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                let url = s.url(&format!("/v1/bots/contador/conversations/{c}/events"));
+                call(
+                    "POST",
+                    &url,
+                    Some(&json!({ "type": "user", "text": "+1" })),
+                    &[],
+                )
+                .await
+                .0
+            }));
+        }
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), 200);
+    }
+    for c in &convs {
+        let outs = outputs(&a, "contador", c).await;
+        seqs_gap_free(&outs);
+        let last = outs
+            .iter()
+            .rev()
+            .find(|o| o["type"] == "message")
+            .map(|o| o["text"].clone());
+        assert_eq!(last, Some(json!("10")), "{c}: every event counted once");
+    }
+
+    // A hand-over through A; the agent's webhook through B.
+    to_the_agent(&a, "maria").await;
+    until("queued", 20, || async {
+        phase(&a, "maria").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (st, _) = zendesk_webhook(
+        &b,
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = zendesk_webhook(&b, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 1, "text": "Oi pelo B" })).await;
+    assert_eq!(st, 200);
+    until("the agent's message through B", 10, || async {
+        outputs(&a, "zendesk", "maria")
+            .await
+            .iter()
+            .any(|o| o["text"] == "Oi pelo B")
+    })
+    .await;
+
+    // A timer set through A fires once after A is killed.
+    to_the_agent(&a, "joao").await;
+    until("queued", 20, || async {
+        phase(&a, "joao").await.as_deref() == Some("queued")
+    })
+    .await;
+    let mut a = Arc::try_unwrap(a).unwrap_or_else(|_| panic!("a is shared"));
+    a.kill();
+    until("the wait timeout fires on B", 20, || async {
+        count(&outputs(&b, "zendesk", "joao").await, "live_chat_closed") == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let outs = outputs(&b, "zendesk", "joao").await;
+    assert_eq!(count(&outs, "live_chat_closed"), 1, "fired once");
+    seqs_gap_free(&outs);
+    drop(db);
+}
+
+/// An OpenAPI-driven fuzz run (schemathesis, bounded) against the running service finds no 5xx.
+#[test]
+fn openapi_fuzzing_finds_no_server_error() {
+    let Ok(found) = Command::new("schemathesis").arg("--version").output() else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: schemathesis is not installed (`pip install schemathesis`)"
+        );
+        return;
+    };
+    assert!(found.status.success());
+    let dir = Scratch::new("serve-schemathesis");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let s = Service::start(
+        &["--flows", &flows, "--store", "memory:"],
+        &[("FLUXO_API_TOKEN", "tok")],
+    );
+    let out = Command::new("schemathesis")
+        .args([
+            "run",
+            &s.url("/openapi.json"),
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+        ])
+        .args(["-H", "Authorization: Bearer tok"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", s.log());
+    assert!(text.contains("passed"), "{text}");
+}
