@@ -1,5 +1,6 @@
 //! Writes the files `benches/cli.sh` times whole commands on: a 10,000-node flow (pretty and
-//! minified), a 100,000-node flow, and a set of 200 flows of 10 to 400 nodes.
+//! minified), a 100,000-node flow, and a set of 200 flows of 5 to 44 nodes (the flows of a
+//! real project are of the size of `flows/*.json`: about 14 nodes, 7.5 KB).
 //!
 //! Run: `cargo run --release --example bench_files -- DIR`.
 
@@ -20,8 +21,8 @@ fn main() -> std::io::Result<()> {
     std::fs::write(dir.join("flow-10k.min.json"), flows::minified(&ten))?;
     std::fs::write(dir.join("flow-100k.json"), flows::generated_flow(100_000))?;
     for i in 0..200 {
-        // Sizes spread like a real project's: many small flows, a few large ones.
-        let n = 10 + (i * i * 7) % 390;
+        // Sizes spread around those of `flows/*.json`.
+        let n = 5 + (i * i * 7) % 40;
         std::fs::write(
             dir.join(format!("set/flow-{i:03}.json")),
             flows::generated_flow(n),
