@@ -309,6 +309,26 @@ async fn liveperson_end_to_end() {
     assert_eq!(post(&hook, &sig(&msg), msg.as_bytes()).await, 200);
     // The same delivery again: acknowledged, no second effect.
     assert_eq!(post(&hook, &sig(&msg), msg.as_bytes()).await, 200);
+    // As in LivePerson's own webhook examples: `dialogId` only, and a SHA-256 signature.
+    let by_dialog = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 4,
+        "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "dialogId": "conv-77",
+        "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "Pode me passar o CPF?" } } ] } }).to_string();
+    let sha256 = vec![
+        (
+            "x-liveperson-signature",
+            fluxo::drivers::signature::liveperson_sha256(
+                "lp-app-secret-5d6e",
+                by_dialog.as_bytes(),
+            ),
+        ),
+        ("x-liveperson-account-id", "123".to_owned()),
+    ];
+    assert_eq!(post(&hook, &sha256, by_dialog.as_bytes()).await, 200);
+    // A private line between the agent and a manager never reaches the customer.
+    let private = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 5,
+        "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
+        "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "cliente difícil, ajuda?", "messageAudience": "AGENTS_AND_MANAGERS" } } ] } }).to_string();
+    assert_eq!(post(&hook, &sig(&private), private.as_bytes()).await, 200);
     let out = h.rt.event("maria", user("Obrigada! Pode estornar?")).await;
     assert!(matches!(&out[..], [Output::RelayToAgent { .. }]), "{out:?}");
     let close = json!({ "kind": "notification", "type": "cqm.ExConversationChangeNotification", "body": { "changes": [ { "type": "UPSERT",
@@ -331,9 +351,13 @@ async fn liveperson_end_to_end() {
         .filter(|l| l.contains("\"from\":\"agent\""))
         .count();
     assert_eq!(
-        agent_msgs, 1,
-        "the duplicate webhook had no effect: {transcript:#?}"
+        agent_msgs, 2,
+        "the duplicate webhook had no effect, the private line was not shown: {transcript:#?}"
     );
+    assert!(transcript
+        .iter()
+        .any(|l| l.contains("Pode me passar o CPF?")));
+    assert!(!transcript.iter().any(|l| l.contains("cliente difícil")));
     assert!(transcript
         .iter()
         .any(|l| l.contains("Olá Maria, já vi sua fatura 😀")));
@@ -364,7 +388,13 @@ async fn liveperson_end_to_end() {
     );
 }
 
-fn zd_sign(ts: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+/// Zendesk's signature headers for `body`, signed now (Zendesk webhooks older than five
+/// minutes are refused as replays).
+fn zd_sign(body: &[u8]) -> Vec<(&'static str, String)> {
+    zd_sign_at(&jiff::Timestamp::now().to_string(), body)
+}
+
+fn zd_sign_at(ts: &str, body: &[u8]) -> Vec<(&'static str, String)> {
     vec![
         (
             "x-zendesk-webhook-signature",
@@ -377,10 +407,9 @@ fn zd_sign(ts: &str, body: &[u8]) -> Vec<(&'static str, String)> {
 async fn zendesk_ticket_mock(h: &Harness) {
     Mock::given(method("POST"))
         .and(path("/api/v2/tickets"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(json!({ "ticket": { "id": 4711, "status": "new" } })),
-        )
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({ "ticket": { "id": 4711, "status": "new", "requester_id": 361_000_042 } }),
+        ))
         .mount(&h.mock)
         .await;
     Mock::given(method("PUT"))
@@ -401,25 +430,19 @@ async fn zendesk_tickets_end_to_end() {
         4711
     );
     let hook = format!("{}/webhooks/1", h.router);
-    for (i, b) in [
+    for b in [
         json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
         json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 9001, "text": "Oi, é o Bruno." }),
     ]
     .iter()
-    .enumerate()
     {
         let body = b.to_string();
-        assert_eq!(post(&hook, &zd_sign(&format!("2026-11-23T17:0{i}:00Z"), body.as_bytes()), body.as_bytes()).await, 200);
+        assert_eq!(post(&hook, &zd_sign(body.as_bytes()), body.as_bytes()).await, 200);
     }
     h.rt.event("maria", user("Tudo certo agora")).await;
     let solved = json!({ "type": "solved", "ticket_id": 4711 }).to_string();
     assert_eq!(
-        post(
-            &hook,
-            &zd_sign("2026-11-23T17:09:00Z", solved.as_bytes()),
-            solved.as_bytes()
-        )
-        .await,
+        post(&hook, &zd_sign(solved.as_bytes()), solved.as_bytes()).await,
         200
     );
     assert_eq!(
@@ -428,7 +451,12 @@ async fn zendesk_tickets_end_to_end() {
             .and_then(|s| s.focus().map(str::to_owned)),
         Some("pesquisa".into())
     );
-    let reqs = requests(&h.mock, &["authorization"]).await;
+    let reqs = requests(&h.mock, &["authorization", "idempotency-key"]).await;
+    assert!(
+        reqs.contains("\"author_id\": 361000042"),
+        "the user's comment is posted as the ticket's requester: {reqs}"
+    );
+    assert!(reqs.contains("idempotency-key: default/maria/"), "{reqs}");
     let basic = base64::engine::general_purpose::STANDARD
         .encode("bot@acme.example/token:zd-api-token-11aa22");
     assert!(
@@ -502,10 +530,32 @@ async fn altu_connector_end_to_end() {
             "SEND_MESSAGE",
             json!({ "message": { "id": "m1", "text": "Olá!" } }),
         ),
+        // Two messages without ids in the same second: both reach the user (a seconds
+        // timestamp used to be their de-duplication key, and the second was dropped).
+        event(
+            "SEND_MESSAGE",
+            json!({ "message": { "text": "Um momento." } }),
+        ),
+        event(
+            "SEND_MESSAGE",
+            json!({ "message": { "text": "Já verifiquei." } }),
+        ),
     ] {
         assert_eq!(
             post(&hook, &[("authorization", bearer.clone())], b.as_bytes()).await,
             200
+        );
+    }
+    let mut said = Vec::new();
+    while let Ok(d) = h.rx.try_recv() {
+        if let Output::Message { text: Some(t), .. } = d.output {
+            said.push(t);
+        }
+    }
+    for t in ["Olá!", "Um momento.", "Já verifiquei."] {
+        assert!(
+            said.iter().any(|s| s == t),
+            "{t} reached the user: {said:?}"
         );
     }
     let out = h.rt.event("maria", user("Oi Júlia")).await;
@@ -625,7 +675,8 @@ async fn omni_and_webex_end_to_end() {
     let h = harness("webex_cc", fast()).await;
     Mock::given(method("POST"))
         .and(path("/v1/tasks"))
-        .respond_with(ResponseTemplate::new(202).set_body_json(json!({ "id": "task-31" })))
+        // The answer's shape is the public spec's `CreateTaskResponse`: `{meta, data: {id}}`.
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "meta": { "orgId": "658d1102-8c11-4850-a809-d7a99cc1c22f" }, "data": { "id": "task-31" } })))
         .mount(&h.mock)
         .await;
     Mock::given(method("POST"))
@@ -803,35 +854,39 @@ async fn bad_webhooks_change_nothing() {
         401,
         "missing signature"
     );
-    let mut bad = zd_sign("2026-11-23T17:00:00Z", body.as_bytes());
-    bad[0].1 =
-        fluxo::drivers::signature::zendesk("wrong-secret", "2026-11-23T17:00:00Z", body.as_bytes());
+    let mut bad = zd_sign(body.as_bytes());
+    bad[0].1 = fluxo::drivers::signature::zendesk(
+        "wrong-secret",
+        &jiff::Timestamp::now().to_string(),
+        body.as_bytes(),
+    );
     assert_eq!(
         post(&hook, &bad, body.as_bytes()).await,
         401,
         "wrong signature"
     );
+    let replayed = zd_sign_at("2026-01-01T00:00:00Z", body.as_bytes());
+    assert_eq!(
+        post(&hook, &replayed, body.as_bytes()).await,
+        401,
+        "a correctly signed delivery from long ago (a replay)"
+    );
     let tampered = body.replace("4711", "4712");
     assert_eq!(
-        post(
-            &hook,
-            &zd_sign("2026-11-23T17:00:00Z", body.as_bytes()),
-            tampered.as_bytes()
-        )
-        .await,
+        post(&hook, &zd_sign(body.as_bytes()), tampered.as_bytes()).await,
         401,
         "body changed after signing"
     );
     assert_eq!(h.rt.session("maria").await, before, "nothing changed");
     let garbage = b"{not json";
     assert_eq!(
-        post(&hook, &zd_sign("t", garbage), garbage).await,
+        post(&hook, &zd_sign(garbage), garbage).await,
         400,
         "malformed JSON"
     );
     let other = json!({ "type": "solved", "ticket_id": 99 }).to_string();
     assert_eq!(
-        post(&hook, &zd_sign("t", other.as_bytes()), other.as_bytes()).await,
+        post(&hook, &zd_sign(other.as_bytes()), other.as_bytes()).await,
         200,
         "an unknown provider conversation is acknowledged (the provider must not retry or disable the endpoint) and changes nothing"
     );
@@ -1029,16 +1084,15 @@ async fn fluxo_run_live_against_a_fake_provider() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let hook = format!("http://127.0.0.1:{port}/webhooks/1");
-    for (i, b) in [
+    for b in [
         json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
         json!({ "type": "agent_message", "ticket_id": 4711, "comment_id": 1, "text": "Resolvido!" }),
         json!({ "type": "solved", "ticket_id": 4711 }),
     ]
     .iter()
-    .enumerate()
     {
         let body = b.to_string();
-        assert_eq!(post(&hook, &zd_sign(&format!("t{i}"), body.as_bytes()), body.as_bytes()).await, 200, "{body}");
+        assert_eq!(post(&hook, &zd_sign(body.as_bytes()), body.as_bytes()).await, 200, "{body}");
     }
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
@@ -1225,6 +1279,26 @@ async fn zendesk_messaging_end_to_end() {
         200,
         "a retried delivery"
     );
+    // The business's AI agent and system activity are not the human agent.
+    let ai = json!({ "app": { "id": "app-1" }, "events": [ { "id": "ev-ai", "type": "conversation:message", "createdAt": "2026-11-23T17:00:01.000Z", "payload": {
+        "conversation": { "id": "sc-9", "type": "personal" }, "message": { "id": "m-ai", "received": "2026-11-23T17:00:01.000Z",
+        "author": { "type": "business", "subtypes": ["AI"], "displayName": "Assistente" }, "content": { "type": "text", "text": "Posso ajudar?" } } } } ] });
+    if let Some(doc) = common::vendor_spec("sunshine-conversations/openapi.yaml") {
+        let v = common::openapi_validator(
+            &doc,
+            &json!({ "$ref": "#/components/schemas/conversationMessageEvent" }),
+        );
+        let errors: Vec<String> = v
+            .iter_errors(&ai["events"][0])
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "the fixture follows Sunshine's webhook schema: {errors:#?}"
+        );
+    }
+    let ai = ai.to_string();
+    assert_eq!(post(&hook, &key, ai.as_bytes()).await, 200);
     rt.event("maria", user("Obrigada, Paula")).await;
     let release = json!({ "events": [ { "id": "ev-2", "type": "switchboard:releaseControl", "payload": { "conversation": { "id": "sc-9" }, "reason": "ticketSolved" } } ] }).to_string();
     assert_eq!(
@@ -1249,6 +1323,11 @@ async fn zendesk_messaging_end_to_end() {
         1
     );
     assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { status: CloseStatus::AgentClosed, reason: Some(r) } if r == "ticketSolved")));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Message { text: Some(t), .. } if t == "Posso ajudar?")),
+        "an AI author's message is not relayed as the agent's"
+    );
     assert_eq!(
         rt.session("maria")
             .await
@@ -1261,8 +1340,92 @@ async fn zendesk_messaging_end_to_end() {
         reqs.contains(&format!("authorization: Basic {basic}")),
         "{reqs}"
     );
+    // Every request the driver sent validates against Sunshine Conversations' own OpenAPI.
+    if let Some(doc) = common::vendor_spec("sunshine-conversations/openapi.yaml") {
+        let received = mock.received_requests().await.unwrap_or_default();
+        let mut checked = 0;
+        for r in &received {
+            let Some(op) = r.url.path().rsplit('/').next() else {
+                continue;
+            };
+            let template = format!("/v2/apps/{{appId}}/conversations/{{conversationId}}/{op}");
+            let Some(schema) = common::request_schema(&doc, &template, "post") else {
+                continue;
+            };
+            let body: Value = serde_json::from_slice(&r.body).expect("a JSON body");
+            let v = common::openapi_validator(&doc, schema);
+            let errors: Vec<String> = v
+                .iter_errors(&body)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{template}: {body}\n{errors:#?}");
+            checked += 1;
+        }
+        assert!(
+            checked >= 2,
+            "passControl and messages were checked ({checked})"
+        );
+        // The check can fail: a body the spec forbids is refused.
+        let messages = common::request_schema(
+            &doc,
+            "/v2/apps/{appId}/conversations/{conversationId}/messages",
+            "post",
+        )
+        .expect("schema");
+        let v = common::openapi_validator(&doc, messages);
+        assert!(!v.is_valid(
+            &json!({ "author": { "type": "robot" }, "content": { "type": "text", "text": "x" } })
+        ));
+    }
     insta::assert_snapshot!(
         "zendesk_messaging_requests",
         reqs.replace(&basic, "<basic>")
     );
+}
+
+/// After a restart the driver no longer remembers the ticket's requester: it reads the ticket
+/// once, then posts the user's comment as that requester.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_reads_the_requester_of_a_ticket_it_did_not_open() {
+    secrets();
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/tickets/777"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "ticket": { "id": 777, "requester_id": 55 } })),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v2/tickets/777"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ticket": { "id": 777 } })))
+        .expect(2)
+        .mount(&mock)
+        .await;
+    let integ: fluxo::Integration =
+        serde_json::from_value(integration("zendesk", &mock.uri())).expect("integration");
+    let driver = fluxo::drivers::zendesk::Zendesk::new(Http::new(fast()));
+    let conv = fluxo::drivers::Conversation {
+        identifier: "maria".into(),
+        remote_id: Some("777".into()),
+        integration: integ,
+        idempotency_key: None,
+    };
+    use fluxo::drivers::Driver as _;
+    driver.send(&conv, "primeira").await.expect("sent");
+    driver.send(&conv, "segunda").await.expect("sent");
+    let puts: Vec<Value> = mock
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect();
+    assert_eq!(puts.len(), 2);
+    for p in puts {
+        assert_eq!(p["ticket"]["comment"]["author_id"], 55);
+    }
 }

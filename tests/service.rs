@@ -259,7 +259,8 @@ impl Fake {
             };
             (
                 axum::http::StatusCode::CREATED,
-                json!({ "ticket": { "id": id, "status": "new" } }).to_string(),
+                json!({ "ticket": { "id": id, "status": "new", "requester_id": 361_000_042 } })
+                    .to_string(),
             )
         }
         async fn update(State(f): State<Fake>, Path(id): Path<String>, body: String) -> String {
@@ -349,7 +350,8 @@ async fn to_the_agent(s: &Service, conv: &str) -> Vec<Value> {
 
 async fn zendesk_webhook(s: &Service, body: Value) -> (u16, Value) {
     let raw = body.to_string();
-    let ts = "2026-11-23T17:00:00Z";
+    let ts = jiff::Timestamp::now().to_string();
+    let ts = ts.as_str();
     let sig = fluxo::drivers::signature::zendesk(ZD_SECRET, ts, raw.as_bytes());
     let client = reqwest::Client::new();
     let r = client

@@ -143,6 +143,7 @@ impl Provider {
                 "custom_fields",
                 "subject",
                 "priority",
+                "type",
                 "group_id",
                 "brand_id",
                 "ticket_form_id",

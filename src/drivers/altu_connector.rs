@@ -224,7 +224,10 @@ impl Driver for AltuConnector {
             },
             other => return Err(bad_request(format!("unknown action `{other}`"))),
         };
-        let id = text("/message/id").unwrap_or(ts);
+        // A message id when the connector gives one; otherwise the delivery itself (a seconds
+        // timestamp would drop the second of two messages sent in the same second).
+        let _ = ts;
+        let id = text("/message/id").unwrap_or_else(|| super::body_key(body));
         Ok(vec![Inbound {
             dedupe: format!("altu:{remote}:{action}:{id}"),
             remote_id: remote,

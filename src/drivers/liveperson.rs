@@ -302,13 +302,21 @@ impl Driver for LivePerson {
         headers: &Headers,
         body: &[u8],
     ) -> Result<Vec<Inbound>, Error> {
-        let app_secret = super::webhook_secret(i, "app_secret")?;
+        // LivePerson signs webhooks with the app installation's client secret; `app_secret`
+        // is still read, for integrations files written before that was known.
+        let key = if i.settings.contains_key("app_secret") {
+            "app_secret"
+        } else {
+            "client_secret"
+        };
+        let app_secret = super::webhook_secret(i, key)?;
         let sig = super::required_header(headers, "x-liveperson-signature")?;
-        super::verify(
-            sig,
-            &super::signature::liveperson(app_secret.expose(), body),
-            "X-Liveperson-Signature",
-        )?;
+        let expected = if sig.starts_with("sha256=") {
+            super::signature::liveperson_sha256(app_secret.expose(), body)
+        } else {
+            super::signature::liveperson(app_secret.expose(), body)
+        };
+        super::verify(sig, &expected, "X-Liveperson-Signature")?;
         if let (Some(got), Ok(account)) = (
             header(headers, "x-liveperson-account-id"),
             setting(i, "account_id"),
@@ -326,11 +334,20 @@ impl Driver for LivePerson {
         for c in changes {
             match kind {
                 "ms.MessagingEventNotification" => {
+                    // LivePerson's own examples carry only `dialogId` (equal to the
+                    // conversation id for the main dialog).
                     let conv = c
                         .get("conversationId")
+                        .or_else(|| c.get("dialogId"))
                         .and_then(Json::as_str)
                         .unwrap_or_default()
                         .to_owned();
+                    // Private lines between agents and managers never reach the customer.
+                    if c.pointer("/event/messageAudience").and_then(Json::as_str)
+                        == Some("AGENTS_AND_MANAGERS")
+                    {
+                        continue;
+                    }
                     let role = c
                         .pointer("/originatorMetadata/role")
                         .and_then(Json::as_str)

@@ -228,6 +228,14 @@ pub fn verify(got: &str, expected: &str, name: &str) -> Result<(), Error> {
     }
 }
 
+/// A de-duplication key for a delivery that carries no id of its own: a hash of its bytes, so
+/// two different messages in the same second are both kept and a retried delivery is dropped.
+pub fn body_key(body: &[u8]) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(body);
+    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 /// Reads a JSON body, or says why not.
 pub fn json_body(body: &[u8]) -> Result<Json, Error> {
     serde_json::from_slice(body).map_err(|e| bad_request(format!("the body is not JSON: {e}")))

@@ -150,8 +150,8 @@ impl Driver for Omni {
             "agent_message" => {
                 let mid = v
                     .pointer("/message/id")
-                    .map(Json::to_string)
-                    .unwrap_or_default();
+                    .filter(|x| !x.is_null())
+                    .map_or_else(|| super::body_key(body), Json::to_string);
                 (
                     Event::AgentMessage {
                         text: v
@@ -171,10 +171,7 @@ impl Driver for Omni {
                         .unwrap_or_default()
                         .to_owned(),
                 },
-                format!(
-                    "omni:{id}:transfer:{}",
-                    v.get("timestamp").map(Json::to_string).unwrap_or_default()
-                ),
+                format!("omni:{id}:transfer:{}", super::body_key(body)),
             ),
             "finished" => (
                 Event::AgentClose { wrap_up: reason },

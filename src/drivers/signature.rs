@@ -43,6 +43,11 @@ pub fn liveperson(secret: &str, body: &[u8]) -> String {
     format!("sha1={}", b64(&mac_sha1(secret.as_bytes(), &[body])))
 }
 
+/// LivePerson accounts that sign with SHA-256: `sha256=<base64(HMAC-SHA256(secret, body))>`.
+pub fn liveperson_sha256(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", b64(&mac_sha256(secret.as_bytes(), &[body])))
+}
+
 /// Zendesk: `X-Zendesk-Webhook-Signature: base64(HMAC-SHA256(secret, timestamp + body))`.
 pub fn zendesk(secret: &str, timestamp: &str, body: &[u8]) -> String {
     b64(&mac_sha256(

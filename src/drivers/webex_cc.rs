@@ -73,10 +73,12 @@ impl Driver for WebexCc {
                 )
                 .await?
                 .json(what)?;
+            // The public `POST /v1/tasks` answers `{"meta": …, "data": {"id": …}}`.
             let id = v
-                .get("id")
+                .pointer("/data/id")
+                .or_else(|| v.get("id"))
                 .and_then(Json::as_str)
-                .ok_or_else(|| bad_response("Webex: no task id"))?
+                .ok_or_else(|| bad_response("Webex: no task id (`data.id`)"))?
                 .to_owned();
             Ok(Opened {
                 remote_id: id,
@@ -139,8 +141,8 @@ impl Driver for WebexCc {
         let eid = v
             .get("id")
             .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_owned();
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| super::body_key(body), str::to_owned);
         let d = v.get("data").cloned().unwrap_or(Json::Null);
         let task = d
             .get("taskId")

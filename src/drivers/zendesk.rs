@@ -29,6 +29,31 @@ use serde_json::{json, Value as Json};
 /// The Zendesk driver.
 pub struct Zendesk {
     http: Http,
+    /// Ticket id → its requester's user id (the author of the user's comments). Bounded;
+    /// a miss reads the ticket again.
+    requesters: std::sync::Mutex<std::collections::HashMap<String, Json>>,
+}
+
+/// Most ticket requesters remembered.
+const REQUESTERS: usize = 10_000;
+
+/// How far a webhook's signed timestamp may be from now. Zendesk documents the timestamp as
+/// part of the signature but no window; five minutes (assumed) refuses replays of captured
+/// deliveries while allowing for clock skew and Zendesk's own retries, which are signed anew.
+pub const WEBHOOK_TOLERANCE_S: i64 = 300;
+
+/// Refuses a webhook whose signed timestamp is unreadable or too far from `now`.
+fn fresh(ts: &str, now: jiff::Timestamp) -> Result<(), Error> {
+    let at: jiff::Timestamp = ts.parse().map_err(|_| {
+        super::unauthorized("X-Zendesk-Webhook-Signature-Timestamp is not an RFC 3339 time")
+    })?;
+    let skew = (now.as_second() - at.as_second()).abs();
+    if skew > WEBHOOK_TOLERANCE_S {
+        return Err(super::unauthorized(format!(
+            "X-Zendesk-Webhook-Signature-Timestamp is {skew} s away from now (more than {WEBHOOK_TOLERANCE_S} s): a replayed or delayed delivery"
+        )));
+    }
+    Ok(())
 }
 
 fn messaging(i: &Integration) -> bool {
@@ -72,7 +97,53 @@ fn basic(i: &Integration) -> Result<String, Error> {
 impl Zendesk {
     /// A driver sending with `http`.
     pub fn new(http: Http) -> Self {
-        Zendesk { http }
+        Zendesk {
+            http,
+            requesters: std::sync::Mutex::default(),
+        }
+    }
+
+    fn remember(&self, ticket: &str, requester: Option<&Json>) {
+        let Some(r) = requester.filter(|r| !r.is_null()) else {
+            return;
+        };
+        if let Ok(mut m) = self.requesters.lock() {
+            if m.len() >= REQUESTERS {
+                m.clear();
+            }
+            m.insert(ticket.to_owned(), r.clone());
+        }
+    }
+
+    /// The ticket's requester (from the create answer, else read from the ticket).
+    async fn requester(&self, i: &Integration, ticket: &str) -> Result<Json, Error> {
+        if let Some(r) = self
+            .requesters
+            .lock()
+            .ok()
+            .and_then(|m| m.get(ticket).cloned())
+        {
+            return Ok(r);
+        }
+        let what = "Zendesk: read ticket";
+        let resp = self
+            .http
+            .send(super::http::Request {
+                method: Method::GET,
+                url: format!("{}/api/v2/tickets/{ticket}", base(i)?),
+                headers: vec![("authorization".into(), auth(i)?)],
+                body: super::http::Body::Empty,
+                what: what.into(),
+            })
+            .await?;
+        let v = resp.json(what)?;
+        let r = v
+            .pointer("/ticket/requester_id")
+            .filter(|r| !r.is_null())
+            .cloned()
+            .ok_or_else(|| bad_response("Zendesk: the ticket has no requester_id"))?;
+        self.remember(ticket, Some(&r));
+        Ok(r)
     }
 
     async fn call(
@@ -136,6 +207,7 @@ impl Driver for Zendesk {
                     .pointer("/ticket/id")
                     .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
                     .ok_or_else(|| bad_response("Zendesk: no ticket id"))?;
+                self.remember(&id, v.pointer("/ticket/requester_id"));
                 Ok(Opened {
                     remote_id: id,
                     result: v,
@@ -168,7 +240,10 @@ impl Driver for Zendesk {
                 .await
                 .map(drop)
             } else {
-                let body = json!({ "ticket": { "comment": { "body": text, "public": true } } });
+                // Without `author_id` the API's own agent account would be the author: the
+                // user's words would appear as the agent's public reply.
+                let author = self.requester(i, id).await?;
+                let body = json!({ "ticket": { "comment": { "body": text, "public": true, "author_id": author } } });
                 self.call(
                     i,
                     Method::PUT,
@@ -198,7 +273,8 @@ impl Driver for Zendesk {
                     i,
                     Method::POST,
                     url,
-                    json!({ "reason": "ticketClosed" }),
+                    // `releaseControlBody` has only `metadata` (flat strings, numbers, booleans).
+                    json!({ "metadata": { "fluxo_reason": "bot_closed" } }),
                     "Zendesk: releaseControl",
                 )
                 .await
@@ -245,11 +321,20 @@ impl Driver for Zendesk {
                     .and_then(Json::as_str)
                     .unwrap_or_default()
                     .to_owned();
+                // `author.subtypes` (Sunshine's spec: `agent`, `bot`, `AI`, `activity`) tells a
+                // human agent from the business's bots and from system activity.
+                let subtypes: Vec<&str> = e
+                    .pointer("/payload/message/author/subtypes")
+                    .and_then(Json::as_array)
+                    .map(|a| a.iter().filter_map(Json::as_str).collect())
+                    .unwrap_or_default();
+                let human = subtypes.is_empty() || subtypes.contains(&"agent");
                 match e.get("type").and_then(Json::as_str) {
                     Some("conversation:message")
-                        if e.pointer("/payload/message/author/type")
-                            .and_then(Json::as_str)
-                            == Some("business") =>
+                        if human
+                            && e.pointer("/payload/message/author/type")
+                                .and_then(Json::as_str)
+                                == Some("business") =>
                     {
                         let name = e
                             .pointer("/payload/message/author/displayName")
@@ -298,6 +383,7 @@ impl Driver for Zendesk {
                 &super::signature::zendesk(s.expose(), ts, body),
                 "X-Zendesk-Webhook-Signature",
             )?;
+            fresh(ts, jiff::Timestamp::now())?;
             let v = json_body(body)?;
             let ticket = v
                 .get("ticket_id")
@@ -309,8 +395,7 @@ impl Driver for Zendesk {
                 .unwrap_or("agent")
                 .to_owned();
             let invocation = header(headers, "x-zendesk-webhook-invocation-id")
-                .unwrap_or(ts)
-                .to_owned();
+                .map_or_else(|| super::body_key(body), str::to_owned);
             let (event, dedupe) = match v.get("type").and_then(Json::as_str) {
                 Some("agent_join") => (
                     Event::AgentJoin {

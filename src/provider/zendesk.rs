@@ -71,11 +71,30 @@ fn tickets(h: &Handoff<'_>) -> HttpRequest {
     let mut ticket = json!({
         "subject": h.param("subject").and_then(Json::as_str).unwrap_or("Atendimento solicitado pelo chatbot"),
         "comment": { "body": first_comment(h), "public": true },
-        "requester": { "name": name.unwrap_or_else(|| "Cliente".into()), "email": email },
-        "external_id": h.identifier,
     });
-    for k in ["tags", "custom_fields", "priority"] {
-        if let Some(v) = h.param(k) {
+    // An existing Zendesk user as the requester (the builder's `requester_id`), else a
+    // requester by name and e-mail, which Zendesk finds or creates.
+    match h.param("requester_id").filter(|v| !v.is_null()) {
+        Some(id) => ticket["requester_id"] = id.clone(),
+        None => {
+            ticket["requester"] =
+                json!({ "name": name.unwrap_or_else(|| "Cliente".into()), "email": email });
+        }
+    }
+    ticket["external_id"] = json!(h.identifier);
+    // The builder's routing parameters ("Iniciar LiveChat"), passed as the Tickets API names
+    // them. `brand_id` and `ticket_form_id` need Zendesk Enterprise.
+    for k in [
+        "tags",
+        "custom_fields",
+        "priority",
+        "type",
+        "group_id",
+        "assignee_id",
+        "brand_id",
+        "ticket_form_id",
+    ] {
+        if let Some(v) = h.param(k).filter(|v| !v.is_null()) {
             ticket[k] = v.clone();
         }
     }

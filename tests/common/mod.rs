@@ -101,3 +101,73 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A vendor's OpenAPI document (JSON or YAML) from `../shared/vendor-specs/`, or `None` (after
+/// a visible `SKIPPED`) when the shared directory is absent.
+#[allow(dead_code)]
+pub fn vendor_spec(relative: &str) -> Option<serde_json::Value> {
+    let Some(shared) = shared() else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: vendor contract {relative}: ../shared is absent"
+        );
+        return None;
+    };
+    let text = std::fs::read_to_string(shared.join("vendor-specs").join(relative)).ok()?;
+    if relative.ends_with(".json") {
+        serde_json::from_str(&text).ok()
+    } else {
+        serde_saphyr::from_str(&text).ok()
+    }
+}
+
+/// A JSON Schema validator for an OpenAPI 3.0 schema (`{"$ref": "#/components/schemas/X"}` or
+/// inline): the document's component schemas become `definitions`, and OpenAPI-only keywords
+/// are left for the validator to ignore.
+#[allow(dead_code)]
+pub fn openapi_validator(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+) -> jsonschema::Validator {
+    fn rewrite(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(r)) = m.get_mut("$ref") {
+                    if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                        *r = format!("#/definitions/{name}");
+                    }
+                }
+                for x in m.values_mut() {
+                    rewrite(x);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+    let mut defs = doc
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or_default();
+    rewrite(&mut defs);
+    let mut root = schema.clone();
+    rewrite(&mut root);
+    if let serde_json::Value::Object(m) = &mut root {
+        m.insert("definitions".into(), defs);
+    }
+    jsonschema::draft7::new(&root).expect("the vendor schema compiles")
+}
+
+/// The request body schema of `method` on `path` of an OpenAPI document.
+#[allow(dead_code)]
+pub fn request_schema<'a>(
+    doc: &'a serde_json::Value,
+    path: &str,
+    method: &str,
+) -> Option<&'a serde_json::Value> {
+    doc.get("paths")?
+        .get(path)?
+        .get(method)?
+        .pointer("/requestBody/content/application~1json/schema")
+}
