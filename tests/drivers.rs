@@ -1429,3 +1429,74 @@ async fn zendesk_reads_the_requester_of_a_ticket_it_did_not_open() {
         assert_eq!(p["ticket"]["comment"]["author_id"], 55);
     }
 }
+
+/// Omni's integration APIs take `Authorization: Bearer` from `/Login/loginApi` besides
+/// `x-api-key`; an expired token (401) logs in again, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omni_logs_in_and_logs_in_again_when_the_token_expires() {
+    use wiremock::matchers::header;
+    secrets();
+    std::env::set_var("T_OMNI_PASSWORD", "omni-password-1");
+    let mock = MockServer::start().await;
+    let logins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = logins.clone();
+    Mock::given(method("POST"))
+        .and(path("/Login/loginApi"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200).set_body_json(json!({ "token": format!("tk-{n}") }))
+        })
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance/at-9/messages"))
+        .and(header("authorization", "Bearer tk-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance/at-9/messages"))
+        .and(header("authorization", "Bearer tk-2"))
+        .and(header("x-api-key", "omni-api-key-77ff"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ok": true })))
+        .expect(2)
+        .mount(&mock)
+        .await;
+    let mut settings = integration("omni", &mock.uri());
+    settings["settings"]["login"] = json!("bot@acme.example");
+    settings["settings"]["password"] = json!({ "env": "T_OMNI_PASSWORD" });
+    let integ: fluxo::Integration = serde_json::from_value(settings).expect("integration");
+    let driver = fluxo::drivers::omni::Omni::new(Http::new(fast()));
+    let conv = fluxo::drivers::Conversation {
+        identifier: "maria".into(),
+        remote_id: Some("at-9".into()),
+        integration: integ,
+        idempotency_key: None,
+    };
+    use fluxo::drivers::Driver as _;
+    driver
+        .send(&conv, "oi")
+        .await
+        .expect("sent after logging in again");
+    driver
+        .send(&conv, "tudo bem?")
+        .await
+        .expect("sent with the new token");
+    assert_eq!(
+        logins.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one login, one renewal"
+    );
+    let login: Value = mock
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .find(|r| r.url.path() == "/Login/loginApi")
+        .and_then(|r| serde_json::from_slice(&r.body).ok())
+        .unwrap_or_default();
+    assert_eq!(
+        login,
+        json!({ "login": "bot@acme.example", "password": "omni-password-1" })
+    );
+}

@@ -21,7 +21,15 @@ use serde_json::{json, Value as Json};
 /// The Omni driver.
 pub struct Omni {
     http: Http,
+    /// (base, login) → the bearer token `/Login/loginApi` gave, and until when it is used.
+    tokens: std::sync::Mutex<
+        std::collections::HashMap<(String, String), (super::Secret, std::time::Instant)>,
+    >,
 }
+
+/// How long a login token is reused. Omni's docs do not give its lifetime (assumed); a 401
+/// logs in again at once.
+const TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 fn base(i: &Integration) -> String {
     super::base_url(i, crate::provider::omni::DEFAULT_BASE)
@@ -30,7 +38,50 @@ fn base(i: &Integration) -> String {
 impl Omni {
     /// A driver sending with `http`.
     pub fn new(http: Http) -> Self {
-        Omni { http }
+        Omni {
+            http,
+            tokens: std::sync::Mutex::default(),
+        }
+    }
+
+    /// `Authorization: Bearer` from `POST {base}/Login/loginApi` (`settings.login` and
+    /// `settings.password`), which Omni's integration APIs need besides `x-api-key`. `None`
+    /// when the integration has no `login` (older configurations: `x-api-key` alone).
+    async fn bearer(&self, i: &Integration, fresh: bool) -> Result<Option<super::Secret>, Error> {
+        let Some(login) = i.settings.get("login").and_then(Json::as_str) else {
+            return Ok(None);
+        };
+        let key = (base(i), login.to_owned());
+        if !fresh {
+            if let Some((t, until)) = self.tokens.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                if std::time::Instant::now() < until {
+                    return Ok(Some(t));
+                }
+            }
+        }
+        let password = secret(i, "password")?;
+        let what = "Omni: login";
+        let v = self
+            .http
+            .json(
+                Method::POST,
+                format!("{}/Login/loginApi", base(i)),
+                ("x-api-key", secret(i, "api_key")?.expose().into()),
+                json!({ "login": login, "password": password.expose() }),
+                what,
+            )
+            .await?
+            .json(what)?;
+        // The answer's shape is not documented beyond "a token" (assumed field names).
+        let token = ["token", "access_token", "accessToken"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Json::as_str))
+            .ok_or_else(|| bad_response("Omni: the login answer has no token"))?;
+        let token = super::Secret::new(token);
+        if let Ok(mut m) = self.tokens.lock() {
+            m.insert(key, (token.clone(), std::time::Instant::now() + TOKEN_TTL));
+        }
+        Ok(Some(token))
     }
 
     async fn post(
@@ -41,15 +92,30 @@ impl Omni {
         what: &str,
     ) -> Result<super::http::Response, Error> {
         let key = secret(i, "api_key")?;
-        self.http
-            .json(
-                Method::POST,
-                format!("{}{path}", base(i)),
-                ("x-api-key", key.expose().into()),
-                body,
-                what,
-            )
-            .await
+        let mut fresh = false;
+        loop {
+            let mut headers = vec![("x-api-key".to_owned(), key.expose().to_owned())];
+            if let Some(t) = self.bearer(i, fresh).await? {
+                headers.push(("authorization".into(), format!("Bearer {}", t.expose())));
+            }
+            let r = self
+                .http
+                .send(super::http::Request {
+                    method: Method::POST,
+                    url: format!("{}{path}", base(i)),
+                    headers,
+                    body: super::http::Body::Json(body.clone()),
+                    what: what.into(),
+                })
+                .await;
+            match r {
+                // An expired token: log in again, once.
+                Err(e) if !fresh && e.status() == Some(401) && i.settings.contains_key("login") => {
+                    fresh = true;
+                }
+                other => return other,
+            }
+        }
     }
 }
 
@@ -62,9 +128,21 @@ impl Driver for Omni {
         Box::pin(async move {
             let key = secret(&conv.integration, "api_key")?;
             let what = "Omni: open attendance";
+            let mut request = request.clone();
+            if let Some(t) = self.bearer(&conv.integration, false).await? {
+                request.headers.push((
+                    "Authorization".into(),
+                    crate::domain::http::HeaderValue::Text(format!("Bearer {}", t.expose())),
+                ));
+            }
             let v = self
                 .http
-                .send_built(request, &[("api_key", key.expose().to_owned())], None, what)
+                .send_built(
+                    &request,
+                    &[("api_key", key.expose().to_owned())],
+                    None,
+                    what,
+                )
                 .await?
                 .json(what)?;
             let id = v
