@@ -914,12 +914,12 @@ async fn two_replicas_on_postgres() {
                     &[],
                 )
                 .await
-                .0
             }));
         }
     }
     for t in tasks {
-        assert_eq!(t.await.expect("task"), 200);
+        let (status, body) = t.await.expect("task");
+        assert_eq!(status, 200, "{body}\nA:\n{}\nB:\n{}", a.log(), b.log());
     }
     for c in &convs {
         let outs = outputs(&a, "contador", c).await;
