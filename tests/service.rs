@@ -1010,3 +1010,74 @@ fn openapi_fuzzing_finds_no_server_error() {
     assert!(out.status.success(), "{text}\n{}", s.log());
     assert!(text.contains("passed"), "{text}");
 }
+
+/// `--deliver-to`: every output is pushed to the channel, signed, in `seq` order, and retried
+/// until the channel accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_are_pushed_to_the_channel_signed_and_in_order() {
+    #[derive(Clone, Default)]
+    struct Channel {
+        got: Arc<Mutex<Vec<Value>>>,
+        refuse_first: Arc<AtomicBool>,
+    }
+    async fn receive(
+        State(c): State<Channel>,
+        headers: HeaderMap,
+        body: String,
+    ) -> axum::http::StatusCode {
+        if c.refuse_first.swap(false, Ordering::SeqCst) {
+            return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        }
+        let sig = headers
+            .get("x-fluxo-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if sig != fluxo::drivers::signature::fluxo("canal-secreto", body.as_bytes()) {
+            return axum::http::StatusCode::UNAUTHORIZED;
+        }
+        if let Ok(v) = serde_json::from_str(&body) {
+            c.got.lock().expect("lock").push(v);
+        }
+        axum::http::StatusCode::OK
+    }
+    let channel = Channel::default();
+    channel.refuse_first.store(true, Ordering::SeqCst);
+    let app = axum::Router::new()
+        .route("/canal", post(receive))
+        .with_state(channel.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/canal", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = Scratch::new("serve-deliver");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let s = Service::start(
+        &[
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--deliver-to",
+            &url,
+        ],
+        &[("FLUXO_DELIVER_SECRET", "canal-secreto")],
+    );
+    let mut answered = event(&s, "contador", "c1", json!({ "type": "start" })).await;
+    answered.extend(event(&s, "contador", "c1", user("+1")).await);
+    until("every output reaches the channel", 20, || async {
+        channel.got.lock().expect("lock").len() == answered.len()
+    })
+    .await;
+    let got = channel.got.lock().expect("lock").clone();
+    for (pushed, output) in got.iter().zip(&answered) {
+        assert_eq!(pushed["bot"], "contador");
+        assert_eq!(pushed["conversation"], "c1");
+        assert_eq!(
+            &pushed["output"], output,
+            "pushed as answered, in seq order"
+        );
+    }
+}
