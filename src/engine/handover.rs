@@ -57,6 +57,14 @@ impl Bot {
             return;
         };
         if chat.phase != Phase::Active {
+            // Providers deliver out of order (a message before the join webhook): the message
+            // itself says an agent is there, so it joins first rather than being lost.
+            self.agent_join(s, "agent".into(), now, out);
+        }
+        let Some(chat) = &s.chat else {
+            return;
+        };
+        if chat.phase != Phase::Active {
             unexpected(out, "`agent_message`: no agent has joined the chat yet");
             return;
         }
