@@ -1500,3 +1500,65 @@ async fn omni_logs_in_and_logs_in_again_when_the_token_expires() {
         json!({ "login": "bot@acme.example", "password": "omni-password-1" })
     );
 }
+
+/// An AppJWT LivePerson expired before its `expires_in`: the 401 gets fresh tokens and the
+/// message goes out, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveperson_gets_fresh_tokens_after_a_401() {
+    use wiremock::matchers::header;
+    secrets();
+    let mock = MockServer::start().await;
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    Mock::given(method("POST"))
+        .and(path("/sentinel/api/account/123/app/token"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200).set_body_json(
+                json!({ "access_token": format!("app-jwt-{n}"), "expires_in": 3600 }),
+            )
+        })
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/account/123/consumer"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "consumer-jws" })))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/api/account/123/messaging/consumer/conversation/send",
+        ))
+        .and(header("authorization", "app-jwt-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/api/account/123/messaging/consumer/conversation/send",
+        ))
+        .and(header("authorization", "app-jwt-2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "reqId": "1", "code": "OK", "body": { "sequence": 1 } })),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let mut settings = integration("liveperson", &mock.uri());
+    settings["settings"]["base_url"] = json!(mock.uri());
+    let integ: fluxo::Integration = serde_json::from_value(settings).expect("integration");
+    let driver = fluxo::drivers::liveperson::LivePerson::new(Http::new(fast()));
+    let conv = fluxo::drivers::Conversation {
+        identifier: "maria".into(),
+        remote_id: Some("conv-77".into()),
+        integration: integ,
+        idempotency_key: None,
+    };
+    use fluxo::drivers::Driver as _;
+    driver
+        .send(&conv, "oi")
+        .await
+        .expect("sent with fresh tokens");
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

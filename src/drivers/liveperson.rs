@@ -185,7 +185,79 @@ impl LivePerson {
         Ok(token)
     }
 
+    async fn open_once(&self, conv: &Conversation, request: &HttpRequest) -> Result<Opened, Error> {
+        let i = &conv.integration;
+        let app = self.app_jwt(i).await?;
+        let jws = self.consumer_jws(i, &conv.identifier, &app).await?;
+        let host = self.host(i, "asyncMessagingEnt").await?;
+        let what = "LivePerson: open conversation";
+        let answer = self
+            .http
+            .send_built(
+                request,
+                &[
+                    ("AppJWT", app.expose().to_owned()),
+                    ("ConsumerJWS", jws.expose().to_owned()),
+                ],
+                Some((crate::provider::liveperson::DEFAULT_BASE, &host)),
+                what,
+            )
+            .await?
+            .json(what)?;
+        let item = answer
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x.get("reqId").and_then(Json::as_str) == Some("2,"))
+            })
+            .ok_or_else(|| bad_response("LivePerson: no answer to ConsumerRequestConversation"))?;
+        if item.get("code").and_then(Json::as_str) != Some("OK") {
+            return Err(bad_response(format!(
+                "LivePerson refused the conversation: {}",
+                item.get("code").unwrap_or(&Json::Null)
+            )));
+        }
+        let id = item
+            .pointer("/body/conversationId")
+            .and_then(Json::as_str)
+            .ok_or_else(|| bad_response("LivePerson: no conversationId"))?;
+        Ok(Opened {
+            remote_id: id.to_owned(),
+            result: item.clone(),
+        })
+    }
+
+    /// Forgets the tokens of an account (an expired AppJWT answers 401 before its time).
+    fn forget(&self, i: &Integration, consumer: &str) {
+        let Ok(account) = setting(i, "account_id") else {
+            return;
+        };
+        if let Ok(mut m) = self.app_jwt.lock() {
+            m.remove(account);
+        }
+        if let Ok(mut m) = self.consumers.lock() {
+            m.remove(&(account.to_owned(), consumer.to_owned()));
+        }
+    }
+
+    /// [`Self::call_once`], again with fresh tokens after a 401.
     async fn call(
+        &self,
+        conv: &Conversation,
+        path: &str,
+        body: Json,
+        what: &str,
+    ) -> Result<Json, Error> {
+        match self.call_once(conv, path, body.clone(), what).await {
+            Err(e) if e.status() == Some(401) => {
+                self.forget(&conv.integration, &conv.identifier);
+                self.call_once(conv, path, body, what).await
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once(
         &self,
         conv: &Conversation,
         path: &str,
@@ -221,47 +293,14 @@ impl Driver for LivePerson {
         request: &'a HttpRequest,
     ) -> BoxFuture<'a, Result<Opened, Error>> {
         Box::pin(async move {
-            let i = &conv.integration;
-            let app = self.app_jwt(i).await?;
-            let jws = self.consumer_jws(i, &conv.identifier, &app).await?;
-            let host = self.host(i, "asyncMessagingEnt").await?;
-            let what = "LivePerson: open conversation";
-            let answer = self
-                .http
-                .send_built(
-                    request,
-                    &[
-                        ("AppJWT", app.expose().to_owned()),
-                        ("ConsumerJWS", jws.expose().to_owned()),
-                    ],
-                    Some((crate::provider::liveperson::DEFAULT_BASE, &host)),
-                    what,
-                )
-                .await?
-                .json(what)?;
-            let item = answer
-                .as_array()
-                .and_then(|a| {
-                    a.iter()
-                        .find(|x| x.get("reqId").and_then(Json::as_str) == Some("2,"))
-                })
-                .ok_or_else(|| {
-                    bad_response("LivePerson: no answer to ConsumerRequestConversation")
-                })?;
-            if item.get("code").and_then(Json::as_str) != Some("OK") {
-                return Err(bad_response(format!(
-                    "LivePerson refused the conversation: {}",
-                    item.get("code").unwrap_or(&Json::Null)
-                )));
+            match self.open_once(conv, request).await {
+                // An AppJWT LivePerson expired early: fresh tokens, once.
+                Err(e) if e.status() == Some(401) => {
+                    self.forget(&conv.integration, &conv.identifier);
+                    self.open_once(conv, request).await
+                }
+                other => other,
             }
-            let id = item
-                .pointer("/body/conversationId")
-                .and_then(Json::as_str)
-                .ok_or_else(|| bad_response("LivePerson: no conversationId"))?;
-            Ok(Opened {
-                remote_id: id.to_owned(),
-                result: item.clone(),
-            })
         })
     }
 
