@@ -31,7 +31,8 @@ pub fn open(h: &Handoff<'_>) -> HttpRequest {
         "brandId": account,
         "channelType": "MESSAGING",
         "skillId": h.param("skill_id").map_or_else(|| "-1".to_owned(), text),
-        "conversationContext": { "type": "SharkContext", "visitorId": h.identifier, "lang": "pt-BR" }
+        "conversationContext": { "type": "SharkContext", "visitorId": h.identifier,
+            "lang": h.param("lang").map(text).filter(|l| !l.is_empty()).unwrap_or_else(|| "pt-BR".to_owned()) }
     });
     if let Some(c) = h.param("campaign_info") {
         request_conversation["campaignInfo"] = json!({
@@ -61,9 +62,25 @@ pub fn open(h: &Handoff<'_>) -> HttpRequest {
             "body": { "event": { "type": "ContentEvent", "contentType": "text/plain", "message": msg } }
         }));
     }
-    HttpRequest::json(Method::Post, url, Json::Array(batch))
+    // LivePerson's schemas want strings where a value is given: absent data is left out, not
+    // sent as `null`.
+    let mut batch = Json::Array(batch);
+    prune_nulls(&mut batch);
+    HttpRequest::json(Method::Post, url, batch)
         .credential("Authorization", "", "AppJWT")
         .credential("X-LP-ON-BEHALF", "", "ConsumerJWS")
+}
+
+/// Removes `null` members (and the objects they leave empty inside arrays stay as they are).
+fn prune_nulls(v: &mut Json) {
+    match v {
+        Json::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(prune_nulls);
+        }
+        Json::Array(a) => a.iter_mut().for_each(prune_nulls),
+        _ => {}
+    }
 }
 
 fn text(v: &Json) -> String {
