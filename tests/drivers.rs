@@ -304,14 +304,25 @@ async fn liveperson_end_to_end() {
     assert_eq!(post(&hook, &sig(&join), join.as_bytes()).await, 200);
     // An agent message with accents and an emoji: the signature is over the raw bytes.
     let msg = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 3,
-        "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
+        "originatorId": "carla-1", "serverTimestamp": 1_795_453_260_000_i64, "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
         "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "Olá Maria, já vi sua fatura 😀" } } ] } }).to_string();
     assert_eq!(post(&hook, &sig(&msg), msg.as_bytes()).await, 200);
+    // The fixtures follow LivePerson's own notification schema.
+    if let Some(v) =
+        common::vendor_file_validator("liveperson/assets/schema/ms/messagingEventNotification.json")
+    {
+        let body: Value = serde_json::from_str(&msg).expect("json");
+        let errors: Vec<String> = v
+            .iter_errors(&body["body"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
     // The same delivery again: acknowledged, no second effect.
     assert_eq!(post(&hook, &sig(&msg), msg.as_bytes()).await, 200);
     // As in LivePerson's own webhook examples: `dialogId` only, and a SHA-256 signature.
     let by_dialog = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 4,
-        "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "dialogId": "conv-77",
+        "originatorId": "carla-1", "serverTimestamp": 1_795_453_260_000_i64, "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "dialogId": "conv-77",
         "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "Pode me passar o CPF?" } } ] } }).to_string();
     let sha256 = vec![
         (
@@ -326,7 +337,7 @@ async fn liveperson_end_to_end() {
     assert_eq!(post(&hook, &sha256, by_dialog.as_bytes()).await, 200);
     // A private line between the agent and a manager never reaches the customer.
     let private = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 5,
-        "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
+        "originatorId": "carla-1", "serverTimestamp": 1_795_453_260_000_i64, "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
         "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "cliente difícil, ajuda?", "messageAudience": "AGENTS_AND_MANAGERS" } } ] } }).to_string();
     assert_eq!(post(&hook, &sig(&private), private.as_bytes()).await, 200);
     let out = h.rt.event("maria", user("Obrigada! Pode estornar?")).await;
@@ -342,6 +353,28 @@ async fn liveperson_end_to_end() {
         Some("pesquisa"),
         "the flow resumed in the agent_closed branch"
     );
+    // Every message fluxo published validates against LivePerson's own `PublishEvent` schema
+    // (the start message once carried no `dialogId`).
+    if let Some(v) = common::vendor_file_validator("liveperson/assets/schema/ms/PublishEvent.json")
+    {
+        let mut checked = 0;
+        for r in h.mock.received_requests().await.unwrap_or_default() {
+            let Ok(b) = serde_json::from_slice::<Value>(&r.body) else {
+                continue;
+            };
+            if b["type"] == "ms.PublishEvent" {
+                let errors: Vec<String> =
+                    v.iter_errors(&b["body"]).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{b}: {errors:?}");
+                checked += 1;
+            }
+        }
+        assert!(
+            checked >= 2,
+            "the start message and the relay were checked ({checked})"
+        );
+        assert!(!v.is_valid(&json!({ "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "sem dialogId" } })));
+    }
     let mut transcript = Vec::new();
     while let Ok(d) = h.rx.try_recv() {
         transcript.push(serde_json::to_string(&d.output).unwrap_or_default());

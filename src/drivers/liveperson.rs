@@ -191,10 +191,21 @@ impl LivePerson {
         let jws = self.consumer_jws(i, &conv.identifier, &app).await?;
         let host = self.host(i, "asyncMessagingEnt").await?;
         let what = "LivePerson: open conversation";
+        // `ms.PublishEvent` needs the conversation's `dialogId`, which exists only once
+        // LivePerson has answered the batch: the start message goes out after it.
+        let mut batch = request.clone();
+        let mut later = Vec::new();
+        if let Json::Array(items) = &mut batch.body {
+            let (publish, rest): (Vec<Json>, Vec<Json>) = items
+                .drain(..)
+                .partition(|x| x.get("type").and_then(Json::as_str) == Some("ms.PublishEvent"));
+            *items = rest;
+            later = publish;
+        }
         let answer = self
             .http
             .send_built(
-                request,
+                &batch,
                 &[
                     ("AppJWT", app.expose().to_owned()),
                     ("ConsumerJWS", jws.expose().to_owned()),
@@ -221,6 +232,37 @@ impl LivePerson {
             .pointer("/body/conversationId")
             .and_then(Json::as_str)
             .ok_or_else(|| bad_response("LivePerson: no conversationId"))?;
+        let opened = Conversation {
+            remote_id: Some(id.to_owned()),
+            ..conv.clone()
+        };
+        for mut m in later {
+            if let Some(b) = m.get_mut("body").and_then(Json::as_object_mut) {
+                b.insert("dialogId".into(), Json::from(id));
+            }
+            // The conversation is open either way; a start message LivePerson refuses is
+            // logged, not a failed hand-over.
+            match self
+                .call(
+                    &opened,
+                    "conversation/send?v=3",
+                    m,
+                    "LivePerson: start message",
+                )
+                .await
+            {
+                Ok(a)
+                    if a.get("code")
+                        .and_then(Json::as_str)
+                        .is_none_or(|c| c == "OK") => {}
+                Ok(a) => {
+                    tracing::warn!(target: "fluxo::drivers", code = %a.get("code").unwrap_or(&Json::Null), "LivePerson refused the start message");
+                }
+                Err(e) => {
+                    tracing::warn!(target: "fluxo::drivers", error = %e, "the start message was not sent");
+                }
+            }
+        }
         Ok(Opened {
             remote_id: id.to_owned(),
             result: item.clone(),

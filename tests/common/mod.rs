@@ -171,3 +171,59 @@ pub fn request_schema<'a>(
         .get(method)?
         .pointer("/requestBody/content/application~1json/schema")
 }
+
+/// A validator for a JSON Schema file of `../shared/vendor-specs/` whose relative `$ref`s name
+/// other files beside it (LivePerson's schemas), or `None` (after a visible `SKIPPED`).
+#[allow(dead_code)]
+pub fn vendor_file_validator(relative: &str) -> Option<jsonschema::Validator> {
+    struct Files;
+    impl jsonschema::Retrieve for Files {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+            let text = std::fs::read_to_string(uri.path().as_str())?;
+            let mut v: serde_json::Value = serde_json::from_str(&text)?;
+            draft3_any(&mut v);
+            Ok(v)
+        }
+    }
+    /// A few of LivePerson's files still say `"type": "any"` (draft 3), which later drafts
+    /// spell by leaving `type` out.
+    fn draft3_any(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("type").and_then(serde_json::Value::as_str) == Some("any") {
+                    m.remove("type");
+                }
+                m.values_mut().for_each(draft3_any);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(draft3_any),
+            _ => {}
+        }
+    }
+    let Some(shared) = shared() else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: vendor contract {relative}: ../shared is absent"
+        );
+        return None;
+    };
+    let path = shared
+        .join("vendor-specs")
+        .join(relative)
+        .canonicalize()
+        .ok()?;
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    draft3_any(&mut schema);
+    Some(
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .with_base_uri(format!("file://{}", path.display()))
+            .with_retriever(Files)
+            .build(&schema)
+            .expect("the vendor schema compiles"),
+    )
+}
