@@ -381,14 +381,18 @@ fn events_in_the_wrong_state_change_nothing() {
             "{e} changed the session"
         );
     }
-    // During a chat: an agent message before anyone joined, a second close.
+    // During a chat: an agent message before anyone joined (a provider's webhooks out of
+    // order) joins the agent first and reaches the user; a second close is an error.
     let (bot, mut s, t0) = handed_over();
     let out = bot.handle(
         &mut s,
         ev(json!({ "type": "agent_message", "text": "oi" })),
         t0,
     );
-    assert!(matches!(&out[..], [Output::Error { .. }]));
+    assert!(
+        matches!(&out[..], [Output::RepresentativeJoined { .. }, Output::Message { text: Some(t), .. }] if t == "oi"),
+        "{out:?}"
+    );
     bot.handle(&mut s, ev(json!({ "type": "agent_close" })), t0);
     let out = bot.handle(&mut s, ev(json!({ "type": "agent_close" })), t0);
     assert!(

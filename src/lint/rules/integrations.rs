@@ -1,4 +1,5 @@
-//! Rules about integrations: `integrations-simulated`, `duplicate-integration-id`, `inline-secret`.
+//! Rules about integrations: `integrations-simulated`, `duplicate-integration-id`, `inline-secret`,
+//! `experimental-provider`.
 
 use super::{live_chats, FlowRule, IntegrationsRule};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
@@ -51,6 +52,40 @@ declare_rule! {
     /// ```
     /// Write `"access_key": { "env": "ALTU_ACCESS_KEY" }`.
     pub struct InlineSecret => "inline-secret", Error;
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Notes an integration whose provider API is not public: Webex Contact Center's
+    /// digital-channel tasks (`mediaType: chat`, `/v1/tasks/{id}/messages`) exist only in
+    /// Cisco's private "Bring Your Own Custom Messaging Channel" beta. The public Create Task API
+    /// takes telephony tasks only.
+    ///
+    /// ## Why it matters
+    /// The request shapes fluxo sends to it are assumed (see `docs/providers.md`), and they can
+    /// change without notice: check them against your beta documentation before going live.
+    ///
+    /// ## Example
+    /// ```json
+    /// { "integrations": [ { "id": 4, "provider": "webex_cc", "settings": { … } } ] }
+    /// ```
+    pub struct ExperimentalProvider => "experimental-provider", Info;
+}
+
+impl IntegrationsRule for ExperimentalProvider {
+    fn check(value: &Json, out: &mut Vec<Diagnostic>) {
+        for (i, it) in integrations(value).iter().enumerate() {
+            if it.get("provider").and_then(Json::as_str) == Some("webex_cc") {
+                out.push(
+                    Diagnostic::new::<ExperimentalProvider>(
+                        Location::Value(format!("/integrations/{i}/provider")),
+                        "experimental: Webex Contact Center's digital-channel tasks are a private beta; the public Create Task API is telephony only",
+                    )
+                    .help("the requests fluxo sends are assumed; check them against Cisco's beta documentation"),
+                );
+            }
+        }
+    }
 }
 
 /// Setting names that hold secrets.

@@ -141,6 +141,7 @@ registry! {
     integrations: [
         integrations::DuplicateIntegrationId,
         integrations::InlineSecret,
+        integrations::ExperimentalProvider,
     ],
     watson: [],
 }
