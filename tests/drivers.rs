@@ -340,6 +340,14 @@ async fn liveperson_end_to_end() {
         "originatorId": "carla-1", "serverTimestamp": 1_795_453_260_000_i64, "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "conversationId": "conv-77", "dialogId": "conv-77",
         "event": { "type": "ContentEvent", "contentType": "text/plain", "message": "cliente difícil, ajuda?", "messageAudience": "AGENTS_AND_MANAGERS" } } ] } }).to_string();
     assert_eq!(post(&hook, &sig(&private), private.as_bytes()).await, 200);
+    // Typing both ways: the agent's `ChatStateEvent` reaches the user; the user's typing goes
+    // to LivePerson as a `ChatStateEvent` (validated with the other published events below).
+    let typing = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": 6,
+        "originatorId": "carla-1", "serverTimestamp": 1_795_453_260_000_i64, "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" }, "dialogId": "conv-77",
+        "event": { "type": "ChatStateEvent", "chatState": "COMPOSING" } } ] } }).to_string();
+    assert_eq!(post(&hook, &sig(&typing), typing.as_bytes()).await, 200);
+    h.rt.event("maria", Event::UserTyping { typing: true })
+        .await;
     let out = h.rt.event("maria", user("Obrigada! Pode estornar?")).await;
     assert!(matches!(&out[..], [Output::RelayToAgent { .. }]), "{out:?}");
     let close = json!({ "kind": "notification", "type": "cqm.ExConversationChangeNotification", "body": { "changes": [ { "type": "UPSERT",
@@ -381,7 +389,7 @@ async fn liveperson_end_to_end() {
     }
     let agent_msgs = transcript
         .iter()
-        .filter(|l| l.contains("\"from\":\"agent\""))
+        .filter(|l| l.contains("\"type\":\"message\"") && l.contains("\"from\":\"agent\""))
         .count();
     assert_eq!(
         agent_msgs, 2,
@@ -391,6 +399,12 @@ async fn liveperson_end_to_end() {
         .iter()
         .any(|l| l.contains("Pode me passar o CPF?")));
     assert!(!transcript.iter().any(|l| l.contains("cliente difícil")));
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l == r#"{"type":"typing","from":"agent","typing":true}"#),
+        "{transcript:#?}"
+    );
     assert!(transcript
         .iter()
         .any(|l| l.contains("Olá Maria, já vi sua fatura 😀")));

@@ -762,3 +762,54 @@ fn zendesk_messaging_mode_passes_control_with_data_capture() {
         "Maria Silva"
     );
 }
+
+/// Typing: the user's is relayed only to an agent who is there; the agent's reaches the user;
+/// an agent typing with no chat open is an event that makes no sense.
+#[test]
+fn typing_both_ways() {
+    let bot = load("simulator", false);
+    let mut s = bot.new_session("u");
+    play(&bot, &mut s, MONDAY_2PM, &prefix()[..2]);
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "user_typing", "typing": true })),
+        MONDAY_2PM,
+    );
+    assert!(out.is_empty(), "no one to tell: {out:?}");
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_typing", "typing": true })),
+        MONDAY_2PM,
+    );
+    assert!(matches!(&out[..], [Output::Error { .. }]), "{out:?}");
+    let (bot, mut s, t0) = handed_over();
+    bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_join", "name": "Carla" })),
+        t0,
+    );
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "user_typing", "typing": true })),
+        t0,
+    );
+    assert_eq!(
+        out,
+        vec![Output::Typing {
+            from: "user".into(),
+            typing: true
+        }]
+    );
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_typing", "typing": false })),
+        t0,
+    );
+    assert_eq!(
+        out,
+        vec![Output::Typing {
+            from: "agent".into(),
+            typing: false
+        }]
+    );
+}

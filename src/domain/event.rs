@@ -101,6 +101,17 @@ pub enum Event {
         /// Seconds.
         seconds: u64,
     },
+    /// The user started (`true`) or stopped typing: relayed to the agent during a live chat,
+    /// ignored otherwise.
+    UserTyping {
+        /// Typing or not.
+        typing: bool,
+    },
+    /// The agent started or stopped typing: shown to the user.
+    AgentTyping {
+        /// Typing or not.
+        typing: bool,
+    },
 }
 
 impl Event {
@@ -232,6 +243,14 @@ pub enum Output {
         name: String,
         /// Rendered parameters.
         parameters: Json,
+    },
+    /// Someone is typing: `from: "user"` is for the agent (the host relays it), `from: "agent"`
+    /// is for the user's channel.
+    Typing {
+        /// `user` or `agent`.
+        from: String,
+        /// Typing or not.
+        typing: bool,
     },
     /// An analytics event.
     EventEmitted {

@@ -364,6 +364,24 @@ impl Driver for LivePerson {
         })
     }
 
+    fn typing<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        typing: bool,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let Some(id) = conv.remote_id.as_deref() else {
+                return Ok(());
+            };
+            let state = if typing { "COMPOSING" } else { "ACTIVE" };
+            let body = json!({ "kind": "req", "id": "1", "type": "ms.PublishEvent",
+                "body": { "dialogId": id, "event": { "type": "ChatStateEvent", "chatState": state } } });
+            self.call(conv, "conversation/send?v=3", body, "LivePerson: typing")
+                .await
+                .map(drop)
+        })
+    }
+
     fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let Some(id) = conv.remote_id.as_deref() else {
@@ -441,7 +459,10 @@ impl Driver for LivePerson {
                         .and_then(Json::as_str)
                         .unwrap_or("agent")
                         .to_owned();
-                    let seq = c.get("sequence").map(Json::to_string).unwrap_or_default();
+                    let seq = c.get("sequence").map_or_else(
+                        || super::body_key(c.to_string().as_bytes()),
+                        Json::to_string,
+                    );
                     let event = match c.pointer("/event/type").and_then(Json::as_str) {
                         Some("ContentEvent") => Event::AgentMessage {
                             text: c
@@ -453,6 +474,10 @@ impl Driver for LivePerson {
                         Some("AcceptStatusEvent") => Event::AgentJoin {
                             name: agent.clone(),
                             avatar: None,
+                        },
+                        Some("ChatStateEvent") => Event::AgentTyping {
+                            typing: c.pointer("/event/chatState").and_then(Json::as_str)
+                                == Some("COMPOSING"),
                         },
                         _ => continue,
                     };

@@ -137,6 +137,16 @@ pub trait Driver: Send + Sync {
     ) -> BoxFuture<'a, Result<(), Error>>;
     /// Ends the provider's conversation from the bot's side.
     fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>>;
+    /// Tells the agent the user started or stopped typing. Providers with no typing
+    /// indicator ignore it (the default).
+    fn typing<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        typing: bool,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = (conv, typing);
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// Verifies and reads a webhook (raw body bytes, as received).
     fn webhook(
         &self,

@@ -360,6 +360,25 @@ impl Bot {
             },
             Event::ActionResult { id, result } => self.action_result(s, id, result, now, &mut out),
             Event::Advance { .. } => {}
+            // Only a live chat with an agent has someone to tell; otherwise nothing happens.
+            Event::UserTyping { typing } => {
+                if s.chat
+                    .as_ref()
+                    .is_some_and(|c| c.phase == session::Phase::Active)
+                {
+                    out.push(Output::Typing {
+                        from: "user".into(),
+                        typing,
+                    });
+                }
+            }
+            Event::AgentTyping { typing } => match s.chat.is_some() {
+                true => out.push(Output::Typing {
+                    from: "agent".into(),
+                    typing,
+                }),
+                false => unexpected(&mut out, "`agent_typing`: no live chat is open"),
+            },
         }
         out
     }

@@ -625,6 +625,14 @@ impl Runtime {
                     }
                 }
             }
+            "typing" => {
+                let typing = p.get("typing").and_then(Json::as_bool).unwrap_or(false);
+                if let Err(e) = driver.typing(&conv, typing).await {
+                    tracing::debug!(target: "fluxo::runtime", conversation = %key, error = %e, "typing indicator not delivered");
+                }
+                let _ = self.inner.store.finish_effect(id, self.now()).await;
+                Vec::new()
+            }
             _ => {
                 if let Err(e) = driver.close(&conv).await {
                     tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "closing the provider's conversation failed");
@@ -1061,6 +1069,16 @@ impl TurnBody {
                             effect(
                                 "relay",
                                 json!({ "integration_id": iid, "remote_id": rid, "text": text }),
+                            );
+                        }
+                    }
+                }
+                Output::Typing { from, typing } if from == "user" => {
+                    if let Some((iid, rid)) = after.as_ref() {
+                        if self.rt.has_driver(&bot, iid) {
+                            effect(
+                                "typing",
+                                json!({ "integration_id": iid, "remote_id": rid, "typing": typing }),
                             );
                         }
                     }
