@@ -1346,6 +1346,21 @@ async fn zendesk_messaging_end_to_end() {
     }
     let ai = ai.to_string();
     assert_eq!(post(&hook, &key, ai.as_bytes()).await, 200);
+    // Files both ways: the agent's image reaches the user; the user's PDF goes to Sunshine as
+    // `file` content with its `mediaUrl` (validated against the spec with the other messages).
+    let image = json!({ "app": { "id": "app-1" }, "events": [ { "id": "ev-img", "type": "conversation:message", "payload": {
+        "conversation": { "id": "sc-9" }, "message": { "author": { "type": "business", "displayName": "Paula" },
+        "content": { "type": "image", "mediaUrl": "https://media.example/segunda-via.png", "mediaType": "image/png" } } } } ] }).to_string();
+    assert_eq!(post(&hook, &key, image.as_bytes()).await, 200);
+    rt.event(
+        "maria",
+        Event::UserFile {
+            url: "https://files.example/comprovante.pdf".into(),
+            name: Some("comprovante.pdf".into()),
+            mime_type: Some("application/pdf".into()),
+        },
+    )
+    .await;
     rt.event("maria", user("Obrigada, Paula")).await;
     let release = json!({ "events": [ { "id": "ev-2", "type": "switchboard:releaseControl", "payload": { "conversation": { "id": "sc-9" }, "reason": "ticketSolved" } } ] }).to_string();
     assert_eq!(
@@ -1374,6 +1389,10 @@ async fn zendesk_messaging_end_to_end() {
         !out.iter()
             .any(|o| matches!(o, Output::Message { text: Some(t), .. } if t == "Posso ajudar?")),
         "an AI author's message is not relayed as the agent's"
+    );
+    assert!(
+        out.iter().any(|o| matches!(o, Output::File { from, url, .. } if from == "agent" && url == "https://media.example/segunda-via.png")),
+        "{out:?}"
     );
     assert_eq!(
         rt.session("maria")

@@ -813,3 +813,53 @@ fn typing_both_ways() {
         }]
     );
 }
+
+/// Files: the user's goes to the agent during a chat and to the bot (as its URL) otherwise; the
+/// agent's reaches the user, joining the agent first if the join was not seen yet.
+#[test]
+fn files_both_ways() {
+    let bot = load("simulator", false);
+    let mut s = bot.new_session("u");
+    play(&bot, &mut s, MONDAY_2PM, &prefix()[..1]);
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "user_file", "url": "https://files.example/cpf.png", "mime_type": "image/png" })),
+        MONDAY_2PM,
+    );
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::File { .. } | Output::RelayToAgent { .. })),
+        "{out:?}"
+    );
+    assert!(!out.is_empty(), "the bot answered the URL as a message");
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_file", "url": "https://x" })),
+        MONDAY_2PM,
+    );
+    assert!(matches!(&out[..], [Output::Error { .. }]), "{out:?}");
+    let (bot, mut s, t0) = handed_over();
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_file", "url": "https://files.example/boleto.pdf", "name": "boleto.pdf" })),
+        t0,
+    );
+    assert!(
+        matches!(&out[..], [Output::RepresentativeJoined { .. }, Output::File { from, url, .. }] if from == "agent" && url.ends_with("boleto.pdf")),
+        "{out:?}"
+    );
+    let out = bot.handle(
+        &mut s,
+        ev(json!({ "type": "user_file", "url": "https://files.example/comprovante.pdf", "name": "comprovante.pdf" })),
+        t0,
+    );
+    assert_eq!(
+        out,
+        vec![Output::File {
+            from: "user".into(),
+            url: "https://files.example/comprovante.pdf".into(),
+            name: Some("comprovante.pdf".into()),
+            mime_type: None,
+        }]
+    );
+}

@@ -887,8 +887,18 @@ async fn two_replicas_on_postgres() {
     let base = fake.start().await;
     let dir = Scratch::new("serve-replicas");
     let flows = bots(&dir, &base, 4);
-    let a = Service::start(&["--flows", &flows, "--store", &db.url], &[]);
-    let b = Service::start(&["--flows", &flows, "--store", &db.url], &[]);
+    // This test is about lost updates, not slow clients: a generous header timeout keeps a
+    // loaded machine (200 connections opened at once) from turning into refused connections.
+    let args = [
+        "--flows",
+        &flows,
+        "--store",
+        &db.url,
+        "--header-timeout",
+        "60",
+    ];
+    let a = Service::start(&args, &[]);
+    let b = Service::start(&args, &[]);
     let (a, b) = (Arc::new(a), Arc::new(b));
 
     // 20 conversations × 10 events, alternating replicas, all at once.

@@ -112,6 +112,29 @@ pub enum Event {
         /// Typing or not.
         typing: bool,
     },
+    /// The user shared a file or image: relayed to the agent during a live chat; otherwise the
+    /// bot receives it as a message whose text is the URL.
+    UserFile {
+        /// Where the file is.
+        url: String,
+        /// Its name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Its media type.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+    },
+    /// The agent shared a file or image: shown to the user.
+    AgentFile {
+        /// Where the file is.
+        url: String,
+        /// Its name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Its media type.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+    },
 }
 
 impl Event {
@@ -251,6 +274,20 @@ pub enum Output {
         from: String,
         /// Typing or not.
         typing: bool,
+    },
+    /// A shared file, relayed like a message: `from: "user"` is for the agent (the host relays
+    /// it), `from: "agent"` for the user's channel.
+    File {
+        /// `user` or `agent`.
+        from: String,
+        /// Where the file is.
+        url: String,
+        /// Its name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Its media type.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
     },
     /// An analytics event.
     EventEmitted {

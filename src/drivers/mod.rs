@@ -110,6 +110,17 @@ pub struct Inbound {
     pub event: Event,
 }
 
+/// A file shared in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    /// Where it is.
+    pub url: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its media type.
+    pub mime_type: Option<String>,
+}
+
 /// A header list as received (names lower-case).
 pub type Headers = Vec<(String, String)>;
 
@@ -137,6 +148,21 @@ pub trait Driver: Send + Sync {
     ) -> BoxFuture<'a, Result<(), Error>>;
     /// Ends the provider's conversation from the bot's side.
     fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>>;
+    /// Sends a file the user shared. By default, a message with its name and URL (for
+    /// providers whose file upload fluxo does not speak).
+    fn send_file<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        file: &'a SharedFile,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let text = match &file.name {
+                Some(n) => format!("{n}: {}", file.url),
+                None => file.url.clone(),
+            };
+            self.send(conv, &text).await
+        })
+    }
     /// Tells the agent the user started or stopped typing. Providers with no typing
     /// indicator ignore it (the default).
     fn typing<'a>(

@@ -257,6 +257,53 @@ impl Driver for Zendesk {
         })
     }
 
+    fn send_file<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        file: &'a super::SharedFile,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let i = &conv.integration;
+            let id = conv
+                .remote_id
+                .as_deref()
+                .ok_or_else(|| config("Zendesk: the conversation is not open yet"))?;
+            if !messaging(i) {
+                // A ticket comment with the link (uploads need the Attachments API).
+                let text = match &file.name {
+                    Some(n) => format!("{n}: {}", file.url),
+                    None => file.url.clone(),
+                };
+                return self.send(conv, &text).await;
+            }
+            let app = setting(i, "app_id")?;
+            // Sunshine's `image` and `file` content types carry a `mediaUrl`.
+            let kind = if file
+                .mime_type
+                .as_deref()
+                .is_some_and(|m| m.starts_with("image/"))
+            {
+                "image"
+            } else {
+                "file"
+            };
+            let mut content = json!({ "type": kind, "mediaUrl": file.url });
+            if let (Some(n), "file") = (&file.name, kind) {
+                content["altText"] = json!(n);
+            }
+            let body = json!({ "author": { "type": "user", "userId": conv.identifier }, "content": content });
+            self.call(
+                i,
+                Method::POST,
+                format!("{}/v2/apps/{app}/conversations/{id}/messages", base(i)?),
+                body,
+                "Zendesk: file",
+            )
+            .await
+            .map(drop)
+        })
+    }
+
     fn close<'a>(&'a self, conv: &'a Conversation) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let i = &conv.integration;
@@ -346,15 +393,27 @@ impl Driver for Zendesk {
                             dedupe: format!("zd:{conv}:join:{name}"),
                             event: Event::AgentJoin { name, avatar: None },
                         });
-                        let text = e
-                            .pointer("/payload/message/content/text")
-                            .and_then(Json::as_str)
-                            .unwrap_or_default()
-                            .to_owned();
+                        let content = e
+                            .pointer("/payload/message/content")
+                            .cloned()
+                            .unwrap_or_default();
+                        let text =
+                            |k: &str| content.get(k).and_then(Json::as_str).map(str::to_owned);
+                        // `image` and `file` content (Sunshine's `mediaUrl`) is a shared file.
+                        let event = match (text("type").as_deref(), text("mediaUrl")) {
+                            (Some("image" | "file"), Some(url)) => Event::AgentFile {
+                                url,
+                                name: text("altText"),
+                                mime_type: text("mediaType"),
+                            },
+                            _ => Event::AgentMessage {
+                                text: text("text").unwrap_or_default(),
+                            },
+                        };
                         out.push(Inbound {
                             remote_id: conv,
                             dedupe: format!("zd:{id}"),
-                            event: Event::AgentMessage { text },
+                            event,
                         });
                     }
                     Some("switchboard:releaseControl") => {

@@ -372,6 +372,48 @@ impl Bot {
                     });
                 }
             }
+            Event::UserFile {
+                url,
+                name,
+                mime_type,
+            } => match &mut s.chat {
+                Some(chat) => {
+                    if chat.phase == session::Phase::Active {
+                        chat.inactivity_deadline = None;
+                    }
+                    out.push(Output::File {
+                        from: "user".into(),
+                        url,
+                        name,
+                        mime_type,
+                    });
+                }
+                // The bot reads text: it gets the file's address.
+                None => self.user(s, url, None, None, None, now, &mut out),
+            },
+            Event::AgentFile {
+                url,
+                name,
+                mime_type,
+            } => match &s.chat {
+                Some(chat) => {
+                    if chat.phase != session::Phase::Active {
+                        // As for a message: the file says an agent is there.
+                        self.agent_join(s, "agent".into(), now, &mut out);
+                    }
+                    let inactivity = self.inactivity_after(s, now);
+                    if let Some(chat) = &mut s.chat {
+                        chat.inactivity_deadline = inactivity;
+                    }
+                    out.push(Output::File {
+                        from: "agent".into(),
+                        url,
+                        name,
+                        mime_type,
+                    });
+                }
+                None => unexpected(&mut out, "`agent_file`: no live chat is open"),
+            },
             Event::AgentTyping { typing } => match s.chat.is_some() {
                 true => out.push(Output::Typing {
                     from: "agent".into(),

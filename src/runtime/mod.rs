@@ -625,6 +625,26 @@ impl Runtime {
                     }
                 }
             }
+            "file" => {
+                let file = drivers::SharedFile {
+                    url: text("url").unwrap_or_default(),
+                    name: text("name"),
+                    mime_type: text("mime_type"),
+                };
+                match driver.send_file(&conv, &file).await {
+                    Ok(()) => {
+                        let _ = self.inner.store.finish_effect(id, self.now()).await;
+                        Vec::new()
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relaying a file to the agent failed");
+                        follow(Event::ProviderError {
+                            message: e.to_string(),
+                        })
+                        .await
+                    }
+                }
+            }
             "typing" => {
                 let typing = p.get("typing").and_then(Json::as_bool).unwrap_or(false);
                 if let Err(e) = driver.typing(&conv, typing).await {
@@ -1069,6 +1089,21 @@ impl TurnBody {
                             effect(
                                 "relay",
                                 json!({ "integration_id": iid, "remote_id": rid, "text": text }),
+                            );
+                        }
+                    }
+                }
+                Output::File {
+                    from,
+                    url,
+                    name,
+                    mime_type,
+                } if from == "user" => {
+                    if let Some((iid, rid)) = after.as_ref() {
+                        if self.rt.has_driver(&bot, iid) {
+                            effect(
+                                "file",
+                                json!({ "integration_id": iid, "remote_id": rid, "url": url, "name": name, "mime_type": mime_type }),
                             );
                         }
                     }

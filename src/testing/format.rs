@@ -377,6 +377,8 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
                 Event::Start { .. } | Event::UserTyping { .. } | Event::AgentTyping { .. } => {
                     return None
                 }
+                // Not a step of the test format yet.
+                Event::UserFile { .. } | Event::AgentFile { .. } => return None,
             })
         })
         .collect();

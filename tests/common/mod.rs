@@ -133,6 +133,34 @@ pub fn openapi_validator(
     fn rewrite(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
+                // OpenAPI's `discriminator` picks one branch of a `oneOf` by a property's value;
+                // plain JSON Schema would try every branch (and loose ones overlap).
+                let mapping = m.get("discriminator").and_then(|d| {
+                    Some((
+                        d.get("propertyName")?.as_str()?.to_owned(),
+                        d.get("mapping")?.as_object()?.clone(),
+                    ))
+                });
+                if let (Some((prop, mapping)), true) = (mapping, m.contains_key("oneOf")) {
+                    m.remove("oneOf");
+                    m.remove("discriminator");
+                    let branches: Vec<serde_json::Value> = mapping
+                        .iter()
+                        .map(|(value, target)| {
+                            serde_json::json!({
+                                "if": { "properties": { prop.clone(): { "const": value } }, "required": [prop.clone()] },
+                                "then": { "$ref": target }
+                            })
+                        })
+                        .collect();
+                    let values: Vec<&String> = mapping.keys().collect();
+                    m.insert("allOf".into(), serde_json::Value::Array(branches));
+                    m.insert("required".into(), serde_json::json!([prop.clone()]));
+                    m.insert(
+                        "properties".into(),
+                        serde_json::json!({ prop.clone(): { "enum": values } }),
+                    );
+                }
                 if let Some(serde_json::Value::String(r)) = m.get_mut("$ref") {
                     if let Some(name) = r.strip_prefix("#/components/schemas/") {
                         *r = format!("#/definitions/{name}");
