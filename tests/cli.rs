@@ -46,6 +46,18 @@ fn exit_codes() {
         1,
         "errors"
     );
+    // A directory with nothing to check is not a pass: a CI job must not go green having
+    // checked nothing.
+    let empty = common::Scratch::new("cli-empty");
+    std::fs::write(empty.join("package.json"), r#"{"name": "x"}"#).expect("write");
+    let dir = empty.path().display().to_string();
+    let nothing = fluxo(&["lint", &dir]);
+    assert_eq!(code(&nothing), 2, "lint of a directory without flows");
+    assert!(String::from_utf8_lossy(&nothing.stderr)
+        .contains("no flow, Watson workspace or integrations file found under"));
+    let nothing = fluxo(&["test", &dir]);
+    assert_eq!(code(&nothing), 2, "test of a directory without tests");
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no conversation tests"));
     let missing = fluxo(&["lint", "no/such/file.json"]);
     assert_eq!(code(&missing), 2, "I/O error");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/file.json"));

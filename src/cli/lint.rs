@@ -106,6 +106,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         });
     }
     let linted = lint_parallel(&jobs);
+    let before = reports.len();
     let mut simulated_said = false;
     for (job, mut report) in jobs.iter().zip(linted) {
         // Walked files that are not fluxo files (package.json, schemas) are skipped quietly.
@@ -133,6 +134,14 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             }
         }
         reports.push(report);
+    }
+    // A CI job must not pass having checked nothing (an empty or mistyped directory).
+    if reports.len() == before {
+        let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        return usage_error(&format!(
+            "no flow, Watson workspace or integrations file found under {}",
+            named.join(", ")
+        ));
     }
     let color = args.format == Format::Human
         && std::io::stdout().is_terminal()

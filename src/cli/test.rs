@@ -44,6 +44,14 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if files.is_empty() {
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "error: no conversation tests (`*.test.json`) found under {}",
+            named.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let opts = RunOptions { bless: args.bless };
     // Files run in parallel; results are printed in file order.
     let results = super::parallel_map(&files, |f| run_file(f, opts));
