@@ -201,7 +201,6 @@ impl Driver for AltuConnector {
             .ok_or_else(|| bad_request("no `conversationID` nor `identifier`"))?
             .to_owned();
         let p = v.get("parameters").cloned().unwrap_or(Json::Null);
-        let ts = v.get("timestamp").map(Json::to_string).unwrap_or_default();
         let text = |path: &str| p.pointer(path).and_then(Json::as_str).map(str::to_owned);
         let event = match action {
             "AGENT_JOINED" => Event::AgentJoin {
@@ -226,7 +225,6 @@ impl Driver for AltuConnector {
         };
         // A message id when the connector gives one; otherwise the delivery itself (a seconds
         // timestamp would drop the second of two messages sent in the same second).
-        let _ = ts;
         let id = text("/message/id").unwrap_or_else(|| super::body_key(body));
         Ok(vec![Inbound {
             dedupe: format!("altu:{remote}:{action}:{id}"),

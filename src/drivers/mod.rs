@@ -121,6 +121,16 @@ pub struct SharedFile {
     pub mime_type: Option<String>,
 }
 
+impl SharedFile {
+    /// The file as a message, for providers that take only text: `name: url`, or the URL.
+    pub fn as_text(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n}: {}", self.url),
+            None => self.url.clone(),
+        }
+    }
+}
+
 /// A header list as received (names lower-case).
 pub type Headers = Vec<(String, String)>;
 
@@ -155,13 +165,7 @@ pub trait Driver: Send + Sync {
         conv: &'a Conversation,
         file: &'a SharedFile,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let text = match &file.name {
-                Some(n) => format!("{n}: {}", file.url),
-                None => file.url.clone(),
-            };
-            self.send(conv, &text).await
-        })
+        Box::pin(async move { self.send(conv, &file.as_text()).await })
     }
     /// Tells the agent the user started or stopped typing. Providers with no typing
     /// indicator ignore it (the default).

@@ -270,11 +270,7 @@ impl Driver for Zendesk {
                 .ok_or_else(|| config("Zendesk: the conversation is not open yet"))?;
             if !messaging(i) {
                 // A ticket comment with the link (uploads need the Attachments API).
-                let text = match &file.name {
-                    Some(n) => format!("{n}: {}", file.url),
-                    None => file.url.clone(),
-                };
-                return self.send(conv, &text).await;
+                return self.send(conv, &file.as_text()).await;
             }
             let app = setting(i, "app_id")?;
             // Sunshine's `image` and `file` content types carry a `mediaUrl`.
