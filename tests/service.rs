@@ -8,6 +8,10 @@
 #![cfg(feature = "drivers")]
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
+
+use postgres::Database;
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -810,69 +814,6 @@ async fn deploys_never_reset_a_conversation() {
     );
     assert_eq!(summary(&s, "cadastro", "s1").await["current_version"], true);
     seqs_gap_free(&outputs(&s, "cadastro", "s2").await);
-}
-
-/// A fresh database on the PostgreSQL server of `FLUXO_TEST_POSTGRES`, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(tag: &str) -> Option<Database> {
-        let Ok(admin) = std::env::var("FLUXO_TEST_POSTGRES") else {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {tag}: set FLUXO_TEST_POSTGRES to a PostgreSQL URL to run it"
-            );
-            return None;
-        };
-        let name = format!("fluxo_{tag}_{}", std::process::id());
-        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-            .await
-            .expect("connect to FLUXO_TEST_POSTGRES");
-        tokio::spawn(conn);
-        let _ = client
-            .execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
-            .await;
-        client
-            .execute(&format!("CREATE DATABASE {name}"), &[])
-            .await
-            .expect("create database");
-        let url = match admin.rfind('/') {
-            Some(i) if i > admin.find("://").map_or(0, |p| p + 2) => {
-                format!("{}/{name}", &admin[..i])
-            }
-            _ => format!("{admin}/{name}"),
-        };
-        Some(Database { admin, name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-                    .await
-                    .ok()?;
-                tokio::spawn(conn);
-                client
-                    .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[])
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
 }
 
 /// Two replicas on one PostgreSQL database: concurrent events for the same conversations through
