@@ -1628,3 +1628,42 @@ async fn liveperson_gets_fresh_tokens_after_a_401() {
         .expect("sent with fresh tokens");
     assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// A host that runs without the runtime's workers (`Options::workers` off) drives timers
+/// itself with `Runtime::work`: nothing fires until it calls, and then the due timer fires.
+#[tokio::test(start_paused = true)]
+async fn a_host_without_workers_fires_timers_with_work() {
+    let bot = Bot::from_json(
+        &read("flows/simulator.json"),
+        Some(&read("flows/integrations.json")),
+    )
+    .expect("loads");
+    let (rt, _rx) = Runtime::with_bots(
+        vec![fluxo::runtime::NamedBot {
+            name: "default".into(),
+            bot,
+            source: None,
+        }],
+        Arc::new(MemoryStore::default()),
+        Http::new(fast()),
+        Arc::new(TokioClock::starting_at(1_795_453_200_000)),
+        fluxo::runtime::Options {
+            workers: false,
+            ..Default::default()
+        },
+    );
+    to_the_agent(&rt, "u", plain_start()).await;
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    assert!(
+        rt.session("u")
+            .await
+            .is_some_and(|s| s.live_chat().is_some()),
+        "no worker: still waiting"
+    );
+    assert!(rt.work().await, "the due timer fired");
+    assert!(rt
+        .session("u")
+        .await
+        .is_some_and(|s| s.live_chat().is_none()));
+    assert!(!rt.work().await, "nothing left to do");
+}
