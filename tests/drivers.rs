@@ -1667,3 +1667,86 @@ async fn a_host_without_workers_fires_timers_with_work() {
         .is_some_and(|s| s.live_chat().is_none()));
     assert!(!rt.work().await, "nothing left to do");
 }
+
+/// Ctrl-C while `fluxo run --live` waits on an open live chat ends it as the user would: the
+/// provider's ticket is closed before fluxo exits, not left waiting for an agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_live_mode_closes_the_open_chat() {
+    secrets();
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/tickets"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "ticket": { "id": 4711, "requester_id": 9 } })),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v2/tickets/4711"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&mock)
+        .await;
+    let dir = common::Scratch::new("live-ctrl-c");
+    std::fs::copy(
+        common::root().join("flows/zendesk.json"),
+        dir.join("zendesk.json"),
+    )
+    .expect("copy");
+    std::fs::write(
+        dir.join("integrations.json"),
+        json!({ "integrations": [ integration("zendesk", &mock.uri()) ] }).to_string(),
+    )
+    .expect("write");
+    std::fs::write(dir.join("events.jsonl"), "{\"type\": \"start\", \"context\": {\"zendeskTag\": \"vip\"}}\n{\"type\": \"user\", \"text\": \"529.982.247-25\"}\n{\"type\": \"user\", \"text\": \"2\"}\n").expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args([
+            "run",
+            "zendesk.json",
+            "--live",
+            "--events",
+            "events.jsonl",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn fluxo run --live");
+    for _ in 0..200 {
+        if mock
+            .received_requests()
+            .await
+            .is_some_and(|r| !r.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give the provider's answer time to be applied, then press Ctrl-C.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().expect("pid").to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("fluxo exits after Ctrl-C")
+        .expect("status");
+    assert!(status.code().is_some(), "exited, not killed by the signal");
+    let closed = mock
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .any(|b| b["ticket"]["status"] == "closed");
+    assert!(closed, "the ticket was closed before leaving");
+}
