@@ -10,7 +10,7 @@ mod common;
 
 use base64::Engine as _;
 use fluxo::drivers::http::{Http, RetryPolicy};
-use fluxo::engine::{Bot, CloseStatus, Event, Output};
+use fluxo::engine::{Bot, CloseStatus, Event, Output, RepresentativeType};
 use fluxo::runtime::{Delivery, MemoryStore, Runtime, TokioClock};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -64,7 +64,8 @@ fn integration(provider: &str, base: &str) -> Value {
         "liveperson" => {
             json!({ "id": 7, "provider": "liveperson", "wait_timeout_s": 300, "user_inactivity_timeout_s": 600,
             "settings": { "account_id": "123", "domain_url": base, "client_id": { "env": "T_LP_CLIENT_ID" },
-                          "client_secret": { "env": "T_LP_CLIENT_SECRET" }, "app_secret": { "env": "T_LP_APP_SECRET" } } })
+                          "client_secret": { "env": "T_LP_CLIENT_SECRET" }, "app_secret": { "env": "T_LP_APP_SECRET" },
+                          "agent_display_name": "Atendente ACME", "bot_participants": { "lp-bot-1": "Assistente ACME" } } })
         }
         "zendesk" => json!({ "id": 1, "provider": "zendesk", "wait_timeout_s": 120,
             "settings": { "base_url": base, "mode": "tickets", "email": "bot@acme.example", "api_token": { "env": "T_ZD_API_TOKEN" },
@@ -230,11 +231,10 @@ fn lp_sign(body: &[u8]) -> String {
     fluxo::drivers::signature::liveperson("lp-app-secret-5d6e", body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn liveperson_end_to_end() {
-    let mut h = harness("liveperson", fast()).await;
+/// A fake LivePerson for the harness: service discovery, tokens, the conversation and sends.
+async fn liveperson_fake(h: &Harness) {
     let base = h.mock.uri();
-    for service in ["sentinel", "idp", "asyncMessagingEnt"] {
+    for service in ["sentinel", "idp", "asyncMessagingEnt", "swift"] {
         Mock::given(method("GET"))
             .and(path(format!(
                 "/api/account/123/service/{service}/baseURI.json"
@@ -281,6 +281,13 @@ async fn liveperson_end_to_end() {
         )
         .mount(&h.mock)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveperson_end_to_end() {
+    let mut h = harness("liveperson", fast()).await;
+    let base = h.mock.uri();
+    liveperson_fake(&h).await;
 
     hand_over(&h).await;
     let s = h.rt.session("maria").await.expect("session");
@@ -433,6 +440,202 @@ async fn liveperson_end_to_end() {
         reqs.replace("lp-client-secret-9a8b7c", "<client_secret>")
             .replace("lp-client-id-4f1", "<client_id>")
     );
+}
+
+/// What LivePerson's notifications say about who is in the conversation and what they sent:
+/// an agent only offered the conversation (`SUGGESTED`) has not joined; the assigned agent
+/// joins under the configured display name, never the opaque participant id; a LivePerson bot
+/// is announced as `BOT`; a private line marked beside the event is not shown; a hosted file
+/// reaches the user with a signed download URL; rich content passes through; and LivePerson's
+/// echo of a close fluxo asked for is no error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveperson_participants_files_and_rich_content() {
+    let mut h = harness("liveperson", fast()).await;
+    let base = h.mock.uri();
+    // Mounted before the fake's generic answer to every send, so it is matched first.
+    Mock::given(method("POST"))
+        .and(path("/api/account/123/messaging/consumer/conversation/send"))
+        .and(wiremock::matchers::body_string_contains("GenerateURLForDownloadFile"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "kind": "resp", "reqId": "1", "code": 200,
+            "type": "ms.GenerateURLResponse", "body": { "relativePath": "/v1/AUTH_async-images/123/fatura.pdf",
+            "queryParams": { "temp_url_sig": "sig-abc", "temp_url_expires": "1795460000" } } })))
+        .with_priority(1)
+        .mount(&h.mock)
+        .await;
+    liveperson_fake(&h).await;
+    hand_over(&h).await;
+    let hook = format!("{}/webhooks/7", h.router);
+    let sig = |b: &str| {
+        vec![
+            ("x-liveperson-signature", lp_sign(b.as_bytes())),
+            ("x-liveperson-account-id", "123".to_owned()),
+        ]
+    };
+    let send = |body: Value| {
+        let hook = hook.clone();
+        async move {
+            let b = body.to_string();
+            post(&hook, &sig(&b), b.as_bytes()).await
+        }
+    };
+    let roster = |participants: Value| {
+        json!({ "kind": "notification", "type": "cqm.ExConversationChangeNotification", "body": { "subscriptionId": "s-1", "changes": [ { "type": "UPSERT",
+            "result": { "convId": "conv-77", "conversationDetails": { "state": "OPEN", "stage": "OPEN", "startTs": 1_795_453_200_000_i64,
+                "participants": participants } } } ] } })
+    };
+    let suggested = roster(
+        json!([ { "id": "sug-1", "role": "ASSIGNED_AGENT", "state": "SUGGESTED" }, { "id": "c", "role": "CONSUMER" } ]),
+    );
+    assert_eq!(send(suggested).await, 200);
+    let s = h.rt.session("maria").await.expect("session");
+    assert!(
+        s.live_chat().is_some_and(|c| c.agents().is_empty()),
+        "a suggested agent has not joined"
+    );
+    let assigned = roster(
+        json!([ { "id": "carla-1", "role": "ASSIGNED_AGENT", "state": "ACTIVE" }, { "id": "c", "role": "CONSUMER" } ]),
+    );
+    if let Some(v) = common::vendor_file_validator(
+        "liveperson/assets/schema/aam/subscribeExConversationsNotification.json",
+    ) {
+        let errors: Vec<String> = v
+            .iter_errors(&assigned["body"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    assert_eq!(send(assigned.clone()).await, 200);
+    // The whole roster again (LivePerson repeats it on every change): nothing new.
+    assert_eq!(send(assigned).await, 200);
+    let change = |seq: u32, event: Value, audience: &str| {
+        json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ { "sequence": seq,
+            "originatorId": "carla-1", "serverTimestamp": 1_795_453_260_000_i64, "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" },
+            "conversationId": "conv-77", "dialogId": "conv-77", "messageAudience": audience, "event": event } ] } })
+    };
+    // As on LivePerson's events page: `messageAudience` beside the event.
+    let private = change(
+        10,
+        json!({ "type": "ContentEvent", "contentType": "text/plain", "message": "só entre nós" }),
+        "AGENTS_AND_MANAGERS",
+    );
+    assert_eq!(send(private).await, 200);
+    let file = change(
+        11,
+        json!({ "type": "ContentEvent", "contentType": "hosted/file",
+        "message": { "caption": "fatura.pdf", "relativePath": "/v1/AUTH_async-images/123/fatura.pdf", "fileType": "PDF" } }),
+        "ALL",
+    );
+    if let Some(v) = common::vendor_file_validator("liveperson/assets/schema/ms/HostedFile.json") {
+        assert!(v.is_valid(
+            &json!({ "type": "ContentEvent", "contentType": "HostedFile",
+            "message": file["body"]["changes"][0]["event"]["message"] })
+        ));
+    }
+    assert_eq!(send(file).await, 200);
+    let card = json!({ "type": "vertical", "elements": [ { "type": "text", "text": "Escolha uma opção" },
+        { "type": "button", "title": "Segunda via", "click": { "actions": [ { "type": "publishText", "text": "segunda via" } ] } } ] });
+    let rich = change(
+        12,
+        json!({ "type": "RichContentEvent", "content": card }),
+        "ALL",
+    );
+    assert_eq!(send(rich).await, 200);
+    let bot = roster(
+        json!([ { "id": "carla-1", "role": "ASSIGNED_AGENT", "state": "ACTIVE" },
+        { "id": "lp-bot-1", "role": "ASSIGNED_AGENT", "state": "ACTIVE" }, { "id": "c", "role": "CONSUMER" } ]),
+    );
+    assert_eq!(send(bot).await, 200);
+    // The user leaves; fluxo closes the conversation on LivePerson, whose notification of
+    // that close comes back: acknowledged, and no error.
+    h.rt.event("maria", Event::UserClose { reason: None }).await;
+    let echo = json!({ "kind": "notification", "type": "cqm.ExConversationChangeNotification", "body": { "changes": [ { "type": "UPSERT",
+        "result": { "convId": "conv-77", "conversationDetails": { "state": "CLOSE", "stage": "CLOSE", "closeReason": "CONSUMER" } } } ] } });
+    assert_eq!(send(echo).await, 200);
+
+    let mut out = Vec::new();
+    while let Ok(d) = h.rx.try_recv() {
+        out.push(d.output);
+    }
+    let joined: Vec<(String, RepresentativeType)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::RepresentativeJoined {
+                name,
+                representative_type,
+                ..
+            } => Some((name.clone(), *representative_type)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        joined,
+        [
+            ("Atendente ACME".to_owned(), RepresentativeType::Human),
+            ("Assistente ACME".to_owned(), RepresentativeType::Bot)
+        ],
+        "{out:#?}"
+    );
+    let left: Vec<RepresentativeType> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::RepresentativeLeft {
+                representative_type,
+                ..
+            } => Some(*representative_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(left, [RepresentativeType::Human, RepresentativeType::Bot]);
+    assert!(
+        !format!("{out:?}").contains("carla-1"),
+        "the participant id is never shown"
+    );
+    assert!(
+        !format!("{out:?}").contains("só entre nós"),
+        "the private line is not shown"
+    );
+    let file_url = format!("{base}/v1/AUTH_async-images/123/fatura.pdf?temp_url_sig=sig-abc&temp_url_expires=1795460000");
+    assert!(
+        out.iter().any(
+            |o| matches!(o, Output::File { from, url, name: Some(n), mime_type: Some(m) }
+            if from == "agent" && *url == file_url && n == "fatura.pdf" && m == "application/pdf")
+        ),
+        "{out:#?}"
+    );
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Message { from: fluxo::engine::Speaker::Agent, text: None, message: Some(m), .. } if *m == card)),
+        "{out:#?}"
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Error { .. })),
+        "the echo of fluxo's own close is no error: {out:#?}"
+    );
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::LiveChatClosed {
+                status: CloseStatus::UserClosed,
+                ..
+            }
+        )),
+        "{out:#?}"
+    );
+    // The download URL was asked for with LivePerson's own request.
+    if let Some(v) = common::vendor_file_validator(
+        "liveperson/assets/schema/ms/GenerateURLForDownloadFileBody.json",
+    ) {
+        let mut asked = 0;
+        for r in h.mock.received_requests().await.unwrap_or_default() {
+            let Ok(b) = serde_json::from_slice::<Value>(&r.body) else {
+                continue;
+            };
+            if b["type"] == "ms.GenerateURLForDownloadFile" {
+                assert!(v.is_valid(&b["body"]), "{b}");
+                asked += 1;
+            }
+        }
+        assert_eq!(asked, 1);
+    }
 }
 
 /// Zendesk's signature headers for `body`, signed now (Zendesk webhooks older than five
@@ -986,8 +1189,32 @@ async fn timers_follow_the_virtual_clock() {
 }
 
 /// Logs say what was called and how it went; no secret ever appears in them or in errors.
+/// The check runs in a process of its own: `tracing` caches per call site whether anybody
+/// listens, and the other tests of this file, running beside it without a subscriber, could
+/// make it miss the very lines it looks for.
 #[test]
 fn no_secret_in_logs() {
+    let exe = std::env::current_exe().expect("the test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "logs_in_a_process_of_their_own",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by no_secret_in_logs, alone in its process"]
+fn logs_in_a_process_of_their_own() {
     let buf = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let writer = {
         let buf = buf.clone();
@@ -1227,6 +1454,7 @@ impl fluxo::drivers::Driver for Recorder {
             event: Event::AgentJoin {
                 name: "Zé".into(),
                 avatar: None,
+                representative_type: None,
             },
         }])
     }
@@ -1288,6 +1516,23 @@ async fn zendesk_messaging_end_to_end() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "messages": [] })))
         .mount(&mock)
         .await;
+    // The user's messages are posted as the conversation's Sunshine user, read once from its
+    // participants (the answer follows Sunshine's `participantListResponse`).
+    let participants = json!({ "participants": [ { "id": "67a0ecf880e2647cbb7a9701", "userId": "sun-user-42",
+        "unreadCount": 0, "clientAssociations": [] } ], "meta": { "hasMore": false } });
+    if let Some(doc) = common::vendor_spec("sunshine-conversations/openapi.yaml") {
+        let v = common::openapi_validator(
+            &doc,
+            &json!({ "$ref": "#/components/schemas/participantListResponse" }),
+        );
+        assert!(v.is_valid(&participants));
+    }
+    Mock::given(method("GET"))
+        .and(path("/v2/apps/app-1/conversations/sc-9/participants"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(participants))
+        .expect(1)
+        .mount(&mock)
+        .await;
     let ctx = json!({ "zendeskTag": "vip", "sunco_conversation_id": "sc-9" })
         .as_object()
         .cloned()
@@ -1310,7 +1555,7 @@ async fn zendesk_messaging_end_to_end() {
     );
     let key = vec![("x-api-key", "zd-webhook-secret-33bb".to_owned())];
     let msg = json!({ "app": { "id": "app-1" }, "events": [ { "id": "ev-1", "type": "conversation:message", "payload": {
-        "conversation": { "id": "sc-9" }, "message": { "author": { "type": "business", "displayName": "Paula" }, "content": { "type": "text", "text": "Oi, Paula aqui." } } } } ] }).to_string();
+        "conversation": { "id": "sc-9" }, "message": { "author": { "type": "business", "subtypes": ["agent"], "displayName": "Paula", "avatarUrl": "https://media.example/paula.png" }, "content": { "type": "text", "text": "Oi, Paula aqui." } } } } ] }).to_string();
     let app = fluxo::runtime::server::router(rt.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -1386,6 +1631,10 @@ async fn zendesk_messaging_end_to_end() {
     );
     assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { status: CloseStatus::AgentClosed, reason: Some(r) } if r == "ticketSolved")));
     assert!(
+        out.iter().any(|o| matches!(o, Output::RepresentativeJoined { name, avatar: Some(a), .. } if name == "Paula" && a == "https://media.example/paula.png")),
+        "the agent's name and avatar: {out:?}"
+    );
+    assert!(
         !out.iter()
             .any(|o| matches!(o, Output::Message { text: Some(t), .. } if t == "Posso ajudar?")),
         "an AI author's message is not relayed as the agent's"
@@ -1443,10 +1692,47 @@ async fn zendesk_messaging_end_to_end() {
             &json!({ "author": { "type": "robot" }, "content": { "type": "text", "text": "x" } })
         ));
     }
+    assert!(
+        reqs.contains("\"userId\": \"sun-user-42\"") && !reqs.contains("\"userId\": \"maria\""),
+        "messages are the Sunshine user's, not fluxo's session id: {reqs}"
+    );
     insta::assert_snapshot!(
         "zendesk_messaging_requests",
         reqs.replace(&basic, "<basic>")
     );
+}
+
+/// fluxo ends a Sunshine hand-over with `releaseControl`; when control has already left the
+/// agent, Sunshine answers 403 (an integration-scoped key may release only while active). The
+/// conversation is over either way: no error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sunshine_release_refused_because_control_already_left_is_not_an_error() {
+    secrets();
+    std::env::set_var("T_ZD_KEY_ID", "zd-key-id-1");
+    std::env::set_var("T_ZD_KEY_SECRET", "zd-key-secret-2");
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/apps/app-1/conversations/sc-9/releaseControl"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(
+                json!({ "errors": [ { "code": "forbidden", "title": "Forbidden" } ] }),
+            ),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let integration: fluxo::Integration = serde_json::from_value(json!({ "id": 1, "provider": "zendesk", "settings": {
+        "base_url": mock.uri(), "mode": "messaging", "app_id": "app-1",
+        "key_id": { "env": "T_ZD_KEY_ID" }, "key_secret": { "env": "T_ZD_KEY_SECRET" }, "webhook_secret": { "env": "T_ZD_WEBHOOK_SECRET" } } }))
+    .expect("integration");
+    let driver = fluxo::drivers::zendesk::Zendesk::new(Http::new(fast()));
+    let conv = fluxo::drivers::Conversation {
+        identifier: "maria".into(),
+        remote_id: Some("sc-9".into()),
+        integration,
+        idempotency_key: None,
+    };
+    assert!(fluxo::drivers::Driver::close(&driver, &conv).await.is_ok());
 }
 
 /// After a restart the driver no longer remembers the ticket's requester: it reads the ticket

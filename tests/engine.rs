@@ -354,6 +354,65 @@ fn conference_joins_and_both_agents_leave() {
     assert_eq!(left.len(), 2);
 }
 
+/// Who joins is shown as the provider says it: a bot as `BOT`, an avatar when there is one,
+/// on the join and on the leave (which survives a save and restore of the session). A join
+/// the provider repeats changes nothing; structured content reaches the channel whole.
+#[test]
+fn representatives_as_the_provider_describes_them() {
+    let (bot, mut s, t0) = handed_over();
+    let joined = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_join", "name": "Carla", "avatar": "https://cdn.example/carla.png" })),
+        t0,
+    );
+    let line = serde_json::to_string(&joined).expect("json");
+    assert!(
+        line.contains(r#""representative_type":"HUMAN","avatar":"https://cdn.example/carla.png""#),
+        "{line}"
+    );
+    let again = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_join", "name": "Carla", "avatar": "https://cdn.example/carla.png" })),
+        t0,
+    );
+    assert!(again.is_empty(), "a repeated join is no news: {again:?}");
+    let robot = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_join", "name": "Assistente", "representative_type": "BOT" })),
+        t0,
+    );
+    assert_eq!(
+        serde_json::to_string(&robot).expect("json"),
+        r#"[{"type":"representative_joined","name":"Assistente","representative_type":"BOT"}]"#
+    );
+    let card = json!({ "type": "vertical", "elements": [ { "type": "text", "text": "Escolha" } ] });
+    let rich = bot.handle(
+        &mut s,
+        ev(json!({ "type": "agent_message", "text": "", "content": card })),
+        t0,
+    );
+    assert!(
+        matches!(&rich[..], [Output::Message { from: Speaker::Agent, text: None, message: Some(m), .. }] if *m == card),
+        "{rich:?}"
+    );
+    let mut s = bot
+        .restore(&serde_json::to_string(&s).expect("save"))
+        .expect("restore");
+    let out = bot.handle(&mut s, ev(json!({ "type": "agent_close" })), t0);
+    let left: Vec<String> = out
+        .iter()
+        .filter(|o| matches!(o, Output::RepresentativeLeft { .. }))
+        .map(|o| serde_json::to_string(o).expect("json"))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            r#"{"type":"representative_left","name":"Carla","representative_type":"HUMAN","avatar":"https://cdn.example/carla.png"}"#,
+            r#"{"type":"representative_left","name":"Assistente","representative_type":"BOT"}"#
+        ]
+    );
+}
+
 #[test]
 fn events_in_the_wrong_state_change_nothing() {
     let bot = load("simulator", false);
@@ -615,7 +674,14 @@ fn providers_specific_behaviour() {
     );
     let long = "a".repeat(1001);
     for bad in [long.as_str(), "<b>oi</b>"] {
-        let out = bot.handle(&mut s, Event::AgentMessage { text: bad.into() }, MONDAY_2PM);
+        let out = bot.handle(
+            &mut s,
+            Event::AgentMessage {
+                text: bad.into(),
+                content: None,
+            },
+            MONDAY_2PM,
+        );
         assert!(
             matches!(&out[..], [Output::Error { code, .. }] if code.code() == "agent_message_rejected")
         );

@@ -248,12 +248,20 @@ fn sessions_stay_small_through_a_long_live_chat() {
         Event::AgentJoin {
             name: "Carla".into(),
             avatar: None,
+            representative_type: None,
         },
         now,
     );
     for i in 0..100 {
         let text = format!("mensagem {i} do agente, com algum texto para pesar");
-        bot.handle(&mut s, Event::AgentMessage { text }, now + i);
+        bot.handle(
+            &mut s,
+            Event::AgentMessage {
+                text,
+                content: None,
+            },
+            now + i,
+        );
         bot.handle(&mut s, user(&format!("resposta {i} do cliente")), now + i);
     }
     let size = serde_json::to_vec(&s).expect("saves").len();

@@ -98,8 +98,12 @@ fn event(kind: u8, arg: u8) -> Event {
         4 => Event::AgentJoin {
             name: ["Carla", "Ana"][usize::from(arg % 2)].into(),
             avatar: None,
+            representative_type: None,
         },
-        5 => Event::AgentMessage { text: text.into() },
+        5 => Event::AgentMessage {
+            text: text.into(),
+            content: None,
+        },
         6 => Event::AgentClose { wrap_up: None },
         7 => Event::UserClose { reason: None },
         8 => Event::ProviderOpened {

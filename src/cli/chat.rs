@@ -237,9 +237,11 @@ impl Chat {
             ("agent", "join") => Event::AgentJoin {
                 name: need("a name")?,
                 avatar: None,
+                representative_type: None,
             },
             ("agent", "say") => Event::AgentMessage {
                 text: need("a text")?,
+                content: None,
             },
             ("agent", "transfer") => Event::AgentTransfer {
                 to: need("a queue or agent")?,

@@ -50,11 +50,18 @@ pub enum Event {
         /// Avatar URL.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         avatar: Option<String>,
+        /// `BOT` when the provider says the representative is a bot; a person otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        representative_type: Option<RepresentativeType>,
     },
     /// An agent wrote to the user.
     AgentMessage {
-        /// The text.
+        /// The text (a fallback text, or empty, for structured content).
         text: String,
+        /// Structured content the provider sent (LivePerson's rich content), passed to the
+        /// channel as is in the output's `message`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Json>,
     },
     /// The agent moved the chat to another queue or agent.
     AgentTransfer {
@@ -234,6 +241,9 @@ pub enum Output {
         name: String,
         /// `HUMAN` or `BOT`.
         representative_type: RepresentativeType,
+        /// The agent's avatar, when the provider gives one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar: Option<String>,
     },
     /// An agent left (transfer or close).
     RepresentativeLeft {
@@ -241,6 +251,9 @@ pub enum Output {
         name: String,
         /// `HUMAN` or `BOT`.
         representative_type: RepresentativeType,
+        /// The agent's avatar, when the provider gave one at the join.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar: Option<String>,
     },
     /// The live chat ended.
     LiveChatClosed {

@@ -206,9 +206,11 @@ impl Driver for AltuConnector {
             "AGENT_JOINED" => Event::AgentJoin {
                 name: text("/agent/name").unwrap_or_else(|| "agent".into()),
                 avatar: text("/agent/avatar"),
+                representative_type: None,
             },
             "SEND_MESSAGE" => Event::AgentMessage {
                 text: text("/message/text").unwrap_or_default(),
+                content: None,
             },
             "TRANSFER_CONVERSATION" => Event::AgentTransfer {
                 to: text("/to").unwrap_or_default(),

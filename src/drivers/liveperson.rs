@@ -269,6 +269,30 @@ impl LivePerson {
         })
     }
 
+    /// A signed download URL for a hosted file (`ms.GenerateURLForDownloadFile`, then the
+    /// file on the `swift` storage host with the signature as query parameters).
+    async fn download_url(&self, conv: &Conversation, path: &str) -> Result<String, Error> {
+        let body = json!({ "kind": "req", "id": "1", "type": "ms.GenerateURLForDownloadFile",
+            "body": { "relativePath": path } });
+        let what = "LivePerson: file download URL";
+        let answer = self.call(conv, "conversation/send?v=3", body, what).await?;
+        let b = answer.get("body").unwrap_or(&answer);
+        let rel = b.get("relativePath").and_then(Json::as_str).unwrap_or(path);
+        let q = |k: &str| {
+            b.pointer(&format!("/queryParams/{k}"))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .ok_or_else(|| bad_response(format!("{what}: no `queryParams.{k}`")))
+        };
+        let (sig, exp) = (q("temp_url_sig")?, q("temp_url_expires")?);
+        let host = self.host(&conv.integration, "swift").await?;
+        let mut url = reqwest::Url::parse(&format!("{host}{rel}"))
+            .map_err(|e| bad_response(format!("{what}: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("temp_url_sig", &sig)
+            .append_pair("temp_url_expires", &exp);
+        Ok(url.into())
+    }
+
     /// Forgets the tokens of an account (an expired AppJWT answers 401 before its time).
     fn forget(&self, i: &Integration, consumer: &str) {
         let Ok(account) = setting(i, "account_id") else {
@@ -395,6 +419,36 @@ impl Driver for LivePerson {
         })
     }
 
+    fn prepare<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        event: Event,
+    ) -> BoxFuture<'a, Result<Event, Error>> {
+        Box::pin(async move {
+            let Event::AgentFile {
+                url,
+                name,
+                mime_type,
+            } = event
+            else {
+                return Ok(event);
+            };
+            let Some(path) = url.strip_prefix(HOSTED) else {
+                return Ok(Event::AgentFile {
+                    url,
+                    name,
+                    mime_type,
+                });
+            };
+            let url = self.download_url(conv, path).await?;
+            Ok(Event::AgentFile {
+                url,
+                name,
+                mime_type,
+            })
+        })
+    }
+
     fn webhook(
         &self,
         i: &Integration,
@@ -442,9 +496,13 @@ impl Driver for LivePerson {
                         .unwrap_or_default()
                         .to_owned();
                     // Private lines between agents and managers never reach the customer.
-                    if c.pointer("/event/messageAudience").and_then(Json::as_str)
-                        == Some("AGENTS_AND_MANAGERS")
-                    {
+                    // LivePerson's events page puts `messageAudience` beside the event;
+                    // older payloads put it inside.
+                    let audience = c
+                        .get("messageAudience")
+                        .or_else(|| c.pointer("/event/messageAudience"))
+                        .and_then(Json::as_str);
+                    if audience == Some("AGENTS_AND_MANAGERS") {
                         continue;
                     }
                     let role = c
@@ -454,8 +512,9 @@ impl Driver for LivePerson {
                     if role != "ASSIGNED_AGENT" {
                         continue; // our own consumer messages come back too
                     }
-                    let agent = c
+                    let participant = c
                         .pointer("/originatorMetadata/id")
+                        .or_else(|| c.get("originatorId"))
                         .and_then(Json::as_str)
                         .unwrap_or("agent")
                         .to_owned();
@@ -464,17 +523,16 @@ impl Driver for LivePerson {
                         Json::to_string,
                     );
                     let event = match c.pointer("/event/type").and_then(Json::as_str) {
-                        Some("ContentEvent") => Event::AgentMessage {
-                            text: c
-                                .pointer("/event/message")
-                                .and_then(Json::as_str)
-                                .unwrap_or_default()
-                                .to_owned(),
+                        Some("ContentEvent") => content_event(&c),
+                        Some("RichContentEvent") => Event::AgentMessage {
+                            text: String::new(),
+                            // The schema names it `message`; LivePerson's guides, `content`.
+                            content: c
+                                .pointer("/event/content")
+                                .or_else(|| c.pointer("/event/message"))
+                                .cloned(),
                         },
-                        Some("AcceptStatusEvent") => Event::AgentJoin {
-                            name: agent.clone(),
-                            avatar: None,
-                        },
+                        Some("AcceptStatusEvent") => join(i, &participant),
                         Some("ChatStateEvent") => Event::AgentTyping {
                             typing: c.pointer("/event/chatState").and_then(Json::as_str)
                                 == Some("COMPOSING"),
@@ -482,7 +540,7 @@ impl Driver for LivePerson {
                         _ => continue,
                     };
                     let dedupe = match &event {
-                        Event::AgentJoin { .. } => format!("lp:{conv}:join:{agent}"),
+                        Event::AgentJoin { .. } => format!("lp:{conv}:join:{participant}"),
                         _ => format!("lp:{conv}:seq:{seq}"),
                     };
                     out.push(Inbound {
@@ -529,19 +587,21 @@ impl Driver for LivePerson {
                             .into_iter()
                             .flatten()
                         {
-                            if p.get("role").and_then(Json::as_str) == Some("ASSIGNED_AGENT") {
-                                let agent = p
-                                    .get("id")
-                                    .and_then(Json::as_str)
-                                    .unwrap_or("agent")
-                                    .to_owned();
+                            // Only the agent who holds the conversation has joined: a
+                            // participant in `SUGGESTED` state has only been offered it.
+                            let active = p
+                                .get("state")
+                                .and_then(Json::as_str)
+                                .is_none_or(|s| s == "ACTIVE");
+                            if p.get("role").and_then(Json::as_str) == Some("ASSIGNED_AGENT")
+                                && active
+                            {
+                                let participant =
+                                    p.get("id").and_then(Json::as_str).unwrap_or("agent");
                                 out.push(Inbound {
                                     remote_id: conv.clone(),
-                                    dedupe: format!("lp:{conv}:join:{agent}"),
-                                    event: Event::AgentJoin {
-                                        name: agent,
-                                        avatar: None,
-                                    },
+                                    dedupe: format!("lp:{conv}:join:{participant}"),
+                                    event: join(i, participant),
                                 });
                             }
                         }
@@ -551,5 +611,76 @@ impl Driver for LivePerson {
             }
         }
         Ok(out)
+    }
+}
+
+/// The join of participant `id`. LivePerson's notifications name agents only by an opaque
+/// participant id and the Connector API has no profile request, so the name shown is the
+/// integration's `settings.agent_display_name` (default `agent`). Participants named in
+/// `settings.bot_participants` (`{ "participant id": "display name" }`: LivePerson's own bots
+/// join as assigned agents too) are announced as `BOT`, with that name.
+fn join(i: &Integration, id: &str) -> Event {
+    let bot = i
+        .settings
+        .get("bot_participants")
+        .and_then(|b| b.get(id))
+        .map(|n| n.as_str().unwrap_or("bot").to_owned());
+    let name = bot.clone().unwrap_or_else(|| {
+        i.settings
+            .get("agent_display_name")
+            .and_then(Json::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or("agent")
+            .to_owned()
+    });
+    Event::AgentJoin {
+        name,
+        avatar: None,
+        representative_type: bot.map(|_| crate::domain::RepresentativeType::Bot),
+    }
+}
+
+/// The marker a hosted file's event carries until [`LivePerson`] signs its download URL.
+const HOSTED: &str = "liveperson-hosted:";
+
+/// An agent's `ContentEvent`: text, or a hosted file (`hosted/file`, whose `message` is an
+/// object with `caption`, `relativePath` and `fileType`).
+fn content_event(c: &Json) -> Event {
+    let message = c.pointer("/event/message");
+    let content_type = c
+        .pointer("/event/contentType")
+        .and_then(Json::as_str)
+        .unwrap_or("text/plain");
+    match message {
+        Some(Json::Object(m)) if content_type.eq_ignore_ascii_case("hosted/file") => {
+            let text = |k: &str| m.get(k).and_then(Json::as_str).map(str::to_owned);
+            Event::AgentFile {
+                url: format!("{HOSTED}{}", text("relativePath").unwrap_or_default()),
+                name: text("caption").filter(|c| !c.is_empty()),
+                mime_type: text("fileType").map(|t| file_type(&t)),
+            }
+        }
+        Some(Json::String(t)) => Event::AgentMessage {
+            text: t.clone(),
+            content: None,
+        },
+        // Another kind of content (a secure form, an external file): passed to the channel.
+        other => Event::AgentMessage {
+            text: String::new(),
+            content: other.cloned(),
+        },
+    }
+}
+
+/// LivePerson's `fileType` as a media type.
+fn file_type(t: &str) -> String {
+    match t.to_ascii_uppercase().as_str() {
+        "JPG" | "JPEG" => "image/jpeg".into(),
+        "PNG" => "image/png".into(),
+        "GIF" => "image/gif".into(),
+        "IMG" => "image/*".into(),
+        "PDF" => "application/pdf".into(),
+        "TXT" => "text/plain".into(),
+        other => format!("application/{}", other.to_ascii_lowercase()),
     }
 }

@@ -177,6 +177,17 @@ pub trait Driver: Send + Sync {
         let _ = (conv, typing);
         Box::pin(std::future::ready(Ok(())))
     }
+    /// Completes an event a webhook carried before the conversation sees it, with calls the
+    /// webhook's parse could not make (LivePerson signs a hosted file's download URL). By
+    /// default, the event as it is. An error retries the delivery; see the runtime.
+    fn prepare<'a>(
+        &'a self,
+        conv: &'a Conversation,
+        event: Event,
+    ) -> BoxFuture<'a, Result<Event, Error>> {
+        let _ = conv;
+        Box::pin(std::future::ready(Ok(event)))
+    }
     /// Verifies and reads a webhook (raw body bytes, as received).
     fn webhook(
         &self,

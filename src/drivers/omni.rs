@@ -222,6 +222,7 @@ impl Driver for Omni {
                 Event::AgentJoin {
                     name: agent.clone(),
                     avatar: None,
+                    representative_type: None,
                 },
                 format!("omni:{id}:join:{agent}"),
             ),
@@ -237,6 +238,7 @@ impl Driver for Omni {
                             .and_then(Json::as_str)
                             .unwrap_or_default()
                             .to_owned(),
+                        content: None,
                     },
                     format!("omni:{id}:msg:{mid}"),
                 )

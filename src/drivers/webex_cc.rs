@@ -163,6 +163,7 @@ impl Driver for WebexCc {
                     .unwrap_or("agent")
                     .to_owned(),
                 avatar: None,
+                representative_type: None,
             },
             Some("agent:message") => Event::AgentMessage {
                 text: d
@@ -170,6 +171,7 @@ impl Driver for WebexCc {
                     .and_then(Json::as_str)
                     .unwrap_or_default()
                     .to_owned(),
+                content: None,
             },
             Some("task:ended") => {
                 let raw = d.get("reason").and_then(Json::as_str).unwrap_or_default();

@@ -146,6 +146,40 @@ impl Zendesk {
         Ok(r)
     }
 
+    /// The Sunshine user of conversation `id` (its participant), whom the user's messages are
+    /// posted as: read once from the conversation's participants, then remembered.
+    async fn sunco_user(&self, i: &Integration, id: &str) -> Result<Json, Error> {
+        let key = format!("sunco:{id}");
+        if let Some(r) = self
+            .requesters
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Ok(r);
+        }
+        let app = setting(i, "app_id")?;
+        let what = "Zendesk: conversation participants";
+        let resp = self
+            .http
+            .send(super::http::Request {
+                method: Method::GET,
+                url: format!("{}/v2/apps/{app}/conversations/{id}/participants", base(i)?),
+                headers: vec![("authorization".into(), auth(i)?)],
+                body: super::http::Body::Empty,
+                what: what.into(),
+            })
+            .await?;
+        let v = resp.json(what)?;
+        let user = v
+            .pointer("/participants/0/userId")
+            .filter(|u| u.is_string())
+            .cloned()
+            .ok_or_else(|| bad_response("Zendesk: the conversation has no user participant"))?;
+        self.remember(&key, Some(&user));
+        Ok(user)
+    }
+
     async fn call(
         &self,
         i: &Integration,
@@ -229,7 +263,8 @@ impl Driver for Zendesk {
                 .ok_or_else(|| config("Zendesk: the conversation is not open yet"))?;
             if messaging(i) {
                 let app = setting(i, "app_id")?;
-                let body = json!({ "author": { "type": "user", "userId": conv.identifier }, "content": { "type": "text", "text": text } });
+                let user = self.sunco_user(i, id).await?;
+                let body = json!({ "author": { "type": "user", "userId": user }, "content": { "type": "text", "text": text } });
                 self.call(
                     i,
                     Method::POST,
@@ -287,7 +322,8 @@ impl Driver for Zendesk {
             if let (Some(n), "file") = (&file.name, kind) {
                 content["altText"] = json!(n);
             }
-            let body = json!({ "author": { "type": "user", "userId": conv.identifier }, "content": content });
+            let user = self.sunco_user(i, id).await?;
+            let body = json!({ "author": { "type": "user", "userId": user }, "content": content });
             self.call(
                 i,
                 Method::POST,
@@ -312,16 +348,26 @@ impl Driver for Zendesk {
                     "{}/v2/apps/{app}/conversations/{id}/releaseControl",
                     base(i)?
                 );
-                self.call(
-                    i,
-                    Method::POST,
-                    url,
-                    // `releaseControlBody` has only `metadata` (flat strings, numbers, booleans).
-                    json!({ "metadata": { "fluxo_reason": "bot_closed" } }),
-                    "Zendesk: releaseControl",
-                )
-                .await
-                .map(drop)
+                let released = self
+                    .call(
+                        i,
+                        Method::POST,
+                        url,
+                        // `releaseControlBody` has only `metadata` (flat strings, numbers, booleans).
+                        json!({ "metadata": { "fluxo_reason": "bot_closed" } }),
+                        "Zendesk: releaseControl",
+                    )
+                    .await;
+                match released {
+                    // With an integration-scoped key, Sunshine refuses releaseControl from an
+                    // integration that is not the active one: control has already left the
+                    // agent (the Agent Workspace released it), so there is nothing to end.
+                    Err(e) if e.status() == Some(403) => {
+                        tracing::info!(target: "fluxo::drivers", "releaseControl refused (403): the conversation is not with the agent any more");
+                        Ok(())
+                    }
+                    other => other.map(drop),
+                }
             } else {
                 let body = json!({ "ticket": { "status": "closed", "comment": { "body": "Atendimento encerrado pelo chatbot.", "public": false } } });
                 self.call(
@@ -379,15 +425,20 @@ impl Driver for Zendesk {
                                 .and_then(Json::as_str)
                                 == Some("business") =>
                     {
-                        let name = e
-                            .pointer("/payload/message/author/displayName")
-                            .and_then(Json::as_str)
-                            .unwrap_or("agent")
-                            .to_owned();
+                        let author = |k: &str| {
+                            e.pointer(&format!("/payload/message/author/{k}"))
+                                .and_then(Json::as_str)
+                                .map(str::to_owned)
+                        };
+                        let name = author("displayName").unwrap_or_else(|| "agent".into());
                         out.push(Inbound {
                             remote_id: conv.clone(),
                             dedupe: format!("zd:{conv}:join:{name}"),
-                            event: Event::AgentJoin { name, avatar: None },
+                            event: Event::AgentJoin {
+                                name,
+                                avatar: author("avatarUrl"),
+                                representative_type: None,
+                            },
                         });
                         let content = e
                             .pointer("/payload/message/content")
@@ -404,6 +455,7 @@ impl Driver for Zendesk {
                             },
                             _ => Event::AgentMessage {
                                 text: text("text").unwrap_or_default(),
+                                content: None,
                             },
                         };
                         out.push(Inbound {
@@ -456,6 +508,7 @@ impl Driver for Zendesk {
                     Event::AgentJoin {
                         name: agent.clone(),
                         avatar: None,
+                        representative_type: None,
                     },
                     format!("zd:{ticket}:join:{agent}"),
                 ),
@@ -471,6 +524,7 @@ impl Driver for Zendesk {
                                 .and_then(Json::as_str)
                                 .unwrap_or_default()
                                 .to_owned(),
+                            content: None,
                         },
                         format!("zd:{ticket}:comment:{id}"),
                     )

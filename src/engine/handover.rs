@@ -16,6 +16,8 @@ impl Bot {
         &self,
         s: &mut Session,
         name: String,
+        avatar: Option<String>,
+        bot: bool,
         now: i64,
         out: &mut Vec<Output>,
     ) {
@@ -24,7 +26,8 @@ impl Bot {
             return;
         };
         if chat.agents.contains(&name) {
-            unexpected(out, format!("`agent_join`: {name} is already in the chat"));
+            // Providers repeat joins (LivePerson sends the whole roster on every change):
+            // the agent is already there, nothing happened.
             return;
         }
         if !chat.acknowledged {
@@ -38,10 +41,17 @@ impl Bot {
             chat.wait_deadline = None;
             chat.inactivity_deadline = inactivity;
             chat.agents.push(name.clone());
+            if bot {
+                chat.bots.push(name.clone());
+            }
+            if let Some(a) = &avatar {
+                chat.avatars.insert(name.clone(), a.clone());
+            }
         }
         out.push(Output::RepresentativeJoined {
             name,
-            representative_type: RepresentativeType::Human,
+            representative_type: kind(bot),
+            avatar,
         });
     }
 
@@ -49,6 +59,7 @@ impl Bot {
         &self,
         s: &mut Session,
         text: String,
+        content: Option<Json>,
         now: i64,
         out: &mut Vec<Output>,
     ) {
@@ -59,7 +70,7 @@ impl Bot {
         if chat.phase != Phase::Active {
             // Providers deliver out of order (a message before the join webhook): the message
             // itself says an agent is there, so it joins first rather than being lost.
-            self.agent_join(s, "agent".into(), now, out);
+            self.agent_join(s, "agent".into(), None, false, now, out);
         }
         let Some(chat) = &s.chat else {
             return;
@@ -101,10 +112,13 @@ impl Bot {
             chat.inactivity_deadline = inactivity;
         }
         self.remember(s, "agent", &text, now);
+        // Structured content goes to the channel as the provider sent it; its text, if any,
+        // is the fallback.
+        let text = (content.is_none() || !text.is_empty()).then_some(text);
         out.push(Output::Message {
             from: Speaker::Agent,
-            text: Some(text),
-            message: None,
+            text,
+            message: content,
             node: None,
             agent,
         });
@@ -134,10 +148,15 @@ impl Bot {
             );
             return;
         }
+        let bots = std::mem::take(&mut chat.bots);
+        let mut avatars = std::mem::take(&mut chat.avatars);
         for name in chat.agents.drain(..) {
+            let bot = bots.contains(&name);
+            let avatar = avatars.remove(&name);
             out.push(Output::RepresentativeLeft {
                 name,
-                representative_type: RepresentativeType::Human,
+                representative_type: kind(bot),
+                avatar,
             });
         }
         // Back in the queue: the wait timer starts again.
@@ -291,7 +310,8 @@ impl Bot {
         for name in &chat.agents {
             out.push(Output::RepresentativeLeft {
                 name: name.clone(),
-                representative_type: RepresentativeType::Human,
+                representative_type: kind(chat.bots.contains(name)),
+                avatar: chat.avatars.get(name).cloned(),
             });
         }
         out.push(Output::LiveChatClosed { status, reason });
@@ -371,6 +391,8 @@ impl Turn<'_> {
             acknowledged: false,
             result_variable,
             agents: Vec::new(),
+            bots: Vec::new(),
+            avatars: Default::default(),
             wait_deadline: integ
                 .wait_timeout_s
                 .filter(|w| *w > 0)
@@ -426,5 +448,14 @@ impl Turn<'_> {
         });
         self.s.chat = Some(chat);
         self.muted = true;
+    }
+}
+
+/// `BOT` or `HUMAN`.
+fn kind(bot: bool) -> RepresentativeType {
+    if bot {
+        RepresentativeType::Bot
+    } else {
+        RepresentativeType::Human
     }
 }

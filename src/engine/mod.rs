@@ -341,8 +341,21 @@ impl Bot {
                 true => self.close_chat(s, status, reason, true, now, &mut out),
                 false => unexpected(&mut out, "`provider_closed`: no live chat is open"),
             },
-            Event::AgentJoin { name, .. } => self.agent_join(s, name, now, &mut out),
-            Event::AgentMessage { text } => self.agent_message(s, text, now, &mut out),
+            Event::AgentJoin {
+                name,
+                avatar,
+                representative_type,
+            } => self.agent_join(
+                s,
+                name,
+                avatar,
+                representative_type == Some(RepresentativeType::Bot),
+                now,
+                &mut out,
+            ),
+            Event::AgentMessage { text, content } => {
+                self.agent_message(s, text, content, now, &mut out)
+            }
             Event::AgentTransfer { to } => self.agent_transfer(s, to, now, &mut out),
             Event::AgentClose { wrap_up } => match s.chat.is_some() {
                 true => self.close_chat(s, CloseStatus::AgentClosed, wrap_up, true, now, &mut out),
@@ -399,7 +412,7 @@ impl Bot {
                 Some(chat) => {
                     if chat.phase != session::Phase::Active {
                         // As for a message: the file says an agent is there.
-                        self.agent_join(s, "agent".into(), now, &mut out);
+                        self.agent_join(s, "agent".into(), None, false, now, &mut out);
                     }
                     let inactivity = self.inactivity_after(s, now);
                     if let Some(chat) = &mut s.chat {

@@ -42,6 +42,12 @@ pub struct LiveChat {
     /// Agents in the chat (more than one in a conference).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) agents: Vec<String>,
+    /// The agents among them that are bots (`representative_type: BOT`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bots: Vec<String>,
+    /// The agents' avatars, by name, when the provider gave them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) avatars: std::collections::BTreeMap<String, String>,
     /// When the wait for an agent times out (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) wait_deadline: Option<i64>,

@@ -856,6 +856,18 @@ impl Runtime {
                 return;
             }
         };
+        let event = match self.prepare(&key, &d, event).await {
+            Ok(e) => e,
+            Err(e) if now.saturating_sub(d.received_at) < UNROUTED_RETRY_MS => {
+                tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "completing a webhook event failed; will retry");
+                let _ = store.retry_delivery(d.id, now.saturating_add(1000)).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "completing a webhook event failed; delivered as it is");
+                fallback(d.event.clone())
+            }
+        };
         let check = Check::Chat {
             integration_id: d.integration_id.clone(),
             remote_id: d.remote_id.clone(),
@@ -877,6 +889,26 @@ impl Runtime {
                 let _ = store.finish_delivery(d.id, now).await;
             }
         }
+    }
+
+    /// The driver's completion of a webhook event ([`Driver::prepare`]).
+    async fn prepare(&self, key: &Key, d: &store::Delivery, event: Event) -> Result<Event, Error> {
+        let integration = self
+            .bot_named(&key.bot)
+            .and_then(|b| b.integrations().find(&d.integration_id).cloned());
+        let Some(integration) = integration else {
+            return Ok(event);
+        };
+        let Some(driver) = self.driver(integration.provider) else {
+            return Ok(event);
+        };
+        let conv = Conversation {
+            identifier: key.conversation.clone(),
+            remote_id: Some(d.remote_id.clone()),
+            integration,
+            idempotency_key: None,
+        };
+        driver.prepare(&conv, event).await
     }
 
     /// Fires due timers, performs due effects and processes due deliveries once; returns
@@ -1258,5 +1290,20 @@ async fn maintenance(weak: Weak<Inner>) {
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// What the user sees of an event its driver could not complete: a file whose address could
+/// not be had becomes the agent's message naming it, so the agent's turn is not lost.
+fn fallback(stored: Json) -> Event {
+    match serde_json::from_value::<Event>(stored) {
+        Ok(Event::AgentFile { name, .. }) => Event::AgentMessage {
+            text: format!("[{}]", name.as_deref().unwrap_or("file")),
+            content: None,
+        },
+        Ok(other) => other,
+        Err(e) => Event::ProviderError {
+            message: format!("unreadable webhook event: {e}"),
+        },
     }
 }

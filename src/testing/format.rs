@@ -259,9 +259,11 @@ impl Step {
             "agent_join" => Event::AgentJoin {
                 name: text("agent_join")?,
                 avatar: None,
+                representative_type: None,
             },
             "agent" => Event::AgentMessage {
                 text: text("agent")?,
+                content: None,
             },
             "agent_transfer" => Event::AgentTransfer {
                 to: text("agent_transfer")?,
@@ -353,7 +355,7 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
                 }
                 Event::UserClose { .. } => json!({ "user_close": true }),
                 Event::AgentJoin { name, .. } => json!({ "agent_join": name }),
-                Event::AgentMessage { text } => json!({ "agent": text }),
+                Event::AgentMessage { text, .. } => json!({ "agent": text }),
                 Event::AgentTransfer { to } => json!({ "agent_transfer": to }),
                 Event::AgentClose { wrap_up } => json!({ "agent_close": wrap_up }),
                 Event::ProviderOpened { remote_id, result } => {

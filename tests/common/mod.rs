@@ -217,12 +217,19 @@ pub fn vendor_file_validator(relative: &str) -> Option<jsonschema::Validator> {
         }
     }
     /// A few of LivePerson's files still say `"type": "any"` (draft 3), which later drafts
-    /// spell by leaving `type` out.
+    /// spell by leaving `type` out; one says `"type": "Long"` (a Java type) for a timestamp,
+    /// which JSON Schema spells `integer`.
     fn draft3_any(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
-                if m.get("type").and_then(serde_json::Value::as_str) == Some("any") {
-                    m.remove("type");
+                match m.get("type").and_then(serde_json::Value::as_str) {
+                    Some("any") => {
+                        m.remove("type");
+                    }
+                    Some("Long") => {
+                        m.insert("type".into(), "integer".into());
+                    }
+                    _ => {}
                 }
                 m.values_mut().for_each(draft3_any);
             }
