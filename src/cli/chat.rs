@@ -368,7 +368,13 @@ impl Chat {
         };
         let text = serde_json::to_string_pretty(&test).map_err(|e| e.to_string())?;
         std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        let (r, _) = fluxo::testing::run_file(&path, fluxo::testing::RunOptions { bless: true });
+        let (r, _) = fluxo::testing::run_file(
+            &path,
+            fluxo::testing::RunOptions {
+                bless: true,
+                ..Default::default()
+            },
+        );
         match r.error {
             Some(e) => Err(e),
             None => Ok(path),
