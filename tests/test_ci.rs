@@ -1,0 +1,488 @@
+//! `fluxo test` in CI and the author's loop, as a black box: JUnit XML, one JSON document on
+//! stdout, `--filter`, `--fail-fast`, `--min-coverage`, mocks keyed by request, `action_result`
+//! steps, what `--bless` refuses to record, and `fluxo chat`'s `/save` and numbered options.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fluxo(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run fluxo")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch copy of the simulator flow, its integrations, test and golden transcript.
+fn simulator(name: &str) -> common::Scratch {
+    let dir = common::Scratch::new(&format!("ci-{name}"));
+    for f in [
+        "simulator.json",
+        "simulator.test.json",
+        "simulator.transcript",
+        "integrations.json",
+    ] {
+        std::fs::copy(common::root().join("flows").join(f), dir.join(f)).expect("copy");
+    }
+    dir
+}
+
+const OLD: &str = "Obrigada pela avaliação! Até logo.";
+const NEW: &str = "Valeu pela nota!";
+
+/// Changes the closing bot message of the simulator flow; when `keep_expectation` is false, the
+/// test's explicit expectation on that text is dropped, so only the golden comparison fails.
+fn change_closing_message(dir: &Path, keep_expectation: bool) {
+    let p = dir.join("simulator.json");
+    let text = std::fs::read_to_string(&p).expect("read").replace(OLD, NEW);
+    std::fs::write(&p, text).expect("write");
+    if !keep_expectation {
+        let tp = dir.join("simulator.test.json");
+        let t = std::fs::read_to_string(&tp)
+            .expect("read")
+            .replace(&format!("\"bot\": \"{OLD}\","), "");
+        std::fs::write(&tp, t).expect("write");
+    }
+}
+
+/// A flow that calls two HTTP APIs in one turn, then offers a choice.
+const MOCK_FLOW: &str = r#"{
+  "name": "mocks",
+  "nodes": [
+    { "id": "inicio", "condition": "start", "context": { "cpf": "123" },
+      "actions": [ { "name": "http_request", "parameters": { "config": { "url": "https://api.acme.test/clientes/<? $cpf ?>", "method": "get" } }, "result_variable": "cliente" } ],
+      "output": [ { "default": { "type": "text", "text": "Cliente: <? $cliente.data.nome ?>" } } ],
+      "next": [ { "goto": "pedido" } ] },
+    { "id": "pedido",
+      "actions": [ { "name": "http_request", "parameters": { "config": { "url": "https://api.acme.test/pedidos", "method": "post", "data": { "cpf": "<? $cpf ?>", "canal": "chat" } } }, "result_variable": "pedido" } ],
+      "output": [ { "default": { "type": "text", "text": "Pedido: <? $pedido.data.status ?>. Confirma?" } } ],
+      "input": { "default": { "type": "select", "payload": { "options": [ { "title": "Sim", "value": "sim" }, { "title": "Não", "value": "nao" } ] } } },
+      "next": [ { "condition": "input.text == 'sim'", "goto": "fim" }, { "goto": "pedido" } ] },
+    { "id": "fim", "output": [ { "default": { "type": "text", "text": "Pedido confirmado" } } ] }
+  ]
+}"#;
+
+fn mock_dir(name: &str, test: &serde_json::Value) -> common::Scratch {
+    let dir = common::Scratch::new(&format!("ci-{name}"));
+    dir.write("mocks.json", MOCK_FLOW);
+    dir.write(
+        "mocks.test.json",
+        serde_json::to_string_pretty(test).expect("json"),
+    );
+    dir
+}
+
+// 2. One JSON document on stdout.
+
+#[test]
+fn format_json_is_one_document_on_stdout() {
+    let dir = simulator("json");
+    change_closing_message(&dir, false);
+    let o = fluxo(&["test", ".", "--format", "json"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // All of stdout is one JSON value: no progress line before or after it.
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{}", stdout(&o)));
+    let files = doc["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["file"], "./simulator.test.json");
+    let convs = files[0]["conversations"].as_array().expect("conversations");
+    assert_eq!(convs.len(), 8);
+    let failed: Vec<&serde_json::Value> =
+        convs.iter().filter(|c| c["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{convs:#?}");
+    assert!(failed[0]["failures"][0]
+        .as_str()
+        .expect("text")
+        .contains("the transcript differs"));
+    assert_eq!(doc["summary"]["passed"], 7);
+    assert_eq!(doc["summary"]["failed"], 1);
+    assert_eq!(
+        doc["coverage"][0]["handovers"]["transbordo"]["missed"],
+        serde_json::json!([])
+    );
+    // The human lines went to stderr, for whoever watches the job.
+    assert!(stderr(&o).contains("7 passed, 1 failed"), "{}", stderr(&o));
+}
+
+#[test]
+fn coverage_json_leaves_only_json_on_stdout() {
+    let dir = simulator("covjson");
+    let o = fluxo(&["test", ".", "--coverage", "json"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("a JSON line");
+    assert_eq!(v["coverage"][0]["nodes"], serde_json::json!([14, 14]));
+    assert!(stderr(&o).contains("ok   ./simulator.test.json"));
+}
+
+// 1. JUnit XML.
+
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    attrs: std::collections::BTreeMap<String, String>,
+    text: String,
+    children: Vec<Element>,
+}
+
+/// Parses XML into a tree with quick-xml (entities unescaped).
+fn parse_xml(xml: &str) -> Element {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut stack = vec![Element::default()];
+    let open = |e: &quick_xml::events::BytesStart| Element {
+        name: e.name().as_ref().to_owned(),
+        attrs: e
+            .attributes()
+            .map(|a| {
+                let a = a.expect("attribute");
+                (
+                    a.key.as_ref().to_owned(),
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .expect("value")
+                        .into_owned(),
+                )
+            })
+            .collect(),
+        ..Default::default()
+    };
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) => stack.push(open(&e)),
+            Event::Empty(e) => {
+                let el = open(&e);
+                stack.last_mut().expect("parent").children.push(el);
+            }
+            Event::End(_) => {
+                let el = stack.pop().expect("open element");
+                stack.last_mut().expect("parent").children.push(el);
+            }
+            Event::Text(t) => {
+                let t = t.xml10_content();
+                stack.last_mut().expect("element").text.push_str(&t);
+            }
+            Event::GeneralRef(r) => {
+                let name = r.xml10_content();
+                let t = quick_xml::escape::unescape(&format!("&{name};"))
+                    .expect("entity")
+                    .into_owned();
+                stack.last_mut().expect("element").text.push_str(&t);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(stack.len(), 1, "unclosed elements");
+    stack.pop().expect("document")
+}
+
+#[test]
+fn junit_report_has_the_schema_elements_and_the_golden_diff() {
+    let dir = simulator("junit");
+    change_closing_message(&dir, false);
+    let o = fluxo(&["test", ".", "--junit", "report.xml"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let xml = std::fs::read_to_string(dir.join("report.xml")).expect("the JUnit file");
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    let doc = parse_xml(&xml);
+    let root = doc
+        .children
+        .iter()
+        .find(|e| e.name == "testsuites")
+        .expect("<testsuites>");
+    assert_eq!(root.attrs.get("tests").map(String::as_str), Some("8"));
+    assert_eq!(root.attrs.get("failures").map(String::as_str), Some("1"));
+    let suites: Vec<&Element> = root
+        .children
+        .iter()
+        .filter(|e| e.name == "testsuite")
+        .collect();
+    assert_eq!(suites.len(), 1);
+    let suite = suites[0];
+    for attr in ["name", "tests", "failures", "errors", "skipped", "time"] {
+        assert!(suite.attrs.contains_key(attr), "testsuite lacks {attr}");
+    }
+    assert_eq!(suite.attrs["name"], "./simulator.test.json");
+    assert_eq!(suite.attrs["tests"], "8");
+    assert_eq!(suite.attrs["failures"], "1");
+    let cases: Vec<&Element> = suite
+        .children
+        .iter()
+        .filter(|e| e.name == "testcase")
+        .collect();
+    assert_eq!(cases.len(), 8);
+    for c in &cases {
+        for attr in ["name", "classname", "time"] {
+            assert!(c.attrs.contains_key(attr), "testcase lacks {attr}");
+        }
+        assert_eq!(c.attrs["classname"], "./simulator.test.json");
+    }
+    let failing: Vec<&&Element> = cases
+        .iter()
+        .filter(|c| c.children.iter().any(|f| f.name == "failure"))
+        .collect();
+    assert_eq!(failing.len(), 1);
+    let failure = failing[0]
+        .children
+        .iter()
+        .find(|f| f.name == "failure")
+        .expect("failure");
+    assert_eq!(failure.attrs["type"], "golden");
+    assert!(failure.attrs["message"].contains("the transcript differs from"));
+    // The whole diff, with the new line, is the failure's body.
+    assert!(
+        failure.text.contains(&format!(
+            "+   {{\"type\":\"message\",\"from\":\"bot\",\"text\":\"{NEW}\""
+        )),
+        "{}",
+        failure.text
+    );
+    assert!(failure.text.contains(" - "), "{}", failure.text);
+}
+
+// 3. --filter, --fail-fast, --min-coverage, exit codes.
+
+#[test]
+fn filter_selects_by_file_and_conversation_name_case_insensitively() {
+    let dir = simulator("filter");
+    let o = fluxo(
+        &["test", ".", "--filter", "SIMULATOR.test.json › o PROVEDOR"],
+        &dir,
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("ok   ./simulator.test.json › o provedor falha"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 passed, 0 failed, 7 deselected by --filter"),
+        "{out}"
+    );
+    let o = fluxo(&["test", ".", "-k", "nobody says this"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("--filter `nobody says this` matches no conversation"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn fail_fast_starts_no_conversation_after_a_failure() {
+    let ok = |name: &str| {
+        serde_json::json!({ "name": name, "mocks": { "http_request": { "status": 200, "data": { "nome": "Ana", "status": "ok" } } },
+            "steps": [ { "user": "sim" }, { "expect": { "bot": "Pedido confirmado" } } ] })
+    };
+    let mut first = ok("primeira falha");
+    first["steps"][1]["expect"]["bot"] = serde_json::json!("outra coisa");
+    let dir = mock_dir(
+        "failfast",
+        &serde_json::json!({ "flow": "mocks.json", "conversations": [first, ok("segunda"), ok("terceira")] }),
+    );
+    let o = fluxo(&["test", ".", "--fail-fast"], &dir);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL ./mocks.test.json › primeira falha"),
+        "{out}"
+    );
+    assert!(!out.contains("segunda"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with("0 passed, 1 failed, 2 not run (--fail-fast)"),
+        "{out}"
+    );
+    // Without it, every conversation runs.
+    let o = fluxo(&["test", "."], &dir);
+    assert!(stdout(&o).trim_end().ends_with("2 passed, 1 failed"));
+}
+
+#[test]
+fn min_coverage_fails_the_run_naming_the_flow_and_metric() {
+    let dir = simulator("mincov");
+    // One conversation reaches one close status of five, and not every node.
+    let args = [
+        "test",
+        ".",
+        "-k",
+        "o provedor falha",
+        "--min-coverage",
+        "nodes=90,edges=10,close-statuses=100",
+    ];
+    let o = fluxo(&args, &dir);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("coverage of simulator.json: close-statuses 20.0% is below the --min-coverage threshold of 100%"),
+        "{out}"
+    );
+    assert!(out.contains("coverage of simulator.json: nodes "), "{out}");
+    assert!(!out.contains(": edges "), "{out}");
+    // The whole suite reaches them all.
+    let o = fluxo(
+        &[
+            "test",
+            ".",
+            "--min-coverage",
+            "nodes=100,close-statuses=100",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // A malformed threshold is a usage error.
+    let o = fluxo(&["test", ".", "--min-coverage", "branches=50"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a coverage metric"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+// 4. Mocks keyed by request, and sequences.
+
+#[test]
+fn request_keyed_mocks_answer_each_call_and_sequences_run_out() {
+    let mocks = serde_json::json!({ "http_request": [
+        { "match": { "method": "GET", "url": "https://api.acme.test/clientes/*" },
+          "result": { "status": 200, "data": { "nome": "Ana" } } },
+        { "match": { "method": "post", "url": "https://api.acme.test/pedidos", "body": { "canal": "chat" } },
+          "results": [ { "status": 200, "data": { "status": "enviado" } }, { "status": 200, "data": { "status": "entregue" } } ] }
+    ] });
+    let test = serde_json::json!({ "flow": "mocks.json", "conversations": [
+        { "name": "duas chamadas, duas respostas", "mocks": mocks.clone(), "steps": [
+            { "expect": { "bot": "Cliente: Ana" } },
+            { "expect": { "bot": "Pedido: enviado. Confirma?" } },
+            { "user": "não" },
+            { "expect": { "bot": "Pedido: entregue. Confirma?" } }
+        ] },
+        { "name": "a terceira chamada esgota a sequência", "mocks": mocks, "steps": [
+            { "user": "não" }, { "user": "não" }
+        ] },
+        { "name": "nenhum mock corresponde", "mocks": { "http_request": { "match": { "url": "https://outra.test/*" }, "result": {} } },
+          "steps": [] },
+        { "name": "a forma antiga continua", "mocks": { "http_request": { "status": 200, "data": { "nome": "Bia", "status": "ok" } } },
+          "steps": [ { "expect": { "bot": "Cliente: Bia" } } ] }
+    ] });
+    let dir = mock_dir("mocks", &test);
+    let o = fluxo(&["test", "."], &dir);
+    let out = stdout(&o);
+    assert!(
+        out.contains("ok   ./mocks.test.json › duas chamadas, duas respostas"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok   ./mocks.test.json › a forma antiga continua"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL ./mocks.test.json › a terceira chamada esgota"),
+        "{out}"
+    );
+    assert!(
+        out.contains("for call 3 of that mock, and its `results` has only 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL ./mocks.test.json › nenhum mock corresponde"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "(GET https://api.acme.test/clientes/123), and no mock of `http_request` matches it"
+        ),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("2 passed, 2 failed"), "{out}");
+    // An ill-formed entry is reported where it is.
+    let bad = serde_json::json!({ "flow": "mocks.json", "conversations": [
+        { "name": "x", "mocks": { "http_request": { "match": { "verb": "GET" }, "result": 1 } }, "steps": [] } ] });
+    let dir = mock_dir("badmock", &bad);
+    let o = fluxo(&["test", "."], &dir);
+    assert!(
+        stdout(&o).contains("mocks.http_request: unknown field `verb` in `match`"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+// 5. `action_result` steps answer the action the bot waits for.
+
+#[test]
+fn action_result_steps_answer_actions_without_mocks() {
+    let test = serde_json::json!({ "flow": "mocks.json", "conversations": [
+        { "name": "respostas dadas à mão", "steps": [
+            { "action_result": { "status": 200, "data": { "nome": "Ana" } }, "id": "inicio-1" },
+            { "expect": { "bot": "Cliente: Ana" } },
+            { "action_result": { "status": 200, "data": { "status": "ok" } } },
+            { "expect": { "bot": "Pedido: ok. Confirma?" } },
+            { "user": "sim" },
+            { "expect": { "bot": "Pedido confirmado" } }
+        ] },
+        { "name": "sem resposta nem mock", "steps": [ { "user": "sim" } ] }
+    ] });
+    let dir = mock_dir("actionresult", &test);
+    let o = fluxo(&["test", "."], &dir);
+    let out = stdout(&o);
+    assert!(
+        out.contains("ok   ./mocks.test.json › respostas dadas à mão"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL ./mocks.test.json › sem resposta nem mock"),
+        "{out}"
+    );
+    assert!(out.contains("the test has no mock for it"), "{out}");
+}
+
+// 6. --bless records only passing conversations.
+
+#[test]
+fn bless_never_records_a_failing_conversation() {
+    let dir = simulator("bless");
+    change_closing_message(&dir, true);
+    let golden_before = std::fs::read_to_string(dir.join("simulator.transcript")).expect("golden");
+    let o = fluxo(&["test", ".", "--bless"], &dir);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("not blessed: `o agente encerra e o cliente avalia` fails its expectations, so ./simulator.test.json keeps its old transcript"),
+        "{out}"
+    );
+    let golden_after = std::fs::read_to_string(dir.join("simulator.transcript")).expect("golden");
+    assert!(
+        golden_after.contains(OLD),
+        "the failing conversation's old section stays"
+    );
+    assert!(
+        !golden_after.contains(NEW),
+        "the failing transcript is not recorded"
+    );
+    assert_eq!(golden_before, golden_after);
+    // Once its expectation agrees, --bless records it.
+    let tp = dir.join("simulator.test.json");
+    let t = std::fs::read_to_string(&tp)
+        .expect("read")
+        .replace(OLD, NEW);
+    std::fs::write(&tp, t).expect("write");
+    let o = fluxo(&["test", ".", "--bless"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("blessed the golden transcript"));
+    let golden = std::fs::read_to_string(dir.join("simulator.transcript")).expect("golden");
+    assert!(golden.contains(NEW));
+    assert_eq!(fluxo(&["test", "."], &dir).status.code(), Some(0));
+}
