@@ -486,3 +486,79 @@ fn bless_never_records_a_failing_conversation() {
     assert!(golden.contains(NEW));
     assert_eq!(fluxo(&["test", "."], &dir).status.code(), Some(0));
 }
+
+// 7. `fluxo chat`: numbered options, `/save` that appends, Ctrl-C that asks first.
+
+#[test]
+fn chat_numbers_options_and_save_appends_instead_of_overwriting() {
+    let dir = common::Scratch::new("ci-chat");
+    dir.write("mocks.json", MOCK_FLOW);
+    let saved = dir.join("pedido");
+    let cmd = format!(
+        "cd {} && {} chat mocks.json --contact '{{\"name\": \"Ana\"}}'",
+        dir.display(),
+        env!("CARGO_BIN_EXE_fluxo"),
+    );
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd).env("NO_COLOR", "1");
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("spawn fluxo chat");
+    p.exp_string("/help for commands").expect("banner");
+    p.exp_string("answer with /result JSON")
+        .expect("the first action");
+    p.exp_string("> ").expect("the first prompt");
+    // Type only once the next prompt is shown (rexpect reads bytes as Latin-1: ASCII only).
+    let mut step = |send: &str, expect: &str| {
+        p.send_line(send).expect("send");
+        p.exp_string(expect)
+            .unwrap_or_else(|e| panic!("after {send:?}, expected {expect:?}: {e}"));
+        p.exp_string("> ")
+            .unwrap_or_else(|e| panic!("after {send:?}, expected the prompt: {e}"));
+    };
+    step("/state", "contact: {\"name\":\"Ana\"}");
+    step(
+        r#"/result {"status": 200, "data": {"nome": "Ana"}}"#,
+        "bot: Cliente: Ana",
+    );
+    step(
+        r#"/result {"status": 200, "data": {"status": "ok"}}"#,
+        "1) Sim",
+    );
+    step("1", "bot: Pedido confirmado");
+    step(&format!("/save {}", saved.display()), "saved ");
+    step(
+        &format!("/save {}", saved.display()),
+        "appended conversation 2 to ",
+    );
+    p.send_control('c').expect("Ctrl-C");
+    p.exp_string("Ctrl-C again leaves")
+        .expect("asks before leaving");
+    p.send_control('c').expect("Ctrl-C");
+    p.exp_eof().expect("fluxo chat exits");
+
+    let file = dir.join("pedido.test.json");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("saved")).expect("json");
+    let names: Vec<&str> = test["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "saved from fluxo chat: pedido",
+            "saved from fluxo chat: pedido (2)"
+        ]
+    );
+    // The number typed was recorded as the option it picked.
+    assert_eq!(
+        test["conversations"][0]["steps"][2],
+        serde_json::json!({ "user": "Sim" })
+    );
+    // The `/result` answers replay as `action_result` steps, without mocks.
+    let o = fluxo(&["test", "pedido.test.json"], &dir);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+}
