@@ -562,3 +562,196 @@ fn chat_numbers_options_and_save_appends_instead_of_overwriting() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("2 passed, 0 failed"), "{out}");
 }
+
+// 8. The README's `console` examples run as they are written.
+
+/// README commands the test does not run, and why. Each skip is printed when the test runs.
+const README_NOT_RUN: &[(&str, &str)] = &[
+    (
+        "--live",
+        "needs a live provider's credentials and the network",
+    ),
+    ("export ", "sets the secrets of the live commands"),
+    (" serve ", "starts a server that runs until stopped"),
+    ("curl ", "talks to the running server"),
+    (
+        "cargo ",
+        "builds or installs in release mode; the test runs the built binary",
+    ),
+];
+
+/// `…` in a line matches any run of characters.
+fn line_matches(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('…').collect();
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return pattern == line;
+    };
+    if parts.len() == 1 {
+        return pattern == line;
+    }
+    let Some(mut rest) = line.strip_prefix(first) else {
+        return false;
+    };
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+/// A line that is only `…` matches any number of lines (none included).
+fn lines_match(expected: &[&str], actual: &[&str]) -> bool {
+    match expected.split_first() {
+        None => actual.is_empty(),
+        Some((&"…", rest)) => (0..=actual.len()).any(|skip| lines_match(rest, &actual[skip..])),
+        Some((p, rest)) => actual
+            .split_first()
+            .is_some_and(|(a, more)| line_matches(p, a) && lines_match(rest, more)),
+    }
+}
+
+struct ReadmeCommand {
+    /// Line of the README where the command stands.
+    line: usize,
+    command: String,
+    /// What `fluxo chat` is typed (the `você> ` lines).
+    input: String,
+    expected: Vec<String>,
+}
+
+/// The `console` blocks of the README, each a list of commands with their expected output.
+fn readme_blocks(text: &str) -> Vec<Vec<ReadmeCommand>> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((_, l)) = lines.next() {
+        if l.trim() != "```console" {
+            continue;
+        }
+        let mut block: Vec<ReadmeCommand> = Vec::new();
+        let mut continued = false;
+        for (i, l) in lines.by_ref() {
+            if l.trim() == "```" {
+                break;
+            }
+            if continued {
+                let c = block.last_mut().expect("a command");
+                c.command.push('\n');
+                c.command.push_str(l);
+                continued = l.ends_with('\\');
+            } else if let Some(cmd) = l.strip_prefix("$ ") {
+                block.push(ReadmeCommand {
+                    line: i + 1,
+                    command: cmd.to_owned(),
+                    input: String::new(),
+                    expected: Vec::new(),
+                });
+                continued = l.ends_with('\\');
+            } else if let Some(c) = block.last_mut() {
+                match l.strip_prefix("você> ") {
+                    Some(typed) => {
+                        c.input.push_str(typed);
+                        c.input.push('\n');
+                    }
+                    None => c.expected.push(l.trim_end().to_owned()),
+                }
+            }
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+#[test]
+fn readme_console_examples_match_the_real_output() {
+    let root = common::root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_fluxo"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (mut ran, mut problems) = (0, Vec::new());
+    for block in readme_blocks(&readme) {
+        // Each block in a fresh copy of the flows, so that `/save` writes nowhere in the
+        // project and one block's files do not change another's counts.
+        let dir = common::Scratch::new("ci-readme");
+        copy_dir(&root.join("flows"), &dir.join("flows"));
+        std::os::unix::fs::symlink(root.join("tests"), dir.join("tests")).expect("symlink");
+        for c in block {
+            if let Some((_, why)) = README_NOT_RUN
+                .iter()
+                .find(|(marker, _)| c.command.contains(marker))
+            {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED README.md:{} ({why}): $ {}",
+                    c.line,
+                    c.command
+                );
+                continue;
+            }
+            let mut child = Command::new("sh")
+                .arg("-c")
+                // The newline ends a trailing `# comment` before the redirection.
+                .arg(format!("{{ {}\n}} 2>&1", c.command))
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("sh");
+            {
+                use std::io::Write as _;
+                let mut stdin = child.stdin.take().expect("stdin");
+                let _ = stdin.write_all(c.input.as_bytes());
+            }
+            let o = child.wait_with_output().expect("run");
+            ran += 1;
+            let out = String::from_utf8_lossy(&o.stdout);
+            let actual: Vec<&str> = out.lines().map(str::trim_end).collect();
+            let mut expected: Vec<&str> = c.expected.iter().map(String::as_str).collect();
+            while expected.last().is_some_and(|l| l.is_empty()) {
+                expected.pop();
+            }
+            // The banner of `fluxo chat` is shown in the README as printed.
+            if expected.is_empty() {
+                if !o.status.success() {
+                    problems.push(format!(
+                        "README.md:{}: `{}` failed ({:?}):\n{out}",
+                        c.line, c.command, o.status
+                    ));
+                }
+            } else if !lines_match(&expected, &actual) {
+                problems.push(format!(
+                    "README.md:{}: `{}`\n--- the README shows:\n{}\n--- fluxo prints:\n{out}",
+                    c.line,
+                    c.command,
+                    expected.join("\n")
+                ));
+            }
+        }
+    }
+    assert!(ran >= 8, "only {ran} README commands ran");
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let p = e.expect("entry").path();
+        let target = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).expect("copy");
+        }
+    }
+}
