@@ -755,3 +755,81 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn chat_summarises_the_hand_over_and_confirms_provider_and_agent_commands() {
+    let flow = common::root().join("flows/simulator.json");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fluxo"));
+    command.arg("chat").arg(&flow).env("NO_COLOR", "1");
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("spawn fluxo chat");
+    p.exp_string("(input mask: cpf)")
+        .expect("the CPF input's mask is shown");
+    p.exp_string("> ").expect("the first prompt");
+    let mut step = |send: &str, expect: &str| -> String {
+        p.send_line(send).expect("send");
+        let before = p
+            .exp_string(expect)
+            .unwrap_or_else(|e| panic!("after {send:?}, expected {expect:?}: {e}"));
+        let after = p
+            .exp_string("> ")
+            .unwrap_or_else(|e| panic!("after {send:?}, expected the prompt: {e}"));
+        format!("{before}{expect}{after}")
+    };
+    step("/request", "no hand-over yet");
+    step("529.982.247-25", "Como posso ajudar?");
+    // One line for the hand-over, not the request's JSON.
+    let shown = step("2", "(/request prints the full request)");
+    assert!(
+        shown.contains("simulator (integration 9)] POST simulator:handoff"),
+        "{shown:?}"
+    );
+    assert!(!shown.contains("\"headers\""), "{shown:?}");
+    let request = step("/request", "\"url\": \"simulator:handoff\"");
+    assert!(request.contains("\"method\": \"POST\""), "{request:?}");
+    step(
+        "/provider opened conv-1",
+        "[the provider accepted the hand-over: its conversation is conv-1]",
+    );
+    step("/agent join Carla", "[Carla joined the chat]");
+    step(
+        "/agent transfer financeiro",
+        "[the agent transferred the chat to financeiro]",
+    );
+    p.send_control('d').expect("Ctrl-D");
+    p.exp_eof().expect("Ctrl-D leaves");
+}
+
+#[test]
+fn junit_reports_a_file_that_cannot_run_as_an_error_and_fail_fast_skips_as_skipped() {
+    let ok = serde_json::json!({ "name": "ok", "mocks": { "http_request": { "status": 200, "data": {} } }, "steps": [] });
+    let bad = serde_json::json!({ "name": "falha", "steps": [ { "expect": { "bot": "nunca" } } ] });
+    let dir = mock_dir(
+        "junit-error",
+        &serde_json::json!({ "flow": "mocks.json", "conversations": [bad, ok] }),
+    );
+    dir.write("quebrado.test.json", "{ \"flow\": ");
+    let o = fluxo(
+        &["test", "mocks.test.json", "--fail-fast", "--junit", "j.xml"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let doc = parse_xml(&std::fs::read_to_string(dir.join("j.xml")).expect("report"));
+    let suite = &doc.children[0].children[0];
+    assert_eq!(suite.attrs["skipped"], "1", "{suite:#?}");
+    let skipped = &suite.children[1];
+    assert_eq!(skipped.attrs["name"], "ok");
+    assert_eq!(skipped.children[0].name, "skipped");
+
+    let o = fluxo(&["test", "quebrado.test.json", "--junit", "j.xml"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let doc = parse_xml(&std::fs::read_to_string(dir.join("j.xml")).expect("report"));
+    let suite = &doc.children[0].children[0];
+    assert_eq!(suite.attrs["errors"], "1");
+    let error = &suite.children[0].children[0];
+    assert_eq!(error.name, "error");
+    assert!(
+        error.text.contains("not a conversation test"),
+        "{}",
+        error.text
+    );
+}
