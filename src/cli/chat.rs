@@ -189,6 +189,8 @@ impl Chat {
     fn reset(&mut self) {
         self.session = self.bot.new_session("fluxo-chat");
         self.events.clear();
+        self.options.clear();
+        self.last_request = None;
         self.now = self.clock0;
         let s = &self.start;
         self.feed(Event::Start {
