@@ -244,7 +244,7 @@ fn chat_through_a_pseudo_terminal_then_save_and_replay() {
     };
     step("529.982.247-25", "Como posso ajudar?");
     // rexpect reads the terminal byte by byte as Latin-1, so expectations stay ASCII.
-    step("2", "simulator (integration 9)] request:");
+    step("2", "simulator (integration 9)] ");
     step("/agent join Carla", "[Carla joined the chat]");
     step(
         "/agent say Oi, sou a Carla!",

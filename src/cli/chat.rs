@@ -22,6 +22,9 @@ pub struct ChatArgs {
     /// With --live: serve provider webhooks on this address.
     #[arg(long, value_name = "ADDR", requires = "live")]
     pub listen: Option<std::net::SocketAddr>,
+    /// The contact of the `start` event, as a JSON object (e.g. `{"name": "Maria"}`).
+    #[arg(long, value_name = "JSON")]
+    pub contact: Option<String>,
 }
 
 const HELP: &str = "\
@@ -34,12 +37,15 @@ You are the customer: type a message and press Enter. Slash commands play the ot
   /provider opened ID     the provider accepts the hand-over
   /provider error MSG     the provider fails
   /result JSON            the result of the action the bot is waiting for
+  /request                the full wire request of the last hand-over
   /advance 5m             move the clock (s, m, h, d)
   /state                  context, contact, focus node, live chat and timers
   /reset                  start the conversation again
-  /save FILE              save this conversation as a test (FILE.test.json + transcript)
+  /save FILE              save this conversation as a test (FILE.test.json + transcript);
+                          an existing FILE gets it appended, never overwritten
   /help                   this text
-  /quit                   leave (Ctrl-D too)";
+  /quit                   leave (Ctrl-D too; Ctrl-C asks first)
+When the bot offers options, they are numbered: type the number to pick one.";
 
 struct Style {
     on: bool,
@@ -64,6 +70,10 @@ struct Chat {
     events: Vec<Event>,
     flow: PathBuf,
     style: Style,
+    /// The options the bot offers now (typing their number picks one).
+    options: Vec<String>,
+    /// The wire request of the last hand-over, for `/request`.
+    last_request: Option<Json>,
 }
 
 pub(crate) fn run(args: ChatArgs) -> ExitCode {
@@ -82,6 +92,14 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     let context = match super::run::context_arg(args.target.context.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(e),
+    };
+    let contact = match args.contact.as_deref().map(|c| {
+        serde_json::from_str::<serde_json::Map<String, Json>>(c)
+            .map_err(|e| format!("--contact: not a JSON object ({e})"))
+    }) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return fail(e),
     };
     let style = Style {
         on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
@@ -106,11 +124,13 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         start: Start {
             channel: args.target.channel,
             context,
-            contact: None,
+            contact,
         },
         events: Vec::new(),
         flow: args.target.flow,
         style,
+        options: Vec::new(),
+        last_request: None,
     };
     let mut rl = match rustyline::DefaultEditor::new() {
         Ok(r) => r,
@@ -122,12 +142,26 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
             .paint("2", "fluxo chat — /help for commands, Ctrl-D to leave")
     );
     chat.reset();
+    // Ctrl-C once asks; twice in a row leaves (an unsaved conversation is easy to lose).
+    let mut interrupted = false;
     loop {
         let line = match rl.readline("você> ") {
             Ok(l) => l,
+            Err(ReadlineError::Interrupted) if !interrupted => {
+                interrupted = true;
+                outln!(
+                    "{}",
+                    chat.style.paint(
+                        "33",
+                        "leave? Ctrl-C again leaves without saving (/save FILE keeps this conversation; Ctrl-D leaves too)"
+                    )
+                );
+                continue;
+            }
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
             Err(e) => return fail(e.to_string()),
         };
+        interrupted = false;
         let line = line.trim().to_owned();
         if line.is_empty() {
             continue;
@@ -137,7 +171,13 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
             break;
         }
         match chat.command(&line) {
-            Ok(Some(event)) => chat.feed(event),
+            Ok(Some(event)) => {
+                let note = feedback(&event);
+                chat.feed(event);
+                if let Some(n) = note {
+                    outln!("{}", chat.style.paint("1;35", &n));
+                }
+            }
             Ok(None) => {}
             Err(e) => outln!("{}", chat.style.paint("31", &format!("error: {e}"))),
         }
@@ -149,6 +189,8 @@ impl Chat {
     fn reset(&mut self) {
         self.session = self.bot.new_session("fluxo-chat");
         self.events.clear();
+        self.options.clear();
+        self.last_request = None;
         self.now = self.clock0;
         let s = &self.start;
         self.feed(Event::Start {
@@ -162,11 +204,63 @@ impl Chat {
         self.now = e.clock_after(self.now);
         let out = self.bot.handle(&mut self.session, e.clone(), self.now);
         self.events.push(e);
+        let mut options = Vec::new();
         for o in &out {
             if let Some(line) = self.show(o) {
                 outln!("{line}");
             }
+            match o {
+                Output::HandoffRequested { request, .. } => {
+                    self.last_request = serde_json::to_value(request).ok();
+                    outln!(
+                        "{}",
+                        self.style
+                            .paint("2", "  (/request prints the full request)")
+                    );
+                }
+                Output::Message {
+                    from: Speaker::Bot,
+                    message: Some(m),
+                    ..
+                } => {
+                    let found = m
+                        .get("options")
+                        .or_else(|| m.get("replies"))
+                        .or_else(|| m.get("payload").and_then(|p| p.get("options")))
+                        .map(option_titles)
+                        .unwrap_or_default();
+                    if !found.is_empty() {
+                        options = found;
+                    }
+                }
+                _ => {}
+            }
         }
+        if out
+            .iter()
+            .any(|o| matches!(o, Output::AwaitingInput { .. }))
+        {
+            if let Some(payload) = self.bot.awaited_input(&self.session, self.now) {
+                let found = payload
+                    .get("options")
+                    .or_else(|| payload.get("replies"))
+                    .map(option_titles)
+                    .unwrap_or_default();
+                if !found.is_empty() {
+                    options = found;
+                }
+                if let Some(mask) = payload.get("mask").and_then(Json::as_str) {
+                    outln!(
+                        "{}",
+                        self.style.paint("2", &format!("  (input mask: {mask})"))
+                    );
+                }
+            }
+        }
+        for (i, o) in options.iter().enumerate() {
+            outln!("  {}) {o}", i + 1);
+        }
+        self.options = options;
     }
 
     fn show(&self, o: &Output) -> Option<String> {
@@ -187,10 +281,9 @@ fn show(style: &Style, o: &Output) -> Option<String> {
             Output::Message { from: Speaker::System, text, .. } => format!("{} {}", p("1;33", "system:"), text.as_deref().unwrap_or("")),
             Output::Message { .. } => return None,
             Output::RelayToAgent { text } => p("2", &format!("  → to the agent: {text}")),
-            Output::HandoffRequested { integration_id, provider, request, .. } => format!(
-                "{}\n{}",
-                p("1;35", &format!("[hand-over → {provider} (integration {integration_id})] request:")),
-                p("2", &serde_json::to_string_pretty(request).unwrap_or_default())
+            Output::HandoffRequested { integration_id, provider, request, .. } => p(
+                "1;35",
+                &format!("[hand-over → {provider} (integration {integration_id})] {} {}", request.method.as_str(), request.url),
             ),
             Output::RepresentativeJoined { name, .. } => p("1;35", &format!("[{name} joined the chat]")),
             Output::RepresentativeLeft { name, .. } => p("1;35", &format!("[{name} left the chat]")),
@@ -213,8 +306,18 @@ fn show(style: &Style, o: &Output) -> Option<String> {
 impl Chat {
     fn command(&mut self, line: &str) -> Result<Option<Event>, String> {
         let Some(cmd) = line.strip_prefix('/') else {
+            // A number picks one of the options on offer.
+            let picked = line
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| self.options.get(i))
+                .cloned();
+            if let Some(title) = &picked {
+                outln!("{}", self.style.paint("2", &format!("  → {title}")));
+            }
             return Ok(Some(Event::User {
-                text: line.to_owned(),
+                text: picked.unwrap_or_else(|| line.to_owned()),
                 intent: None,
                 entities: None,
                 confidence: None,
@@ -270,6 +373,13 @@ impl Chat {
             ("advance", _) => Event::Advance {
                 seconds: fluxo::testing::parse_duration(&Json::String(rest.to_owned()))?,
             },
+            ("request", _) => {
+                match &self.last_request {
+                    Some(r) => outln!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
+                    None => outln!("no hand-over yet"),
+                }
+                return Ok(None);
+            }
             ("state", _) => {
                 self.state();
                 return Ok(None);
@@ -279,16 +389,16 @@ impl Chat {
                 return Ok(None);
             }
             ("save", _) if !rest.is_empty() => {
-                let path = self.save(Path::new(rest))?;
+                let (path, appended) = self.save(Path::new(rest))?;
+                let what = match appended {
+                    Some(n) => format!("appended conversation {n} to {}", path.display()),
+                    None => format!("saved {}", path.display()),
+                };
                 outln!(
                     "{}",
                     self.style.paint(
                         "2",
-                        &format!(
-                            "saved {}; run it with `fluxo test {}`",
-                            path.display(),
-                            path.display()
-                        )
+                        &format!("{what}; run it with `fluxo test {}`", path.display())
                     )
                 );
                 return Ok(None);
@@ -331,8 +441,10 @@ impl Chat {
         outln!("clock:   {clock}");
     }
 
-    /// Writes `FILE` (a `.test.json` is added when missing) and its golden transcript.
-    fn save(&self, file: &Path) -> Result<PathBuf, String> {
+    /// Writes `FILE` (a `.test.json` is added when missing) and its golden transcript. An
+    /// existing FILE is never overwritten: the conversation is appended to it, under a name no
+    /// other conversation of the file has (returned: its number in the file).
+    fn save(&self, file: &Path) -> Result<(PathBuf, Option<usize>), String> {
         let mut path = file.to_path_buf();
         if !path.to_string_lossy().ends_with(".test.json") {
             path = PathBuf::from(format!("{}.test.json", path.display()));
@@ -355,26 +467,120 @@ impl Chat {
             .map_err(|e| e.to_string())?;
         // Answers given with /result replay as `action_result` steps: action ids are
         // deterministic, so the saved test needs no mocks.
-        let conv = conversation_from_events(
+        let mut conv = conversation_from_events(
             &format!("saved from fluxo chat: {stem}"),
             self.start.clone(),
-            &self.events[1..],
+            self.events.get(1..).unwrap_or_default(),
         );
-        let test = TestFile {
-            schema: None,
-            flow: relative(&self.flow, dir),
-            integrations: None,
-            clock: Some(clock),
-            golden: Some(format!("{stem}.transcript")),
-            conversations: vec![conv],
+        let (test, appended) = if path.exists() {
+            let mut test = self.existing(&path, dir)?;
+            let taken = |n: &str| test.conversations.iter().any(|c| c.name == n);
+            let base = conv.name.clone();
+            let mut k = 2;
+            while taken(&conv.name) {
+                conv.name = format!("{base} ({k})");
+                k += 1;
+            }
+            if test.clock.as_deref() != Some(clock.as_str()) {
+                conv.clock = Some(clock);
+            }
+            test.conversations.push(conv);
+            let n = test.conversations.len();
+            (test, Some(n))
+        } else {
+            let test = TestFile {
+                schema: None,
+                flow: relative(&self.flow, dir),
+                integrations: None,
+                clock: Some(clock),
+                golden: Some(format!("{stem}.transcript")),
+                conversations: vec![conv],
+            };
+            (test, None)
         };
         let text = serde_json::to_string_pretty(&test).map_err(|e| e.to_string())?;
         std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        let (r, _) = fluxo::testing::run_file(&path, fluxo::testing::RunOptions { bless: true });
-        match r.error {
-            Some(e) => Err(e),
-            None => Ok(path),
+        let (r, _) = fluxo::testing::run_file(
+            &path,
+            fluxo::testing::RunOptions {
+                bless: true,
+                ..Default::default()
+            },
+        );
+        if let Some(e) = r.error {
+            return Err(e);
         }
+        // Said now rather than at the next `fluxo test`: the conversation was saved, but it
+        // does not replay as it went (e.g. it ends while the bot waits for an action result).
+        if let Some(f) = r
+            .conversations
+            .last()
+            .and_then(|c| c.failures.first())
+            .and_then(|f| f.lines().next())
+        {
+            outln!(
+                "{}",
+                self.style.paint(
+                    "33",
+                    &format!("warning: the saved conversation fails when replayed: {f}")
+                )
+            );
+        }
+        Ok((path, appended))
+    }
+
+    /// An existing test file to append to: it must be a test of the flow being chatted with.
+    fn existing(&self, path: &Path, dir: &Path) -> Result<TestFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let test = serde_json::from_str::<Json>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|v| TestFile::from_value(&v))
+            .map_err(|e| {
+                format!(
+                    "{} exists and is not a conversation test ({e}); it was left as it is, choose another name",
+                    path.display()
+                )
+            })?;
+        let theirs = dir.join(&test.flow).canonicalize().ok();
+        if theirs.is_none() || theirs != self.flow.canonicalize().ok() {
+            return Err(format!(
+                "{} tests another flow (`{}`); it was left as it is, choose another name",
+                path.display(),
+                test.flow
+            ));
+        }
+        Ok(test)
+    }
+}
+
+/// The titles of a list of options (strings, or objects with `title`, `label`, `text` or
+/// `value`).
+fn option_titles(v: &Json) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| match o {
+            Json::String(s) => Some(s.clone()),
+            Json::Object(m) => ["title", "label", "text", "value"]
+                .iter()
+                .find_map(|k| m.get(*k))
+                .map(|t| match t {
+                    Json::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A line that confirms what a slash command did, when the bot itself may say nothing.
+fn feedback(e: &Event) -> Option<String> {
+    match e {
+        Event::ProviderOpened { remote_id, .. } => Some(format!(
+            "[the provider accepted the hand-over: its conversation is {remote_id}]"
+        )),
+        Event::AgentTransfer { to } => Some(format!("[the agent transferred the chat to {to}]")),
+        _ => None,
     }
 }
 

@@ -162,6 +162,15 @@ impl Bot {
         self.finish_turn(s, pending, now, out, 0);
     }
 
+    /// The payload of the input widget the session waits at (options, `mask`, `mandatory`…),
+    /// rendered for its channel; `None` when the bot waits nowhere or the node has no widget.
+    /// For front ends that show the choices (`fluxo chat`).
+    pub fn awaited_input(&self, s: &Session, now: i64) -> Option<Map<String, Json>> {
+        let i = *self.flow.by_id.get(s.focus.as_deref()?)?;
+        self.input_spec(s, i, &json!([]), &json!([]), now)
+            .map(|(_, payload)| payload)
+    }
+
     /// The input widget of node `i` for the session's channel, with its payload rendered.
     pub(crate) fn input_spec(
         &self,

@@ -162,3 +162,35 @@ fn test_steps_agree_with_the_schema() {
         );
     }
 }
+
+/// Mocks at the edges of the format: plain results, entries keyed by request, sequences.
+#[test]
+fn mocks_agree_with_the_schema() {
+    let mocks = [
+        json!({ "custom": { "ok": true } }),
+        json!({ "custom": [1, 2] }),
+        json!({ "custom": {} }),
+        json!({ "http_request": { "match": { "url": "https://x/*" }, "result": { "status": 200 } } }),
+        json!({ "http_request": { "results": [ { "status": 500 }, { "status": 200 } ] } }),
+        json!({ "http_request": [ { "match": { "method": "POST", "body": { "a": 1 } }, "result": 1 }, { "result": 2, "match": {} } ] }),
+        json!({ "http_request": { "match": {} } }),
+        json!({ "http_request": { "match": {}, "result": 1, "results": [1] } }),
+        json!({ "http_request": { "results": [] } }),
+        json!({ "http_request": { "results": 3 } }),
+        json!({ "http_request": { "match": 3, "result": 1 } }),
+        json!({ "http_request": { "match": { "verb": "GET" }, "result": 1 } }),
+        json!({ "http_request": { "match": { "method": 1 }, "result": 1 } }),
+        json!({ "http_request": { "match": { "url": "x" }, "result": 1, "extra": 1 } }),
+        json!({ "http_request": [ { "match": { "url": "x" }, "result": 1 }, 5 ] }),
+        json!({ "http_request": [ { "result": 1 }, { "result": 2 } ] }),
+    ];
+    for m in mocks {
+        let file = json!({ "flow": "f.json", "conversations": [ { "name": "c", "mocks": m.clone(), "steps": [] } ] });
+        let model = crate::testing::TestFile::from_value(&file).is_ok();
+        assert_eq!(
+            model,
+            is_valid(SchemaKind::Test, &file),
+            "model and schema disagree on mocks {m}"
+        );
+    }
+}

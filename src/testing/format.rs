@@ -38,7 +38,9 @@ pub struct Conversation {
     /// Channel, context and contact of the `start` event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<Start>,
-    /// Results for host actions, by action name (`http_request`, custom actions).
+    /// Results for host actions, by action name (`http_request`, custom actions): a plain
+    /// result for every call, or mock entries keyed by request (`match`) with one `result` or
+    /// a sequence of `results` (see `docs/testing.md`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub mocks: Map<String, Json>,
     /// Clock for this conversation (overrides the file's).
@@ -121,6 +123,7 @@ impl TestFile {
     pub fn from_value(v: &Json) -> Result<TestFile, String> {
         let f: TestFile = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
         for (c, conv) in f.conversations.iter().enumerate() {
+            super::mocks::check(&conv.mocks).map_err(|e| format!("conversation {}: {e}", c + 1))?;
             for (i, step) in conv.steps.iter().enumerate() {
                 Step::parse(step)
                     .map_err(|e| format!("conversation {} step {}: {e}", c + 1, i + 1))?;
@@ -140,6 +143,11 @@ impl TestFile {
             for (i, step) in steps.into_iter().flatten().enumerate() {
                 if let Err(e) = Step::parse(step) {
                     problems.push((format!("/conversations/{c}/steps/{i}"), e));
+                }
+            }
+            if let Some(mocks) = conv.get("mocks").and_then(Json::as_object) {
+                if let Err(e) = super::mocks::check(mocks) {
+                    problems.push((format!("/conversations/{c}/mocks"), e));
                 }
             }
         }

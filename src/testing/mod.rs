@@ -11,6 +11,7 @@ mod coverage;
 mod discover;
 mod format;
 mod golden;
+mod mocks;
 mod runner;
 
 pub use coverage::{Coverage, CoverageReport, HandoverCoverage};

@@ -4,12 +4,16 @@
 use super::coverage::{Coverage, Tracker};
 use super::format::{Conversation, Expect, Step, TestFile};
 use super::golden::{diff, split_golden};
+use super::mocks::Mocks;
 use crate::domain::{CloseStatus, Event, Output, Speaker};
 use crate::engine::{Bot, Session};
 use crate::error::Error;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Default clock of tests: Monday 2026-01-05 12:00 UTC.
 pub const DEFAULT_CLOCK: &str = "2026-01-05T12:00:00Z";
@@ -23,6 +27,22 @@ pub struct ConversationResult {
     pub failures: Vec<String>,
     /// The transcript.
     pub transcript: String,
+    /// Not run: `--fail-fast` stopped the run before it started.
+    pub not_run: bool,
+    /// How long it took (wall clock).
+    pub time: Duration,
+}
+
+impl ConversationResult {
+    /// Ran, and nothing went wrong.
+    pub fn passed(&self) -> bool {
+        !self.not_run && self.failures.is_empty()
+    }
+
+    /// Ran, and something went wrong.
+    pub fn failed(&self) -> bool {
+        !self.not_run && !self.failures.is_empty()
+    }
 }
 
 /// What one test file did.
@@ -40,17 +60,61 @@ pub struct FileResult {
     pub coverage: Coverage,
     /// The golden file was rewritten (`--bless`).
     pub blessed: bool,
+    /// With `--bless`: conversations whose expectations fail, so their transcript was not
+    /// recorded (their old section, if any, was kept).
+    pub bless_refused: Vec<String>,
+    /// Conversations of the file that `filter` left out.
+    pub deselected: usize,
+    /// How long the whole file took (wall clock).
+    pub time: Duration,
 }
 
 /// Options of a run.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Rewrite golden transcripts instead of comparing them.
+    /// Rewrite golden transcripts instead of comparing them (only for conversations whose
+    /// expectations hold).
     pub bless: bool,
+    /// Run only the conversations whose `file › name` contains this text (case-insensitive).
+    pub filter: Option<String>,
+    /// Shared stop flag (`--fail-fast`): set by the first failure; once set, no conversation
+    /// starts, in this file or in any other run with the same flag.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl RunOptions {
+    /// The text `filter` is matched against: `file › conversation name`.
+    pub fn selects(&self, file: &Path, conversation: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| {
+            format!("{} › {conversation}", file.display())
+                .to_lowercase()
+                .contains(&f.to_lowercase())
+        })
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+
+    fn fail(&self) {
+        if let Some(s) = &self.stop {
+            s.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Runs one test file. Never panics on bad input: a file that cannot run reports why.
 pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
+    let started = Instant::now();
+    let (mut result, bot) = run_file_inner(path, &opts);
+    result.time = started.elapsed();
+    if result.error.is_some() || result.conversations.iter().any(|c| c.failed()) {
+        opts.fail();
+    }
+    (result, bot)
+}
+
+fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Bot>) {
     let mut result = FileResult {
         path: path.to_path_buf(),
         ..Default::default()
@@ -65,6 +129,16 @@ pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
             return (result, None);
         }
     };
+    let selected: Vec<&Conversation> = file
+        .conversations
+        .iter()
+        .filter(|c| opts.selects(path, &c.name))
+        .collect();
+    result.deselected = file.conversations.len() - selected.len();
+    if selected.is_empty() && !file.conversations.is_empty() {
+        // Nothing of this file is asked for: its flow is not even loaded.
+        return (result, None);
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     let flow_path = dir.join(&file.flow);
     result.flow = flow_path.canonicalize().unwrap_or(flow_path.clone());
@@ -82,7 +156,16 @@ pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
         .map(|p| std::fs::read_to_string(p).unwrap_or_default());
     let sections = golden.as_deref().map(split_golden).unwrap_or_default();
     let mut names = BTreeSet::new();
-    for conv in &file.conversations {
+    for conv in selected {
+        if opts.stopped() {
+            result.conversations.push(ConversationResult {
+                name: conv.name.clone(),
+                not_run: true,
+                ..Default::default()
+            });
+            continue;
+        }
+        let started = Instant::now();
         let mut r = run_conversation(&bot, conv, file.clock.as_deref(), &mut result.coverage);
         if !names.insert(conv.name.clone()) {
             r.failures.push(format!(
@@ -104,15 +187,32 @@ pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
                 )),
             }
         }
+        r.time = started.elapsed();
+        if r.failed() {
+            opts.fail();
+        }
         result.conversations.push(r);
     }
     if let (Some(gp), true) = (&golden_path, opts.bless) {
-        let text: String = result
-            .conversations
-            .iter()
-            .map(|c| format!("=== {}\n{}", c.name, c.transcript))
-            .collect::<Vec<_>>()
-            .join("\n");
+        // Only a conversation whose expectations hold is recorded: a failing one keeps its old
+        // section (a transcript of wrong behaviour must never become the reference). Sections
+        // of conversations not run (filtered out, or stopped) are kept as they are.
+        let mut parts = Vec::new();
+        for conv in &file.conversations {
+            let ran = result.conversations.iter().find(|c| c.name == conv.name);
+            match ran {
+                Some(c) if c.passed() => parts.push(format!("=== {}\n{}", c.name, c.transcript)),
+                other => {
+                    if other.is_some_and(ConversationResult::failed) {
+                        result.bless_refused.push(conv.name.clone());
+                    }
+                    if let Some((old, _)) = sections.get(&conv.name) {
+                        parts.push(format!("=== {}\n{old}", conv.name));
+                    }
+                }
+            }
+        }
+        let text = parts.join("\n");
         if golden.as_deref() != Some(text.as_str()) {
             match std::fs::write(gp, &text) {
                 Ok(()) => result.blessed = true,
@@ -166,26 +266,58 @@ pub fn run_conversation(
             return r;
         }
     };
+    let mut mocks = match Mocks::read(&conv.mocks) {
+        Ok(m) => m,
+        Err(e) => {
+            r.failures.push(e);
+            return r;
+        }
+    };
     let mut s = bot.new_session("test");
     let start = conv.start.clone().unwrap_or_default();
     let mut tracker = Tracker::default();
+    let steps: Vec<Result<Step, String>> = conv.steps.iter().map(Step::parse).collect();
+    // An action no mock answers is fine when the next event step answers it (`action_result`,
+    // as `fluxo chat`'s `/result` records it).
+    let answered_from = |i: usize| {
+        steps
+            .iter()
+            .skip(i)
+            .find(|s| !matches!(s, Ok(Step::Expect(_))))
+            .is_some_and(|s| matches!(s, Ok(Step::Event(Event::ActionResult { .. }))))
+    };
     let first = Event::Start {
         channel: start.channel,
         context: start.context,
         contact: start.contact,
     };
-    let mut last = feed(bot, &mut s, first, now, conv, &mut r, &mut tracker);
-    for (i, raw) in conv.steps.iter().enumerate() {
-        match Step::parse(raw) {
-            Err(e) => r.failures.push(format!("step {}: {e}", i + 1)),
+    let mut ctx = Feed {
+        bot,
+        mocks: &mut mocks,
+        r: &mut r,
+        t: &mut tracker,
+    };
+    let mut last = ctx.feed(&mut s, first, now, answered_from(0));
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Err(e) => ctx.r.failures.push(format!("step {}: {e}", i + 1)),
             Ok(Step::Expect(e)) => {
-                for f in check(&e, &last, &s) {
-                    r.failures.push(format!("step {} (expect): {f}", i + 1));
+                for f in check(e, &last, &s) {
+                    ctx.r.failures.push(format!("step {} (expect): {f}", i + 1));
                 }
             }
             Ok(Step::Event(ev)) => {
+                let mut ev = ev.clone();
+                // A step without `id` answers whatever action the bot waits for.
+                if let Event::ActionResult { id, .. } = &mut ev {
+                    if id.is_empty() {
+                        if let Some((waiting, _)) = s.awaiting_action() {
+                            *id = waiting.to_owned();
+                        }
+                    }
+                }
                 now = ev.clock_after(now);
-                last = feed(bot, &mut s, ev, now, conv, &mut r, &mut tracker);
+                last = ctx.feed(&mut s, ev, now, answered_from(i + 1));
             }
         }
     }
@@ -193,41 +325,58 @@ pub fn run_conversation(
     r
 }
 
-/// Feeds an event, answers host actions from the mocks, appends to the transcript.
-fn feed(
-    bot: &Bot,
-    s: &mut Session,
-    ev: Event,
-    now: i64,
-    conv: &Conversation,
-    r: &mut ConversationResult,
-    t: &mut Tracker,
-) -> Vec<Output> {
-    let mut pending = vec![ev];
-    let mut all = Vec::new();
-    // Each mock answer may trigger another action; bounded by the number of mocks used.
-    for _ in 0..64 {
-        let Some(ev) = pending.pop() else { break };
-        r.transcript.push_str(&format!(
-            "> {}\n",
-            serde_json::to_string(&ev).unwrap_or_default()
-        ));
-        for o in bot.handle(s, ev, now) {
-            r.transcript.push_str(&format!(
-                "  {}\n",
-                serde_json::to_string(&o).unwrap_or_default()
+/// What feeding events needs besides the session.
+struct Feed<'a> {
+    bot: &'a Bot,
+    mocks: &'a mut Mocks,
+    r: &'a mut ConversationResult,
+    t: &'a mut Tracker,
+}
+
+impl Feed<'_> {
+    /// Feeds an event, answers host actions from the mocks, appends to the transcript.
+    /// `answered`: the next event step is an `action_result`, so an action left unanswered
+    /// here is answered there.
+    fn feed(&mut self, s: &mut Session, ev: Event, now: i64, answered: bool) -> Vec<Output> {
+        let mut pending = vec![ev];
+        let mut all = Vec::new();
+        // Each mock answer may trigger another action; bounded so a flow that loops on an
+        // action cannot hang the run.
+        for _ in 0..64 {
+            let Some(ev) = pending.pop() else { break };
+            self.r.transcript.push_str(&format!(
+                "> {}\n",
+                serde_json::to_string(&ev).unwrap_or_default()
             ));
-            t.see(bot, &o);
-            if let Output::ActionRequested { id, name, .. } = &o {
-                match conv.mocks.get(name) {
-                    Some(result) => pending.push(Event::ActionResult { id: id.clone(), result: result.clone() }),
-                    None => r.failures.push(format!("the flow asked the host to run `{name}`, and the test has no mock for it (add it to `mocks`)")),
+            for o in self.bot.handle(s, ev, now) {
+                self.r.transcript.push_str(&format!(
+                    "  {}\n",
+                    serde_json::to_string(&o).unwrap_or_default()
+                ));
+                self.t.see(self.bot, &o);
+                if let Output::ActionRequested {
+                    id,
+                    name,
+                    parameters,
+                } = &o
+                {
+                    match self.mocks.answer(name, parameters) {
+                        Ok(Some(result)) => pending.push(Event::ActionResult {
+                            id: id.clone(),
+                            result,
+                        }),
+                        Ok(None) if answered => {}
+                        Ok(None) => self.r.failures.push(format!(
+                            "the flow asked the host to run `{name}`, and the test has no mock for it (add it to `mocks`, or an `action_result` step right after)"
+                        )),
+                        Err(e) => self.r.failures.push(e),
+                    }
                 }
+                all.push(o);
             }
-            all.push(o);
         }
+        all
     }
-    all
 }
 
 fn bot_texts(out: &[Output], who: Speaker) -> Vec<&str> {
