@@ -735,8 +735,8 @@ async fn omni_and_webex_end_to_end() {
     let hook = format!("{}/webhooks/4", h.router);
     let send = |b: Value| {
         let body = b.to_string();
-        let sig = fluxo::drivers::signature::webex("webex-webhook-secret-00ii", body.as_bytes());
-        (body, vec![("x-spark-signature", sig)])
+        let sig = fluxo::drivers::signature::webex_cc("webex-webhook-secret-00ii", body.as_bytes());
+        (body, vec![("x-webexcc-signature", sig)])
     };
     let (b, s) = send(
         json!({ "id": "e1", "type": "task:ended", "data": { "taskId": "task-31", "terminatingParty": "System", "reason": "RONA Timer Expired" } }),
