@@ -2127,9 +2127,12 @@ async fn webex_webhook_signatures() {
     let (body, good) = webex_delivery(secret, "e1", "task:connected", data.clone(), Some(now_ms()));
 
     assert_eq!(post(&hook, &[], body.as_bytes()).await, 401, "missing");
-    let (_, wrong) = webex_delivery("another-secret", "e1", "task:connected", data.clone(), None);
+    let mut wrong = good.clone();
+    if let Some(sig) = wrong.first_mut() {
+        sig.1 = fluxo::drivers::signature::webex_cc("another-secret", body.as_bytes());
+    }
     assert_eq!(
-        post(&hook, &wrong[..1], body.as_bytes()).await,
+        post(&hook, &wrong, body.as_bytes()).await,
         401,
         "wrong secret"
     );
@@ -2374,4 +2377,65 @@ fn webex_subscription_in_the_docs_matches_the_spec() {
         m.remove("resourceVersion");
     }
     check("/v1/subscriptions", &v1);
+}
+
+/// Digital mode (the beta's chat task), named explicitly: chat both ways, and one join per task
+/// although the beta's `task:connect` and the documented `task:connected` both arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webex_digital_mode_chats_and_joins_once() {
+    let h = harness_with("webex_cc", fast(), |base| {
+        let mut i = integration("webex_cc", base);
+        i["settings"]["mode"] = json!("digital");
+        i
+    })
+    .await;
+    webex_task_mock(&h.mock).await;
+    let task = webex_task(1);
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/tasks/{task}/messages")))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&h.mock)
+        .await;
+    hand_over(&h).await;
+    let hook = format!("{}/webhooks/4", h.router);
+    let secret = "webex-webhook-secret-00ii";
+    for (id, kind, data) in [
+        (
+            "d1",
+            "task:connect",
+            json!({ "taskId": task, "agentName": "Ana" }),
+        ),
+        (
+            "d2",
+            "task:connected",
+            json!({ "taskId": task, "agentId": "a-7" }),
+        ),
+        (
+            "d3",
+            "agent:message",
+            json!({ "taskId": task, "text": "Olá, sou a Ana." }),
+        ),
+    ] {
+        let (b, s) = webex_delivery(secret, id, kind, data, Some(now_ms()));
+        assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    }
+    assert!(h
+        .rt
+        .session("maria")
+        .await
+        .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents() == ["Ana"])));
+    h.rt.event("maria", user("Oi Ana")).await;
+    let received = h.mock.received_requests().await.unwrap_or_default();
+    let sent: Vec<Value> = received
+        .iter()
+        .filter(|r| r.url.path().ends_with("/messages"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+        .collect();
+    assert_eq!(sent, [json!({ "text": "Oi Ana" })]);
+    let created: Value = received
+        .iter()
+        .find(|r| r.url.path() == "/v1/tasks")
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+        .unwrap_or_default();
+    assert_eq!(created["mediaType"], "chat", "the beta's chat task");
 }

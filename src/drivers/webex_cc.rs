@@ -1,5 +1,5 @@
-//! Webex Contact Center, in the integration's `settings.mode` (see
-//! [`crate::provider::webex_cc`] and `docs/providers.md`).
+//! Webex Contact Center, in the integration's `settings.mode` (`callback` or `digital`; the
+//! request builders and `docs/providers.md` say what each sends).
 //!
 //! - `callback` (the public API): open is `POST {base}/v1/tasks` with a `CreateTaskRequest` for a
 //!   telephony `CALLBACK`; the task id is the `CreateTaskResponse`'s `data.id`. There is no chat:
@@ -22,7 +22,7 @@
 //! `X-WebExCC-Timestamp`, which must equal the body's `comciscotimestamp`; a body timestamp more
 //! than 5 minutes away from now is a replay and is refused (Cisco's sample uses 5 minutes). The
 //! envelope is CloudEvents-like (`id`, `type`, `source`, `data`). Events: `task:connected` →
-//! join; `task:ended` — `terminatingParty` Agent → `agent_closed` (wrap-up reason kept),
+//! join (once per task); `task:ended` — `terminatingParty` Agent → `agent_closed` (wrap-up reason kept),
 //! Customer → `user_closed`, System → `timeout`, but a `RONA` end re-queues the task and does
 //! **not** end the chat; `task:failed` → `error`. Digital mode only (assumed beta events):
 //! `task:connect` → join, `agent:message` → agent message.
@@ -349,14 +349,21 @@ impl Driver for WebexCc {
         let task = text("taskId")
             .ok_or_else(|| bad_request("no `data.taskId`"))?
             .to_owned();
-        let eid = v
-            .get("id")
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-            .map_or_else(|| super::body_key(body), str::to_owned);
+        let dedupe = if matches!(event, Event::AgentJoin { .. }) {
+            // A task joins once: digital mode reads both `task:connect` and `task:connected`,
+            // and a second join would look like a second agent in the chat.
+            format!("webex:{task}:join")
+        } else {
+            let eid = v
+                .get("id")
+                .and_then(Json::as_str)
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| super::body_key(body), str::to_owned);
+            format!("webex:{eid}")
+        };
         Ok(vec![Inbound {
             remote_id: task,
-            dedupe: format!("webex:{eid}"),
+            dedupe,
             event,
         }])
     }
