@@ -152,10 +152,12 @@ impl WebexCc {
             .map(Secret::new);
         if let Ok(mut m) = self.tokens.lock() {
             let t = m.entry(i.id.clone()).or_default();
-            t.access = Some((
-                token.clone(),
-                Instant::now() + Duration::from_secs(ttl.saturating_sub(60)),
-            ));
+            // `expires_in` is the provider's number: an absurd one must not overflow the clock.
+            let now = Instant::now();
+            let until = now
+                .checked_add(Duration::from_secs(ttl.saturating_sub(60)))
+                .unwrap_or(now);
+            t.access = Some((token.clone(), until));
             if rotated.is_some() {
                 t.refresh = rotated;
             }
