@@ -34,6 +34,10 @@ fn secrets() {
             ("T_OMNI_WEBHOOK_SECRET", "omni-webhook-secret-88gg"),
             ("T_WEBEX_TOKEN", "webex-token-99hh"),
             ("T_WEBEX_WEBHOOK_SECRET", "webex-webhook-secret-00ii"),
+            ("T_WEBEX_REFRESH_TOKEN", "webex-refresh-token-11jj"),
+            ("T_WEBEX_CLIENT_ID", "webex-client-id-22kk"),
+            ("T_WEBEX_CLIENT_SECRET", "webex-client-secret-33ll"),
+            ("T_WEBEX_EMPTY_SECRET", ""),
         ] {
             // Process-wide, set once, before any driver reads them.
             std::env::set_var(k, v);
@@ -53,6 +57,13 @@ const ALL_SECRETS: &[&str] = &[
     "omni-webhook-secret-88gg",
     "webex-token-99hh",
     "webex-webhook-secret-00ii",
+    "webex-refresh-token-11jj",
+    "webex-client-id-22kk",
+    "webex-client-secret-33ll",
+    // What the fake token endpoint issues.
+    "webex-access-1-55nn",
+    "webex-access-2-55nn",
+    "webex-refresh-rotated-44mm",
 ];
 
 fn read(p: &str) -> String {
@@ -91,9 +102,18 @@ struct Harness {
 }
 
 async fn harness(provider: &str, policy: RetryPolicy) -> Harness {
+    harness_with(provider, policy, |base| integration(provider, base)).await
+}
+
+/// [`harness`] with an integration of the test's own, made from the fake's base URL.
+async fn harness_with(
+    provider: &str,
+    policy: RetryPolicy,
+    integ: impl FnOnce(&str) -> Value,
+) -> Harness {
     secrets();
     let mock = MockServer::start().await;
-    let integ = json!({ "integrations": [ integration(provider, &mock.uri()) ] });
+    let integ = json!({ "integrations": [ integ(&mock.uri()) ] });
     let bot = Bot::from_json(
         &read(&format!("flows/{provider}.json")),
         Some(&integ.to_string()),
@@ -938,8 +958,8 @@ async fn omni_and_webex_end_to_end() {
     let hook = format!("{}/webhooks/4", h.router);
     let send = |b: Value| {
         let body = b.to_string();
-        let sig = fluxo::drivers::signature::webex("webex-webhook-secret-00ii", body.as_bytes());
-        (body, vec![("x-spark-signature", sig)])
+        let sig = fluxo::drivers::signature::webex_cc("webex-webhook-secret-00ii", body.as_bytes());
+        (body, vec![("x-webexcc-signature", sig)])
     };
     let (b, s) = send(
         json!({ "id": "e1", "type": "task:ended", "data": { "taskId": "task-31", "terminatingParty": "System", "reason": "RONA Timer Expired" } }),
@@ -1271,6 +1291,56 @@ fn logs_in_a_process_of_their_own() {
             hand_over(&h).await;
             assert_eq!(
                 post(&format!("{}/webhooks/1", h.router), &[], b"{}").await,
+                401
+            );
+            // Webex with refreshed tokens that the API keeps refusing, then a bad signature.
+            let h = harness_with("webex_cc", fast(), |base| {
+                let mut i = webex_callback(base);
+                if let Some(s) = i.get_mut("settings").and_then(Value::as_object_mut) {
+                    s.insert("token_url".into(), json!(format!("{base}/v1/access_token")));
+                    s.insert(
+                        "refresh_token".into(),
+                        json!({ "env": "T_WEBEX_REFRESH_TOKEN" }),
+                    );
+                    s.insert("client_id".into(), json!({ "env": "T_WEBEX_CLIENT_ID" }));
+                    s.insert(
+                        "client_secret".into(),
+                        json!({ "env": "T_WEBEX_CLIENT_SECRET" }),
+                    );
+                }
+                i
+            })
+            .await;
+            Mock::given(method("POST"))
+                .and(path("/v1/access_token"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                    "access_token": "webex-access-1-55nn", "expires_in": 3600,
+                    "refresh_token": "webex-refresh-rotated-44mm" })))
+                .mount(&h.mock)
+                .await;
+            Mock::given(method("POST"))
+                .and(path("/v1/tasks"))
+                .respond_with(ResponseTemplate::new(401))
+                .mount(&h.mock)
+                .await;
+            let out = to_the_agent(
+                &h.rt,
+                "joao",
+                start_with_phone(Some(("phone", "+5511987654321"))),
+            )
+            .await;
+            assert_eq!(closed(&out), Some(CloseStatus::Error));
+            let text = serde_json::to_string(&out).unwrap_or_default();
+            for s in ALL_SECRETS {
+                assert!(!text.contains(s), "a secret in the outputs");
+            }
+            assert_eq!(
+                post(
+                    &format!("{}/webhooks/4", h.router),
+                    &[("x-webexcc-signature", "00".into())],
+                    b"{}"
+                )
+                .await,
                 401
             );
         });
@@ -2035,4 +2105,619 @@ async fn ctrl_c_in_live_mode_closes_the_open_chat() {
         .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
         .any(|b| b["ticket"]["status"] == "closed");
     assert!(closed, "the ticket was closed before leaving");
+}
+
+/// A `webex_cc` integration in callback mode (the public Create Task API).
+fn webex_callback(base: &str) -> Value {
+    json!({ "id": 4, "provider": "webex_cc", "mask_pii": true, "wait_timeout_s": 300,
+        "settings": { "mode": "callback", "base_url": base, "entry_point_id": "9b3c5a2e-1f4d-4c7a-8e2b-6d1f0a9c3e57",
+                      "origin": "+551130001000", "access_token": { "env": "T_WEBEX_TOKEN" },
+                      "webhook_secret": { "env": "T_WEBEX_WEBHOOK_SECRET" } } })
+}
+
+/// A start whose contact has `phone_field: phone` (or no phone).
+fn start_with_phone(phone: Option<(&str, &str)>) -> Event {
+    let mut contact = json!({ "name": "João Souza", "email": "joao@exemplo.com.br" });
+    if let (Some((field, number)), Some(c)) = (phone, contact.as_object_mut()) {
+        c.insert(field.into(), json!(number));
+    }
+    Event::Start {
+        channel: None,
+        context: json!({ "matricula": "2024002" }).as_object().cloned(),
+        contact: contact.as_object().cloned(),
+    }
+}
+
+/// A Contact Center delivery: the CloudEvents-like envelope around `data`, signed as Webex
+/// signs it (`X-WebexCC-Signature`), with the version 2 timestamp in the body and the header
+/// when `at_ms` is given.
+fn webex_delivery(
+    secret: &str,
+    id: &str,
+    kind: &str,
+    data: Value,
+    at_ms: Option<i64>,
+) -> (String, Vec<(&'static str, String)>) {
+    let mut event = json!({ "id": id, "specversion": "1.0", "type": kind,
+        "source": "/com/cisco/wxcc/8b3f2f43-6a8f-4bd4-9d7e-0c2f3a4b5c6d",
+        "comciscoorgid": "658d1102-8c11-4850-a809-d7a99cc1c22f",
+        "datacontenttype": "application/json", "data": data });
+    if let (Some(t), Some(e)) = (at_ms, event.as_object_mut()) {
+        e.insert("comciscotimestamp".into(), json!(t));
+    }
+    let body = event.to_string();
+    let mut headers = vec![(
+        "x-webexcc-signature",
+        fluxo::drivers::signature::webex_cc(secret, body.as_bytes()),
+    )];
+    if let Some(t) = at_ms {
+        headers.push(("x-webexcc-timestamp", t.to_string()));
+    }
+    (body, headers)
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Answers task creation with a `CreateTaskResponse` and a new task UUID each time.
+async fn webex_task_mock(mock: &MockServer) {
+    let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/v1/tasks"))
+        .respond_with(move |_: &wiremock::Request| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(201).set_body_json(webex_created(i))
+        })
+        .mount(mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex(r"^/v1/tasks/[^/]+/end$"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(mock)
+        .await;
+}
+
+/// The `i`th task the fake creates, as `CreateTaskResponse`.
+fn webex_created(i: usize) -> Value {
+    json!({ "meta": { "orgId": "658d1102-8c11-4850-a809-d7a99cc1c22f" },
+            "data": { "id": format!("768d1102-8c11-4850-a809-d7a99cc1c2{i:02}") } })
+}
+
+fn webex_task(i: usize) -> String {
+    format!("768d1102-8c11-4850-a809-d7a99cc1c2{i:02}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webex_callback_end_to_end() {
+    let spec = common::vendor_spec("webex/webex-contact-center.json");
+    let mut h = harness_with("webex_cc", fast(), webex_callback).await;
+    webex_task_mock(&h.mock).await;
+    if let Some(spec) = &spec {
+        // The fake answers what the spec says Webex answers.
+        let v = common::openapi_validator(
+            spec,
+            &json!({ "$ref": "#/components/schemas/CreateTaskResponse" }),
+        );
+        let answer = webex_created(1);
+        assert!(
+            v.is_valid(&answer),
+            "{:?}",
+            v.iter_errors(&answer)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    // João asks for an agent; his phone number is in the contact, written as people write it.
+    let out = to_the_agent(
+        &h.rt,
+        "joao",
+        start_with_phone(Some(("telefone", "+55 (11) 98765-4321"))),
+    )
+    .await;
+    assert!(closed(&out).is_none(), "{out:?}");
+    let task = webex_task(1);
+    assert_eq!(
+        h.rt.session("joao")
+            .await
+            .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
+        Some(task.clone())
+    );
+    // There is no chat in a callback: what he types meanwhile is dropped, and the callback
+    // stays pending (a refusal would end it with `error`).
+    h.rt.event("joao", user("vocês vão me ligar mesmo?")).await;
+    assert!(h
+        .rt
+        .session("joao")
+        .await
+        .is_some_and(|s| s.live_chat().is_some()));
+
+    let hook = format!("{}/webhooks/4", h.router);
+    let secret = "webex-webhook-secret-00ii";
+    let deliver =
+        |id: &str, kind: &str, data: Value| webex_delivery(secret, id, kind, data, Some(now_ms()));
+    // Offered to an agent who does not answer (RONA): back to the queue, nothing ends.
+    for (id, kind, data) in [
+        (
+            "e1",
+            "task:connect",
+            json!({ "taskId": task, "agentId": "a-1" }),
+        ),
+        (
+            "e2",
+            "task:ended",
+            json!({ "taskId": task, "terminatingParty": "System", "reason": "RONA Timer Expired" }),
+        ),
+        (
+            "e3",
+            "agent:message",
+            json!({ "taskId": task, "text": "not in a callback" }),
+        ),
+    ] {
+        let (b, s) = deliver(id, kind, data);
+        assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    }
+    let s = h.rt.session("joao").await;
+    assert!(
+        s.as_ref()
+            .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents().is_empty())),
+        "only task:connected is an agent on the line in callback mode: {s:?}"
+    );
+    let (b, s) = deliver(
+        "e4",
+        "task:connected",
+        json!({ "taskId": task, "agentId": "a-2", "agentName": "Carla" }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert!(h
+        .rt
+        .session("joao")
+        .await
+        .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents() == ["Carla"])));
+    fired(&mut h);
+    let (b, s) = deliver(
+        "e5",
+        "task:ended",
+        json!({ "taskId": task, "terminatingParty": "Agent", "wrapUpReason": "Retorno concluído" }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert_eq!(
+        fired(&mut h).first().map(String::as_str),
+        Some("pesquisa"),
+        "the agent's end is `agent_closed`"
+    );
+
+    // Ana's callback is ended from the bot's side: End Task, which takes no body.
+    to_the_agent(
+        &h.rt,
+        "ana",
+        start_with_phone(Some(("celular", "11 91234-5678"))),
+    )
+    .await;
+    fired(&mut h);
+    h.rt.event("ana", Event::UserClose { reason: None }).await;
+    assert_eq!(fired(&mut h).first().map(String::as_str), Some("despedida"));
+    // A customer who hangs up is `user_closed`.
+    to_the_agent(
+        &h.rt,
+        "bia",
+        start_with_phone(Some(("phone", "+5511955554444"))),
+    )
+    .await;
+    fired(&mut h);
+    let (b, s) = deliver(
+        "e6",
+        "task:ended",
+        json!({ "taskId": webex_task(3), "terminatingParty": "Customer" }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert_eq!(fired(&mut h).first().map(String::as_str), Some("despedida"));
+    // A task Webex could not route is `error`.
+    to_the_agent(
+        &h.rt,
+        "caio",
+        start_with_phone(Some(("phone", "11 3333-2222"))),
+    )
+    .await;
+    fired(&mut h);
+    let (b, s) = deliver(
+        "e7",
+        "task:failed",
+        json!({ "taskId": webex_task(4), "reason": "No outdial ANI" }),
+    );
+    assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    assert_eq!(fired(&mut h).first().map(String::as_str), Some("falha"));
+
+    // No phone number, or one longer than Webex takes: the hand-over fails with a reason, in
+    // the flow's error branch, and nothing is sent.
+    let out = to_the_agent(&h.rt, "sem_fone", start_with_phone(None)).await;
+    assert_eq!(closed(&out), Some(CloseStatus::Error));
+    assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { reason: Some(r), .. } if r.contains("no phone number"))), "{out:?}");
+    let long = "1".repeat(37);
+    let out = to_the_agent(&h.rt, "longo", start_with_phone(Some(("phone", &long)))).await;
+    assert!(out.iter().any(|o| matches!(o, Output::LiveChatClosed { reason: Some(r), .. } if r.contains("at most 36"))), "{out:?}");
+
+    // Every request: task creations validate against `CreateTaskRequest`, ends have no body,
+    // and no message went anywhere.
+    let received = h.mock.received_requests().await.unwrap_or_default();
+    let creates: Vec<Value> = received
+        .iter()
+        .filter(|r| r.url.path() == "/v1/tasks")
+        .map(|r| serde_json::from_slice(&r.body).expect("JSON body"))
+        .collect();
+    assert_eq!(
+        creates.len(),
+        4,
+        "no request for the contacts without a usable phone"
+    );
+    assert!(received
+        .iter()
+        .filter(|r| r.url.path().ends_with("/end"))
+        .all(|r| r.body.is_empty()));
+    assert!(!received.iter().any(|r| r.url.path().ends_with("/messages")));
+    if let Some(spec) = &spec {
+        let schema = common::request_schema(spec, "/v1/tasks", "post").expect("Create Task");
+        let v = common::openapi_validator(spec, schema);
+        assert!(
+            !v.is_valid(&json!({ "entryPointId": "ep", "mediaType": "telephony" })),
+            "the validator refuses a task without a destination"
+        );
+        for body in &creates {
+            assert!(
+                v.is_valid(body),
+                "{body}: {:?}",
+                v.iter_errors(body)
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(
+            spec.pointer("/paths/~1v1~1tasks~1{taskId}~1end/post/requestBody"),
+            None,
+            "End Task takes no body"
+        );
+    }
+    let reqs = requests(&h.mock, &["authorization", "content-type"]).await;
+    assert!(
+        reqs.contains("authorization: Bearer webex-token-99hh"),
+        "{reqs}"
+    );
+    insta::assert_snapshot!(
+        "webex_cc_callback_requests",
+        reqs.replace("webex-token-99hh", "<token>")
+    );
+}
+
+/// What a Contact Center webhook must carry: the right `X-WebexCC-Signature`, and a signed
+/// timestamp close to now; anything else is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webex_webhook_signatures() {
+    use hmac::Mac as _;
+    let h = harness_with("webex_cc", fast(), webex_callback).await;
+    webex_task_mock(&h.mock).await;
+    to_the_agent(
+        &h.rt,
+        "joao",
+        start_with_phone(Some(("phone", "+5511987654321"))),
+    )
+    .await;
+    let before = h.rt.session("joao").await;
+    let hook = format!("{}/webhooks/4", h.router);
+    let secret = "webex-webhook-secret-00ii";
+    let data = json!({ "taskId": webex_task(1), "agentName": "Carla" });
+    let (body, good) = webex_delivery(secret, "e1", "task:connected", data.clone(), Some(now_ms()));
+
+    assert_eq!(post(&hook, &[], body.as_bytes()).await, 401, "missing");
+    let mut wrong = good.clone();
+    if let Some(sig) = wrong.first_mut() {
+        sig.1 = fluxo::drivers::signature::webex_cc("another-secret", body.as_bytes());
+    }
+    assert_eq!(
+        post(&hook, &wrong, body.as_bytes()).await,
+        401,
+        "wrong secret"
+    );
+    let tampered = body.replace("Carla", "Mallory");
+    assert_eq!(
+        post(&hook, &good, tampered.as_bytes()).await,
+        401,
+        "body changed after signing"
+    );
+    // The Webex Webhooks API's scheme is not Contact Center's, even when computed correctly.
+    let mut sha1 = <hmac::Hmac<sha1::Sha1> as hmac::KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("any key length");
+    sha1.update(body.as_bytes());
+    let spark: String = sha1
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        post(&hook, &[("x-spark-signature", spark)], body.as_bytes()).await,
+        401,
+        "X-Spark-Signature is not accepted"
+    );
+    // A delivery signed ten minutes ago (a replay), with or without the header.
+    let old = now_ms() - 10 * 60 * 1000;
+    let (stale, stale_h) = webex_delivery(secret, "e1", "task:connected", data.clone(), Some(old));
+    assert_eq!(
+        post(&hook, &stale_h, stale.as_bytes()).await,
+        401,
+        "replayed"
+    );
+    assert_eq!(
+        post(&hook, &stale_h[..1], stale.as_bytes()).await,
+        401,
+        "replayed without the header"
+    );
+    let mut moved = good.clone();
+    if let Some(t) = moved.get_mut(1) {
+        t.1 = (now_ms() + 1).to_string();
+    }
+    assert_eq!(
+        post(&hook, &moved, body.as_bytes()).await,
+        401,
+        "header and body timestamps differ"
+    );
+    assert_eq!(h.rt.session("joao").await, before, "nothing changed");
+
+    // A version 1 subscription sends no timestamp: the signature alone is checked.
+    let (v1, v1_h) = webex_delivery(
+        secret,
+        "e0",
+        "agent:login",
+        json!({ "agentId": "a-2" }),
+        None,
+    );
+    assert_eq!(
+        post(&hook, &v1_h, v1.as_bytes()).await,
+        200,
+        "an event fluxo does not use is acknowledged"
+    );
+    assert_eq!(post(&hook, &good, body.as_bytes()).await, 200, "correct");
+    assert!(h
+        .rt
+        .session("joao")
+        .await
+        .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents() == ["Carla"])));
+    assert_eq!(
+        post(&hook, &good, body.as_bytes()).await,
+        200,
+        "a repeated delivery"
+    );
+
+    // An empty secret is no secret: a delivery signed with the empty key is refused.
+    let h = harness_with("webex_cc", fast(), |base| {
+        let mut i = webex_callback(base);
+        i["settings"]["webhook_secret"] = json!({ "env": "T_WEBEX_EMPTY_SECRET" });
+        i
+    })
+    .await;
+    let (b, s) = webex_delivery("", "e1", "task:connected", data, Some(now_ms()));
+    assert_eq!(
+        post(&format!("{}/webhooks/4", h.router), &s, b.as_bytes()).await,
+        401
+    );
+}
+
+/// With `refresh_token`, `client_id` and `client_secret`, the driver gets its access token from
+/// the token endpoint, keeps it, and after a 401 gets a fresh one and calls again, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webex_refreshes_the_access_token_after_a_401() {
+    use wiremock::matchers::header;
+    let h = harness_with("webex_cc", fast(), |base| {
+        let mut i = webex_callback(base);
+        if let Some(s) = i.get_mut("settings").and_then(Value::as_object_mut) {
+            s.remove("access_token");
+            s.insert("token_url".into(), json!(format!("{base}/v1/access_token")));
+            s.insert(
+                "refresh_token".into(),
+                json!({ "env": "T_WEBEX_REFRESH_TOKEN" }),
+            );
+            s.insert("client_id".into(), json!({ "env": "T_WEBEX_CLIENT_ID" }));
+            s.insert(
+                "client_secret".into(),
+                json!({ "env": "T_WEBEX_CLIENT_SECRET" }),
+            );
+        }
+        i
+    })
+    .await;
+    let issued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    Mock::given(method("POST"))
+        .and(path("/v1/access_token"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            // Webex's answer; this fake rotates the refresh token.
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": format!("webex-access-{n}-55nn"), "expires_in": 1_209_599,
+                "refresh_token": "webex-refresh-rotated-44mm", "refresh_token_expires_in": 7_775_999,
+                "token_type": "Bearer" }))
+        })
+        .mount(&h.mock)
+        .await;
+    // The first token is refused before its time.
+    Mock::given(method("POST"))
+        .and(path("/v1/tasks"))
+        .and(header("authorization", "Bearer webex-access-1-55nn"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/tasks"))
+        .and(header("authorization", "Bearer webex-access-2-55nn"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(webex_created(1)))
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/tasks/{}/end", webex_task(1))))
+        .and(header("authorization", "Bearer webex-access-2-55nn"))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&h.mock)
+        .await;
+    let out = to_the_agent(
+        &h.rt,
+        "joao",
+        start_with_phone(Some(("phone", "+5511987654321"))),
+    )
+    .await;
+    assert!(closed(&out).is_none(), "{out:?}");
+    assert_eq!(
+        h.rt.session("joao")
+            .await
+            .and_then(|s| s.live_chat().and_then(|c| c.remote_id().map(str::to_owned))),
+        Some(webex_task(1))
+    );
+    h.rt.event("joao", Event::UserClose { reason: None }).await;
+    assert_eq!(
+        issued.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one token, one fresh one after the 401, then the cached one for the close"
+    );
+    let forms: Vec<String> = h
+        .mock
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/v1/access_token")
+        .map(|r| {
+            assert_eq!(
+                r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+                Some("application/x-www-form-urlencoded")
+            );
+            String::from_utf8_lossy(&r.body).into_owned()
+        })
+        .collect();
+    assert_eq!(
+        forms,
+        [
+            "grant_type=refresh_token&client_id=webex-client-id-22kk&client_secret=webex-client-secret-33ll&refresh_token=webex-refresh-token-11jj",
+            "grant_type=refresh_token&client_id=webex-client-id-22kk&client_secret=webex-client-secret-33ll&refresh_token=webex-refresh-rotated-44mm",
+        ],
+        "the refresh token Webex returned is the one used next"
+    );
+
+    // Without refresh settings, `access_token` is all there is: a 401 is not retried.
+    let h = harness_with("webex_cc", fast(), webex_callback).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/tasks"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&h.mock)
+        .await;
+    let out = to_the_agent(
+        &h.rt,
+        "joao",
+        start_with_phone(Some(("phone", "+5511987654321"))),
+    )
+    .await;
+    assert_eq!(closed(&out), Some(CloseStatus::Error));
+    assert_eq!(h.mock.received_requests().await.map(|r| r.len()), Some(1));
+}
+
+/// The subscription command in `docs/providers.md` sends what Webex's Register Subscription
+/// accepts.
+#[test]
+fn webex_subscription_in_the_docs_matches_the_spec() {
+    let docs = read("docs/providers.md");
+    let section = docs
+        .split("### Webex Contact Center")
+        .nth(1)
+        .expect("a Webex setup section");
+    let body = section
+        .split("<<EOF\n")
+        .nth(1)
+        .and_then(|b| b.split("\nEOF").next())
+        .expect("a heredoc body in the Webex section")
+        .replace(
+            "$WEBEX_WEBHOOK_SECRET",
+            "a-webhook-secret-of-forty-characters-000",
+        );
+    let body: Value = serde_json::from_str(&body).expect("the body is JSON");
+    assert_eq!(body["resourceVersion"], "task:1.0.0");
+    let Some(spec) = common::vendor_spec("webex/webex-contact-center.json") else {
+        return;
+    };
+    let check = |path: &str, body: &Value| {
+        let schema = common::request_schema(&spec, path, "post").expect("Register Subscription");
+        let v = common::openapi_validator(&spec, schema);
+        assert!(
+            v.is_valid(body),
+            "{path}: {:?}",
+            v.iter_errors(body)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+    };
+    check("/v2/subscriptions", &body);
+    let mut v1 = body.clone();
+    if let Some(m) = v1.as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    check("/v1/subscriptions", &v1);
+}
+
+/// Digital mode (the beta's chat task), named explicitly: chat both ways, and one join per task
+/// although the beta's `task:connect` and the documented `task:connected` both arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webex_digital_mode_chats_and_joins_once() {
+    let h = harness_with("webex_cc", fast(), |base| {
+        let mut i = integration("webex_cc", base);
+        i["settings"]["mode"] = json!("digital");
+        i
+    })
+    .await;
+    webex_task_mock(&h.mock).await;
+    let task = webex_task(1);
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/tasks/{task}/messages")))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&h.mock)
+        .await;
+    hand_over(&h).await;
+    let hook = format!("{}/webhooks/4", h.router);
+    let secret = "webex-webhook-secret-00ii";
+    for (id, kind, data) in [
+        (
+            "d1",
+            "task:connect",
+            json!({ "taskId": task, "agentName": "Ana" }),
+        ),
+        (
+            "d2",
+            "task:connected",
+            json!({ "taskId": task, "agentId": "a-7" }),
+        ),
+        (
+            "d3",
+            "agent:message",
+            json!({ "taskId": task, "text": "Olá, sou a Ana." }),
+        ),
+    ] {
+        let (b, s) = webex_delivery(secret, id, kind, data, Some(now_ms()));
+        assert_eq!(post(&hook, &s, b.as_bytes()).await, 200);
+    }
+    assert!(h
+        .rt
+        .session("maria")
+        .await
+        .is_some_and(|s| s.live_chat().is_some_and(|c| c.agents() == ["Ana"])));
+    h.rt.event("maria", user("Oi Ana")).await;
+    let received = h.mock.received_requests().await.unwrap_or_default();
+    let sent: Vec<Value> = received
+        .iter()
+        .filter(|r| r.url.path().ends_with("/messages"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+        .collect();
+    assert_eq!(sent, [json!({ "text": "Oi Ana" })]);
+    let created: Value = received
+        .iter()
+        .find(|r| r.url.path() == "/v1/tasks")
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+        .unwrap_or_default();
+    assert_eq!(created["mediaType"], "chat", "the beta's chat task");
 }

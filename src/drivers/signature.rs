@@ -56,10 +56,11 @@ pub fn zendesk(secret: &str, timestamp: &str, body: &[u8]) -> String {
     ))
 }
 
-/// Webex: `X-Spark-Signature: hex(HMAC-SHA1(secret, body))` (Webex's webhook convention;
-/// assumed for Contact Center subscriptions, whose header the docs do not name).
-pub fn webex(secret: &str, body: &[u8]) -> String {
-    hex(&mac_sha1(secret.as_bytes(), &[body]))
+/// Webex Contact Center subscriptions: `X-WebexCC-Signature: hex(HMAC-SHA256(secret, body))`
+/// (Cisco's "Receive and verify Contact Center webhooks"; the Webex Webhooks API's
+/// `X-Spark-Signature` is another scheme, which Contact Center does not send).
+pub fn webex_cc(secret: &str, body: &[u8]) -> String {
+    hex(&mac_sha256(secret.as_bytes(), &[body]))
 }
 
 /// fluxo's own pushes to a channel: `X-Fluxo-Signature: sha256=<hex(HMAC-SHA256(secret, body))>`.

@@ -174,13 +174,45 @@ pub fn openapi_validator(
             _ => {}
         }
     }
-    let mut defs = doc
+    /// The component names `v` refers to.
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(name) = m
+                    .get("$ref")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/definitions/"))
+                {
+                    out.push(name.to_owned());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = doc
         .pointer("/components/schemas")
         .cloned()
         .unwrap_or_default();
-    rewrite(&mut defs);
+    rewrite(&mut all);
     let mut root = schema.clone();
     rewrite(&mut root);
+    // Only the components the schema reaches: a large document (Webex's) holds patterns in
+    // unrelated schemas that the validator's regex engine does not compile.
+    let mut defs = serde_json::Map::new();
+    let mut todo = Vec::new();
+    refs(&root, &mut todo);
+    while let Some(name) = todo.pop() {
+        if defs.contains_key(&name) {
+            continue;
+        }
+        if let Some(d) = all.get(&name) {
+            refs(d, &mut todo);
+            defs.insert(name, d.clone());
+        }
+    }
+    let defs = serde_json::Value::Object(defs);
     if let serde_json::Value::Object(m) = &mut root {
         m.insert("definitions".into(), defs);
     }

@@ -56,32 +56,43 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// Notes an integration whose provider API is not public: Webex Contact Center's
-    /// digital-channel tasks (`mediaType: chat`, `/v1/tasks/{id}/messages`) exist only in
-    /// Cisco's private "Bring Your Own Custom Messaging Channel" beta. The public Create Task API
-    /// takes telephony tasks only.
+    /// Notes an integration whose provider API is not public: a Webex Contact Center
+    /// integration in `digital` mode (the default when `settings.mode` is absent). Its chat tasks
+    /// (`mediaType: chat`, `/v1/tasks/{id}/messages`) exist only in Cisco's private "Bring Your
+    /// Own Custom Messaging Channel" beta. `"mode": "callback"` uses the public Create Task API
+    /// (a telephony callback) and is not noted.
     ///
     /// ## Why it matters
-    /// The request shapes fluxo sends to it are assumed (see `docs/providers.md`), and they can
-    /// change without notice: check them against your beta documentation before going live.
+    /// The request shapes fluxo sends in `digital` mode are assumed (see `docs/providers.md`),
+    /// and they can change without notice: check them against your beta documentation before
+    /// going live.
     ///
     /// ## Example
     /// ```json
-    /// { "integrations": [ { "id": 4, "provider": "webex_cc", "settings": { … } } ] }
+    /// { "integrations": [ { "id": 4, "provider": "webex_cc", "settings": { "mode": "digital" } } ] }
     /// ```
     pub struct ExperimentalProvider => "experimental-provider", Info;
 }
 
 impl IntegrationsRule for ExperimentalProvider {
     fn check(value: &Json, out: &mut Vec<Diagnostic>) {
+        use crate::provider::webex_cc::Mode;
+        let no_settings = serde_json::Map::new();
         for (i, it) in integrations(value).iter().enumerate() {
-            if it.get("provider").and_then(Json::as_str) == Some("webex_cc") {
+            if it.get("provider").and_then(Json::as_str) != Some("webex_cc") {
+                continue;
+            }
+            let settings = it
+                .get("settings")
+                .and_then(Json::as_object)
+                .unwrap_or(&no_settings);
+            if Mode::of(settings) == Some(Mode::Digital) {
                 out.push(
                     Diagnostic::new::<ExperimentalProvider>(
                         Location::Value(format!("/integrations/{i}/provider")),
-                        "experimental: Webex Contact Center's digital-channel tasks are a private beta; the public Create Task API is telephony only",
+                        "experimental: Webex Contact Center's digital-channel tasks (`mode: digital`, the default) are a private beta",
                     )
-                    .help("the requests fluxo sends are assumed; check them against Cisco's beta documentation"),
+                    .help("the requests fluxo sends are assumed; check them against Cisco's beta documentation, or use `\"mode\": \"callback\"` (the public Create Task API: an agent calls the customer back)"),
                 );
             }
         }
@@ -102,6 +113,7 @@ pub const SECRET_SETTINGS: &[&str] = &[
     "webhook_secret",
     "signing_secret",
     "api_key",
+    "refresh_token",
 ];
 
 impl FlowRule for IntegrationsSimulated {
