@@ -139,7 +139,8 @@ impl LivePerson {
                 account,
                 (
                     token.clone(),
-                    Instant::now() + Duration::from_secs(ttl.saturating_sub(60)),
+                    // An absurd `expires_in` must not overflow the clock: a day at most.
+                    Instant::now() + Duration::from_secs(ttl.saturating_sub(60).min(86_400)),
                 ),
             );
         }
