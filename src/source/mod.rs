@@ -23,6 +23,9 @@ pub struct SourceFile {
     /// counted over at most one block, so placing many findings on one long line (a minified
     /// export) stays linear.
     chars_before: OnceLock<Vec<usize>>,
+    /// Whether the text has a character outside the Basic Multilingual Plane (two UTF-16 code
+    /// units), found on first use.
+    astral: OnceLock<bool>,
 }
 
 /// Bytes per block of the character index.
@@ -45,6 +48,7 @@ impl SourceFile {
             text: text.into(),
             line_starts: OnceLock::new(),
             chars_before: OnceLock::new(),
+            astral: OnceLock::new(),
         }
     }
 
@@ -93,6 +97,31 @@ impl SourceFile {
             line: line + 1,
             column,
         }
+    }
+
+    /// The 1-based column of a byte offset counted in UTF-16 code units (what SARIF's
+    /// `utf16CodeUnits` and GitHub code scanning expect): a character outside the Basic
+    /// Multilingual Plane, such as an emoji, counts two.
+    pub fn utf16_column(&self, offset: usize) -> usize {
+        let offset = self.floor_boundary(offset);
+        let column = self.line_col(offset).column;
+        if !*self
+            .astral
+            .get_or_init(|| self.text.bytes().any(|b| b >= 0xF0))
+        {
+            return column;
+        }
+        let start = self
+            .line_starts()
+            .get(self.line_index(offset))
+            .copied()
+            .unwrap_or(0);
+        // Only the characters of four UTF-8 bytes take two UTF-16 units.
+        let astral = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.bytes().filter(|&b| b >= 0xF0).count());
+        column + astral
     }
 
     /// Byte range of the 0-based line `line`, without its line terminator.
