@@ -53,6 +53,9 @@ pub(crate) struct LintContext<'a> {
     pub flow: &'a CompiledFlow,
     /// Integrations, when given.
     pub integrations: Option<&'a IntegrationsFile>,
+    /// What the schema stage could not read of each node (by node index): the graph rules do
+    /// not report what only follows from that loss.
+    pub unread: Vec<crate::compile::graph::Unread>,
 }
 
 /// Lints one file's bytes.
@@ -82,15 +85,18 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
 /// Runs schema, compile and every semantic rule over a flow value.
 fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
     let mut out = schema::validate(SchemaKind::Flow, &value);
+    let gotos = crate::compile::graph::raw_gotos(&value, &out);
     let Some((flow, positions, refused)) = flow_model(value, &out) else {
         return out;
     };
-    out.extend(refused);
     let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
+    let unread = crate::compile::graph::unread(&compiled, &out, &gotos);
+    out.extend(refused);
     out.extend(compiled.diagnostics.iter().cloned());
     let ctx = LintContext {
         flow: &compiled,
         integrations: opts.integrations.as_ref(),
+        unread,
     };
     rules::run_flow(&ctx, &mut out);
     out
