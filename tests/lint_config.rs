@@ -520,6 +520,41 @@ fn schema_errors_do_not_cascade_into_graph_findings() {
     let o = fluxo_in(&dir, &["lint", "--format", "json", "f.json"]);
     let c = codes(&o);
     assert!(c.iter().all(|c| c == "schema"), "{c:?}");
+    // After a hand-over: a lost `input` may be the open input the chat returns to, and a lost
+    // `next` may handle every close status.
+    for (espera, unwanted) in [
+        (
+            r#""input": "text_input", "next": [ { "goto": "fim" } ]"#,
+            "live-chat-without-open-input",
+        ),
+        (
+            r#""input": { "default": { "type": "text_input" } }, "next": { "goto": "fim" }"#,
+            "unhandled-live-chat-status",
+        ),
+    ] {
+        let flow = format!(
+            r#"{{ "nodes": [
+  {{ "id": "inicio", "condition": "start", "next": [ {{ "goto": "transbordo" }} ] }},
+  {{ "id": "transbordo", "actions": [ {{ "name": "start_live_chat", "parameters": {{ "integration_id": 9 }} }} ], "next": [ {{ "goto": "espera" }} ] }},
+  {{ "id": "espera", {espera} }},
+  {{ "id": "fim", "output": [] }}
+] }}"#
+        );
+        dir.write("h.json", &flow);
+        let c = codes(&fluxo_in(&dir, &["lint", "--format", "json", "h.json"]));
+        assert!(c.contains(&"schema".to_owned()), "{c:?}");
+        assert!(!c.contains(&unwanted.to_owned()), "{unwanted}: {c:?}");
+        // Repaired, the same flow has the finding.
+        let repaired = flow
+            .replace(r#""input": "text_input""#, r#""output": []"#)
+            .replace(
+                r#""next": { "goto": "fim" }"#,
+                r#""next": [ { "goto": "fim" } ]"#,
+            );
+        dir.write("h.json", &repaired);
+        let c = codes(&fluxo_in(&dir, &["lint", "--format", "json", "h.json"]));
+        assert!(c.contains(&unwanted.to_owned()), "{unwanted}: {c:?}");
+    }
     // The same flow without the broken fields has its graph findings.
     dir.write(
         "f.json",

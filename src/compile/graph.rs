@@ -311,3 +311,29 @@ pub(crate) fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
     inputs.sort_unstable();
     (inputs, dead_end)
 }
+
+/// True when the walk of [`landing`] from `from` passes a node whose `input` or `next` the
+/// schema stage could not read (`unread`): where the conversation lands is then unknown.
+pub(crate) fn landing_uncertain(flow: &CompiledFlow, from: usize, unread: &[Unread]) -> bool {
+    let mut seen = vec![false; flow.nodes.len()];
+    let mut stack = vec![from];
+    while let Some(i) = stack.pop() {
+        if seen.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        seen[i] = true;
+        if unread
+            .get(i)
+            .is_some_and(|u| u.input || u.next != LostNext::Read)
+        {
+            return true;
+        }
+        let Some(node) = flow.nodes.get(i) else {
+            continue;
+        };
+        if node.input.is_none() {
+            stack.extend(node.next.iter().filter_map(|x| x.target));
+        }
+    }
+    false
+}
