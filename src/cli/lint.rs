@@ -70,6 +70,11 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         Ok(c) => c.map(Arc::new),
         Err(e) => return usage_error(&e),
     };
+    // Read first: a missing baseline is reported before any file is linted.
+    let mut baseline = match args.baseline.as_deref().map(Baseline::read).transpose() {
+        Ok(b) => b,
+        Err(e) => return usage_error(&e),
+    };
     // The configuration of each path named on the command line, by the directory searched.
     let mut configs: HashMap<PathBuf, Option<Arc<Config>>> = HashMap::new();
     let mut config_of = |path: &Path| -> Result<Option<Arc<Config>>, String> {
@@ -210,11 +215,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             Err(e) => usage_error(&e),
         };
     }
-    if let Some(path) = &args.baseline {
-        let mut known = match Baseline::read(path) {
-            Ok(b) => b,
-            Err(e) => return usage_error(&e),
-        };
+    if let (Some(path), Some(known)) = (&args.baseline, &mut baseline) {
         known.filter(&mut reports);
         let gone = known.unmatched();
         if gone > 0 {
