@@ -2,13 +2,15 @@
 //! (start, open input, hand-over); `next` edges carry their conditions; the branches that
 //! route a live chat's close status are marked.
 
-use crate::compile::graph::reachable;
-use crate::compile::load::read;
+use crate::compile::graph::{self, reachable_despite, Unread};
+use crate::compile::load::{flow_model, read};
 use crate::compile::{compile, CompileOptions, CompiledFlow, Entry};
+use crate::diagnostic::Located;
 use crate::domain::BuiltinAction;
 use crate::engine::Bot;
 use crate::error::{Error, ErrorKind};
-use crate::model::{FileKind, Flow};
+use crate::model::FileKind;
+use crate::schema::{self, SchemaKind};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,38 +68,72 @@ fn is_status_branch(e: &crate::expr::Expr) -> bool {
 
 /// Draws a loaded bot's flow.
 pub fn render(bot: &Bot, format: Format) -> String {
-    draw_compiled(bot.flow(), format)
+    draw_compiled(bot.flow(), &[], format)
 }
 
-/// Draws a flow file, best effort: a flow with errors elsewhere (a missing comma, a node that
-/// does not fit the schema, a broken condition) is still drawn from what can be read. Only a
-/// file that is not a flow at all is an error.
-pub fn draw(path: &str, bytes: &[u8], format: Format) -> Result<String, Error> {
-    let r = read(path, bytes);
-    let value = match (&r.value, r.kind) {
+/// A flow drawn from a file, and the findings that kept parts of it from being read.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Drawing {
+    /// The picture.
+    pub text: String,
+    /// The syntax, schema and expression findings of the file (empty for a clean flow). The
+    /// picture shows what could be read despite them.
+    pub findings: Vec<Located>,
+}
+
+/// Draws a flow file, best effort: a flow with errors elsewhere (a missing or trailing comma, a
+/// node that does not fit the schema, a broken condition) is still drawn from what can be read,
+/// and the findings come back beside the picture. Nodes the conversation can never reach are
+/// marked; a part of a node that could not be read takes its widest meaning first (a lost
+/// `next` may lead anywhere), so nothing is marked unreachable only because of a typo. Only a
+/// file with nothing to draw (not a flow, or no node that can be read) is an error.
+pub fn draw(path: &str, bytes: &[u8], format: Format) -> Result<Drawing, Error> {
+    let mut r = read(path, bytes);
+    let mut diags = std::mem::take(&mut r.diagnostics);
+    let value = match (r.value.take(), r.kind) {
         (Some(v), Some(FileKind::Flow)) => v,
         _ => {
             return Err(Error::new(
                 ErrorKind::InvalidFlow,
                 format!("{path} is not a flow that can be read (an object with `nodes`)"),
             )
-            .with_findings(r.locate(r.diagnostics.clone())))
+            .with_findings(r.locate(diags)))
         }
     };
-    let Some((flow, positions)) = Flow::from_value_lenient(value) else {
+    let schema = schema::validate(SchemaKind::Flow, &value);
+    let gotos = graph::raw_gotos(&value, &schema);
+    let Some((flow, positions, refused)) = flow_model(value, &schema) else {
         return Err(Error::new(
             ErrorKind::InvalidFlow,
             format!("{path} has no readable nodes"),
-        ));
+        )
+        .with_findings(r.locate(diags)));
     };
+    let had_nodes = !positions.is_empty() || !schema.is_empty() || !refused.is_empty();
     let compiled = compile(flow, &positions, CompileOptions::default());
-    Ok(draw_compiled(&compiled, format))
+    let unread = graph::unread(&compiled, &schema, &gotos);
+    diags.extend(schema);
+    diags.extend(refused);
+    diags.extend(compiled.diagnostics.iter().cloned());
+    let findings = r.locate(diags);
+    if compiled.nodes.is_empty() && had_nodes && !findings.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidFlow,
+            format!("{path} has no node that can be read"),
+        )
+        .with_findings(findings));
+    }
+    Ok(Drawing {
+        text: draw_compiled(&compiled, &unread, format),
+        findings,
+    })
 }
 
-fn draw_compiled(flow: &CompiledFlow, format: Format) -> String {
+fn draw_compiled(flow: &CompiledFlow, unread: &[Unread], format: Format) -> String {
     match format {
-        Format::Mermaid => mermaid(flow),
-        Format::Dot => dot(flow),
+        Format::Mermaid => mermaid(flow, unread),
+        Format::Dot => dot(flow, unread),
     }
 }
 
@@ -121,11 +157,11 @@ fn label(flow: &CompiledFlow, i: usize) -> String {
 
 /// Nodes the conversation can never reach (none when the flow has no start node: then
 /// everything is unreachable, and marking it all says nothing).
-fn unreachable(flow: &CompiledFlow) -> Vec<usize> {
+fn unreachable(flow: &CompiledFlow, unread: &[Unread]) -> Vec<usize> {
     if flow.start.is_none() {
         return Vec::new();
     }
-    reachable(flow)
+    reachable_despite(flow, unread)
         .into_iter()
         .enumerate()
         .filter(|(_, seen)| !seen)
@@ -142,10 +178,15 @@ fn mermaid_text(s: &str) -> String {
         .replace("<br/&gt;", "<br/>")
 }
 
-fn mermaid(flow: &CompiledFlow) -> String {
+fn mermaid(flow: &CompiledFlow, unread: &[Unread]) -> String {
     let mut s = String::from("flowchart TD\n");
+    let unreachable = unreachable(flow, unread);
     for i in 0..flow.nodes.len() {
-        let l = mermaid_text(&label(flow, i));
+        let mut text = label(flow, i);
+        if unreachable.contains(&i) {
+            text.push_str("\n(unreachable)");
+        }
+        let l = mermaid_text(&text);
         let shape = match kind(flow, i) {
             Kind::Start => format!("n{i}([\"{l}\"])"),
             Kind::Handover => format!("n{i}{{{{\"{l}\"}}}}"),
@@ -191,7 +232,6 @@ fn mermaid(flow: &CompiledFlow) -> String {
     if !inputs.is_empty() {
         s.push_str(&format!("  class {} input\n", inputs.join(",")));
     }
-    let unreachable = unreachable(flow);
     if !unreachable.is_empty() {
         s.push_str("  classDef unreachable fill:#f1f3f5,stroke:#868e96,stroke-dasharray:4 3,color:#868e96\n");
         let ids: Vec<String> = unreachable.iter().map(|i| format!("n{i}")).collect();
@@ -213,27 +253,41 @@ fn dot_text(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn dot(flow: &CompiledFlow) -> String {
+fn dot(flow: &CompiledFlow, unread: &[Unread]) -> String {
     let mut s = String::from("digraph flow {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];\n");
-    let unreachable = unreachable(flow);
+    let unreachable = unreachable(flow, unread);
     for i in 0..flow.nodes.len() {
-        let attrs = match kind(flow, i) {
-            Kind::Start => "shape=oval, style=bold",
-            Kind::Handover => {
-                "shape=hexagon, style=\"filled,bold\", fillcolor=\"#ffe8cc\", color=\"#d9480f\""
-            }
-            Kind::Input => "shape=parallelogram, style=filled, fillcolor=\"#e7f5ff\"",
-            Kind::Fallback => "shape=box, style=dashed",
-            Kind::Plain => "shape=box",
+        // (shape, style, the rest)
+        let (shape, style, rest) = match kind(flow, i) {
+            Kind::Start => ("oval", "bold", ""),
+            Kind::Handover => (
+                "hexagon",
+                "filled,bold",
+                ", fillcolor=\"#ffe8cc\", color=\"#d9480f\"",
+            ),
+            Kind::Input => ("parallelogram", "filled", ", fillcolor=\"#e7f5ff\""),
+            Kind::Fallback => ("box", "dashed", ""),
+            Kind::Plain => ("box", "", ""),
         };
-        let faded = if unreachable.contains(&i) {
-            ", color=\"#868e96\", fontcolor=\"#868e96\", tooltip=\"unreachable\""
+        let mut text = label(flow, i);
+        // Unreachable nodes are dashed and grey, and say so in words.
+        let attrs = if unreachable.contains(&i) {
+            text.push_str("\n(unreachable)");
+            let style = match style {
+                "" | "dashed" => "dashed".to_owned(),
+                s => format!("{s},dashed"),
+            };
+            format!("shape={shape}, style=\"{style}\"{rest}, color=\"#868e96\", fontcolor=\"#868e96\", tooltip=\"unreachable\"")
+        } else if style.is_empty() {
+            format!("shape={shape}{rest}")
+        } else if style.contains(',') {
+            format!("shape={shape}, style=\"{style}\"{rest}")
         } else {
-            ""
+            format!("shape={shape}, style={style}{rest}")
         };
         s.push_str(&format!(
-            "  n{i} [label=\"{}\", {attrs}{faded}];\n",
-            dot_text(&label(flow, i))
+            "  n{i} [label=\"{}\", {attrs}];\n",
+            dot_text(&text)
         ));
     }
     for (i, n) in flow.nodes.iter().enumerate() {

@@ -157,8 +157,8 @@ fn sarif_output_is_valid_sarif_2_1_0() {
         results.iter().all(|r| r["ruleIndex"].is_u64()),
         "every result names a rule"
     );
-    // Columns count Unicode code points, and the run says so.
-    assert_eq!(sarif["runs"][0]["columnKind"], "unicodeCodePoints");
+    // Columns count UTF-16 code units (what GitHub code scanning reads), and the run says so.
+    assert_eq!(sarif["runs"][0]["columnKind"], "utf16CodeUnits");
     // A second caret (the first of two duplicate node ids) is a related location.
     let duplicate = results
         .iter()

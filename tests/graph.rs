@@ -47,3 +47,96 @@ fn graph_cli() {
         Some(2)
     );
 }
+
+fn graph(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .arg("graph")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn graph_draws_a_flow_with_syntax_errors_elsewhere() {
+    let dir = common::Scratch::new("graph-broken");
+    // A trailing comma, a missing comma and a node that does not fit the schema: the picture
+    // is drawn from what can be read, and the findings go to standard error.
+    dir.write(
+        "f.json",
+        r#"{ "nodes": [
+  { "id": "inicio", "condition": "start", "next": [ { "goto": "menu" }, ] },
+  { "id": "menu", "input": { "default": { "type": "text_input" } }, "next": [ { "condition": "input.text == '1'", "goto": "fim" } ] }
+  { "id": "fim", "output": 3 },
+  { "id": "perdido" }
+] }"#,
+    );
+    let o = graph(&dir, &["f.json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("f.json:2:71: trailing comma"), "{err}");
+    assert!(err.contains("f.json:3:"), "{err}");
+    assert!(err.contains("missing comma"), "{err}");
+    assert!(
+        err.contains("f.json:4:28: expected array, found a number [schema]"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    insta::assert_snapshot!("broken_flow_mermaid", out);
+    assert!(out.contains("n1 -->|\"input.text == '1'\"| n2"), "{out}");
+    // Nothing to draw: not a flow, or not JSON at all.
+    dir.write("w.json", r#"{ "name": "x" }"#);
+    let o = graph(&dir, &["w.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a flow that can be read"));
+    dir.write("n.json", "\u{0}\u{1}");
+    assert_eq!(graph(&dir, &["n.json"]).status.code(), Some(2));
+    let o = graph(&dir, &["nao-existe.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: nao-existe.json: does not exist\n"
+    );
+}
+
+#[test]
+fn graph_marks_unreachable_nodes() {
+    let dir = common::Scratch::new("graph-unreachable");
+    dir.write(
+        "f.json",
+        r#"{ "nodes": [
+  { "id": "inicio", "condition": "start", "next": [ { "goto": "fim" } ] },
+  { "id": "pesquisa", "input": { "default": { "type": "text_input" } } },
+  { "id": "fim", "output": [] },
+  { "id": "quebrado", "next": { "goto": "escondido" } },
+  { "id": "escondido", "output": [] }
+] }"#,
+    );
+    let mermaid = graph(&dir, &["f.json"]);
+    assert_eq!(mermaid.status.code(), Some(0));
+    let mermaid = String::from_utf8_lossy(&mermaid.stdout);
+    // `pesquisa` and `quebrado` are unreachable; `escondido` is reachable only through the
+    // `next` of `quebrado`, which does not fit the schema but still names it.
+    assert!(mermaid.contains("class n1,n3,n4 unreachable"), "{mermaid}");
+    assert!(
+        mermaid.contains("pesquisa<br/>waits for input<br/>(unreachable)"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("stroke-dasharray"), "{mermaid}");
+    let dot = graph(&dir, &["f.json", "--format", "dot"]);
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(
+        dot.contains("n1 [label=\"pesquisa\\nwaits for input\\n(unreachable)\", shape=parallelogram, style=\"filled,dashed\""),
+        "{dot}"
+    );
+    assert!(
+        !dot.contains("n0 [label=\"inicio\\nstart\\n(unreachable)"),
+        "{dot}"
+    );
+    insta::assert_snapshot!("unreachable_dot", dot);
+}

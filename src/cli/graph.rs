@@ -23,14 +23,45 @@ pub struct GraphArgs {
     pub format: GraphFormat,
 }
 
+/// Draws the flow best effort: findings elsewhere in the file (a missing comma, a node that
+/// does not fit the schema) go to standard error and the picture shows what can be read; the
+/// exit status is 2 only when nothing can be drawn.
 pub(crate) fn run(args: GraphArgs) -> ExitCode {
-    match super::run::load_bot(&args.flow, None) {
-        Ok(bot) => {
-            let f = match args.format {
-                GraphFormat::Mermaid => fluxo::graph::Format::Mermaid,
-                GraphFormat::Dot => fluxo::graph::Format::Dot,
-            };
-            out!("{}", fluxo::graph::render(&bot, f));
+    let f = match args.format {
+        GraphFormat::Mermaid => fluxo::graph::Format::Mermaid,
+        GraphFormat::Dot => fluxo::graph::Format::Dot,
+    };
+    let bytes = match std::fs::read(&args.flow) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("error: {}: does not exist", args.flow.display());
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.flow.display());
+            return ExitCode::from(2);
+        }
+    };
+    match fluxo::graph::draw(&args.flow.display().to_string(), &bytes, f) {
+        Ok(drawing) => {
+            for x in &drawing.findings {
+                eprintln!(
+                    "{}: {}:{}:{}: {} [{}]",
+                    x.severity.as_str(),
+                    x.file,
+                    x.line,
+                    x.column,
+                    x.message,
+                    x.code
+                );
+            }
+            if !drawing.findings.is_empty() {
+                eprintln!(
+                    "note: drawn from what could be read; `fluxo lint {}` explains each finding",
+                    args.flow.display()
+                );
+            }
+            out!("{}", drawing.text);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,5 +1,8 @@
 //! `fluxo lint`.
 
+mod baseline;
+mod config;
+
 use clap::{Args, ValueEnum};
 use fluxo::lint::render;
 use fluxo::lint::Severity;
@@ -10,6 +13,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+use baseline::Baseline;
+use config::Config;
 
 /// Largest file read (bytes).
 const MAX_FILE: u64 = 256 << 20;
@@ -45,17 +51,56 @@ pub struct LintArgs {
     /// Repair what can be repaired safely (missing and trailing commas, a BOM) in place.
     #[arg(long)]
     pub fix: bool,
+    /// The configuration file (default: the `fluxo.toml` of each path's directory or of the
+    /// nearest parent directory that has one).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Report only findings that this baseline file does not list.
+    #[arg(long, value_name = "FILE", conflicts_with = "write_baseline")]
+    pub baseline: Option<PathBuf>,
+    /// Write every finding to this baseline file, and exit 0.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: LintArgs) -> ExitCode {
     let mut reports = Vec::new();
     let mut explicit_integrations = None;
+    let named_config = match args.config.as_deref().map(Config::load).transpose() {
+        Ok(c) => c.map(Arc::new),
+        Err(e) => return usage_error(&e),
+    };
+    // Read first: a missing baseline is reported before any file is linted.
+    let mut baseline = match args.baseline.as_deref().map(Baseline::read).transpose() {
+        Ok(b) => b,
+        Err(e) => return usage_error(&e),
+    };
+    // The configuration of each path named on the command line, by the directory searched.
+    let mut configs: HashMap<PathBuf, Option<Arc<Config>>> = HashMap::new();
+    let mut config_of = |path: &Path| -> Result<Option<Arc<Config>>, String> {
+        if let Some(c) = &named_config {
+            return Ok(Some(c.clone()));
+        }
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if let Some(c) = configs.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = Config::find(path)?.map(Arc::new);
+        configs.insert(key, c.clone());
+        Ok(c)
+    };
     if let Some(p) = &args.integrations {
         let bytes = match read(p) {
             Ok(b) => b,
             Err(e) => return usage_error(&e),
         };
-        let report = lint_bytes(&p.display().to_string(), &bytes, &LintOptions::default());
+        let mut opts = LintOptions::default();
+        match config_of(p) {
+            Ok(Some(c)) => c.apply(p, &mut opts),
+            Ok(None) => {}
+            Err(e) => return usage_error(&e),
+        }
+        let report = lint_bytes(&p.display().to_string(), &bytes, &opts);
         if report.kind != Some(FileKind::Integrations)
             && report.findings.iter().all(|f| f.severity < Severity::Error)
         {
@@ -66,17 +111,26 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         }
         explicit_integrations = Some(Arc::new(LintOptions {
             integrations: serde_json::from_str::<IntegrationsFile>(&report.source.text).ok(),
+            ..LintOptions::default()
         }));
         reports.push(report);
     }
-    let files = match collect(&args.paths) {
-        Ok(f) => f,
-        Err(e) => return usage_error(&e),
-    };
+    let mut files = Vec::new();
+    for p in &args.paths {
+        let found = match collect(std::slice::from_ref(p)) {
+            Ok(f) => f,
+            Err(e) => return usage_error(&e),
+        };
+        let config = match config_of(p) {
+            Ok(c) => c,
+            Err(e) => return usage_error(&e),
+        };
+        files.extend(found.into_iter().map(|(f, e)| (f, e, config.clone())));
+    }
     // Without --integrations, a flow uses the `integrations.json` beside it, when there is one.
     let mut beside: HashMap<PathBuf, Arc<LintOptions>> = HashMap::new();
     let mut jobs: Vec<Job> = Vec::new();
-    for (path, explicit) in files {
+    for (path, explicit, config) in files {
         if args
             .integrations
             .as_ref()
@@ -88,7 +142,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             Ok(b) => b,
             Err(e) => return usage_error(&e),
         };
-        let opts = match &explicit_integrations {
+        let mut opts = match &explicit_integrations {
             Some(o) => o.clone(),
             None => {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -98,6 +152,11 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
                     .clone()
             }
         };
+        if let Some(c) = &config {
+            let mut own = LintOptions::clone(&opts);
+            c.apply(&path, &mut own);
+            opts = Arc::new(own);
+        }
         jobs.push(Job {
             path,
             explicit,
@@ -143,6 +202,32 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             named.join(", ")
         ));
     }
+    if let Some(path) = &args.write_baseline {
+        return match baseline::write(path, &reports) {
+            Ok(n) => {
+                eprintln!(
+                    "wrote {n} finding{} to the baseline {}",
+                    if n == 1 { "" } else { "s" },
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(&e),
+        };
+    }
+    if let (Some(path), Some(known)) = (&args.baseline, &mut baseline) {
+        known.filter(&mut reports);
+        let gone = known.unmatched();
+        if gone > 0 {
+            // On standard error, so the JSON and SARIF on standard output stay whole.
+            eprintln!(
+                "note: {gone} baseline entr{} no longer occur{}; rewrite with --write-baseline {}",
+                if gone == 1 { "y" } else { "ies" },
+                if gone == 1 { "s" } else { "" },
+                path.display()
+            );
+        }
+    }
     let color = args.format == Format::Human
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
@@ -175,7 +260,10 @@ fn integrations_beside(dir: &Path) -> LintOptions {
     let integrations = std::fs::read_to_string(dir.join("integrations.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<IntegrationsFile>(&t).ok());
-    LintOptions { integrations }
+    LintOptions {
+        integrations,
+        ..LintOptions::default()
+    }
 }
 
 /// A file to lint.
@@ -198,8 +286,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// A path that cannot be read, in words ("does not exist" for a mistyped path).
+fn io_error(path: &Path, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{}: does not exist", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    }
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if meta.len() > MAX_FILE {
         return Err(format!(
             "{}: {} bytes is larger than the {} MiB limit",
@@ -215,7 +311,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let meta = std::fs::metadata(p).map_err(|e| io_error(p, &e))?;
         if meta.is_dir() {
             let mut found = Vec::new();
             let walker = walkdir::WalkDir::new(p)

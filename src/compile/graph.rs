@@ -5,6 +5,145 @@
 //! node with an entry condition (or `anything_else`) can be the next one to fire.
 
 use super::{CompiledFlow, Entry};
+use crate::diagnostic::{Diagnostic, Location};
+use crate::model::NODE_FIELDS;
+
+/// The parts of a node the schema stage found unreadable, which the typed model then dropped.
+/// The graph rules reason about what the author *may* have written there, so that one typo does
+/// not cascade into findings that only follow from the loss (a dropped `next` making its
+/// targets look unreachable, a dropped `input` closing a loop that waits).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Unread {
+    /// What is known of an unreadable `next`.
+    pub next: LostNext,
+    /// The entry `condition` was unreadable: the node may be an entry point.
+    pub entry: bool,
+    /// `input` was unreadable: the node may wait for the user.
+    pub input: bool,
+}
+
+/// What is known of a `next` the model could not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum LostNext {
+    /// It was read.
+    #[default]
+    Read,
+    /// It could not be read, but these `goto` targets could (a wrong-typed condition, an object
+    /// where an array belongs): the node may lead to them, under unknown conditions.
+    To(Vec<usize>),
+    /// Nothing of it can be read: the node may lead anywhere.
+    Anywhere,
+}
+
+impl Unread {
+    fn all() -> Unread {
+        Unread {
+            next: LostNext::Anywhere,
+            entry: true,
+            input: true,
+        }
+    }
+}
+
+/// The `goto` strings that can still be read in the `next` of the nodes of a flow `value`
+/// that `schema` found fault with, by node pointer (`/nodes/3`).
+pub(crate) fn raw_gotos(
+    value: &serde_json::Value,
+    schema: &[Diagnostic],
+) -> std::collections::HashMap<String, Vec<String>> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
+        if depth > 4 {
+            return;
+        }
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(g)) = m.get("goto") {
+                    out.push(g.clone());
+                }
+                m.values().for_each(|x| walk(x, out, depth + 1));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out, depth + 1)),
+            _ => {}
+        }
+    }
+    let mut found = std::collections::HashMap::new();
+    for d in schema {
+        let Some(rest) = d.pointer().strip_prefix("/nodes/") else {
+            continue;
+        };
+        let Some((index, field)) = rest.split_once('/') else {
+            continue;
+        };
+        if field != "next" && !field.starts_with("next/") {
+            continue;
+        }
+        let node = format!("/nodes/{index}");
+        if found.contains_key(&node) {
+            continue;
+        }
+        let mut gotos = Vec::new();
+        if let Some(next) = value.pointer(&format!("{node}/next")) {
+            walk(next, &mut gotos, 0);
+        }
+        found.insert(node, gotos);
+    }
+    found
+}
+
+/// What each compiled node lost to the schema findings `schema` (one entry per compiled node).
+/// A finding inside `next`, `condition` or `input` marks that part; an unknown field on the node
+/// itself (a typo such as `nxt`) or a finding on the whole node marks all three. `gotos` are
+/// the targets still readable in a lost `next` ([`raw_gotos`]).
+pub(crate) fn unread(
+    flow: &CompiledFlow,
+    schema: &[Diagnostic],
+    gotos: &std::collections::HashMap<String, Vec<String>>,
+) -> Vec<Unread> {
+    let mut out = vec![Unread::default(); flow.nodes.len()];
+    if schema.is_empty() {
+        return out;
+    }
+    let by_pointer: std::collections::HashMap<&str, usize> = flow
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.pointer.as_str(), i))
+        .collect();
+    for d in schema {
+        let pointer = d.pointer();
+        let Some(rest) = pointer.strip_prefix("/nodes/") else {
+            continue;
+        };
+        let (index, field) = rest.split_once('/').unwrap_or((rest, ""));
+        let node = format!("/nodes/{index}");
+        let Some(&i) = by_pointer.get(node.as_str()) else {
+            continue;
+        };
+        let Some(u) = out.get_mut(i) else { continue };
+        let field = field.split('/').next().unwrap_or_default();
+        match field {
+            // The first finding inside `next` decides; later ones say nothing new.
+            "next" if u.next == LostNext::Read => {
+                // Targets that name no node are left out: `unknown-goto-target` is about them.
+                let targets: Option<Vec<usize>> =
+                    gotos.get(&node).filter(|g| !g.is_empty()).map(|g| {
+                        g.iter()
+                            .filter_map(|t| flow.by_id.get(t).copied())
+                            .collect()
+                    });
+                u.next = targets.map_or(LostNext::Anywhere, LostNext::To);
+            }
+            "condition" => u.entry = true,
+            "input" => u.input = true,
+            "" => *u = Unread::all(),
+            f if matches!(d.primary.location, Location::Key(_)) && !NODE_FIELDS.contains(&f) => {
+                *u = Unread::all();
+            }
+            _ => {}
+        }
+    }
+    out
+}
 
 /// True when the node can be entered from anywhere while the bot waits for input.
 pub(crate) fn is_root(flow: &CompiledFlow, i: usize) -> bool {
@@ -24,19 +163,51 @@ pub(crate) fn falls_through(flow: &CompiledFlow, i: usize) -> bool {
 /// Nodes reachable from the start node, following `next` edges and, from any node that waits
 /// and can fall through, entry edges (plus the start node itself, which is the last fallback).
 pub(crate) fn reachable(flow: &CompiledFlow) -> Vec<bool> {
+    reachable_despite(flow, &[])
+}
+
+/// Like [`reachable`], giving every unreadable part of a node (`unread`, by node index) the
+/// widest meaning it could have had: a node whose `next` was lost may lead anywhere, one whose
+/// entry condition was lost may be an entry point, one whose `input` was lost may wait and fall
+/// through. A node unreachable even so is unreachable whatever the author meant.
+pub(crate) fn reachable_despite(flow: &CompiledFlow, unread: &[Unread]) -> Vec<bool> {
     let n = flow.nodes.len();
     let mut seen = vec![false; n];
     let Some(start) = flow.start else { return seen };
+    let none = Unread::default();
+    let lost = |i: usize| unread.get(i).unwrap_or(&none);
     let mut stack = vec![start];
     let mut roots_added = false;
+    let mut all_added = false;
     while let Some(i) = stack.pop() {
-        if std::mem::replace(&mut seen[i], true) {
+        if seen.get(i).copied().unwrap_or(true) {
             continue;
         }
-        stack.extend(flow.successors(i).filter(|&j| !seen[j]));
-        if falls_through(flow, i) && !roots_added {
+        seen[i] = true;
+        let u = lost(i);
+        let all_conditional = match &u.next {
+            LostNext::Read => flow
+                .nodes
+                .get(i)
+                .is_some_and(|n| n.next.iter().all(|x| x.condition.is_some())),
+            // The lost conditions may all have been conditional.
+            LostNext::To(_) | LostNext::Anywhere => true,
+        };
+        match &u.next {
+            LostNext::Anywhere => {
+                if !all_added {
+                    all_added = true;
+                    stack.extend((0..n).filter(|&j| !seen[j]));
+                }
+                continue;
+            }
+            LostNext::To(targets) => stack.extend(targets.iter().filter(|&&j| !seen[j])),
+            LostNext::Read => stack.extend(flow.successors(i).filter(|&j| !seen[j])),
+        }
+        let waits = flow.waits(i) || u.input;
+        if waits && all_conditional && !roots_added {
             roots_added = true;
-            stack.extend((0..n).filter(|&j| is_root(flow, j) && !seen[j]));
+            stack.extend((0..n).filter(|&j| (is_root(flow, j) || lost(j).entry) && !seen[j]));
         }
     }
     seen
@@ -44,14 +215,17 @@ pub(crate) fn reachable(flow: &CompiledFlow) -> Vec<bool> {
 
 /// Strongly connected components of the graph of `next` edges between nodes that do not wait
 /// for input (Tarjan, iterative). Only components with a cycle are returned, in file order.
-pub(crate) fn loops_without_input(flow: &CompiledFlow) -> Vec<Vec<usize>> {
+/// A node whose `input` was unreadable (`unread`) counts as waiting: the loop it closes may
+/// well wait for the user.
+pub(crate) fn loops_without_input(flow: &CompiledFlow, unread: &[Unread]) -> Vec<Vec<usize>> {
     let n = flow.nodes.len();
+    let waits = |i: usize| flow.waits(i) || unread.get(i).is_some_and(|u| u.input);
     let edges: Vec<Vec<usize>> = (0..n)
         .map(|i| {
-            if flow.waits(i) {
+            if waits(i) {
                 Vec::new()
             } else {
-                flow.successors(i).filter(|&j| !flow.waits(j)).collect()
+                flow.successors(i).filter(|&j| !waits(j)).collect()
             }
         })
         .collect();
@@ -136,4 +310,30 @@ pub(crate) fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
     }
     inputs.sort_unstable();
     (inputs, dead_end)
+}
+
+/// True when the walk of [`landing`] from `from` passes a node whose `input` or `next` the
+/// schema stage could not read (`unread`): where the conversation lands is then unknown.
+pub(crate) fn landing_uncertain(flow: &CompiledFlow, from: usize, unread: &[Unread]) -> bool {
+    let mut seen = vec![false; flow.nodes.len()];
+    let mut stack = vec![from];
+    while let Some(i) = stack.pop() {
+        if seen.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        seen[i] = true;
+        if unread
+            .get(i)
+            .is_some_and(|u| u.input || u.next != LostNext::Read)
+        {
+            return true;
+        }
+        let Some(node) = flow.nodes.get(i) else {
+            continue;
+        };
+        if node.input.is_none() {
+            stack.extend(node.next.iter().filter_map(|x| x.target));
+        }
+    }
+    false
 }

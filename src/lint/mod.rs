@@ -28,12 +28,18 @@ use crate::model::IntegrationsFile;
 use crate::schema::{self, Schema, SchemaKind};
 use crate::source::SourceFile;
 use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Options for linting.
 #[derive(Debug, Clone, Default)]
 pub struct LintOptions {
     /// The integrations the flows use (`--integrations`); `None` means all run on the simulator.
     pub integrations: Option<IntegrationsFile>,
+    /// Rules whose findings are not reported for this file (`ignore` and the matching
+    /// `per-file-ignores` of `fluxo.toml`).
+    pub ignore: BTreeSet<String>,
+    /// Severities that replace a rule's default for this file (`severity` of `fluxo.toml`).
+    pub severity: BTreeMap<String, Severity>,
 }
 
 /// Findings for one file.
@@ -53,13 +59,21 @@ pub(crate) struct LintContext<'a> {
     pub flow: &'a CompiledFlow,
     /// Integrations, when given.
     pub integrations: Option<&'a IntegrationsFile>,
+    /// What the schema stage could not read of each node (by node index): the graph rules do
+    /// not report what only follows from that loss.
+    pub unread: Vec<crate::compile::graph::Unread>,
 }
 
-/// Lints one file's bytes.
+/// Lints one file's bytes. Suppression comments (`fluxo: ignore[rule]` in a node's `comment`)
+/// and then `opts.ignore` and `opts.severity` are applied to the findings.
 pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
     let mut r = read(path, bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
+    let mut suppressions = Vec::new();
     if let Some(value) = r.value.take() {
+        if r.kind == Some(FileKind::Flow) {
+            suppressions = rules::unused_suppression::collect(&value);
+        }
         match r.kind {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
             Some(FileKind::Watson) => diags.extend(rules::watson::lint(&value)),
@@ -69,6 +83,13 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
                 Location::Raw(0..0),
                 "not a fluxo file: expected an object with `nodes` (flow), `dialog_nodes` (Watson workspace), `integrations` or `conversations` (test)",
             )),
+        }
+    }
+    rules::unused_suppression::apply(suppressions, &mut diags);
+    diags.retain(|d| !opts.ignore.contains(d.code()));
+    for d in &mut diags {
+        if let Some(&s) = opts.severity.get(d.code()) {
+            d.severity = s;
         }
     }
     let findings = r.locate(diags);
@@ -82,15 +103,18 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
 /// Runs schema, compile and every semantic rule over a flow value.
 fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
     let mut out = schema::validate(SchemaKind::Flow, &value);
+    let gotos = crate::compile::graph::raw_gotos(&value, &out);
     let Some((flow, positions, refused)) = flow_model(value, &out) else {
         return out;
     };
-    out.extend(refused);
     let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
+    let unread = crate::compile::graph::unread(&compiled, &out, &gotos);
+    out.extend(refused);
     out.extend(compiled.diagnostics.iter().cloned());
     let ctx = LintContext {
         flow: &compiled,
         integrations: opts.integrations.as_ref(),
+        unread,
     };
     rules::run_flow(&ctx, &mut out);
     out

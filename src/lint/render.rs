@@ -186,10 +186,14 @@ fn escape_property(s: &str) -> String {
 /// SARIF 2.1.0.
 pub fn sarif(reports: &[FileReport], rules: &[&RuleMeta]) -> String {
     let rule_index = |code: &str| rules.iter().position(|r| r.code == code);
+    // Columns count UTF-16 code units, as the run's `columnKind` says (GitHub code scanning
+    // reads them so); the other formats count characters.
     let results: Vec<_> = reports
         .iter()
-        .flat_map(|r| &r.findings)
-        .map(|f| {
+        .flat_map(|r| r.findings.iter().map(move |f| (&r.source, f)))
+        .map(|(src, f)| {
+            let column = src.utf16_column(f.range.start);
+            let end_column = src.utf16_column(f.range.end);
             let level = sarif_level(f.severity);
             let mut text = f.message.clone();
             if let Some(h) = &f.help {
@@ -204,9 +208,9 @@ pub fn sarif(reports: &[FileReport], rules: &[&RuleMeta]) -> String {
                         "artifactLocation": { "uri": uri(&f.file) },
                         "region": {
                             "startLine": f.line,
-                            "startColumn": f.column,
+                            "startColumn": column,
                             "endLine": f.end_line,
-                            "endColumn": f.end_column.max(if f.end_line == f.line { f.column } else { 1 }),
+                            "endColumn": end_column.max(if f.end_line == f.line { column } else { 1 }),
                         }
                     },
                     "logicalLocations": [{ "fullyQualifiedName": f.pointer, "kind": "element" }]
@@ -225,7 +229,7 @@ pub fn sarif(reports: &[FileReport], rules: &[&RuleMeta]) -> String {
                             "id": id,
                             "physicalLocation": {
                                 "artifactLocation": { "uri": uri(&f.file) },
-                                "region": { "startLine": r.line, "startColumn": r.column }
+                                "region": { "startLine": r.line, "startColumn": src.utf16_column(r.range.start) }
                             }
                         });
                         if let Some(m) = &r.message {
@@ -269,7 +273,7 @@ pub fn sarif(reports: &[FileReport], rules: &[&RuleMeta]) -> String {
                 "informationUri": "https://github.com/fluxo-dev/fluxo",
                 "rules": rules_json
             }},
-            "columnKind": "unicodeCodePoints",
+            "columnKind": "utf16CodeUnits",
             "results": results
         }]
     });

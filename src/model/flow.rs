@@ -270,8 +270,9 @@ impl Node {
 pub type Refused = Vec<(usize, String)>;
 
 impl Flow {
-    /// Like [`Flow::from_value_lenient`], but takes the value and moves its strings and
-    /// subtrees into the model instead of copying them. `suspect(i)` says whether node `i` has
+    /// Reads a flow leniently, so every other node can still be checked: takes the value and
+    /// moves its strings and subtrees into the model instead of copying them; returns the flow
+    /// and, for each kept node, its index in the file. `suspect(i)` says whether node `i` has
     /// schema findings: those are salvaged field by field (from a copy); the others are read
     /// directly. A node the schema accepts but the model refuses (which the tests rule out) is
     /// returned in the third list with the reason, never dropped silently.
@@ -334,44 +335,6 @@ impl Flow {
             },
             positions,
             refused,
-        ))
-    }
-
-    /// Reads a flow leniently: nodes that do not fit the model are skipped (the schema pass
-    /// reports them), so every other node can still be checked. Returns the flow and, for each
-    /// kept node, its index in the file.
-    pub fn from_value_lenient(v: &Json) -> Option<(Flow, Vec<usize>)> {
-        let obj = v.as_object()?;
-        let nodes_v = obj.get("nodes")?.as_array()?;
-        let mut nodes = Vec::with_capacity(nodes_v.len());
-        let mut positions = Vec::with_capacity(nodes_v.len());
-        for (i, n) in nodes_v.iter().enumerate() {
-            if let Some(node) = Node::salvage(n) {
-                nodes.push(node);
-                positions.push(i);
-            }
-        }
-        let strings = |k: &str| -> Vec<String> {
-            obj.get(k)
-                .and_then(Json::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let text = |k: &str| obj.get(k).and_then(Json::as_str).map(str::to_owned);
-        Some((
-            Flow {
-                schema: text("$schema"),
-                name: text("name"),
-                description: text("description"),
-                start_context: strings("start_context"),
-                custom_actions: strings("custom_actions"),
-                nodes,
-            },
-            positions,
         ))
     }
 }

@@ -7,6 +7,7 @@ mod convert;
 mod flow;
 mod integrations;
 
+pub(crate) use flow::NODE_FIELDS;
 pub use flow::{AnalyticsEvent, Flow, InputType, OutputItem};
 pub use integrations::{
     normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,

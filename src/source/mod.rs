@@ -23,6 +23,10 @@ pub struct SourceFile {
     /// counted over at most one block, so placing many findings on one long line (a minified
     /// export) stays linear.
     chars_before: OnceLock<Vec<usize>>,
+    /// Characters outside the Basic Multilingual Plane (two UTF-16 code units each) before each
+    /// block of [`BLOCK`] bytes, built on first use, so UTF-16 columns on a long minified line
+    /// stay linear too.
+    astral_before: OnceLock<Vec<usize>>,
 }
 
 /// Bytes per block of the character index.
@@ -45,6 +49,7 @@ impl SourceFile {
             text: text.into(),
             line_starts: OnceLock::new(),
             chars_before: OnceLock::new(),
+            astral_before: OnceLock::new(),
         }
     }
 
@@ -93,6 +98,41 @@ impl SourceFile {
             line: line + 1,
             column,
         }
+    }
+
+    /// The 1-based column of a byte offset counted in UTF-16 code units (what SARIF's
+    /// `utf16CodeUnits` and GitHub code scanning expect): a character outside the Basic
+    /// Multilingual Plane, such as an emoji, counts two.
+    pub fn utf16_column(&self, offset: usize) -> usize {
+        let offset = self.floor_boundary(offset);
+        let start = self
+            .line_starts()
+            .get(self.line_index(offset))
+            .copied()
+            .unwrap_or(0);
+        self.line_col(offset).column + self.astral_offset(offset)
+            - self.astral_offset(start.min(offset))
+    }
+
+    /// Characters of four UTF-8 bytes (two UTF-16 units) in `text[..offset]`.
+    fn astral_offset(&self, offset: usize) -> usize {
+        fn count(b: &[u8]) -> usize {
+            b.iter().filter(|&&x| x >= 0xF0).count()
+        }
+        let bytes = self.text.as_bytes();
+        let index = self.astral_before.get_or_init(|| {
+            (0..=bytes.len() / BLOCK)
+                .scan(0usize, |total, i| {
+                    let before = *total;
+                    *total += bytes
+                        .get(i * BLOCK..((i + 1) * BLOCK).min(bytes.len()))
+                        .map_or(0, count);
+                    Some(before)
+                })
+                .collect()
+        });
+        let i = offset / BLOCK;
+        index.get(i).copied().unwrap_or(0) + bytes.get(i * BLOCK..offset).map_or(0, count)
     }
 
     /// Byte range of the 0-based line `line`, without its line terminator.
@@ -198,6 +238,18 @@ impl SourceFile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utf16_columns_count_astral_characters_twice() {
+        let long = format!("{}😀x\n😀😀é y", "a".repeat(3 * super::BLOCK));
+        let f = super::SourceFile::new("f", long.clone());
+        let x = long.find('x').unwrap_or_default();
+        assert_eq!(f.line_col(x).column, 3 * super::BLOCK + 2);
+        assert_eq!(f.utf16_column(x), 3 * super::BLOCK + 3);
+        let y = long.find('y').unwrap_or_default();
+        assert_eq!((f.line_col(y).column, f.utf16_column(y)), (5, 7));
+        assert_eq!(f.utf16_column(long.len() + 10), f.utf16_column(long.len()));
+    }
+
     use super::*;
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::live_chats;
 use super::FlowRule;
-use crate::compile::graph::landing;
+use crate::compile::graph::{landing, landing_uncertain};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
 
@@ -29,7 +29,8 @@ impl FlowRule for LiveChatWithoutOpenInput {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         for lc in live_chats(ctx) {
             let (inputs, _) = landing(ctx.flow, lc.node);
-            if inputs.is_empty() {
+            // A lost `input` or `next` on the way (a schema finding) may be the open input.
+            if inputs.is_empty() && !landing_uncertain(ctx.flow, lc.node, &ctx.unread) {
                 out.push(
                     Diagnostic::new::<LiveChatWithoutOpenInput>(Location::Value(format!("{}/name", lc.pointer)),
                         "after this hand-over no node waits for input, so the close status has nowhere to go",

@@ -14,6 +14,9 @@ declare_rule! {
     /// Unless a condition breaks the cycle, the turn never ends; fluxo stops it after 64
     /// firings with a `loop_limit` error, and the builder may hang or flood the user.
     ///
+    /// A node whose `input` does not fit the schema counts as waiting: the `schema` finding
+    /// says what is wrong, and the loop it closes may well wait for the user.
+    ///
     /// ## Example
     /// ```json
     /// [ { "id": "a", "next": [ { "goto": "b" } ] }, { "id": "b", "next": [ { "goto": "a" } ] } ]
@@ -23,7 +26,7 @@ declare_rule! {
 
 impl FlowRule for LoopWithoutInput {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        for comp in loops_without_input(ctx.flow) {
+        for comp in loops_without_input(ctx.flow, &ctx.unread) {
             let names: Vec<&str> = comp
                 .iter()
                 .take(8)

@@ -32,6 +32,7 @@ mod unknown_method;
 mod unknown_variable_root;
 mod unreachable_node;
 mod unsupported_parameter;
+pub(crate) mod unused_suppression;
 mod variable_maybe_unset;
 pub(crate) mod watson;
 
@@ -115,6 +116,7 @@ registry! {
         crate::compile::ExpressionSyntax,
         crate::compile::UnsupportedRegex,
         crate::compile::TemplateInCondition,
+        unused_suppression::UnusedSuppression,
     ],
     flow: [
         duplicate_node_id::DuplicateNodeId,

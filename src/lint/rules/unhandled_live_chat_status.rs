@@ -2,7 +2,7 @@
 
 use super::FlowRule;
 use super::{integration_of, live_chats};
-use crate::compile::graph::landing;
+use crate::compile::graph::{landing, LostNext};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::domain::CloseStatus;
 use crate::expr::{Budget, Dialect, Evaluator, Scope};
@@ -45,6 +45,10 @@ impl FlowRule for UnhandledLiveChatStatus {
             }
         }
         for (l, statuses) in needs {
+            // A `next` the schema stage could not read may well handle every status.
+            if ctx.unread.get(l).is_some_and(|u| u.next != LostNext::Read) {
+                continue;
+            }
             let node = &ctx.flow.nodes[l];
             let pointer = if node.next.is_empty() {
                 node.pointer.clone()

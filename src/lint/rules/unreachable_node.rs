@@ -1,7 +1,7 @@
 //! `unreachable-node`
 
 use super::FlowRule;
-use crate::compile::graph::reachable;
+use crate::compile::graph::reachable_despite;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
 
@@ -14,6 +14,10 @@ declare_rule! {
     /// Dead nodes are usually a forgotten `goto` (the author thinks a branch exists that no
     /// user can reach) or leftovers that make the flow harder to read.
     ///
+    /// A node whose `next`, `condition` or `input` does not fit the schema is read with the
+    /// widest meaning it could have had (its `next` may lead anywhere), so a `schema` finding
+    /// does not also make its targets unreachable.
+    ///
     /// ## Example
     /// A node `pesquisa` with no entry condition that no `next` names.
     pub struct UnreachableNode => "unreachable-node", Warning;
@@ -24,9 +28,16 @@ impl FlowRule for UnreachableNode {
         if ctx.flow.start.is_none() {
             return; // missing-start-node says it all
         }
-        for (i, seen) in reachable(ctx.flow).into_iter().enumerate() {
+        // Parts of nodes the schema stage could not read take their widest meaning, so only
+        // nodes unreachable whatever the author meant there are reported.
+        for (i, seen) in reachable_despite(ctx.flow, &ctx.unread)
+            .into_iter()
+            .enumerate()
+        {
             if !seen {
-                let n = &ctx.flow.nodes[i];
+                let Some(n) = ctx.flow.nodes.get(i) else {
+                    continue;
+                };
                 out.push(
                     Diagnostic::new::<UnreachableNode>(
                         Location::Value(format!("{}/id", n.pointer)),
