@@ -560,6 +560,14 @@ async fn liveperson_participants_files_and_rich_content() {
         "ALL",
     );
     assert_eq!(send(rich).await, 200);
+    // Chat states come without a sequence (LivePerson's "Agent is typing" example) and repeat:
+    // typing, stopping, typing again are three indications, not one.
+    for state in ["COMPOSING", "ACTIVE", "COMPOSING"] {
+        let typing = json!({ "kind": "notification", "type": "ms.MessagingEventNotification", "body": { "changes": [ {
+            "originatorId": "carla-1", "originatorMetadata": { "id": "carla-1", "role": "ASSIGNED_AGENT" },
+            "event": { "type": "ChatStateEvent", "chatState": state }, "dialogId": "conv-77" } ] } });
+        assert_eq!(send(typing).await, 200);
+    }
     let bot = roster(
         json!([ { "id": "carla-1", "role": "ASSIGNED_AGENT", "state": "ACTIVE" },
         { "id": "lp-bot-1", "role": "ASSIGNED_AGENT", "state": "ACTIVE" }, { "id": "c", "role": "CONSUMER" } ]),
@@ -610,6 +618,14 @@ async fn liveperson_participants_files_and_rich_content() {
         !format!("{out:?}").contains("carla-1"),
         "the participant id is never shown"
     );
+    let typing: Vec<bool> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Typing { from, typing } if from == "agent" => Some(*typing),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(typing, [true, false, true]);
     assert!(
         !format!("{out:?}").contains("só entre nós"),
         "the private line is not shown"
@@ -1769,6 +1785,45 @@ async fn zendesk_messaging_end_to_end() {
     insta::assert_snapshot!(
         "zendesk_messaging_requests",
         reqs.replace(&basic, "<basic>")
+    );
+}
+
+/// Sunshine's release reasons: `ticketClosed` is the agent's end; `transferToEmail` means the
+/// user left the chat and the agent goes on by email. A later hand-over of the same Sunshine
+/// conversation to the same agent is joined again (the join is keyed by the event).
+#[test]
+fn sunshine_release_reasons_and_joins_across_hand_overs() {
+    secrets();
+    let integration: fluxo::Integration = serde_json::from_value(json!({ "id": 1, "provider": "zendesk", "settings": {
+        "base_url": "http://127.0.0.1:9", "mode": "messaging", "app_id": "app-1",
+        "key_id": { "env": "T_ZD_API_TOKEN" }, "key_secret": { "env": "T_ZD_API_TOKEN" }, "webhook_secret": { "env": "T_ZD_WEBHOOK_SECRET" } } }))
+    .expect("integration");
+    let driver = fluxo::drivers::zendesk::Zendesk::new(Http::new(fast()));
+    let key = vec![("x-api-key".to_owned(), "zd-webhook-secret-33bb".to_owned())];
+    let read = |body: Value| {
+        fluxo::drivers::Driver::webhook(&driver, &integration, &key, body.to_string().as_bytes())
+            .expect("read")
+    };
+    let release = |id: &str, reason: &str| json!({ "events": [ { "id": id, "type": "switchboard:releaseControl", "payload": { "conversation": { "id": "sc-9" }, "reason": reason } } ] });
+    let by_email = read(release("ev-a", "transferToEmail"));
+    assert!(
+        matches!(&by_email[..], [i] if i.event == Event::ProviderClosed { status: CloseStatus::UserInactivityTimeout, reason: Some("transferToEmail".into()) }),
+        "{by_email:?}"
+    );
+    let closed = read(release("ev-b", "ticketClosed"));
+    assert!(
+        matches!(&closed[..], [i] if i.event == Event::AgentClose { wrap_up: Some("ticketClosed".into()) }),
+        "{closed:?}"
+    );
+    let message = |id: &str| {
+        json!({ "events": [ { "id": id, "type": "conversation:message", "payload": { "conversation": { "id": "sc-9" },
+            "message": { "author": { "type": "business", "subtypes": ["agent"], "displayName": "Paula" }, "content": { "type": "text", "text": "Oi" } } } } ] })
+    };
+    let first = read(message("ev-1"));
+    let later = read(message("ev-2"));
+    assert_ne!(
+        first[0].dedupe, later[0].dedupe,
+        "a second hand-over's join is not taken for a repeat of the first"
     );
 }
 

@@ -542,6 +542,11 @@ impl Driver for LivePerson {
                     };
                     let dedupe = match &event {
                         Event::AgentJoin { .. } => format!("lp:{conv}:join:{participant}"),
+                        // Chat states carry no sequence and repeat (COMPOSING, ACTIVE,
+                        // COMPOSING): each delivery counts; a repeated one changes nothing.
+                        Event::AgentTyping { .. } if c.get("sequence").is_none() => {
+                            format!("lp:{conv}:state:{}", jiff::Timestamp::now().as_nanosecond())
+                        }
                         _ => format!("lp:{conv}:seq:{seq}"),
                     };
                     out.push(Inbound {
@@ -653,7 +658,11 @@ fn content_event(c: &Json) -> Event {
         .and_then(Json::as_str)
         .unwrap_or("text/plain");
     match message {
-        Some(Json::Object(m)) if content_type.eq_ignore_ascii_case("hosted/file") => {
+        // The docs say `hosted/file`; the schema's default is `HostedFile`.
+        Some(Json::Object(m))
+            if content_type.eq_ignore_ascii_case("hosted/file")
+                || content_type.eq_ignore_ascii_case("HostedFile") =>
+        {
             let text = |k: &str| m.get(k).and_then(Json::as_str).map(str::to_owned);
             Event::AgentFile {
                 url: format!("{HOSTED}{}", text("relativePath").unwrap_or_default()),

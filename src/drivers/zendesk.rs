@@ -362,8 +362,11 @@ impl Driver for Zendesk {
                     // With an integration-scoped key, Sunshine refuses releaseControl from an
                     // integration that is not the active one: control has already left the
                     // agent (the Agent Workspace released it), so there is nothing to end.
+                    // The bot's side is over either way; but with an integration-scoped key
+                    // this is also the answer while the agent holds the conversation, so say
+                    // what to change.
                     Err(e) if e.status() == Some(403) => {
-                        tracing::info!(target: "fluxo::drivers", "releaseControl refused (403): the conversation is not with the agent any more");
+                        tracing::warn!(target: "fluxo::drivers", "releaseControl refused (403): either control already left the agent, or the key is integration-scoped and cannot release the agent's control; use an app-scoped key");
                         Ok(())
                     }
                     other => other.map(drop),
@@ -433,7 +436,9 @@ impl Driver for Zendesk {
                         let name = author("displayName").unwrap_or_else(|| "agent".into());
                         out.push(Inbound {
                             remote_id: conv.clone(),
-                            dedupe: format!("zd:{conv}:join:{name}"),
+                            // A Sunshine conversation keeps its id across hand-overs, so the
+                            // join is keyed by the event: the engine ignores repeated joins.
+                            dedupe: format!("zd:{id}:join"),
                             event: Event::AgentJoin {
                                 name,
                                 avatar: author("avatarUrl"),
@@ -470,12 +475,23 @@ impl Driver for Zendesk {
                             .and_then(Json::as_str)
                             .unwrap_or("releaseControl")
                             .to_owned();
+                        // Sunshine's reasons (`switchboard:passControl`): `ticketClosed`, the
+                        // agent's end; `transferToEmail`, the agent goes on by email because
+                        // the user left the chat.
+                        let event = if reason == "transferToEmail" {
+                            Event::ProviderClosed {
+                                status: crate::domain::CloseStatus::UserInactivityTimeout,
+                                reason: Some(reason),
+                            }
+                        } else {
+                            Event::AgentClose {
+                                wrap_up: Some(reason),
+                            }
+                        };
                         out.push(Inbound {
                             remote_id: conv,
                             dedupe: format!("zd:{id}"),
-                            event: Event::AgentClose {
-                                wrap_up: Some(reason),
-                            },
+                            event,
                         });
                     }
                     _ => {}

@@ -101,6 +101,8 @@ impl IntegrationsRule for ExperimentalProvider {
 
 /// Setting names that hold secrets.
 pub const SECRET_SETTINGS: &[&str] = &[
+    // Not a secret to LivePerson, but its driver reads it from the environment like one.
+    "client_id",
     "client_secret",
     "access_key",
     "access_token",
