@@ -46,6 +46,7 @@ pub mod lint;
 #[cfg(feature = "drivers")]
 pub mod runtime;
 pub mod testing;
+pub mod watson;
 
 pub use domain::http::{HeaderValue, HttpRequest, Method};
 pub use domain::{

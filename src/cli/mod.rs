@@ -26,6 +26,7 @@ pub(crate) mod run;
 #[cfg(feature = "drivers")]
 mod serve;
 mod test;
+mod watson;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ enum Command {
     /// old version, and why (exit 1 when there are any).
     #[cfg(feature = "drivers")]
     DeployCheck(serve::DeployCheckArgs),
+    /// Watson Assistant workspaces: `fluxo watson message WORKSPACE` answers one v1 `/message`
+    /// request, statelessly, as Watson does.
+    Watson(watson::WatsonArgs),
     /// Print the documentation of a lint rule (or list every rule).
     Rule {
         /// Rule name, e.g. `unhandled-live-chat-status`.
@@ -89,6 +93,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "drivers")]
         Command::DeployCheck(args) => serve::deploy_check(args),
+        Command::Watson(args) => watson::run(args),
         Command::Rule { name } => rule(name.as_deref()),
     }
 }

@@ -75,6 +75,12 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
+    if let Some(ws) = watson_workspace(&args.target.flow) {
+        return match ws {
+            Ok(ws) => run_watson(&ws, &args),
+            Err(e) => fail(e),
+        };
+    }
     let bot = match load_bot(&args.target.flow, args.target.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
@@ -217,4 +223,96 @@ fn run_live(
 fn run_live(_: Bot, _: Box<dyn BufRead>, _: &RunArgs, _: Option<Map<String, Json>>) -> ExitCode {
     eprintln!("error: --live needs fluxo built with the `drivers` feature");
     ExitCode::from(2)
+}
+
+/// The Watson workspace at `path`, when the file is one (plain or wrapped export).
+pub(crate) fn watson_workspace(path: &Path) -> Option<Result<fluxo::watson::Workspace, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Json = serde_json::from_str(&text).ok()?;
+    fluxo::watson::unwrap(&v)?;
+    Some(fluxo::watson::Workspace::from_value(&v).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+/// `fluxo run` on a Watson workspace: each `user` event is one `/message` turn.
+fn run_watson(ws: &fluxo::watson::Workspace, args: &RunArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    if args.live {
+        return fail(
+            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
+                .into(),
+        );
+    }
+    let mut now = match clock(args.target.clock.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let context = match context_arg(args.target.context.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let reader: Box<dyn BufRead> = if args.events == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&args.events) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return fail(format!("{}: {e}", args.events)),
+        }
+    };
+    let mut session = fluxo::watson::WatsonSession::new(&args.session_id);
+    let mut any_error = false;
+    let mut emit = |outputs: Vec<Output>| {
+        for o in outputs {
+            any_error |= matches!(o, Output::Error { .. });
+            outln!("{}", serde_json::to_string(&o).unwrap_or_default());
+        }
+    };
+    let mut first = true;
+    for (n, line) in reader.lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => return fail(format!("{}:{}: {e}", args.events, n + 1)),
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("//") {
+            continue;
+        }
+        let event: Event = match serde_json::from_str(trimmed) {
+            Ok(e) => e,
+            Err(e) => return fail(format!("{}:{}: not an event: {e}", args.events, n + 1)),
+        };
+        if first && !matches!(event, Event::Start { .. }) {
+            let start = Event::Start {
+                channel: None,
+                context: context.clone(),
+                contact: None,
+            };
+            emit(session.handle(ws, start, now));
+        }
+        let event = match (first, event) {
+            (
+                true,
+                Event::Start {
+                    channel,
+                    context: c,
+                    contact,
+                },
+            ) => Event::Start {
+                channel,
+                context: c.or_else(|| context.clone()),
+                contact,
+            },
+            (_, e) => e,
+        };
+        first = false;
+        now = event.clock_after(now);
+        emit(session.handle(ws, event, now));
+    }
+    if any_error {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -1,0 +1,53 @@
+//! Watson Assistant dialog skills, run offline with Watson's own semantics (SPEC §7).
+//!
+//! A turn is one Watson v1 `/message` call: a `MessageRequest` (`input`, `context`, optional
+//! `intents` and `entities`) in, a `MessageResponse` out. Like Watson's API it is stateless:
+//! the dialog's position travels in `context.system` (`dialog_stack`, `dialog_turn_counter`,
+//! `_node_output_map`, …), so a conversation can be replayed from logs, or move between
+//! Watson and fluxo.
+//!
+//! ```
+//! use fluxo::watson::Workspace;
+//! use serde_json::json;
+//!
+//! let ws = Workspace::from_value(&json!({ "dialog_nodes": [
+//!     { "dialog_node": "hi", "conditions": "welcome", "output": { "text": "Hello!" } },
+//!     { "dialog_node": "else", "conditions": "anything_else", "previous_sibling": "hi",
+//!       "output": { "text": "Sorry?" } } ] })).unwrap();
+//! let first = ws.message(&json!({ "input": { "text": "" } }), "2026-01-05T12:00:00Z");
+//! assert_eq!(first["output"]["text"], json!(["Hello!"]));
+//! let next = ws.message(&json!({ "input": { "text": "hm" }, "context": first["context"] }),
+//!     "2026-01-05T12:00:05Z");
+//! assert_eq!(next["output"]["nodes_visited"], json!(["else"]));
+//! ```
+//!
+//! What Watson does not document and fluxo had to decide is written in `docs/watson.md`.
+
+mod session;
+mod turn;
+mod workspace;
+
+pub use session::{outputs_of, WatsonSession};
+pub use workspace::{unwrap, Workspace};
+
+use serde_json::Value as Json;
+
+/// The most nodes one turn may process (Watson documents no limit; a jump loop that never
+/// waits for input must end somewhere).
+pub const MAX_NODES_PER_TURN: usize = 100;
+
+impl Workspace {
+    /// One Watson v1 `/message` turn. `request` is a `MessageRequest` (`input.text`, `context`,
+    /// optional `intents`, `entities`, `alternate_intents`); `now` (RFC 3339) is the clock the
+    /// date functions read. Never fails: what goes wrong is in `output.log_messages`, as in
+    /// Watson.
+    pub fn message(&self, request: &Json, now: &str) -> Json {
+        turn::Turn::run(self, request, now)
+    }
+}
+
+/// The offline NLU's intents and entities for `text` (Watson v1 shapes).
+fn understand(ws: &Workspace, text: &str, now: &str) -> (Json, Json) {
+    let _ = (&ws.raw, text, now);
+    (Json::Array(Vec::new()), Json::Array(Vec::new()))
+}

@@ -1,0 +1,308 @@
+//! Watson workspaces run offline: every real workspace of the corpus answers its first turn,
+//! and the dialog model's rules (tree order, jumps, slots, digressions, selection policies,
+//! context merge) hold on small workspaces written for each.
+
+mod common;
+
+use fluxo::watson::Workspace;
+use serde_json::{json, Value};
+
+const NOW: &str = "2026-11-23T14:00:00-03:00";
+
+fn turn(ws: &Workspace, text: &str, context: &Value, nlu: Option<(Value, Value)>) -> Value {
+    let mut req = json!({ "input": { "text": text }, "context": context });
+    if let Some((i, e)) = nlu {
+        req["intents"] = i;
+        req["entities"] = e;
+    }
+    ws.message(&req, NOW)
+}
+
+/// Every workspace of `../shared/corpus/watson` loads and answers its first turn (an empty
+/// message, as a channel opens a conversation) with no error in `log_messages`.
+#[test]
+fn every_corpus_workspace_answers_its_first_turn() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let dir = shared.join("corpus/watson");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut answered = 0;
+    let mut with_text = 0;
+    let mut problems = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        let ws = match Workspace::from_json(&text) {
+            Ok(ws) => ws,
+            Err(e) => {
+                problems.push(format!("{}: {e}", f.display()));
+                continue;
+            }
+        };
+        let r = ws.message(&json!({ "input": { "text": "" } }), NOW);
+        let logs = r["output"]["log_messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !logs.is_empty() {
+            problems.push(format!("{}: {logs:?}", f.display()));
+        }
+        if r["output"]["text"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+        {
+            with_text += 1;
+        }
+        assert!(r["context"]["system"]["dialog_stack"].is_array());
+        answered += 1;
+    }
+    eprintln!(
+        "watson corpus: {answered} of {} workspaces answered the first turn, {with_text} with text",
+        files.len()
+    );
+    assert_eq!(files.len(), 58, "the corpus has 58 workspaces");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+fn intent(name: &str) -> Option<(Value, Value)> {
+    Some((json!([{ "intent": name, "confidence": 0.9 }]), json!([])))
+}
+
+fn texts(r: &Value) -> Vec<String> {
+    r["output"]["text"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn visited(r: &Value) -> Vec<String> {
+    r["output"]["nodes_visited"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A small workspace with every construct of the dialog model, written for these tests.
+fn model() -> Workspace {
+    Workspace::from_value(&json!({ "name": "modelo", "language": "pt-br",
+      "entities": [ { "entity": "tamanho", "values": [ { "value": "grande" }, { "value": "pequena" } ] } ],
+      "dialog_nodes": [
+        { "dialog_node": "inicio", "conditions": "conversation_start", "context": { "perfil": { "nome": "Ana" } },
+          "next_step": { "behavior": "jump_to", "selector": "condition", "dialog_node": "boas_vindas" } },
+        { "dialog_node": "boas_vindas", "previous_sibling": "inicio", "conditions": "welcome",
+          "output": { "text": { "values": ["Olá, $perfil.nome!"], "selection_policy": "sequential" } } },
+        { "dialog_node": "pedido", "previous_sibling": "boas_vindas", "type": "frame", "conditions": "#pedir_pizza",
+          "digress_in": "does_not_return",
+          "output": { "text": { "values": ["Uma pizza $tamanho saindo!"], "selection_policy": "sequential" } },
+          "context": { "perfil": { "canal": "web" } } },
+        { "dialog_node": "slot_tamanho", "parent": "pedido", "type": "slot", "variable": "$tamanho" },
+        { "dialog_node": "tamanho_focus", "parent": "slot_tamanho", "type": "event_handler", "event_name": "focus",
+          "output": { "text": { "values": ["Qual tamanho?"] } } },
+        { "dialog_node": "tamanho_input", "parent": "slot_tamanho", "previous_sibling": "tamanho_focus", "type": "event_handler",
+          "event_name": "input", "conditions": "@tamanho", "context": { "tamanho": "@tamanho" } },
+        { "dialog_node": "tamanho_nomatch", "parent": "slot_tamanho", "previous_sibling": "tamanho_input", "type": "event_handler",
+          "event_name": "nomatch", "output": { "text": { "values": ["Grande ou pequena?"] } } },
+        { "dialog_node": "horario", "previous_sibling": "pedido", "conditions": "#horario", "digress_in": "returns",
+          "output": { "text": { "values": ["Abrimos às 18h.", "Das 18h às 23h.", "A partir das 18h."], "selection_policy": "sequential" } } },
+        { "dialog_node": "pergunta", "previous_sibling": "horario", "conditions": "#cadastro",
+          "output": { "text": "Você já é cliente?" } },
+        { "dialog_node": "sim", "parent": "pergunta", "conditions": "#sim", "output": { "text": "Que bom!" } },
+        { "dialog_node": "nao", "parent": "pergunta", "previous_sibling": "sim", "conditions": "#nao",
+          "next_step": { "behavior": "jump_to", "selector": "body", "dialog_node": "cadastro_fim" } },
+        { "dialog_node": "pasta", "previous_sibling": "pergunta", "type": "folder", "conditions": "$aberto" },
+        { "dialog_node": "dentro", "parent": "pasta", "conditions": "#cardapio", "output": { "text": "Temos calabresa." } },
+        { "dialog_node": "cadastro_fim", "previous_sibling": "pasta", "conditions": "false",
+          "output": { "text": "Vamos fazer seu cadastro." } },
+        { "dialog_node": "senao", "previous_sibling": "cadastro_fim", "conditions": "anything_else",
+          "output": { "text": { "values": ["Não entendi.", "Pode repetir?"], "selection_policy": "sequential" } } }
+      ] }))
+    .expect("workspace")
+}
+
+/// `conversation_start` runs first and jumps (selector `condition`) to `welcome`; context
+/// objects merge deeply; the answer carries the dialog's position and counters.
+#[test]
+fn the_first_turn_starts_initialises_and_welcomes() {
+    let ws = model();
+    let r = turn(&ws, "", &json!({}), None);
+    assert_eq!(visited(&r), ["inicio", "boas_vindas"]);
+    assert_eq!(texts(&r), ["Olá, Ana!"]);
+    assert_eq!(r["context"]["system"]["dialog_turn_counter"], 1);
+    assert_eq!(
+        r["context"]["system"]["dialog_stack"],
+        json!([{ "dialog_node": "root" }])
+    );
+    assert!(r["context"]["conversation_id"].is_string());
+    // A user who speaks first: no `welcome`, but `conversation_start` still fires.
+    let spoke = turn(&ws, "oi", &json!({}), intent("horario"));
+    assert_eq!(visited(&spoke), ["inicio", "horario"]);
+}
+
+/// Root nodes in tree order; the first true one wins; `anything_else` answers the rest,
+/// sequentially through its variations and round again.
+#[test]
+fn root_order_anything_else_and_sequential_variations() {
+    let ws = model();
+    let mut ctx = turn(&ws, "", &json!({}), None)["context"].clone();
+    let mut said = Vec::new();
+    for _ in 0..3 {
+        let r = turn(&ws, "hmm", &ctx, None);
+        said.extend(texts(&r));
+        ctx = r["context"].clone();
+    }
+    assert_eq!(said, ["Não entendi.", "Pode repetir?", "Não entendi."]);
+    assert_eq!(
+        ctx["system"]["_node_output_map"]["senao"]["text"],
+        json!([0])
+    );
+}
+
+/// Children are tried first after a node waits; none matching leaves the branch for the root
+/// level; a `jump_to` with selector `body` fires its target without testing its condition.
+#[test]
+fn children_then_root_and_jumps() {
+    let ws = model();
+    let ctx = turn(&ws, "", &json!({}), None)["context"].clone();
+    let r = turn(&ws, "quero me cadastrar", &ctx, intent("cadastro"));
+    assert_eq!(
+        r["context"]["system"]["dialog_stack"],
+        json!([{ "dialog_node": "pergunta" }])
+    );
+    let no = turn(&ws, "não", &r["context"], intent("nao"));
+    assert_eq!(visited(&no), ["nao", "cadastro_fim"]);
+    assert_eq!(texts(&no), ["Vamos fazer seu cadastro."]);
+    let other = turn(&ws, "blá", &r["context"], None);
+    assert_eq!(visited(&other), ["senao"]);
+    assert_eq!(other["context"]["system"]["branch_exited"], json!(true));
+    assert_eq!(
+        other["context"]["system"]["branch_exited_reason"],
+        "fallback"
+    );
+}
+
+/// A folder's condition gates its children; the folder itself never answers.
+#[test]
+fn folders_gate_their_children() {
+    let ws = model();
+    let ctx = turn(&ws, "", &json!({}), None)["context"].clone();
+    let closed = turn(&ws, "cardápio", &ctx, intent("cardapio"));
+    assert_eq!(visited(&closed), ["senao"]);
+    let mut open = ctx.clone();
+    open["aberto"] = json!(true);
+    let r = turn(&ws, "cardápio", &open, intent("cardapio"));
+    assert_eq!(visited(&r), ["dentro"]);
+}
+
+/// Slots: the frame prompts for an empty slot, says its not-found response to an input that
+/// fills nothing, and answers once the slot is filled; the frame's context merges into an
+/// object set earlier.
+#[test]
+fn slots_prompt_fill_and_answer() {
+    let ws = model();
+    let ctx = turn(&ws, "", &json!({}), None)["context"].clone();
+    let r = turn(&ws, "quero uma pizza", &ctx, intent("pedir_pizza"));
+    assert_eq!(texts(&r), ["Qual tamanho?"]);
+    assert_eq!(
+        r["context"]["perfil"],
+        json!({ "nome": "Ana", "canal": "web" })
+    );
+    let miss = turn(&ws, "azul", &r["context"], Some((json!([]), json!([]))));
+    assert_eq!(texts(&miss), ["Grande ou pequena?"]);
+    let hit = turn(
+        &ws,
+        "a grande",
+        &miss["context"],
+        Some((
+            json!([]),
+            json!([{ "entity": "tamanho", "value": "grande", "location": [2, 8], "confidence": 1.0 }]),
+        )),
+    );
+    assert_eq!(texts(&hit), ["Uma pizza grande saindo!"]);
+    assert_eq!(hit["context"]["tamanho"], "grande");
+    // Entering the frame with the slot's value already in the input fills it at once.
+    let direct = turn(
+        &ws,
+        "pizza pequena",
+        &ctx,
+        Some((
+            json!([{ "intent": "pedir_pizza", "confidence": 0.9 }]),
+            json!([{ "entity": "tamanho", "value": "pequena", "location": [6, 13] }]),
+        )),
+    );
+    assert_eq!(texts(&direct), ["Uma pizza pequena saindo!"]);
+}
+
+/// A digression to a root node with `digress_in: returns` comes back to the interrupted
+/// node, whose prompt is said again.
+#[test]
+fn digressions_return_to_the_interrupted_node() {
+    let ws = model();
+    let ctx = turn(&ws, "", &json!({}), None)["context"].clone();
+    let asked = turn(&ws, "cadastro", &ctx, intent("cadastro"));
+    let away = turn(&ws, "que horas abre?", &asked["context"], intent("horario"));
+    assert_eq!(texts(&away), ["Abrimos às 18h.", "Você já é cliente?"]);
+    assert_eq!(visited(&away), ["horario", "pergunta"]);
+    let back = turn(&ws, "sim", &away["context"], intent("sim"));
+    assert_eq!(texts(&back), ["Que bom!"]);
+}
+
+/// `fluxo watson message` is stateless: the answer's context, fed back as the next request's,
+/// goes on exactly as a session held in memory does, turn after turn (through the command
+/// itself, so the JSON crosses a process boundary as it does between Watson and a client).
+#[test]
+fn watson_message_round_trip_through_the_command() {
+    let dir = common::Scratch::new("watson-message");
+    let path = dir.join("modelo.json");
+    let ws_json = serde_json::to_string(&json!({ "dialog_nodes": [
+        { "dialog_node": "a", "conditions": "welcome", "output": { "text": "Oi!" } },
+        { "dialog_node": "b", "previous_sibling": "a", "conditions": "anything_else",
+          "output": { "text": { "values": ["um", "dois", "três"], "selection_policy": "sequential" } } } ] }))
+    .expect("json");
+    std::fs::write(&path, &ws_json).expect("write");
+    let ws = Workspace::from_json(&ws_json).expect("ws");
+    let mut memory = json!({ "conversation_id": "c-1" });
+    let mut wire = memory.clone();
+    for text in ["", "x", "y", "z", "w"] {
+        let req = json!({ "input": { "text": text }, "context": wire });
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+            .args([
+                "watson",
+                "message",
+                path.to_str().expect("path"),
+                "--clock",
+                "2026-11-23T17:00:00Z",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write as _;
+                c.stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(req.to_string().as_bytes())?;
+                c.wait_with_output()
+            })
+            .expect("runs");
+        assert!(out.status.success());
+        let r: Value = serde_json::from_slice(&out.stdout).expect("a MessageResponse");
+        let m = ws.message(
+            &json!({ "input": { "text": text }, "context": memory }),
+            "2026-11-23T17:00:00Z",
+        );
+        assert_eq!(r["output"], m["output"]);
+        assert_eq!(r["context"], m["context"]);
+        wire = r["context"].clone();
+        memory = m["context"].clone();
+    }
+    assert_eq!(wire["system"]["dialog_turn_counter"], 5);
+}
