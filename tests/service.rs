@@ -1032,3 +1032,55 @@ async fn outputs_are_pushed_to_the_channel_signed_and_in_order() {
         );
     }
 }
+
+/// A Watson workspace served beside the flows answers Watson v1 `/message` requests at
+/// `POST /v1/workspaces/{bot}/message`, statelessly: the answer's context, sent back, goes on
+/// with the conversation; refusals are Watson-client friendly 4xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watson_workspace_answers_v1_messages() {
+    let dir = Scratch::new("serve-watson");
+    dir.write(
+        "banco.json",
+        json!({ "workspace": { "name": "banco", "dialog_nodes": [
+            { "dialog_node": "oi", "conditions": "welcome", "output": { "text": "Olá! Saldo ou extrato?" } },
+            { "dialog_node": "saldo", "previous_sibling": "oi", "conditions": "#saldo", "output": { "text": "Seu saldo é R$ 10." } },
+            { "dialog_node": "outro", "previous_sibling": "saldo", "conditions": "anything_else", "output": { "text": "Não entendi." } } ] } })
+        .to_string(),
+    );
+    let s = Service::start(
+        &[
+            "--flows",
+            dir.path().to_str().expect("utf-8"),
+            "--store",
+            "memory:",
+        ],
+        &[],
+    );
+    let url = s.url("/v1/workspaces/banco/message");
+    let (status, first) = call("POST", &url, Some(&json!({ "input": { "text": "" } })), &[]).await;
+    assert_eq!(status, 200, "{first}\n{}", s.log());
+    assert_eq!(first["output"]["text"], json!(["Olá! Saldo ou extrato?"]));
+    let next = json!({ "input": { "text": "meu saldo" }, "context": first["context"],
+        "intents": [ { "intent": "saldo", "confidence": 0.93 } ], "entities": [] });
+    let (status, second) = call("POST", &url, Some(&next), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(second["output"]["text"], json!(["Seu saldo é R$ 10."]));
+    assert_eq!(second["output"]["nodes_visited"], json!(["saldo"]));
+    assert_eq!(
+        second["context"]["conversation_id"],
+        first["context"]["conversation_id"]
+    );
+    assert_eq!(second["context"]["system"]["dialog_turn_counter"], 2);
+    let (status, _) = call(
+        "POST",
+        &s.url("/v1/workspaces/nenhum/message"),
+        Some(&json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = call("POST", &url, Some(&json!(["not", "a", "request"])), &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, api) = call("GET", &s.url("/openapi.json"), None, &[]).await;
+    assert!(api["paths"]["/v1/workspaces/{bot}/message"]["post"].is_object());
+}

@@ -90,9 +90,31 @@ fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// Loads every bot; names are file stems and must be unique.
+/// The Watson workspaces among the files under `paths`, by file stem.
+fn load_workspaces(
+    paths: &[PathBuf],
+) -> Result<std::collections::BTreeMap<String, Arc<fluxo::watson::Workspace>>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in flow_files(paths)? {
+        if let Some(ws) = super::run::watson_workspace(&f) {
+            let name = f
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_owned();
+            out.insert(name, Arc::new(ws?));
+        }
+    }
+    Ok(out)
+}
+
+/// Loads every bot; names are file stems and must be unique. Watson workspaces are left to
+/// [`load_workspaces`].
 fn load_bots(paths: &[PathBuf], integrations: Option<&Path>) -> Result<Vec<NamedBot>, String> {
-    let files = flow_files(paths)?;
+    let files: Vec<PathBuf> = flow_files(paths)?
+        .into_iter()
+        .filter(|f| super::run::watson_workspace(f).is_none())
+        .collect();
     let integrations = integrations.map(Path::to_path_buf).or_else(|| {
         let dir = files.first()?.parent()?;
         let beside = dir.join("integrations.json");
@@ -183,6 +205,10 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    let workspaces = match load_workspaces(&args.flows) {
+        Ok(w) => w,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = check_secrets(&bots) {
         return fail(e);
     }
@@ -219,7 +245,8 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(e.to_string()),
         };
-        let names: Vec<String> = bots.iter().map(|b| b.name.clone()).collect();
+        let mut names: Vec<String> = bots.iter().map(|b| b.name.clone()).collect();
+        names.extend(workspaces.keys().map(|w| format!("{w} (Watson)")));
         let (rt, _rx) = Runtime::with_bots(
             bots,
             store,
@@ -241,6 +268,7 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             Settings {
                 api_token,
                 metrics: Some(Arc::new(move || handle.render())),
+                workspaces,
                 ..Settings::default()
             },
         );

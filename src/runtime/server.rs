@@ -34,6 +34,8 @@ pub struct Settings {
     pub body_limit: Option<usize>,
     /// Longest time a request may take, long-polls included (default 30 s).
     pub request_timeout: Option<Duration>,
+    /// Watson workspaces answered at `POST /v1/workspaces/{bot}/message`, by name.
+    pub workspaces: std::collections::BTreeMap<String, Arc<crate::watson::Workspace>>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -43,6 +45,7 @@ impl std::fmt::Debug for Settings {
             .field("metrics", &self.metrics.is_some())
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
+            .field("workspaces", &self.workspaces.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -81,6 +84,7 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
             get(outputs),
         )
         .route("/v1/bots/{bot}/conversations/{conversation}", get(summary))
+        .route("/v1/workspaces/{bot}/message", post(watson_message))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(v1)
@@ -301,6 +305,52 @@ async fn events(
     }
 }
 
+/// One Watson v1 `/message` turn on a served workspace (stateless: the request's context
+/// carries the dialog's position, as with Watson).
+#[utoipa::path(post, path = "/v1/workspaces/{bot}/message",
+    params(("bot" = String, Path, description = "workspace name (its file stem)")),
+    request_body(content = Object, description = "a Watson v1 MessageRequest: {\"input\": {\"text\": …}, \"context\": …, \"intents\"?, \"entities\"?, \"alternate_intents\"?}"),
+    responses((status = 200, body = Object, description = "a Watson v1 MessageResponse"), (status = 400, body = Refusal),
+        (status = 401, body = Refusal), (status = 404, body = Refusal), (status = 413, body = Refusal)),
+    security(("bearer" = [])))]
+async fn watson_message(
+    State(app): State<App>,
+    Path(bot): Path<String>,
+    raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let raw = match body(raw) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(ws) = app.settings.workspaces.get(&bot).cloned() else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "unknown_bot",
+            format!("no Watson workspace named `{bot}`"),
+        );
+    };
+    let request: Json = match serde_json::from_slice(&raw) {
+        Ok(v @ Json::Object(_)) => v,
+        Ok(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "a MessageRequest is a JSON object",
+            )
+        }
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the body is not JSON: {e}"),
+            )
+        }
+    };
+    let now = jiff::Timestamp::now().to_string();
+    metrics::counter!("fluxo_watson_messages_total", "bot" => bot).increment(1);
+    axum::Json(ws.message(&request, &now)).into_response()
+}
+
 fn event_kind(e: &Event) -> &'static str {
     match e {
         Event::Start { .. } => "start",
@@ -462,7 +512,7 @@ async fn openapi() -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "fluxo serve", description = "The durable runtime of builder flows (SPEC §6)."),
-    paths(events, outputs, summary, webhook, healthz, readyz, metrics_text, openapi),
+    paths(events, outputs, summary, watson_message, webhook, healthz, readyz, metrics_text, openapi),
     components(schemas(Outputs, Refusal, RefusalBody, Summary)),
     modifiers(&Bearer)
 )]
