@@ -306,3 +306,128 @@ fn watson_message_round_trip_through_the_command() {
     }
     assert_eq!(wire["system"]["dialog_turn_counter"], 5);
 }
+
+/// A workspace with an option response, for the command-line tests.
+fn options_workspace(dir: &common::Scratch) -> std::path::PathBuf {
+    dir.write(
+        "opcoes.json",
+        json!({ "workspace": { "name": "opcoes", "dialog_nodes": [
+            { "dialog_node": "oi", "conditions": "welcome", "output": { "generic": [
+                { "response_type": "text", "values": [ { "text": "Olá!" } ], "selection_policy": "sequential" },
+                { "response_type": "option", "title": "O que deseja?", "options": [
+                    { "label": "Ver saldo", "value": { "input": { "text": "saldo" } } },
+                    { "label": "Falar com alguém", "value": { "input": { "text": "atendente" } } } ] } ] } },
+            { "dialog_node": "saldo", "previous_sibling": "oi", "conditions": "input.text == 'saldo' || #saldo",
+              "output": { "text": "Seu saldo é R$ 10." },
+              "next_step": { "behavior": "jump_to", "selector": "body", "dialog_node": "fim" } },
+            { "dialog_node": "fim", "previous_sibling": "saldo", "conditions": "false", "output": { "text": "Algo mais?" } },
+            { "dialog_node": "outro", "previous_sibling": "fim", "conditions": "anything_else", "output": { "text": "Não entendi." } } ] } })
+        .to_string(),
+    )
+}
+
+fn fluxo(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fluxo runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `fluxo run` takes a workspace (here the wrapped export) as it takes a flow: events in,
+/// outputs out, one JSON per line.
+#[test]
+fn fluxo_run_on_a_workspace() {
+    let dir = common::Scratch::new("watson-run");
+    let ws = options_workspace(&dir);
+    let (code, out, err) = fluxo(
+        &[
+            "run",
+            ws.to_str().expect("path"),
+            "--clock",
+            "2026-11-23T14:00:00Z",
+        ],
+        "{\"type\": \"start\"}\n{\"type\": \"user\", \"text\": \"saldo\"}\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "node_entered",
+            "message",
+            "message",
+            "awaiting_input",
+            "node_entered",
+            "node_entered",
+            "message",
+            "message",
+            "awaiting_input"
+        ],
+        "{out}"
+    );
+    assert_eq!(lines[2]["message"]["response_type"], "option");
+    assert_eq!(lines[6]["text"], "Seu saldo é R$ 10.");
+    assert_eq!(lines[7]["text"], "Algo mais?");
+}
+
+/// `fluxo chat` on a workspace numbers the options and sends the chosen one's text.
+#[test]
+fn fluxo_chat_on_a_workspace_numbers_options() {
+    let dir = common::Scratch::new("watson-chat");
+    let ws = options_workspace(&dir);
+    let (code, out, err) = fluxo(&["chat", ws.to_str().expect("path")], "1\n/quit\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("bot: Olá!"), "{out}");
+    assert!(
+        out.contains("  1. Ver saldo\n  2. Falar com alguém"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bot: Seu saldo é R$ 10.\nbot: Algo mais?"),
+        "{out}"
+    );
+}
+
+/// `fluxo graph` draws the dialog tree with its jumps; `fluxo watson message` refuses what is
+/// not a request, and what is not a workspace, with exit 2 and a sentence.
+#[test]
+fn graph_and_refusals() {
+    let dir = common::Scratch::new("watson-graph");
+    let ws = options_workspace(&dir);
+    let p = ws.to_str().expect("path");
+    let (code, out, _) = fluxo(&["graph", p], "");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("flowchart TD"), "{out}");
+    assert!(out.contains("-. \"jump (body)\" .->"), "{out}");
+    let (code, _, err) = fluxo(&["watson", "message", p], "[1, 2]");
+    assert_eq!(code, 2);
+    assert!(err.contains("a MessageRequest is a JSON object"), "{err}");
+    let (code, _, err) = fluxo(&["watson", "message", p], "{ not json");
+    assert_eq!(code, 2);
+    assert!(err.contains("not a MessageRequest JSON"), "{err}");
+    let flow = common::root().join("flows/simulator.json");
+    let (code, _, err) = fluxo(&["watson", "message", flow.to_str().expect("path")], "{}");
+    assert_eq!(code, 2);
+    assert!(err.contains("not a Watson workspace"), "{err}");
+}

@@ -81,6 +81,12 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
+    if let Some(ws) = super::run::watson_workspace(&args.target.flow) {
+        return match ws {
+            Ok(ws) => watson_chat(&ws, &args),
+            Err(e) => fail(e),
+        };
+    }
     let bot = match super::run::load_bot(&args.target.flow, args.target.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
@@ -701,4 +707,187 @@ fn live_chat(
 fn live_chat(_: Bot, _: Style, _: ChatStart, _: Option<std::net::SocketAddr>) -> ExitCode {
     eprintln!("error: --live needs fluxo built with the `drivers` feature");
     ExitCode::from(2)
+}
+
+/// `fluxo chat` on a Watson workspace: each line is one `/message` turn; the offline NLU
+/// reads it unless it starts with `#intent` (then that intent, at confidence 1).
+fn watson_chat(ws: &fluxo::watson::Workspace, args: &ChatArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    if args.live {
+        return fail(
+            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
+                .into(),
+        );
+    }
+    let mut now = match super::run::clock(args.target.clock.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let context = match super::run::context_arg(args.target.context.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let style = Style {
+        on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let start = || Event::Start {
+        channel: None,
+        context: context.clone(),
+        contact: None,
+    };
+    let mut session = fluxo::watson::WatsonSession::new("fluxo-chat");
+    let mut options: Vec<String> = Vec::new();
+    let show = |outputs: Vec<Output>, options: &mut Vec<String>| {
+        options.clear();
+        for o in outputs {
+            match o {
+                Output::Message { text: Some(t), .. } => {
+                    outln!("{} {t}", style.paint("1;36", "bot:"));
+                }
+                Output::Message {
+                    message: Some(m), ..
+                } => {
+                    if let Some(title) = m.get("title").and_then(Json::as_str) {
+                        outln!("{} {title}", style.paint("1;36", "bot:"));
+                    }
+                    for o in m
+                        .get("options")
+                        .and_then(Json::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let label = o.get("label").and_then(Json::as_str).unwrap_or("?");
+                        let text = o
+                            .pointer("/value/input/text")
+                            .and_then(Json::as_str)
+                            .unwrap_or(label);
+                        options.push(text.to_owned());
+                        outln!("  {}. {label}", options.len());
+                    }
+                    if let Some(src) = m.get("source").and_then(Json::as_str) {
+                        outln!("{} [{src}]", style.paint("1;36", "bot:"));
+                    }
+                }
+                Output::ActionRequested {
+                    name, parameters, ..
+                } => outln!(
+                    "{}",
+                    style.paint(
+                        "2",
+                        &format!("[action {name} {parameters}; answer with /result JSON]")
+                    )
+                ),
+                Output::Error { message, .. } => {
+                    outln!("{}", style.paint("31", &format!("log: {message}")));
+                }
+                _ => {}
+            }
+        }
+    };
+    show(session.handle(ws, start(), now), &mut options);
+    let mut rl = match rustyline::DefaultEditor::new() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot read the terminal: {e}")),
+    };
+    loop {
+        let line = match rl.readline("você> ") {
+            Ok(l) => l,
+            Err(ReadlineError::Interrupted) => {
+                outln!("(Ctrl-C: type /quit or press Ctrl-D to leave)");
+                continue;
+            }
+            Err(_) => break,
+        };
+        let line = line.trim().to_owned();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = rl.add_history_entry(line.as_str());
+        let event = match line.as_str() {
+            "/quit" | "/exit" => break,
+            "/help" => {
+                outln!("Type what the user says. `#intent text` sends that intent with the text; a number picks an offered option.\n  /state     the context (the dialog's whole state)\n  /result J  the result of the client action the dialog waits for\n  /advance 5m move the clock\n  /reset     start again\n  /quit      leave");
+                continue;
+            }
+            "/state" => {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&session.context).unwrap_or_default()
+                );
+                continue;
+            }
+            "/reset" => {
+                session = fluxo::watson::WatsonSession::new("fluxo-chat");
+                show(session.handle(ws, start(), now), &mut options);
+                continue;
+            }
+            l if l.starts_with("/result ") => match serde_json::from_str(&l["/result ".len()..]) {
+                Ok(result) => Event::ActionResult {
+                    id: String::new(),
+                    result,
+                },
+                Err(e) => {
+                    outln!(
+                        "{}",
+                        style.paint("31", &format!("error: /result takes JSON ({e})"))
+                    );
+                    continue;
+                }
+            },
+            l if l.starts_with("/advance ") => match fluxo::testing::parse_duration(&Json::String(
+                l["/advance ".len()..].trim().to_owned(),
+            )) {
+                Ok(secs) => {
+                    now = now.saturating_add(
+                        i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000),
+                    );
+                    continue;
+                }
+                Err(_) => {
+                    outln!(
+                        "{}",
+                        style.paint("31", "error: /advance takes a duration such as 90s, 5m, 1h")
+                    );
+                    continue;
+                }
+            },
+            l if l.starts_with('/') => {
+                outln!(
+                    "{}",
+                    style.paint("31", "error: unknown command; /help lists them")
+                );
+                continue;
+            }
+            text => {
+                let picked = text
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|n| options.get(n).cloned());
+                let text = picked.unwrap_or_else(|| text.to_owned());
+                match text.strip_prefix('#') {
+                    Some(rest) => {
+                        let (intent, said) = rest.split_once(' ').unwrap_or((rest, ""));
+                        Event::User {
+                            text: said.to_owned(),
+                            intent: Some(intent.to_owned()),
+                            entities: None,
+                            confidence: Some(1.0),
+                        }
+                    }
+                    None => Event::User {
+                        text,
+                        intent: None,
+                        entities: None,
+                        confidence: None,
+                    },
+                }
+            }
+        };
+        show(session.handle(ws, event, now), &mut options);
+    }
+    ExitCode::SUCCESS
 }

@@ -42,6 +42,18 @@ pub(crate) fn run(args: GraphArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(ws) = super::run::watson_workspace(&args.flow) {
+        return match ws {
+            Ok(ws) => {
+                out!("{}", ws.draw(args.format == GraphFormat::Dot));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match fluxo::graph::draw(&args.flow.display().to_string(), &bytes, f) {
         Ok(drawing) => {
             for x in &drawing.findings {

@@ -51,3 +51,78 @@ fn understand(ws: &Workspace, text: &str, now: &str) -> (Json, Json) {
     let _ = (&ws.raw, text, now);
     (Json::Array(Vec::new()), Json::Array(Vec::new()))
 }
+
+impl Workspace {
+    /// The dialog tree as a picture: parent → child edges in sibling order, `jump_to` edges
+    /// dashed and labelled with their selector, slots and conditional responses under their
+    /// node. `dot` chooses Graphviz DOT over Mermaid.
+    pub fn draw(&self, dot: bool) -> String {
+        use std::fmt::Write as _;
+        use workspace::{Kind, Selector};
+        let label = |i: usize| -> String {
+            let n = &self.nodes[i];
+            let cond = if n.condition_text.is_empty() {
+                String::new()
+            } else {
+                format!("\n{}", n.condition_text)
+            };
+            let kind = match n.kind {
+                Kind::Frame => " (slots)",
+                Kind::Slot => " (slot)",
+                Kind::ResponseCondition => " (response)",
+                Kind::EventHandler => " (handler)",
+                Kind::Folder => " (folder)",
+                Kind::Standard => "",
+            };
+            format!("{}{kind}{cond}", n.id)
+                .replace('"', "'")
+                .chars()
+                .take(120)
+                .collect()
+        };
+        let mut out = String::new();
+        if dot {
+            out.push_str("digraph workspace {\n  node [shape=box];\n");
+        } else {
+            out.push_str("flowchart TD\n");
+        }
+        for i in 0..self.nodes.len() {
+            let l = label(i);
+            if dot {
+                let _ = writeln!(out, "  n{i} [label=\"{}\"];", l.replace('\n', "\\n"));
+            } else {
+                let _ = writeln!(out, "  n{i}[\"{}\"]", l.replace('\n', "<br/>"));
+            }
+        }
+        for (p, kids) in self.children.iter().enumerate() {
+            for &c in kids {
+                if dot {
+                    let _ = writeln!(out, "  n{p} -> n{c};");
+                } else {
+                    let _ = writeln!(out, "  n{p} --> n{c}");
+                }
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(next) = n.next else { continue };
+            let Some(t) = next.target else { continue };
+            let sel = match next.selector {
+                Selector::Condition => "condition",
+                Selector::Body => "body",
+                Selector::UserInput => "user_input",
+            };
+            if dot {
+                let _ = writeln!(
+                    out,
+                    "  n{i} -> n{t} [style=dashed, label=\"jump ({sel})\"];"
+                );
+            } else {
+                let _ = writeln!(out, "  n{i} -. \"jump ({sel})\" .-> n{t}");
+            }
+        }
+        if dot {
+            out.push_str("}\n");
+        }
+        out
+    }
+}
