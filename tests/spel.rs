@@ -8,6 +8,9 @@
 //! spelling in brackets, e.g. `[entities[0].value + 1]`. Date patterns were measured with Java's
 //! `SimpleDateFormat` (English locale) and date arithmetic with `java.time`, called from SpEL.
 //!
+//! Section numbers (§5.2) refer to the Watson dialog notes in
+//! `../shared/research/watson-dialog.md`.
+//!
 //! A case whose note starts with "Watson differs" is one where Watson's JSON model or its own
 //! documentation gives another answer than plain Spring; the note names the source. "fluxo
 //! differs" marks a deliberate leniency that neither Spring nor IBM's documentation settles.
@@ -60,6 +63,11 @@ fn default_scope() -> Value {
 const SYS_DATE: &str = r#"{"entities": [
     { "entity": "sys-date", "value": "2026-01-01", "confidence": 1.0, "location": [0, 10] }
 ], "input": { "text": "2026-01-01 please" }}"#;
+
+const ACCENTS: &str = r#"{"entities": [
+    { "entity": "city", "value": "São Paulo", "location": [11, 20] },
+    { "entity": "emoji", "value": "smile", "location": [21, 23] }
+], "input": { "text": "Quero ir a São Paulo 😀 amanhã" }}"#;
 
 const LITERAL: &str = r#"{"entities": [
     { "entity": "food", "value": "pizza", "literal": "Pizza!", "location": [0, 6] }
@@ -197,6 +205,8 @@ fn cases() -> Vec<Case> {
         case("@food.value", is!("pizza"), "'pizza' (String) [entities[1].value]", ""),
         case("@food.literal", is!("pizzas"), "EL1008E property 'literal' cannot be found [entities[1].literal]", "Watson differs: `literal` is the user's text at `location` (research §5.2; v1 API MessageResponse)"),
         case_in(LITERAL, "@food.literal", is!("Pizza!"), "EL1008E [entities[0].literal]", "a literal sent with the entity wins"),
+        case_in(ACCENTS, "@city.literal", is!("São Paulo"), "'São Paulo' (String) [input.text.substring(11, 20)]", "`location` counts UTF-16 units, as Java's String indexes do"),
+        case_in(ACCENTS, "@emoji.literal", is!("😀"), "'😀' (String) [input.text.substring(21, 23)]", "as above: an emoji is two units"),
         case("@sys-number.literal", is!("42"), "EL1008E [entities[0].literal]", "as above"),
         case("@food.confidence", is!(0.9), "0.9 (Double) [entities[1].confidence]", ""),
         case("@food.location", is!([10, 16]), "[10, 16] (ArrayList) [entities[1].location]", ""),

@@ -427,9 +427,9 @@ impl<'s> Evaluator<'s> {
                         .and_then(|x| usize::try_from(x).ok())
                 };
                 match (at(0), at(1)) {
-                    (Some(a), Some(b)) => t
-                        .get(a..b)
-                        .map_or(Val::Undefined, |s| Val::Str(Cow::Borrowed(s))),
+                    (Some(a), Some(b)) => {
+                        utf16_slice(t, a, b).map_or(Val::Undefined, |s| Val::Str(Cow::Borrowed(s)))
+                    }
                     _ => Val::Undefined,
                 }
             }
@@ -747,6 +747,22 @@ fn arith<'e>(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> Val<'e> {
         BinOp::Div => x / y,
         _ => x % y,
     })
+}
+
+/// The part of `text` between two UTF-16 offsets, as Watson's `location` counts (Java string
+/// indexes); `None` when an offset is past the end, inside a character, or reversed.
+fn utf16_slice(text: &str, start: usize, end: usize) -> Option<&str> {
+    let byte_at = |target: usize| -> Option<usize> {
+        let mut units = 0;
+        for (i, c) in text.char_indices() {
+            if units >= target {
+                return (units == target).then_some(i);
+            }
+            units += c.len_utf16();
+        }
+        (units == target).then_some(text.len())
+    };
+    text.get(byte_at(start)?..byte_at(end)?)
 }
 
 /// Java's `(char) (s.charAt(0) - n)` for a text of one UTF-16 code unit; `None` otherwise, or
