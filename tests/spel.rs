@@ -69,6 +69,12 @@ const ACCENTS: &str = r#"{"entities": [
     { "entity": "emoji", "value": "smile", "location": [21, 23] }
 ], "input": { "text": "Quero ir a São Paulo 😀 amanhã" }}"#;
 
+const NUMBERS: &str = r#"{"entities": [
+    { "entity": "sys-number", "value": "2.5", "location": [0, 3] },
+    { "entity": "sys-percentage", "value": "50", "location": [4, 7] },
+    { "entity": "sys-currency", "value": "ten", "metadata": { "numeric_value": 10 }, "location": [8, 11] }
+], "input": { "text": "2.5 50% ten" }}"#;
+
 const LITERAL: &str = r#"{"entities": [
     { "entity": "food", "value": "pizza", "literal": "Pizza!", "location": [0, 6] }
 ]}"#;
@@ -201,6 +207,9 @@ fn cases() -> Vec<Case> {
         case("@sys-number == 42", is!(true), "false (Boolean) [entities[0].value == 42]", NUMERIC_ENTITY),
         case("entities['sys-number'].value + 1", is!(43), "EL1001E cannot convert String to Integer [entities['sys-number']]", NUMERIC_ENTITY),
         case("entities['sys-number'][0].value * 2", is!(84), "EL1001E [entities['sys-number']]", NUMERIC_ENTITY),
+        case_in(NUMBERS, "@sys-number * 2", is!(5), "'2.52.5' (String) ['2.5' * 2]", NUMERIC_ENTITY),
+        case_in(NUMBERS, "@sys-percentage / 2", is!(25), "EL1030E DIVIDE not supported between String and Integer ['50' / 2]", NUMERIC_ENTITY),
+        case_in(NUMBERS, "@sys-currency + 1", is!(11), "'ten1' (String) [entities[2].value + 1]", "Watson differs: `metadata.numeric_value` is the number (IBM docs, system entities; research §5.2)"),
         case("@food", is!("pizza"), "'pizza' (String) [entities.?[entity == 'food'][0].value]", "research §5.1: `@ent` is `entities['ent']?.value`"),
         case("@food.value", is!("pizza"), "'pizza' (String) [entities[1].value]", ""),
         case("@food.literal", is!("pizzas"), "EL1008E property 'literal' cannot be found [entities[1].literal]", "Watson differs: `literal` is the user's text at `location` (research §5.2; v1 API MessageResponse)"),
@@ -268,6 +277,7 @@ fn cases() -> Vec<Case> {
         case("'abc'.substring(1)", is!("bc"), "'bc' (String)", ""),
         case("'abc'.toUpperCase()", is!("ABC"), "'ABC' (String)", ""),
         case("'abc'.length()", is!(3), "3 (Integer)", ""),
+        case("'a😀b'.length()", is!(3), "4 (Integer)", "fluxo differs: string methods count characters, Java counts UTF-16 units (only text outside the Basic Multilingual Plane, such as emoji, tells them apart)"),
         case("'abc'.size()", fails(UNKNOWN), "EL1004E size() cannot be found on String", "`size()` is the builder's"),
         case("' a '.trim()", is!("a"), "'a' (String)", ""),
         case("'abc'.equalsIgnoreCase('ABC')", is!(true), "true (Boolean)", ""),
