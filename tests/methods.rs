@@ -148,6 +148,18 @@ fn the_rule_prints_every_method_with_its_dialects() {
         .output()
         .expect("run fluxo");
     let text = String::from_utf8_lossy(&out.stdout);
+    let table = text
+        .split_once("## Methods and functions\n")
+        .map(|(_, t)| t)
+        .expect("the rule prints the table");
+    assert!(table.starts_with("method "), "the table has a header line");
+    // docs/expressions.md is a copy of that table; regenerate it when the table changes.
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/expressions.md"))
+        .expect("docs/expressions.md");
+    assert!(
+        docs.contains(table),
+        "docs/expressions.md is behind the method table: paste in `fluxo rule unknown-method`'s table"
+    );
     for m in methods() {
         let on = match m.receiver {
             fluxo::expr::Receiver::Function => format!("{}(…)", m.name),
