@@ -139,3 +139,48 @@ fn arity_is_checked_by_both() {
         "{found:?}"
     );
 }
+
+#[test]
+fn the_rule_prints_every_method_with_its_dialects() {
+    // `fluxo rule unknown-method` is where authors read which dialect has a method.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(["rule", "unknown-method"])
+        .output()
+        .expect("run fluxo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let table = text
+        .split_once("## Methods and functions\n")
+        .map(|(_, t)| t)
+        .expect("the rule prints the table");
+    assert!(table.starts_with("method "), "the table has a header line");
+    // docs/expressions.md is a copy of that table; regenerate it when the table changes.
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/expressions.md"))
+        .expect("docs/expressions.md");
+    assert!(
+        docs.contains(table),
+        "docs/expressions.md is behind the method table: paste in `fluxo rule unknown-method`'s table"
+    );
+    for m in methods() {
+        let on = match m.receiver {
+            fluxo::expr::Receiver::Function => format!("{}(…)", m.name),
+            r => format!("{}.{}(…)", r.as_str(), m.name),
+        };
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(on.as_str()))
+            .unwrap_or_else(|| panic!("`{on}` is not printed"));
+        // `string.replace(…)  2  both  doc…`; the arity may be `1 or 2`.
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        let at = if matches!(columns.get(2), Some(&("or" | "to"))) {
+            4
+        } else {
+            2
+        };
+        assert_eq!(
+            columns.get(at).copied(),
+            Some(m.availability.as_str()),
+            "`{on}` does not show `{}`: {line}",
+            m.availability.as_str()
+        );
+    }
+}

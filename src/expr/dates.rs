@@ -209,6 +209,16 @@ pub(crate) fn reformat(s: &str, pattern: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Java's week year (`Y`) with US weeks, as Watson formats: weeks start on Sunday and week 1
+/// is the one with January 1, so the last days of December may belong to the next year.
+fn week_year(d: Date) -> i64 {
+    let to_saturday = 6 - i64::from(d.weekday().to_sunday_zero_offset());
+    let saturday = d
+        .checked_add(jiff::Span::new().days(to_saturday))
+        .unwrap_or(d);
+    i64::from(saturday.year())
+}
+
 fn pad(v: i64, n: usize) -> String {
     format!("{v:0n$}")
 }
@@ -219,8 +229,12 @@ fn field(dt: DateTime, c: char, n: usize) -> Result<String, String> {
     let month = usize::from(dt.month().unsigned_abs()).saturating_sub(1);
     Ok(match c {
         'G' => "AD".into(),
-        'y' | 'Y' | 'u' if c != 'u' => {
-            let y = i64::from(dt.year());
+        'y' | 'Y' => {
+            let y = if c == 'Y' {
+                week_year(dt.date())
+            } else {
+                i64::from(dt.year())
+            };
             if n == 2 {
                 pad(y.rem_euclid(100), 2)
             } else {
@@ -299,6 +313,9 @@ mod tests {
         assert_eq!(reformat("2018-03-09", "MM/dd/yyyy").unwrap(), "03/09/2018");
         assert_eq!(reformat("2018-03-09", "EEEEE").unwrap(), "Friday");
         assert_eq!(reformat("2018-03-09", "E u").unwrap(), "Fri 5");
+        // `Y` is the week year: 2026-12-27 is a Sunday, the week holds January 1, 2027.
+        assert_eq!(reformat("2026-12-26", "Y").unwrap(), "2026");
+        assert_eq!(reformat("2026-12-27", "YYYY yyyy").unwrap(), "2027 2026");
         assert_eq!(
             reformat("2018-03-09 00:05:00", "hh 'o''clock' a").unwrap(),
             "12 o'clock AM"

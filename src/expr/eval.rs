@@ -159,6 +159,9 @@ impl<'s> Evaluator<'s> {
                     .any(|x| Val::from_json(x).js_string() == *v),
             ),
             ExprKind::Member { object, name, .. } => {
+                if let Some(v) = self.intent_property(object, name) {
+                    return Ok(v);
+                }
                 if let ExprKind::Entity(entity) = &object.kind {
                     // `@e.literal`, `@e.confidence`, `@e.location`, `@e.values`: properties of
                     // the mention, not of its value.
@@ -189,6 +192,8 @@ impl<'s> Evaluator<'s> {
                 if o.is_nullish() {
                     // `undefined`-safe: a method on a missing value gives undefined.
                     Val::Undefined
+                } else if let Some(v) = self.entities_get(&o, name, &a) {
+                    v
                 } else if !methods
                     .iter()
                     .any(|m| m.availability.includes(self.dialect))
@@ -400,53 +405,66 @@ impl<'s> Evaluator<'s> {
     /// The value of a mention: numeric system entities give their number (Watson reads
     /// `@sys-number + 1` for "42" as 43).
     fn entity_value(&self, m: &'s Json) -> Val<'s> {
-        let name = m.get("entity").and_then(Json::as_str).unwrap_or_default();
-        let numeric = matches!(name, "sys-number" | "sys-currency" | "sys-percentage");
-        if numeric {
-            if let Some(n) = m.pointer("/metadata/numeric_value") {
-                return Val::from_json(n);
-            }
-            if let Some(Json::String(s)) = m.get("value") {
-                if let Ok(i) = s.trim().parse::<i64>() {
-                    return Val::Int(i);
-                }
-                if let Ok(f) = s.trim().parse::<f64>() {
-                    return Val::Num(f);
-                }
-            }
+        numeric_value(m).unwrap_or_else(|| m.get("value").map_or(Val::Undefined, Val::from_json))
+    }
+
+    /// A mention's `literal`: the one sent with it, else the part of `input.text` at its
+    /// `location`, else its value.
+    fn literal_of<'m>(&self, m: &'m Json) -> Val<'m>
+    where
+        's: 'm,
+    {
+        if let Some(l) = m.get("literal") {
+            return Val::from_json(l);
         }
-        m.get("value").map_or(Val::Undefined, Val::from_json)
+        let text = self.scope.input.get("text").and_then(Json::as_str);
+        let loc = m.get("location").and_then(Json::as_array);
+        match (text, loc) {
+            (Some(t), Some(l)) => {
+                let at = |i: usize| {
+                    l.get(i)
+                        .and_then(Json::as_u64)
+                        .and_then(|x| usize::try_from(x).ok())
+                };
+                match (at(0), at(1)) {
+                    (Some(a), Some(b)) => {
+                        utf16_slice(t, a, b).map_or(Val::Undefined, |s| Val::Str(Cow::Borrowed(s)))
+                    }
+                    _ => Val::Undefined,
+                }
+            }
+            _ => m.get("value").map_or(Val::Undefined, Val::from_json),
+        }
+    }
+
+    /// The mentions of `name`, each with its `literal` (derived when the event has none), as
+    /// `entities['name']` and `entities.get('name')` give them; undefined when there is none.
+    fn mentions_of(&self, name: &str) -> Val<'static> {
+        let found: Vec<Json> = self
+            .mentions(name)
+            .map(|m| {
+                let mut owned = m.clone();
+                if m.get("literal").is_none() {
+                    let literal = self.literal_of(m).into_json();
+                    if let (Json::Object(o), false) = (&mut owned, literal.is_null()) {
+                        o.insert("literal".into(), literal);
+                    }
+                }
+                owned
+            })
+            .collect();
+        if found.is_empty() {
+            Val::Undefined
+        } else {
+            Val::Own(Json::Array(found))
+        }
     }
 
     fn entity_property(&self, entity: &str, prop: &str) -> Option<Val<'s>> {
         let first = self.mentions(entity).next();
         Some(match prop {
             "value" => first.map_or(Val::Undefined, |m| self.entity_value(m)),
-            "literal" => {
-                let m = first?;
-                if let Some(l) = m.get("literal") {
-                    return Some(Val::from_json(l));
-                }
-                // The part of the user's text the mention was found in.
-                let text = self.scope.input.get("text").and_then(Json::as_str);
-                let loc = m.get("location").and_then(Json::as_array);
-                match (text, loc) {
-                    (Some(t), Some(l)) => {
-                        let at = |i: usize| {
-                            l.get(i)
-                                .and_then(Json::as_u64)
-                                .and_then(|x| usize::try_from(x).ok())
-                        };
-                        match (at(0), at(1)) {
-                            (Some(a), Some(b)) => t
-                                .get(a..b)
-                                .map_or(Val::Undefined, |s| Val::Str(Cow::Borrowed(s))),
-                            _ => Val::Undefined,
-                        }
-                    }
-                    _ => m.get("value").map_or(Val::Undefined, Val::from_json),
-                }
-            }
+            "literal" => self.literal_of(first?),
             "confidence" | "location" | "groups" | "metadata" | "role" | "interpretation" => first
                 .and_then(|m| m.get(prop))
                 .map_or(Val::Undefined, Val::from_json),
@@ -464,25 +482,71 @@ impl<'s> Evaluator<'s> {
             // Watson's entity collections read as their first mention (`entities['city'].value`).
             if let Some(first) = o.array().and_then(|a| a.first()).filter(|f| f.is_object()) {
                 if name != "length" {
-                    return first
-                        .get(name)
-                        .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize());
+                    return self.mention_member(first, name).unwrap_or_else(|| {
+                        first
+                            .get(name)
+                            .map_or(Val::Undefined, |v| Val::Own(v.clone()).normalize())
+                    });
                 }
+            }
+            if let Some(v) = o.json().and_then(|m| self.mention_member(m, name)) {
+                return v;
             }
         }
         member(o, name)
+    }
+
+    /// `value` and `literal` of an entity mention read as the shorthand reads them: numeric
+    /// system entities give numbers, and a missing `literal` comes from `input.text`.
+    fn mention_member(&self, m: &Json, name: &str) -> Option<Val<'static>> {
+        m.get("entity")?;
+        match name {
+            "value" => numeric_value(m),
+            "literal" if m.get("literal").is_none() => {
+                Some(Val::Own(self.literal_of(m).into_json()).normalize())
+            }
+            _ => None,
+        }
+    }
+
+    /// `intent.confidence` (and `intent.intent`): Watson's `intent` is the top intent, which
+    /// compares as its name and has the properties of `intents[0]`.
+    fn intent_property(&self, object: &Expr, name: &str) -> Option<Val<'s>> {
+        let is_root = matches!(&object.kind, ExprKind::Ident(n) if n == "intent");
+        if self.dialect != Dialect::Watson || !is_root || self.this.is_some() {
+            return None;
+        }
+        if !matches!(name, "confidence" | "intent") {
+            return None;
+        }
+        self.top_intent()?;
+        Some(
+            self.scope
+                .intents
+                .get(0)
+                .and_then(|i| i.get(name))
+                .map_or(Val::Undefined, Val::from_json),
+        )
+    }
+
+    /// `entities.get('food')`: the mentions of that entity, as `entities['food']` gives them.
+    fn entities_get(&self, o: &Val<'_>, name: &str, args: &[Val<'_>]) -> Option<Val<'static>> {
+        if self.dialect != Dialect::Watson || name != "get" {
+            return None;
+        }
+        match (o, args) {
+            (Val::Ref(j), [Val::Str(entity)]) if std::ptr::eq(*j, self.scope.entities) => {
+                Some(self.mentions_of(entity))
+            }
+            _ => None,
+        }
     }
 
     fn index_of<'e>(&self, o: Val<'e>, i: &Val<'_>) -> Val<'e> {
         // `entities['sys-date']`: the mentions of that entity.
         if let (Val::Ref(j), Val::Str(name)) = (&o, i) {
             if std::ptr::eq(*j, self.scope.entities) {
-                let found: Vec<Json> = self.mentions(name).cloned().collect();
-                return if found.is_empty() {
-                    Val::Undefined
-                } else {
-                    Val::Own(Json::Array(found))
-                };
+                return self.mentions_of(name);
             }
         }
         index_val(o, i)
@@ -616,6 +680,17 @@ impl<'s> Evaluator<'s> {
                 (x, y) if x.is_number() && y.is_number() => arith(op, x, y),
                 _ => return Err(self.unsupported(op, &a, &b, span)),
             },
+            // Spring subtracts a whole number from the code of a one-character text
+            // ('5' - 2 is '3').
+            BinOp::Sub if dialect == Dialect::Watson && matches!(a, Val::Str(_)) => {
+                match (&a, &b) {
+                    (Val::Str(s), Val::Int(n)) => match one_code_unit(s, *n) {
+                        Some(c) => Val::Str(Cow::Owned(c.to_string())),
+                        None => return Err(self.unsupported(op, &a, &b, span)),
+                    },
+                    _ => return Err(self.unsupported(op, &a, &b, span)),
+                }
+            }
             _ if dialect == Dialect::Watson && !(a.is_number() && b.is_number()) => {
                 return Err(self.unsupported(op, &a, &b, span))
             }
@@ -672,6 +747,62 @@ fn arith<'e>(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> Val<'e> {
         BinOp::Div => x / y,
         _ => x % y,
     })
+}
+
+/// The part of `text` between two UTF-16 offsets, as Watson's `location` counts (Java string
+/// indexes); `None` when an offset is past the end, inside a character, or reversed.
+fn utf16_slice(text: &str, start: usize, end: usize) -> Option<&str> {
+    let byte_at = |target: usize| -> Option<usize> {
+        let mut units = 0;
+        for (i, c) in text.char_indices() {
+            if units >= target {
+                return (units == target).then_some(i);
+            }
+            units += c.len_utf16();
+        }
+        (units == target).then_some(text.len())
+    };
+    text.get(byte_at(start)?..byte_at(end)?)
+}
+
+/// Java's `(char) (s.charAt(0) - n)` for a text of one UTF-16 code unit; `None` otherwise, or
+/// when the result is not a character.
+fn one_code_unit(s: &str, n: i64) -> Option<char> {
+    let mut units = s.encode_utf16();
+    let (Some(c), None) = (units.next(), units.next()) else {
+        return None;
+    };
+    // Java's char arithmetic wraps at 16 bits.
+    let code = (i64::from(c) - n).rem_euclid(1 << 16);
+    char::from_u32(u32::try_from(code).ok()?)
+}
+
+/// The number of a numeric system entity's mention (`sys-number`, `sys-currency`,
+/// `sys-percentage`): its `metadata.numeric_value`, else its value text read as a number.
+fn numeric_value(m: &Json) -> Option<Val<'static>> {
+    let name = m.get("entity").and_then(Json::as_str)?;
+    if !matches!(name, "sys-number" | "sys-currency" | "sys-percentage") {
+        return None;
+    }
+    if let Some(n) = m
+        .pointer("/metadata/numeric_value")
+        .filter(|n| n.is_number())
+    {
+        return Some(Val::Own(n.clone()).normalize());
+    }
+    match m.get("value")? {
+        Json::Number(n) => Some(Val::Own(Json::Number(n.clone())).normalize()),
+        Json::String(s) => {
+            let t = s.trim();
+            t.parse::<i64>().map(Val::Int).ok().or_else(|| {
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(Val::Num)
+            })
+        }
+        _ => None,
+    }
 }
 
 fn kind_name(v: &Val<'_>) -> &'static str {

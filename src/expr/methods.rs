@@ -643,6 +643,10 @@ fn table() -> Vec<Method> {
             let watson = c.dialect == Dialect::Watson;
             replace_checked(c, string(&o), &arg(a, 0), &with, true, watson)
         }),
+        m!("replaceFirst", String, 2..2, Watson, "the first match of the regex replaced", "'aXbX'.replaceFirst('X', '-')", |c, o, a| {
+            let with = text(a, 1);
+            replace_checked(c, string(&o), &arg(a, 0), &with, false, true)
+        }),
         m!("split", String, 0..1, Both, "the pieces between separators (a string or regex; Watson: a regex)", "'a,b'.split(',')", |c, o, a| split(c, string(&o), &arg(a, 0))),
         m!("matches", String, 1..1, Both, "true when the whole text matches the regex", "'123'.matches('[0-9]+')", |c, o, a| {
             Ok(Val::Bool(regex(c, &text(a, 0), true)?.is_match(string(&o))))

@@ -25,9 +25,14 @@ declare_rule! {
     pub struct UnknownMethod => "unknown-method", Error;
 }
 
-/// The method table as `fluxo rule unknown-method` prints it.
+/// The method table as `fluxo rule unknown-method` prints it (and `docs/expressions.md` copies
+/// it): one line per method with its arguments and the dialects that have it — `builder`,
+/// `watson` or `both`.
 pub fn table_text() -> String {
-    let mut out = String::new();
+    let mut out = format!(
+        "{:<34} {:<7} {:<8} {}\n",
+        "method", "args", "dialect", "what it does"
+    );
     for m in methods() {
         let on = match m.receiver {
             Receiver::Function => format!("{}(…)", m.name),
