@@ -683,6 +683,7 @@ fn readme_console_examples_match_the_real_output() {
         let dir = common::Scratch::new("ci-readme");
         copy_dir(&root.join("flows"), &dir.join("flows"));
         std::os::unix::fs::symlink(root.join("tests"), dir.join("tests")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("examples"), dir.join("examples")).expect("symlink");
         for c in block {
             if let Some((_, why)) = README_NOT_RUN
                 .iter()
