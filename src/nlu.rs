@@ -37,7 +37,7 @@ pub const MAX_TEXT_CHARS: usize = 2048;
 pub const MAX_INTENTS: usize = 10;
 /// Patterns compiled at most per workspace; the rest are skipped.
 pub const MAX_PATTERNS: usize = 1000;
-/// Longest pattern compiled, in bytes (Watson's limit on a pattern is 512 characters).
+/// Longest pattern compiled, in bytes (Watson's API documents 128 characters; this leaves room).
 pub const MAX_PATTERN_LEN: usize = 512;
 /// The confidence a non-exact intent match cannot exceed: 1.0 means the exact example.
 pub const MAX_APPROXIMATE_CONFIDENCE: f64 = 0.99;
@@ -60,6 +60,11 @@ pub struct Understanding {
     value_names: Vec<String>,
     dictionary: Trie,
     fuzzy: Vec<FuzzyTerm>,
+    /// Fuzzy terms by (words, characters of the first word), so a window of the message is
+    /// compared only with terms of a length it can be within reach of.
+    fuzzy_index: HashMap<(usize, usize), Vec<u32>>,
+    /// The distinct word counts of fuzzy terms.
+    fuzzy_word_counts: Vec<usize>,
     patterns: Vec<Pattern>,
     system: SystemEntities,
     intents: Vec<String>,
@@ -197,6 +202,8 @@ impl Understanding {
             value_names: Vec::new(),
             dictionary: Trie::new(),
             fuzzy: Vec::new(),
+            fuzzy_index: HashMap::new(),
+            fuzzy_word_counts: Vec::new(),
             patterns: Vec::new(),
             system: SystemEntities::default(),
             intents: Vec::new(),
@@ -209,6 +216,16 @@ impl Understanding {
             example_norm: Vec::new(),
         };
         u.read_entities(ws);
+        for (n, term) in u.fuzzy.iter().enumerate() {
+            let (Ok(n), Some(first)) = (u32::try_from(n), term.words.first()) else {
+                continue;
+            };
+            let k = term.words.len();
+            u.fuzzy_index.entry((k, first.len())).or_default().push(n);
+            if !u.fuzzy_word_counts.contains(&k) {
+                u.fuzzy_word_counts.push(k);
+            }
+        }
         u.read_intents(ws);
         u
     }
@@ -409,7 +426,10 @@ impl Understanding {
             let ib = self.idf.get(b.0 as usize).copied().unwrap_or(0.0);
             ib.total_cmp(&ia).then(a.0.cmp(&b.0))
         });
-        let mut dot: HashMap<u32, f64> = HashMap::new();
+        // Dense accumulators: a message touches many examples, and a hash map per message
+        // costs more than one pass over the examples.
+        let mut dot = vec![0.0f64; self.example_intent.len()];
+        let mut touched: Vec<u32> = Vec::new();
         let mut budget = INTENT_BUDGET;
         'query: for (id, wq) in query {
             for &(example, we) in self.postings.get(id as usize).into_iter().flatten() {
@@ -417,12 +437,18 @@ impl Understanding {
                     break 'query;
                 }
                 budget -= 1;
-                *dot.entry(example).or_insert(0.0) += wq * we;
+                if let Some(d) = dot.get_mut(example as usize) {
+                    if *d == 0.0 {
+                        touched.push(example);
+                    }
+                    *d += wq * we;
+                }
             }
         }
         let mut best: HashMap<u32, f64> = HashMap::new();
-        for (example, d) in dot {
-            let (Some(&intent), Some(&norm)) = (
+        for example in touched {
+            let (Some(&d), Some(&intent), Some(&norm)) = (
+                dot.get(example as usize),
                 self.example_intent.get(example as usize),
                 self.example_norm.get(example as usize),
             ) else {
@@ -562,17 +588,24 @@ impl Understanding {
         if self.fuzzy.is_empty() {
             return out;
         }
-        let words = word_spans(chars);
+        let spans = word_spans(chars);
+        let words = spans.as_slice();
         let mut budget = FUZZY_BUDGET;
-        for term in &self.fuzzy {
-            let k = term.words.len();
-            if k == 0 || k > words.len() {
+        let windows = self.fuzzy_word_counts.iter().flat_map(|&k| {
+            (0..words.len().saturating_sub(k.saturating_sub(1)))
+                .filter_map(move |first| words.get(first..first + k))
+        });
+        for window in windows {
+            let Some(&(s0, e0)) = window.first() else {
                 continue;
-            }
-            for first in 0..=(words.len() - k) {
-                let Some(window) = words.get(first..first + k) else {
-                    continue;
-                };
+            };
+            let first_len = e0 - s0;
+            let lengths = first_len.saturating_sub(2)..=first_len + 2;
+            let candidates = lengths
+                .filter_map(|l| self.fuzzy_index.get(&(window.len(), l)))
+                .flatten()
+                .filter_map(|&t| self.fuzzy.get(t as usize));
+            for term in candidates {
                 let mut total = 0usize;
                 let mut length = 0usize;
                 let mut ok = true;
@@ -991,7 +1024,7 @@ const EN_NUMBERS: [&str; 13] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve",
 ];
-const PT_NUMBERS: [(&str, u8); 16] = [
+const PT_NUMBERS: [(&str, u8); 15] = [
     ("zero", 0),
     ("um", 1),
     ("uma", 1),
@@ -1007,7 +1040,6 @@ const PT_NUMBERS: [(&str, u8); 16] = [
     ("dez", 10),
     ("onze", 11),
     ("doze", 12),
-    ("meia", 6),
 ];
 
 /// Numbers in digits (grouping and decimal separators by language) and number words.
