@@ -527,3 +527,35 @@ fn corpus_patterns_compile_or_are_skipped_without_panicking() {
     println!("Watson corpus NLU: {matched} entities in the pattern probe");
     assert!(matched > 0);
 }
+
+#[test]
+fn at_most_ten_intents_in_workspace_order_on_ties() {
+    let intents: Vec<Value> = (0..15)
+        .map(|n| json!({ "intent": format!("i{n:02}"), "examples": [{ "text": format!("pizza word{n}") }] }))
+        .collect();
+    let u = Understanding::from_workspace(&json!({ "intents": intents }));
+    let (i, _) = u.understand("pizza", NOW);
+    let names: Vec<&str> = i
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|x| x["intent"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["i00", "i01", "i02", "i03", "i04", "i05", "i06", "i07", "i08", "i09"]
+    );
+}
+
+#[test]
+fn portuguese_times() {
+    let pt = Understanding::from_workspace(&json!({
+        "language": "pt-br",
+        "entities": [{ "entity": "sys-time", "values": [] }, { "entity": "sys-number", "values": [] }]
+    }));
+    let (_, e) = pt.understand("às 15h30 ou 9h, não 25h", NOW);
+    let times: Vec<String> = found(&e, "sys-time").into_iter().map(|x| x.0).collect();
+    assert_eq!(times, ["15:30:00", "09:00:00"]);
+    let numbers: Vec<String> = found(&e, "sys-number").into_iter().map(|x| x.0).collect();
+    assert_eq!(numbers, ["25"]);
+}
