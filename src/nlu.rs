@@ -331,7 +331,7 @@ impl Understanding {
                     holders.push(intent);
                 }
                 let mut tf: HashMap<u32, f64> = HashMap::new();
-                for token in norm.split(' ') {
+                for token in norm.split(' ').map(stem) {
                     let next = u32::try_from(self.vocabulary.len()).unwrap_or(u32::MAX);
                     let id = *self.vocabulary.entry(token.to_owned()).or_insert(next);
                     if id as usize == df.len() {
@@ -404,7 +404,7 @@ impl Understanding {
         // mostly about something else scores low.
         let unknown_idf = ((self.example_intent.len() as f64) + 1.0).ln() + 1.0;
         let mut tf: HashMap<&str, f64> = HashMap::new();
-        for token in norm.split(' ') {
+        for token in norm.split(' ').map(stem) {
             *tf.entry(token).or_insert(0.0) += 1.0;
         }
         let mut query: Vec<(u32, f64)> = Vec::new();
@@ -877,6 +877,19 @@ fn normalise_words(text: &str) -> String {
         }
     }
     out
+}
+
+/// The word intents are scored on: a plural `s` removed from words of more than three letters
+/// (`pizzas` → `pizza`; not `ss`, `us`, `is`), the same in English and Portuguese.
+fn stem(word: &str) -> &str {
+    let plural = word.chars().count() > 3
+        && word.ends_with('s')
+        && !["ss", "us", "is"].iter().any(|e| word.ends_with(e));
+    if plural {
+        word.get(..word.len() - 1).unwrap_or(word)
+    } else {
+        word
+    }
 }
 
 /// Edits allowed to a fuzzy word of `len` characters: none below 4, one for 4 to 8, two above.
