@@ -431,3 +431,24 @@ fn graph_and_refusals() {
     assert_eq!(code, 2);
     assert!(err.contains("not a Watson workspace"), "{err}");
 }
+
+/// Without intents and entities in the events, the offline NLU reads the text: a training
+/// example is its intent, a synonym its entity value, so `fluxo chat` on a workspace works as
+/// it is. While the frame fills its slot, another intent does not digress (a frame's
+/// `digress_out_slots` is `not_allowed` unless set): the slot is asked for again.
+#[test]
+fn the_offline_nlu_makes_chat_usable() {
+    let ws = common::root().join("examples/watson/pizzaria.json");
+    let (code, out, err) = fluxo(
+        &["chat", ws.to_str().expect("path")],
+        "quero uma pizza\nque horas vocês abrem\nfamília\n/quit\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "bot: Olá! Aqui é a Pizzaria Bella. Quer pedir uma pizza?\n\
+         bot: Qual tamanho: grande ou pequena?\n\
+         bot: Qual tamanho: grande ou pequena?\n\
+         bot: Uma pizza grande saindo!\n"
+    );
+}

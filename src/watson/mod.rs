@@ -46,10 +46,13 @@ impl Workspace {
     }
 }
 
-/// The offline NLU's intents and entities for `text` (Watson v1 shapes).
+/// The offline NLU's intents and entities for `text` (Watson v1 shapes). Like Watson, an
+/// empty message has none.
 fn understand(ws: &Workspace, text: &str, now: &str) -> (Json, Json) {
-    let _ = (&ws.raw, text, now);
-    (Json::Array(Vec::new()), Json::Array(Vec::new()))
+    if text.trim().is_empty() {
+        return (Json::Array(Vec::new()), Json::Array(Vec::new()));
+    }
+    ws.nlu.understand(text, now)
 }
 
 impl Workspace {

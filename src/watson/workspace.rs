@@ -83,8 +83,8 @@ pub struct Workspace {
     pub(crate) children: Vec<Vec<usize>>,
     /// Entities the workspace defines (and the system entities it enables).
     pub(crate) entities: HashSet<String>,
-    /// The workspace JSON (intents and entities, for the offline NLU).
-    pub(crate) raw: Json,
+    /// The offline NLU, built from the workspace's intents and entities.
+    pub(crate) nlu: crate::nlu::Understanding,
 }
 
 /// The workspace object of a file: top level, or inside the wrapped export `{"workspace": …}`.
@@ -188,7 +188,7 @@ impl Workspace {
             roots,
             children,
             entities,
-            raw: ws.clone(),
+            nlu: crate::nlu::Understanding::from_workspace(ws),
         })
     }
 
