@@ -15,7 +15,7 @@ fn the_project_conversations_pass_with_full_close_status_coverage() {
     let files =
         discover(&[root.join("flows"), root.join("tests/conversations")]).expect("discover");
     assert!(files.len() >= 7, "{files:?}");
-    let mut by_flow: std::collections::BTreeMap<PathBuf, (Coverage, fluxo::engine::Bot)> =
+    let mut by_flow: std::collections::BTreeMap<PathBuf, (Coverage, fluxo::testing::Target)> =
         Default::default();
     let mut passed = 0;
     for f in &files {
@@ -38,7 +38,7 @@ fn the_project_conversations_pass_with_full_close_status_coverage() {
     }
     println!("{passed} conversations passed");
     for (flow, (cov, bot)) in &by_flow {
-        let rep = CoverageReport::new(&flow.display().to_string(), bot, cov);
+        let rep = CoverageReport::of(&flow.display().to_string(), bot, cov);
         assert!(!rep.handovers.is_empty(), "{}", flow.display());
         for (node, h) in &rep.handovers {
             assert!(

@@ -452,3 +452,36 @@ fn the_offline_nlu_makes_chat_usable() {
          bot: Uma pizza grande saindo!\n"
     );
 }
+
+/// `fluxo test` runs conversation tests on a workspace as on a flow: expectations, coverage
+/// of nodes and `jump_to` edges, and a failing expectation fails the run.
+#[test]
+fn fluxo_test_on_a_workspace() {
+    let example = common::root().join("examples/watson/pizzaria.test.json");
+    let (code, out, err) = fluxo(
+        &["test", example.to_str().expect("path"), "--format", "json"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(report["summary"]["passed"], 2, "{report}");
+    let cov = &report["coverage"][0];
+    assert_eq!(cov["nodes"], json!([6, 6]), "{cov}");
+    assert_eq!(cov["edges"], json!([1, 1]), "{cov}");
+    let dir = common::Scratch::new("watson-test");
+    std::fs::copy(
+        common::root().join("examples/watson/pizzaria.json"),
+        dir.join("pizzaria.json"),
+    )
+    .expect("copy");
+    let wrong = std::fs::read_to_string(&example)
+        .expect("read")
+        .replace("Uma pizza grande saindo!", "Uma pizza pequena saindo!");
+    let t = dir.write("pizzaria.test.json", wrong);
+    let (code, out, _) = fluxo(&["test", t.to_str().expect("path")], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("expected the bot to say \"Uma pizza pequena saindo!\""),
+        "{out}"
+    );
+}

@@ -1,9 +1,10 @@
 //! `fluxo test`.
 
 use clap::{Args, ValueEnum};
-use fluxo::engine::Bot;
+
 use fluxo::testing::{
     discover, run_file, ConversationResult, Coverage, CoverageReport, FileResult, RunOptions,
+    Target,
 };
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -211,7 +212,7 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
         to_stderr: args.format == OutputFormat::Json || args.coverage == CoverageFormat::Json,
     };
     let (mut passed, mut failed, mut not_run, mut deselected) = (0usize, 0usize, 0usize, 0usize);
-    let mut coverage: BTreeMap<PathBuf, (Coverage, Bot)> = BTreeMap::new();
+    let mut coverage: BTreeMap<PathBuf, (Coverage, Target)> = BTreeMap::new();
     let mut file_results = Vec::new();
     for (file, (result, bot)) in files.iter().zip(results) {
         if let Some(e) = &result.error {
@@ -274,7 +275,7 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
                 .unwrap_or(flow)
                 .display()
                 .to_string();
-            CoverageReport::new(&shown, bot, cov)
+            CoverageReport::of(&shown, bot, cov)
         })
         .collect();
     let below = below_thresholds(&reports, args.min_coverage.as_ref());

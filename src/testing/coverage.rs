@@ -55,6 +55,8 @@ pub struct CoverageReport {
     pub edges_missed: Vec<String>,
     /// Per hand-over node: statuses reached and statuses never reached.
     pub handovers: BTreeMap<String, HandoverCoverage>,
+    /// What an edge is: `next` (a flow's `next` branches) or `jump` (a Watson `jump_to`).
+    pub edge_kind: &'static str,
 }
 
 /// Close statuses of one hand-over node.
@@ -69,6 +71,28 @@ pub struct HandoverCoverage {
 }
 
 impl CoverageReport {
+    /// Measures `cov` against what the tests ran: a flow or a Watson workspace.
+    pub fn of(flow: &str, target: &super::runner::Target, cov: &Coverage) -> CoverageReport {
+        match target {
+            super::runner::Target::Flow(bot) => CoverageReport::new(flow, bot, cov),
+            super::runner::Target::Watson(ws) => {
+                let (nodes, edges) = ws.coverage_universe();
+                let missed = |all: &[String], got: &BTreeSet<String>| -> Vec<String> {
+                    all.iter().filter(|x| !got.contains(*x)).cloned().collect()
+                };
+                CoverageReport {
+                    flow: flow.to_owned(),
+                    nodes: (nodes.len() - missed(&nodes, &cov.nodes).len(), nodes.len()),
+                    nodes_missed: missed(&nodes, &cov.nodes),
+                    edges: (edges.len() - missed(&edges, &cov.edges).len(), edges.len()),
+                    edges_missed: missed(&edges, &cov.edges),
+                    handovers: BTreeMap::new(),
+                    edge_kind: "jump",
+                }
+            }
+        }
+    }
+
     /// Measures `cov` against `bot`'s flow.
     pub fn new(flow: &str, bot: &Bot, cov: &Coverage) -> CoverageReport {
         let f = bot.flow();
@@ -143,6 +167,7 @@ impl CoverageReport {
                 .cloned()
                 .collect(),
             handovers,
+            edge_kind: "next",
         }
     }
 
@@ -150,11 +175,12 @@ impl CoverageReport {
     pub fn human(&self) -> String {
         let pct = |(a, b): (usize, usize)| (a * 100).checked_div(b).unwrap_or(100);
         let mut s = format!(
-            "coverage of {}: nodes {}/{} ({}%), next edges {}/{} ({}%)\n",
+            "coverage of {}: nodes {}/{} ({}%), {} edges {}/{} ({}%)\n",
             self.flow,
             self.nodes.0,
             self.nodes.1,
             pct(self.nodes),
+            self.edge_kind,
             self.edges.0,
             self.edges.1,
             pct(self.edges)

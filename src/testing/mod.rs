@@ -21,7 +21,8 @@ pub use format::{
     STEP_KINDS,
 };
 pub use runner::{
-    load, run_conversation, run_file, ConversationResult, FileResult, RunOptions, DEFAULT_CLOCK,
+    load, run_conversation, run_file, run_watson_conversation, ConversationResult, FileResult,
+    RunOptions, Target, DEFAULT_CLOCK,
 };
 
 use crate::diagnostic::{Diagnostic, Location};

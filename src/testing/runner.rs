@@ -103,8 +103,16 @@ impl RunOptions {
     }
 }
 
+/// What a test file runs against: a builder flow, or a Watson workspace.
+pub enum Target {
+    /// A builder flow.
+    Flow(Box<Bot>),
+    /// A Watson Assistant workspace.
+    Watson(std::sync::Arc<crate::watson::Workspace>),
+}
+
 /// Runs one test file. Never panics on bad input: a file that cannot run reports why.
-pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
+pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Target>) {
     let started = Instant::now();
     let (mut result, bot) = run_file_inner(path, &opts);
     result.time = started.elapsed();
@@ -114,7 +122,7 @@ pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Bot>) {
     (result, bot)
 }
 
-fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Bot>) {
+fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>) {
     let mut result = FileResult {
         path: path.to_path_buf(),
         ..Default::default()
@@ -143,12 +151,19 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Bot>) {
     let flow_path = dir.join(&file.flow);
     result.flow = flow_path.canonicalize().unwrap_or(flow_path.clone());
     let integ = file.integrations.as_ref().map(|i| dir.join(i));
-    let bot = match load(&flow_path, integ.as_deref()) {
-        Ok(b) => b,
-        Err(e) => {
+    let target = match watson_workspace(&flow_path) {
+        Some(Ok(ws)) => Target::Watson(std::sync::Arc::new(ws)),
+        Some(Err(e)) => {
             result.error = Some(e);
             return (result, None);
         }
+        None => match load(&flow_path, integ.as_deref()) {
+            Ok(b) => Target::Flow(Box::new(b)),
+            Err(e) => {
+                result.error = Some(e);
+                return (result, None);
+            }
+        },
     };
     let golden_path = file.golden.as_ref().map(|g| dir.join(g));
     let golden = golden_path
@@ -166,7 +181,14 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Bot>) {
             continue;
         }
         let started = Instant::now();
-        let mut r = run_conversation(&bot, conv, file.clock.as_deref(), &mut result.coverage);
+        let mut r = match &target {
+            Target::Flow(bot) => {
+                run_conversation(bot, conv, file.clock.as_deref(), &mut result.coverage)
+            }
+            Target::Watson(ws) => {
+                run_watson_conversation(ws, conv, file.clock.as_deref(), &mut result.coverage)
+            }
+        };
         if !names.insert(conv.name.clone()) {
             r.failures.push(format!(
                 "another conversation in this file is also named `{}`",
@@ -220,7 +242,105 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Bot>) {
             }
         }
     }
-    (result, Some(bot))
+    (result, Some(target))
+}
+
+/// The Watson workspace at `path`, when the file is one.
+fn watson_workspace(path: &Path) -> Option<Result<crate::watson::Workspace, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Json = serde_json::from_str(&text).ok()?;
+    crate::watson::unwrap(&v)?;
+    Some(crate::watson::Workspace::from_value(&v).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+/// Runs one conversation against a Watson workspace: `user` steps are `/message` turns
+/// (with the step's `intent` and `entities` when it gives them, else the offline NLU's),
+/// `action_result` answers a client action, `advance` moves the clock. Coverage counts the
+/// nodes visited and the `jump_to` edges taken.
+pub fn run_watson_conversation(
+    ws: &crate::watson::Workspace,
+    conv: &Conversation,
+    file_clock: Option<&str>,
+    cov: &mut Coverage,
+) -> ConversationResult {
+    let mut r = ConversationResult {
+        name: conv.name.clone(),
+        ..Default::default()
+    };
+    let mut now = match clock_ms(conv.clock.as_deref().or(file_clock)) {
+        Ok(n) => n,
+        Err(e) => {
+            r.failures.push(e);
+            return r;
+        }
+    };
+    let mut session = crate::watson::WatsonSession::new("test");
+    let start = conv.start.clone().unwrap_or_default();
+    let feed = |session: &mut crate::watson::WatsonSession,
+                r: &mut ConversationResult,
+                cov: &mut Coverage,
+                ev: Event,
+                now: i64| {
+        r.transcript.push_str(&format!(
+            "> {}\n",
+            serde_json::to_string(&ev).unwrap_or_default()
+        ));
+        let out = session.handle(ws, ev, now);
+        let mut prev: Option<&str> = None;
+        for o in &out {
+            r.transcript.push_str(&format!(
+                "  {}\n",
+                serde_json::to_string(o).unwrap_or_default()
+            ));
+            if let Output::NodeEntered { id } = o {
+                cov.nodes.insert(id.clone());
+                if let Some(p) = prev.filter(|p| ws.jumps_to(p, id)) {
+                    cov.edges.insert(format!("{p} -> {id}"));
+                }
+                prev = Some(id);
+            }
+        }
+        out
+    };
+    let first = Event::Start {
+        channel: start.channel,
+        context: start.context,
+        contact: start.contact,
+    };
+    let mut last = feed(&mut session, &mut r, cov, first, now);
+    let empty = Json::Object(serde_json::Map::new());
+    for (i, step) in conv.steps.iter().enumerate() {
+        match Step::parse(step) {
+            Err(e) => r.failures.push(format!("step {}: {e}", i + 1)),
+            Ok(Step::Expect(e)) => {
+                let mut context = session.context.clone();
+                if let Some(c) = context.as_object_mut() {
+                    c.remove("system");
+                }
+                let focus = session
+                    .context
+                    .pointer("/system/dialog_stack")
+                    .and_then(Json::as_array)
+                    .and_then(|s| s.last())
+                    .and_then(|t| t.get("dialog_node"))
+                    .and_then(Json::as_str)
+                    .map(str::to_owned);
+                let view = View {
+                    focus: focus.as_deref(),
+                    context: &context,
+                    contact: &empty,
+                };
+                for f in check(&e, &last, &view) {
+                    r.failures.push(format!("step {} (expect): {f}", i + 1));
+                }
+            }
+            Ok(Step::Event(ev)) => {
+                now = ev.clock_after(now);
+                last = feed(&mut session, &mut r, cov, ev, now);
+            }
+        }
+    }
+    r
 }
 
 /// Loads a flow and its integrations (default: `integrations.json` beside the flow). A flow
@@ -302,7 +422,7 @@ pub fn run_conversation(
         match step {
             Err(e) => ctx.r.failures.push(format!("step {}: {e}", i + 1)),
             Ok(Step::Expect(e)) => {
-                for f in check(e, &last, &s) {
+                for f in check(e, &last, &View::of(&s)) {
                     ctx.r.failures.push(format!("step {} (expect): {f}", i + 1));
                 }
             }
@@ -400,8 +520,25 @@ fn get_path<'a>(v: &'a Json, path: &str) -> Option<&'a Json> {
     })
 }
 
+/// What an expectation reads of a conversation besides its outputs.
+struct View<'a> {
+    focus: Option<&'a str>,
+    context: &'a Json,
+    contact: &'a Json,
+}
+
+impl<'a> View<'a> {
+    fn of(s: &'a Session) -> View<'a> {
+        View {
+            focus: s.focus.as_deref(),
+            context: &s.context,
+            contact: &s.contact,
+        }
+    }
+}
+
 /// Checks an expectation; returns what did not hold.
-fn check(e: &Expect, out: &[Output], s: &Session) -> Vec<String> {
+fn check(e: &Expect, out: &[Output], s: &View<'_>) -> Vec<String> {
     let mut f = Vec::new();
     let bot = bot_texts(out, Speaker::Bot);
     let said = || {
@@ -490,7 +627,7 @@ fn check(e: &Expect, out: &[Output], s: &Session) -> Vec<String> {
         }
     }
     if let Some(x) = &e.awaiting {
-        if s.focus.as_deref() != Some(x.as_str()) {
+        if s.focus != Some(x.as_str()) {
             f.push(format!(
                 "expected the bot to wait at `{x}`; it waits at {:?}",
                 s.focus
@@ -533,8 +670,8 @@ fn check(e: &Expect, out: &[Output], s: &Session) -> Vec<String> {
         }
     }
     for (label, want, have) in [
-        ("context", &e.context, &s.context),
-        ("contact", &e.contact, &s.contact),
+        ("context", &e.context, s.context),
+        ("contact", &e.contact, s.contact),
     ] {
         for (k, v) in want.iter().flatten() {
             let got = have.get(k);

@@ -129,3 +129,55 @@ impl Workspace {
         out
     }
 }
+
+impl Workspace {
+    /// Whether node `from` jumps to node `to` (`next_step` / `go_to`, or one of its
+    /// conditional responses'), for coverage.
+    pub fn jumps_to(&self, from: &str, to: &str) -> bool {
+        let (Some(f), Some(t)) = (self.find(from), self.find(to)) else {
+            return false;
+        };
+        let direct = |i: usize| {
+            self.nodes
+                .get(i)
+                .and_then(|n| n.next)
+                .is_some_and(|n| n.target == Some(t))
+        };
+        direct(f)
+            || self
+                .children_of(f, workspace::Kind::ResponseCondition)
+                .into_iter()
+                .any(direct)
+    }
+
+    /// Every `jump_to` edge, as `from -> to`, and the nodes coverage counts (those
+    /// `nodes_visited` can name: not folders, conditional responses or handlers).
+    pub fn coverage_universe(&self) -> (Vec<String>, Vec<String>) {
+        use workspace::Kind;
+        let mut nodes = Vec::new();
+        let mut edges = Vec::new();
+        for n in &self.nodes {
+            if matches!(n.kind, Kind::Standard | Kind::Frame | Kind::Slot) && !n.disabled {
+                nodes.push(n.id.clone());
+            }
+            if let Some(t) = n
+                .next
+                .and_then(|x| x.target)
+                .and_then(|t| self.nodes.get(t))
+            {
+                // A conditional response's jump leaves from its node.
+                let from = match n.kind {
+                    Kind::ResponseCondition => n
+                        .parent
+                        .and_then(|p| self.nodes.get(p))
+                        .map_or(n.id.clone(), |p| p.id.clone()),
+                    _ => n.id.clone(),
+                };
+                edges.push(format!("{from} -> {}", t.id));
+            }
+        }
+        edges.sort();
+        edges.dedup();
+        (nodes, edges)
+    }
+}
