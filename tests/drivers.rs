@@ -1819,6 +1819,28 @@ fn sunshine_release_reasons_and_joins_across_hand_overs() {
         json!({ "events": [ { "id": id, "type": "conversation:message", "payload": { "conversation": { "id": "sc-9" },
             "message": { "author": { "type": "business", "subtypes": ["agent"], "displayName": "Paula" }, "content": { "type": "text", "text": "Oi" } } } } ] })
     };
+    // Typing, in the shape of Sunshine's `conversationTypingEvent` example: the agent's
+    // (a `business` author) is shown; the user's own is not news to the user.
+    let typing = |id: &str, author: &str, kind: &str| {
+        json!({ "events": [ { "id": id, "createdAt": "2020-09-30T15:14:29.834Z", "type": "conversation:typing", "payload": {
+            "conversation": { "id": "sc-9", "type": "personal" },
+            "activity": { "type": kind, "author": { "type": author }, "source": { "type": "zd:agentWorkspace" } } } } ] })
+    };
+    let agent_typing = typing("ev-t1", "business", "typing:start");
+    if let Some(doc) = common::vendor_spec("sunshine-conversations/openapi.yaml") {
+        let v = common::openapi_validator(
+            &doc,
+            &json!({ "$ref": "#/components/schemas/conversationTypingEvent" }),
+        );
+        assert!(v.is_valid(&agent_typing["events"][0]));
+    }
+    assert!(
+        matches!(&read(agent_typing)[..], [i] if i.event == Event::AgentTyping { typing: true })
+    );
+    assert!(
+        matches!(&read(typing("ev-t2", "business", "typing:stop"))[..], [i] if i.event == Event::AgentTyping { typing: false })
+    );
+    assert!(read(typing("ev-t3", "user", "typing:start")).is_empty());
     let first = read(message("ev-1"));
     let later = read(message("ev-2"));
     assert_ne!(

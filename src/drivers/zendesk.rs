@@ -469,6 +469,22 @@ impl Driver for Zendesk {
                             event,
                         });
                     }
+                    // The agent's typing indicator. (The user's typing cannot go the other
+                    // way: Sunshine's `activityTypes` take only `conversation:read` from a
+                    // `user` author; the user's own client shows it to the agent.)
+                    Some("conversation:typing")
+                        if e.pointer("/payload/activity/author/type")
+                            .and_then(Json::as_str)
+                            == Some("business") =>
+                    {
+                        let typing = e.pointer("/payload/activity/type").and_then(Json::as_str)
+                            == Some("typing:start");
+                        out.push(Inbound {
+                            remote_id: conv,
+                            dedupe: format!("zd:{id}"),
+                            event: Event::AgentTyping { typing },
+                        });
+                    }
                     Some("switchboard:releaseControl") => {
                         let reason = e
                             .pointer("/payload/reason")
