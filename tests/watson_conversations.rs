@@ -640,3 +640,83 @@ fn text_bot_legacy_go_to_chains() {
     );
     assert_eq!(chat.waits_at(), "node_2_1469743296504");
 }
+
+const PIZZERIA: &str = "IBM__watson-assistant-slots-intro__data_watson-pizzeria.json";
+const PIZZERIA_WELCOME: &str = "Welcome to Pizza Topping  Basic demonstration, you can order a pizza out of few selected types and sizes and add selected toppings. Ask for Help if needed.";
+
+/// `watson-pizzeria` (IBM's slots introduction): a frame with conditional responses (MCR,
+/// the last one without condition), a slot whose `filled` handler says nothing, an
+/// optional slot (`$pizza_place`: its `focus` handler has no prompt, so it is never asked
+/// for), a `#help` generic handler, `nomatch` handlers with conditions (`@extra_confirmed:yes`
+/// answers and waits; `@extra_confirmed:no` empties the toppings and skips to the frame's
+/// response with `skip_all_slots`), a digression out of slot filling
+/// (`digress_out_slots: allow_all`) to "Reset", whose `jump_to` (body) says the welcome
+/// again; `$var` shorthand in the frame's response.
+///
+/// Readings taken: a digression out of slot filling does not return to the frame; a
+/// `filled` handler that answers nothing is still listed in `nodes_visited`.
+#[test]
+fn pizzeria_optional_slot_nomatch_skip_all_and_slot_digression() {
+    let Some(ws) = load(PIZZERIA) else {
+        return;
+    };
+    let mut chat = Chat::new(&ws);
+    check(&chat.say("", &[], &[]), &["Welcome"], &[PIZZERIA_WELCOME]);
+    let toppings = "Any extra toppings?";
+    let r = chat.say(
+        "I want a large margherita",
+        &["order"],
+        &[("pizza_size", "large"), ("pizza_type", "margherita")],
+    );
+    check(
+        &r,
+        &[
+            "Pizza ordering",
+            "slot_3_1494421237824",
+            "slot_6_1494421302730",
+            "handler_5_1500492489376",
+            "slot_1_1494704123064",
+        ],
+        &[toppings],
+    );
+    assert_eq!(r["context"]["pizza_toppings"], Value::Null);
+    let r = chat.say("help", &["help"], &[]);
+    check(
+        &r,
+        &["handler_10_1500495433159", "slot_1_1494704123064"],
+        &["You can choose size (small, medium, large), type (cheese, margherita, quatro formaggi, or vegetarian) and extra ingredients.", toppings],
+    );
+    let r = chat.say("yes", &[], &[("extra_confirmed", "yes")]);
+    check(&r, &["handler_8_1500493007853"], &["OK, which toppings would you like? We have pepperoni, sausage, ham, mushroom, onions, anchovy and olive."]);
+    assert_eq!(chat.waits_at(), "Pizza ordering");
+
+    // "#reset" is no slot's: the frame lets it digress to the root node "Reset".
+    let r = chat.say("start over", &["reset"], &[]);
+    check(
+        &r,
+        &["Reset", "Welcome"],
+        &["Let's start over.", PIZZERIA_WELCOME],
+    );
+    assert_eq!(r["context"]["pizza_size"], Value::Null);
+    assert_eq!(chat.waits_at(), "root");
+
+    // No extra toppings: skip to the response; the optional place was never asked.
+    chat.say(
+        "order",
+        &["order"],
+        &[("pizza_size", "small"), ("pizza_type", "cheese")],
+    );
+    let r = chat.say("no", &[], &[("extra_confirmed", "no")]);
+    check(
+        &r,
+        &["handler_4_1494704594631"],
+        &[
+            "No extra toppings,  O.K.",
+            "Thank you for ordering a small cheese pizza.",
+        ],
+    );
+    assert_eq!(r["context"]["pizza_toppings"], "");
+    assert_eq!(chat.waits_at(), "root");
+    let r = chat.say("blah", &[], &[]);
+    check(&r, &["Fallback"], &["You can order a small, medium or large pizza. Types are Cheese, and you can add more ingredients, margherita, quatro formaggi, and vegetarian."]);
+}
