@@ -720,3 +720,56 @@ fn pizzeria_optional_slot_nomatch_skip_all_and_slot_digression() {
     let r = chat.say("blah", &[], &[]);
     check(&r, &["Fallback"], &["You can order a small, medium or large pizza. Types are Cheese, and you can add more ingredients, margherita, quatro formaggi, and vegetarian."]);
 }
+
+const SIMPLE_V2: &str =
+    "watson-developer-cloud__doc-tutorial-downloads__assistant_assistant-simple-example-v2.json";
+
+/// `assistant-simple-example-v2` (IBM's client-action tutorial): client actions
+/// (`get_weather` with a `$user_location` parameter; `end_conversation`) returned in the
+/// response's `actions` and ending the turn; the client writes `weather_forecast` and sends
+/// an empty input, which the action node's children take (`$weather_forecast`, else `true`);
+/// an `option` response in `output.generic` with no text; `conversation_start`.
+///
+/// Reading taken: a client action on a node that waits for input (no jump, no
+/// `skip_user_input`) leaves `skip_user_input` unset.
+#[test]
+fn simple_example_client_actions() {
+    let Some(ws) = load(SIMPLE_V2) else {
+        return;
+    };
+    let mut chat = Chat::new(&ws);
+    check(
+        &chat.say("", &[], &[]),
+        &["node_1_1480350999019"],
+        &["Welcome to the Watson Assistant example!"],
+    );
+    chat.context["user_location"] = json!("Boston");
+    let r = chat.say("what's the weather", &["weather"], &[]);
+    check(&r, &["node_1_1601474349922"], &["Checking the weather..."]);
+    assert_eq!(
+        r["actions"],
+        json!([{ "name": "get_weather", "type": "client",
+            "parameters": { "forecast_location": "Boston" }, "result_variable": "weather_forecast" }])
+    );
+    assert_eq!(chat.waits_at(), "node_1_1601474349922");
+    assert_eq!(r["context"]["skip_user_input"], Value::Null);
+    // The client ran the action and sends its result with an empty input.
+    chat.context["weather_forecast"] = json!("sunny");
+    let r = chat.say("", &[], &[]);
+    check(
+        &r,
+        &["node_2_1601474349926"],
+        &["It will be sunny in Boston today."],
+    );
+    assert!(r.get("actions").is_none());
+
+    let r = chat.say("menu", &["menu"], &[]);
+    check(&r, &["node_7_1555438966545"], &[]);
+    assert_eq!(r["output"]["generic"][0]["response_type"], "option");
+    assert_eq!(r["output"]["generic"][0]["options"][2]["label"], "Exit");
+
+    let r = chat.say("bye", &["goodbye"], &[]);
+    check(&r, &["node_1_1479487905980"], &["OK! See you later."]);
+    assert_eq!(r["actions"][0]["name"], "end_conversation");
+    assert_eq!(chat.waits_at(), "root");
+}
