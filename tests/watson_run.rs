@@ -485,3 +485,48 @@ fn fluxo_test_on_a_workspace() {
         "{out}"
     );
 }
+
+/// A slot without a prompt (no `focus` handler, or one that says nothing) is optional: it is
+/// filled when the input has its value and never asked for; `@entity.values` is missing, not
+/// an empty list, when the input has no such entity, so its slot stays empty.
+#[test]
+fn optional_slots_are_not_prompted() {
+    let ws = Workspace::from_value(&json!({
+      "entities": [ { "entity": "size", "values": [ { "value": "large" } ] },
+                    { "entity": "extra", "values": [ { "value": "ham" } ] },
+                    { "entity": "place", "values": [ { "value": "stay" } ] } ],
+      "dialog_nodes": [
+        { "dialog_node": "order", "type": "frame", "conditions": "#order",
+          "output": { "text": "A $size pizza." } },
+        { "dialog_node": "s_size", "parent": "order", "type": "slot", "variable": "$size" },
+        { "dialog_node": "s_size_focus", "parent": "s_size", "type": "event_handler", "event_name": "focus",
+          "output": { "text": "Which size?" } },
+        { "dialog_node": "s_size_input", "parent": "s_size", "previous_sibling": "s_size_focus", "type": "event_handler",
+          "event_name": "input", "conditions": "@size", "context": { "size": "@size" } },
+        { "dialog_node": "s_extra", "parent": "order", "previous_sibling": "s_size", "type": "slot", "variable": "$extra" },
+        { "dialog_node": "s_extra_input", "parent": "s_extra", "type": "event_handler",
+          "event_name": "input", "conditions": "@extra.values", "context": { "extra": "@extra.values" } },
+        { "dialog_node": "s_place", "parent": "order", "previous_sibling": "s_extra", "type": "slot", "variable": "$place" },
+        { "dialog_node": "s_place_focus", "parent": "s_place", "type": "event_handler", "event_name": "focus", "output": {} },
+        { "dialog_node": "s_place_input", "parent": "s_place", "previous_sibling": "s_place_focus", "type": "event_handler",
+          "event_name": "input", "conditions": "@place", "context": { "place": "@place" } }
+      ] }))
+    .expect("workspace");
+    let r = turn(&ws, "pizza", &json!({}), intent("order"));
+    assert_eq!(texts(&r), ["Which size?"]);
+    assert_eq!(r["context"]["extra"], Value::Null);
+    let r = turn(
+        &ws,
+        "large",
+        &r["context"],
+        Some((
+            json!([]),
+            json!([{ "entity": "size", "value": "large", "location": [0, 5] }]),
+        )),
+    );
+    assert_eq!(texts(&r), ["A large pizza."]);
+    assert_eq!(
+        r["context"]["system"]["dialog_stack"],
+        json!([{ "dialog_node": "root" }])
+    );
+}

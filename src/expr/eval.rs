@@ -468,11 +468,18 @@ impl<'s> Evaluator<'s> {
             "confidence" | "location" | "groups" | "metadata" | "role" | "interpretation" => first
                 .and_then(|m| m.get(prop))
                 .map_or(Val::Undefined, Val::from_json),
-            "values" => Val::Own(Json::Array(
-                self.mentions(entity)
+            // No mention: missing, as every entity shorthand is (a condition on it is false).
+            "values" => {
+                let all: Vec<Json> = self
+                    .mentions(entity)
                     .map(|m| self.entity_value(m).into_json())
-                    .collect(),
-            )),
+                    .collect();
+                if all.is_empty() {
+                    Val::Undefined
+                } else {
+                    Val::Own(Json::Array(all))
+                }
+            }
             _ => return None,
         })
     }

@@ -570,7 +570,17 @@ impl<'w> Turn<'w> {
                 continue;
             }
             let empty = self.context.get(&var).is_none_or(Json::is_null);
-            let focus = self.handlers(s, "focus");
+            // A slot without a prompt is optional: it is never prompted for.
+            let focus: Vec<usize> = self
+                .handlers(s, "focus")
+                .into_iter()
+                .filter(|&h| {
+                    ws.nodes
+                        .get(h)
+                        .and_then(|n| n.output.as_ref())
+                        .is_some_and(has_response)
+                })
+                .collect();
             if !empty || focus.is_empty() {
                 continue;
             }
@@ -1003,6 +1013,24 @@ enum Fill {
     No,
     Yes,
     SkipAll,
+}
+
+/// Whether an `output` says something: a non-empty `text` (string, list or `values`) or a
+/// `generic` item.
+fn has_response(output: &Json) -> bool {
+    let text = match output.get("text") {
+        Some(Json::String(s)) => !s.is_empty(),
+        Some(Json::Array(a)) => !a.is_empty(),
+        Some(t) => t
+            .get("values")
+            .and_then(Json::as_array)
+            .is_some_and(|v| !v.is_empty()),
+        None => false,
+    };
+    text || output
+        .get("generic")
+        .and_then(Json::as_array)
+        .is_some_and(|g| !g.is_empty())
 }
 
 /// A value as text: strings as they are, anything else as JSON.
