@@ -37,7 +37,13 @@ impl WatsonRule for WatsonBrokenSiblings {
         let mut first_of: HashMap<Option<&str>, usize> = HashMap::new();
         let mut follower: HashMap<usize, usize> = HashMap::new();
         for i in 0..n {
-            if tree.nodes.get(i).copied().flatten().is_none() {
+            let Some(obj) = tree.nodes.get(i).copied().flatten() else {
+                continue;
+            };
+            // A `parent` or `previous_sibling` that is not an id (an object, a number) says
+            // nothing about the sibling list.
+            let not_id = |k: &str| obj.get(k).is_some_and(|v| !v.is_null() && !v.is_string());
+            if not_id("parent") || not_id("previous_sibling") {
                 continue;
             }
             let parent = tree.text(i, "parent");

@@ -106,9 +106,16 @@ impl WatsonRule for WatsonInvalidValue {
                     Location::Value(tree.pointer(i, field)),
                     format!("{written} is not a valid `{name}`"),
                 );
+                // `jump` for `jump_to`: a prefix is a likelier slip than the nearest spelling.
+                let prefixed = |s: &str| {
+                    allowed
+                        .iter()
+                        .find(|a| !s.is_empty() && a.starts_with(s))
+                        .map(|a| format!("did you mean `{a}`?"))
+                };
                 let help = v
                     .as_str()
-                    .and_then(|s| did_you_mean(s, allowed))
+                    .and_then(|s| prefixed(s).or_else(|| did_you_mean(s, allowed)))
                     .unwrap_or_else(|| {
                         format!(
                             "one of {}",

@@ -1,9 +1,9 @@
 //! `watson-undefined-entity`
 
-use super::did_you_mean;
 use crate::compile::Place;
 use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::expr::{Expr, ExprKind};
+use crate::text::levenshtein;
 use std::collections::HashSet;
 
 declare_rule! {
@@ -46,11 +46,27 @@ pub(crate) fn check_expr(
         );
         let mut known: Vec<&str> = entities.iter().copied().collect();
         known.sort_unstable();
-        let help = known
+        let literal = ["true", "false"]
             .iter()
-            .find(|k| k.eq_ignore_ascii_case(name))
-            .map(|k| format!("did you mean `@{k}`?"))
-            .or_else(|| did_you_mean(name, &known).map(|h| h.replacen('`', "`@", 1)));
+            .find(|l| name.eq_ignore_ascii_case(l))
+            .map(|l| format!("for the condition that is always {l}, write `{l}` without `@`"));
+        let help = literal
+            .or_else(|| {
+                known
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(name))
+                    .map(|k| format!("did you mean `@{k}`?"))
+            })
+            .or_else(|| {
+                // Only a near spelling: a farther one may mean the opposite
+                // (`negative_reaction` is not `positive_reaction`).
+                known
+                    .iter()
+                    .map(|k| (levenshtein(k, name), *k))
+                    .filter(|(d, _)| *d <= 2)
+                    .min()
+                    .map(|(_, k)| format!("did you mean `@{k}`?"))
+            });
         if let Some(h) = help {
             d = d.help(h);
         }
