@@ -35,6 +35,16 @@ mod unsupported_parameter;
 pub(crate) mod unused_suppression;
 mod variable_maybe_unset;
 pub(crate) mod watson;
+mod watson_broken_siblings;
+mod watson_invalid_value;
+mod watson_jump_loop;
+mod watson_jump_without_target;
+mod watson_parent_cycle;
+mod watson_skip_without_children;
+pub(crate) mod watson_tree;
+mod watson_undefined_entity;
+mod watson_undefined_intent;
+mod watson_unsupported_regex;
 
 pub(crate) use constant_condition::check_condition as constant_condition;
 pub(crate) use unknown_method::{check_expr as unknown_method, table_text as method_table};
@@ -75,6 +85,13 @@ pub(crate) trait IntegrationsRule: Rule {
     fn check(value: &Json, out: &mut Vec<Diagnostic>);
 }
 
+/// A rule that looks at the structure of a Watson workspace. (The rules over its expressions
+/// run as [`watson`] walks them.)
+pub(crate) trait WatsonRule: Rule {
+    /// Adds the rule's findings about the workspace `tree`.
+    fn check(tree: &watson_tree::Tree<'_>, out: &mut Vec<Diagnostic>);
+}
+
 /// Declares every rule once: the stage rules (documentation only, reported by their stage), the
 /// rules over flows, over integrations files, and over Watson workspaces.
 macro_rules! registry {
@@ -82,7 +99,8 @@ macro_rules! registry {
         stage: [$($stage:ty),* $(,)?],
         flow: [$($flow:ty),* $(,)?],
         integrations: [$($integ:ty),* $(,)?],
-        watson: [$($watson:ty),* $(,)?] $(,)?
+        watson: [$($watson:ty),* $(,)?],
+        stage_watson: [$($wexpr:ty),* $(,)?] $(,)?
     ) => {
         /// Every rule, sorted by name.
         pub fn registry() -> Vec<&'static RuleMeta> {
@@ -91,6 +109,7 @@ macro_rules! registry {
                 $(<$flow as Rule>::meta(),)*
                 $(<$integ as Rule>::meta(),)*
                 $(<$watson as Rule>::meta(),)*
+                $(<$wexpr as Rule>::meta(),)*
             ];
             v.sort_by_key(|m| m.code);
             v
@@ -104,6 +123,11 @@ macro_rules! registry {
         /// Runs every rule over an integrations file.
         pub(crate) fn run_integrations(value: &Json, out: &mut Vec<Diagnostic>) {
             $(<$integ as IntegrationsRule>::check(value, out);)*
+        }
+
+        /// Runs every structural rule over a Watson workspace.
+        pub(crate) fn run_watson(tree: &watson_tree::Tree<'_>, out: &mut Vec<Diagnostic>) {
+            $(<$watson as WatsonRule>::check(tree, out);)*
         }
     };
 }
@@ -145,7 +169,20 @@ registry! {
         integrations::InlineSecret,
         integrations::ExperimentalProvider,
     ],
-    watson: [],
+    watson: [
+        watson_parent_cycle::WatsonParentCycle,
+        watson_broken_siblings::WatsonBrokenSiblings,
+        watson_invalid_value::WatsonInvalidValue,
+        watson_jump_without_target::WatsonJumpWithoutTarget,
+        watson_skip_without_children::WatsonSkipWithoutChildren,
+        watson_jump_loop::WatsonJumpLoop,
+        watson_unsupported_regex::WatsonUnsupportedRegex,
+    ],
+    // Run as the Watson expressions are walked (`watson::analyse`), listed for `fluxo rule`.
+    stage_watson: [
+        watson_undefined_intent::WatsonUndefinedIntent,
+        watson_undefined_entity::WatsonUndefinedEntity,
+    ],
 }
 
 /// The rule named `code`.

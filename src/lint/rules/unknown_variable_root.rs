@@ -16,7 +16,9 @@ declare_rule! {
     ///
     /// ## Why it matters
     /// An unknown name is `undefined` at run time, so the condition is silently false.
-    /// Usually a context variable without its `$`, or `input_text` for `input.text`.
+    /// Usually a context variable without its `$`. In a Watson workspace, `input_text` is
+    /// reported as a warning: it is undocumented, yet IBM's samples rely on it; `input.text` is
+    /// the documented spelling.
     ///
     /// ## Example
     /// ```text
@@ -44,7 +46,7 @@ pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec
         let location = place.at(&e.span);
         let message = match dialect {
             Dialect::Watson if name.starts_with("input_") => format!(
-                "`{name}` is not a documented Watson variable: it is null unless the client sends it"
+                "`{name}` is undocumented: IBM's samples rely on it, but Watson's reference does not list it, and fluxo reads it as null"
             ),
             Dialect::Watson => {
                 format!("`{name}` is not a Watson variable: it is null at run time")
@@ -64,6 +66,10 @@ pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec
             })
         };
         let mut d = Diagnostic::new::<UnknownVariableRoot>(location, message);
+        if dialect == Dialect::Watson && name.starts_with("input_") {
+            // Undocumented rather than wrong: IBM's own samples use it.
+            d.severity = crate::diagnostic::Severity::Warning;
+        }
         if let Some(h) = help {
             d = d.help(h);
         }

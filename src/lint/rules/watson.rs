@@ -3,11 +3,17 @@
 //! The same grammar parses Watson's SpEL spellings. The checks that make sense for an export
 //! run here: syntax, unknown roots and methods (Watson's own lists), constant conditions,
 //! duplicate node ids, and references (`parent`, `previous_sibling`, `next_step.dialog_node`,
-//! `go_to.dialog_node`) to nodes that do not exist.
+//! `go_to.dialog_node`) to nodes that do not exist; the intents and entities, and the regexes,
+//! the expressions name; then the structural rules (`watson_*`) over the tree.
+//!
+//! The wrapped export `{"workspace": {…}}` is linted the same way, its findings under
+//! `/workspace/…`.
 
 use super::duplicate_node_id::DuplicateNodeId;
 use super::unknown_goto_target::UnknownGotoTarget;
+use super::watson_tree::Tree;
 use super::{constant_condition, unknown_method, unknown_variable_root};
+use super::{watson_undefined_entity, watson_undefined_intent, watson_unsupported_regex};
 use crate::compile::syntax_diagnostic;
 use crate::compile::Place;
 use crate::diagnostic::{Diagnostic, Location};
@@ -45,14 +51,29 @@ pub fn lint(value: &Json) -> Vec<Diagnostic> {
 }
 
 /// Analyses a workspace value.
-pub fn analyse(value: &Json) -> Analysis {
+pub fn analyse(file: &Json) -> Analysis {
     let mut a = Analysis::default();
+    let (value, root) = match file.get("dialog_nodes") {
+        Some(_) => (file, ""),
+        None => match file.get("workspace") {
+            Some(w) => (w, "/workspace"),
+            None => (file, ""),
+        },
+    };
     let Some(nodes) = value.get("dialog_nodes").and_then(Json::as_array) else {
         a.diagnostics.push(Diagnostic::new::<Schema>(
-            Location::Value("/dialog_nodes".into()),
+            Location::Value(format!("{root}/dialog_nodes")),
             "`dialog_nodes` must be an array",
         ));
         return a;
+    };
+    // What the workspace defines, when it says (an export of the dialog alone has no lists).
+    let names = |list: &str, key: &str| -> Option<HashSet<&str>> {
+        value.get(list).and_then(Json::as_array).map(|l| {
+            l.iter()
+                .filter_map(|x| x.get(key).and_then(Json::as_str))
+                .collect()
+        })
     };
     let ids: HashSet<&str> = nodes
         .iter()
@@ -63,9 +84,11 @@ pub fn analyse(value: &Json) -> Analysis {
         cache: ParseCache::new(Dialect::Watson),
         clean_conditions: HashSet::new(),
         clean_segments: HashSet::new(),
+        intents: names("intents", "intent"),
+        entities: names("entities", "entity"),
     };
     for (i, node) in nodes.iter().enumerate() {
-        let base = format!("/dialog_nodes/{i}");
+        let base = format!("{root}/dialog_nodes/{i}");
         let Some(obj) = node.as_object() else {
             a.diagnostics.push(Diagnostic::new::<Schema>(
                 Location::Value(base),
@@ -111,6 +134,7 @@ pub fn analyse(value: &Json) -> Analysis {
                                 &mut a.diagnostics,
                             );
                             constant_condition::check_condition(&e, place, &mut a.diagnostics);
+                            x.names_and_regexes(&e, place, &mut a.diagnostics);
                             if a.diagnostics.len() == before {
                                 x.clean_conditions.insert(tree);
                             }
@@ -153,18 +177,36 @@ pub fn analyse(value: &Json) -> Analysis {
             }
         }
     }
+    super::run_watson(&Tree::new(value, root, nodes), &mut a.diagnostics);
     a
 }
 
 /// Parses each distinct expression of a workspace once, and checks each distinct tree until it
 /// is found clean.
-struct Checker {
+struct Checker<'a> {
     cache: ParseCache,
     clean_conditions: HashSet<*const Expr>,
     clean_segments: HashSet<*const Expr>,
+    /// The intents the workspace defines, when it has an `intents` list.
+    intents: Option<HashSet<&'a str>>,
+    /// The entities the workspace defines, when it has an `entities` list.
+    entities: Option<HashSet<&'a str>>,
 }
 
-fn templates(v: &Json, pointer: &mut String, a: &mut Analysis, x: &mut Checker) {
+impl Checker<'_> {
+    /// The findings about what an expression names: intents, entities and regexes.
+    fn names_and_regexes(&self, e: &Expr, place: Place<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(intents) = &self.intents {
+            watson_undefined_intent::check_expr(e, place, intents, out);
+        }
+        if let Some(entities) = &self.entities {
+            watson_undefined_entity::check_expr(e, place, entities, out);
+        }
+        watson_unsupported_regex::check_expr(e, place, out);
+    }
+}
+
+fn templates(v: &Json, pointer: &mut String, a: &mut Analysis, x: &mut Checker<'_>) {
     match v {
         Json::String(s) if s.contains("<?") => {
             let (t, errs) = x.cache.template(s);
@@ -178,6 +220,7 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis, x: &mut Checker) 
                 let before = a.diagnostics.len();
                 unknown_variable_root::check_expr(e, place, Dialect::Watson, &mut a.diagnostics);
                 unknown_method::check_expr(e, place, Dialect::Watson, &mut a.diagnostics);
+                x.names_and_regexes(e, place, &mut a.diagnostics);
                 if a.diagnostics.len() == before {
                     x.clean_segments.insert(tree);
                 }

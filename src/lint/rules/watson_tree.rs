@@ -1,0 +1,309 @@
+//! A Watson workspace as the structural rules see it: the raw nodes by index, their ids, the
+//! `parent` and `previous_sibling` links, and each node's `next_step` (or the legacy `go_to`).
+//! Nothing here is resolved the runtime's way on purpose: the rules look at what the file says,
+//! broken links included.
+
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+
+/// The workspace being linted.
+pub(crate) struct Tree<'a> {
+    /// The workspace object (the top level, or `workspace` of the wrapped export).
+    pub workspace: &'a Json,
+    /// Where the workspace object is in the file: `""` or `"/workspace"`.
+    pub root: &'static str,
+    /// Every node's object (`None` when a node is not an object).
+    pub nodes: Vec<Option<&'a Map<String, Json>>>,
+    /// The first node of each id.
+    pub by_id: HashMap<&'a str, usize>,
+}
+
+/// A node's `next_step`, or its legacy `go_to`.
+pub(crate) struct Step<'a> {
+    /// The object.
+    pub value: &'a Map<String, Json>,
+    /// `"next_step"` or `"go_to"`.
+    pub field: &'static str,
+}
+
+impl<'a> Step<'a> {
+    /// `behavior` as written (`None` when absent or null).
+    pub fn behavior(&self) -> Option<&'a str> {
+        self.value.get("behavior").and_then(Json::as_str)
+    }
+
+    /// Whether the step jumps: `behavior: jump_to`, or a legacy `go_to` without a behavior.
+    pub fn jumps(&self) -> bool {
+        match self.behavior() {
+            Some(b) => b == "jump_to",
+            None => self.field == "go_to",
+        }
+    }
+
+    /// `selector` as written; `condition` when absent.
+    pub fn selector(&self) -> &'a str {
+        self.value
+            .get("selector")
+            .and_then(Json::as_str)
+            .unwrap_or("condition")
+    }
+
+    /// The jump target's id, when one is written.
+    pub fn target(&self) -> Option<&'a str> {
+        self.value
+            .get("dialog_node")
+            .and_then(Json::as_str)
+            .filter(|t| !t.is_empty())
+    }
+}
+
+impl<'a> Tree<'a> {
+    /// The tree of `workspace`, found at `root` in the file.
+    pub fn new(workspace: &'a Json, root: &'static str, raw: &'a [Json]) -> Tree<'a> {
+        let nodes: Vec<_> = raw.iter().map(Json::as_object).collect();
+        let mut by_id = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(id) = n.and_then(|n| n.get("dialog_node")).and_then(Json::as_str) {
+                by_id.entry(id).or_insert(i);
+            }
+        }
+        Tree {
+            workspace,
+            root,
+            nodes,
+            by_id,
+        }
+    }
+
+    /// JSON Pointer of node `i`, followed by `suffix` (`""` or `/field…`).
+    pub fn pointer(&self, i: usize, suffix: &str) -> String {
+        format!("{}/dialog_nodes/{i}{suffix}", self.root)
+    }
+
+    /// A string field of node `i`.
+    pub fn text(&self, i: usize, key: &str) -> Option<&'a str> {
+        self.nodes
+            .get(i)
+            .copied()
+            .flatten()?
+            .get(key)
+            .and_then(Json::as_str)
+    }
+
+    /// Node `i`'s id (or `#i` when it has none).
+    pub fn id(&self, i: usize) -> String {
+        self.text(i, "dialog_node")
+            .map_or_else(|| format!("#{i}"), str::to_owned)
+    }
+
+    /// Node `i`'s `type` (`standard` when absent).
+    pub fn kind(&self, i: usize) -> &'a str {
+        self.text(i, "type").unwrap_or("standard")
+    }
+
+    /// Whether node `i` is disabled.
+    pub fn disabled(&self, i: usize) -> bool {
+        self.nodes
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|n| n.get("disabled"))
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// The node `parent` names, when it exists.
+    pub fn parent(&self, i: usize) -> Option<usize> {
+        self.text(i, "parent")
+            .and_then(|p| self.by_id.get(p).copied())
+    }
+
+    /// The node `previous_sibling` names, when it exists.
+    pub fn previous(&self, i: usize) -> Option<usize> {
+        self.text(i, "previous_sibling")
+            .and_then(|p| self.by_id.get(p).copied())
+    }
+
+    /// Node `i`'s `next_step`, or its legacy `go_to`.
+    pub fn step(&self, i: usize) -> Option<Step<'a>> {
+        let n = self.nodes.get(i).copied().flatten()?;
+        if let Some(v) = n.get("next_step").and_then(Json::as_object) {
+            return Some(Step {
+                value: v,
+                field: "next_step",
+            });
+        }
+        n.get("go_to").and_then(Json::as_object).map(|v| Step {
+            value: v,
+            field: "go_to",
+        })
+    }
+
+    /// Every node's children (by the `parent` links that resolve), in file order.
+    pub fn children(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.nodes.len()];
+        for i in 0..self.nodes.len() {
+            if let Some(slot) = self.parent(i).and_then(|p| out.get_mut(p)) {
+                slot.push(i);
+            }
+        }
+        out
+    }
+
+    /// The enabled children of `i` that take part in the dialog (what a skip or a wait for input
+    /// evaluates next): standard nodes, frames and folders.
+    pub fn dialog_children(&self, children: &[Vec<usize>], i: usize) -> Vec<usize> {
+        children
+            .get(i)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&c| {
+                !self.disabled(c) && matches!(self.kind(c), "standard" | "frame" | "folder")
+            })
+            .collect()
+    }
+}
+
+/// The cycles of a graph where each node has at most one successor (`parent`,
+/// `previous_sibling`): each cycle once, its members in the order the links go, starting from
+/// its lowest index. Linear time.
+pub(crate) fn link_cycles(next: &[Option<usize>]) -> Vec<Vec<usize>> {
+    // 0: not seen, 1: on the current walk, 2: done.
+    let mut state = vec![0u8; next.len()];
+    let mut out = Vec::new();
+    for start in 0..next.len() {
+        let mut path = Vec::new();
+        let mut cur = Some(start);
+        while let Some(c) = cur {
+            match state.get(c) {
+                Some(0) => {
+                    state[c] = 1;
+                    path.push(c);
+                    cur = next.get(c).copied().flatten();
+                }
+                Some(1) => {
+                    if let Some(at) = path.iter().position(|&p| p == c) {
+                        let mut cycle: Vec<usize> = path.get(at..).unwrap_or_default().to_vec();
+                        if let Some(min) = cycle.iter().enumerate().min_by_key(|(_, &v)| v) {
+                            let k = min.0;
+                            cycle.rotate_left(k);
+                        }
+                        out.push(cycle);
+                    }
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for p in path {
+            state[p] = 2;
+        }
+    }
+    out
+}
+
+/// The strongly connected components of a graph (Tarjan, iterative) that contain a cycle:
+/// more than one node, or one node with an edge to itself. Members in index order.
+pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next_index = 0;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, next edge to look at)
+        let mut work = vec![(root, 0usize)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(top) = work.last_mut() {
+            let v = top.0;
+            let succ = edges.get(v).and_then(|e| e.get(top.1)).copied();
+            top.1 += 1;
+            match succ {
+                Some(w) if w < n => {
+                    if index[w] == usize::MAX {
+                        index[w] = next_index;
+                        low[w] = next_index;
+                        next_index += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    work.pop();
+                    if let Some(&(parent, _)) = work.last() {
+                        low[parent] = low[parent].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        let mut comp = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        let looped = comp.len() > 1 || edges.get(v).is_some_and(|e| e.contains(&v));
+                        if looped {
+                            comp.sort_unstable();
+                            out.push(comp);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `` `a`, `b` and `c` `` for messages (at most `max` names, then "and N more").
+pub(crate) fn name_list(tree: &Tree<'_>, members: &[usize], max: usize) -> String {
+    let names: Vec<String> = members
+        .iter()
+        .take(max)
+        .map(|&i| format!("`{}`", tree.id(i)))
+        .collect();
+    let rest = members.len().saturating_sub(max);
+    match (names.as_slice(), rest) {
+        ([one], 0) => one.clone(),
+        (all, 0) => {
+            let (last, init) = all
+                .split_last()
+                .map_or((String::new(), &[][..]), |(l, i)| (l.clone(), i));
+            format!("{} and {last}", init.join(", "))
+        }
+        (all, more) => format!("{} and {more} more", all.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_cycles_finds_each_cycle_once() {
+        // 0 -> 1 -> 2 -> 0, 3 -> 0 (tail), 4 -> 4
+        let next = [Some(1), Some(2), Some(0), Some(0), Some(4), None];
+        assert_eq!(link_cycles(&next), vec![vec![0, 1, 2], vec![4]]);
+    }
+
+    #[test]
+    fn components_with_a_cycle() {
+        let edges = vec![vec![1], vec![0, 2], vec![], vec![3], vec![]];
+        assert_eq!(cyclic_components(&edges), vec![vec![0, 1], vec![3]]);
+    }
+}
