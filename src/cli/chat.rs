@@ -716,18 +716,8 @@ fn watson_chat(ws: &fluxo::watson::Workspace, args: &ChatArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    if args.live {
-        return fail(
-            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
-                .into(),
-        );
-    }
-    let mut now = match super::run::clock(args.target.clock.as_deref()) {
-        Ok(n) => n,
-        Err(e) => return fail(e),
-    };
-    let context = match super::run::context_arg(args.target.context.as_deref()) {
-        Ok(c) => c,
+    let (mut now, context) = match super::run::watson_start(&args.target, args.live) {
+        Ok(x) => x,
         Err(e) => return fail(e),
     };
     let style = Style {

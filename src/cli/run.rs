@@ -93,13 +93,9 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let reader: Box<dyn BufRead> = if args.events == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match std::fs::File::open(&args.events) {
-            Ok(f) => Box::new(std::io::BufReader::new(f)),
-            Err(e) => return fail(format!("{}: {e}", args.events)),
-        }
+    let reader = match events_reader(&args.events) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
     if args.live {
         return run_live(bot, reader, &args, context);
@@ -239,27 +235,13 @@ fn run_watson(ws: &fluxo::watson::Workspace, args: &RunArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    if args.live {
-        return fail(
-            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
-                .into(),
-        );
-    }
-    let mut now = match clock(args.target.clock.as_deref()) {
-        Ok(n) => n,
+    let (mut now, context) = match watson_start(&args.target, args.live) {
+        Ok(x) => x,
         Err(e) => return fail(e),
     };
-    let context = match context_arg(args.target.context.as_deref()) {
-        Ok(c) => c,
+    let reader = match events_reader(&args.events) {
+        Ok(r) => r,
         Err(e) => return fail(e),
-    };
-    let reader: Box<dyn BufRead> = if args.events == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match std::fs::File::open(&args.events) {
-            Ok(f) => Box::new(std::io::BufReader::new(f)),
-            Err(e) => return fail(format!("{}: {e}", args.events)),
-        }
     };
     let mut session = fluxo::watson::WatsonSession::new(&args.session_id);
     let mut any_error = false;
@@ -315,4 +297,32 @@ fn run_watson(ws: &fluxo::watson::Workspace, args: &RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The events of `--events` (`-`: standard input).
+fn events_reader(events: &str) -> Result<Box<dyn BufRead>, String> {
+    if events == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    std::fs::File::open(events)
+        .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn BufRead>)
+        .map_err(|e| format!("{events}: {e}"))
+}
+
+/// The clock and the initial context of a conversation with a Watson workspace (which never
+/// goes `--live`).
+pub(crate) fn watson_start(
+    target: &FlowArgs,
+    live: bool,
+) -> Result<(i64, Option<Map<String, Json>>), String> {
+    if live {
+        return Err(
+            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
+                .into(),
+        );
+    }
+    Ok((
+        clock(target.clock.as_deref())?,
+        context_arg(target.context.as_deref())?,
+    ))
 }

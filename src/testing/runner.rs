@@ -263,16 +263,9 @@ pub fn run_watson_conversation(
     file_clock: Option<&str>,
     cov: &mut Coverage,
 ) -> ConversationResult {
-    let mut r = ConversationResult {
-        name: conv.name.clone(),
-        ..Default::default()
-    };
-    let mut now = match clock_ms(conv.clock.as_deref().or(file_clock)) {
-        Ok(n) => n,
-        Err(e) => {
-            r.failures.push(e);
-            return r;
-        }
+    let (mut r, mut now) = match begin(conv, file_clock) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let mut session = crate::watson::WatsonSession::new("test");
     let start = conv.start.clone().unwrap_or_default();
@@ -361,6 +354,25 @@ pub(crate) fn explain(e: &Error) -> String {
     msg
 }
 
+/// A conversation's result, still empty, and its clock; or its result when the clock is
+/// unreadable.
+fn begin(
+    conv: &Conversation,
+    file_clock: Option<&str>,
+) -> Result<(ConversationResult, i64), ConversationResult> {
+    let mut r = ConversationResult {
+        name: conv.name.clone(),
+        ..Default::default()
+    };
+    match clock_ms(conv.clock.as_deref().or(file_clock)) {
+        Ok(n) => Ok((r, n)),
+        Err(e) => {
+            r.failures.push(e);
+            Err(r)
+        }
+    }
+}
+
 fn clock_ms(c: Option<&str>) -> Result<i64, String> {
     c.unwrap_or(DEFAULT_CLOCK)
         .parse::<jiff::Timestamp>()
@@ -375,16 +387,9 @@ pub fn run_conversation(
     file_clock: Option<&str>,
     cov: &mut Coverage,
 ) -> ConversationResult {
-    let mut r = ConversationResult {
-        name: conv.name.clone(),
-        ..Default::default()
-    };
-    let mut now = match clock_ms(conv.clock.as_deref().or(file_clock)) {
-        Ok(n) => n,
-        Err(e) => {
-            r.failures.push(e);
-            return r;
-        }
+    let (mut r, mut now) = match begin(conv, file_clock) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let mut mocks = match Mocks::read(&conv.mocks) {
         Ok(m) => m,
