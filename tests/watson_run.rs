@@ -530,3 +530,58 @@ fn optional_slots_are_not_prompted() {
         json!([{ "dialog_node": "root" }])
     );
 }
+
+/// One user turn of the property below: what the user says and what the NLU found.
+fn step_strategy() -> impl proptest::strategy::Strategy<Value = (String, Option<(Value, Value)>)> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(("".to_owned(), None)),
+        Just(("blá".to_owned(), Some((json!([]), json!([]))))),
+        Just(("pizza".to_owned(), intent("pedir_pizza"))),
+        Just(("horário".to_owned(), intent("horario"))),
+        Just(("cadastro".to_owned(), intent("cadastro"))),
+        Just(("sim".to_owned(), intent("sim"))),
+        Just(("não".to_owned(), intent("nao"))),
+        Just(("cardápio".to_owned(), intent("cardapio"))),
+        Just((
+            "grande".to_owned(),
+            Some((
+                json!([]),
+                json!([{ "entity": "tamanho", "value": "grande", "location": [0, 6] }])
+            ))
+        )),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Stateless turns: a conversation whose context travels as JSON text between turns (as it
+    /// does between Watson's API and a client, or `fluxo watson message` runs) answers every
+    /// turn exactly as one whose context never leaves memory.
+    #[test]
+    fn the_context_alone_carries_the_conversation(steps in proptest::collection::vec(step_strategy(), 1..12)) {
+        let ws = model();
+        // The stateful side: a session as `fluxo run`, `chat` and `test` hold it.
+        let mut session = fluxo::watson::WatsonSession::new("prop");
+        let mut wire = serde_json::to_string(&json!({ "conversation_id": "prop" })).expect("json");
+        for (text, nlu) in steps {
+            let (intent, entities) = match &nlu {
+                Some((i, e)) => (
+                    i[0]["intent"].as_str().map(str::to_owned),
+                    e.as_array().cloned(),
+                ),
+                None => (None, None),
+            };
+            let stateful = session.handle(
+                &ws,
+                fluxo::engine::Event::User { text: text.clone(), intent, entities, confidence: Some(0.9) },
+                1_795_453_200_000,
+            );
+            let carried: Value = serde_json::from_str(&wire).expect("json");
+            let stateless = turn(&ws, &text, &carried, nlu);
+            proptest::prop_assert_eq!(&stateful, &fluxo::watson::outputs_of(&stateless));
+            proptest::prop_assert_eq!(&session.context, &stateless["context"]);
+            wire = serde_json::to_string(&stateless["context"]).expect("json");
+        }
+    }
+}
