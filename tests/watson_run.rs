@@ -585,3 +585,22 @@ proptest::proptest! {
         }
     }
 }
+
+/// A root node with `digress_in: not_available` cannot be digressed into: from inside a
+/// branch whose children do not match, the input goes to the next root node that can; from the
+/// root level, it fires as any node.
+#[test]
+fn not_available_nodes_take_no_digression() {
+    let ws = Workspace::from_value(&json!({ "dialog_nodes": [
+        { "dialog_node": "ask", "conditions": "#ask", "output": { "text": "Yes or no?" } },
+        { "dialog_node": "yes", "parent": "ask", "conditions": "#yes", "output": { "text": "Great." } },
+        { "dialog_node": "hours", "previous_sibling": "ask", "conditions": "#hours", "digress_in": "not_available",
+          "output": { "text": "9 to 5." } },
+        { "dialog_node": "else", "previous_sibling": "hours", "conditions": "anything_else", "output": { "text": "Sorry?" } } ] }))
+    .expect("workspace");
+    let asked = turn(&ws, "ask", &json!({}), intent("ask"));
+    let inside = turn(&ws, "hours?", &asked["context"], intent("hours"));
+    assert_eq!(visited(&inside), ["else"]);
+    let outside = turn(&ws, "hours?", &inside["context"], intent("hours"));
+    assert_eq!(visited(&outside), ["hours"]);
+}

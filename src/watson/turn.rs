@@ -179,7 +179,10 @@ impl<'w> Turn<'w> {
         let never_return = self.ws.nodes.get(w).and_then(|n| n.digress_out.as_deref())
             == Some("allow_all_never_return");
         for r in roots {
-            if self.cond(r) {
+            // A node with `digress_in: not_available` cannot be reached from inside a branch.
+            let closed =
+                self.ws.nodes.get(r).and_then(|n| n.digress_in.as_deref()) == Some("not_available");
+            if !closed && self.cond(r) {
                 let returns = !never_return
                     && self.ws.nodes.get(r).and_then(|n| n.digress_in.as_deref())
                         == Some("returns");
