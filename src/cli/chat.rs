@@ -81,7 +81,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    if let Some(ws) = super::run::watson_workspace(&args.target.flow) {
+    if let Some(ws) = fluxo::watson::Workspace::load(&args.target.flow) {
         return match ws {
             Ok(ws) => watson_chat(&ws, &args),
             Err(e) => fail(e),

@@ -42,7 +42,7 @@ pub(crate) fn run(args: GraphArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(ws) = super::run::watson_workspace(&args.flow) {
+    if let Some(ws) = fluxo::watson::Workspace::load(&args.flow) {
         return match ws {
             Ok(ws) => {
                 out!("{}", ws.draw(args.format == GraphFormat::Dot));

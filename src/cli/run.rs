@@ -75,7 +75,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    if let Some(ws) = watson_workspace(&args.target.flow) {
+    if let Some(ws) = fluxo::watson::Workspace::load(&args.target.flow) {
         return match ws {
             Ok(ws) => run_watson(&ws, &args),
             Err(e) => fail(e),
@@ -219,14 +219,6 @@ fn run_live(
 fn run_live(_: Bot, _: Box<dyn BufRead>, _: &RunArgs, _: Option<Map<String, Json>>) -> ExitCode {
     eprintln!("error: --live needs fluxo built with the `drivers` feature");
     ExitCode::from(2)
-}
-
-/// The Watson workspace at `path`, when the file is one (plain or wrapped export).
-pub(crate) fn watson_workspace(path: &Path) -> Option<Result<fluxo::watson::Workspace, String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: Json = serde_json::from_str(&text).ok()?;
-    fluxo::watson::unwrap(&v)?;
-    Some(fluxo::watson::Workspace::from_value(&v).map_err(|e| format!("{}: {e}", path.display())))
 }
 
 /// `fluxo run` on a Watson workspace: each `user` event is one `/message` turn.

@@ -90,31 +90,30 @@ fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// The Watson workspaces among the files under `paths`, by file stem.
-fn load_workspaces(
+/// Watson workspaces served beside the flows, by file stem.
+type Workspaces = std::collections::BTreeMap<String, Arc<fluxo::watson::Workspace>>;
+
+/// Loads every bot and every Watson workspace among the files under `paths` (each file read
+/// once to tell which it is); names are file stems and must be unique.
+fn load_bots(
     paths: &[PathBuf],
-) -> Result<std::collections::BTreeMap<String, Arc<fluxo::watson::Workspace>>, String> {
-    let mut out = std::collections::BTreeMap::new();
+    integrations: Option<&Path>,
+) -> Result<(Vec<NamedBot>, Workspaces), String> {
+    let mut workspaces = Workspaces::new();
+    let mut files = Vec::new();
     for f in flow_files(paths)? {
-        if let Some(ws) = super::run::watson_workspace(&f) {
-            let name = f
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
-                .to_owned();
-            out.insert(name, Arc::new(ws?));
+        match fluxo::watson::Workspace::load(&f) {
+            Some(ws) => {
+                let name = f
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("")
+                    .to_owned();
+                workspaces.insert(name, Arc::new(ws?));
+            }
+            None => files.push(f),
         }
     }
-    Ok(out)
-}
-
-/// Loads every bot; names are file stems and must be unique. Watson workspaces are left to
-/// [`load_workspaces`].
-fn load_bots(paths: &[PathBuf], integrations: Option<&Path>) -> Result<Vec<NamedBot>, String> {
-    let files: Vec<PathBuf> = flow_files(paths)?
-        .into_iter()
-        .filter(|f| super::run::watson_workspace(f).is_none())
-        .collect();
     let integrations = integrations.map(Path::to_path_buf).or_else(|| {
         let dir = files.first()?.parent()?;
         let beside = dir.join("integrations.json");
@@ -146,7 +145,7 @@ fn load_bots(paths: &[PathBuf], integrations: Option<&Path>) -> Result<Vec<Named
             source: Some((f.display().to_string(), bytes)),
         });
     }
-    Ok(bots)
+    Ok((bots, workspaces))
 }
 
 /// Every `{ "env": NAME }` of an integration a served flow can hand over to must name a set,
@@ -201,12 +200,8 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    let bots = match load_bots(&args.flows, args.integrations.as_deref()) {
+    let (bots, workspaces) = match load_bots(&args.flows, args.integrations.as_deref()) {
         Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let workspaces = match load_workspaces(&args.flows) {
-        Ok(w) => w,
         Err(e) => return fail(e),
     };
     if let Err(e) = check_secrets(&bots) {
@@ -316,7 +311,7 @@ async fn shutdown_signal() {
 
 /// `fluxo deploy-check`: which sessions in the store the new flows would strand.
 pub(crate) fn deploy_check(args: DeployCheckArgs) -> ExitCode {
-    let bots = match load_bots(&args.flows, args.integrations.as_deref()) {
+    let (bots, _) = match load_bots(&args.flows, args.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");

@@ -37,7 +37,7 @@ pub(crate) fn run(args: WatsonArgs) -> ExitCode {
     };
     match args.command {
         WatsonCommand::Message { workspace, clock } => {
-            let ws = match super::run::watson_workspace(&workspace) {
+            let ws = match fluxo::watson::Workspace::load(&workspace) {
                 Some(Ok(ws)) => ws,
                 Some(Err(e)) => return fail(e),
                 None => {

@@ -229,6 +229,13 @@ pub(crate) fn loops_without_input(flow: &CompiledFlow, unread: &[Unread]) -> Vec
             }
         })
         .collect();
+    cyclic_components(&edges)
+}
+
+/// The strongly connected components of a graph (Tarjan, iterative) that contain a cycle:
+/// more than one node, or one node with an edge to itself. Members in index order.
+pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0usize; n];
     let mut on_stack = vec![false; n];
@@ -239,42 +246,51 @@ pub(crate) fn loops_without_input(flow: &CompiledFlow, unread: &[Unread]) -> Vec
         if index[root] != usize::MAX {
             continue;
         }
-        // (node, next edge position)
+        // (node, next edge to look at)
         let mut work = vec![(root, 0usize)];
-        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
-            if *pos == 0 && index[v] == usize::MAX {
-                index[v] = next_index;
-                low[v] = next_index;
-                next_index += 1;
-                stack.push(v);
-                on_stack[v] = true;
-            }
-            if let Some(&w) = edges[v].get(*pos) {
-                *pos += 1;
-                if index[w] == usize::MAX {
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            work.pop();
-            if let Some(&(u, _)) = work.last() {
-                low[u] = low[u].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut comp = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    comp.push(w);
-                    if w == v {
-                        break;
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(top) = work.last_mut() {
+            let v = top.0;
+            let succ = edges.get(v).and_then(|e| e.get(top.1)).copied();
+            top.1 += 1;
+            match succ {
+                Some(w) if w < n => {
+                    if index[w] == usize::MAX {
+                        index[w] = next_index;
+                        low[w] = next_index;
+                        next_index += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
                     }
                 }
-                let cyclic = comp.len() > 1 || edges[v].contains(&v);
-                if cyclic {
-                    comp.sort_unstable();
-                    out.push(comp);
+                Some(_) => {}
+                None => {
+                    work.pop();
+                    if let Some(&(parent, _)) = work.last() {
+                        low[parent] = low[parent].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        let mut comp = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        let looped = comp.len() > 1 || edges.get(v).is_some_and(|e| e.contains(&v));
+                        if looped {
+                            comp.sort_unstable();
+                            out.push(comp);
+                        }
+                    }
                 }
             }
         }

@@ -151,7 +151,7 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>
     let flow_path = dir.join(&file.flow);
     result.flow = flow_path.canonicalize().unwrap_or(flow_path.clone());
     let integ = file.integrations.as_ref().map(|i| dir.join(i));
-    let target = match watson_workspace(&flow_path) {
+    let target = match crate::watson::Workspace::load(&flow_path) {
         Some(Ok(ws)) => Target::Watson(std::sync::Arc::new(ws)),
         Some(Err(e)) => {
             result.error = Some(e);
@@ -243,14 +243,6 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>
         }
     }
     (result, Some(target))
-}
-
-/// The Watson workspace at `path`, when the file is one.
-fn watson_workspace(path: &Path) -> Option<Result<crate::watson::Workspace, String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: Json = serde_json::from_str(&text).ok()?;
-    crate::watson::unwrap(&v)?;
-    Some(crate::watson::Workspace::from_value(&v).map_err(|e| format!("{}: {e}", path.display())))
 }
 
 /// Runs one conversation against a Watson workspace: `user` steps are `/message` turns

@@ -685,15 +685,7 @@ impl<'w> Turn<'w> {
             }
             Ok(x) => {
                 let flags = self.scope_flags();
-                let scope = Scope {
-                    context: &self.context,
-                    contact: &NULL,
-                    input: &self.input,
-                    intents: &self.intents,
-                    entities: &self.entities,
-                    env: &NULL,
-                    system: &flags,
-                };
+                let scope = self.scope(&flags);
                 match x.condition(&scope) {
                     Ok(b) => b,
                     Err(e) => {
@@ -703,6 +695,19 @@ impl<'w> Turn<'w> {
                     }
                 }
             }
+        }
+    }
+
+    /// What expressions read, with `flags` from [`Self::scope_flags`].
+    fn scope<'a>(&'a self, flags: &'a Json) -> Scope<'a> {
+        Scope {
+            context: &self.context,
+            contact: &NULL,
+            input: &self.input,
+            intents: &self.intents,
+            entities: &self.entities,
+            env: &NULL,
+            system: flags,
         }
     }
 
@@ -726,15 +731,7 @@ impl<'w> Turn<'w> {
                     return Json::String(t);
                 }
                 let flags = self.scope_flags();
-                let scope = Scope {
-                    context: &self.context,
-                    contact: &NULL,
-                    input: &self.input,
-                    intents: &self.intents,
-                    entities: &self.entities,
-                    env: &NULL,
-                    system: &flags,
-                };
+                let scope = self.scope(&flags);
                 match crate::expr::render(&t, Dialect::Watson, &scope) {
                     Ok(v) => v,
                     Err(e) => {

@@ -97,6 +97,19 @@ pub fn unwrap(v: &Json) -> Option<&Json> {
 }
 
 impl Workspace {
+    /// The workspace in file `path`: `None` when the file is not one (not readable, not JSON,
+    /// or JSON of another kind), else the workspace or why it cannot run.
+    pub fn load(path: &std::path::Path) -> Option<Result<Workspace, String>> {
+        let text = std::fs::read_to_string(path).ok()?;
+        // Most files are not workspaces: no need to parse those that cannot be.
+        if !text.contains("\"dialog_nodes\"") {
+            return None;
+        }
+        let v: Json = serde_json::from_str(&text).ok()?;
+        unwrap(&v)?;
+        Some(Workspace::from_value(&v).map_err(|e| format!("{}: {e}", path.display())))
+    }
+
     /// Reads a workspace file (plain or wrapped export).
     pub fn from_json(text: &str) -> Result<Workspace, Error> {
         let v: Json = serde_json::from_str(text)

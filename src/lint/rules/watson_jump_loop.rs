@@ -1,7 +1,8 @@
 //! `watson-jump-loop`
 
-use super::watson_tree::{cyclic_components, name_list, Tree};
+use super::watson_tree::{name_list, Tree};
 use super::WatsonRule;
+use crate::compile::graph::cyclic_components;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 
 declare_rule! {

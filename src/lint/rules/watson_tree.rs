@@ -203,71 +203,27 @@ pub(crate) fn link_cycles(next: &[Option<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
-/// The strongly connected components of a graph (Tarjan, iterative) that contain a cycle:
-/// more than one node, or one node with an edge to itself. Members in index order.
-pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let n = edges.len();
-    let mut index = vec![usize::MAX; n];
-    let mut low = vec![0usize; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut next_index = 0;
-    let mut out = Vec::new();
-    for root in 0..n {
-        if index[root] != usize::MAX {
-            continue;
-        }
-        // (node, next edge to look at)
-        let mut work = vec![(root, 0usize)];
-        index[root] = next_index;
-        low[root] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(top) = work.last_mut() {
-            let v = top.0;
-            let succ = edges.get(v).and_then(|e| e.get(top.1)).copied();
-            top.1 += 1;
-            match succ {
-                Some(w) if w < n => {
-                    if index[w] == usize::MAX {
-                        index[w] = next_index;
-                        low[w] = next_index;
-                        next_index += 1;
-                        stack.push(w);
-                        on_stack[w] = true;
-                        work.push((w, 0));
-                    } else if on_stack[w] {
-                        low[v] = low[v].min(index[w]);
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    work.pop();
-                    if let Some(&(parent, _)) = work.last() {
-                        low[parent] = low[parent].min(low[v]);
-                    }
-                    if low[v] == index[v] {
-                        let mut comp = Vec::new();
-                        while let Some(w) = stack.pop() {
-                            on_stack[w] = false;
-                            comp.push(w);
-                            if w == v {
-                                break;
-                            }
-                        }
-                        let looped = comp.len() > 1 || edges.get(v).is_some_and(|e| e.contains(&v));
-                        if looped {
-                            comp.sort_unstable();
-                            out.push(comp);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out.sort();
-    out
+/// A defined name `name` was probably meant as: the same but for case, else one within two
+/// edits (a farther one may mean the opposite: `negative_reaction` is not
+/// `positive_reaction`).
+pub(crate) fn near_spelling<'a>(
+    name: &str,
+    known: &std::collections::HashSet<&'a str>,
+) -> Option<&'a str> {
+    let mut known: Vec<&str> = known.iter().copied().collect();
+    known.sort_unstable();
+    known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .or_else(|| {
+            known
+                .iter()
+                .map(|k| (crate::text::levenshtein(k, name), k))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, k)| k)
+        })
+        .copied()
 }
 
 /// `` `a`, `b` and `c` `` for messages (at most `max` names, then "and N more").
@@ -304,6 +260,9 @@ mod tests {
     #[test]
     fn components_with_a_cycle() {
         let edges = vec![vec![1], vec![0, 2], vec![], vec![3], vec![]];
-        assert_eq!(cyclic_components(&edges), vec![vec![0, 1], vec![3]]);
+        assert_eq!(
+            crate::compile::graph::cyclic_components(&edges),
+            vec![vec![0, 1], vec![3]]
+        );
     }
 }

@@ -3,7 +3,6 @@
 use crate::compile::Place;
 use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::expr::{Expr, ExprKind};
-use crate::text::levenshtein;
 use std::collections::HashSet;
 
 declare_rule! {
@@ -44,29 +43,14 @@ pub(crate) fn check_expr(
             place.at(&x.span),
             format!("the workspace defines no entity `{name}`: Watson never detects it"),
         );
-        let mut known: Vec<&str> = entities.iter().copied().collect();
-        known.sort_unstable();
         let literal = ["true", "false"]
             .iter()
             .find(|l| name.eq_ignore_ascii_case(l))
             .map(|l| format!("for the condition that is always {l}, write `{l}` without `@`"));
-        let help = literal
-            .or_else(|| {
-                known
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(name))
-                    .map(|k| format!("did you mean `@{k}`?"))
-            })
-            .or_else(|| {
-                // Only a near spelling: a farther one may mean the opposite
-                // (`negative_reaction` is not `positive_reaction`).
-                known
-                    .iter()
-                    .map(|k| (levenshtein(k, name), *k))
-                    .filter(|(d, _)| *d <= 2)
-                    .min()
-                    .map(|(_, k)| format!("did you mean `@{k}`?"))
-            });
+        let help = literal.or_else(|| {
+            super::watson_tree::near_spelling(name, entities)
+                .map(|k| format!("did you mean `@{k}`?"))
+        });
         if let Some(h) = help {
             d = d.help(h);
         }
