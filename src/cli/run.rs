@@ -111,18 +111,10 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         err
     };
     let mut first = true;
-    for (n, line) in reader.lines().enumerate() {
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => return fail(format!("{}:{}: {e}", args.events, n + 1)),
-        };
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with("//") {
-            continue;
-        }
-        let event: Event = match serde_json::from_str(trimmed) {
+    for event in events(reader, &args.events) {
+        let event = match event {
             Ok(e) => e,
-            Err(e) => return fail(format!("{}:{}: not an event: {e}", args.events, n + 1)),
+            Err(e) => return fail(e),
         };
         let event = match (first, event) {
             // The flags fill what the first `start` leaves out.
@@ -244,18 +236,10 @@ fn run_watson(ws: &fluxo::watson::Workspace, args: &RunArgs) -> ExitCode {
         }
     };
     let mut first = true;
-    for (n, line) in reader.lines().enumerate() {
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => return fail(format!("{}:{}: {e}", args.events, n + 1)),
-        };
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with("//") {
-            continue;
-        }
-        let event: Event = match serde_json::from_str(trimmed) {
+    for event in events(reader, &args.events) {
+        let event = match event {
             Ok(e) => e,
-            Err(e) => return fail(format!("{}:{}: not an event: {e}", args.events, n + 1)),
+            Err(e) => return fail(e),
         };
         if first && !matches!(event, Event::Start { .. }) {
             let start = Event::Start {
@@ -289,6 +273,25 @@ fn run_watson(ws: &fluxo::watson::Workspace, args: &RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The events of a reader, one JSON object a line (blank lines and `//` comments skipped);
+/// a line that is not an event is an error naming `name` and the line.
+fn events(
+    reader: Box<dyn BufRead>,
+    name: &str,
+) -> impl Iterator<Item = Result<Event, String>> + '_ {
+    reader.lines().enumerate().filter_map(move |(n, line)| {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => return Some(Err(format!("{name}:{}: {e}", n + 1))),
+        };
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("//") {
+            return None;
+        }
+        Some(serde_json::from_str(t).map_err(|e| format!("{name}:{}: not an event: {e}", n + 1)))
+    })
 }
 
 /// The events of `--events` (`-`: standard input).
