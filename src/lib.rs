@@ -37,6 +37,7 @@ mod schema;
 mod source;
 mod text;
 
+pub mod conversation;
 #[cfg(feature = "drivers")]
 pub mod drivers;
 pub mod engine;
@@ -44,6 +45,7 @@ pub mod expr;
 pub mod graph;
 pub mod lint;
 pub mod nlu;
+pub mod playground;
 #[cfg(feature = "drivers")]
 pub mod runtime;
 pub mod testing;

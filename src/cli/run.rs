@@ -1,13 +1,14 @@
 //! `fluxo run`: events in (JSON lines), outputs out (JSON lines).
 
 use clap::Args;
+use fluxo::conversation::{AnyDialog, Dialog};
 use fluxo::engine::{Bot, Event, Output};
 use serde_json::{Map, Value as Json};
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The flow and how a conversation with it starts (shared by `run` and `chat`).
+/// The flow or workspace and how a conversation with it starts (shared by `run` and `chat`).
 #[derive(Debug, Args)]
 pub struct FlowArgs {
     /// The flow.
@@ -46,9 +47,22 @@ pub struct RunArgs {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-/// Loads a bot from a flow path and an optional integrations path (default: beside the flow).
-pub(crate) fn load_bot(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
-    fluxo::testing::load(flow, integrations)
+/// Loads the dialog of `--flow`: a workspace, or a flow with its integrations (by default
+/// `integrations.json` beside it).
+pub(crate) fn load(target: &FlowArgs) -> Result<AnyDialog, String> {
+    fluxo::conversation::load(&target.flow, target.integrations.as_deref())
+        .map_err(|e| e.detail().to_owned())
+}
+
+/// The bot of a dialog that may go `--live` (a flow: a workspace never hands over).
+pub(crate) fn live_bot(dialog: AnyDialog) -> Result<Bot, String> {
+    match dialog {
+        AnyDialog::Flow(bot) => Ok(*bot),
+        _ => Err(
+            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
+                .into(),
+        ),
+    }
 }
 
 /// Milliseconds since the epoch for `--clock`, or now.
@@ -75,14 +89,8 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    if let Some(ws) = fluxo::watson::Workspace::load(&args.target.flow) {
-        return match ws {
-            Ok(ws) => run_watson(&ws, &args),
-            Err(e) => fail(e),
-        };
-    }
-    let bot = match load_bot(&args.target.flow, args.target.integrations.as_deref()) {
-        Ok(b) => b,
+    let dialog = match load(&args.target) {
+        Ok(d) => d,
         Err(e) => return fail(e),
     };
     let mut now = match clock(args.target.clock.as_deref()) {
@@ -98,9 +106,12 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if args.live {
-        return run_live(bot, reader, &args, context);
+        return match live_bot(dialog) {
+            Ok(bot) => run_live(bot, reader, &args, context),
+            Err(e) => fail(e),
+        };
     }
-    let mut session = bot.new_session(&args.session_id);
+    let mut state = dialog.new_state(&args.session_id);
     let mut any_error = false;
     let emit = |outputs: Vec<Output>| -> bool {
         let mut err = false;
@@ -136,14 +147,14 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
                     context: context.clone(),
                     contact: None,
                 };
-                any_error |= emit(bot.handle(&mut session, start, now));
+                any_error |= emit(dialog.handle(&mut state, start, now));
                 other
             }
             (false, other) => other,
         };
         first = false;
         now = event.clock_after(now);
-        any_error |= emit(bot.handle(&mut session, event, now));
+        any_error |= emit(dialog.handle(&mut state, event, now));
     }
     if any_error {
         ExitCode::from(1)
@@ -213,68 +224,6 @@ fn run_live(_: Bot, _: Box<dyn BufRead>, _: &RunArgs, _: Option<Map<String, Json
     ExitCode::from(2)
 }
 
-/// `fluxo run` on a Watson workspace: each `user` event is one `/message` turn.
-fn run_watson(ws: &fluxo::watson::Workspace, args: &RunArgs) -> ExitCode {
-    let fail = |m: String| {
-        eprintln!("error: {m}");
-        ExitCode::from(2)
-    };
-    let (mut now, context) = match watson_start(&args.target, args.live) {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
-    let reader = match events_reader(&args.events) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    let mut session = fluxo::watson::WatsonSession::new(&args.session_id);
-    let mut any_error = false;
-    let mut emit = |outputs: Vec<Output>| {
-        for o in outputs {
-            any_error |= matches!(o, Output::Error { .. });
-            outln!("{}", serde_json::to_string(&o).unwrap_or_default());
-        }
-    };
-    let mut first = true;
-    for event in events(reader, &args.events) {
-        let event = match event {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
-        if first && !matches!(event, Event::Start { .. }) {
-            let start = Event::Start {
-                channel: None,
-                context: context.clone(),
-                contact: None,
-            };
-            emit(session.handle(ws, start, now));
-        }
-        let event = match (first, event) {
-            (
-                true,
-                Event::Start {
-                    channel,
-                    context: c,
-                    contact,
-                },
-            ) => Event::Start {
-                channel,
-                context: c.or_else(|| context.clone()),
-                contact,
-            },
-            (_, e) => e,
-        };
-        first = false;
-        now = event.clock_after(now);
-        emit(session.handle(ws, event, now));
-    }
-    if any_error {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
 /// The events of a reader, one JSON object a line (blank lines and `//` comments skipped);
 /// a line that is not an event is an error naming `name` and the line.
 fn events(
@@ -302,22 +251,4 @@ fn events_reader(events: &str) -> Result<Box<dyn BufRead>, String> {
     std::fs::File::open(events)
         .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn BufRead>)
         .map_err(|e| format!("{events}: {e}"))
-}
-
-/// The clock and the initial context of a conversation with a Watson workspace (which never
-/// goes `--live`).
-pub(crate) fn watson_start(
-    target: &FlowArgs,
-    live: bool,
-) -> Result<(i64, Option<Map<String, Json>>), String> {
-    if live {
-        return Err(
-            "--live is for flows that hand over to a live chat; a Watson workspace runs offline"
-                .into(),
-        );
-    }
-    Ok((
-        clock(target.clock.as_deref())?,
-        context_arg(target.context.as_deref())?,
-    ))
 }

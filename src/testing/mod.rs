@@ -6,6 +6,9 @@
 //! and the clock do, and `expect` steps that check what the bot did in answer to the step
 //! before. A golden transcript (`golden`) pins everything the bot did, and shows a diff that
 //! names the line when it changes; `fluxo test --bless` rewrites it.
+//!
+//! The runner is written once on [`crate::conversation::Dialog`], so a test file runs on a
+//! builder flow or a Watson workspace alike.
 
 mod coverage;
 mod discover;
@@ -14,15 +17,16 @@ mod golden;
 mod mocks;
 mod runner;
 
-pub use coverage::{Coverage, CoverageReport, HandoverCoverage};
+pub use crate::conversation::Coverage;
+pub use coverage::{CoverageReport, HandoverCoverage};
 pub use discover::discover;
 pub use format::{
     conversation_from_events, parse_duration, Conversation, Expect, Start, Step, TestFile,
     STEP_KINDS,
 };
 pub use runner::{
-    load, run_conversation, run_file, run_watson_conversation, ConversationResult, FileResult,
-    RunOptions, Target, DEFAULT_CLOCK,
+    load, run_conversation, run_file, ConversationResult, FileResult, RunOptions, Target,
+    DEFAULT_CLOCK,
 };
 
 use crate::diagnostic::{Diagnostic, Location};

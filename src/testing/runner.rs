@@ -1,13 +1,12 @@
 //! The runner behind `fluxo test`: each conversation on a fresh session, host actions answered
 //! from the test's mocks, expectations checked, the transcript compared with its golden file.
 
-use super::coverage::{Coverage, Tracker};
 use super::format::{Conversation, Expect, Step, TestFile};
 use super::golden::{diff, split_golden};
 use super::mocks::Mocks;
+use crate::conversation::{Coverage, Dialog, Trace, View};
 use crate::domain::{CloseStatus, Event, Output, Speaker};
-use crate::engine::{Bot, Session};
-use crate::error::Error;
+use crate::engine::Bot;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -103,13 +102,8 @@ impl RunOptions {
     }
 }
 
-/// What a test file runs against: a builder flow, or a Watson workspace.
-pub enum Target {
-    /// A builder flow.
-    Flow(Box<Bot>),
-    /// A Watson Assistant workspace.
-    Watson(std::sync::Arc<crate::watson::Workspace>),
-}
+/// What a test file runs against: a builder flow or a Watson workspace.
+pub use crate::conversation::AnyDialog as Target;
 
 /// Runs one test file. Never panics on bad input: a file that cannot run reports why.
 pub fn run_file(path: &Path, opts: RunOptions) -> (FileResult, Option<Target>) {
@@ -151,19 +145,12 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>
     let flow_path = dir.join(&file.flow);
     result.flow = flow_path.canonicalize().unwrap_or(flow_path.clone());
     let integ = file.integrations.as_ref().map(|i| dir.join(i));
-    let target = match crate::watson::Workspace::load(&flow_path) {
-        Some(Ok(ws)) => Target::Watson(std::sync::Arc::new(ws)),
-        Some(Err(e)) => {
-            result.error = Some(e);
+    let target = match crate::conversation::load(&flow_path, integ.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            result.error = Some(e.detail().to_owned());
             return (result, None);
         }
-        None => match load(&flow_path, integ.as_deref()) {
-            Ok(b) => Target::Flow(Box::new(b)),
-            Err(e) => {
-                result.error = Some(e);
-                return (result, None);
-            }
-        },
     };
     let golden_path = file.golden.as_ref().map(|g| dir.join(g));
     let golden = golden_path
@@ -181,14 +168,7 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>
             continue;
         }
         let started = Instant::now();
-        let mut r = match &target {
-            Target::Flow(bot) => {
-                run_conversation(bot, conv, file.clock.as_deref(), &mut result.coverage)
-            }
-            Target::Watson(ws) => {
-                run_watson_conversation(ws, conv, file.clock.as_deref(), &mut result.coverage)
-            }
-        };
+        let mut r = run_conversation(&target, conv, file.clock.as_deref(), &mut result.coverage);
         if !names.insert(conv.name.clone()) {
             r.failures.push(format!(
                 "another conversation in this file is also named `{}`",
@@ -245,105 +225,10 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>
     (result, Some(target))
 }
 
-/// Runs one conversation against a Watson workspace: `user` steps are `/message` turns
-/// (with the step's `intent` and `entities` when it gives them, else the offline NLU's),
-/// `action_result` answers a client action, `advance` moves the clock. Coverage counts the
-/// nodes visited and the `jump_to` edges taken.
-pub fn run_watson_conversation(
-    ws: &crate::watson::Workspace,
-    conv: &Conversation,
-    file_clock: Option<&str>,
-    cov: &mut Coverage,
-) -> ConversationResult {
-    let (mut r, mut now) = match begin(conv, file_clock) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mut session = crate::watson::WatsonSession::new("test");
-    let start = conv.start.clone().unwrap_or_default();
-    let feed = |session: &mut crate::watson::WatsonSession,
-                r: &mut ConversationResult,
-                cov: &mut Coverage,
-                ev: Event,
-                now: i64| {
-        r.transcript.push_str(&format!(
-            "> {}\n",
-            serde_json::to_string(&ev).unwrap_or_default()
-        ));
-        let out = session.handle(ws, ev, now);
-        let mut prev: Option<&str> = None;
-        for o in &out {
-            r.transcript.push_str(&format!(
-                "  {}\n",
-                serde_json::to_string(o).unwrap_or_default()
-            ));
-            if let Output::NodeEntered { id } = o {
-                cov.nodes.insert(id.clone());
-                if let Some(p) = prev.filter(|p| ws.jumps_to(p, id)) {
-                    cov.edges.insert(format!("{p} -> {id}"));
-                }
-                prev = Some(id);
-            }
-        }
-        out
-    };
-    let first = Event::Start {
-        channel: start.channel,
-        context: start.context,
-        contact: start.contact,
-    };
-    let mut last = feed(&mut session, &mut r, cov, first, now);
-    let empty = Json::Object(serde_json::Map::new());
-    for (i, step) in conv.steps.iter().enumerate() {
-        match Step::parse(step) {
-            Err(e) => r.failures.push(format!("step {}: {e}", i + 1)),
-            Ok(Step::Expect(e)) => {
-                let mut context = session.context.clone();
-                if let Some(c) = context.as_object_mut() {
-                    c.remove("system");
-                }
-                let focus = session
-                    .context
-                    .pointer("/system/dialog_stack")
-                    .and_then(Json::as_array)
-                    .and_then(|s| s.last())
-                    .and_then(|t| t.get("dialog_node"))
-                    .and_then(Json::as_str)
-                    .map(str::to_owned);
-                let view = View {
-                    focus: focus.as_deref(),
-                    context: &context,
-                    contact: &empty,
-                };
-                for f in check(&e, &last, &view) {
-                    r.failures.push(format!("step {} (expect): {f}", i + 1));
-                }
-            }
-            Ok(Step::Event(ev)) => {
-                now = ev.clock_after(now);
-                last = feed(&mut session, &mut r, cov, ev, now);
-            }
-        }
-    }
-    r
-}
-
 /// Loads a flow and its integrations (default: `integrations.json` beside the flow). A flow
 /// that cannot run is refused with every blocking finding, one per line, with its position.
 pub fn load(flow: &Path, integrations: Option<&Path>) -> Result<Bot, String> {
-    Bot::from_files(flow, integrations).map_err(|e| explain(&e))
-}
-
-/// An error with each of its findings on a line of its own.
-pub(crate) fn explain(e: &Error) -> String {
-    let mut msg = e.detail().to_owned();
-    for f in e.findings() {
-        msg.push_str(&format!(
-            "\n  {}:{}:{}: {} [{}]",
-            f.file, f.line, f.column, f.message, f.code
-        ));
-    }
-    msg
+    crate::conversation::load_flow(flow, integrations).map_err(|e| e.detail().to_owned())
 }
 
 /// A conversation's result, still empty, and its clock; or its result when the clock is
@@ -372,9 +257,11 @@ fn clock_ms(c: Option<&str>) -> Result<i64, String> {
         .map_err(|e| format!("clock: {e}"))
 }
 
-/// Runs one conversation, recording coverage.
-pub fn run_conversation(
-    bot: &Bot,
+/// Runs one conversation on a fresh state of `dialog` (a flow, a workspace, or either),
+/// recording coverage: host actions are answered from the conversation's mocks, or by the
+/// `action_result` step that follows; `expect` steps check the outputs of the step before.
+pub fn run_conversation<D: Dialog + ?Sized>(
+    dialog: &D,
     conv: &Conversation,
     file_clock: Option<&str>,
     cov: &mut Coverage,
@@ -390,9 +277,9 @@ pub fn run_conversation(
             return r;
         }
     };
-    let mut s = bot.new_session("test");
+    let mut s = dialog.new_state("test");
     let start = conv.start.clone().unwrap_or_default();
-    let mut tracker = Tracker::default();
+    let mut trace = Trace::default();
     let steps: Vec<Result<Step, String>> = conv.steps.iter().map(Step::parse).collect();
     // An action no mock answers is fine when the next event step answers it (`action_result`,
     // as `fluxo chat`'s `/result` records it).
@@ -409,26 +296,26 @@ pub fn run_conversation(
         contact: start.contact,
     };
     let mut ctx = Feed {
-        bot,
+        dialog,
         mocks: &mut mocks,
         r: &mut r,
-        t: &mut tracker,
+        trace: &mut trace,
     };
     let mut last = ctx.feed(&mut s, first, now, answered_from(0));
     for (i, step) in steps.iter().enumerate() {
         match step {
             Err(e) => ctx.r.failures.push(format!("step {}: {e}", i + 1)),
             Ok(Step::Expect(e)) => {
-                for f in check(e, &last, &View::of(&s)) {
+                for f in check(e, &last, &dialog.view(&s)) {
                     ctx.r.failures.push(format!("step {} (expect): {f}", i + 1));
                 }
             }
             Ok(Step::Event(ev)) => {
                 let mut ev = ev.clone();
-                // A step without `id` answers whatever action the bot waits for.
+                // A step without `id` answers whatever action the conversation waits for.
                 if let Event::ActionResult { id, .. } = &mut ev {
                     if id.is_empty() {
-                        if let Some((waiting, _)) = s.awaiting_action() {
+                        if let Some((waiting, _)) = dialog.view(&s).awaiting_action {
                             *id = waiting.to_owned();
                         }
                     }
@@ -438,23 +325,23 @@ pub fn run_conversation(
             }
         }
     }
-    tracker.into(cov);
+    trace.finish(cov);
     r
 }
 
-/// What feeding events needs besides the session.
-struct Feed<'a> {
-    bot: &'a Bot,
+/// What feeding events needs besides the state.
+struct Feed<'a, D: ?Sized> {
+    dialog: &'a D,
     mocks: &'a mut Mocks,
     r: &'a mut ConversationResult,
-    t: &'a mut Tracker,
+    trace: &'a mut Trace,
 }
 
-impl Feed<'_> {
+impl<D: Dialog + ?Sized> Feed<'_, D> {
     /// Feeds an event, answers host actions from the mocks, appends to the transcript.
     /// `answered`: the next event step is an `action_result`, so an action left unanswered
     /// here is answered there.
-    fn feed(&mut self, s: &mut Session, ev: Event, now: i64, answered: bool) -> Vec<Output> {
+    fn feed(&mut self, s: &mut D::State, ev: Event, now: i64, answered: bool) -> Vec<Output> {
         let mut pending = vec![ev];
         let mut all = Vec::new();
         // Each mock answer may trigger another action; bounded so a flow that loops on an
@@ -465,12 +352,13 @@ impl Feed<'_> {
                 "> {}\n",
                 serde_json::to_string(&ev).unwrap_or_default()
             ));
-            for o in self.bot.handle(s, ev, now) {
+            let out = self.dialog.handle(s, ev, now);
+            self.dialog.trace(self.trace, &out);
+            for o in out {
                 self.r.transcript.push_str(&format!(
                     "  {}\n",
                     serde_json::to_string(&o).unwrap_or_default()
                 ));
-                self.t.see(self.bot, &o);
                 if let Output::ActionRequested {
                     id,
                     name,
@@ -515,23 +403,6 @@ fn get_path<'a>(v: &'a Json, path: &str) -> Option<&'a Json> {
         Json::Object(m) => m.get(seg),
         _ => None,
     })
-}
-
-/// What an expectation reads of a conversation besides its outputs.
-struct View<'a> {
-    focus: Option<&'a str>,
-    context: &'a Json,
-    contact: &'a Json,
-}
-
-impl<'a> View<'a> {
-    fn of(s: &'a Session) -> View<'a> {
-        View {
-            focus: s.focus.as_deref(),
-            context: &s.context,
-            contact: &s.contact,
-        }
-    }
 }
 
 /// Checks an expectation; returns what did not hold.
@@ -667,8 +538,8 @@ fn check(e: &Expect, out: &[Output], s: &View<'_>) -> Vec<String> {
         }
     }
     for (label, want, have) in [
-        ("context", &e.context, s.context),
-        ("contact", &e.contact, s.contact),
+        ("context", &e.context, &*s.context),
+        ("contact", &e.contact, &*s.contact),
     ] {
         for (k, v) in want.iter().flatten() {
             let got = have.get(k);
