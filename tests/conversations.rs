@@ -1,7 +1,8 @@
 //! Conversation tests — the format `fluxo test` offers users — run on the project's own flows
 //! and engine behaviours; plus the author's loop as a user lives it: coverage that notices a
 //! deleted branch, a golden transcript that names the changed line, `--bless`, and `fluxo
-//! chat` driven through a pseudo-terminal, saved with `/save` and replayed by `fluxo test`.
+//! chat` driven through a pseudo-terminal, on a flow and on a Watson workspace, saved with `/save`
+//! and replayed by `fluxo test`.
 
 mod common;
 
@@ -295,4 +296,90 @@ fn chat_colours_on_a_terminal_unless_no_color() {
         p.send_line("/quit").expect("quit");
         let _ = p.exp_eof();
     }
+}
+
+/// A workspace with an option response, an intent, and a client action whose result a child
+/// node reads.
+const WORKSPACE: &str = r##"{ "name": "pedidos", "intents": [ { "intent": "pedido", "examples": [ { "text": "meu pedido" } ] } ],
+  "dialog_nodes": [
+    { "dialog_node": "oi", "conditions": "welcome", "output": { "generic": [
+        { "response_type": "text", "values": [ { "text": "Oi!" } ] },
+        { "response_type": "option", "title": "O que deseja?", "options": [
+            { "label": "Ver saldo", "value": { "input": { "text": "saldo" } } },
+            { "label": "Falar com alguém", "value": { "input": { "text": "atendente" } } } ] } ] } },
+    { "dialog_node": "saldo", "previous_sibling": "oi", "conditions": "input.text == 'saldo'",
+      "output": { "text": "Seu saldo: 10 reais." } },
+    { "dialog_node": "pedido", "previous_sibling": "saldo", "conditions": "#pedido",
+      "output": { "text": "Vou buscar seu pedido." },
+      "actions": [ { "name": "buscar_pedido", "type": "client", "parameters": { "numero": "42" },
+                     "result_variable": "pedido_info" } ] },
+    { "dialog_node": "pedido_ok", "parent": "pedido", "conditions": "$pedido_info",
+      "output": { "text": "Seu pedido esta $pedido_info." } },
+    { "dialog_node": "senao", "previous_sibling": "pedido", "conditions": "anything_else",
+      "output": { "text": "Nao entendi." } } ] }"##;
+
+#[test]
+fn chat_on_a_workspace_through_a_pseudo_terminal_then_save_and_replay() {
+    let dir = common::Scratch::new("chat-watson");
+    let ws = dir.write("pedidos.json", WORKSPACE);
+    let saved = dir.join("pedidos");
+    let cmd = format!(
+        "{} chat {} --clock 2026-11-23T14:00:00-03:00",
+        env!("CARGO_BIN_EXE_fluxo"),
+        ws.display()
+    );
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(cmd).env("NO_COLOR", "1");
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("spawn fluxo chat");
+    p.exp_string("/help for commands").expect("banner");
+    p.exp_string("  2. Falar com ")
+        .expect("the numbered options");
+    p.exp_string("> ").expect("the first prompt");
+    let mut step = |send: &str, expect: &str| {
+        p.send_line(send).expect("send");
+        p.exp_string(expect)
+            .unwrap_or_else(|e| panic!("after {send:?}, expected {expect:?}: {e}"));
+        if send != "/quit" {
+            p.exp_string("> ")
+                .unwrap_or_else(|e| panic!("after {send:?}, expected the prompt: {e}"));
+        }
+    };
+    // The number sends the option's value, not its label.
+    step("1", "bot: Seu saldo: 10 reais.");
+    step(
+        "#pedido onde esta meu pedido",
+        "[the bot waits for action `buscar_pedido` (buscar_pedido): {\"numero\":\"42\"}]",
+    );
+    step("/state", "waiting for action `buscar_pedido`");
+    step(r#"/result "a caminho""#, "bot: Seu pedido esta a caminho.");
+    step("/result {}", "error: the bot is not waiting for an action");
+    step(&format!("/save {}", saved.display()), "saved ");
+    step("/quit", "");
+    p.exp_eof().expect("fluxo chat exits");
+
+    let test_file = dir.join("pedidos.test.json");
+    assert!(dir.join("pedidos.transcript").exists());
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&test_file).expect("saved")).expect("json");
+    assert_eq!(test["flow"], "pedidos.json");
+    assert_eq!(
+        test["conversations"][0]["steps"],
+        serde_json::json!([
+            { "user": "saldo" },
+            { "user": "onde esta meu pedido", "intent": "pedido", "confidence": 1.0 },
+            { "action_result": "a caminho", "id": "buscar_pedido" }
+        ])
+    );
+    let o = fluxo(&["test", test_file.to_str().expect("utf8")], dir.path());
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+    assert!(out.contains("nodes 4/5 (80%), jump edges 0/0"), "{out}");
+    // The saved transcript is the reference: a changed answer fails the test.
+    std::fs::write(&ws, WORKSPACE.replace("10 reais", "20 reais")).expect("write");
+    let o = fluxo(&["test", test_file.to_str().expect("utf8")], dir.path());
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("the transcript differs from"), "{out}");
+    assert!(out.contains("Seu saldo: 20 reais."), "{out}");
 }

@@ -20,7 +20,7 @@
 //! let bot = Bot::from_json(r#"{ "nodes": [
 //!   { "id": "menu", "condition": "start",
 //!     "output": [ { "default": { "type": "text", "text": "Escolha:" } } ],
-//!     "input": { "default": { "type": "select", "options": [ { "title": "Boleto" }, { "title": "Atendente" } ] } },
+//!     "input": { "default": { "type": "select", "payload": { "options": [ { "title": "Boleto" }, { "title": "Atendente" } ] } } },
 //!     "next": [ { "goto": "fim" } ] },
 //!   { "id": "fim", "output": [ { "default": { "type": "text", "text": "Você escolheu <? input.text ?>." } } ] } ] }"#, None)?;
 //! let mut playground = Playground::new(AnyDialog::from(bot), Setup::default());

@@ -1,0 +1,154 @@
+//! The playground as a front end other than the terminal sees it: typed commands in, typed
+//! items out, as JSON; the same calls for a flow and a workspace.
+
+mod common;
+
+use fluxo::conversation::{load, AnyDialog};
+use fluxo::playground::{Command, Playground, Setup, Shown};
+use fluxo::testing::{run_file, RunOptions, Start};
+use fluxo::Output;
+use serde_json::json;
+
+fn playground(path: &std::path::Path) -> Playground<AnyDialog> {
+    let dialog = load(path, None).expect("loads");
+    let clock = "2026-11-23T14:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .expect("time")
+        .as_millisecond();
+    Playground::new(dialog, Setup::new(path, clock, Start::default()))
+}
+
+fn texts(shown: &[Shown]) -> Vec<String> {
+    shown
+        .iter()
+        .filter_map(|s| match s {
+            Shown::Output {
+                output: Output::Message { text: Some(t), .. },
+                ..
+            } => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_workspace_offers_numbered_options_and_its_conversation_saves_as_a_passing_test() {
+    let dir = common::Scratch::new("playground-watson");
+    let ws = dir.write(
+        "opcoes.json",
+        json!({ "dialog_nodes": [
+            { "dialog_node": "oi", "conditions": "welcome", "output": { "generic": [
+                { "response_type": "option", "title": "O que deseja?", "options": [
+                    { "label": "Ver saldo", "value": { "input": { "text": "saldo" } } },
+                    { "label": "Sair", "value": { "input": { "text": "sair" } } } ] } ] } },
+            { "dialog_node": "saldo", "previous_sibling": "oi", "conditions": "input.text == 'saldo'",
+              "output": { "text": "Seu saldo é R$ 10." } } ] })
+        .to_string(),
+    );
+    let mut pg = playground(&ws);
+    let shown = pg.reset();
+    let offered = shown
+        .iter()
+        .find_map(|s| match s {
+            Shown::Output { options, .. } if !options.is_empty() => Some(options.clone()),
+            _ => None,
+        })
+        .expect("the option response carries its options");
+    assert_eq!(
+        serde_json::to_value(&offered).expect("json"),
+        json!([ { "number": 1, "label": "Ver saldo", "text": "saldo" },
+                { "number": 2, "label": "Sair", "text": "sair" } ])
+    );
+    // What a web page receives.
+    let wire = serde_json::to_value(&shown[1]).expect("json");
+    assert_eq!(wire["kind"], "output", "{wire}");
+    assert_eq!(wire["output"]["type"], "message", "{wire}");
+    assert_eq!(wire["options"][1]["label"], "Sair", "{wire}");
+    // No option 3: nothing is sent, nothing recorded.
+    assert_eq!(
+        pg.command(Command::Pick { number: 3 }),
+        [Shown::Error {
+            message: "there is no option 3 on offer".into()
+        }]
+    );
+    assert_eq!(pg.events().len(), 1);
+    let command: Command =
+        serde_json::from_value(json!({ "command": "pick", "number": 1 })).expect("a command");
+    let shown = pg.command(command);
+    assert_eq!(
+        shown[0],
+        Shown::Picked {
+            text: "saldo".into()
+        }
+    );
+    assert_eq!(texts(&shown), ["Seu saldo é R$ 10."]);
+    assert_eq!(pg.snapshot().focus.as_deref(), Some("root"));
+    let saved = pg.save(&dir.join("saldo")).expect("saves");
+    assert_eq!(saved.replay_failure, None);
+    let (r, _) = run_file(&saved.path, RunOptions::default());
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(r.conversations.iter().all(|c| c.passed()), "{r:?}");
+    assert_eq!(r.coverage.nodes.len(), 2);
+}
+
+#[test]
+fn a_flow_is_played_with_the_same_calls_and_the_clock_moves_only_when_told() {
+    let mut pg = playground(&common::root().join("flows/simulator.json"));
+    let shown = pg.reset();
+    assert!(
+        shown.contains(&Shown::InputMask { mask: "cpf".into() }),
+        "{shown:?}"
+    );
+    let start = pg.now();
+    pg.line("529.982.247-25");
+    let shown = pg.line("2");
+    assert!(
+        shown.iter().any(|s| matches!(
+            s,
+            Shown::Output {
+                output: Output::HandoffRequested { .. },
+                ..
+            }
+        )),
+        "{shown:?}"
+    );
+    assert!(pg.last_request().is_some());
+    let shown = pg.command(Command::ProviderOpened {
+        remote_id: "conv-1".into(),
+    });
+    assert_eq!(
+        shown.last(),
+        Some(&Shown::Notice {
+            text: "[the provider accepted the hand-over: its conversation is conv-1]".into()
+        })
+    );
+    pg.command(Command::AgentJoin {
+        name: "Carla".into(),
+    });
+    let state = pg.snapshot();
+    assert_eq!(state.clock, start, "only `advance` moves the clock");
+    let chat = state.live_chat.as_ref().expect("a live chat");
+    assert_eq!(chat.agents, ["Carla"]);
+    let due = state.next_deadline.expect("the inactivity timer");
+    let wire = serde_json::to_value(&state).expect("json");
+    assert_eq!(wire["live_chat"]["phase"], "active", "{wire}");
+    // Moving the clock past the deadline fires the timer.
+    let shown = pg.line(&format!("/advance {}s", (due - start) / 1000));
+    assert!(
+        shown.iter().any(|s| matches!(
+            s,
+            Shown::Output {
+                output: Output::LiveChatClosed { .. },
+                ..
+            }
+        )),
+        "{shown:?}"
+    );
+    assert!(pg.snapshot().live_chat.is_none());
+    assert_eq!(
+        pg.line("/nope"),
+        [Shown::Error {
+            message: "unknown command `/nope`; /help lists them".into()
+        }]
+    );
+}
