@@ -288,19 +288,18 @@ impl<D: Dialog> Playground<D> {
 
     /// Does one command and returns what to show.
     pub fn command(&mut self, command: Command) -> Vec<Shown> {
-        let event = match command {
+        match command {
             Command::Say { text } => {
                 // A number picks the option it names, when there is one.
-                let numbered = text
+                match text
                     .parse::<usize>()
                     .ok()
-                    .filter(|n| self.choice(*n).is_some());
-                match numbered {
-                    Some(number) => return self.command(Command::Pick { number }),
-                    None => user(text, None),
+                    .filter(|n| self.choice(*n).is_some())
+                {
+                    Some(number) => self.command(Command::Pick { number }),
+                    None => self.feed(user(text, None)),
                 }
             }
-            Command::Intent { intent, text } => user(text, Some(intent)),
             Command::Pick { number } => {
                 let Some(text) = self.choice(number).map(|c| c.text.clone()) else {
                     return vec![Shown::Error {
@@ -310,8 +309,54 @@ impl<D: Dialog> Playground<D> {
                 let (said, intent) = command::said(&text);
                 let mut shown = vec![Shown::Picked { text }];
                 shown.extend(self.feed(user(said, intent)));
-                return shown;
+                shown
             }
+            Command::Request => vec![Shown::Request {
+                request: self.last_request.clone(),
+            }],
+            Command::State => vec![Shown::State {
+                state: Box::new(self.snapshot()),
+            }],
+            Command::Reset => self.reset(),
+            Command::Save { file } => match self.save(&file) {
+                Ok(saved) => {
+                    let mut shown = Vec::new();
+                    if let Some(f) = saved.replay_failure {
+                        shown.push(Shown::Warning {
+                            text: format!("the saved conversation fails when replayed: {f}"),
+                        });
+                    }
+                    shown.push(Shown::Saved {
+                        path: saved.path,
+                        appended: saved.appended,
+                    });
+                    shown
+                }
+                Err(e) => vec![Shown::Error {
+                    message: e.detail().to_owned(),
+                }],
+            },
+            Command::Help => vec![Shown::Help {
+                text: HELP.to_owned(),
+            }],
+            other => match self.event(other) {
+                Ok(event) => {
+                    let notice = notice(&event);
+                    let mut shown = self.feed(event);
+                    shown.extend(notice.map(|text| Shown::Notice { text }));
+                    shown
+                }
+                Err(message) => vec![Shown::Error { message }],
+            },
+        }
+    }
+
+    /// The event a command that plays the customer, the agent, the provider, the host or the
+    /// clock sends; why not, when it cannot be sent now.
+    fn event(&self, command: Command) -> Result<Event, String> {
+        Ok(match command {
+            Command::Say { text } => user(text, None),
+            Command::Intent { intent, text } => user(text, Some(intent)),
             Command::AgentJoin { name } => Event::AgentJoin {
                 name,
                 avatar: None,
@@ -331,9 +376,7 @@ impl<D: Dialog> Playground<D> {
             Command::ProviderError { message } => Event::ProviderError { message },
             Command::Result { result } => {
                 let Some((id, _)) = self.dialog.view(&self.state).awaiting_action else {
-                    return vec![Shown::Error {
-                        message: "the bot is not waiting for an action".into(),
-                    }];
+                    return Err("the bot is not waiting for an action".into());
                 };
                 Event::ActionResult {
                     id: id.to_owned(),
@@ -341,47 +384,8 @@ impl<D: Dialog> Playground<D> {
                 }
             }
             Command::Advance { seconds } => Event::Advance { seconds },
-            Command::Request => {
-                return vec![Shown::Request {
-                    request: self.last_request.clone(),
-                }]
-            }
-            Command::State => {
-                return vec![Shown::State {
-                    state: Box::new(self.snapshot()),
-                }]
-            }
-            Command::Reset => return self.reset(),
-            Command::Save { file } => {
-                return match self.save(&file) {
-                    Ok(saved) => {
-                        let mut shown = Vec::new();
-                        if let Some(f) = saved.replay_failure {
-                            shown.push(Shown::Warning {
-                                text: format!("the saved conversation fails when replayed: {f}"),
-                            });
-                        }
-                        shown.push(Shown::Saved {
-                            path: saved.path,
-                            appended: saved.appended,
-                        });
-                        shown
-                    }
-                    Err(e) => vec![Shown::Error {
-                        message: e.detail().to_owned(),
-                    }],
-                }
-            }
-            Command::Help => {
-                return vec![Shown::Help {
-                    text: HELP.to_owned(),
-                }]
-            }
-        };
-        let notice = notice(&event);
-        let mut shown = self.feed(event);
-        shown.extend(notice.map(|text| Shown::Notice { text }));
-        shown
+            other => return Err(format!("{other:?} is not an event")),
+        })
     }
 
     /// Option `number` of those on offer.
