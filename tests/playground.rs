@@ -152,3 +152,25 @@ fn a_flow_is_played_with_the_same_calls_and_the_clock_moves_only_when_told() {
         }]
     );
 }
+
+/// A state handed to a dialog of the other kind is refused with an `error` output, not a
+/// panic, and nothing is read from it.
+#[test]
+fn a_state_of_the_other_kind_is_refused() {
+    use fluxo::conversation::Dialog;
+    let flow = load(&common::root().join("flows/simulator.json"), None).expect("flow");
+    let ws = load(&common::root().join("examples/watson/pizzaria.json"), None).expect("ws");
+    let mut state = flow.new_state("x");
+    let start = fluxo::Event::Start {
+        channel: None,
+        context: None,
+        contact: None,
+    };
+    let out = ws.handle(&mut state, start, 0);
+    assert!(
+        matches!(out.as_slice(), [Output::Error { code, .. }] if code.code() == "invalid_session"),
+        "{out:?}"
+    );
+    assert_eq!(ws.view(&state).focus, None);
+    assert_eq!(ws.next_deadline(&state), None);
+}

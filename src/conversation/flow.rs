@@ -108,7 +108,7 @@ fn see(bot: &Bot, t: &mut Trace, o: &Output) {
                     t.edges.insert(format!("{prev} -> {id}"));
                 }
             }
-            t.nodes.insert(id.clone());
+            t.node(id);
             let hands_over = node(id).is_some_and(|n| {
                 n.actions
                     .iter()

@@ -39,6 +39,8 @@ use std::path::Path;
 ///
 /// The dialog itself is read-only and shared; everything a conversation changes lives in its
 /// [`Dialog::State`]. Nothing here does I/O or reads a clock: time comes in with each event.
+/// An embedder may implement it for a dialog of its own and use the playground and the test
+/// runner on it; [`Trace::node`] and [`Trace::edge`] record what coverage counts.
 pub trait Dialog {
     /// One conversation's state.
     type State: Clone + std::fmt::Debug;
@@ -68,7 +70,6 @@ pub trait Dialog {
 
 /// What the state of a conversation shows, for expectations and front ends.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct View<'a> {
     /// The node the conversation waits at.
     pub focus: Option<&'a str>,
@@ -97,7 +98,6 @@ impl View<'_> {
 
 /// What coverage of a dialog is measured against.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[non_exhaustive]
 pub struct CoverageTargets {
     /// Node ids that can be reached, in the dialog's order.
     pub nodes: Vec<String>,
@@ -158,6 +158,16 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Node `id` fired.
+    pub fn node(&mut self, id: &str) {
+        self.nodes.insert(id.to_owned());
+    }
+
+    /// The edge `from -> to` was taken.
+    pub fn edge(&mut self, from: &str, to: &str) {
+        self.edges.insert(format!("{from} -> {to}"));
+    }
+
     /// Adds what the conversation reached to `cov`.
     pub fn finish(self, cov: &mut Coverage) {
         cov.nodes.extend(self.nodes);

@@ -39,9 +39,9 @@ impl Dialog for Workspace {
         let mut prev: Option<&str> = None;
         for o in outputs {
             if let Output::NodeEntered { id } = o {
-                trace.nodes.insert(id.clone());
+                trace.node(id);
                 if let Some(p) = prev.filter(|p| self.jumps_to(p, id)) {
-                    trace.edges.insert(format!("{p} -> {id}"));
+                    trace.edge(p, id);
                 }
                 prev = Some(id);
             }
