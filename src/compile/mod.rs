@@ -171,6 +171,24 @@ pub enum Entry {
     Expr(Arc<Expr>),
 }
 
+impl Entry {
+    /// True when the entry condition tests the NLU's intent (`#name`, `intent`, `intents`):
+    /// such nodes are tried first when a turn carries an intent (SPEC §4.2, the builder's
+    /// "an intent moves the conversation").
+    pub fn tests_intent(&self) -> bool {
+        let Entry::Expr(e) = self else { return false };
+        let mut found = false;
+        e.walk(&mut |x| {
+            found |= match &x.kind {
+                crate::expr::ExprKind::Intent(_) => true,
+                crate::expr::ExprKind::Ident(n) => n == "intent" || n == "intents",
+                _ => false,
+            };
+        });
+        found
+    }
+}
+
 /// A compiled destination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CNext {
@@ -321,6 +339,8 @@ pub struct CompiledFlow {
     pub start: Option<usize>,
     /// The first `anything_else` node.
     pub fallback: Option<usize>,
+    /// The nodes whose entry condition tests the intent ([`Entry::tests_intent`]), in file order.
+    pub intent_entries: Vec<usize>,
     /// Every expression, with where it is.
     pub sites: Vec<Site>,
     /// Findings of the compile stage (`expression-syntax`, `unsupported-regex`, `template-in-condition`).
@@ -609,6 +629,12 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             next,
         });
     }
+    let intent_entries = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.entry.tests_intent())
+        .map(|(i, _)| i)
+        .collect();
     CompiledFlow {
         name,
         start_context,
@@ -617,6 +643,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
         by_id,
         start,
         fallback,
+        intent_entries,
         sites: c.sites,
         diagnostics: c.diagnostics,
     }

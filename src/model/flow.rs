@@ -193,6 +193,19 @@ pub enum InputType {
     FileUpload,
 }
 
+impl InputType {
+    /// True when an input of this kind with `payload` insists on a valid answer: the builder's
+    /// lists (`select`, `option_list`) are mandatory unless told otherwise; every other input
+    /// only with `"mandatory": true`. While such an input collects its answer, an intent does
+    /// not move the conversation (SPEC §4.2).
+    pub fn mandatory(self, payload: &serde_json::Map<String, serde_json::Value>) -> bool {
+        payload
+            .get("mandatory")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(matches!(self, InputType::Select | InputType::OptionList))
+    }
+}
+
 /// An open input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
