@@ -30,6 +30,7 @@ mod unknown_integration;
 mod unknown_live_chat_status;
 mod unknown_method;
 mod unknown_variable_root;
+mod unreachable_next;
 mod unreachable_node;
 mod unsupported_parameter;
 pub(crate) mod unused_suppression;
@@ -161,6 +162,7 @@ registry! {
         extra_info_too_long::ExtraInfoTooLong,
         unsupported_parameter::UnsupportedParameter,
         unreachable_node::UnreachableNode,
+        unreachable_next::UnreachableNext,
         loop_without_input::LoopWithoutInput,
         variable_maybe_unset::VariableMaybeUnset,
     ],
