@@ -242,6 +242,8 @@ pub struct CInput {
 pub struct CNode {
     /// Node id.
     pub id: String,
+    /// The node's `name`, as the builder's canvas shows it.
+    pub name: Option<String>,
     /// JSON Pointer of the node in the file (`/nodes/3`).
     pub pointer: String,
     /// Entry point.
@@ -617,6 +619,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             .collect();
         nodes.push(CNode {
             id: n.id,
+            name: n.name,
             pointer: base,
             entry,
             context,

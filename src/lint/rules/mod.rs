@@ -18,6 +18,7 @@ mod duplicate_node_id;
 mod extra_info_too_long;
 mod input_field;
 mod integrations;
+mod live_chat_status_without_hand_over;
 mod live_chat_without_open_input;
 mod loop_without_input;
 mod missing_integration_id;
@@ -157,6 +158,7 @@ registry! {
         integrations::IntegrationsSimulated,
         live_chat_without_open_input::LiveChatWithoutOpenInput,
         unhandled_live_chat_status::UnhandledLiveChatStatus,
+        live_chat_status_without_hand_over::LiveChatStatusWithoutHandOver,
         unknown_live_chat_status::UnknownLiveChatStatus,
         output_after_hand_over::OutputAfterHandOver,
         extra_info_too_long::ExtraInfoTooLong,
