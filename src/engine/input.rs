@@ -318,6 +318,27 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_lists_the_masks_validation_knows() {
+        let schema: Json =
+            serde_json::from_str(include_str!("../../schemas/flow.schema.json")).unwrap_or_default();
+        let listed: Vec<&str> = schema
+            .pointer("/$defs/payloadTextInput/properties/mask/anyOf/0/enum")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .collect();
+        // Every mask `mask_ok` checks, plus the two it lets through (`password`, `custom`).
+        let known = [
+            "cpf", "cnpj", "cpf_cnpj", "cep", "cellphone", "telefone_fixo", "fixo_or_cellphone",
+            "email", "numeric", "money", "date", "vehicle_plate", "password", "custom",
+        ];
+        assert_eq!(listed, known);
+        // A name outside the list is what the schema refuses; validation would accept anything.
+        assert!(mask_ok("cfp", "abc"));
+    }
+
+    #[test]
     fn masks() {
         assert!(mask_ok("cpf", "529.982.247-25") && mask_ok("cpf", "52998224725"));
         assert!(

@@ -208,14 +208,51 @@ impl InputType {
 
 /// An open input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawInput")]
 pub struct Input {
     /// Widget type.
     #[serde(rename = "type")]
     pub kind: InputType,
-    /// Widget payload: `mandatory`, `mask`, `tries`, `error_message`, options…
+    /// Widget payload: `mandatory`, `mask`, `tries`, `error_message`, options… (checked
+    /// against the schema's payload of its type when read).
     #[serde(default)]
     pub payload: Map<String, Json>,
+}
+
+/// An input as written, before its payload is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    #[serde(rename = "type")]
+    kind: InputType,
+    #[serde(default)]
+    payload: Map<String, Json>,
+}
+
+impl TryFrom<RawInput> for Input {
+    type Error = String;
+
+    fn try_from(raw: RawInput) -> Result<Input, String> {
+        Input::new(raw.kind, raw.payload)
+    }
+}
+
+impl Input {
+    /// An input of `kind` whose `payload` fits the schema's payload of that type.
+    pub(crate) fn new(kind: InputType, payload: Map<String, Json>) -> Result<Input, String> {
+        let name = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let payload = Json::Object(payload);
+        if !crate::schema::payload_fits(&name, &payload) {
+            return Err(format!("payload: does not fit a `{name}` input"));
+        }
+        let Json::Object(payload) = payload else {
+            return Err("payload: expected an object".into());
+        };
+        Ok(Input { kind, payload })
+    }
 }
 
 /// A destination.
