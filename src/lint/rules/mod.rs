@@ -30,6 +30,7 @@ mod unknown_goto_target;
 mod unknown_integration;
 mod unknown_live_chat_status;
 mod unknown_method;
+mod unknown_option;
 mod unknown_variable_root;
 mod unreachable_next;
 mod unreachable_node;
@@ -153,6 +154,7 @@ registry! {
         unknown_method::UnknownMethod,
         constant_condition::ConstantCondition,
         unknown_action::UnknownAction,
+        unknown_option::UnknownOption,
         missing_integration_id::MissingIntegrationId,
         unknown_integration::UnknownIntegration,
         integrations::IntegrationsSimulated,
