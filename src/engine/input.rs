@@ -319,8 +319,8 @@ mod tests {
 
     #[test]
     fn the_schema_lists_the_masks_validation_knows() {
-        let schema: Json =
-            serde_json::from_str(include_str!("../../schemas/flow.schema.json")).unwrap_or_default();
+        let schema: Json = serde_json::from_str(include_str!("../../schemas/flow.schema.json"))
+            .unwrap_or_default();
         let listed: Vec<&str> = schema
             .pointer("/$defs/payloadTextInput/properties/mask/anyOf/0/enum")
             .and_then(Json::as_array)
@@ -330,8 +330,20 @@ mod tests {
             .collect();
         // Every mask `mask_ok` checks, plus the two it lets through (`password`, `custom`).
         let known = [
-            "cpf", "cnpj", "cpf_cnpj", "cep", "cellphone", "telefone_fixo", "fixo_or_cellphone",
-            "email", "numeric", "money", "date", "vehicle_plate", "password", "custom",
+            "cpf",
+            "cnpj",
+            "cpf_cnpj",
+            "cep",
+            "cellphone",
+            "telefone_fixo",
+            "fixo_or_cellphone",
+            "email",
+            "numeric",
+            "money",
+            "date",
+            "vehicle_plate",
+            "password",
+            "custom",
         ];
         assert_eq!(listed, known);
         // A name outside the list is what the schema refuses; validation would accept anything.

@@ -74,8 +74,7 @@ impl FlowRule for LiveChatStatusWithoutHandOver {
             }
         };
         for (i, n) in flow.nodes.iter().enumerate() {
-            if lands.get(i).copied().unwrap_or(true) || ctx.unread.get(i).is_some_and(|u| u.input)
-            {
+            if lands.get(i).copied().unwrap_or(true) || ctx.unread.get(i).is_some_and(|u| u.input) {
                 continue;
             }
             let Some(k) = n
@@ -85,7 +84,11 @@ impl FlowRule for LiveChatStatusWithoutHandOver {
             else {
                 continue;
             };
-            let name = n.name.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
+            let name = n
+                .name
+                .as_deref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default();
             out.push(
                 Diagnostic::new::<LiveChatStatusWithoutHandOver>(
                     Location::Value(format!("{}/next/{k}/condition", n.pointer)),

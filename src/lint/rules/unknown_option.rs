@@ -60,7 +60,10 @@ fn compared_texts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
         };
         let mut left: &Expr = first;
         for (op, right) in rest {
-            if matches!(op, BinOp::Eq | BinOp::StrictEq | BinOp::Ne | BinOp::StrictNe) {
+            if matches!(
+                op,
+                BinOp::Eq | BinOp::StrictEq | BinOp::Ne | BinOp::StrictNe
+            ) {
                 let is_text = |e: &Expr| e.path().is_some_and(|p| p == ["input", "text"]);
                 if is_text(left) && matches!(right.kind, ExprKind::Str(_)) {
                     out.push(right);
@@ -123,7 +126,11 @@ impl FlowRule for UnknownOption {
                             None => format!("the options' values are: {}", values.join(", ")),
                         },
                     };
-                    let name = n.name.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
+                    let name = n
+                        .name
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default();
                     out.push(
                         Diagnostic::new::<UnknownOption>(
                             Location::Value(format!("{}/next/{k}/condition", n.pointer))
