@@ -80,6 +80,31 @@ pub fn syntax_diagnostic(pointer: &str, e: SyntaxError) -> Diagnostic {
     d
 }
 
+/// A `$` followed by something that is no name (`<? $220.110.20.6 ?>`, an address pasted into a
+/// template) is reported as such, not as the operator the parser expected after it.
+fn explain_dollar(src: &str, mut e: SyntaxError) -> SyntaxError {
+    let Some(before) = src.get(..e.span.start) else {
+        return e;
+    };
+    let Some(dollar) = before.trim_end().strip_suffix('$').map(str::len) else {
+        return e;
+    };
+    let rest = src.get(e.span.start..).unwrap_or_default();
+    if !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-') {
+        return e;
+    }
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '?' || c == '}' || c == ')')
+        .unwrap_or(rest.len());
+    let word = rest.get(..end).unwrap_or(rest);
+    e.message = format!("`$` must be followed by a variable name: `${word}` is not one");
+    e.help = Some(format!(
+        "a variable name starts with a letter or `_` (`$ip`); to show the text itself, write it outside `<? ?>` or quote it: '{word}'"
+    ));
+    e.span = dollar..e.span.start + end;
+    e
+}
+
 /// The regex findings of one expression.
 pub fn regex_diagnostics(place: Place<'_>, e: &Expr, out: &mut Vec<Diagnostic>) {
     e.walk(&mut |x| {
@@ -359,8 +384,9 @@ struct Compiler {
 }
 
 impl Compiler {
-    fn syntax(&mut self, pointer: &str, e: SyntaxError) {
-        self.diagnostics.push(syntax_diagnostic(pointer, e));
+    fn syntax(&mut self, pointer: &str, src: &str, e: SyntaxError) {
+        self.diagnostics
+            .push(syntax_diagnostic(pointer, explain_dollar(src, e)));
     }
 
     fn site(&mut self, node: usize, pointer: &str, role: Role, offset: usize, expr: &Arc<Expr>) {
@@ -416,7 +442,7 @@ impl Compiler {
             }
             Err(mut err) => {
                 err.span = err.span.start + offset..err.span.end + offset;
-                self.syntax(pointer, err);
+                self.syntax(pointer, src, err);
                 None
             }
         }
@@ -426,7 +452,7 @@ impl Compiler {
     fn string(&mut self, node: usize, pointer: &str, s: String) -> CValue {
         let (t, errs) = self.cache.template(&s);
         for e in errs {
-            self.syntax(pointer, e);
+            self.syntax(pointer, &s, e);
         }
         for (e, offset) in t.exprs() {
             self.site(node, pointer, Role::Template, offset, e);
