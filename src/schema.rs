@@ -72,6 +72,36 @@ fn compiled(kind: SchemaKind) -> &'static Compiled {
     }
 }
 
+/// One validator per input type for its `payload`, made from the flow schema's own
+/// `$defs/input/allOf` branches (`if type is X then payload is $defs/payloadX`), so the typed
+/// model reads payloads exactly as the schema stage does.
+static PAYLOADS: LazyLock<Vec<(String, jsonschema::Validator)>> = LazyLock::new(|| {
+    let schema = &FLOW.schema;
+    let defs = schema.get("$defs").cloned().unwrap_or(Json::Null);
+    schema
+        .pointer("/$defs/input/allOf")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|branch| {
+            let kind = branch.pointer("/if/properties/type/const")?.as_str()?;
+            let target = branch.pointer("/then/properties/payload/$ref")?.clone();
+            let sub = serde_json::json!({ "$defs": defs, "$ref": target });
+            let validator = jsonschema::validator_for(&sub).ok()?;
+            Some((kind.to_owned(), validator))
+        })
+        .collect()
+});
+
+/// True when `payload` fits what the flow schema says of an input of type `kind` (an input
+/// type without a payload schema takes any object).
+pub(crate) fn payload_fits(kind: &str, payload: &Json) -> bool {
+    PAYLOADS
+        .iter()
+        .find(|(k, _)| k == kind)
+        .is_none_or(|(_, v)| v.is_valid(payload))
+}
+
 /// True when `value` is valid under the schema.
 #[cfg(test)]
 pub fn is_valid(kind: SchemaKind, value: &Json) -> bool {
@@ -155,6 +185,41 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
                     if let Some(s) = closest(f, &names) {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
+                }
+                out.push(d);
+            }
+            ValidationErrorKind::AnyOf { .. } => {
+                // A value or a `<? ?>` template: say what the value may be, in the schema's own
+                // words (`errorMessage`), and suggest the nearest name of an `enum` branch.
+                let at = err.schema_path().as_str();
+                let node = c.schema.pointer(at.strip_suffix("/anyOf").unwrap_or(at));
+                let names: Vec<&str> = node
+                    .and_then(|n| n.get("anyOf"))
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b.get("enum").and_then(Json::as_array))
+                    .flatten()
+                    .filter_map(Json::as_str)
+                    .collect();
+                let found = err.instance();
+                let expected = node
+                    .and_then(|n| n.get("errorMessage"))
+                    .and_then(Json::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| {
+                        if names.is_empty() {
+                            "of the type this key takes".to_owned()
+                        } else {
+                            format!("one of: {}, or a `<? ?>` template", names.join(", "))
+                        }
+                    });
+                let mut d = Diagnostic::new::<Schema>(
+                    Location::Value(pointer),
+                    format!("{} is not {expected}", short(found)),
+                );
+                if let Some(s) = found.as_str().and_then(|f| closest(f, &names)) {
+                    d = d.help(format!("did you mean `{s}`?"));
                 }
                 out.push(d);
             }

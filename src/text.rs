@@ -13,10 +13,38 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let best = candidates
         .iter()
         .filter(|c| c.len().abs_diff(len) <= limit * 4)
-        .map(|c| (levenshtein(word, c), *c))
-        .filter(|(d, _)| *d <= limit)
+        .map(|c| (levenshtein(word, c), letters_apart(word, c), *c))
+        .filter(|(d, _, _)| *d <= limit)
         .min()?;
-    Some(best.1)
+    Some(best.2)
+}
+
+/// How many letters two words do not share (as multisets): between candidates at the same
+/// distance, a swap of two letters (`cfp` → `cpf`) is a likelier typo than a wrong letter
+/// (`cfp` → `cep`).
+fn letters_apart(a: &str, b: &str) -> usize {
+    let mut a: Vec<char> = a.chars().collect();
+    let mut b: Vec<char> = b.chars().collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut i, mut j, mut apart) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => {
+                apart += 1;
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                apart += 1;
+                j += 1;
+            }
+        }
+    }
+    apart + (a.len() - i) + (b.len() - j)
 }
 
 /// Suggestions among many candidates, in time independent of their number: candidates are
@@ -136,6 +164,8 @@ mod tests {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);
         assert_eq!(closest("inptu", &["input", "intent"]), Some("input"));
+        // A swap beats a wrong letter at the same distance.
+        assert_eq!(closest("cfp", &["cep", "cpf"]), Some("cpf"));
     }
 
     #[test]

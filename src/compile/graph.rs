@@ -178,6 +178,7 @@ pub(crate) fn reachable_despite(flow: &CompiledFlow, unread: &[Unread]) -> Vec<b
     let lost = |i: usize| unread.get(i).unwrap_or(&none);
     let mut stack = vec![start];
     let mut roots_added = false;
+    let mut intents_added = false;
     let mut all_added = false;
     while let Some(i) = stack.pop() {
         if seen.get(i).copied().unwrap_or(true) {
@@ -205,12 +206,49 @@ pub(crate) fn reachable_despite(flow: &CompiledFlow, unread: &[Unread]) -> Vec<b
             LostNext::Read => stack.extend(flow.successors(i).filter(|&j| !seen[j])),
         }
         let waits = flow.waits(i) || u.input;
-        if waits && all_conditional && !roots_added {
+        // After the user answers an input whose `next` may all be false, or once the
+        // conversation ended at a node that neither waits nor goes on (SPEC §4.2, "no focus"),
+        // the next message is read by every entry condition.
+        if (all_conditional || (!waits && ends(flow, i))) && !roots_added {
             roots_added = true;
             stack.extend((0..n).filter(|&j| (is_root(flow, j) || lost(j).entry) && !seen[j]));
         }
+        // An intent moves the conversation from any input that is not a mandatory one.
+        if waits && !intents_added && (u.input || !mandatory_input(flow, i)) {
+            intents_added = true;
+            stack.extend(flow.intent_entries.iter().copied().filter(|&j| !seen[j]));
+        }
     }
     seen
+}
+
+/// True when a turn that fires node `i` (which does not wait) may end there with no focus:
+/// no `next` holds, or the one that holds names no node.
+fn ends(flow: &CompiledFlow, i: usize) -> bool {
+    flow.nodes.get(i).is_some_and(|n| {
+        n.next.iter().all(|x| x.condition.is_some()) || n.next.iter().any(|x| x.target.is_none())
+    })
+}
+
+/// True when node `i`'s input is mandatory on every channel ([`InputType::mandatory`](crate::model::InputType::mandatory)
+/// read statically: a `mandatory` written as a template counts as not mandatory).
+pub(crate) fn mandatory_input(flow: &CompiledFlow, i: usize) -> bool {
+    let Some(input) = flow.nodes.get(i).and_then(|n| n.input.as_ref()) else {
+        return false;
+    };
+    !input.channels.is_empty()
+        && input.channels.iter().all(|(_, kind, payload)| {
+            let payload = match payload {
+                super::CValue::Lit(serde_json::Value::Object(m)) => m.clone(),
+                super::CValue::Obj(fields) => fields
+                    .iter()
+                    .filter(|(k, _)| k == "mandatory")
+                    .filter_map(|(k, v)| v.literal().map(|v| (k.clone(), v.clone())))
+                    .collect(),
+                _ => serde_json::Map::new(),
+            };
+            kind.mandatory(&payload)
+        })
 }
 
 /// Strongly connected components of the graph of `next` edges between nodes that do not wait

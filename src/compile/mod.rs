@@ -80,6 +80,31 @@ pub fn syntax_diagnostic(pointer: &str, e: SyntaxError) -> Diagnostic {
     d
 }
 
+/// A `$` followed by something that is no name (`<? $220.110.20.6 ?>`, an address pasted into a
+/// template) is reported as such, not as the operator the parser expected after it.
+fn explain_dollar(src: &str, mut e: SyntaxError) -> SyntaxError {
+    let Some(before) = src.get(..e.span.start) else {
+        return e;
+    };
+    let Some(dollar) = before.trim_end().strip_suffix('$').map(str::len) else {
+        return e;
+    };
+    let rest = src.get(e.span.start..).unwrap_or_default();
+    if !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-') {
+        return e;
+    }
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '?' || c == '}' || c == ')')
+        .unwrap_or(rest.len());
+    let word = rest.get(..end).unwrap_or(rest);
+    e.message = format!("`$` must be followed by a variable name: `${word}` is not one");
+    e.help = Some(format!(
+        "a variable name starts with a letter or `_` (`$ip`); to show the text itself, write it outside `<? ?>` or quote it: '{word}'"
+    ));
+    e.span = dollar..e.span.start + end;
+    e
+}
+
 /// The regex findings of one expression.
 pub fn regex_diagnostics(place: Place<'_>, e: &Expr, out: &mut Vec<Diagnostic>) {
     e.walk(&mut |x| {
@@ -171,6 +196,24 @@ pub enum Entry {
     Expr(Arc<Expr>),
 }
 
+impl Entry {
+    /// True when the entry condition tests the NLU's intent (`#name`, `intent`, `intents`):
+    /// such nodes are tried first when a turn carries an intent (SPEC §4.2, the builder's
+    /// "an intent moves the conversation").
+    pub fn tests_intent(&self) -> bool {
+        let Entry::Expr(e) = self else { return false };
+        let mut found = false;
+        e.walk(&mut |x| {
+            found |= match &x.kind {
+                crate::expr::ExprKind::Intent(_) => true,
+                crate::expr::ExprKind::Ident(n) => n == "intent" || n == "intents",
+                _ => false,
+            };
+        });
+        found
+    }
+}
+
 /// A compiled destination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CNext {
@@ -224,6 +267,8 @@ pub struct CInput {
 pub struct CNode {
     /// Node id.
     pub id: String,
+    /// The node's `name`, as the builder's canvas shows it.
+    pub name: Option<String>,
     /// JSON Pointer of the node in the file (`/nodes/3`).
     pub pointer: String,
     /// Entry point.
@@ -321,6 +366,8 @@ pub struct CompiledFlow {
     pub start: Option<usize>,
     /// The first `anything_else` node.
     pub fallback: Option<usize>,
+    /// The nodes whose entry condition tests the intent ([`Entry::tests_intent`]), in file order.
+    pub intent_entries: Vec<usize>,
     /// Every expression, with where it is.
     pub sites: Vec<Site>,
     /// Findings of the compile stage (`expression-syntax`, `unsupported-regex`, `template-in-condition`).
@@ -337,8 +384,9 @@ struct Compiler {
 }
 
 impl Compiler {
-    fn syntax(&mut self, pointer: &str, e: SyntaxError) {
-        self.diagnostics.push(syntax_diagnostic(pointer, e));
+    fn syntax(&mut self, pointer: &str, src: &str, e: SyntaxError) {
+        self.diagnostics
+            .push(syntax_diagnostic(pointer, explain_dollar(src, e)));
     }
 
     fn site(&mut self, node: usize, pointer: &str, role: Role, offset: usize, expr: &Arc<Expr>) {
@@ -394,7 +442,7 @@ impl Compiler {
             }
             Err(mut err) => {
                 err.span = err.span.start + offset..err.span.end + offset;
-                self.syntax(pointer, err);
+                self.syntax(pointer, src, err);
                 None
             }
         }
@@ -404,7 +452,7 @@ impl Compiler {
     fn string(&mut self, node: usize, pointer: &str, s: String) -> CValue {
         let (t, errs) = self.cache.template(&s);
         for e in errs {
-            self.syntax(pointer, e);
+            self.syntax(pointer, &s, e);
         }
         for (e, offset) in t.exprs() {
             self.site(node, pointer, Role::Template, offset, e);
@@ -597,6 +645,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             .collect();
         nodes.push(CNode {
             id: n.id,
+            name: n.name,
             pointer: base,
             entry,
             context,
@@ -609,6 +658,12 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             next,
         });
     }
+    let intent_entries = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.entry.tests_intent())
+        .map(|(i, _)| i)
+        .collect();
     CompiledFlow {
         name,
         start_context,
@@ -617,6 +672,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
         by_id,
         start,
         fallback,
+        intent_entries,
         sites: c.sites,
         diagnostics: c.diagnostics,
     }

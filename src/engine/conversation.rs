@@ -107,13 +107,37 @@ impl Bot {
         };
         let entities = Json::Array(entities.unwrap_or_default());
         let mut input = json!({ "text": text });
-        // Validation of the focus node's open input.
-        if let Some(focus) = s
+        let focus = s
             .focus
-            .clone()
-            .and_then(|f| self.flow.by_id.get(&f).copied())
-        {
-            if let Some((kind, payload)) = self.input_spec(s, focus, &intents, &entities, now) {
+            .as_deref()
+            .and_then(|f| self.flow.by_id.get(f).copied());
+        let spec = focus.and_then(|f| self.input_spec(s, f, &intents, &entities, now));
+        // The builder's rule: an intent moves the conversation to the node whose entry
+        // condition tests it, unless the focus input is a mandatory one collecting its answer.
+        let intent_first = intents.as_array().is_some_and(|a| !a.is_empty())
+            && !self.flow.intent_entries.is_empty()
+            && !spec
+                .as_ref()
+                .is_some_and(|(kind, payload)| kind.mandatory(payload));
+        if intent_first {
+            let mut t = Turn::new(
+                self,
+                s,
+                out,
+                now,
+                input.clone(),
+                intents.clone(),
+                entities.clone(),
+            );
+            if t.route_by_intent() {
+                let pending = t.pending_out_of_hours;
+                self.finish_turn(s, pending, now, out, 0);
+                return;
+            }
+        }
+        // Validation of the focus node's open input.
+        if let Some(focus) = focus {
+            if let Some((kind, payload)) = spec {
                 match input::validate(kind, &payload, &text) {
                     input::Verdict::Valid(v) => {
                         input = v;
@@ -157,6 +181,7 @@ impl Bot {
             }
         }
         let mut t = Turn::new(self, s, out, now, input, intents, entities);
+        t.intent_tried = intent_first;
         t.route();
         let pending = t.pending_out_of_hours;
         self.finish_turn(s, pending, now, out, 0);

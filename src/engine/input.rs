@@ -33,9 +33,7 @@ pub fn validate(kind: InputType, payload: &Map<String, Json>, text: &str) -> Ver
             | InputType::QuickReplies
             | InputType::Autocomplete
     );
-    // The builder's lists are mandatory unless told otherwise; text inputs are not.
-    let mandatory =
-        flag("mandatory").unwrap_or(matches!(kind, InputType::Select | InputType::OptionList));
+    let mandatory = kind.mandatory(payload);
     if trimmed.is_empty() {
         return if mandatory {
             Verdict::Invalid
@@ -82,6 +80,7 @@ pub fn validate(kind: InputType, payload: &Map<String, Json>, text: &str) -> Ver
             }
         }
         InputType::Date => match parse_date(trimmed) {
+            Some(iso) if !date_allowed(payload, &iso) => Verdict::Invalid,
             Some(iso) => Verdict::Valid(json!({ "text": text, "value": iso, "valid": true })),
             None if mandatory || payload.contains_key("mask") => Verdict::Invalid,
             None => Verdict::Valid(json!({ "text": text, "valid": true })),
@@ -258,6 +257,33 @@ fn plate_ok(t: &str) -> bool {
             && g.is_ascii_digit())
 }
 
+/// The `date` widget's bounds: `min` and `max` (`YYYY-MM-DD`, inclusive) and `weekends`
+/// (default true; false refuses Saturdays and Sundays). A bound that is not a date is no
+/// bound (lint reports it). `iso` is a date [`parse_date`] produced.
+fn date_allowed(payload: &Map<String, Json>, iso: &str) -> bool {
+    let Ok(date) = iso.parse::<jiff::civil::Date>() else {
+        return false;
+    };
+    let bound = |k: &str| {
+        payload
+            .get(k)
+            .and_then(Json::as_str)
+            .and_then(|b| b.trim().parse::<jiff::civil::Date>().ok())
+    };
+    if bound("min").is_some_and(|min| date < min) || bound("max").is_some_and(|max| date > max) {
+        return false;
+    }
+    let weekends = payload
+        .get("weekends")
+        .and_then(Json::as_bool)
+        .unwrap_or(true);
+    weekends
+        || !matches!(
+            date.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        )
+}
+
 /// Reads `DD/MM/YYYY`, `DD-MM-YYYY` or `YYYY-MM-DD`; returns the ISO date when it exists.
 pub fn parse_date(t: &str) -> Option<String> {
     let parts: Vec<&str> = t.split(['/', '-']).collect();
@@ -273,6 +299,56 @@ pub fn parse_date(t: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_bounds_and_weekends() {
+        let p = |v: Json| v.as_object().cloned().unwrap_or_default();
+        let bounded = p(json!({"min": "2026-12-01", "max": "2026-12-31", "weekends": false}));
+        let ok =
+            |text: &str| matches!(validate(InputType::Date, &bounded, text), Verdict::Valid(_));
+        assert!(ok("03/12/2026")); // a Thursday inside the bounds
+        assert!(ok("2026-12-01") && ok("31/12/2026")); // bounds are inclusive
+        assert!(!ok("30/11/2026") && !ok("01/01/2027")); // outside
+        assert!(!ok("05/12/2026") && !ok("06/12/2026")); // Saturday, Sunday
+        let open = p(json!({}));
+        assert!(matches!(
+            validate(InputType::Date, &open, "05/12/2026"),
+            Verdict::Valid(_)
+        ));
+    }
+
+    #[test]
+    fn the_schema_lists_the_masks_validation_knows() {
+        let schema: Json = serde_json::from_str(include_str!("../../schemas/flow.schema.json"))
+            .unwrap_or_default();
+        let listed: Vec<&str> = schema
+            .pointer("/$defs/payloadTextInput/properties/mask/anyOf/0/enum")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .collect();
+        // Every mask `mask_ok` checks, plus the two it lets through (`password`, `custom`).
+        let known = [
+            "cpf",
+            "cnpj",
+            "cpf_cnpj",
+            "cep",
+            "cellphone",
+            "telefone_fixo",
+            "fixo_or_cellphone",
+            "email",
+            "numeric",
+            "money",
+            "date",
+            "vehicle_plate",
+            "password",
+            "custom",
+        ];
+        assert_eq!(listed, known);
+        // A name outside the list is what the schema refuses; validation would accept anything.
+        assert!(mask_ok("cfp", "abc"));
+    }
 
     #[test]
     fn masks() {

@@ -23,6 +23,9 @@ pub(crate) struct Turn<'a> {
     pub(crate) muted: bool,
     /// A hand-over found the team out of hours: the chat closes once the turn ends.
     pub(crate) pending_out_of_hours: bool,
+    /// The nodes whose entry condition tests the intent were already tried, and none held:
+    /// the entry scan of [`Turn::route`] passes them by.
+    pub(crate) intent_tried: bool,
 }
 
 pub(crate) enum Step {
@@ -63,6 +66,7 @@ impl<'a> Turn<'a> {
             fired: 0,
             muted: false,
             pending_out_of_hours: false,
+            intent_tried: false,
         }
     }
 
@@ -106,6 +110,25 @@ impl<'a> Turn<'a> {
         self.out.push(err.with_node(node).into());
     }
 
+    /// The intent-first step of SPEC §4.2: the first node, in file order, whose entry
+    /// condition tests the intent and holds fires. False when none does.
+    pub(crate) fn route_by_intent(&mut self) -> bool {
+        let flow = &self.bot.flow;
+        for &i in &flow.intent_entries {
+            let Some(node) = flow.nodes.get(i) else {
+                continue;
+            };
+            if let Entry::Expr(e) = &node.entry {
+                if self.cond(e, &node.id) {
+                    self.fire(i, 0, false);
+                    return true;
+                }
+            }
+        }
+        self.intent_tried = true;
+        false
+    }
+
     /// After the user (or a chat close) answered: the focus node's `next`, then entry
     /// conditions in file order, then `anything_else`, then the start node.
     pub(crate) fn route(&mut self) {
@@ -121,6 +144,9 @@ impl<'a> Turn<'a> {
             }
         }
         for (i, n) in flow.nodes.iter().enumerate() {
+            if self.intent_tried && flow.intent_entries.binary_search(&i).is_ok() {
+                continue;
+            }
             if let Entry::Expr(e) = &n.entry {
                 if self.cond(e, &n.id) {
                     return self.fire(i, 0, false);

@@ -161,7 +161,7 @@ pub fn github(reports: &[FileReport]) -> String {
         }
         out.push_str(&format!(
             "::{cmd} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
-            escape_property(&f.file),
+            escape_property(&repo_path(&f.file)),
             f.line,
             f.column,
             f.end_line,
@@ -290,7 +290,84 @@ fn sarif_level(s: Severity) -> &'static str {
 
 /// A relative URI reference for a path (forward slashes, spaces and `%` escaped).
 fn uri(path: &str) -> String {
+    repo_path(path).replace('%', "%25").replace(' ', "%20")
+}
+
+/// The path as a code host names a repository's file: forward slashes, no `./`, and `..`
+/// resolved. A path that leaves the current directory (`../flows/a.json`, or an absolute one)
+/// is taken relative to the workspace root — `GITHUB_WORKSPACE` when set, else the nearest
+/// ancestor holding `.git` — so annotations attach to the pull request's files.
+pub fn repo_path(path: &str) -> String {
     let p = path.replace('\\', "/");
-    let p = p.strip_prefix("./").unwrap_or(&p);
-    p.replace('%', "%25").replace(' ', "%20")
+    let escapes = p.starts_with('/') || p.split('/').any(|s| s == "..");
+    if escapes {
+        if let Some(rel) = workspace_relative(&p) {
+            return rel;
+        }
+    }
+    lexical(&p)
+}
+
+/// `a/./b/../c` → `a/c` (leading `..` kept).
+fn lexical(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." if !out.is_empty() || !p.starts_with('/') => {}
+            ".." if out.last().is_some_and(|l| *l != ".." && !l.is_empty()) => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    out.join("/")
+}
+
+fn workspace_relative(p: &str) -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let abs = lexical(&format!("{}/{p}", cwd.to_string_lossy().replace('\\', "/")));
+    let abs = if p.starts_with('/') { lexical(p) } else { abs };
+    let root = std::env::var("GITHUB_WORKSPACE")
+        .ok()
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            cwd.ancestors()
+                .find(|a| a.join(".git").exists())
+                .map(|a| a.to_path_buf())
+        })?;
+    let root = lexical(&root.to_string_lossy().replace('\\', "/"));
+    abs.strip_prefix(&format!("{}/", root.trim_end_matches('/')))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::{lexical, repo_path};
+
+    #[test]
+    fn annotation_paths_are_the_repository_s() {
+        assert_eq!(lexical("./flows/./a.json"), "flows/a.json");
+        assert_eq!(lexical("flows/sub/../a.json"), "flows/a.json");
+        assert_eq!(lexical("../x/a.json"), "../x/a.json");
+        assert_eq!(repo_path(".\\flows\\a.json"), "flows/a.json");
+        // From inside the repository, a path that goes up is named from its root.
+        let here = std::env::current_dir().expect("cwd");
+        let root = here
+            .ancestors()
+            .find(|a| a.join(".git").exists())
+            .expect("a repository");
+        let name = here.file_name().and_then(|n| n.to_str()).expect("name");
+        if std::env::var_os("GITHUB_WORKSPACE").is_none() && here != root {
+            let up = format!("../{name}/flows/a.json");
+            let want = here
+                .strip_prefix(root)
+                .expect("inside")
+                .join("flows/a.json");
+            assert_eq!(repo_path(&up), want.to_string_lossy());
+        }
+        let abs = format!("{}/flows/a.json", root.display());
+        if std::env::var_os("GITHUB_WORKSPACE").is_none() {
+            assert_eq!(repo_path(&abs), "flows/a.json");
+        }
+    }
 }

@@ -188,7 +188,7 @@ fn input(v: Json) -> R<BTreeMap<String, Input>> {
                 }
             }
             let kind = kind.ok_or("input: missing field `type`")?;
-            Ok((channel, Input { kind, payload }))
+            Ok((channel, Input::new(kind, payload)?))
         })
         .collect()
 }

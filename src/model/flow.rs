@@ -193,16 +193,66 @@ pub enum InputType {
     FileUpload,
 }
 
+impl InputType {
+    /// True when an input of this kind with `payload` insists on a valid answer: the builder's
+    /// lists (`select`, `option_list`) are mandatory unless told otherwise; every other input
+    /// only with `"mandatory": true`. While such an input collects its answer, an intent does
+    /// not move the conversation (SPEC §4.2).
+    pub fn mandatory(self, payload: &serde_json::Map<String, serde_json::Value>) -> bool {
+        payload
+            .get("mandatory")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(matches!(self, InputType::Select | InputType::OptionList))
+    }
+}
+
 /// An open input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawInput")]
 pub struct Input {
     /// Widget type.
     #[serde(rename = "type")]
     pub kind: InputType,
-    /// Widget payload: `mandatory`, `mask`, `tries`, `error_message`, options…
+    /// Widget payload: `mandatory`, `mask`, `tries`, `error_message`, options… (checked
+    /// against the schema's payload of its type when read).
     #[serde(default)]
     pub payload: Map<String, Json>,
+}
+
+/// An input as written, before its payload is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    #[serde(rename = "type")]
+    kind: InputType,
+    #[serde(default)]
+    payload: Map<String, Json>,
+}
+
+impl TryFrom<RawInput> for Input {
+    type Error = String;
+
+    fn try_from(raw: RawInput) -> Result<Input, String> {
+        Input::new(raw.kind, raw.payload)
+    }
+}
+
+impl Input {
+    /// An input of `kind` whose `payload` fits the schema's payload of that type.
+    pub(crate) fn new(kind: InputType, payload: Map<String, Json>) -> Result<Input, String> {
+        let name = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let payload = Json::Object(payload);
+        if !crate::schema::payload_fits(&name, &payload) {
+            return Err(format!("payload: does not fit a `{name}` input"));
+        }
+        let Json::Object(payload) = payload else {
+            return Err("payload: expected an object".into());
+        };
+        Ok(Input { kind, payload })
+    }
 }
 
 /// A destination.

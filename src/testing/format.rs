@@ -190,6 +190,7 @@ pub const STEP_KINDS: &[&str] = &[
     "agent_transfer",
     "agent_close",
     "provider_opened",
+    "provider_closed",
     "provider_error",
     "action_result",
     "advance",
@@ -282,6 +283,19 @@ impl Step {
             "provider_opened" => Event::ProviderOpened {
                 remote_id: text("provider_opened")?,
                 result: obj.get("result").cloned(),
+            },
+            "provider_closed" => Event::ProviderClosed {
+                status: serde_json::from_value(obj["provider_closed"].clone()).map_err(|_| {
+                    format!(
+                        "`provider_closed` is one of: {}",
+                        crate::domain::CloseStatus::ALL
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?,
+                reason: opt_text("reason")?,
             },
             "provider_error" => Event::ProviderError {
                 message: text("provider_error")?,
@@ -398,5 +412,49 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
         mocks: Map::new(),
         clock: None,
         steps,
+    }
+}
+
+#[cfg(test)]
+mod schema_agrees {
+    use super::{Step, STEP_KINDS};
+    use serde_json::{json, Value as Json};
+
+    /// The test schema and the runner know the same steps, and the same close statuses.
+    #[test]
+    fn one_list_of_steps() {
+        let schema: Json = serde_json::from_str(crate::schema::TEST_SCHEMA).unwrap_or_default();
+        let branches = schema
+            .pointer("/$defs/step/oneOf")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut in_schema: Vec<&str> = branches
+            .iter()
+            .filter_map(|b| b.pointer("/required/0").and_then(Json::as_str))
+            .collect();
+        let mut known = STEP_KINDS.to_vec();
+        in_schema.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(in_schema, known);
+        let statuses: Vec<&str> = branches
+            .iter()
+            .find_map(|b| b.pointer("/properties/provider_closed/enum"))
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .collect();
+        let all: Vec<&str> = crate::domain::CloseStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(statuses, all);
+        assert!(matches!(
+            Step::parse(&json!({ "provider_closed": "timeout", "reason": "idle" })),
+            Ok(Step::Event(_))
+        ));
+        let err = Step::parse(&json!({ "provider_closed": "closed" })).err();
+        assert!(err.is_some_and(|e| e.contains("agent_closed")));
     }
 }

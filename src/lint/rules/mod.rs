@@ -18,6 +18,7 @@ mod duplicate_node_id;
 mod extra_info_too_long;
 mod input_field;
 mod integrations;
+mod live_chat_status_without_hand_over;
 mod live_chat_without_open_input;
 mod loop_without_input;
 mod missing_integration_id;
@@ -29,7 +30,9 @@ mod unknown_goto_target;
 mod unknown_integration;
 mod unknown_live_chat_status;
 mod unknown_method;
+mod unknown_option;
 mod unknown_variable_root;
+mod unreachable_next;
 mod unreachable_node;
 mod unsupported_parameter;
 pub(crate) mod unused_suppression;
@@ -151,16 +154,19 @@ registry! {
         unknown_method::UnknownMethod,
         constant_condition::ConstantCondition,
         unknown_action::UnknownAction,
+        unknown_option::UnknownOption,
         missing_integration_id::MissingIntegrationId,
         unknown_integration::UnknownIntegration,
         integrations::IntegrationsSimulated,
         live_chat_without_open_input::LiveChatWithoutOpenInput,
         unhandled_live_chat_status::UnhandledLiveChatStatus,
+        live_chat_status_without_hand_over::LiveChatStatusWithoutHandOver,
         unknown_live_chat_status::UnknownLiveChatStatus,
         output_after_hand_over::OutputAfterHandOver,
         extra_info_too_long::ExtraInfoTooLong,
         unsupported_parameter::UnsupportedParameter,
         unreachable_node::UnreachableNode,
+        unreachable_next::UnreachableNext,
         loop_without_input::LoopWithoutInput,
         variable_maybe_unset::VariableMaybeUnset,
     ],

@@ -13,7 +13,8 @@ declare_rule! {
     ///
     /// ## Why it matters
     /// A misspelt built-in (`start_livechat`) becomes a custom action that nobody implements:
-    /// the conversation waits for a result that never comes.
+    /// the conversation waits for a result that never comes. A name one edit away from a
+    /// built-in is therefore an error, whatever the rule's default level.
     ///
     /// ## Example
     /// ```json
@@ -38,12 +39,34 @@ impl FlowRule for UnknownAction {
                 {
                     continue;
                 }
+                let location = Location::Value(format!("{}/actions/{k}/name", n.pointer));
+                // One edit from a built-in is a typo, not a host's action: at run time the turn
+                // would wait for a result that no host sends.
+                if let Some(builtin) = BUILTIN_ACTIONS
+                    .iter()
+                    .find(|b| crate::text::levenshtein(&a.name.to_lowercase(), b) <= 1)
+                {
+                    out.push(
+                        Diagnostic::new::<UnknownAction>(
+                            location,
+                            format!(
+                                "`{}` is not an action: did you mean the built-in `{builtin}`?",
+                                a.name
+                            ),
+                        )
+                        .with_severity(crate::diagnostic::Severity::Error)
+                        .help(format!(
+                            "write `{builtin}`; as it is, the turn stops here and waits for a result that no host sends"
+                        )),
+                    );
+                    continue;
+                }
                 let help = did_you_mean(&a.name, BUILTIN_ACTIONS).unwrap_or_else(|| {
                     "if the host implements it, list it in the flow's `custom_actions`".to_string()
                 });
                 out.push(
                     Diagnostic::new::<UnknownAction>(
-                        Location::Value(format!("{}/actions/{k}/name", n.pointer)),
+                        location,
                         format!(
                             "`{}` is not a built-in action nor a declared custom action",
                             a.name

@@ -79,6 +79,17 @@ pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec
                 })
                 .map(|m| m.name)
                 .collect();
+            // The builder's custom actions run JavaScript with Moment; flow expressions do not.
+            if function && name == "moment" && dialect == crate::expr::Dialect::Builder {
+                out.push(
+                    Diagnostic::new::<UnknownMethod>(
+                        location,
+                        "Moment is not available in flow expressions: `moment` is not a known function",
+                    )
+                    .help("use `now()` (`yyyy-MM-dd HH:mm:ss`) or `today()` (`yyyy-MM-dd`) and the string methods, such as `today().substring(8, 10)`; date arithmetic belongs in a custom action, where Moment is available"),
+                );
+                return;
+            }
             let message = if name.is_empty() {
                 "only methods and functions such as `now()` can be called".to_string()
             } else if function {
