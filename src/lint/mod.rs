@@ -78,7 +78,7 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
             Some(FileKind::Watson) => diags.extend(rules::watson::lint(&value)),
             Some(FileKind::Integrations) => diags.extend(lint_integrations_value(&value)),
-            Some(FileKind::Test) => diags.extend(crate::testing::lint_test_value(&value)),
+            Some(FileKind::Test) => diags.extend(crate::model::test_file::lint_test_value(&value)),
             None => diags.push(Diagnostic::new::<Schema>(
                 Location::Raw(0..0),
                 "not a fluxo file: expected an object with `nodes` (flow), `dialog_nodes` (Watson workspace), `integrations` or `conversations` (test)",

@@ -143,3 +143,24 @@ impl IntegrationsFile {
         self.integrations.iter().find(|i| i.id == id)
     }
 }
+
+/// How a `webex_cc` integration hands over (`settings.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebexMode {
+    /// A chat task in Cisco's private BYO-channel beta (assumed shapes). The default.
+    Digital,
+    /// A telephony callback task through the public Create Task API.
+    Callback,
+}
+
+impl WebexMode {
+    /// The mode an integration's settings name, or `None` for a value fluxo does not know.
+    pub fn of(settings: &Map<String, Json>) -> Option<WebexMode> {
+        match settings.get("mode") {
+            None | Some(Json::Null) => Some(WebexMode::Digital),
+            Some(Json::String(s)) if s == "digital" => Some(WebexMode::Digital),
+            Some(Json::String(s)) if s == "callback" => Some(WebexMode::Callback),
+            Some(_) => None,
+        }
+    }
+}
