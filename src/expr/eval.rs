@@ -12,7 +12,7 @@
 
 use super::ast::{BinOp, Expr, ExprKind, UnOp};
 use super::methods::{self, expr_error, too_large, Call};
-use super::parse::{Part, Template};
+use super::template::{Part, Template};
 use super::value::{equals, float, index_val, member, order, strict_eq, Val};
 use super::{Dialect, Scope, Span};
 use crate::error::{Error, ErrorKind};

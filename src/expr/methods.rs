@@ -320,7 +320,7 @@ fn regex(
     } else {
         pattern.to_owned()
     };
-    super::parse::compile_regex(&full, "").map_err(|m| {
+    super::regex::compile_regex(&full, "").map_err(|m| {
         expr_error(
             ErrorKind::ExpressionRegex,
             c.span,

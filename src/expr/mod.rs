@@ -24,14 +24,16 @@ mod dates;
 mod eval;
 mod methods;
 mod parse;
+mod regex;
+mod template;
 mod value;
 
 pub(crate) use ast::{display, BinOp, Expr, ExprKind, Span, UnOp};
 pub(crate) use eval::{Budget, Evaluator};
 pub use methods::{arity_text, Availability, Method, Receiver};
-pub(crate) use parse::{
-    compile_regex, parse_expression, parse_template, ParseCache, SyntaxError, Template,
-};
+pub(crate) use parse::{parse_expression, SyntaxError};
+pub(crate) use regex::compile_regex;
+pub(crate) use template::{parse_template, ParseCache, Template};
 
 use crate::error::{Error, ErrorKind};
 use serde_json::Value as Json;
