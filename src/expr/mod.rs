@@ -25,6 +25,7 @@ mod eval;
 mod methods;
 mod parse;
 mod regex;
+mod scan;
 mod template;
 mod value;
 

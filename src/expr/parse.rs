@@ -2,6 +2,7 @@
 
 use super::ast::{BinOp, Expr, ExprKind, RegexLit, Span, UnOp};
 use super::regex::compile_regex;
+use super::scan::Scan;
 use super::Dialect;
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -70,26 +71,14 @@ pub fn parse_expression(src: &str, offset: usize, dialect: Dialect) -> Result<Ex
     }
 }
 
-/// Position of the first bracket that goes deeper than [`MAX_NESTING`] (outside string literals).
+/// Position of the first bracket that goes deeper than [`MAX_NESTING`] (outside string and
+/// regex literals).
 fn too_deep(src: &str) -> Option<usize> {
     let mut depth = 0usize;
     // The parser reads `c ? a : b ? …` by recursion: bound the count of `?` too.
     let mut questions = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in src.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
+    for (i, c) in Scan::new(src) {
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -172,30 +161,18 @@ fn friendly(src: &str, offset: usize, e: pest::error::Error<Rule>) -> SyntaxErro
 
 fn unclosed(src: &str) -> Option<char> {
     let mut stack = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in src.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
+    let mut scan = Scan::new(src);
+    for (_, c) in scan.by_ref() {
         match c {
-            '\'' | '"' => quote = Some(c),
-            '(' => stack.push(')'),
-            '[' => stack.push(']'),
+            '(' => stack.push('('),
+            '[' => stack.push('['),
             ')' | ']' => {
                 stack.pop();
             }
             _ => {}
         }
     }
-    quote.or_else(|| stack.pop().map(|c| if c == ')' { '(' } else { '[' }))
+    scan.open_quote().or_else(|| stack.pop())
 }
 
 fn span_of(p: &Pair<'_, Rule>, offset: usize) -> Span {

@@ -3,6 +3,7 @@
 
 use super::ast::{Expr, Span};
 use super::parse::{parse_expression, SyntaxError};
+use super::scan::Scan;
 use super::Dialect;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -195,31 +196,13 @@ fn parse_template_with(
     (Template { parts }, errors)
 }
 
-/// Length of a segment body up to its closing `?>`, skipping quoted literals.
+/// Length of a segment body up to its closing `?>`, skipping string and regex literals.
 fn segment_end(body: &str) -> Option<usize> {
-    let bytes = body.as_bytes();
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) => {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == q {
-                    quote = None;
-                }
-            }
-            None => {
-                if b == b'?' && bytes.get(i + 1) == Some(&b'>') {
-                    return Some(i);
-                }
-                if b == b'\'' || b == b'"' {
-                    quote = Some(b);
-                }
-            }
+    let mut scan = Scan::new(body).peekable();
+    while let Some((i, c)) = scan.next() {
+        if c == '?' && scan.peek().is_some_and(|&(j, n)| n == '>' && j == i + 1) {
+            return Some(i);
         }
-        i += 1;
     }
     // An unbalanced quote inside the segment: fall back to the first `?>`.
     body.find("?>")
