@@ -26,6 +26,7 @@ mod methods;
 mod parse;
 mod regex;
 mod scan;
+mod shorthand;
 mod template;
 mod value;
 
