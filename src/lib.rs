@@ -43,7 +43,6 @@ pub mod engine;
 pub mod expr;
 pub mod graph;
 pub mod lint;
-pub mod nlu;
 #[cfg(feature = "drivers")]
 pub mod runtime;
 pub mod testing;

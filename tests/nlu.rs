@@ -1,10 +1,10 @@
-//! The offline NLU of Watson workspaces (`fluxo::nlu`), through its public API: a small
+//! The offline NLU of Watson workspaces (`fluxo::watson::nlu`), through its public API: a small
 //! fixture (`tests/fixtures/watson/nlu.json`), hostile sizes, and the corpus in
 //! `../shared/corpus/watson/` (skipped with a visible message when absent).
 
 mod common;
 
-use fluxo::nlu::Understanding;
+use fluxo::watson::nlu::Understanding;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -408,7 +408,7 @@ fn corpus() -> Option<Vec<(String, Value)>> {
 }
 
 fn normalised(text: &str) -> String {
-    fluxo::nlu::normalise(text)
+    fluxo::watson::nlu::normalise(text)
 }
 
 #[test]

@@ -586,9 +586,8 @@ fn kind_name(v: &Val<'_>) -> &'static str {
         Val::Bool(_) => "a boolean",
         Val::Int(_) | Val::Num(_) => "a number",
         Val::Str(_) => "a string",
-        Val::Ref(j) if j.is_array() => "an array",
-        Val::Own(j) if j.is_array() => "an array",
-        Val::Ref(_) | Val::Own(_) => "an object",
+        Val::Ref(j) => crate::text::json_kind(j),
+        Val::Own(j) => crate::text::json_kind(j),
         Val::Regex(..) => "a regex",
         Val::Type(_) => "a type",
     }

@@ -23,6 +23,7 @@
 //!
 //! What Watson does not document and fluxo had to decide is written in `docs/watson.md`.
 
+pub mod nlu;
 mod session;
 mod turn;
 mod workspace;

@@ -84,7 +84,7 @@ pub struct Workspace {
     /// Entities the workspace defines (and the system entities it enables).
     pub(crate) entities: HashSet<String>,
     /// The offline NLU, built from the workspace's intents and entities.
-    pub(crate) nlu: crate::nlu::Understanding,
+    pub(crate) nlu: super::nlu::Understanding,
 }
 
 /// The workspace object of a file: top level, or inside the wrapped export `{"workspace": …}`.
@@ -201,7 +201,7 @@ impl Workspace {
             roots,
             children,
             entities,
-            nlu: crate::nlu::Understanding::from_workspace(ws),
+            nlu: super::nlu::Understanding::from_workspace(ws),
         })
     }
 
