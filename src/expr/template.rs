@@ -6,7 +6,7 @@ use super::parse::{parse_expression, SyntaxError};
 use super::scan::Scan;
 use super::Dialect;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 /// One piece of a template string.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,13 +53,6 @@ impl Template {
     }
 }
 
-/// Splits a string into text and `<? … ?>` segments and parses each segment.
-/// A segment ends at the first `?>` outside a string literal. Errors are returned per segment
-/// (spans relative to the string); the template keeps the segments that did parse.
-pub fn parse_template(s: &str, dialect: Dialect) -> (Template, Vec<SyntaxError>) {
-    ParseCache::new(dialect).template(s)
-}
-
 /// Parses expressions, sharing the tree of a source text already seen. Flows repeat the same
 /// conditions and segments many times (the 58 Watson workspaces hold 3,995 conditions but
 /// only 789 distinct ones; a generated 10,000-node flow holds 90,000 expressions and under a
@@ -67,8 +60,8 @@ pub fn parse_template(s: &str, dialect: Dialect) -> (Template, Vec<SyntaxError>)
 /// and a copy. Trees have spans relative to their own source, so one tree serves every place
 /// the text appears.
 ///
-/// The trees of short sources are also kept in a process-wide table, bounded in size, so that
-/// linting many files of one project parses each common condition once.
+/// A cache belongs to one flow or workspace, loaded once: there is no process-wide table, so
+/// nothing one file parsed stays in memory for the next.
 #[derive(Debug)]
 pub struct ParseCache {
     dialect: Dialect,
@@ -77,23 +70,6 @@ pub struct ParseCache {
 
 /// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
 const CACHE_SOURCE_MAX: usize = 1024;
-
-/// Longest source kept in the process-wide table, and most trees kept there (per dialect; it is
-/// emptied when full): at most a few tens of MiB whatever the input.
-const SHARED_SOURCE_MAX: usize = 256;
-const SHARED_MAX: usize = 8192;
-
-type Table = Mutex<HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
-
-fn shared(dialect: Dialect) -> &'static Table {
-    static BUILDER: OnceLock<Table> = OnceLock::new();
-    static WATSON: OnceLock<Table> = OnceLock::new();
-    match dialect {
-        Dialect::Builder => &BUILDER,
-        Dialect::Watson => &WATSON,
-    }
-    .get_or_init(Table::default)
-}
 
 impl ParseCache {
     /// A cache for expressions of `dialect`.
@@ -112,31 +88,15 @@ impl ParseCache {
         if let Some(r) = self.map.get(src) {
             return r.clone();
         }
-        if src.len() > SHARED_SOURCE_MAX {
-            let r = parse_expression(src, 0, self.dialect).map(Arc::new);
-            self.map.insert(src.into(), r.clone());
-            return r;
-        }
-        let table = shared(self.dialect);
-        let known = table.lock().ok().and_then(|t| t.get(src).cloned());
-        let r = match known {
-            Some(r) => r,
-            None => {
-                let r = parse_expression(src, 0, self.dialect).map(Arc::new);
-                if let Ok(mut t) = table.lock() {
-                    if t.len() >= SHARED_MAX {
-                        t.clear();
-                    }
-                    t.insert(src.into(), r.clone());
-                }
-                r
-            }
-        };
+        let r = parse_expression(src, 0, self.dialect).map(Arc::new);
         self.map.insert(src.into(), r.clone());
         r
     }
 
-    /// Like [`parse_template`], through the cache.
+    /// Splits a string into text and `<? … ?>` segments and parses each segment, through the
+    /// cache. A segment ends at the first `?>` outside a string or regex literal. Errors are
+    /// returned per segment (spans relative to the string); the template keeps the segments
+    /// that did parse.
     pub fn template(&mut self, s: &str) -> (Template, Vec<SyntaxError>) {
         parse_template_with(s, &mut |b| self.expression(b))
     }

@@ -25,6 +25,7 @@
 
 pub mod nlu;
 mod session;
+mod templates;
 mod turn;
 mod workspace;
 

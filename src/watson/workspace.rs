@@ -1,8 +1,9 @@
 //! A Watson Assistant workspace, compiled for running: the dialog tree in Watson's order
 //! (`parent` / `previous_sibling`), every condition parsed once, jump targets resolved.
 
+use super::templates::{compile_strings, Compiled};
 use crate::error::{Error, ErrorKind};
-use crate::expr::{Dialect, Expression};
+use crate::expr::{Dialect, Expression, ParseCache};
 use serde_json::{Map, Value as Json};
 use std::collections::{HashMap, HashSet};
 
@@ -85,6 +86,9 @@ pub struct Workspace {
     pub(crate) entities: HashSet<String>,
     /// The offline NLU, built from the workspace's intents and entities.
     pub(crate) nlu: super::nlu::Understanding,
+    /// Every string of the nodes' outputs, contexts and actions, compiled once at load and
+    /// looked up by its text when a turn renders it.
+    pub(crate) templates: HashMap<String, Compiled>,
 }
 
 /// The workspace object of a file: top level, or inside the wrapped export `{"workspace": …}`.
@@ -193,6 +197,18 @@ impl Workspace {
         ] {
             entities.insert(sys.to_owned());
         }
+        let mut templates = HashMap::new();
+        let mut cache = ParseCache::new(Dialect::Watson);
+        for n in &nodes {
+            let values = n
+                .output
+                .iter()
+                .chain(n.actions.iter())
+                .chain(n.context.iter().flat_map(|c| c.values()));
+            for v in values {
+                compile_strings(v, &entities, &mut cache, &mut templates, 0);
+            }
+        }
         Ok(Workspace {
             name: text(ws, "name").unwrap_or_default(),
             language: text(ws, "language").unwrap_or_else(|| "en".into()),
@@ -202,6 +218,7 @@ impl Workspace {
             children,
             entities,
             nlu: super::nlu::Understanding::from_workspace(ws),
+            templates,
         })
     }
 

@@ -3,6 +3,8 @@
 //! made explicit), and the selection policies of a response's values.
 
 use super::*;
+use crate::expr::{render_compiled, ParseCache};
+use crate::watson::templates::{compile_string, Compiled};
 
 impl Turn<'_> {
     /// The node's response: its first true conditional response, or its own output. Returns
@@ -69,17 +71,34 @@ impl Turn<'_> {
     pub(super) fn render(&mut self, v: &Json) -> Json {
         match v {
             Json::String(s) => {
-                let t = expand_shorthand(s, &self.ws.entities);
-                if !t.contains("<?") {
-                    return Json::String(t);
-                }
-                let flags = self.scope_flags();
-                let scope = self.scope(&flags);
-                match crate::expr::render(&t, Dialect::Watson, &scope) {
-                    Ok(v) => v,
-                    Err(e) => {
+                let ws = self.ws;
+                // Every string of a node was compiled at load; another (none today) is
+                // compiled here, as the load would have.
+                let once;
+                let compiled = match ws.templates.get(s) {
+                    Some(c) => c,
+                    None => {
+                        let mut cache = ParseCache::new(Dialect::Watson);
+                        once = compile_string(s, &ws.entities, &mut cache);
+                        &once
+                    }
+                };
+                match compiled {
+                    Compiled::Text(t) => Json::String(t.clone()),
+                    Compiled::Invalid(e) => {
                         self.warn(format!("{s}: {e}"));
                         Json::String(String::new())
+                    }
+                    Compiled::Template(t) => {
+                        let flags = self.scope_flags();
+                        let scope = self.scope(&flags);
+                        match render_compiled(t, Dialect::Watson, &scope) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                self.warn(format!("{s}: {e}"));
+                                Json::String(String::new())
+                            }
+                        }
                     }
                 }
             }
@@ -333,88 +352,4 @@ pub(super) fn merge(old: &mut Map<String, Json>, new: Map<String, Json>, depth: 
             }
         }
     }
-}
-
-/// Watson's text shorthand made explicit: outside `<? … ?>`, `$name` (and `$name.field`),
-/// `$(name)` and `@entity` (an entity the workspace knows, with an optional `.literal`,
-/// `.value`, `.confidence`, `.location` or `.values`) become expressions; `\$`, `\@` and `\#`
-/// are the characters themselves.
-pub(crate) fn expand_shorthand(s: &str, entities: &std::collections::HashSet<String>) -> String {
-    if !s.contains(['$', '@', '\\']) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    let b = s.as_bytes();
-    let mut i = 0;
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    while i < b.len() {
-        if s[i..].starts_with("<?") {
-            let end = s[i..].find("?>").map_or(s.len(), |e| i + e + 2);
-            out.push_str(&s[i..end]);
-            i = end;
-            continue;
-        }
-        let c = b[i];
-        if c == b'\\' && matches!(b.get(i + 1), Some(b'$' | b'@' | b'#')) {
-            out.push(char::from(b[i + 1]));
-            i += 2;
-            continue;
-        }
-        if c == b'$' {
-            if b.get(i + 1) == Some(&b'(') {
-                if let Some(close) = s[i + 2..].find(')') {
-                    let name = &s[i + 2..i + 2 + close];
-                    out.push_str(&format!("<? context['{}'] ?>", name.replace('\'', "''")));
-                    i += 3 + close;
-                    continue;
-                }
-            }
-            if b.get(i + 1)
-                .is_some_and(|&n| n.is_ascii_alphabetic() || n == b'_')
-            {
-                let mut j = i + 1;
-                loop {
-                    while j < b.len() && ident(b[j]) {
-                        j += 1;
-                    }
-                    if j + 1 < b.len()
-                        && b[j] == b'.'
-                        && (b[j + 1].is_ascii_alphabetic() || b[j + 1] == b'_')
-                    {
-                        j += 1;
-                        continue;
-                    }
-                    break;
-                }
-                out.push_str(&format!("<? {} ?>", &s[i..j]));
-                i = j;
-                continue;
-            }
-        }
-        if c == b'@' {
-            let mut j = i + 1;
-            while j < b.len() && (ident(b[j]) || b[j] == b'-') {
-                j += 1;
-            }
-            let name = &s[i + 1..j];
-            if !name.is_empty() && entities.contains(name) {
-                for prop in [".literal", ".value", ".confidence", ".location", ".values"] {
-                    if s[j..].starts_with(prop)
-                        && !s.as_bytes().get(j + prop.len()).is_some_and(|&n| ident(n))
-                    {
-                        j += prop.len();
-                        break;
-                    }
-                }
-                out.push_str(&format!("<? {} ?>", &s[i..j]));
-                i = j;
-                continue;
-            }
-        }
-        // One whole character (the text is UTF-8).
-        let len = s[i..].chars().next().map_or(1, char::len_utf8);
-        out.push_str(&s[i..i + len]);
-        i += len;
-    }
-    out
 }
