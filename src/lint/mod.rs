@@ -19,6 +19,7 @@ mod rules;
 
 pub use crate::diagnostic::{Edit, Located, LocatedLabel, RuleMeta, Severity};
 pub use crate::model::FileKind;
+pub use crate::source::{LineCol, SourceFile};
 pub use rules::{find as find_rule, registry as rules};
 
 use crate::compile::load::{flow_model, read};
@@ -26,7 +27,6 @@ use crate::compile::{compile, CompileOptions, CompiledFlow};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::IntegrationsFile;
 use crate::schema::{self, Schema, SchemaKind};
-use crate::source::SourceFile;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 

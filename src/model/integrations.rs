@@ -19,6 +19,7 @@ pub struct IntegrationsFile {
 /// How often Omni tells the user the estimated wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WaitNotice {
     /// Never.
     Never,

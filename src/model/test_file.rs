@@ -174,6 +174,7 @@ impl TestFile {
 
 /// A step, read from its JSON object.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Step {
     /// Feed an event.
     Event(Event),
