@@ -6,7 +6,7 @@ use super::parse::{parse_expression, SyntaxError};
 use super::scan::Scan;
 use super::Dialect;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One piece of a template string.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +60,9 @@ impl Template {
 /// and a copy. Trees have spans relative to their own source, so one tree serves every place
 /// the text appears.
 ///
-/// A cache belongs to one flow or workspace, loaded once: there is no process-wide table, so
-/// nothing one file parsed stays in memory for the next.
+/// The trees of short sources are also kept in a process-wide table, bounded in size, so that
+/// linting many files of one project parses each common condition once. Running a flow or a
+/// workspace does not lean on it: both parse every expression once, when they load.
 #[derive(Debug)]
 pub struct ParseCache {
     dialect: Dialect,
@@ -70,6 +71,23 @@ pub struct ParseCache {
 
 /// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
 const CACHE_SOURCE_MAX: usize = 1024;
+
+/// Longest source kept in the process-wide table, and most trees kept there (per dialect; it is
+/// emptied when full): at most a few tens of MiB whatever the input.
+const SHARED_SOURCE_MAX: usize = 256;
+const SHARED_MAX: usize = 8192;
+
+type Table = Mutex<HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
+
+fn shared(dialect: Dialect) -> &'static Table {
+    static BUILDER: OnceLock<Table> = OnceLock::new();
+    static WATSON: OnceLock<Table> = OnceLock::new();
+    match dialect {
+        Dialect::Builder => &BUILDER,
+        Dialect::Watson => &WATSON,
+    }
+    .get_or_init(Table::default)
+}
 
 impl ParseCache {
     /// A cache for expressions of `dialect`.
@@ -88,7 +106,26 @@ impl ParseCache {
         if let Some(r) = self.map.get(src) {
             return r.clone();
         }
-        let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+        if src.len() > SHARED_SOURCE_MAX {
+            let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+            self.map.insert(src.into(), r.clone());
+            return r;
+        }
+        let table = shared(self.dialect);
+        let known = table.lock().ok().and_then(|t| t.get(src).cloned());
+        let r = match known {
+            Some(r) => r,
+            None => {
+                let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+                if let Ok(mut t) = table.lock() {
+                    if t.len() >= SHARED_MAX {
+                        t.clear();
+                    }
+                    t.insert(src.into(), r.clone());
+                }
+                r
+            }
+        };
         self.map.insert(src.into(), r.clone());
         r
     }
