@@ -49,11 +49,6 @@ impl<'a> Tree<'a> {
         RawNode::from_object(self.nodes.get(i).copied().flatten())
     }
 
-    /// A string field of node `i`.
-    pub fn text(&self, i: usize, key: &str) -> Option<&'a str> {
-        self.node(i).text(key)
-    }
-
     /// Node `i`'s id (or `#i` when it has none).
     pub fn id(&self, i: usize) -> String {
         self.node(i)
