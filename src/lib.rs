@@ -44,7 +44,6 @@ pub mod engine;
 pub mod expr;
 pub mod graph;
 pub mod lint;
-pub mod nlu;
 pub mod playground;
 #[cfg(feature = "drivers")]
 pub mod runtime;

@@ -6,6 +6,7 @@
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::source::json::push_segment;
 use crate::text::closest;
+use crate::text::json_kind;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as Json;
 use std::sync::LazyLock;
@@ -238,17 +239,6 @@ fn short(v: &Json) -> String {
         format!("{}…", s.chars().take(40).collect::<String>())
     } else {
         s
-    }
-}
-
-fn json_kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
     }
 }
 

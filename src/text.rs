@@ -1,4 +1,44 @@
-//! Small text helpers shared by every stage: "did you mean" suggestions.
+//! Small text helpers shared by every stage, each fact in one place: accent folding (the same
+//! for a button's options and the NLU's examples), edit distance, the names of JSON kinds in
+//! messages, and "did you mean" suggestions.
+
+use serde_json::Value as Json;
+
+/// The accent-free letter of a lower-case Latin letter (Latin-1 and the Portuguese, Spanish,
+/// French, German and Italian letters of Latin Extended-A); others unchanged.
+pub fn fold(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
+        'ç' | 'ć' | 'č' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' => 'i',
+        'ñ' | 'ń' | 'ň' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => 'u',
+        'ý' | 'ÿ' => 'y',
+        'ś' | 'š' => 's',
+        'ź' | 'ż' | 'ž' => 'z',
+        other => other,
+    }
+}
+
+/// `s` with every letter [`fold`]ed (the caller lower-cases first).
+pub fn fold_accents(s: &str) -> String {
+    s.chars().map(fold).collect()
+}
+
+/// How a message names the kind of a JSON value: `null`, `a boolean`, `a number`, `a string`,
+/// `an array`, `an object`.
+pub fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
 
 /// The candidate closest to `word` by edit distance, when close enough to be a typo.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
@@ -131,27 +171,49 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
 pub fn levenshtein(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    distance(&a, &b, usize::MAX, true).unwrap_or(usize::MAX)
+}
+
+/// Edit distance of `a` and `b` when at most `max`, else `None` (stopping as soon as a row of
+/// the table is past `max`). With `swaps`, swapping two neighbours is one edit (the
+/// optimal-string-alignment distance, for typos); without, it is two (Levenshtein's).
+pub fn distance(a: &[char], b: &[char], max: usize, swaps: bool) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
     let width = b.len() + 1;
-    // Three rows: two back (for transpositions), previous, current.
-    let mut rows = vec![vec![0usize; width]; 3];
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        let (cur, prev, back) = (i % 3, (i + 2) % 3, (i + 1) % 3);
-        rows[cur][0] = i;
-        for j in 1..width {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (rows[prev][j - 1] + cost)
-                .min(rows[prev][j] + 1)
-                .min(rows[cur][j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(rows[back][j - 2] + 1);
-            }
-            rows[cur][j] = d;
+    // Three rows: two back (for swaps), previous, current.
+    let mut back = vec![0usize; width];
+    let mut prev: Vec<usize> = (0..width).collect();
+    let mut row = vec![0usize; width];
+    let cell = |r: &[usize], j: usize| r.get(j).copied().unwrap_or(usize::MAX - 1);
+    for (i, ca) in a.iter().enumerate() {
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
         }
+        let mut row_min = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            let mut d = (cell(&prev, j) + cost)
+                .min(cell(&prev, j + 1) + 1)
+                .min(cell(&row, j) + 1);
+            let swapped =
+                swaps && i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
+            if swapped {
+                d = d.min(cell(&back, j - 1) + 1);
+            }
+            if let Some(c) = row.get_mut(j + 1) {
+                *c = d;
+            }
+            row_min = row_min.min(d);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut back, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
     }
-    rows[a.len() % 3].get(b.len()).copied().unwrap_or(0)
+    prev.last().copied().filter(|&d| d <= max)
 }
 
 #[cfg(test)]
@@ -166,6 +228,23 @@ mod tests {
         assert_eq!(closest("inptu", &["input", "intent"]), Some("input"));
         // A swap beats a wrong letter at the same distance.
         assert_eq!(closest("cfp", &["cep", "cpf"]), Some("cpf"));
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        let (ab, ba) = (chars("ab"), chars("ba"));
+        assert_eq!(distance(&ab, &ba, 5, true), Some(1));
+        assert_eq!(distance(&ab, &ba, 5, false), Some(2));
+        assert_eq!(distance(&chars("pizza"), &chars("piza"), 0, false), None);
+        assert_eq!(
+            distance(&chars("kitten"), &chars("sitting"), 2, false),
+            None
+        );
+    }
+
+    #[test]
+    fn folding_removes_accents_and_keeps_other_letters() {
+        assert_eq!(
+            fold_accents("não, gdańsk, škoda, ærø"),
+            "nao, gdansk, skoda, æro"
+        );
     }
 
     #[test]

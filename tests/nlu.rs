@@ -1,10 +1,10 @@
-//! The offline NLU of Watson workspaces (`fluxo::nlu`), through its public API: a small
+//! The offline NLU of Watson workspaces (`fluxo::watson::nlu`), through its public API: a small
 //! fixture (`tests/fixtures/watson/nlu.json`), hostile sizes, and the corpus in
 //! `../shared/corpus/watson/` (skipped with a visible message when absent).
 
 mod common;
 
-use fluxo::nlu::Understanding;
+use fluxo::watson::nlu::Understanding;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -408,7 +408,7 @@ fn corpus() -> Option<Vec<(String, Value)>> {
 }
 
 fn normalised(text: &str) -> String {
-    fluxo::nlu::normalise(text)
+    fluxo::watson::nlu::normalise(text)
 }
 
 #[test]
@@ -558,4 +558,90 @@ fn portuguese_times() {
     assert_eq!(times, ["15:30:00", "09:00:00"]);
     let numbers: Vec<String> = found(&e, "sys-number").into_iter().map(|x| x.0).collect();
     assert_eq!(numbers, ["25"]);
+}
+
+/// A button of a builder flow and the Watson NLU read accents the same way: for every accented
+/// letter either folds, the word typed without the accent picks the option titled with it
+/// exactly when it is the NLU's exact example. (They folded different letters once, so
+/// `gdansk` matched the NLU's `Gdańsk` but not the button.)
+#[test]
+fn a_button_and_the_nlu_fold_a_word_the_same_way() {
+    use fluxo::{Bot, Event, Output};
+    // The letters of Latin-1 and Latin Extended-A that Portuguese, Spanish, French, German and
+    // Italian write, and a few that neither folds (they must stay apart in both).
+    let letters = "àáâãäåāăąçćčèéêëēėęěìíîïīįñńňòóôõöøōőùúûüūůűýÿśšźżžłæœß";
+    for accented in letters.chars() {
+        let word = format!("k{accented}t");
+        let plain: String = word
+            .chars()
+            // The base letter a reader sees.
+            .map(|c| match c {
+                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
+                'ç' | 'ć' | 'č' => 'c',
+                'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
+                'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' => 'i',
+                'ñ' | 'ń' | 'ň' => 'n',
+                'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => 'o',
+                'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => 'u',
+                'ý' | 'ÿ' => 'y',
+                'ś' | 'š' => 's',
+                'ź' | 'ż' | 'ž' => 'z',
+                'ł' => 'l',
+                'æ' => 'a',
+                'œ' => 'o',
+                'ß' => 's',
+                other => other,
+            })
+            .collect();
+        // The NLU: the plain word is the accented example exactly (confidence 1) or not.
+        let ws = json!({ "language": "pt-br", "intents": [
+            { "intent": "w", "examples": [ { "text": word } ] } ] });
+        let (intents, _) = Understanding::from_workspace(&ws).understand(&plain, NOW);
+        let nlu_same = intents[0]["confidence"] == json!(1.0);
+        // The button: the plain word picks the option titled with the accented one, or the
+        // bot asks again.
+        let flow = json!({ "nodes": [
+            { "id": "ask", "condition": "start",
+              "output": [ { "default": { "type": "text", "text": "?" } } ],
+              "input": { "default": { "type": "select", "payload": {
+                  "options": [ { "title": word, "value": "hit" } ] } } },
+              "next": [ { "goto": "picked" } ] },
+            { "id": "picked", "output": [ { "default": { "type": "text", "text": "<? input.text ?>" } } ] }
+        ] });
+        let bot = Bot::from_json(&flow.to_string(), None).expect("flow");
+        let mut s = bot.new_session("fold");
+        bot.handle(
+            &mut s,
+            Event::Start {
+                channel: None,
+                context: None,
+                contact: None,
+            },
+            0,
+        );
+        let out = bot.handle(
+            &mut s,
+            Event::User {
+                text: plain.clone(),
+                intent: None,
+                entities: None,
+                confidence: None,
+            },
+            1,
+        );
+        let button_same = out
+            .iter()
+            .any(|o| matches!(o, Output::Message { text: Some(t), .. } if t == "hit"));
+        assert_eq!(
+            button_same, nlu_same,
+            "`{plain}` for `{word}`: the button says {button_same}, the NLU {nlu_same}"
+        );
+    }
+    // The test sees both answers: a folded letter matches, one neither folds does not.
+    let ws = json!({ "intents": [ { "intent": "w", "examples": [ { "text": "gdańsk" } ] } ] });
+    let (intents, _) = Understanding::from_workspace(&ws).understand("gdansk", NOW);
+    assert_eq!(intents[0]["confidence"], json!(1.0));
+    let ws = json!({ "intents": [ { "intent": "w", "examples": [ { "text": "łódź" } ] } ] });
+    let (intents, _) = Understanding::from_workspace(&ws).understand("lodz", NOW);
+    assert_ne!(intents[0]["confidence"], json!(1.0));
 }

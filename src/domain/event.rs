@@ -163,6 +163,7 @@ impl Event {
 /// Who speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Speaker {
     /// The bot.
     Bot,
@@ -175,6 +176,7 @@ pub enum Speaker {
 /// `HUMAN` or `BOT`, as providers say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum RepresentativeType {
     /// A person.
     Human,

@@ -35,6 +35,7 @@ impl Method {
 
 /// A header value: text, or a credential the driver fills in when it sends the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeaderValue {
     /// Sent as written.
     Text(String),

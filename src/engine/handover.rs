@@ -418,7 +418,7 @@ impl Turn<'_> {
             Ok(false) => {}
             Err(e) => self
                 .out
-                .push(Output::error(ErrorKind::BusinessHours, e, Some(&node_id))),
+                .push(Output::error(e.kind(), e.detail(), Some(&node_id))),
         }
         let handoff = provider::handoff_request(&Handoff {
             integration: integ,

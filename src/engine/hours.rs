@@ -1,15 +1,18 @@
 //! Business hours of the human team.
 
+use crate::error::{Error, ErrorKind};
 use crate::model::Integration;
 
-/// True when `now` is outside the integration's business hours (or on a holiday).
-pub fn out_of_hours(integ: &Integration, now: i64) -> Result<bool, String> {
+/// True when `now` is outside the integration's business hours (or on a holiday); an error of
+/// kind [`ErrorKind::BusinessHours`] when they cannot be read (an unknown time zone).
+pub fn out_of_hours(integ: &Integration, now: i64) -> Result<bool, Error> {
+    let unreadable = |detail: String| Error::new(ErrorKind::BusinessHours, detail);
     let Some(bh) = &integ.business_hours else {
         return Ok(false);
     };
     let tz = jiff::tz::TimeZone::get(&bh.timezone)
-        .map_err(|_| format!("unknown time zone `{}`", bh.timezone))?;
-    let ts = jiff::Timestamp::from_millisecond(now).map_err(|e| e.to_string())?;
+        .map_err(|_| unreadable(format!("unknown time zone `{}`", bh.timezone)))?;
+    let ts = jiff::Timestamp::from_millisecond(now).map_err(|e| unreadable(e.to_string()))?;
     let local = ts.to_zoned(tz);
     let date = local.date().to_string();
     if bh.holidays.contains(&date) {

@@ -102,26 +102,10 @@ fn same(a: &str, b: &str, accents: bool) -> bool {
         if accents {
             lower
         } else {
-            fold_accents(&lower)
+            crate::text::fold_accents(&lower)
         }
     };
     !b.is_empty() && norm(a) == norm(b)
-}
-
-/// Removes the diacritics of Portuguese letters.
-pub fn fold_accents(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'ñ' => 'n',
-            other => other,
-        })
-        .collect()
 }
 
 fn digits(s: &str) -> Option<String> {

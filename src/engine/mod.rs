@@ -178,8 +178,8 @@ impl Bot {
         self
     }
 
-    /// The compiled flow.
-    pub fn flow(&self) -> &CompiledFlow {
+    /// The compiled flow (for the crate's own readers: pictures and coverage).
+    pub(crate) fn flow(&self) -> &CompiledFlow {
         &self.flow
     }
 

@@ -24,14 +24,18 @@ mod dates;
 mod eval;
 mod methods;
 mod parse;
+mod regex;
+mod scan;
+mod shorthand;
+mod template;
 mod value;
 
 pub(crate) use ast::{display, BinOp, Expr, ExprKind, Span, UnOp};
 pub(crate) use eval::{Budget, Evaluator};
 pub use methods::{arity_text, Availability, Method, Receiver};
-pub(crate) use parse::{
-    compile_regex, parse_expression, parse_template, ParseCache, SyntaxError, Template,
-};
+pub(crate) use parse::{parse_expression, SyntaxError};
+pub(crate) use regex::compile_regex;
+pub(crate) use template::{ParseCache, Template};
 
 use crate::error::{Error, ErrorKind};
 use serde_json::Value as Json;
@@ -185,9 +189,24 @@ pub fn condition(src: &str, dialect: Dialect, scope: &Scope<'_>) -> Result<bool,
 /// Renders a string with `<? … ?>` segments: a string that is exactly one segment keeps the
 /// value's type; otherwise segments are stringified and concatenated, in one pass.
 pub fn render(template: &str, dialect: Dialect, scope: &Scope<'_>) -> Result<Json, Error> {
-    let (t, errors) = parse_template(template, dialect);
-    if let Some(e) = errors.into_iter().next() {
-        return Err(syntax(e));
+    let t = compile_template(&mut ParseCache::new(dialect), template)?;
+    render_compiled(&t, dialect, scope)
+}
+
+/// A template parsed once through `cache`, or its first syntax error.
+pub(crate) fn compile_template(cache: &mut ParseCache, template: &str) -> Result<Template, Error> {
+    let (t, errors) = cache.template(template);
+    match errors.into_iter().next() {
+        Some(e) => Err(syntax(e)),
+        None => Ok(t),
     }
-    Evaluator::new(*scope, Budget::default(), dialect).render(&t)
+}
+
+/// Renders a template parsed once, as [`render`] does, with the default limits.
+pub(crate) fn render_compiled(
+    template: &Template,
+    dialect: Dialect,
+    scope: &Scope<'_>,
+) -> Result<Json, Error> {
+    Evaluator::new(*scope, Budget::default(), dialect).render(template)
 }

@@ -1,11 +1,11 @@
 //! Parsing conditions and `<? … ?>` templates into [`Expr`] trees.
 
 use super::ast::{BinOp, Expr, ExprKind, RegexLit, Span, UnOp};
+use super::regex::compile_regex;
+use super::scan::Scan;
 use super::Dialect;
 use pest::iterators::Pair;
 use pest::Parser as _;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 mod grammar {
     #![allow(missing_docs)]
@@ -71,26 +71,14 @@ pub fn parse_expression(src: &str, offset: usize, dialect: Dialect) -> Result<Ex
     }
 }
 
-/// Position of the first bracket that goes deeper than [`MAX_NESTING`] (outside string literals).
+/// Position of the first bracket that goes deeper than [`MAX_NESTING`] (outside string and
+/// regex literals).
 fn too_deep(src: &str) -> Option<usize> {
     let mut depth = 0usize;
     // The parser reads `c ? a : b ? …` by recursion: bound the count of `?` too.
     let mut questions = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in src.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
+    for (i, c) in Scan::new(src) {
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -173,30 +161,18 @@ fn friendly(src: &str, offset: usize, e: pest::error::Error<Rule>) -> SyntaxErro
 
 fn unclosed(src: &str) -> Option<char> {
     let mut stack = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in src.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
+    let mut scan = Scan::new(src);
+    for (_, c) in scan.by_ref() {
         match c {
-            '\'' | '"' => quote = Some(c),
-            '(' => stack.push(')'),
-            '[' => stack.push(']'),
+            '(' => stack.push('('),
+            '[' => stack.push('['),
             ')' | ']' => {
                 stack.pop();
             }
             _ => {}
         }
     }
-    quote.or_else(|| stack.pop().map(|c| if c == ')' { '(' } else { '[' }))
+    scan.open_quote().or_else(|| stack.pop())
 }
 
 fn span_of(p: &Pair<'_, Rule>, offset: usize) -> Span {
@@ -713,282 +689,4 @@ pub fn unquote(lit: &str, dialect: Dialect) -> String {
         }
     }
     out
-}
-
-type RegexResult = Result<Arc<regex::Regex>, String>;
-
-/// Compiled patterns, shared by the compile stage and run time (flows repeat a few patterns
-/// many times; compiling one costs far more than matching with it). Bounded: cleared when full.
-static REGEX_CACHE: LazyLock<
-    std::sync::Mutex<std::collections::HashMap<(String, String), RegexResult>>,
-> = LazyLock::new(Default::default);
-const REGEX_CACHE_MAX: usize = 4096;
-
-/// Compiles a JavaScript-style regex (pattern and flags) on the linear-time `regex` engine.
-/// Returns the engine's explanation when it cannot run the pattern (backreferences,
-/// look-around) or a flag is unknown.
-pub fn compile_regex(pattern: &str, flags: &str) -> RegexResult {
-    let key = (pattern.to_owned(), flags.to_owned());
-    if let Some(hit) = REGEX_CACHE.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return hit;
-    }
-    let result = compile_regex_uncached(pattern, flags);
-    if let Ok(mut cache) = REGEX_CACHE.lock() {
-        if cache.len() >= REGEX_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(key, result.clone());
-    }
-    result
-}
-
-fn compile_regex_uncached(pattern: &str, flags: &str) -> RegexResult {
-    let mut b = regex::RegexBuilder::new(pattern);
-    for f in flags.chars() {
-        match f {
-            'i' => {
-                b.case_insensitive(true);
-            }
-            'm' => {
-                b.multi_line(true);
-            }
-            's' => {
-                b.dot_matches_new_line(true);
-            }
-            'g' | 'u' | 'y' | 'd' => {}
-            other => return Err(format!("unknown regex flag `{other}`")),
-        }
-    }
-    b.size_limit(1 << 20).dfa_size_limit(1 << 20);
-    b.build().map(Arc::new).map_err(|e| match e {
-        regex::Error::Syntax(s) => {
-            let first = s
-                .lines()
-                .last()
-                .unwrap_or("invalid pattern")
-                .trim()
-                .to_owned();
-            first.trim_start_matches("error: ").to_owned()
-        }
-        regex::Error::CompiledTooBig(_) => "the pattern is too large to compile".into(),
-        _ => "invalid pattern".into(),
-    })
-}
-
-/// One piece of a template string.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Part {
-    /// Literal text.
-    Text(String),
-    /// A `<? … ?>` segment; the span covers the delimiters, relative to the string. The
-    /// expression's own spans are relative to its body, which starts two bytes after the span
-    /// (see [`Part::body_offset`]); the tree is shared with every other segment of the same text.
-    Expr(Arc<Expr>, Span),
-}
-
-impl Part {
-    /// Where the segment's expression starts in the string (after `<?`).
-    pub fn body_offset(span: &Span) -> usize {
-        span.start + 2
-    }
-}
-
-/// A string value split into text and `<? … ?>` segments.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template {
-    /// The pieces, in order.
-    pub parts: Vec<Part>,
-}
-
-impl Template {
-    /// True when the string is exactly one segment (its value keeps its type).
-    pub fn is_single(&self) -> bool {
-        matches!(self.parts.as_slice(), [Part::Expr(..)])
-    }
-
-    /// True when there is no segment at all.
-    pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
-    }
-
-    /// Every segment's expression, with the offset of its body in the string.
-    pub fn exprs(&self) -> impl Iterator<Item = (&Arc<Expr>, usize)> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Expr(e, span) => Some((e, Part::body_offset(span))),
-            Part::Text(_) => None,
-        })
-    }
-}
-
-/// Splits a string into text and `<? … ?>` segments and parses each segment.
-/// A segment ends at the first `?>` outside a string literal. Errors are returned per segment
-/// (spans relative to the string); the template keeps the segments that did parse.
-pub fn parse_template(s: &str, dialect: Dialect) -> (Template, Vec<SyntaxError>) {
-    ParseCache::new(dialect).template(s)
-}
-
-/// Parses expressions, sharing the tree of a source text already seen. Flows repeat the same
-/// conditions and segments many times (the 58 Watson workspaces hold 3,995 conditions but
-/// only 789 distinct ones; a generated 10,000-node flow holds 90,000 expressions and under a
-/// thousand distinct ones): a repeat costs a hash lookup and a reference count, not a parse
-/// and a copy. Trees have spans relative to their own source, so one tree serves every place
-/// the text appears.
-///
-/// The trees of short sources are also kept in a process-wide table, bounded in size, so that
-/// linting many files of one project parses each common condition once.
-#[derive(Debug)]
-pub struct ParseCache {
-    dialect: Dialect,
-    map: HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>,
-}
-
-/// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
-const CACHE_SOURCE_MAX: usize = 1024;
-
-/// Longest source kept in the process-wide table, and most trees kept there (per dialect; it is
-/// emptied when full): at most a few tens of MiB whatever the input.
-const SHARED_SOURCE_MAX: usize = 256;
-const SHARED_MAX: usize = 8192;
-
-type Table = Mutex<HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
-
-fn shared(dialect: Dialect) -> &'static Table {
-    static BUILDER: OnceLock<Table> = OnceLock::new();
-    static WATSON: OnceLock<Table> = OnceLock::new();
-    match dialect {
-        Dialect::Builder => &BUILDER,
-        Dialect::Watson => &WATSON,
-    }
-    .get_or_init(Table::default)
-}
-
-impl ParseCache {
-    /// A cache for expressions of `dialect`.
-    pub fn new(dialect: Dialect) -> Self {
-        ParseCache {
-            dialect,
-            map: HashMap::new(),
-        }
-    }
-
-    /// Like [`parse_expression`] at offset 0, through the cache.
-    pub fn expression(&mut self, src: &str) -> Result<Arc<Expr>, SyntaxError> {
-        if src.len() > CACHE_SOURCE_MAX {
-            return parse_expression(src, 0, self.dialect).map(Arc::new);
-        }
-        if let Some(r) = self.map.get(src) {
-            return r.clone();
-        }
-        if src.len() > SHARED_SOURCE_MAX {
-            let r = parse_expression(src, 0, self.dialect).map(Arc::new);
-            self.map.insert(src.into(), r.clone());
-            return r;
-        }
-        let table = shared(self.dialect);
-        let known = table.lock().ok().and_then(|t| t.get(src).cloned());
-        let r = match known {
-            Some(r) => r,
-            None => {
-                let r = parse_expression(src, 0, self.dialect).map(Arc::new);
-                if let Ok(mut t) = table.lock() {
-                    if t.len() >= SHARED_MAX {
-                        t.clear();
-                    }
-                    t.insert(src.into(), r.clone());
-                }
-                r
-            }
-        };
-        self.map.insert(src.into(), r.clone());
-        r
-    }
-
-    /// Like [`parse_template`], through the cache.
-    pub fn template(&mut self, s: &str) -> (Template, Vec<SyntaxError>) {
-        parse_template_with(s, &mut |b| self.expression(b))
-    }
-}
-
-fn parse_template_with(
-    s: &str,
-    parse: &mut dyn FnMut(&str) -> Result<Arc<Expr>, SyntaxError>,
-) -> (Template, Vec<SyntaxError>) {
-    let mut parts = Vec::new();
-    let mut errors = Vec::new();
-    let mut rest = 0usize;
-    while let Some(rel) = s[rest..].find("<?") {
-        let open = rest + rel;
-        if open > rest {
-            parts.push(Part::Text(s[rest..open].to_owned()));
-        }
-        let body_start = open + 2;
-        match segment_end(&s[body_start..]) {
-            Some(len) => {
-                let body = &s[body_start..body_start + len];
-                let close = body_start + len + 2;
-                if body.trim().is_empty() {
-                    errors.push(SyntaxError {
-                        message: "empty `<? ?>` segment".into(),
-                        span: open..close,
-                        help: Some(
-                            "write an expression between `<?` and `?>`, or remove the delimiters"
-                                .into(),
-                        ),
-                    });
-                } else {
-                    match parse(body) {
-                        Ok(e) => parts.push(Part::Expr(e, open..close)),
-                        Err(mut err) => {
-                            err.span = err.span.start + body_start..err.span.end + body_start;
-                            errors.push(err);
-                        }
-                    }
-                }
-                rest = close;
-            }
-            None => {
-                errors.push(SyntaxError {
-                    message: "unterminated `<?` segment: no matching `?>`".into(),
-                    span: open..body_start,
-                    help: Some("close the segment with `?>`".into()),
-                });
-                parts.push(Part::Text(s[open..].to_owned()));
-                rest = s.len();
-            }
-        }
-    }
-    if rest < s.len() {
-        parts.push(Part::Text(s[rest..].to_owned()));
-    }
-    (Template { parts }, errors)
-}
-
-/// Length of a segment body up to its closing `?>`, skipping quoted literals.
-fn segment_end(body: &str) -> Option<usize> {
-    let bytes = body.as_bytes();
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) => {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == q {
-                    quote = None;
-                }
-            }
-            None => {
-                if b == b'?' && bytes.get(i + 1) == Some(&b'>') {
-                    return Some(i);
-                }
-                if b == b'\'' || b == b'"' {
-                    quote = Some(b);
-                }
-            }
-        }
-        i += 1;
-    }
-    // An unbalanced quote inside the segment: fall back to the first `?>`.
-    body.find("?>")
 }

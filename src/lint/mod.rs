@@ -19,6 +19,7 @@ mod rules;
 
 pub use crate::diagnostic::{Edit, Located, LocatedLabel, RuleMeta, Severity};
 pub use crate::model::FileKind;
+pub use crate::source::{LineCol, SourceFile};
 pub use rules::{find as find_rule, registry as rules};
 
 use crate::compile::load::{flow_model, read};
@@ -26,7 +27,6 @@ use crate::compile::{compile, CompileOptions, CompiledFlow};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::IntegrationsFile;
 use crate::schema::{self, Schema, SchemaKind};
-use crate::source::SourceFile;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -78,7 +78,7 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
             Some(FileKind::Watson) => diags.extend(rules::watson::lint(&value)),
             Some(FileKind::Integrations) => diags.extend(lint_integrations_value(&value)),
-            Some(FileKind::Test) => diags.extend(crate::testing::lint_test_value(&value)),
+            Some(FileKind::Test) => diags.extend(crate::model::test_file::lint_test_value(&value)),
             None => diags.push(Diagnostic::new::<Schema>(
                 Location::Raw(0..0),
                 "not a fluxo file: expected an object with `nodes` (flow), `dialog_nodes` (Watson workspace), `integrations` or `conversations` (test)",

@@ -9,6 +9,7 @@
 use super::flow::{Action, AnalyticsEvent, EventDetails, Input, Next, Node, Response};
 use super::OutputItem;
 use crate::model::InputType;
+use crate::text::json_kind;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ fn object(v: Json, what: &str) -> R<Map<String, Json>> {
         Json::Object(m) => Ok(m),
         other => Err(format!(
             "{what}: expected an object, found {}",
-            kind(&other)
+            json_kind(&other)
         )),
     }
 }
@@ -28,14 +29,20 @@ fn object(v: Json, what: &str) -> R<Map<String, Json>> {
 fn array(v: Json, what: &str) -> R<Vec<Json>> {
     match v {
         Json::Array(a) => Ok(a),
-        other => Err(format!("{what}: expected an array, found {}", kind(&other))),
+        other => Err(format!(
+            "{what}: expected an array, found {}",
+            json_kind(&other)
+        )),
     }
 }
 
 fn string(v: Json, what: &str) -> R<String> {
     match v {
         Json::String(s) => Ok(s),
-        other => Err(format!("{what}: expected a string, found {}", kind(&other))),
+        other => Err(format!(
+            "{what}: expected a string, found {}",
+            json_kind(&other)
+        )),
     }
 }
 
@@ -49,17 +56,6 @@ fn opt<T>(v: Json, read: impl FnOnce(Json) -> R<T>) -> R<Option<T>> {
 
 fn list<T>(v: Json, what: &str, read: impl Fn(Json) -> R<T>) -> R<Vec<T>> {
     array(v, what)?.into_iter().map(read).collect()
-}
-
-fn kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
 }
 
 fn unknown(what: &str, key: &str) -> String {

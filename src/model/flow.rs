@@ -176,6 +176,7 @@ pub struct Response {
 /// Input widget types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum InputType {
     /// Open question ("pergunta aberta").
     TextInput,

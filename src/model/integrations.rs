@@ -19,6 +19,7 @@ pub struct IntegrationsFile {
 /// How often Omni tells the user the estimated wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WaitNotice {
     /// Never.
     Never,
@@ -141,5 +142,26 @@ impl IntegrationsFile {
     /// The integration whose id matches `id` loosely.
     pub fn find(&self, id: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.id == id)
+    }
+}
+
+/// How a `webex_cc` integration hands over (`settings.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebexMode {
+    /// A chat task in Cisco's private BYO-channel beta (assumed shapes). The default.
+    Digital,
+    /// A telephony callback task through the public Create Task API.
+    Callback,
+}
+
+impl WebexMode {
+    /// The mode an integration's settings name, or `None` for a value fluxo does not know.
+    pub fn of(settings: &Map<String, Json>) -> Option<WebexMode> {
+        match settings.get("mode") {
+            None | Some(Json::Null) => Some(WebexMode::Digital),
+            Some(Json::String(s)) if s == "digital" => Some(WebexMode::Digital),
+            Some(Json::String(s)) if s == "callback" => Some(WebexMode::Callback),
+            Some(_) => None,
+        }
     }
 }

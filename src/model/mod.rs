@@ -6,12 +6,14 @@
 mod convert;
 mod flow;
 mod integrations;
+pub(crate) mod mocks;
+pub(crate) mod test_file;
 
 pub(crate) use flow::NODE_FIELDS;
 pub use flow::{AnalyticsEvent, Flow, InputType, OutputItem};
 pub use integrations::{
     normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,
-    MAX_TIMEOUT_S,
+    WebexMode, MAX_TIMEOUT_S,
 };
 
 use serde_json::Value as Json;

@@ -32,26 +32,7 @@ const MAX_ATTRIBUTES: usize = 30;
 const MAX_ATTRIBUTE_KEY_BYTES: usize = 200;
 const MAX_ATTRIBUTE_VALUE_BYTES: usize = 1024;
 
-/// How a `webex_cc` integration hands over (`settings.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A chat task in Cisco's private BYO-channel beta (assumed shapes). The default.
-    Digital,
-    /// A telephony callback task through the public Create Task API.
-    Callback,
-}
-
-impl Mode {
-    /// The mode an integration's settings name, or `None` for a value fluxo does not know.
-    pub fn of(settings: &Map<String, Json>) -> Option<Mode> {
-        match settings.get("mode") {
-            None | Some(Json::Null) => Some(Mode::Digital),
-            Some(Json::String(s)) if s == "digital" => Some(Mode::Digital),
-            Some(Json::String(s)) if s == "callback" => Some(Mode::Callback),
-            Some(_) => None,
-        }
-    }
-}
+pub use crate::model::WebexMode as Mode;
 
 /// The hand-over request.
 pub fn open(h: &Handoff<'_>) -> HttpRequest {

@@ -12,10 +12,11 @@
 
 mod coverage;
 mod discover;
-mod format;
 mod golden;
-mod mocks;
 mod runner;
+
+// The test file's format is a shape the linter reads too, so it lives in the model.
+use crate::model::{mocks, test_file as format};
 
 pub use crate::conversation::Coverage;
 pub use coverage::{CoverageReport, HandoverCoverage};
@@ -28,18 +29,3 @@ pub use runner::{
     load, run_conversation, run_file, ConversationResult, FileResult, RunOptions, Target,
     DEFAULT_CLOCK,
 };
-
-use crate::diagnostic::{Diagnostic, Location};
-use crate::schema::Schema;
-use serde_json::Value as Json;
-
-/// The linter's findings for a test file: the same sentences `fluxo test` prints for it.
-pub(crate) fn lint_test_value(value: &Json) -> Vec<Diagnostic> {
-    match TestFile::check(value) {
-        Ok(()) => Vec::new(),
-        Err(problems) => problems
-            .into_iter()
-            .map(|(pointer, message)| Diagnostic::new::<Schema>(Location::Value(pointer), message))
-            .collect(),
-    }
-}

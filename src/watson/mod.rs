@@ -23,7 +23,10 @@
 //!
 //! What Watson does not document and fluxo had to decide is written in `docs/watson.md`.
 
+pub mod nlu;
+pub(crate) mod node;
 mod session;
+mod templates;
 mod turn;
 mod workspace;
 

@@ -1,8 +1,10 @@
 //! A Watson Assistant workspace, compiled for running: the dialog tree in Watson's order
 //! (`parent` / `previous_sibling`), every condition parsed once, jump targets resolved.
 
+use super::node::RawNode;
+use super::templates::{compile_strings, Compiled};
 use crate::error::{Error, ErrorKind};
-use crate::expr::{Dialect, Expression};
+use crate::expr::{Dialect, Expression, ParseCache};
 use serde_json::{Map, Value as Json};
 use std::collections::{HashMap, HashSet};
 
@@ -84,7 +86,10 @@ pub struct Workspace {
     /// Entities the workspace defines (and the system entities it enables).
     pub(crate) entities: HashSet<String>,
     /// The offline NLU, built from the workspace's intents and entities.
-    pub(crate) nlu: crate::nlu::Understanding,
+    pub(crate) nlu: super::nlu::Understanding,
+    /// Every string of the nodes' outputs, contexts and actions, compiled once at load and
+    /// looked up by its text when a turn renders it.
+    pub(crate) templates: HashMap<String, Compiled>,
 }
 
 /// The workspace object of a file: top level, or inside the wrapped export `{"workspace": …}`.
@@ -129,52 +134,48 @@ impl Workspace {
             .get("dialog_nodes")
             .and_then(Json::as_array)
             .ok_or_else(|| Error::new(ErrorKind::InvalidFlow, "`dialog_nodes` is not an array"))?;
-        let text = |n: &Json, k: &str| n.get(k).and_then(Json::as_str).map(str::to_owned);
+        let raw: Vec<RawNode<'_>> = raw_nodes.iter().map(RawNode::of).collect();
         let mut by_id = HashMap::new();
-        for (i, n) in raw_nodes.iter().enumerate() {
-            if let Some(id) = text(n, "dialog_node") {
-                by_id.entry(id).or_insert(i);
+        for (i, n) in raw.iter().enumerate() {
+            if let Some(id) = n.id() {
+                by_id.entry(id.to_owned()).or_insert(i);
             }
         }
-        let mut nodes = Vec::with_capacity(raw_nodes.len());
-        for (i, n) in raw_nodes.iter().enumerate() {
-            let id = text(n, "dialog_node").unwrap_or_else(|| format!("#{i}"));
-            let kind = match n.get("type").and_then(Json::as_str) {
-                Some("frame") => Kind::Frame,
-                Some("slot") => Kind::Slot,
-                Some("response_condition") => Kind::ResponseCondition,
-                Some("event_handler") => Kind::EventHandler,
-                Some("folder") => Kind::Folder,
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        let mut nodes = Vec::with_capacity(raw.len());
+        for (i, n) in raw.iter().enumerate() {
+            let id = owned(n.id()).unwrap_or_else(|| format!("#{i}"));
+            let kind = match n.kind() {
+                "frame" => Kind::Frame,
+                "slot" => Kind::Slot,
+                "response_condition" => Kind::ResponseCondition,
+                "event_handler" => Kind::EventHandler,
+                "folder" => Kind::Folder,
                 _ => Kind::Standard,
             };
             let condition = n
-                .get("conditions")
-                .and_then(Json::as_str)
+                .conditions()
                 .filter(|c| !c.trim().is_empty())
                 .map(|c| Expression::parse(c, Dialect::Watson).map_err(|e| e.to_string()));
             nodes.push(Node {
                 id,
                 kind,
-                event: text(n, "event_name"),
-                parent: text(n, "parent").and_then(|p| by_id.get(&p).copied()),
+                event: owned(n.event_name()),
+                parent: n.parent().and_then(|p| by_id.get(p).copied()),
                 condition,
-                condition_text: text(n, "conditions").unwrap_or_default(),
-                output: n.get("output").filter(|o| !o.is_null()).cloned(),
-                context: n.get("context").and_then(Json::as_object).cloned(),
+                condition_text: owned(n.conditions()).unwrap_or_default(),
+                output: n.output().cloned(),
+                context: n.context().cloned(),
                 next: next_step(n, &by_id),
-                variable: text(n, "variable").map(|v| v.trim_start_matches('$').to_owned()),
-                digress_in: text(n, "digress_in"),
-                digress_out: text(n, "digress_out"),
-                digress_out_slots: text(n, "digress_out_slots"),
-                actions: n
-                    .get("actions")
-                    .and_then(Json::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-                disabled: n.get("disabled").and_then(Json::as_bool).unwrap_or(false),
+                variable: n.variable().map(|v| v.trim_start_matches('$').to_owned()),
+                digress_in: owned(n.text("digress_in")),
+                digress_out: owned(n.text("digress_out")),
+                digress_out_slots: owned(n.text("digress_out_slots")),
+                actions: n.actions().to_vec(),
+                disabled: n.disabled(),
             });
         }
-        let (roots, children) = order(raw_nodes, &nodes, &by_id);
+        let (roots, children) = order(&raw, &nodes, &by_id);
         let mut entities: HashSet<String> = ws
             .get("entities")
             .and_then(Json::as_array)
@@ -193,15 +194,29 @@ impl Workspace {
         ] {
             entities.insert(sys.to_owned());
         }
+        let mut templates = HashMap::new();
+        let mut cache = ParseCache::new(Dialect::Watson);
+        for n in &nodes {
+            let values = n
+                .output
+                .iter()
+                .chain(n.actions.iter())
+                .chain(n.context.iter().flat_map(|c| c.values()));
+            for v in values {
+                compile_strings(v, &entities, &mut cache, &mut templates, 0);
+            }
+        }
         Ok(Workspace {
-            name: text(ws, "name").unwrap_or_default(),
-            language: text(ws, "language").unwrap_or_else(|| "en".into()),
+            name: owned(ws.get("name").and_then(Json::as_str)).unwrap_or_default(),
+            language: owned(ws.get("language").and_then(Json::as_str))
+                .unwrap_or_else(|| "en".into()),
             nodes,
             by_id,
             roots,
             children,
             entities,
-            nlu: crate::nlu::Understanding::from_workspace(ws),
+            nlu: super::nlu::Understanding::from_workspace(ws),
+            templates,
         })
     }
 
@@ -268,31 +283,25 @@ impl Workspace {
     }
 }
 
-fn next_step(n: &Json, by_id: &HashMap<String, usize>) -> Option<Next> {
+fn next_step(n: &RawNode<'_>, by_id: &HashMap<String, usize>) -> Option<Next> {
     // The legacy `go_to` (2016–2017 exports): a non-null one is a jump.
-    let (ns, legacy) = match n.get("next_step").filter(|x| x.is_object()) {
-        Some(ns) => (ns, false),
-        None => (n.get("go_to").filter(|x| x.is_object())?, true),
-    };
-    let behavior = match ns.get("behavior").and_then(Json::as_str) {
+    let step = n.step()?;
+    let behavior = match step.behavior() {
         Some("skip_user_input") => Behavior::SkipUserInput,
         Some("jump_to") => Behavior::JumpTo,
         Some("reprompt") => Behavior::Reprompt,
         Some("skip_slot") => Behavior::SkipSlot,
         Some("skip_all_slots") => Behavior::SkipAllSlots,
         Some("get_user_input") => Behavior::GetUserInput,
-        _ if legacy => Behavior::JumpTo,
+        _ if step.legacy() => Behavior::JumpTo,
         _ => Behavior::GetUserInput,
     };
-    let selector = match ns.get("selector").and_then(Json::as_str) {
-        Some("body") => Selector::Body,
-        Some("user_input") => Selector::UserInput,
+    let selector = match step.selector() {
+        "body" => Selector::Body,
+        "user_input" => Selector::UserInput,
         _ => Selector::Condition,
     };
-    let target = ns
-        .get("dialog_node")
-        .and_then(Json::as_str)
-        .and_then(|t| by_id.get(t).copied());
+    let target = step.target_as_written().and_then(|t| by_id.get(t).copied());
     Some(Next {
         behavior,
         selector,
@@ -304,7 +313,7 @@ fn next_step(n: &Json, by_id: &HashMap<String, usize>) -> Option<Next> {
 /// nodes naming the same previous sibling, an unknown one) keeps the file's order for what
 /// the links cannot place, so every node still has one place.
 fn order(
-    raw: &[Json],
+    raw: &[RawNode<'_>],
     nodes: &[Node],
     by_id: &HashMap<String, usize>,
 ) -> (Vec<usize>, Vec<Vec<usize>>) {
@@ -314,8 +323,7 @@ fn order(
     }
     let prev = |i: usize| -> Option<usize> {
         raw.get(i)
-            .and_then(|n| n.get("previous_sibling"))
-            .and_then(Json::as_str)
+            .and_then(RawNode::previous_sibling)
             .and_then(|p| by_id.get(p).copied())
     };
     let sort = |members: &Vec<usize>| -> Vec<usize> {

@@ -76,7 +76,7 @@ declare_rule! {
 
 impl IntegrationsRule for ExperimentalProvider {
     fn check(value: &Json, out: &mut Vec<Diagnostic>) {
-        use crate::provider::webex_cc::Mode;
+        use crate::model::WebexMode as Mode;
         let no_settings = serde_json::Map::new();
         for (i, it) in integrations(value).iter().enumerate() {
             if it.get("provider").and_then(Json::as_str) != Some("webex_cc") {

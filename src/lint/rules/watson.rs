@@ -20,6 +20,7 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::expr::{Dialect, Expr, ParseCache};
 use crate::schema::Schema;
 use crate::source::json::push_segment;
+use crate::watson::node::RawNode;
 use serde_json::Value as Json;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -75,10 +76,7 @@ pub fn analyse(file: &Json) -> Analysis {
                 .collect()
         })
     };
-    let ids: HashSet<&str> = nodes
-        .iter()
-        .filter_map(|n| n.get("dialog_node")?.as_str())
-        .collect();
+    let ids: HashSet<&str> = nodes.iter().filter_map(|n| RawNode::of(n).id()).collect();
     let mut seen = HashSet::new();
     let mut x = Checker {
         cache: ParseCache::new(Dialect::Watson),
@@ -89,14 +87,15 @@ pub fn analyse(file: &Json) -> Analysis {
     };
     for (i, node) in nodes.iter().enumerate() {
         let base = format!("{root}/dialog_nodes/{i}");
-        let Some(obj) = node.as_object() else {
+        let raw = RawNode::of(node);
+        let Some(obj) = raw.object() else {
             a.diagnostics.push(Diagnostic::new::<Schema>(
                 Location::Value(base),
                 "a dialog node must be an object",
             ));
             continue;
         };
-        match obj.get("dialog_node").and_then(Json::as_str) {
+        match raw.id() {
             Some(id) if !seen.insert(id) => a.diagnostics.push(Diagnostic::new::<DuplicateNodeId>(
                 Location::Value(format!("{base}/dialog_node")),
                 format!("dialog node id `{id}` is already used by an earlier node"),
@@ -107,7 +106,7 @@ pub fn analyse(file: &Json) -> Analysis {
                 "missing required field `dialog_node`",
             )),
         }
-        if let Some(cond) = obj.get("conditions").and_then(Json::as_str) {
+        if let Some(cond) = raw.conditions() {
             let t = cond.trim();
             if !t.is_empty() && !SPECIAL_CONDITIONS.contains(&t) {
                 let p = format!("{base}/conditions");
@@ -154,20 +153,20 @@ pub fn analyse(file: &Json) -> Analysis {
                 templates(v, &mut p, &mut a, &mut x);
             }
         }
+        // Both the step and a legacy `go_to` beside it are checked: each is a reference.
+        let target_of = |field: &str| {
+            raw.get(field)
+                .and_then(|n| n.get("dialog_node"))
+                .and_then(Json::as_str)
+        };
         let refs = [
-            ("/parent", obj.get("parent")),
-            ("/previous_sibling", obj.get("previous_sibling")),
-            (
-                "/next_step/dialog_node",
-                obj.get("next_step").and_then(|n| n.get("dialog_node")),
-            ),
-            (
-                "/go_to/dialog_node",
-                obj.get("go_to").and_then(|n| n.get("dialog_node")),
-            ),
+            ("/parent", raw.parent()),
+            ("/previous_sibling", raw.previous_sibling()),
+            ("/next_step/dialog_node", target_of("next_step")),
+            ("/go_to/dialog_node", target_of("go_to")),
         ];
         for (suffix, r) in refs {
-            if let Some(target) = r.and_then(Json::as_str) {
+            if let Some(target) = r {
                 if !ids.contains(target) {
                     a.diagnostics.push(Diagnostic::new::<UnknownGotoTarget>(
                         Location::Value(format!("{base}{suffix}")),

@@ -46,9 +46,9 @@ impl WatsonRule for WatsonBrokenSiblings {
             if not_id("parent") || not_id("previous_sibling") {
                 continue;
             }
-            let parent = tree.text(i, "parent");
+            let parent = tree.node(i).parent();
             let id = tree.id(i);
-            let named = tree.text(i, "previous_sibling");
+            let named = tree.node(i).previous_sibling();
             let here = tree.pointer(i, "/previous_sibling");
             match (named, tree.previous(i)) {
                 (None, _) => {
@@ -85,13 +85,13 @@ impl WatsonRule for WatsonBrokenSiblings {
                     )
                     .help("name the node this one follows, or `null` for the first node"),
                 ),
-                (Some(named), Some(p)) if tree.text(p, "parent") != parent => out.push(
+                (Some(named), Some(p)) if tree.node(p).parent() != parent => out.push(
                     Diagnostic::new::<WatsonBrokenSiblings>(
                         Location::Value(here),
                         format!(
                             "`{id}` follows `{named}`, which is not {} but {}",
                             under(parent),
-                            under(tree.text(p, "parent"))
+                            under(tree.node(p).parent())
                         ),
                     )
                     .help("a previous sibling must have the same parent"),

@@ -4,6 +4,7 @@ use super::did_you_mean;
 use super::watson_tree::Tree;
 use super::WatsonRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::watson::node::ENUMERATED;
 use serde_json::Value as Json;
 
 declare_rule! {
@@ -24,69 +25,11 @@ declare_rule! {
     pub struct WatsonInvalidValue => "watson-invalid-value", Error;
 }
 
-/// The values Watson's API accepts, by field (`next_step.selector` also takes the SDK's
-/// undocumented `client`, and `event_name` the SDK's three undocumented events, so that no real
-/// export is refused).
-const FIELDS: &[(&str, &[&str])] = &[
-    (
-        "/type",
-        &[
-            "standard",
-            "frame",
-            "slot",
-            "response_condition",
-            "event_handler",
-            "folder",
-        ],
-    ),
-    (
-        "/event_name",
-        &[
-            "focus",
-            "input",
-            "filled",
-            "nomatch",
-            "generic",
-            "validate",
-            "filled_multiple",
-            "nomatch_responses_depleted",
-        ],
-    ),
-    (
-        "/next_step/behavior",
-        &[
-            "get_user_input",
-            "skip_user_input",
-            "jump_to",
-            "reprompt",
-            "skip_slot",
-            "skip_all_slots",
-        ],
-    ),
-    (
-        "/next_step/selector",
-        &["condition", "body", "user_input", "client"],
-    ),
-    ("/go_to/selector", &["condition", "body", "user_input"]),
-    (
-        "/digress_in",
-        &["not_available", "returns", "does_not_return"],
-    ),
-    (
-        "/digress_out",
-        &["allow_returning", "allow_all", "allow_all_never_return"],
-    ),
-    (
-        "/digress_out_slots",
-        &["not_allowed", "allow_returning", "allow_all"],
-    ),
-];
-
 impl WatsonRule for WatsonInvalidValue {
     fn check(tree: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         for (i, node) in tree.nodes.iter().enumerate() {
             let Some(node) = node else { continue };
-            for (field, allowed) in FIELDS {
+            for (field, allowed) in ENUMERATED {
                 let mut keys = field.trim_start_matches('/').split('/');
                 let mut v = keys.next().and_then(|k| node.get(k));
                 for k in keys {

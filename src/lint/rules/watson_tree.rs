@@ -3,6 +3,7 @@
 //! Nothing here is resolved the runtime's way on purpose: the rules look at what the file says,
 //! broken links included.
 
+use crate::watson::node::RawNode;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 
@@ -18,44 +19,7 @@ pub(crate) struct Tree<'a> {
     pub by_id: HashMap<&'a str, usize>,
 }
 
-/// A node's `next_step`, or its legacy `go_to`.
-pub(crate) struct Step<'a> {
-    /// The object.
-    pub value: &'a Map<String, Json>,
-    /// `"next_step"` or `"go_to"`.
-    pub field: &'static str,
-}
-
-impl<'a> Step<'a> {
-    /// `behavior` as written (`None` when absent or null).
-    pub fn behavior(&self) -> Option<&'a str> {
-        self.value.get("behavior").and_then(Json::as_str)
-    }
-
-    /// Whether the step jumps: `behavior: jump_to`, or a legacy `go_to` without a behavior.
-    pub fn jumps(&self) -> bool {
-        match self.behavior() {
-            Some(b) => b == "jump_to",
-            None => self.field == "go_to",
-        }
-    }
-
-    /// `selector` as written; `condition` when absent.
-    pub fn selector(&self) -> &'a str {
-        self.value
-            .get("selector")
-            .and_then(Json::as_str)
-            .unwrap_or("condition")
-    }
-
-    /// The jump target's id, when one is written.
-    pub fn target(&self) -> Option<&'a str> {
-        self.value
-            .get("dialog_node")
-            .and_then(Json::as_str)
-            .filter(|t| !t.is_empty())
-    }
-}
+pub(crate) use crate::watson::node::Step;
 
 impl<'a> Tree<'a> {
     /// The tree of `workspace`, found at `root` in the file.
@@ -63,7 +27,7 @@ impl<'a> Tree<'a> {
         let nodes: Vec<_> = raw.iter().map(Json::as_object).collect();
         let mut by_id = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {
-            if let Some(id) = n.and_then(|n| n.get("dialog_node")).and_then(Json::as_str) {
+            if let Some(id) = RawNode::from_object(*n).id() {
                 by_id.entry(id).or_insert(i);
             }
         }
@@ -80,63 +44,45 @@ impl<'a> Tree<'a> {
         format!("{}/dialog_nodes/{i}{suffix}", self.root)
     }
 
-    /// A string field of node `i`.
-    pub fn text(&self, i: usize, key: &str) -> Option<&'a str> {
-        self.nodes
-            .get(i)
-            .copied()
-            .flatten()?
-            .get(key)
-            .and_then(Json::as_str)
+    /// Node `i` as written.
+    pub fn node(&self, i: usize) -> RawNode<'a> {
+        RawNode::from_object(self.nodes.get(i).copied().flatten())
     }
 
     /// Node `i`'s id (or `#i` when it has none).
     pub fn id(&self, i: usize) -> String {
-        self.text(i, "dialog_node")
+        self.node(i)
+            .id()
             .map_or_else(|| format!("#{i}"), str::to_owned)
     }
 
     /// Node `i`'s `type` (`standard` when absent).
     pub fn kind(&self, i: usize) -> &'a str {
-        self.text(i, "type").unwrap_or("standard")
+        self.node(i).kind()
     }
 
     /// Whether node `i` is disabled.
     pub fn disabled(&self, i: usize) -> bool {
-        self.nodes
-            .get(i)
-            .copied()
-            .flatten()
-            .and_then(|n| n.get("disabled"))
-            .and_then(Json::as_bool)
-            .unwrap_or(false)
+        self.node(i).disabled()
     }
 
     /// The node `parent` names, when it exists.
     pub fn parent(&self, i: usize) -> Option<usize> {
-        self.text(i, "parent")
+        self.node(i)
+            .parent()
             .and_then(|p| self.by_id.get(p).copied())
     }
 
     /// The node `previous_sibling` names, when it exists.
     pub fn previous(&self, i: usize) -> Option<usize> {
-        self.text(i, "previous_sibling")
+        self.node(i)
+            .previous_sibling()
             .and_then(|p| self.by_id.get(p).copied())
     }
 
     /// Node `i`'s `next_step`, or its legacy `go_to`.
     pub fn step(&self, i: usize) -> Option<Step<'a>> {
-        let n = self.nodes.get(i).copied().flatten()?;
-        if let Some(v) = n.get("next_step").and_then(Json::as_object) {
-            return Some(Step {
-                value: v,
-                field: "next_step",
-            });
-        }
-        n.get("go_to").and_then(Json::as_object).map(|v| Step {
-            value: v,
-            field: "go_to",
-        })
+        self.node(i).step()
     }
 
     /// Every node's children (by the `parent` links that resolve), in file order.

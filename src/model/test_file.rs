@@ -174,6 +174,7 @@ impl TestFile {
 
 /// A step, read from its JSON object.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Step {
     /// Feed an event.
     Event(Event),
@@ -412,6 +413,20 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
         mocks: Map::new(),
         clock: None,
         steps,
+    }
+}
+
+/// The linter's findings for a test file: the same sentences `fluxo test` prints for it.
+pub(crate) fn lint_test_value(value: &Json) -> Vec<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::{Diagnostic, Location};
+    match TestFile::check(value) {
+        Ok(()) => Vec::new(),
+        Err(problems) => problems
+            .into_iter()
+            .map(|(pointer, message)| {
+                Diagnostic::new::<crate::schema::Schema>(Location::Value(pointer), message)
+            })
+            .collect(),
     }
 }
 

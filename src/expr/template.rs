@@ -1,0 +1,206 @@
+//! Templates: a string value split into text and `<? … ?>` segments, and the parse cache that
+//! gives every repeat of a source text the same tree.
+
+use super::ast::{Expr, Span};
+use super::parse::{parse_expression, SyntaxError};
+use super::scan::Scan;
+use super::Dialect;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// One piece of a template string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// Literal text.
+    Text(String),
+    /// A `<? … ?>` segment; the span covers the delimiters, relative to the string. The
+    /// expression's own spans are relative to its body, which starts two bytes after the span
+    /// (see [`Part::body_offset`]); the tree is shared with every other segment of the same text.
+    Expr(Arc<Expr>, Span),
+}
+
+impl Part {
+    /// Where the segment's expression starts in the string (after `<?`).
+    pub fn body_offset(span: &Span) -> usize {
+        span.start + 2
+    }
+}
+
+/// A string value split into text and `<? … ?>` segments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// The pieces, in order.
+    pub parts: Vec<Part>,
+}
+
+impl Template {
+    /// True when the string is exactly one segment (its value keeps its type).
+    pub fn is_single(&self) -> bool {
+        matches!(self.parts.as_slice(), [Part::Expr(..)])
+    }
+
+    /// True when there is no segment at all.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// Every segment's expression, with the offset of its body in the string.
+    pub fn exprs(&self) -> impl Iterator<Item = (&Arc<Expr>, usize)> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(e, span) => Some((e, Part::body_offset(span))),
+            Part::Text(_) => None,
+        })
+    }
+}
+
+/// Parses expressions, sharing the tree of a source text already seen. Flows repeat the same
+/// conditions and segments many times (the 58 Watson workspaces hold 3,995 conditions but
+/// only 789 distinct ones; a generated 10,000-node flow holds 90,000 expressions and under a
+/// thousand distinct ones): a repeat costs a hash lookup and a reference count, not a parse
+/// and a copy. Trees have spans relative to their own source, so one tree serves every place
+/// the text appears.
+///
+/// The trees of short sources are also kept in a process-wide table, bounded in size, so that
+/// linting many files of one project parses each common condition once. Running a flow or a
+/// workspace does not lean on it: both parse every expression once, when they load.
+#[derive(Debug)]
+pub struct ParseCache {
+    dialect: Dialect,
+    map: HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>,
+}
+
+/// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
+const CACHE_SOURCE_MAX: usize = 1024;
+
+/// Longest source kept in the process-wide table, and most trees kept there (per dialect; it is
+/// emptied when full): at most a few tens of MiB whatever the input.
+const SHARED_SOURCE_MAX: usize = 256;
+const SHARED_MAX: usize = 8192;
+
+type Table = Mutex<HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
+
+fn shared(dialect: Dialect) -> &'static Table {
+    static BUILDER: OnceLock<Table> = OnceLock::new();
+    static WATSON: OnceLock<Table> = OnceLock::new();
+    match dialect {
+        Dialect::Builder => &BUILDER,
+        Dialect::Watson => &WATSON,
+    }
+    .get_or_init(Table::default)
+}
+
+impl ParseCache {
+    /// A cache for expressions of `dialect`.
+    pub fn new(dialect: Dialect) -> Self {
+        ParseCache {
+            dialect,
+            map: HashMap::new(),
+        }
+    }
+
+    /// Like [`parse_expression`] at offset 0, through the cache.
+    pub fn expression(&mut self, src: &str) -> Result<Arc<Expr>, SyntaxError> {
+        if src.len() > CACHE_SOURCE_MAX {
+            return parse_expression(src, 0, self.dialect).map(Arc::new);
+        }
+        if let Some(r) = self.map.get(src) {
+            return r.clone();
+        }
+        if src.len() > SHARED_SOURCE_MAX {
+            let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+            self.map.insert(src.into(), r.clone());
+            return r;
+        }
+        let table = shared(self.dialect);
+        let known = table.lock().ok().and_then(|t| t.get(src).cloned());
+        let r = match known {
+            Some(r) => r,
+            None => {
+                let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+                if let Ok(mut t) = table.lock() {
+                    if t.len() >= SHARED_MAX {
+                        t.clear();
+                    }
+                    t.insert(src.into(), r.clone());
+                }
+                r
+            }
+        };
+        self.map.insert(src.into(), r.clone());
+        r
+    }
+
+    /// Splits a string into text and `<? … ?>` segments and parses each segment, through the
+    /// cache. A segment ends at the first `?>` outside a string or regex literal. Errors are
+    /// returned per segment (spans relative to the string); the template keeps the segments
+    /// that did parse.
+    pub fn template(&mut self, s: &str) -> (Template, Vec<SyntaxError>) {
+        parse_template_with(s, &mut |b| self.expression(b))
+    }
+}
+
+fn parse_template_with(
+    s: &str,
+    parse: &mut dyn FnMut(&str) -> Result<Arc<Expr>, SyntaxError>,
+) -> (Template, Vec<SyntaxError>) {
+    let mut parts = Vec::new();
+    let mut errors = Vec::new();
+    let mut rest = 0usize;
+    while let Some(rel) = s[rest..].find("<?") {
+        let open = rest + rel;
+        if open > rest {
+            parts.push(Part::Text(s[rest..open].to_owned()));
+        }
+        let body_start = open + 2;
+        match segment_end(&s[body_start..]) {
+            Some(len) => {
+                let body = &s[body_start..body_start + len];
+                let close = body_start + len + 2;
+                if body.trim().is_empty() {
+                    errors.push(SyntaxError {
+                        message: "empty `<? ?>` segment".into(),
+                        span: open..close,
+                        help: Some(
+                            "write an expression between `<?` and `?>`, or remove the delimiters"
+                                .into(),
+                        ),
+                    });
+                } else {
+                    match parse(body) {
+                        Ok(e) => parts.push(Part::Expr(e, open..close)),
+                        Err(mut err) => {
+                            err.span = err.span.start + body_start..err.span.end + body_start;
+                            errors.push(err);
+                        }
+                    }
+                }
+                rest = close;
+            }
+            None => {
+                errors.push(SyntaxError {
+                    message: "unterminated `<?` segment: no matching `?>`".into(),
+                    span: open..body_start,
+                    help: Some("close the segment with `?>`".into()),
+                });
+                parts.push(Part::Text(s[open..].to_owned()));
+                rest = s.len();
+            }
+        }
+    }
+    if rest < s.len() {
+        parts.push(Part::Text(s[rest..].to_owned()));
+    }
+    (Template { parts }, errors)
+}
+
+/// Length of a segment body up to its closing `?>`, skipping string and regex literals.
+fn segment_end(body: &str) -> Option<usize> {
+    let mut scan = Scan::new(body).peekable();
+    while let Some((i, c)) = scan.next() {
+        if c == '?' && scan.peek().is_some_and(|&(j, n)| n == '>' && j == i + 1) {
+            return Some(i);
+        }
+    }
+    // An unbalanced quote inside the segment: fall back to the first `?>`.
+    body.find("?>")
+}
