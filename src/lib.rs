@@ -43,6 +43,8 @@ pub mod engine;
 pub mod expr;
 pub mod graph;
 pub mod lint;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod nlu;
 #[cfg(feature = "drivers")]
 pub mod runtime;

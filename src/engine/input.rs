@@ -136,6 +136,26 @@ fn digits(s: &str) -> Option<String> {
     }
 }
 
+/// The builder's masks, in the order of its menu: what [`mask_ok`] knows, and what editors
+/// offer after `"mask":`.
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
+pub(crate) const MASKS: &[&str] = &[
+    "cpf",
+    "cnpj",
+    "cpf_cnpj",
+    "cep",
+    "cellphone",
+    "telefone_fixo",
+    "fixo_or_cellphone",
+    "email",
+    "numeric",
+    "money",
+    "date",
+    "vehicle_plate",
+    "password",
+    "custom",
+];
+
 /// True when `text` fits the builder mask `mask`. Unknown masks accept anything.
 pub fn mask_ok(mask: &str, text: &str) -> bool {
     match mask {
@@ -284,6 +304,13 @@ mod tests {
         );
         assert!(mask_ok("cnpj", "11.222.333/0001-81") && !mask_ok("cnpj", "11.222.333/0001-82"));
         assert!(mask_ok("cep", "01001-000") && !mask_ok("cep", "0100100"));
+        // Every listed mask but the two free ones checks something.
+        for m in MASKS
+            .iter()
+            .filter(|m| !matches!(**m, "password" | "custom"))
+        {
+            assert!(!mask_ok(m, "§"), "{m}");
+        }
         assert!(
             mask_ok("cellphone", "(11) 91234-5678")
                 && mask_ok("cellphone", "+55 11 91234-5678")
