@@ -2,16 +2,33 @@
 //! way to read the files beside it).
 
 use super::document::{Document, Encoding};
+use super::files::path_to_uri;
 use super::index::{Index, Kind, Seg, Str};
-use super::server::{path_to_uri, Failure};
 use crate::domain::{BuiltinAction, CloseStatus, Provider, INPUT_FIELDS, LIVE_CHAT_FIELDS};
 use crate::expr::{arity_text, Dialect, Receiver};
 use crate::lint::Located;
+use lsp_server::ErrorCode;
 use lsp_types as lt;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+/// A handler's failure, answered as a JSON-RPC error.
+pub(crate) struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Failure {
+    /// A request that is well-formed but cannot be done (a rename onto a taken id).
+    pub(crate) fn refused(message: impl Into<String>) -> Failure {
+        Failure {
+            code: ErrorCode::RequestFailed,
+            message: message.into(),
+        }
+    }
+}
 
 /// One document as a request sees it.
 pub(crate) struct Snapshot<'a> {

@@ -16,6 +16,7 @@
 
 mod document;
 mod features;
+mod files;
 mod index;
 mod server;
 mod transport;
