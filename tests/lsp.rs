@@ -1011,3 +1011,52 @@ fn a_file_that_is_not_a_flow_gets_no_diagnostics_and_empty_answers() {
     );
     c.finish();
 }
+
+#[test]
+fn a_did_you_mean_becomes_a_quick_fix() {
+    let scratch = common::Scratch::new("lsp-didyoumean");
+    let text = FLOW
+        .replace("\"goto\": \"transbordo\"", "\"goto\": \"trasnbordo\"")
+        .replace("toLowerCase()", "toLowercase()");
+    let path = scratch.write("flow.json", &text);
+    let u = uri(&path);
+    let mut c = Client::start(&[]);
+    let d = c.open(&u, &text);
+    let end = json!({ "line": text.lines().count(), "character": 0 });
+    let actions = c.call(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": u }, "range": { "start": { "line": 0, "character": 0 }, "end": end },
+                "context": { "diagnostics": d } }),
+    );
+    let replacements: Vec<&Json> = actions
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|x| {
+                    x["title"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Replace with"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let titles: Vec<&str> = replacements
+        .iter()
+        .filter_map(|x| x["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Replace with `toLowerCase`", "Replace with `transbordo`"]
+    );
+    let edits: Vec<Json> = replacements
+        .iter()
+        .flat_map(|x| {
+            x["edit"]["changes"][&u]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(apply(&text, &Json::Array(edits)), FLOW);
+    c.finish();
+}

@@ -207,7 +207,7 @@ fn places(
             .map(|r| r.range.clone()),
     );
     out.push((flow_uri, ranges, flow_doc));
-    if flow_index.kind != Kind::Flow {
+    if !matches!(flow_index.kind, Kind::Flow | Kind::Watson) {
         return out;
     }
     let Some(flow_path) = flow_path else {
@@ -818,6 +818,10 @@ pub(crate) fn code_actions(snap: &Snapshot<'_>, range: lt::Range) -> Result<Json
             );
             actions.push(action(snap, title, edit, &diagnostic, true));
         }
+        if let Some((edit, to)) = did_you_mean(snap, f) {
+            let title = format!("Replace with `{to}`");
+            actions.push(action(snap, title, edit, &diagnostic, true));
+        }
         if let Some(edit) = suppression(snap, f) {
             let title = format!("Suppress `{}` on this node", f.code);
             actions.push(action(snap, title, edit, &diagnostic, false));
@@ -843,6 +847,30 @@ fn action(
         is_preferred: Some(preferred),
         ..Default::default()
     })
+}
+
+/// The replacement a finding's "did you mean `X`?" suggests, when the finding's range (without
+/// quotes) is the misspelt word itself: close to `X`, so an edit cannot swallow more.
+fn did_you_mean(snap: &Snapshot<'_>, f: &Located) -> Option<(lt::TextEdit, String)> {
+    if f.fix.is_some() {
+        return None;
+    }
+    let help = f.help.as_deref()?;
+    let to = help.split("did you mean `").nth(1)?.split("`?").next()?;
+    let mut at = f.range.start + snap.shift..f.range.end + snap.shift;
+    let mut written = snap.doc.text.get(at.clone())?;
+    if let Some(inner) = written.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        written = inner;
+        at = at.start + 1..at.end - 1;
+    }
+    let close = crate::text::levenshtein(written, to) <= (to.chars().count() / 3).max(2);
+    if written.is_empty() || written == to || !close || written.contains(['"', '\\']) {
+        return None;
+    }
+    Some((
+        lt::TextEdit::new(snap.range(&at), to.to_owned()),
+        to.to_owned(),
+    ))
 }
 
 /// The edit that adds `fluxo: ignore[code]` to the `comment` of the flow node a finding is in.
