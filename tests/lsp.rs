@@ -884,17 +884,19 @@ fn a_request_before_initialize_is_refused() {
 }
 
 #[test]
-fn the_end_of_input_ends_the_server() {
+fn the_end_of_input_ends_the_server_with_an_error_without_shutdown() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
         .arg("lsp")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start");
     drop(child.stdin.take());
     for _ in 0..600 {
         if let Ok(Some(status)) = child.try_wait() {
-            assert!(status.success());
+            // The protocol: status 1 when the client did not ask for `shutdown` first.
+            assert_eq!(status.code(), Some(1));
             return;
         }
         std::thread::sleep(Duration::from_millis(100));

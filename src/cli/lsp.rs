@@ -18,7 +18,7 @@ pub(crate) fn run(_args: LspArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }

@@ -30,8 +30,8 @@ use std::path::Path;
 pub type OptionsFor = dyn Fn(&Path) -> Result<LintOptions, String> + Send + Sync;
 
 /// Serves the language server protocol on standard input and output until the client sends
-/// `exit` or closes standard input. Returns an error only when standard output cannot be
-/// written.
+/// `exit` or closes standard input. Returns an error when standard output cannot be written,
+/// or when the session ends without the `shutdown` request the protocol asks for first.
 pub fn run_stdio(options: Box<OptionsFor>) -> Result<(), String> {
     // The pipeline recurses over JSON trees; `fluxo lint` gives it a 64 MiB stack too.
     let worker = std::thread::Builder::new()

@@ -67,7 +67,8 @@ impl<'o> Server<'o> {
         }
     }
 
-    /// Handles messages until `exit` or the end of the input.
+    /// Handles messages until `exit` or the end of the input. As the protocol asks, ending
+    /// without a `shutdown` request first is an error (the process exits with status 1).
     pub(crate) fn run(mut self, incoming: &Receiver<Incoming>) -> Result<(), String> {
         loop {
             if self.queue.is_empty() {
@@ -76,12 +77,12 @@ impl<'o> Server<'o> {
                         match incoming.recv_timeout(at.saturating_duration_since(Instant::now())) {
                             Ok(m) => Some(m),
                             Err(RecvTimeoutError::Timeout) => None,
-                            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                            Err(RecvTimeoutError::Disconnected) => return self.end(),
                         }
                     }
                     None => match incoming.recv() {
                         Ok(m) => Some(m),
-                        Err(_) => return Ok(()),
+                        Err(_) => return self.end(),
                     },
                 };
                 self.queue.extend(next);
@@ -93,11 +94,19 @@ impl<'o> Server<'o> {
             }
             if let Some(m) = self.queue.pop_front() {
                 if !self.handle(m).map_err(|e| format!("cannot write: {e}"))? {
-                    return Ok(());
+                    return self.end();
                 }
             }
             self.analyse_due(false)
                 .map_err(|e| format!("cannot write: {e}"))?;
+        }
+    }
+
+    fn end(&self) -> Result<(), String> {
+        if self.shutdown {
+            Ok(())
+        } else {
+            Err("the client ended the session without a `shutdown` request".into())
         }
     }
 
