@@ -624,8 +624,8 @@ fn parameters(
     index: &Index,
     offset: usize,
 ) -> Vec<lt::CompletionItem> {
-    // The integration of this action: the `integration_id` nearest before the cursor's object
-    // end, within the same action.
+    // The integration: the first `integration_id` written in the node the cursor is in (a
+    // node hands over once).
     let node = index
         .nodes
         .iter()
