@@ -44,6 +44,8 @@ pub mod engine;
 pub mod expr;
 pub mod graph;
 pub mod lint;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod playground;
 #[cfg(feature = "drivers")]
 pub mod runtime;

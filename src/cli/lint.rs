@@ -255,6 +255,19 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
     }
 }
 
+/// The options `fluxo lint FILE` uses for `file`: the `integrations.json` beside it and the
+/// `fluxo.toml` of its directory or the nearest parent that has one (the language server
+/// lints each open document with these).
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
+pub(crate) fn options_for(file: &Path) -> Result<LintOptions, String> {
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut opts = integrations_beside(&dir);
+    if let Some(c) = Config::find(file)? {
+        c.apply(file, &mut opts);
+    }
+    Ok(opts)
+}
+
 /// The integrations of `dir/integrations.json`, when it exists and reads as one.
 fn integrations_beside(dir: &Path) -> LintOptions {
     let integrations = std::fs::read_to_string(dir.join("integrations.json"))

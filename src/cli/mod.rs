@@ -22,6 +22,8 @@ mod graph;
 mod lint;
 #[cfg(feature = "drivers")]
 mod live;
+#[cfg(feature = "lsp")]
+mod lsp;
 pub(crate) mod run;
 #[cfg(feature = "drivers")]
 mod serve;
@@ -63,6 +65,9 @@ enum Command {
     /// Watson Assistant workspaces: `fluxo watson message WORKSPACE` answers one v1 `/message`
     /// request, statelessly, as Watson does.
     Watson(watson::WatsonArgs),
+    /// The language server for editors, on standard input and output (docs/editors.md).
+    #[cfg(feature = "lsp")]
+    Lsp(lsp::LspArgs),
     /// Print the documentation of a lint rule (or list every rule).
     Rule {
         /// Rule name, e.g. `unhandled-live-chat-status`.
@@ -94,6 +99,8 @@ pub(crate) fn main() -> ExitCode {
         #[cfg(feature = "drivers")]
         Command::DeployCheck(args) => serve::deploy_check(args),
         Command::Watson(args) => watson::run(args),
+        #[cfg(feature = "lsp")]
+        Command::Lsp(args) => lsp::run(args),
         Command::Rule { name } => rule(name.as_deref()),
     }
 }

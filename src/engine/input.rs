@@ -119,6 +119,26 @@ fn digits(s: &str) -> Option<String> {
     }
 }
 
+/// The builder's masks, in the order of its menu: what [`mask_ok`] knows, and what editors
+/// offer after `"mask":`.
+#[cfg_attr(not(feature = "lsp"), allow(dead_code))]
+pub(crate) const MASKS: &[&str] = &[
+    "cpf",
+    "cnpj",
+    "cpf_cnpj",
+    "cep",
+    "cellphone",
+    "telefone_fixo",
+    "fixo_or_cellphone",
+    "email",
+    "numeric",
+    "money",
+    "date",
+    "vehicle_plate",
+    "password",
+    "custom",
+];
+
 /// True when `text` fits the builder mask `mask`. Unknown masks accept anything.
 pub fn mask_ok(mask: &str, text: &str) -> bool {
     match mask {
@@ -312,24 +332,7 @@ mod tests {
             .flatten()
             .filter_map(Json::as_str)
             .collect();
-        // Every mask `mask_ok` checks, plus the two it lets through (`password`, `custom`).
-        let known = [
-            "cpf",
-            "cnpj",
-            "cpf_cnpj",
-            "cep",
-            "cellphone",
-            "telefone_fixo",
-            "fixo_or_cellphone",
-            "email",
-            "numeric",
-            "money",
-            "date",
-            "vehicle_plate",
-            "password",
-            "custom",
-        ];
-        assert_eq!(listed, known);
+        assert_eq!(listed, MASKS);
         // A name outside the list is what the schema refuses; validation would accept anything.
         assert!(mask_ok("cfp", "abc"));
     }
@@ -344,6 +347,13 @@ mod tests {
         );
         assert!(mask_ok("cnpj", "11.222.333/0001-81") && !mask_ok("cnpj", "11.222.333/0001-82"));
         assert!(mask_ok("cep", "01001-000") && !mask_ok("cep", "0100100"));
+        // Every listed mask but the two free ones checks something.
+        for m in MASKS
+            .iter()
+            .filter(|m| !matches!(**m, "password" | "custom"))
+        {
+            assert!(!mask_ok(m, "§"), "{m}");
+        }
         assert!(
             mask_ok("cellphone", "(11) 91234-5678")
                 && mask_ok("cellphone", "+55 11 91234-5678")

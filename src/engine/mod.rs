@@ -39,6 +39,8 @@ mod turn;
 
 pub use crate::domain::{CloseStatus, Event, Output, RepresentativeType, Speaker};
 pub use hours::out_of_hours;
+#[cfg_attr(not(feature = "lsp"), allow(unused_imports))]
+pub(crate) use input::MASKS;
 pub use session::{LiveChat, Phase, Session, STATE_VERSION};
 
 use crate::compile::load::{load_flow, load_integrations};
