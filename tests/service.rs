@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -229,12 +229,16 @@ fn count(outs: &[Value], kind: &str) -> usize {
 type Recorded = (String, String, Option<String>);
 
 /// A fake Zendesk (tickets mode): ticket ids by `Idempotency-Key`, comments and closes
-/// recorded; `hold` keeps the next ticket creation waiting (to kill fluxo mid-call).
+/// recorded; `hold` keeps the next ticket creation waiting (to kill fluxo mid-call);
+/// `slow_ms` makes the next creation answer after that long; `fail_comments` answers every
+/// comment (a relay) with 500 while closes still work.
 #[derive(Clone, Default)]
 struct Fake {
     requests: Arc<Mutex<Vec<Recorded>>>,
     tickets: Arc<Mutex<HashMap<String, u64>>>,
     hold: Arc<AtomicBool>,
+    slow_ms: Arc<AtomicU64>,
+    fail_comments: Arc<AtomicBool>,
 }
 
 impl Fake {
@@ -255,6 +259,10 @@ impl Fake {
             if f.hold.swap(false, Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
+            let slow = f.slow_ms.swap(0, Ordering::SeqCst);
+            if slow > 0 {
+                tokio::time::sleep(Duration::from_millis(slow)).await;
+            }
             let id = {
                 let mut t = f.tickets.lock().expect("lock");
                 let next = 4711 + u64::try_from(t.len()).unwrap_or(0);
@@ -267,13 +275,24 @@ impl Fake {
                     .to_string(),
             )
         }
-        async fn update(State(f): State<Fake>, Path(id): Path<String>, body: String) -> String {
+        async fn update(
+            State(f): State<Fake>,
+            Path(id): Path<String>,
+            body: String,
+        ) -> (axum::http::StatusCode, String) {
+            let close = body.contains("\"closed\"");
             f.requests.lock().expect("lock").push((
                 "PUT".into(),
                 format!("/api/v2/tickets/{id}"),
                 Some(body),
             ));
-            json!({ "ticket": { "id": id } }).to_string()
+            if !close && f.fail_comments.load(Ordering::SeqCst) {
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}".into());
+            }
+            (
+                axum::http::StatusCode::OK,
+                json!({ "ticket": { "id": id } }).to_string(),
+            )
         }
         let app = axum::Router::new()
             .route("/api/v2/tickets", post(create))
@@ -1083,4 +1102,295 @@ async fn a_watson_workspace_answers_v1_messages() {
     assert_eq!(status, 400, "{body}");
     let (_, api) = call("GET", &s.url("/openapi.json"), None, &[]).await;
     assert!(api["paths"]["/v1/workspaces/{bot}/message"]["post"].is_object());
+}
+
+/// The channel API speaks for the user only. A client cannot close its chat "as the agent",
+/// write as the agent, or claim another conversation's provider id while its own hand-over is
+/// being opened; the victim's agent keeps writing to the victim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_cannot_act_as_the_agent_or_take_another_chat() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-channel-only");
+    let flows = bots(&dir, &base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "vitima").await;
+    until("the victim is queued", 20, || async {
+        phase(&s, "vitima").await.as_deref() == Some("queued")
+    })
+    .await;
+    // The attacker's own hand-over is slow, so its chat waits for the provider's answer.
+    fake.slow_ms.store(4000, Ordering::SeqCst);
+    to_the_agent(&s, "atacante").await;
+    let url = s.url("/v1/bots/zendesk/conversations/atacante/events");
+    for forged in [
+        json!({ "type": "provider_opened", "remote_id": "4711" }),
+        json!({ "type": "agent_close", "wrap_up": "resolvido" }),
+        json!({ "type": "agent_message", "text": "sou o atendente" }),
+        json!({ "type": "agent_join", "name": "Falso" }),
+        json!({ "type": "provider_error", "message": "x" }),
+        json!({ "type": "advance", "seconds": 1 }),
+    ] {
+        let (st, body) = call("POST", &url, Some(&forged), &[]).await;
+        assert!(
+            st == 403 || (st == 400 && forged["type"] == "advance"),
+            "{forged} → {st} {body}"
+        );
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    // The channel's own events are still taken.
+    let (st, body) = call(
+        "POST",
+        &url,
+        Some(&json!({ "type": "user_typing", "typing": true })),
+        &[],
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    until("the attacker's own ticket is open", 20, || async {
+        phase(&s, "atacante").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 4242, "text": "O cartão termina em 4242" })).await;
+    assert_eq!(st, 200);
+    until("the agent's message reaches the victim", 10, || async {
+        outputs(&s, "zendesk", "vitima")
+            .await
+            .iter()
+            .any(|o| o["text"] == "O cartão termina em 4242")
+    })
+    .await;
+    let leaked = outputs(&s, "zendesk", "atacante")
+        .await
+        .iter()
+        .any(|o| o.to_string().contains("4242"));
+    assert!(!leaked, "the attacker saw the victim's chat");
+}
+
+/// A webhook answered 200 whose turn meets a transient store error (a row lock held longer
+/// than PostgreSQL's `lock_timeout`) is retried once the row is free, not dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_webhook_survives_a_transient_store_error() {
+    let Some(db) = Database::create("webhook_retry").await else {
+        return;
+    };
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-webhook-retry");
+    let flows = bots(&dir, &base, 600);
+    let url = format!("{}?options=-c%20lock_timeout%3D1000", db.url);
+    let s = Service::start(&["--flows", &flows, "--store", &url], &[]);
+    to_the_agent(&s, "maria").await;
+    until("queued", 20, || async {
+        phase(&s, "maria").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (mut client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let tx = client.transaction().await.expect("begin");
+    tx.execute(
+        "SELECT 1 FROM sessions WHERE bot = 'zendesk' AND conversation = 'maria' FOR UPDATE",
+        &[],
+    )
+    .await
+    .expect("lock the session row");
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 31, "text": "Oi, estou aqui." })).await;
+    assert_eq!(st, 200, "acknowledged");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    tx.rollback().await.expect("release");
+    until("the acknowledged message is applied", 30, || async {
+        outputs(&s, "zendesk", "maria")
+            .await
+            .iter()
+            .any(|o| o["text"] == "Oi, estou aqui.")
+    })
+    .await;
+    assert!(s.log().contains("will be retried"), "{}", s.log());
+    seqs_gap_free(&outputs(&s, "zendesk", "maria").await);
+}
+
+/// A deploy that removes bots: their sessions' timers are parked (not fired, not retried in a
+/// loop) and reported by `deploy-check` and `/metrics`; the served bot's wait timer fires on
+/// time; a webhook for a removed bot's chat becomes a visible dead letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_of_a_removed_bot_are_parked_and_never_block_the_others() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-parked");
+    let old = bots(&dir, &base, 600);
+    let db = dir.join("fluxo.db");
+    let store = format!("sqlite://{}", db.display());
+    let mut s = Service::start(&["--flows", &old, "--store", &store], &[]);
+    for i in 0..70 {
+        event(&s, "contador", &format!("c{i}"), json!({ "type": "start" })).await;
+    }
+    to_the_agent(&s, "antigo").await;
+    until("queued", 20, || async {
+        phase(&s, "antigo").await.as_deref() == Some("queued")
+    })
+    .await;
+    s.kill();
+    drop(s);
+    // Their deadlines passed while no process ran.
+    let c = rusqlite::Connection::open(&db).expect("open");
+    c.execute("UPDATE sessions SET deadline = 1 WHERE bot = 'contador'", [])
+        .expect("deadlines");
+    drop(c);
+
+    // The new flows serve one bot, `atendimento`, with a 2 s wait.
+    let flow = std::fs::read_to_string(common::root().join("flows/zendesk.json")).expect("flow");
+    dir.write("novo/atendimento.json", flow);
+    let integrations = std::fs::read_to_string(dir.join("flows/integrations.json"))
+        .expect("integrations")
+        .replace("\"wait_timeout_s\":600", "\"wait_timeout_s\":2");
+    assert!(integrations.contains("\"wait_timeout_s\":2"), "{integrations}");
+    dir.write("novo/integrations.json", integrations);
+    let new = dir.join("novo").display().to_string();
+    let check = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(["deploy-check", "--store", &store, "--flows", &new])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&check.stdout).to_string();
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("bot `contador`: 70 session(s)") && text.contains("70 pending timer(s)"),
+        "{text}"
+    );
+    assert!(text.contains("bot `zendesk`: 1 session(s)"), "{text}");
+
+    let s = Service::start(&["--flows", &new, "--store", &store], &[]);
+    let mut all = event(&s, "atendimento", "nova", start_event()).await;
+    all.extend(event(&s, "atendimento", "nova", user("529.982.247-25")).await);
+    all.extend(event(&s, "atendimento", "nova", user("2")).await);
+    assert_eq!(count(&all, "handoff_requested"), 1, "{all:?}");
+    until("the served bot's wait timer fires", 20, || async {
+        outputs(&s, "atendimento", "nova")
+            .await
+            .iter()
+            .any(|o| o["type"] == "live_chat_closed" && o["status"] == "timeout")
+    })
+    .await;
+    let metrics = || async {
+        reqwest::get(s.url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .unwrap_or_default()
+    };
+    assert!(
+        metrics().await.contains("fluxo_timers_parked 71"),
+        "{}",
+        metrics().await
+    );
+    // A webhook for the removed bot's chat: acknowledged, kept as a dead letter.
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 5, "text": "alguém?" })).await;
+    assert_eq!(st, 200);
+    until("the dead letter is counted", 20, || async {
+        metrics()
+            .await
+            .contains("fluxo_dead_letters{queue=\"inbox\"} 1")
+    })
+    .await;
+    let log = s.log();
+    assert!(log.contains("dead letter"), "{log}");
+    assert!(log.contains("parked"), "{log}");
+    let failures = log.matches("timer failed").count();
+    assert!(failures < 5, "{failures} timer failures logged:\n{log}");
+}
+
+/// A hand-over to a provider slower than the lease is performed once: its lease is renewed
+/// while the call runs, so no worker takes it over and no second ticket is asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_provider_call_runs_once() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-slow-open");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    // The service runs with `--lease 2`; the provider answers after 7 s.
+    fake.slow_ms.store(7000, Ordering::SeqCst);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "lenta").await;
+    until("queued", 30, || async {
+        phase(&s, "lenta").await.as_deref() == Some("queued")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(fake.creates().len(), 1, "one open call: {:?}", fake.creates());
+    let outs = outputs(&s, "zendesk", "lenta").await;
+    seqs_gap_free(&outs);
+    assert_eq!(count(&outs, "error"), 0, "{outs:?}");
+}
+
+/// The user leaves while the provider is still opening the hand-over: the attendance the
+/// provider opens afterwards is closed at once, not left orphaned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_that_completes_after_the_chat_ended_is_closed() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-orphan");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    fake.slow_ms.store(3000, Ordering::SeqCst);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "bia").await;
+    until("the open call is running", 10, || async {
+        fake.creates().len() == 1
+    })
+    .await;
+    let closed = event(&s, "zendesk", "bia", json!({ "type": "user_close" })).await;
+    assert!(
+        closed.iter().any(|o| o["type"] == "live_chat_closed"),
+        "{closed:?}"
+    );
+    until("the late ticket is closed", 20, || async {
+        fake.closes() == 1
+    })
+    .await;
+    let outs = outputs(&s, "zendesk", "bia").await;
+    seqs_gap_free(&outs);
+    assert_eq!(count(&outs, "error"), 0, "no error shown to the user: {outs:?}");
+    assert_eq!(phase(&s, "bia").await, None);
+}
+
+/// A relay that fails for good ends the chat with `error` and closes the provider's side, so
+/// the agent is not left writing into a conversation nobody reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_fails_for_good_closes_the_provider_side() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-relay-fails");
+    let flows = bots(&dir, &base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "caio").await;
+    until("queued", 20, || async {
+        phase(&s, "caio").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (st, _) = zendesk_webhook(
+        &s,
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    until("active", 10, || async {
+        phase(&s, "caio").await.as_deref() == Some("active")
+    })
+    .await;
+    fake.fail_comments.store(true, Ordering::SeqCst);
+    event(&s, "zendesk", "caio", user("oi, ainda aí?")).await;
+    until("the chat ends with an error", 30, || async {
+        outputs(&s, "zendesk", "caio")
+            .await
+            .iter()
+            .any(|o| o["type"] == "live_chat_closed" && o["status"] == "error")
+    })
+    .await;
+    until("the provider's ticket is closed", 20, || async {
+        fake.closes() == 1
+    })
+    .await;
 }

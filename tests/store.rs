@@ -215,6 +215,22 @@ async fn promises(s: Arc<dyn Store>) {
     .await;
     let b = s.backlog(T0 + 4).await.expect("backlog");
     assert_eq!(b.outbox, 1, "only the claimed relay is pending");
+
+    // The provider-conversation index: written once, never re-pointed to another session.
+    let owner = Key::new("bot", "owner");
+    let intruder = Key::new("bot", "intruder");
+    let with_chat = |now| Commit {
+        chat: Some(("1".into(), "ticket-4242".into())),
+        ..commit(0, vec![], None, now)
+    };
+    turn(&s, &owner, with_chat(T0)).await;
+    turn(&s, &intruder, with_chat(T0 + 1)).await;
+    turn(&s, &owner, with_chat(T0 + 2)).await;
+    assert_eq!(
+        s.route("1", "ticket-4242").await.expect("route"),
+        Some(owner),
+        "another session cannot take over a provider conversation"
+    );
 }
 
 #[tokio::test]

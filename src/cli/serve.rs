@@ -357,10 +357,27 @@ pub(crate) fn deploy_check(args: DeployCheckArgs) -> ExitCode {
                 }
             }
         }
+        let in_store = match store.bots_in_store().await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut removed = 0usize;
+        for (bot, sessions, timers) in in_store {
+            if bots.iter().any(|b| b.name == bot) {
+                continue;
+            }
+            removed += 1;
+            outln!(
+                "bot `{bot}`: {sessions} session(s) in the store, but the new flows do not serve it; its {timers} pending timer(s) stay parked (never fired) and its conversations get `unknown_bot` until a replica serves it again"
+            );
+        }
         outln!(
             "{moving} session(s) move to the new version at their next event; {stranded} stay on their version"
         );
-        if stranded == 0 {
+        if stranded == 0 && removed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

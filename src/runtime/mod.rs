@@ -16,8 +16,11 @@
 //! Time is read from a [`Clock`]: by default tokio's, so tests that pause tokio's clock drive
 //! every timeout deterministically.
 
+pub mod effect;
 pub mod server;
 pub mod store;
+
+pub use effect::EffectKind;
 
 pub use store::{Key, MemoryStore, Store};
 
@@ -145,6 +148,8 @@ struct Versions {
 
 struct Inner {
     bots: BTreeMap<String, Versions>,
+    /// The names of the bots served, for the store's timer queries.
+    served: Vec<String>,
     default_bot: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -224,7 +229,7 @@ impl Runtime {
             }
         }
         let default_bot = bots.first().map(|b| b.name.clone()).unwrap_or_default();
-        let bots = bots
+        let bots: BTreeMap<String, Versions> = bots
             .into_iter()
             .map(|b| {
                 (
@@ -239,8 +244,10 @@ impl Runtime {
             })
             .collect();
         let workers = options.workers;
+        let served: Vec<String> = bots.keys().cloned().collect();
         let rt = Runtime {
             inner: Arc::new(Inner {
+                served,
                 bots,
                 default_bot,
                 store,
@@ -545,17 +552,36 @@ impl Runtime {
         all
     }
 
-    /// Performs one outbox effect; returns the outputs of the follow-up turn, if any.
+    /// Performs one outbox effect; returns the outputs of the follow-up turn, if any. While
+    /// it runs, its lease is renewed every third of the lease (a heartbeat), so however long
+    /// the provider takes, no other worker or replica claims the effect while this run is
+    /// alive; after a crash the heartbeat stops and the lease runs out.
     async fn perform(&self, effect: store::Effect) -> Vec<Output> {
+        let id = effect.id;
+        let lease = ms(self.inner.options.lease);
+        let beat = Duration::from_millis(u64::try_from((lease / 3).max(50)).unwrap_or(1000));
+        let work = self.perform_now(effect);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                () = tokio::time::sleep(beat) => {
+                    let until = self.now().saturating_add(lease);
+                    if let Err(e) = self.inner.store.extend_effect(id, until).await {
+                        tracing::warn!(target: "fluxo::runtime", effect = id, error = %e, "renewing an effect's lease failed");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn perform_now(&self, effect: store::Effect) -> Vec<Output> {
         let key = effect.key.clone();
         let id = effect.id;
-        let follow = |event: Event| {
+        let follow = |event: Event, check: Check| {
             let key = key.clone();
             async move {
-                match self
-                    .turn(&key, event, Some(Done::Effect(id)), Check::None)
-                    .await
-                {
+                match self.turn(&key, event, Some(Done::Effect(id)), check).await {
                     Ok(Some((_, o, _))) => o,
                     Ok(None) => Vec::new(),
                     Err(e) => {
@@ -565,9 +591,16 @@ impl Runtime {
                 }
             }
         };
+        let Some(kind) = EffectKind::parse(&effect.kind) else {
+            let message = format!("unknown effect kind `{}`", effect.kind);
+            tracing::error!(target: "fluxo::runtime", conversation = %key, effect = id, error = %message, "effect cannot be performed; kept as a dead letter");
+            metrics::counter!("fluxo_dead_letters_total", "queue" => "outbox").increment(1);
+            let _ = self.inner.store.fail_effect(id, self.now(), &message).await;
+            return Vec::new();
+        };
         let p = &effect.payload;
         let text = |k: &str| p.get(k).and_then(Json::as_str).map(str::to_owned);
-        if effect.kind == "deliver" {
+        if kind == EffectKind::Deliver {
             self.deliver(&effect).await;
             return Vec::new();
         }
@@ -577,75 +610,81 @@ impl Runtime {
             let _ = self.inner.store.finish_effect(id, self.now()).await;
             return Vec::new();
         };
-        metrics::counter!("fluxo_effects_total", "kind" => effect.kind.clone()).increment(1);
-        match effect.kind.as_str() {
-            "handoff" => {
+        metrics::counter!("fluxo_effects_total", "kind" => kind.as_str()).increment(1);
+        match kind {
+            EffectKind::Handoff => {
                 let request = serde_json::from_value(p.get("request").cloned().unwrap_or_default());
                 let request = match request {
                     Ok(r) => r,
                     Err(e) => {
-                        return follow(Event::ProviderError {
-                            message: format!("unreadable hand-over request: {e}"),
-                        })
+                        return follow(
+                            Event::ProviderError {
+                                message: format!("unreadable hand-over request: {e}"),
+                            },
+                            Check::None,
+                        )
                         .await
                     }
                 };
                 match driver.open(&conv, &request).await {
                     Ok(opened) => {
-                        follow(Event::ProviderOpened {
-                            remote_id: opened.remote_id,
-                            result: Some(opened.result),
-                        })
+                        let check = Check::Opening {
+                            integration_id: iid.clone(),
+                            remote_id: opened.remote_id.clone(),
+                        };
+                        follow(
+                            Event::ProviderOpened {
+                                remote_id: opened.remote_id,
+                                result: Some(opened.result),
+                            },
+                            check,
+                        )
                         .await
                     }
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "hand-over failed");
-                        follow(Event::ProviderError {
-                            message: e.to_string(),
-                        })
+                        follow(
+                            Event::ProviderError {
+                                message: e.to_string(),
+                            },
+                            Check::None,
+                        )
                         .await
                     }
                 }
             }
-            "relay" => {
-                let t = text("text").unwrap_or_default();
-                match driver.send(&conv, &t).await {
+            EffectKind::Relay | EffectKind::File => {
+                let sent = if kind == EffectKind::Relay {
+                    driver.send(&conv, &text("text").unwrap_or_default()).await
+                } else {
+                    let file = drivers::SharedFile {
+                        url: text("url").unwrap_or_default(),
+                        name: text("name"),
+                        mime_type: text("mime_type"),
+                    };
+                    driver.send_file(&conv, &file).await
+                };
+                match sent {
                     Ok(()) => {
                         let _ = self.inner.store.finish_effect(id, self.now()).await;
                         Vec::new()
                     }
                     // The agent cannot be reached: end the chat rather than leave the user
-                    // talking to no one.
+                    // talking to no one, and close the provider's side so the agent is not
+                    // left writing into a conversation nobody reads.
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relay to the agent failed");
-                        follow(Event::ProviderError {
-                            message: e.to_string(),
-                        })
+                        follow(
+                            Event::ProviderError {
+                                message: e.to_string(),
+                            },
+                            Check::RelayFailed,
+                        )
                         .await
                     }
                 }
             }
-            "file" => {
-                let file = drivers::SharedFile {
-                    url: text("url").unwrap_or_default(),
-                    name: text("name"),
-                    mime_type: text("mime_type"),
-                };
-                match driver.send_file(&conv, &file).await {
-                    Ok(()) => {
-                        let _ = self.inner.store.finish_effect(id, self.now()).await;
-                        Vec::new()
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relaying a file to the agent failed");
-                        follow(Event::ProviderError {
-                            message: e.to_string(),
-                        })
-                        .await
-                    }
-                }
-            }
-            "typing" => {
+            EffectKind::Typing => {
                 let typing = p.get("typing").and_then(Json::as_bool).unwrap_or(false);
                 if let Err(e) = driver.typing(&conv, typing).await {
                     tracing::debug!(target: "fluxo::runtime", conversation = %key, error = %e, "typing indicator not delivered");
@@ -653,13 +692,15 @@ impl Runtime {
                 let _ = self.inner.store.finish_effect(id, self.now()).await;
                 Vec::new()
             }
-            _ => {
+            EffectKind::Close => {
                 if let Err(e) = driver.close(&conv).await {
                     tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "closing the provider's conversation failed");
                 }
                 let _ = self.inner.store.finish_effect(id, self.now()).await;
                 Vec::new()
             }
+            // Handled above; kept in the match so a new kind must be placed.
+            EffectKind::Deliver => Vec::new(),
         }
     }
 
@@ -832,8 +873,11 @@ impl Runtime {
         let event: Event = match serde_json::from_value(d.event.clone()) {
             Ok(e) => e,
             Err(e) => {
-                tracing::warn!(target: "fluxo::runtime", error = %e, "stored webhook event unreadable; dropped");
-                let _ = store.finish_delivery(d.id, now).await;
+                let e = Error::new(
+                    ErrorKind::BadRequest,
+                    format!("stored webhook event unreadable: {e}"),
+                );
+                self.delivery_failed(&d, None, &e).await;
                 return;
             }
         };
@@ -851,8 +895,7 @@ impl Runtime {
                 return;
             }
             Err(e) => {
-                tracing::warn!(target: "fluxo::runtime", error = %e, "webhook routing failed; will retry");
-                let _ = store.retry_delivery(d.id, now.saturating_add(1000)).await;
+                self.delivery_failed(&d, None, &e).await;
                 return;
             }
         };
@@ -884,10 +927,30 @@ impl Runtime {
                 metrics::counter!("fluxo_webhooks_ignored_total", "reason" => "stale").increment(1);
                 let _ = store.finish_delivery(d.id, now).await;
             }
-            Err(e) => {
-                tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "webhook event failed; dropped");
-                let _ = store.finish_delivery(d.id, now).await;
+            Err(e) => self.delivery_failed(&d, Some(&key), &e).await,
+        }
+    }
+
+    /// A delivery whose processing failed: a transient failure releases it for a retry with
+    /// backoff; a permanent one (or too many attempts) makes it a dead letter, kept in the
+    /// store, counted and logged. It is never marked done.
+    async fn delivery_failed(&self, d: &store::Delivery, key: Option<&Key>, e: &Error) {
+        let now = self.now();
+        let store = &self.inner.store;
+        let conversation = key.map(ToString::to_string).unwrap_or_default();
+        if transient(e) && d.attempts < DELIVERY_ATTEMPTS {
+            let wait = backoff(d.attempts);
+            tracing::warn!(target: "fluxo::runtime", conversation, delivery = d.id, attempts = d.attempts, retry_in_ms = wait, error = %e, "webhook event failed; it will be retried");
+            if let Err(e) = store.retry_delivery(d.id, now.saturating_add(wait)).await {
+                // The lease runs out and a worker claims it again.
+                tracing::warn!(target: "fluxo::runtime", delivery = d.id, error = %e, "releasing a webhook event failed; it is retried when its lease ends");
             }
+            return;
+        }
+        tracing::error!(target: "fluxo::runtime", conversation, delivery = d.id, attempts = d.attempts, error = %e, "webhook event failed for good; kept as a dead letter");
+        metrics::counter!("fluxo_dead_letters_total", "queue" => "inbox").increment(1);
+        if let Err(e) = store.fail_delivery(d.id, now, &e.to_string()).await {
+            tracing::warn!(target: "fluxo::runtime", delivery = d.id, error = %e, "recording a dead letter failed; it is retried when its lease ends");
         }
     }
 
@@ -923,7 +986,7 @@ impl Runtime {
     /// Fires the timers due now.
     async fn fire_due(&self) -> bool {
         let now = self.now();
-        let due = match self.inner.store.due(now, 64).await {
+        let due = match self.inner.store.due(now, 64, &self.inner.served).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(target: "fluxo::runtime", error = %e, "reading due timers failed");
@@ -942,7 +1005,14 @@ impl Runtime {
                     self.drain(&key).await;
                 }
                 Err(e) => {
-                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "timer failed");
+                    // Retried later, never at once: a timer that keeps failing must neither
+                    // flood the log nor hold back the timers behind it.
+                    let retry = now.saturating_add(if transient(&e) { 1000 } else { 60_000 });
+                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, retry_in_ms = retry - now, "timer failed");
+                    metrics::counter!("fluxo_timer_failures_total").increment(1);
+                    if let Err(e) = self.inner.store.postpone_timer(&key, at, retry).await {
+                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "postponing a failed timer failed");
+                    }
                 }
             }
         }
@@ -975,6 +1045,20 @@ impl Runtime {
         did
     }
 
+    /// Pending timers of bots in the store that this runtime does not serve (a deploy removed
+    /// them): `(bot, timers)`. They are parked, not fired, until a replica serves the bot.
+    pub async fn parked_timers(&self) -> Result<Vec<(String, i64)>, Error> {
+        Ok(self
+            .inner
+            .store
+            .bots_in_store()
+            .await?
+            .into_iter()
+            .filter(|(bot, _, timers)| *timers > 0 && !self.inner.bots.contains_key(bot))
+            .map(|(bot, _, timers)| (bot, timers))
+            .collect())
+    }
+
     fn spawn_workers(&self) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(timer_worker(weak.clone()));
@@ -992,6 +1076,16 @@ enum Check {
         integration_id: String,
         remote_id: String,
     },
+    /// The provider opened `remote_id` for a hand-over to `integration_id`: applied when the
+    /// session still waits for it; otherwise (the chat ended while the call ran) the provider's
+    /// conversation is closed at once.
+    Opening {
+        integration_id: String,
+        remote_id: String,
+    },
+    /// A relay to the agent failed for good: if the turn ends the chat, the provider's side is
+    /// closed too.
+    RelayFailed,
 }
 
 /// What a turn's body hands back beside its commit.
@@ -1056,6 +1150,66 @@ impl TurnBody {
                 (bot, s, before)
             }
         };
+        let now = self.rt.now();
+        let grace = ms(self.rt.inner.options.grace);
+        let done_id = match self.done {
+            Some(Done::Effect(id) | Done::Delivery(id)) => id,
+            None => 0,
+        };
+        // An effect of this turn that no output numbers (its key names the row it follows).
+        let follow_up = |kind: EffectKind, payload: Json| NewEffect {
+            kind: kind.as_str().to_owned(),
+            payload,
+            idempotency_key: format!(
+                "{}/{}/after-{done_id}/{}",
+                self.key.bot,
+                self.key.conversation,
+                kind.as_str()
+            ),
+            not_before: now.saturating_add(grace),
+        };
+        if let Check::Opening {
+            integration_id,
+            remote_id,
+        } = &self.check
+        {
+            let waiting = s.live_chat().is_some_and(|c| {
+                c.integration_id() == integration_id
+                    && c.remote_id().is_none_or(|r| r == remote_id)
+            });
+            if !waiting {
+                tracing::info!(target: "fluxo::runtime", conversation = %self.key, remote_id = %remote_id, "the provider opened a conversation for a chat that has ended; closing it");
+                let close = follow_up(
+                    EffectKind::Close,
+                    json!({ "integration_id": integration_id, "remote_id": remote_id }),
+                );
+                let session = serde_json::to_string(&s).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Store,
+                        format!("the session does not serialise: {e}"),
+                    )
+                })?;
+                let deadline = bot.next_deadline(&s);
+                *self
+                    .slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = TurnOut {
+                    effects: 1,
+                    new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
+                    ..TurnOut::default()
+                };
+                return Ok(Some(store::Commit {
+                    session,
+                    version: bot.version().to_owned(),
+                    outputs: Vec::new(),
+                    effects: vec![close],
+                    deadline,
+                    chat: None,
+                    done: self.done,
+                    now,
+                }));
+            }
+        }
         if let Check::Chat {
             integration_id,
             remote_id,
@@ -1074,7 +1228,6 @@ impl TurnBody {
                 }
             }
         }
-        let now = self.rt.now();
         let outputs = bot.handle(&mut s, self.event, now);
         let after = s.live_chat().map(|c| {
             (
@@ -1083,7 +1236,6 @@ impl TurnBody {
             )
         });
         let last_seq = saved.as_ref().map_or(0, |s| s.last_seq);
-        let grace = ms(self.rt.inner.options.grace);
         let mut effects = Vec::new();
         let mut json_outputs = Vec::with_capacity(outputs.len());
         for (i, o) in outputs.iter().enumerate() {
@@ -1094,13 +1246,15 @@ impl TurnBody {
                     format!("an output does not serialise: {e}"),
                 )
             })?;
-            let mut effect = |kind: &str, payload: Json| {
+            let mut effect = |kind: EffectKind, payload: Json| {
                 effects.push(NewEffect {
-                    kind: kind.to_owned(),
+                    kind: kind.as_str().to_owned(),
                     payload,
                     idempotency_key: format!(
-                        "{}/{}/{seq}/{kind}",
-                        self.key.bot, self.key.conversation
+                        "{}/{}/{seq}/{}",
+                        self.key.bot,
+                        self.key.conversation,
+                        kind.as_str()
                     ),
                     not_before: now.saturating_add(grace),
                 });
@@ -1112,14 +1266,14 @@ impl TurnBody {
                     remote_id,
                     ..
                 } if self.rt.has_driver(&bot, integration_id) => effect(
-                    "handoff",
+                    EffectKind::Handoff,
                     json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id }),
                 ),
                 Output::RelayToAgent { text } => {
                     if let Some((iid, rid)) = after.as_ref().or(before.as_ref()) {
                         if self.rt.has_driver(&bot, iid) {
                             effect(
-                                "relay",
+                                EffectKind::Relay,
                                 json!({ "integration_id": iid, "remote_id": rid, "text": text }),
                             );
                         }
@@ -1134,7 +1288,7 @@ impl TurnBody {
                     if let Some((iid, rid)) = after.as_ref() {
                         if self.rt.has_driver(&bot, iid) {
                             effect(
-                                "file",
+                                EffectKind::File,
                                 json!({ "integration_id": iid, "remote_id": rid, "url": url, "name": name, "mime_type": mime_type }),
                             );
                         }
@@ -1144,7 +1298,7 @@ impl TurnBody {
                     if let Some((iid, rid)) = after.as_ref() {
                         if self.rt.has_driver(&bot, iid) {
                             effect(
-                                "typing",
+                                EffectKind::Typing,
                                 json!({ "integration_id": iid, "remote_id": rid, "typing": typing }),
                             );
                         }
@@ -1154,15 +1308,28 @@ impl TurnBody {
                     integration_id,
                     remote_id,
                 } if self.rt.has_driver(&bot, integration_id) => effect(
-                    "close",
+                    EffectKind::Close,
                     json!({ "integration_id": integration_id, "remote_id": remote_id }),
                 ),
                 _ => {}
             }
             if self.rt.inner.options.deliver_to.is_some() {
-                effect("deliver", store::with_seq(seq, &v));
+                effect(EffectKind::Deliver, store::with_seq(seq, &v));
             }
             json_outputs.push(v);
+        }
+        if matches!(self.check, Check::RelayFailed) && after != before {
+            if let Some((iid, Some(rid))) = &before {
+                let closes = outputs
+                    .iter()
+                    .any(|o| matches!(o, Output::CloseProviderConversation { .. }));
+                if !closes && self.rt.has_driver(&bot, iid) {
+                    effects.push(follow_up(
+                        EffectKind::Close,
+                        json!({ "integration_id": iid, "remote_id": rid }),
+                    ));
+                }
+            }
         }
         let chat = match &after {
             Some((iid, Some(rid))) if after != before => Some((iid.clone(), rid.clone())),
@@ -1205,6 +1372,16 @@ fn ms_to_secs(ms: i64) -> f64 {
     Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0)).as_secs_f64()
 }
 
+/// Whether an error may go away by itself (the store did not answer, a concurrent change):
+/// such failures are retried with backoff; the others are dead letters.
+fn transient(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Store | ErrorKind::Conflict)
+}
+
+/// How many times a webhook delivery is tried before it becomes a dead letter (with the
+/// backoff, about an hour of retries).
+const DELIVERY_ATTEMPTS: i64 = 20;
+
 /// Retry delay after `attempts` failures: 1 s doubling to at most 5 minutes.
 fn backoff(attempts: i64) -> i64 {
     let exp = u32::try_from(attempts.clamp(1, 10) - 1).unwrap_or(0);
@@ -1221,7 +1398,13 @@ async fn timer_worker(weak: Weak<Inner>) {
             return;
         }
         rt.fire_due().await;
-        let next = rt.inner.store.next_deadline().await.ok().flatten();
+        let next = rt
+            .inner
+            .store
+            .next_deadline(&rt.inner.served)
+            .await
+            .ok()
+            .flatten();
         let now = rt.now();
         let wait = next.map_or(1000, |n| n.saturating_sub(now).clamp(0, 1000));
         // Never spin on a deadline that stays due (a session that cannot be restored).
@@ -1261,6 +1444,7 @@ async fn queue_worker(weak: Weak<Inner>) {
 /// the backlog figures.
 async fn maintenance(weak: Weak<Inner>) {
     let mut last_purge = i64::MIN;
+    let mut warned_parked = false;
     loop {
         {
             let Some(inner) = weak.upgrade() else { return };
@@ -1285,8 +1469,28 @@ async fn maintenance(weak: Weak<Inner>) {
                 {
                     metrics::gauge!("fluxo_outbox_depth").set(b.outbox as f64);
                     metrics::gauge!("fluxo_inbox_depth").set(b.inbox as f64);
+                    metrics::gauge!("fluxo_dead_letters", "queue" => "inbox")
+                        .set(b.dead_deliveries as f64);
+                    metrics::gauge!("fluxo_dead_letters", "queue" => "outbox")
+                        .set(b.dead_effects as f64);
                 }
                 metrics::gauge!("fluxo_outbox_oldest_age_seconds").set(ms_to_secs(b.oldest_ms));
+            }
+            match rt.parked_timers().await {
+                Ok(parked) => {
+                    let total: i64 = parked.iter().map(|(_, n)| n).sum();
+                    if total > 0 && !warned_parked {
+                        warned_parked = true;
+                        for (bot, n) in &parked {
+                            tracing::warn!(target: "fluxo::runtime", bot = %bot, timers = n, "timers of a bot this service does not serve are parked until a replica serves it");
+                        }
+                    }
+                    #[allow(clippy::cast_precision_loss)]
+                    metrics::gauge!("fluxo_timers_parked").set(total as f64);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "fluxo::runtime", error = %e, "counting parked timers failed");
+                }
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -258,7 +258,7 @@ pub struct After {
     params(("bot" = String, Path, description = "bot name"), ("conversation" = String, Path, description = "conversation id")),
     request_body(content = Object, description = "one event of SPEC §4.1, e.g. {\"type\": \"user\", \"text\": \"oi\"}"),
     responses((status = 200, body = Outputs), (status = 400, body = Refusal), (status = 401, body = Refusal),
-        (status = 404, body = Refusal), (status = 409, body = Refusal), (status = 413, body = Refusal), (status = 503, body = Refusal)),
+        (status = 403, body = Refusal), (status = 404, body = Refusal), (status = 409, body = Refusal), (status = 413, body = Refusal), (status = 503, body = Refusal)),
     security(("bearer" = [])))]
 async fn events(
     State(app): State<App>,
@@ -295,6 +295,19 @@ async fn events(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "`advance` moves a virtual clock; the service runs on real time",
+        );
+    }
+    // The channel speaks for the user only: an agent's message, a close "as the agent" or a
+    // provider's answer (which would point the conversation at another one's provider id)
+    // come through verified webhooks and the drivers, never through this route.
+    if !event.is_channel() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "`{}` is a provider's event; the channel API takes start, user, user_close, user_typing, user_file and action_result",
+                raw_type(&raw)
+            ),
         );
     }
     let kind = event_kind(&event);
@@ -351,11 +364,21 @@ async fn watson_message(
     axum::Json(ws.message(&request, &now)).into_response()
 }
 
+/// The `type` of a JSON event body, for messages.
+fn raw_type(raw: &[u8]) -> String {
+    serde_json::from_slice::<Json>(raw)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Json::as_str).map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn event_kind(e: &Event) -> &'static str {
     match e {
         Event::Start { .. } => "start",
         Event::User { .. } => "user",
         Event::UserClose { .. } => "user_close",
+        Event::UserTyping { .. } => "user_typing",
+        Event::UserFile { .. } => "user_file",
         Event::ActionResult { .. } => "action_result",
         _ => "other",
     }

@@ -102,7 +102,8 @@ pub struct Commit {
     /// The next deadline.
     pub deadline: Option<i64>,
     /// The current live chat's provider conversation, `(integration id, remote id)`, for the
-    /// webhook index.
+    /// webhook index. An entry is written once and never re-pointed: a provider conversation
+    /// that already belongs to another conversation keeps its owner.
     pub chat: Option<(String, String)>,
     /// Rows finished by this turn.
     pub done: Option<Done>,
@@ -162,6 +163,8 @@ pub struct Delivery {
     pub event: Json,
     /// When it was received (ms).
     pub received_at: i64,
+    /// Claims so far, this one included.
+    pub attempts: i64,
 }
 
 /// Outbox figures for the metrics.
@@ -171,8 +174,12 @@ pub struct Backlog {
     pub outbox: i64,
     /// Age of the oldest (ms), 0 when none.
     pub oldest_ms: i64,
-    /// Inbox rows not yet processed.
+    /// Inbox rows not yet processed (dead letters excluded).
     pub inbox: i64,
+    /// Webhook deliveries that failed for good (dead letters), kept for a person to look at.
+    pub dead_deliveries: i64,
+    /// Effects that failed for good (dead letters).
+    pub dead_effects: i64,
 }
 
 /// The body of a turn: given the stored session (if any), what to write (`None`: nothing).
@@ -201,10 +208,30 @@ pub trait Store: Send + Sync {
         integration_id: &'a str,
         remote_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Key>, Error>>;
-    /// Conversations whose deadline is at or before `now`, earliest first.
-    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>>;
-    /// The earliest pending deadline.
-    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+    /// Conversations of the bots in `served` whose deadline is at or before `now`, earliest
+    /// first. Timers of other bots (a bot a deploy removed) are parked: never returned, so
+    /// they can neither block nor be retried in a loop.
+    fn due<'a>(
+        &'a self,
+        now: i64,
+        limit: i64,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(Key, i64)>, Error>>;
+    /// The earliest pending deadline of the bots in `served`.
+    fn next_deadline<'a>(
+        &'a self,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>>;
+    /// Moves conversation `key`'s deadline from `from` to `to`, unless a turn changed it in
+    /// between: a timer whose turn keeps failing is retried later instead of at once.
+    fn postpone_timer<'a>(
+        &'a self,
+        key: &'a Key,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+    /// Per bot in the store: `(bot, sessions, sessions with a pending deadline)`, by name.
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<(String, i64, i64)>, Error>>;
     /// Claims up to `limit` due effects (the oldest undone one of each conversation and lane,
     /// not leased by another process) for `lease_ms`; with `only`, that conversation's first
     /// attempts, due or not (retries are the workers').
@@ -217,6 +244,17 @@ pub trait Store: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<Effect>, Error>>;
     /// Marks an effect done (when no turn applies its result).
     fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Extends the lease of an effect being performed to `until` (the heartbeat of a call
+    /// still running), so no other process takes it over while its first run is alive.
+    fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Moves an effect that cannot succeed to the dead letters (kept, with its error; its
+    /// conversation's later effects go on).
+    fn fail_effect<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// Releases an effect to be retried at `at`.
     fn retry_effect<'a>(
         &'a self,
@@ -242,6 +280,14 @@ pub trait Store: Send + Sync {
     fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>>;
     /// Releases a delivery to be retried at `at`.
     fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Moves a delivery that cannot be applied to the dead letters: not done, never claimed
+    /// again, kept with its error for a person to look at.
+    fn fail_delivery<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// Records a flow version's source, so sessions still on it survive a restart.
     fn save_version<'a>(
         &'a self,
@@ -266,7 +312,8 @@ pub trait Store: Send + Sync {
     /// Forgets processed deliveries (and their de-duplication keys) and finished effects
     /// older than `before`.
     fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>>;
-    /// Answers when the store is reachable.
+    /// Answers when the store is reachable and takes a write (a full disk or a read-only
+    /// database is not ready).
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>>;
 }
 
@@ -307,6 +354,16 @@ pub fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// The second migration, the same text for SQLite and PostgreSQL: attempts and dead letters
+/// on the inbox, dead letters on the outbox, and the row `ping` writes.
+pub(crate) const MIGRATION_2: &str = r"
+ALTER TABLE inbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE inbox ADD COLUMN failed_at BIGINT;
+ALTER TABLE inbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN failed_at BIGINT;
+CREATE TABLE liveness (id BIGINT PRIMARY KEY, at BIGINT NOT NULL);
+";
 
 pub(crate) fn store_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Store, format!("{what}: {e}"))
