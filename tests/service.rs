@@ -1235,8 +1235,11 @@ async fn timers_of_a_removed_bot_are_parked_and_never_block_the_others() {
     drop(s);
     // Their deadlines passed while no process ran.
     let c = rusqlite::Connection::open(&db).expect("open");
-    c.execute("UPDATE sessions SET deadline = 1 WHERE bot = 'contador'", [])
-        .expect("deadlines");
+    c.execute(
+        "UPDATE sessions SET deadline = 1 WHERE bot = 'contador'",
+        [],
+    )
+    .expect("deadlines");
     drop(c);
 
     // The new flows serve one bot, `atendimento`, with a 2 s wait.
@@ -1245,7 +1248,10 @@ async fn timers_of_a_removed_bot_are_parked_and_never_block_the_others() {
     let integrations = std::fs::read_to_string(dir.join("flows/integrations.json"))
         .expect("integrations")
         .replace("\"wait_timeout_s\":600", "\"wait_timeout_s\":2");
-    assert!(integrations.contains("\"wait_timeout_s\":2"), "{integrations}");
+    assert!(
+        integrations.contains("\"wait_timeout_s\":2"),
+        "{integrations}"
+    );
     dir.write("novo/integrations.json", integrations);
     let new = dir.join("novo").display().to_string();
     let check = Command::new(env!("CARGO_BIN_EXE_fluxo"))
@@ -1319,7 +1325,12 @@ async fn a_slow_provider_call_runs_once() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(fake.creates().len(), 1, "one open call: {:?}", fake.creates());
+    assert_eq!(
+        fake.creates().len(),
+        1,
+        "one open call: {:?}",
+        fake.creates()
+    );
     let outs = outputs(&s, "zendesk", "lenta").await;
     seqs_gap_free(&outs);
     assert_eq!(count(&outs, "error"), 0, "{outs:?}");
@@ -1352,7 +1363,11 @@ async fn an_open_that_completes_after_the_chat_ended_is_closed() {
     .await;
     let outs = outputs(&s, "zendesk", "bia").await;
     seqs_gap_free(&outs);
-    assert_eq!(count(&outs, "error"), 0, "no error shown to the user: {outs:?}");
+    assert_eq!(
+        count(&outs, "error"),
+        0,
+        "no error shown to the user: {outs:?}"
+    );
     assert_eq!(phase(&s, "bia").await, None);
 }
 

@@ -365,7 +365,12 @@ pub(crate) fn deploy_check(args: DeployCheckArgs) -> ExitCode {
             }
         };
         let mut removed = 0usize;
-        for (bot, sessions, timers) in in_store {
+        for fluxo::runtime::store::BotSessions {
+            bot,
+            sessions,
+            timers,
+        } in in_store
+        {
             if bots.iter().any(|b| b.name == bot) {
                 continue;
             }

@@ -1054,8 +1054,8 @@ impl Runtime {
             .bots_in_store()
             .await?
             .into_iter()
-            .filter(|(bot, _, timers)| *timers > 0 && !self.inner.bots.contains_key(bot))
-            .map(|(bot, _, timers)| (bot, timers))
+            .filter(|b| b.timers > 0 && !self.inner.bots.contains_key(&b.bot))
+            .map(|b| (b.bot, b.timers))
             .collect())
     }
 
@@ -1174,8 +1174,7 @@ impl TurnBody {
         } = &self.check
         {
             let waiting = s.live_chat().is_some_and(|c| {
-                c.integration_id() == integration_id
-                    && c.remote_id().is_none_or(|r| r == remote_id)
+                c.integration_id() == integration_id && c.remote_id().is_none_or(|r| r == remote_id)
             });
             if !waiting {
                 tracing::info!(target: "fluxo::runtime", conversation = %self.key, remote_id = %remote_id, "the provider opened a conversation for a chat that has ended; closing it");

@@ -238,7 +238,7 @@ impl Store for MemoryStore {
         ready(Ok(()))
     }
 
-    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<(String, i64, i64)>, Error>> {
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
         let st = self.state();
         let mut m: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for (k, s) in &st.sessions {
@@ -246,7 +246,14 @@ impl Store for MemoryStore {
             e.0 += 1;
             e.1 += i64::from(s.deadline.is_some());
         }
-        ready(Ok(m.into_iter().map(|(b, (n, t))| (b, n, t)).collect()))
+        ready(Ok(m
+            .into_iter()
+            .map(|(bot, (sessions, timers))| super::BotSessions {
+                bot,
+                sessions,
+                timers,
+            })
+            .collect()))
     }
 
     fn claim_effects<'a>(

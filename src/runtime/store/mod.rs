@@ -167,6 +167,17 @@ pub struct Delivery {
     pub attempts: i64,
 }
 
+/// The sessions of one bot in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotSessions {
+    /// The bot.
+    pub bot: String,
+    /// Its sessions.
+    pub sessions: i64,
+    /// Those with a pending deadline (a timer).
+    pub timers: i64,
+}
+
 /// Outbox figures for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Backlog {
@@ -230,8 +241,8 @@ pub trait Store: Send + Sync {
         from: i64,
         to: i64,
     ) -> BoxFuture<'a, Result<(), Error>>;
-    /// Per bot in the store: `(bot, sessions, sessions with a pending deadline)`, by name.
-    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<(String, i64, i64)>, Error>>;
+    /// What the store holds per bot, by name.
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<BotSessions>, Error>>;
     /// Claims up to `limit` due effects (the oldest undone one of each conversation and lane,
     /// not leased by another process) for `lease_ms`; with `only`, that conversation's first
     /// attempts, due or not (retries are the workers').

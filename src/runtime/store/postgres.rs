@@ -16,7 +16,8 @@ use tokio_postgres::Row;
 
 /// Schema migrations, applied in order at start (under an advisory lock, so replicas starting
 /// together apply each once).
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE sessions (
     bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
     last_seq BIGINT NOT NULL DEFAULT 0, deadline BIGINT, updated_at BIGINT NOT NULL,
@@ -42,7 +43,9 @@ CREATE TABLE chats (
 CREATE TABLE flow_versions (
     bot TEXT NOT NULL, version TEXT NOT NULL, source BYTEA NOT NULL, at BIGINT NOT NULL,
     PRIMARY KEY (bot, version));
-", super::MIGRATION_2];
+",
+    super::MIGRATION_2,
+];
 
 /// The PostgreSQL store.
 pub(super) struct Postgres {
@@ -400,7 +403,7 @@ impl Store for Postgres {
         })
     }
 
-    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<(String, i64, i64)>, Error>> {
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
             let rows = c
@@ -412,7 +415,11 @@ impl Store for Postgres {
                 .map_err(e("postgres bots"))?;
             Ok(rows
                 .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .map(|r| super::BotSessions {
+                    bot: r.get(0),
+                    sessions: r.get(1),
+                    timers: r.get(2),
+                })
                 .collect())
         })
     }

@@ -16,7 +16,8 @@ use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
 
 /// Schema migrations, applied in order at start; each runs once.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE sessions (
     bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
     last_seq INTEGER NOT NULL DEFAULT 0, deadline INTEGER, updated_at INTEGER NOT NULL,
@@ -42,7 +43,9 @@ CREATE TABLE chats (
 CREATE TABLE flow_versions (
     bot TEXT NOT NULL, version TEXT NOT NULL, source BLOB NOT NULL, at INTEGER NOT NULL,
     PRIMARY KEY (bot, version));
-", super::MIGRATION_2];
+",
+    super::MIGRATION_2,
+];
 
 /// A unit of work for the writer thread.
 enum Job {
@@ -503,7 +506,7 @@ impl Store for Sqlite {
         })
     }
 
-    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<(String, i64, i64)>, Error>> {
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
         self.read(|c| {
             let mut s = c
                 .prepare_cached(
@@ -511,7 +514,13 @@ impl Store for Sqlite {
                 )
                 .map_err(e("sqlite bots"))?;
             let rows = s
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map([], |r| {
+                    Ok(super::BotSessions {
+                        bot: r.get(0)?,
+                        sessions: r.get(1)?,
+                        timers: r.get(2)?,
+                    })
+                })
                 .map_err(e("sqlite bots"))?;
             rows.collect::<Result<_, _>>().map_err(e("sqlite bots"))
         })
