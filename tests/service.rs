@@ -231,7 +231,7 @@ type Recorded = (String, String, Option<String>);
 /// A fake Zendesk (tickets mode): ticket ids by `Idempotency-Key`, comments and closes
 /// recorded; `hold` keeps the next ticket creation waiting (to kill fluxo mid-call);
 /// `slow_ms` makes the next creation answer after that long; `fail_comments` answers every
-/// comment (a relay) with 500 while closes still work.
+/// comment (a relay) with 500 while closes still work; `hang_closes` never answers a close.
 #[derive(Clone, Default)]
 struct Fake {
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -239,6 +239,7 @@ struct Fake {
     hold: Arc<AtomicBool>,
     slow_ms: Arc<AtomicU64>,
     fail_comments: Arc<AtomicBool>,
+    hang_closes: Arc<AtomicBool>,
 }
 
 impl Fake {
@@ -286,6 +287,9 @@ impl Fake {
                 format!("/api/v2/tickets/{id}"),
                 Some(body),
             ));
+            if close && f.hang_closes.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
             if !close && f.fail_comments.load(Ordering::SeqCst) {
                 return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}".into());
             }
@@ -1408,4 +1412,112 @@ async fn a_relay_that_fails_for_good_closes_the_provider_side() {
         fake.closes() == 1
     })
     .await;
+}
+
+/// A provider whose closes hang holds only its own workers: a healthy conversation's wait timer
+/// still fires on time while three closes hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_provider_calls_delay_no_other_timer() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-isolation");
+    let flows = bots(&dir, &base, 2);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    fake.hang_closes.store(true, Ordering::SeqCst);
+    for c in ["a", "b", "c"] {
+        to_the_agent(&s, c).await;
+    }
+    until("three closes hang at the provider", 20, || async {
+        fake.closes() == 3
+    })
+    .await;
+    to_the_agent(&s, "d").await;
+    until(
+        "the healthy conversation's wait timer fires",
+        12,
+        || async {
+            outputs(&s, "zendesk", "d")
+                .await
+                .iter()
+                .any(|o| o["type"] == "live_chat_closed" && o["status"] == "timeout")
+        },
+    )
+    .await;
+}
+
+/// SIGTERM in the middle of a provider call: open long-polls are answered (200, nothing new)
+/// at once, the call finishes and its result is applied before the process exits, and the
+/// restarted service does not call the provider again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_calls_in_flight_and_answers_long_polls() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-sigterm");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    fake.slow_ms.store(5000, Ordering::SeqCst);
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let said = to_the_agent(&s, "tereza").await;
+    let last = said.last().map_or(0, |o| o["seq"].as_i64().unwrap_or(0));
+    until("the open call is running", 10, || async {
+        fake.creates().len() == 1
+    })
+    .await;
+    let poll = s.url(&format!(
+        "/v1/bots/contador/conversations/ouvinte/outputs?after={last}&wait=25"
+    ));
+    // One client for all the polls: building a client loads TLS roots, which would leave
+    // some polls unsent by the time the shutdown starts.
+    let client = reqwest::Client::new();
+    let polls: Vec<_> = (0..50)
+        .map(|_| {
+            let request = client.get(&poll).send();
+            tokio::spawn(async move {
+                match request.await {
+                    Ok(r) => (
+                        r.status().as_u16(),
+                        Value::String(r.text().await.unwrap_or_default()),
+                    ),
+                    Err(e) => (0, Value::String(format!("{e:?}"))),
+                }
+            })
+        })
+        .collect();
+    // Leave the polls time to be read by the service (a request not yet read when the
+    // shutdown starts is refused with the connection, as a load balancer expects).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (code, s) = tokio::task::spawn_blocking(move || {
+        let code = s.term();
+        (code, s)
+    })
+    .await
+    .expect("term");
+    let mut answers = Vec::new();
+    for p in polls {
+        answers.push(p.await.expect("poll"));
+    }
+    let refused: Vec<&(u16, Value)> = answers.iter().filter(|(st, _)| *st != 200).collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 50 open long-polls were not answered at shutdown: {:?}\n{}",
+        refused.len(),
+        refused.first(),
+        s.log()
+    );
+    assert_eq!(code, Some(0), "{}", s.log());
+    assert!(
+        s.log().contains("provider call(s) in flight"),
+        "{}",
+        s.log()
+    );
+    drop(s);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    assert_eq!(
+        phase(&s, "tereza").await.as_deref(),
+        Some("queued"),
+        "the call's result was applied before the exit"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(fake.creates().len(), 1, "no second open after the restart");
 }

@@ -42,6 +42,10 @@ pub(crate) struct ServeArgs {
     /// it; after a crash, another process (or the restarted one) retries it after this long.
     #[arg(long, default_value_t = 30)]
     pub lease: u64,
+    /// Seconds a shutdown (SIGTERM) waits for provider calls in flight to finish; those still
+    /// running are then handed back to the store for another replica.
+    #[arg(long, default_value_t = 20)]
+    pub shutdown_grace: u64,
 }
 
 /// `fluxo deploy-check`.
@@ -278,8 +282,26 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
             ..Limits::default()
         };
-        server::serve(listener, app, limits, shutdown_signal()).await;
-        rt.stop();
+        let stopping = rt.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            // Open long-polls answer now; the workers claim nothing more.
+            stopping.stop();
+        };
+        server::serve(listener, app, limits, shutdown).await;
+        let in_flight = rt.effects_in_flight();
+        if in_flight > 0 {
+            eprintln!(
+                "fluxo serve: waiting up to {}s for {in_flight} provider call(s) in flight",
+                args.shutdown_grace
+            );
+        }
+        let handed_back = rt.finish(Duration::from_secs(args.shutdown_grace)).await;
+        if handed_back > 0 {
+            eprintln!(
+                "fluxo serve: {handed_back} effect(s) handed back to the store for another replica"
+            );
+        }
         eprintln!("fluxo serve: stopped");
         ExitCode::SUCCESS
     })

@@ -17,6 +17,7 @@
 //! every timeout deterministically.
 
 pub mod effect;
+mod pool;
 pub mod server;
 pub mod store;
 
@@ -161,6 +162,9 @@ struct Inner {
     wake_outbox: tokio::sync::Notify,
     wake_inbox: tokio::sync::Notify,
     stopping: AtomicBool,
+    /// Turns true at shutdown: open long-polls answer at once.
+    stop: tokio::sync::watch::Sender<bool>,
+    pools: pool::Pools,
 }
 
 /// A bot the runtime serves: its name, its compiled flow and the flow file it came from.
@@ -260,6 +264,8 @@ impl Runtime {
                 wake_outbox: tokio::sync::Notify::new(),
                 wake_inbox: tokio::sync::Notify::new(),
                 stopping: AtomicBool::new(false),
+                stop: tokio::sync::watch::channel(false).0,
+                pools: pool::Pools::default(),
             }),
         };
         if workers && tokio::runtime::Handle::try_current().is_ok() {
@@ -300,12 +306,45 @@ impl Runtime {
         self.inner.deliveries.subscribe()
     }
 
-    /// Stops the workers after what they are doing (graceful shutdown).
+    /// Starts a graceful shutdown: the workers claim nothing more and stop after what they
+    /// are doing, and open long-polls answer at once with what they have.
     pub fn stop(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.stop.send_replace(true);
         self.inner.wake_timers.notify_waiters();
         self.inner.wake_outbox.notify_waiters();
         self.inner.wake_inbox.notify_waiters();
+    }
+
+    /// Ends a graceful shutdown: [`Runtime::stop`], then waits up to `grace` for the effects
+    /// being performed (provider calls in flight) to finish and apply their results. Those
+    /// still running then are handed back to the store (their lease released), so another
+    /// replica, or this one restarted, performs them at once. Returns how many were handed
+    /// back.
+    pub async fn finish(&self, grace: Duration) -> usize {
+        self.stop();
+        let deadline = tokio::time::Instant::now() + grace;
+        if self.inner.pools.idle(deadline).await {
+            return 0;
+        }
+        let running = self.inner.pools.running();
+        for id in &running {
+            if let Err(e) = self
+                .inner
+                .store
+                .retry_effect(*id, self.now(), "handed back at shutdown")
+                .await
+            {
+                tracing::warn!(target: "fluxo::runtime", effect = id, error = %e, "handing an effect back failed; it is retried when its lease ends");
+            }
+        }
+        tracing::warn!(target: "fluxo::runtime", effects = running.len(), "effects still running at the end of the shutdown grace were handed back");
+        running.len()
+    }
+
+    /// How many effects this process is performing now.
+    pub fn effects_in_flight(&self) -> usize {
+        self.inner.pools.count()
     }
 
     fn now(&self) -> i64 {
@@ -420,9 +459,10 @@ impl Runtime {
         self.versions(&key.bot)?;
         let deadline = tokio::time::Instant::now() + wait;
         let mut rx = self.inner.deliveries.subscribe();
+        let mut stop = self.inner.stop.subscribe();
         loop {
             let got = self.inner.store.outputs(key, after, 1000).await?;
-            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline || *stop.borrow() {
                 return Ok(got);
             }
             // Woken by a local commit for this conversation, or every 500 ms (another
@@ -430,7 +470,12 @@ impl Runtime {
             let step = tokio::time::Instant::now() + Duration::from_millis(500);
             let until = step.min(deadline);
             loop {
-                match tokio::time::timeout_at(until, rx.recv()).await {
+                let next = tokio::select! {
+                    r = tokio::time::timeout_at(until, rx.recv()) => r,
+                    // Shutting down: answer now (the channel polls again, elsewhere).
+                    _ = stop.wait_for(|s| *s) => break,
+                };
+                match next {
                     Ok(Ok(d)) if d.bot == key.bot && d.session == key.conversation => break,
                     Ok(Ok(_)) => continue,
                     Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
@@ -546,10 +591,39 @@ impl Runtime {
                 break;
             }
             for effect in claimed {
+                // A channel push never delays the provider lane (a hand-over, a relay): with
+                // workers it runs beside it, in its own pool.
+                if effect.kind == EffectKind::Deliver.as_str() && self.spawns() {
+                    let rt = self.clone();
+                    tokio::spawn(async move {
+                        rt.perform(effect).await;
+                    });
+                    continue;
+                }
                 all.extend(self.perform(effect).await);
             }
         }
         all
+    }
+
+    /// Whether effects run in background tasks (the workers are on), rather than inline in
+    /// [`Runtime::work`].
+    fn spawns(&self) -> bool {
+        self.inner.options.workers
+    }
+
+    /// Performs a conversation's new effects: in the background with workers, so the timer and
+    /// webhook loops never wait for a provider; inline without.
+    async fn drain_soon(&self, key: &Key) {
+        if self.spawns() {
+            let rt = self.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                rt.drain(&key).await;
+            });
+        } else {
+            self.drain(key).await;
+        }
     }
 
     /// Performs one outbox effect; returns the outputs of the follow-up turn, if any. While
@@ -558,6 +632,9 @@ impl Runtime {
     /// alive; after a crash the heartbeat stops and the lease runs out.
     async fn perform(&self, effect: store::Effect) -> Vec<Output> {
         let id = effect.id;
+        let Some(_running) = self.inner.pools.start(id) else {
+            return Vec::new();
+        };
         let lease = ms(self.inner.options.lease);
         let beat = Duration::from_millis(u64::try_from((lease / 3).max(50)).unwrap_or(1000));
         let work = self.perform_now(effect);
@@ -601,6 +678,9 @@ impl Runtime {
         let p = &effect.payload;
         let text = |k: &str| p.get(k).and_then(Json::as_str).map(str::to_owned);
         if kind == EffectKind::Deliver {
+            let Ok(_worker) = self.inner.pools.lane("channel").acquire_owned().await else {
+                return Vec::new();
+            };
             self.deliver(&effect).await;
             return Vec::new();
         }
@@ -608,6 +688,11 @@ impl Runtime {
         let conv = self.conversation(&key, &iid, text("remote_id"), &effect);
         let Some((driver, conv)) = conv else {
             let _ = self.inner.store.finish_effect(id, self.now()).await;
+            return Vec::new();
+        };
+        // One pool per provider: a provider that hangs holds its own workers only.
+        let lane = format!("provider:{}", conv.integration.provider.as_str());
+        let Ok(_worker) = self.inner.pools.lane(&lane).acquire_owned().await else {
             return Vec::new();
         };
         metrics::counter!("fluxo_effects_total", "kind" => kind.as_str()).increment(1);
@@ -920,7 +1005,7 @@ impl Runtime {
             .await
         {
             Ok(Some(_)) => {
-                self.drain(&key).await;
+                self.drain_soon(&key).await;
             }
             Ok(None) => {
                 tracing::info!(target: "fluxo::runtime", conversation = %key, remote_id = d.remote_id, "stale webhook (not the conversation's live chat); acknowledged, ignored");
@@ -1002,7 +1087,7 @@ impl Runtime {
                 .await
             {
                 Ok(_) => {
-                    self.drain(&key).await;
+                    self.drain_soon(&key).await;
                 }
                 Err(e) => {
                     // Retried later, never at once: a timer that keeps failing must neither
@@ -1023,16 +1108,39 @@ impl Runtime {
     async fn run_queues(&self) -> bool {
         let lease = ms(self.inner.options.lease);
         let mut did = false;
-        match self
-            .inner
-            .store
-            .claim_effects(self.now(), lease, None, 16)
-            .await
-        {
+        // With workers, claimed effects run in their lanes' pools, as many at once as there is
+        // room; the rest stay in the store for any replica.
+        let room = if self.spawns() {
+            pool::MAX_IN_FLIGHT.saturating_sub(self.inner.pools.count())
+        } else {
+            16
+        };
+        let claimed = if room == 0 {
+            Ok(Vec::new())
+        } else {
+            self.inner
+                .store
+                .claim_effects(
+                    self.now(),
+                    lease,
+                    None,
+                    i64::try_from(room.min(16)).unwrap_or(16),
+                )
+                .await
+        };
+        match claimed {
             Ok(effects) => {
                 for e in effects {
                     did = true;
-                    self.perform(e).await;
+                    if self.spawns() {
+                        let rt = self.clone();
+                        tokio::spawn(async move {
+                            rt.perform(e).await;
+                            rt.inner.wake_outbox.notify_one();
+                        });
+                    } else {
+                        self.perform(e).await;
+                    }
                 }
             }
             Err(e) => {
