@@ -39,7 +39,11 @@ struct Service {
 
 impl Service {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Service {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluxo"));
+        Service::start_with(Command::new(env!("CARGO_BIN_EXE_fluxo")), args, env)
+    }
+
+    /// `fluxo serve` run by `cmd` (the binary itself, or a shell that sets limits first).
+    fn start_with(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Service {
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--lease", "2"])
             .args(args)
@@ -1520,4 +1524,101 @@ async fn sigterm_finishes_calls_in_flight_and_answers_long_polls() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(fake.creates().len(), 1, "no second open after the restart");
+}
+
+/// A pending hand-over is sent to the provider's address as the integration says it *now*:
+/// after a crash mid-call and a change of `base_url`, the retried open goes to the new host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_handover_goes_to_the_current_provider_address() {
+    let old = Fake::default();
+    let old_base = old.start().await;
+    let new = Fake::default();
+    let new_base = new.start().await;
+    let dir = Scratch::new("serve-rebase");
+    let flows = bots(&dir, &old_base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    old.hold.store(true, Ordering::SeqCst);
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "rita").await;
+    until("the open reaches the old host", 20, || async {
+        old.creates().len() == 1
+    })
+    .await;
+    s.kill();
+    drop(s);
+    bots(&dir, &new_base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    until("the retried open is answered", 30, || async {
+        phase(&s, "rita").await.as_deref() == Some("queued")
+    })
+    .await;
+    assert_eq!(new.creates().len(), 1, "the retry went to the new host");
+    assert_eq!(old.creates().len(), 1, "and not to the old one again");
+}
+
+/// The smaller edges: a path that does not decode gets a JSON refusal; a body sent a byte at a
+/// time is refused with 408 instead of holding the connection; a password in the store URL is
+/// never printed; a low open-file limit lowers the connection limit, with a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_json_slow_bodies_time_out_and_secrets_stay_hidden() {
+    let Some(db) = Database::create("edges").await else {
+        return;
+    };
+    let dir = Scratch::new("serve-edges");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let store = format!("{}?password=s3cret-pw", db.url);
+    let mut sh = Command::new("sh");
+    sh.args([
+        "-c",
+        "ulimit -n 512 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_fluxo"),
+    ]);
+    let s = Service::start_with(sh, &["--flows", &flows, "--store", &store], &[]);
+    let log = s.log();
+    assert!(!log.contains("s3cret-pw"), "{log}");
+    assert!(log.contains("password=***"), "{log}");
+    assert!(
+        log.contains("serving at most 256 connections instead of 4096"),
+        "{log}"
+    );
+
+    let (st, body) = call(
+        "POST",
+        &s.url("/v1/bots/contador/conversations/%FF/events"),
+        Some(&json!({ "type": "start" })),
+        &[],
+    )
+    .await;
+    assert_eq!(st, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut c = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    c.write_all(b"POST /v1/bots/contador/conversations/lento/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"}}\r\n") || answer.ends_with(b"}}") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert!(read.is_ok(), "no answer to a slow body: {text}");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"timeout\""), "{text}");
+    assert_eq!(call("GET", &s.url("/readyz"), None, &[]).await.0, 200);
 }

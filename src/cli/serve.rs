@@ -230,6 +230,7 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             Err(e) => return fail(e),
         },
     };
+    let max_connections = connection_limit(args.max_connections);
     let Ok(tokio) = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -278,7 +279,7 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             store::redact(&args.store)
         );
         let limits = Limits {
-            max_connections: args.max_connections,
+            max_connections,
             header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
             ..Limits::default()
         };
@@ -305,6 +306,35 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("fluxo serve: stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// File descriptors kept for what is not a client connection: the store's pool, SQLite's
+/// files, outbound provider calls, the listener.
+const FD_RESERVE: u64 = 256;
+
+/// The connection limit the process's open-file limit allows: `wanted`, or fewer (with a log
+/// line saying so) when `ulimit -n` is too low for it, so clients wait in the listen queue
+/// instead of connections failing for want of descriptors.
+fn connection_limit(wanted: usize) -> usize {
+    let Some(soft) = open_file_limit() else {
+        return wanted;
+    };
+    let allowed = usize::try_from(soft.saturating_sub(FD_RESERVE).max(16)).unwrap_or(wanted);
+    if allowed < wanted {
+        eprintln!(
+            "fluxo serve: the open-file limit is {soft} (ulimit -n); serving at most {allowed} connections instead of {wanted}. Raise the limit to at least {} for {wanted}",
+            u64::try_from(wanted).unwrap_or(u64::MAX).saturating_add(FD_RESERVE)
+        );
+        return allowed;
+    }
+    wanted
+}
+
+/// The soft limit on open files, where the system says (Linux's `/proc/self/limits`).
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// SIGTERM (a deploy, `docker stop`) or Ctrl-C.

@@ -700,7 +700,7 @@ impl Runtime {
             EffectKind::Handoff => {
                 let request = serde_json::from_value(p.get("request").cloned().unwrap_or_default());
                 let request = match request {
-                    Ok(r) => r,
+                    Ok(r) => rebase(r, text("base_url").as_deref(), &conv.integration),
                     Err(e) => {
                         return follow(
                             Event::ProviderError {
@@ -1374,7 +1374,8 @@ impl TurnBody {
                     ..
                 } if self.rt.has_driver(&bot, integration_id) => effect(
                     EffectKind::Handoff,
-                    json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id }),
+                    json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id,
+                            "base_url": base_url(&bot, integration_id) }),
                 ),
                 Output::RelayToAgent { text } => {
                     if let Some((iid, rid)) = after.as_ref().or(before.as_ref()) {
@@ -1469,6 +1470,40 @@ impl TurnBody {
             now,
         }))
     }
+}
+
+/// The `base_url` setting of integration `iid` of `bot`.
+fn base_url(bot: &Bot, iid: &str) -> Option<String> {
+    bot.integrations()
+        .find(iid)
+        .and_then(|i| i.settings.get("base_url"))
+        .and_then(Json::as_str)
+        .map(|s| s.trim_end_matches('/').to_owned())
+}
+
+/// A hand-over request as the integration is configured *now*: built when the hand-over was
+/// asked for, it is sent later (at once, or after a crash, a deploy, a retry), and the
+/// provider's address may have changed since. A request whose URL starts with the `base_url`
+/// of its time is moved onto the current one.
+fn rebase(
+    mut request: crate::domain::http::HttpRequest,
+    then: Option<&str>,
+    integration: &crate::model::Integration,
+) -> crate::domain::http::HttpRequest {
+    let now = integration
+        .settings
+        .get("base_url")
+        .and_then(Json::as_str)
+        .map(|s| s.trim_end_matches('/'));
+    if let (Some(then), Some(now)) = (then, now) {
+        if then != now {
+            if let Some(rest) = request.url.strip_prefix(then) {
+                tracing::info!(target: "fluxo::runtime", from = then, to = now, "hand-over request moved to the integration's current base_url");
+                request.url = format!("{now}{rest}");
+            }
+        }
+    }
+    request
 }
 
 fn ms(d: Duration) -> i64 {

@@ -352,18 +352,35 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
     ))
 }
 
-/// A store URL without its password.
+/// A store URL without its password: neither `user:password@` nor a `password=` query
+/// parameter (which libpq-style URLs accept) is printed.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let auth = &url[s + 3..at];
+            let auth = &base[s + 3..at];
             match auth.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &auth[..c], &url[at..]),
-                None => url.to_owned(),
+                Some(c) => format!("{}{}:***{}", &base[..s + 3], &auth[..c], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 /// The second migration, the same text for SQLite and PostgreSQL: attempts and dead letters
@@ -397,5 +414,27 @@ fn lane(kind: &str) -> &'static str {
         "channel"
     } else {
         "provider"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_never_printed() {
+        assert_eq!(
+            redact("postgres://fluxo:s3cret@db:5432/fluxo"),
+            "postgres://fluxo:***@db:5432/fluxo"
+        );
+        assert_eq!(
+            redact("postgres://fluxo@db/fluxo?sslmode=require&password=s3cret"),
+            "postgres://fluxo@db/fluxo?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("postgresql://db/fluxo?PASSWORD=x&user=u"),
+            "postgresql://db/fluxo?PASSWORD=***&user=u"
+        );
+        assert_eq!(redact("sqlite://fluxo.db"), "sqlite://fluxo.db");
     }
 }
