@@ -225,11 +225,16 @@ async fn promises(s: Arc<dyn Store>) {
     };
     turn(&s, &owner, with_chat(T0)).await;
     turn(&s, &intruder, with_chat(T0 + 1)).await;
+    assert_eq!(
+        s.route("1", "ticket-4242").await.expect("route"),
+        Some(owner.clone()),
+        "another session cannot take over a provider conversation"
+    );
     turn(&s, &owner, with_chat(T0 + 2)).await;
     assert_eq!(
         s.route("1", "ticket-4242").await.expect("route"),
         Some(owner),
-        "another session cannot take over a provider conversation"
+        "its owner keeps it"
     );
 }
 
