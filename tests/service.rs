@@ -244,6 +244,8 @@ struct Fake {
     slow_ms: Arc<AtomicU64>,
     fail_comments: Arc<AtomicBool>,
     hang_closes: Arc<AtomicBool>,
+    /// Ticket creation answers 429 with the time left in `Retry-After` until then.
+    limited_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Fake {
@@ -251,7 +253,7 @@ impl Fake {
         async fn create(
             State(f): State<Fake>,
             headers: HeaderMap,
-        ) -> (axum::http::StatusCode, String) {
+        ) -> (axum::http::StatusCode, [(&'static str, String); 1], String) {
             let key = headers
                 .get("idempotency-key")
                 .and_then(|v| v.to_str().ok())
@@ -263,6 +265,14 @@ impl Fake {
             ));
             if f.hold.swap(false, Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            let limited = *f.limited_until.lock().expect("lock");
+            if let Some(left) = limited.and_then(|u| u.checked_duration_since(Instant::now())) {
+                return (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", (left.as_secs() + 1).to_string())],
+                    "{}".to_owned(),
+                );
             }
             let slow = f.slow_ms.swap(0, Ordering::SeqCst);
             if slow > 0 {
@@ -276,6 +286,7 @@ impl Fake {
             };
             (
                 axum::http::StatusCode::CREATED,
+                [("retry-after", String::new())],
                 json!({ "ticket": { "id": id, "status": "new", "requester_id": 361_000_042 } })
                     .to_string(),
             )
@@ -1621,4 +1632,26 @@ async fn refusals_are_json_slow_bodies_time_out_and_secrets_stay_hidden() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"timeout\""), "{text}");
     assert_eq!(call("GET", &s.url("/readyz"), None, &[]).await.0, 200);
+}
+
+/// A provider that rate-limits the hand-over for 31 s (`Retry-After`) is waited out, since the
+/// user would wait for an agent that long anyway: the hand-over succeeds instead of failing
+/// after four retries capped at 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_handover_waits_for_retry_after() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-retry-after");
+    let flows = bots(&dir, &base, 600);
+    *fake.limited_until.lock().expect("lock") = Some(Instant::now() + Duration::from_secs(31));
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "paula").await;
+    until(
+        "the hand-over is accepted after the rate limit",
+        60,
+        || async { phase(&s, "paula").await.as_deref() == Some("queued") },
+    )
+    .await;
+    let outs = outputs(&s, "zendesk", "paula").await;
+    assert_eq!(count(&outs, "live_chat_closed"), 0, "{outs:?}");
 }

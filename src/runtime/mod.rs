@@ -711,7 +711,15 @@ impl Runtime {
                         .await
                     }
                 };
-                match driver.open(&conv, &request).await {
+                // A rate limit is waited out for as long as the user waits for an agent.
+                let patience = conv
+                    .integration
+                    .wait_timeout_s
+                    .map_or(Duration::from_secs(10), Duration::from_secs);
+                let opened =
+                    drivers::http::with_retry_after_limit(patience, driver.open(&conv, &request))
+                        .await;
+                match opened {
                     Ok(opened) => {
                         let check = Check::Opening {
                             integration_id: iid.clone(),

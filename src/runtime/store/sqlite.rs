@@ -109,6 +109,7 @@ fn connect(path: &str) -> Result<Connection, Error> {
 impl Sqlite {
     pub(super) async fn open(path: &str) -> Result<Sqlite, Error> {
         let path = path.to_owned();
+        let path_for_checkpoints = path.clone();
         let (writer, reader) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let mut w = connect(&path)?;
             migrate(&mut w)?;
@@ -131,18 +132,36 @@ impl Sqlite {
             .map_err(|x| store_error("sqlite writer thread", x))?;
         let alive = Arc::new(());
         let reader = reader.map(|r| Arc::new(Mutex::new(r)));
-        if let Some(r) = &reader {
-            let (r, alive) = (r.clone(), Arc::downgrade(&alive));
-            let _ = std::thread::Builder::new()
-                .name("fluxo-sqlite-checkpoint".into())
-                .spawn(move || {
-                    while alive.upgrade().is_some() {
-                        std::thread::sleep(std::time::Duration::from_millis(500));
-                        if let Ok(c) = r.lock() {
-                            let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if reader.is_some() {
+            // Checkpoints on a connection of their own: PASSIVE ones twice a second, and every
+            // minute a TRUNCATE that gives the WAL's space back (it only succeeds in a quiet
+            // moment; a short busy timeout keeps it from holding anything up).
+            let checkpoints = connect(&path_for_checkpoints).and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_millis(100))
+                    .map_err(e("sqlite busy_timeout"))?;
+                Ok(c)
+            });
+            if let Ok(c) = checkpoints {
+                let alive = Arc::downgrade(&alive);
+                let _ = std::thread::Builder::new()
+                    .name("fluxo-sqlite-checkpoint".into())
+                    .spawn(move || {
+                        let mut ticks = 0u32;
+                        while alive.upgrade().is_some() {
+                            std::thread::sleep(std::time::Duration::from_millis(500));
+                            ticks = ticks.wrapping_add(1);
+                            let mode = if ticks % 120 == 0 {
+                                "TRUNCATE"
+                            } else {
+                                "PASSIVE"
+                            };
+                            let _ =
+                                c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| {
+                                    Ok(())
+                                });
                         }
-                    }
-                });
+                    });
+            }
         }
         Ok(Sqlite {
             writer: tx,
