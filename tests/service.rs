@@ -1655,3 +1655,40 @@ async fn a_rate_limited_handover_waits_for_retry_after() {
     let outs = outputs(&s, "zendesk", "paula").await;
     assert_eq!(count(&outs, "live_chat_closed"), 0, "{outs:?}");
 }
+
+/// An event sent again with the same `Idempotency-Key` (a channel retrying after a lost answer)
+/// gets the first answer and is not applied twice; the key with another event is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_an_idempotency_key_applies_once() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-idempotency");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let url = s.url("/v1/bots/contador/conversations/k1/events");
+    event(&s, "contador", "k1", json!({ "type": "start" })).await;
+    let key = [("idempotency-key", "evt-0001".to_owned())];
+    let (st, first) = call("POST", &url, Some(&user("+1")), &key).await;
+    assert_eq!(st, 200, "{first}");
+    let (st, again) = call("POST", &url, Some(&user("+1")), &key).await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(first, again, "the same answer");
+    let (st, other) = call("POST", &url, Some(&user("+2")), &key).await;
+    assert_eq!(st, 409, "{other}");
+    let (st, bad) = call(
+        "POST",
+        &url,
+        Some(&user("+1")),
+        &[("idempotency-key", String::new())],
+    )
+    .await;
+    assert_eq!(st, 400, "{bad}");
+    let outs = outputs(&s, "contador", "k1").await;
+    seqs_gap_free(&outs);
+    assert_eq!(
+        outs.iter().filter(|o| o["type"] == "message").count(),
+        1,
+        "applied once: {outs:?}"
+    );
+}

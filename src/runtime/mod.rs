@@ -443,6 +443,55 @@ impl Runtime {
     /// their `seq`. Its effects are performed in the background.
     pub async fn send(&self, key: &Key, event: Event) -> Result<Turn, Error> {
         let committed = self.turn(key, event, None, Check::None).await?;
+        Ok(self.answered(key, committed))
+    }
+
+    /// [`Runtime::send`] with the channel's `Idempotency-Key`: the first event sent with a key
+    /// takes its turn, and its answer is recorded in the same transaction; the same event sent
+    /// again with that key (a retry after a lost answer or a 503) gets the recorded answer and
+    /// changes nothing. The same key with another event is refused (`Conflict`). Keys are
+    /// per conversation and kept 7 days.
+    pub async fn send_once(&self, key: &Key, event: Event, idem: &str) -> Result<Turn, Error> {
+        let fingerprint = {
+            use sha2::Digest as _;
+            let body = serde_json::to_vec(&event).unwrap_or_default();
+            sha2::Sha256::digest(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let replay = |a: store::Answer| {
+            if a.fingerprint == fingerprint {
+                Ok(Turn { outputs: a.outputs })
+            } else {
+                Err(Error::new(
+                    ErrorKind::Conflict,
+                    "this Idempotency-Key was used for another event in this conversation",
+                ))
+            }
+        };
+        if let Some(a) = self.inner.store.answer(key, idem).await? {
+            return replay(a);
+        }
+        let idempotency = Some((idem.to_owned(), fingerprint.clone()));
+        match self
+            .turn_with(key, event, None, Check::None, idempotency)
+            .await
+        {
+            Ok(committed) => Ok(self.answered(key, committed)),
+            // A concurrent request with the same key committed first.
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                match self.inner.store.answer(key, idem).await? {
+                    Some(a) => replay(a),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The answer to a committed turn; its effects start in the background.
+    fn answered(&self, key: &Key, committed: Option<(Committed, Vec<Output>, usize)>) -> Turn {
         let (outputs, effects) = committed.map_or((Vec::new(), 0), |(c, _, n)| (c.outputs, n));
         if effects > 0 {
             let rt = self.clone();
@@ -451,7 +500,7 @@ impl Runtime {
                 rt.drain(&key).await;
             });
         }
-        Ok(Turn { outputs })
+        Turn { outputs }
     }
 
     /// Outputs of `key` with `seq > after`; with `wait`, waits up to that long for the first.
@@ -494,6 +543,18 @@ impl Runtime {
         done: Option<Done>,
         check: Check,
     ) -> Result<Option<(Committed, Vec<Output>, usize)>, Error> {
+        self.turn_with(key, event, done, check, None).await
+    }
+
+    /// [`Runtime::turn`], recording the answer under the channel's `Idempotency-Key`.
+    async fn turn_with(
+        &self,
+        key: &Key,
+        event: Event,
+        done: Option<Done>,
+        check: Check,
+        idempotency: Option<(String, String)>,
+    ) -> Result<Option<(Committed, Vec<Output>, usize)>, Error> {
         let versions = self.versions(&key.bot)?;
         self.record(&key.bot).await?;
         let current = versions.current.clone();
@@ -511,6 +572,7 @@ impl Runtime {
                 event: event.clone(),
                 done,
                 check: check.clone(),
+                idempotency: idempotency.clone(),
                 slot: slot.clone(),
             };
             let started = std::time::Instant::now();
@@ -527,11 +589,13 @@ impl Runtime {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
             match r {
-                Err(e) if e.kind() == ErrorKind::Conflict => {
-                    if let Some(v) = out.needs {
+                Err(e) if e.kind() == ErrorKind::Conflict => match out.needs {
+                    Some(v) => {
                         older = Some((v.clone(), self.version_of(&key.bot, &v).await?));
                     }
-                }
+                    // Not a version to compile: a repeated Idempotency-Key.
+                    None => return Err(e),
+                },
                 Err(e) => return Err(e),
                 Ok(None) => return Ok(None),
                 Ok(Some(c)) => {
@@ -1224,6 +1288,7 @@ struct TurnBody {
     event: Event,
     done: Option<Done>,
     check: Check,
+    idempotency: Option<(String, String)>,
     slot: Arc<Mutex<TurnOut>>,
 }
 
@@ -1321,6 +1386,7 @@ impl TurnBody {
                     deadline,
                     chat: None,
                     done: self.done,
+                    idempotency: None,
                     now,
                 }));
             }
@@ -1475,6 +1541,7 @@ impl TurnBody {
             deadline,
             chat,
             done: self.done,
+            idempotency: self.idempotency,
             now,
         }))
     }

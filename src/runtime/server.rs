@@ -328,6 +328,7 @@ pub struct After {
 async fn events(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
     raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let raw = match body(raw) {
@@ -379,9 +380,26 @@ async fn events(
             ),
         );
     }
+    let idem = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(k.to_owned())
+        }
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "an Idempotency-Key is 1 to 255 visible ASCII characters",
+            )
+        }
+    };
     let kind = event_kind(&event);
     metrics::counter!("fluxo_events_total", "bot" => key.bot.clone(), "type" => kind).increment(1);
-    match app.rt.send(&key, event).await {
+    let sent = match &idem {
+        Some(k) => app.rt.send_once(&key, event, k).await,
+        None => app.rt.send(&key, event).await,
+    };
+    match sent {
         Ok(t) => axum::Json(Outputs { outputs: t.outputs }).into_response(),
         Err(e) => from_error(&e),
     }

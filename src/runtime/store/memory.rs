@@ -50,6 +50,8 @@ struct State {
     dedupe: HashMap<String, i64>,
     chats: HashMap<(String, String), Key>,
     versions: HashMap<(String, String), Vec<u8>>,
+    /// (conversation, Idempotency-Key) → (fingerprint, answer, at).
+    answers: HashMap<(Key, String), (String, Vec<Json>, i64)>,
     next_id: i64,
 }
 
@@ -154,7 +156,19 @@ impl Store for MemoryStore {
         let mut st = self.state();
         let saved = st.sessions.get(&key).cloned();
         let r = match f(saved.clone()) {
-            Ok(Some(c)) => Ok(Some(st.apply(&key, saved.as_ref(), c))),
+            Ok(Some(c)) => match c.idempotency.clone() {
+                Some((k, _)) if st.answers.contains_key(&(key.clone(), k.clone())) => {
+                    Err(super::repeated_key())
+                }
+                Some((k, fingerprint)) => {
+                    let now = c.now;
+                    let done = st.apply(&key, saved.as_ref(), c);
+                    st.answers
+                        .insert((key.clone(), k), (fingerprint, done.outputs.clone(), now));
+                    Ok(Some(done))
+                }
+                None => Ok(Some(st.apply(&key, saved.as_ref(), c))),
+            },
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
@@ -163,6 +177,20 @@ impl Store for MemoryStore {
 
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
         ready(Ok(self.state().sessions.get(key).cloned()))
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
+        let st = self.state();
+        ready(Ok(st.answers.get(&(key.clone(), idem.to_owned())).map(
+            |(fingerprint, outputs, _)| super::Answer {
+                fingerprint: fingerprint.clone(),
+                outputs: outputs.clone(),
+            },
+        )))
     }
 
     fn outputs<'a>(
@@ -502,6 +530,7 @@ impl Store for MemoryStore {
 
     fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>> {
         let mut st = self.state();
+        st.answers.retain(|_, (_, _, at)| *at >= before);
         let old: Vec<i64> = st
             .inbox
             .iter()

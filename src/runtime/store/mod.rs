@@ -107,8 +107,29 @@ pub struct Commit {
     pub chat: Option<(String, String)>,
     /// Rows finished by this turn.
     pub done: Option<Done>,
+    /// The channel's `Idempotency-Key` of the event and a fingerprint of its body: recorded
+    /// with the turn's outputs in the same transaction. A key already recorded for the
+    /// conversation makes the turn fail with `Conflict` and write nothing.
+    pub idempotency: Option<(String, String)>,
     /// Now (ms).
     pub now: i64,
+}
+
+/// The recorded answer to an event sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Fingerprint of the event's body.
+    pub fingerprint: String,
+    /// The outputs the turn answered, with their `seq`.
+    pub outputs: Vec<Json>,
+}
+
+/// The error of a turn whose `Idempotency-Key` is already recorded.
+pub(crate) fn repeated_key() -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        "this Idempotency-Key was already used in this conversation",
+    )
 }
 
 /// What a committed turn got.
@@ -205,6 +226,12 @@ pub trait Store: Send + Sync {
     fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>>;
     /// The stored session.
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>>;
+    /// The recorded answer to the event sent to `key` with `Idempotency-Key: idem`.
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Answer>, Error>>;
     /// Outputs with `seq > after`, oldest first, at most `limit`.
     fn outputs<'a>(
         &'a self,
@@ -382,6 +409,14 @@ pub fn redact(url: &str) -> String {
     }
     out
 }
+
+/// The third migration (both stores): answers to events sent with an `Idempotency-Key`.
+pub(crate) const MIGRATION_3: &str = r"
+CREATE TABLE event_keys (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, idem TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    answer TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (bot, conversation, idem));
+CREATE INDEX event_keys_at ON event_keys (at);
+";
 
 /// The second migration, the same text for SQLite and PostgreSQL: attempts and dead letters
 /// on the inbox, dead letters on the outbox, and the row `ping` writes.

@@ -45,6 +45,7 @@ CREATE TABLE flow_versions (
     PRIMARY KEY (bot, version));
 ",
     super::MIGRATION_2,
+    super::MIGRATION_3,
 ];
 
 /// The PostgreSQL store.
@@ -284,11 +285,52 @@ impl Store for Postgres {
             let Some(commit) = f(saved.clone())? else {
                 return Ok(None);
             };
+            let idem = commit.idempotency.clone();
+            let now = commit.now;
             let done = write(&tx, &key, saved.as_ref(), commit)
                 .await
                 .map_err(e("postgres write"))?;
+            if let Some((k, fingerprint)) = idem {
+                let answer = Json::Array(done.outputs.clone()).to_string();
+                let fresh = tx
+                    .execute(
+                        "INSERT INTO event_keys (bot, conversation, idem, fingerprint, answer, at)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                        &[&key.bot, &key.conversation, &k, &fingerprint, &answer, &now],
+                    )
+                    .await
+                    .map_err(e("postgres event key"))?;
+                if fresh == 0 {
+                    // The transaction is dropped: the turn is rolled back.
+                    return Err(super::repeated_key());
+                }
+            }
             tx.commit().await.map_err(e("postgres commit"))?;
             Ok(Some(done))
+        })
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_opt(
+                    "SELECT fingerprint, answer FROM event_keys WHERE bot = $1 AND conversation = $2 AND idem = $3",
+                    &[&key.bot, &key.conversation, &idem],
+                )
+                .await
+                .map_err(e("postgres answer"))?;
+            Ok(r.map(|r| super::Answer {
+                fingerprint: r.get(0),
+                outputs: match parse(r.get(1)) {
+                    Json::Array(a) => a,
+                    _ => Vec::new(),
+                },
+            }))
         })
     }
 
@@ -731,6 +773,9 @@ impl Store for Postgres {
             )
             .await
             .map_err(e("postgres purge"))?;
+            c.execute("DELETE FROM event_keys WHERE at < $1", &[&before])
+                .await
+                .map_err(e("postgres purge"))?;
             c.execute(
                 "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < $1 AND failed_at IS NULL",
                 &[&before],

@@ -45,6 +45,7 @@ CREATE TABLE flow_versions (
     PRIMARY KEY (bot, version));
 ",
     super::MIGRATION_2,
+    super::MIGRATION_3,
 ];
 
 /// A unit of work for the writer thread.
@@ -150,7 +151,7 @@ impl Sqlite {
                         while alive.upgrade().is_some() {
                             std::thread::sleep(std::time::Duration::from_millis(500));
                             ticks = ticks.wrapping_add(1);
-                            let mode = if ticks % 120 == 0 {
+                            let mode = if ticks.is_multiple_of(120) {
                                 "TRUNCATE"
                             } else {
                                 "PASSIVE"
@@ -251,17 +252,36 @@ fn commit_turns(c: &mut Connection, turns: Vec<(Key, TurnFn, Reply)>) {
     };
     let mut results = Vec::with_capacity(turns.len());
     for (key, f, reply) in turns {
-        let r = (|| {
-            let mut sp = tx.savepoint().map_err(e("sqlite savepoint"))?;
-            let saved = load(&sp, &key)?;
-            let Some(commit) = f(saved.clone())? else {
-                return Ok(None);
-            };
-            let done = write(&sp, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
-            sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
-            sp.commit().map_err(e("sqlite release"))?;
-            Ok(Some(done))
-        })();
+        let r =
+            (|| {
+                let mut sp = tx.savepoint().map_err(e("sqlite savepoint"))?;
+                let saved = load(&sp, &key)?;
+                let Some(commit) = f(saved.clone())? else {
+                    return Ok(None);
+                };
+                let idem = commit.idempotency.clone();
+                let now = commit.now;
+                let done = write(&sp, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
+                if let Some((k, fingerprint)) = idem {
+                    let answer = Json::Array(done.outputs.clone()).to_string();
+                    let fresh = sp
+                    .prepare_cached(
+                        "INSERT INTO event_keys (bot, conversation, idem, fingerprint, answer, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![key.bot, key.conversation, k, fingerprint, answer, now])
+                    })
+                    .map_err(e("sqlite event key"))?;
+                    if fresh == 0 {
+                        // Dropping the savepoint rolls the turn back.
+                        return Err(super::repeated_key());
+                    }
+                }
+                sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
+                sp.commit().map_err(e("sqlite release"))?;
+                Ok(Some(done))
+            })();
         results.push((r, reply));
     }
     match tx.commit() {
@@ -424,6 +444,33 @@ impl Store for Sqlite {
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
         let key = key.clone();
         self.read(move |c| load(c, &key))
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
+        let (key, idem) = (key.clone(), idem.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT fingerprint, answer FROM event_keys WHERE bot = ?1 AND conversation = ?2 AND idem = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![key.bot, key.conversation, idem], |r| {
+                    let answer: String = r.get(1)?;
+                    Ok(super::Answer {
+                        fingerprint: r.get(0)?,
+                        outputs: match parse(&answer) {
+                            Json::Array(a) => a,
+                            _ => Vec::new(),
+                        },
+                    })
+                })
+                .optional()
+            })
+            .map_err(e("sqlite answer"))
+        })
     }
 
     fn outputs<'a>(
@@ -871,6 +918,9 @@ impl Store for Sqlite {
                     "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1 AND failed_at IS NULL",
                     params![before],
                 )
+            })
+            .and_then(|_| {
+                c.execute("DELETE FROM event_keys WHERE at < ?1", params![before])
             })
             .map(|_| ())
             .map_err(e("sqlite purge"))
