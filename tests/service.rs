@@ -1585,6 +1585,10 @@ async fn refusals_are_json_slow_bodies_time_out_and_secrets_stay_hidden() {
         env!("CARGO_BIN_EXE_fluxo"),
     ]);
     let s = Service::start_with(sh, &["--flows", &flows, "--store", &store], &[]);
+    until("the start line is logged", 10, || async {
+        s.log().contains(" on http://")
+    })
+    .await;
     let log = s.log();
     assert!(!log.contains("s3cret-pw"), "{log}");
     assert!(log.contains("password=***"), "{log}");
