@@ -2000,6 +2000,62 @@ async fn omni_logs_in_and_logs_in_again_when_the_token_expires() {
     );
 }
 
+/// Omni's hand-over (the open call) logs in again after a 401, as its messages and closes do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omni_opens_after_logging_in_again() {
+    use wiremock::matchers::header;
+    secrets();
+    std::env::set_var("T_OMNI_PASSWORD", "omni-password-1");
+    let mock = MockServer::start().await;
+    let logins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = logins.clone();
+    Mock::given(method("POST"))
+        .and(path("/Login/loginApi"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200).set_body_json(json!({ "token": format!("tk-{n}") }))
+        })
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance"))
+        .and(header("authorization", "Bearer tk-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/integration/attendance"))
+        .and(header("authorization", "Bearer tk-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "at-1" })))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let mut settings = integration("omni", &mock.uri());
+    settings["settings"]["login"] = json!("bot@acme.example");
+    settings["settings"]["password"] = json!({ "env": "T_OMNI_PASSWORD" });
+    let integ: fluxo::Integration = serde_json::from_value(settings).expect("integration");
+    let driver = fluxo::drivers::omni::Omni::new(Http::new(fast()));
+    let conv = fluxo::drivers::Conversation {
+        identifier: "maria".into(),
+        remote_id: None,
+        integration: integ,
+        idempotency_key: None,
+    };
+    let request = fluxo::HttpRequest::json(
+        fluxo::Method::Post,
+        format!("{}/integration/attendance", mock.uri()),
+        json!({ "clientId": "maria" }),
+    )
+    .credential("x-api-key", "", "api_key");
+    use fluxo::drivers::Driver as _;
+    let opened = driver
+        .open(&conv, &request)
+        .await
+        .expect("opened after logging in again");
+    assert_eq!(opened.remote_id, "at-1");
+    assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
 /// An AppJWT LivePerson expired before its `expires_in`: the 401 gets fresh tokens and the
 /// message goes out, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

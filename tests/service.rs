@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,11 @@ struct Service {
 
 impl Service {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Service {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluxo"));
+        Service::start_with(Command::new(env!("CARGO_BIN_EXE_fluxo")), args, env)
+    }
+
+    /// `fluxo serve` run by `cmd` (the binary itself, or a shell that sets limits first).
+    fn start_with(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Service {
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--lease", "2"])
             .args(args)
@@ -229,12 +233,19 @@ fn count(outs: &[Value], kind: &str) -> usize {
 type Recorded = (String, String, Option<String>);
 
 /// A fake Zendesk (tickets mode): ticket ids by `Idempotency-Key`, comments and closes
-/// recorded; `hold` keeps the next ticket creation waiting (to kill fluxo mid-call).
+/// recorded; `hold` keeps the next ticket creation waiting (to kill fluxo mid-call);
+/// `slow_ms` makes the next creation answer after that long; `fail_comments` answers every
+/// comment (a relay) with 500 while closes still work; `hang_closes` never answers a close.
 #[derive(Clone, Default)]
 struct Fake {
     requests: Arc<Mutex<Vec<Recorded>>>,
     tickets: Arc<Mutex<HashMap<String, u64>>>,
     hold: Arc<AtomicBool>,
+    slow_ms: Arc<AtomicU64>,
+    fail_comments: Arc<AtomicBool>,
+    hang_closes: Arc<AtomicBool>,
+    /// Ticket creation answers 429 with the time left in `Retry-After` until then.
+    limited_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Fake {
@@ -242,7 +253,7 @@ impl Fake {
         async fn create(
             State(f): State<Fake>,
             headers: HeaderMap,
-        ) -> (axum::http::StatusCode, String) {
+        ) -> (axum::http::StatusCode, [(&'static str, String); 1], String) {
             let key = headers
                 .get("idempotency-key")
                 .and_then(|v| v.to_str().ok())
@@ -255,6 +266,18 @@ impl Fake {
             if f.hold.swap(false, Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
+            let limited = *f.limited_until.lock().expect("lock");
+            if let Some(left) = limited.and_then(|u| u.checked_duration_since(Instant::now())) {
+                return (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", (left.as_secs() + 1).to_string())],
+                    "{}".to_owned(),
+                );
+            }
+            let slow = f.slow_ms.swap(0, Ordering::SeqCst);
+            if slow > 0 {
+                tokio::time::sleep(Duration::from_millis(slow)).await;
+            }
             let id = {
                 let mut t = f.tickets.lock().expect("lock");
                 let next = 4711 + u64::try_from(t.len()).unwrap_or(0);
@@ -263,17 +286,32 @@ impl Fake {
             };
             (
                 axum::http::StatusCode::CREATED,
+                [("retry-after", String::new())],
                 json!({ "ticket": { "id": id, "status": "new", "requester_id": 361_000_042 } })
                     .to_string(),
             )
         }
-        async fn update(State(f): State<Fake>, Path(id): Path<String>, body: String) -> String {
+        async fn update(
+            State(f): State<Fake>,
+            Path(id): Path<String>,
+            body: String,
+        ) -> (axum::http::StatusCode, String) {
+            let close = body.contains("\"closed\"");
             f.requests.lock().expect("lock").push((
                 "PUT".into(),
                 format!("/api/v2/tickets/{id}"),
                 Some(body),
             ));
-            json!({ "ticket": { "id": id } }).to_string()
+            if close && f.hang_closes.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            if !close && f.fail_comments.load(Ordering::SeqCst) {
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}".into());
+            }
+            (
+                axum::http::StatusCode::OK,
+                json!({ "ticket": { "id": id } }).to_string(),
+            )
         }
         let app = axum::Router::new()
             .route("/api/v2/tickets", post(create))
@@ -1083,4 +1121,578 @@ async fn a_watson_workspace_answers_v1_messages() {
     assert_eq!(status, 400, "{body}");
     let (_, api) = call("GET", &s.url("/openapi.json"), None, &[]).await;
     assert!(api["paths"]["/v1/workspaces/{bot}/message"]["post"].is_object());
+}
+
+/// The channel API speaks for the user only. A client cannot close its chat "as the agent",
+/// write as the agent, or claim another conversation's provider id while its own hand-over is
+/// being opened; the victim's agent keeps writing to the victim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_cannot_act_as_the_agent_or_take_another_chat() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-channel-only");
+    let flows = bots(&dir, &base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "vitima").await;
+    until("the victim is queued", 20, || async {
+        phase(&s, "vitima").await.as_deref() == Some("queued")
+    })
+    .await;
+    // The attacker's own hand-over is slow, so its chat waits for the provider's answer.
+    fake.slow_ms.store(4000, Ordering::SeqCst);
+    to_the_agent(&s, "atacante").await;
+    let url = s.url("/v1/bots/zendesk/conversations/atacante/events");
+    for forged in [
+        json!({ "type": "provider_opened", "remote_id": "4711" }),
+        json!({ "type": "agent_close", "wrap_up": "resolvido" }),
+        json!({ "type": "agent_message", "text": "sou o atendente" }),
+        json!({ "type": "agent_join", "name": "Falso" }),
+        json!({ "type": "provider_error", "message": "x" }),
+        json!({ "type": "advance", "seconds": 1 }),
+    ] {
+        let (st, body) = call("POST", &url, Some(&forged), &[]).await;
+        assert!(
+            st == 403 || (st == 400 && forged["type"] == "advance"),
+            "{forged} → {st} {body}"
+        );
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    // The channel's own events are still taken.
+    let (st, body) = call(
+        "POST",
+        &url,
+        Some(&json!({ "type": "user_typing", "typing": true })),
+        &[],
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    until("the attacker's own ticket is open", 20, || async {
+        phase(&s, "atacante").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 4242, "text": "O cartão termina em 4242" })).await;
+    assert_eq!(st, 200);
+    until("the agent's message reaches the victim", 10, || async {
+        outputs(&s, "zendesk", "vitima")
+            .await
+            .iter()
+            .any(|o| o["text"] == "O cartão termina em 4242")
+    })
+    .await;
+    let leaked = outputs(&s, "zendesk", "atacante")
+        .await
+        .iter()
+        .any(|o| o.to_string().contains("4242"));
+    assert!(!leaked, "the attacker saw the victim's chat");
+}
+
+/// A webhook answered 200 whose turn meets a transient store error (a row lock held longer
+/// than PostgreSQL's `lock_timeout`) is retried once the row is free, not dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_webhook_survives_a_transient_store_error() {
+    let Some(db) = Database::create("webhook_retry").await else {
+        return;
+    };
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-webhook-retry");
+    let flows = bots(&dir, &base, 600);
+    let url = format!("{}?options=-c%20lock_timeout%3D1000", db.url);
+    let s = Service::start(&["--flows", &flows, "--store", &url], &[]);
+    to_the_agent(&s, "maria").await;
+    until("queued", 20, || async {
+        phase(&s, "maria").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (mut client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let tx = client.transaction().await.expect("begin");
+    tx.execute(
+        "SELECT 1 FROM sessions WHERE bot = 'zendesk' AND conversation = 'maria' FOR UPDATE",
+        &[],
+    )
+    .await
+    .expect("lock the session row");
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 31, "text": "Oi, estou aqui." })).await;
+    assert_eq!(st, 200, "acknowledged");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    tx.rollback().await.expect("release");
+    until("the acknowledged message is applied", 30, || async {
+        outputs(&s, "zendesk", "maria")
+            .await
+            .iter()
+            .any(|o| o["text"] == "Oi, estou aqui.")
+    })
+    .await;
+    assert!(s.log().contains("will be retried"), "{}", s.log());
+    seqs_gap_free(&outputs(&s, "zendesk", "maria").await);
+}
+
+/// A deploy that removes bots: their sessions' timers are parked (not fired, not retried in a
+/// loop) and reported by `deploy-check` and `/metrics`; the served bot's wait timer fires on
+/// time; a webhook for a removed bot's chat becomes a visible dead letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_of_a_removed_bot_are_parked_and_never_block_the_others() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-parked");
+    let old = bots(&dir, &base, 600);
+    let db = dir.join("fluxo.db");
+    let store = format!("sqlite://{}", db.display());
+    let mut s = Service::start(&["--flows", &old, "--store", &store], &[]);
+    for i in 0..70 {
+        event(&s, "contador", &format!("c{i}"), json!({ "type": "start" })).await;
+    }
+    to_the_agent(&s, "antigo").await;
+    until("queued", 20, || async {
+        phase(&s, "antigo").await.as_deref() == Some("queued")
+    })
+    .await;
+    s.kill();
+    drop(s);
+    // Their deadlines passed while no process ran.
+    let c = rusqlite::Connection::open(&db).expect("open");
+    c.execute(
+        "UPDATE sessions SET deadline = 1 WHERE bot = 'contador'",
+        [],
+    )
+    .expect("deadlines");
+    drop(c);
+
+    // The new flows serve one bot, `atendimento`, with a 2 s wait.
+    let flow = std::fs::read_to_string(common::root().join("flows/zendesk.json")).expect("flow");
+    dir.write("novo/atendimento.json", flow);
+    let integrations = std::fs::read_to_string(dir.join("flows/integrations.json"))
+        .expect("integrations")
+        .replace("\"wait_timeout_s\":600", "\"wait_timeout_s\":2");
+    assert!(
+        integrations.contains("\"wait_timeout_s\":2"),
+        "{integrations}"
+    );
+    dir.write("novo/integrations.json", integrations);
+    let new = dir.join("novo").display().to_string();
+    let check = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(["deploy-check", "--store", &store, "--flows", &new])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&check.stdout).to_string();
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("bot `contador`: 70 session(s)") && text.contains("70 pending timer(s)"),
+        "{text}"
+    );
+    assert!(text.contains("bot `zendesk`: 1 session(s)"), "{text}");
+
+    let s = Service::start(&["--flows", &new, "--store", &store], &[]);
+    let mut all = event(&s, "atendimento", "nova", start_event()).await;
+    all.extend(event(&s, "atendimento", "nova", user("529.982.247-25")).await);
+    all.extend(event(&s, "atendimento", "nova", user("2")).await);
+    assert_eq!(count(&all, "handoff_requested"), 1, "{all:?}");
+    until("the served bot's wait timer fires", 20, || async {
+        outputs(&s, "atendimento", "nova")
+            .await
+            .iter()
+            .any(|o| o["type"] == "live_chat_closed" && o["status"] == "timeout")
+    })
+    .await;
+    let metrics = || async {
+        reqwest::get(s.url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .unwrap_or_default()
+    };
+    assert!(
+        metrics().await.contains("fluxo_timers_parked 71"),
+        "{}",
+        metrics().await
+    );
+    // A webhook for the removed bot's chat: acknowledged, kept as a dead letter.
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 5, "text": "alguém?" })).await;
+    assert_eq!(st, 200);
+    until("the dead letter is counted", 20, || async {
+        metrics()
+            .await
+            .contains("fluxo_dead_letters{queue=\"inbox\"} 1")
+    })
+    .await;
+    let log = s.log();
+    assert!(log.contains("dead letter"), "{log}");
+    assert!(log.contains("parked"), "{log}");
+    let failures = log.matches("timer failed").count();
+    assert!(failures < 5, "{failures} timer failures logged:\n{log}");
+}
+
+/// A hand-over to a provider slower than the lease is performed once: its lease is renewed
+/// while the call runs, so no worker takes it over and no second ticket is asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_provider_call_runs_once() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-slow-open");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    // The service runs with `--lease 2`; the provider answers after 7 s.
+    fake.slow_ms.store(7000, Ordering::SeqCst);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "lenta").await;
+    until("queued", 30, || async {
+        phase(&s, "lenta").await.as_deref() == Some("queued")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        fake.creates().len(),
+        1,
+        "one open call: {:?}",
+        fake.creates()
+    );
+    let outs = outputs(&s, "zendesk", "lenta").await;
+    seqs_gap_free(&outs);
+    assert_eq!(count(&outs, "error"), 0, "{outs:?}");
+}
+
+/// The user leaves while the provider is still opening the hand-over: the attendance the
+/// provider opens afterwards is closed at once, not left orphaned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_that_completes_after_the_chat_ended_is_closed() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-orphan");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    fake.slow_ms.store(3000, Ordering::SeqCst);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "bia").await;
+    until("the open call is running", 10, || async {
+        fake.creates().len() == 1
+    })
+    .await;
+    let closed = event(&s, "zendesk", "bia", json!({ "type": "user_close" })).await;
+    assert!(
+        closed.iter().any(|o| o["type"] == "live_chat_closed"),
+        "{closed:?}"
+    );
+    until("the late ticket is closed", 20, || async {
+        fake.closes() == 1
+    })
+    .await;
+    let outs = outputs(&s, "zendesk", "bia").await;
+    seqs_gap_free(&outs);
+    assert_eq!(
+        count(&outs, "error"),
+        0,
+        "no error shown to the user: {outs:?}"
+    );
+    assert_eq!(phase(&s, "bia").await, None);
+}
+
+/// A relay that fails for good ends the chat with `error` and closes the provider's side, so
+/// the agent is not left writing into a conversation nobody reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_fails_for_good_closes_the_provider_side() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-relay-fails");
+    let flows = bots(&dir, &base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "caio").await;
+    until("queued", 20, || async {
+        phase(&s, "caio").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (st, _) = zendesk_webhook(
+        &s,
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    until("active", 10, || async {
+        phase(&s, "caio").await.as_deref() == Some("active")
+    })
+    .await;
+    fake.fail_comments.store(true, Ordering::SeqCst);
+    event(&s, "zendesk", "caio", user("oi, ainda aí?")).await;
+    until("the chat ends with an error", 30, || async {
+        outputs(&s, "zendesk", "caio")
+            .await
+            .iter()
+            .any(|o| o["type"] == "live_chat_closed" && o["status"] == "error")
+    })
+    .await;
+    until("the provider's ticket is closed", 20, || async {
+        fake.closes() == 1
+    })
+    .await;
+}
+
+/// A provider whose closes hang holds only its own workers: a healthy conversation's wait timer
+/// still fires on time while three closes hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_provider_calls_delay_no_other_timer() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-isolation");
+    let flows = bots(&dir, &base, 2);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    fake.hang_closes.store(true, Ordering::SeqCst);
+    for c in ["a", "b", "c"] {
+        to_the_agent(&s, c).await;
+    }
+    until("three closes hang at the provider", 20, || async {
+        fake.closes() == 3
+    })
+    .await;
+    to_the_agent(&s, "d").await;
+    until(
+        "the healthy conversation's wait timer fires",
+        12,
+        || async {
+            outputs(&s, "zendesk", "d")
+                .await
+                .iter()
+                .any(|o| o["type"] == "live_chat_closed" && o["status"] == "timeout")
+        },
+    )
+    .await;
+}
+
+/// SIGTERM in the middle of a provider call: open long-polls are answered (200, nothing new)
+/// at once, the call finishes and its result is applied before the process exits, and the
+/// restarted service does not call the provider again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_calls_in_flight_and_answers_long_polls() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-sigterm");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    fake.slow_ms.store(5000, Ordering::SeqCst);
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let said = to_the_agent(&s, "tereza").await;
+    let last = said.last().map_or(0, |o| o["seq"].as_i64().unwrap_or(0));
+    until("the open call is running", 10, || async {
+        fake.creates().len() == 1
+    })
+    .await;
+    let poll = s.url(&format!(
+        "/v1/bots/contador/conversations/ouvinte/outputs?after={last}&wait=25"
+    ));
+    // One client for all the polls: building a client loads TLS roots, which would leave
+    // some polls unsent by the time the shutdown starts.
+    let client = reqwest::Client::new();
+    let polls: Vec<_> = (0..50)
+        .map(|_| {
+            let request = client.get(&poll).send();
+            tokio::spawn(async move {
+                match request.await {
+                    Ok(r) => (
+                        r.status().as_u16(),
+                        Value::String(r.text().await.unwrap_or_default()),
+                    ),
+                    Err(e) => (0, Value::String(format!("{e:?}"))),
+                }
+            })
+        })
+        .collect();
+    // Leave the polls time to be read by the service (a request not yet read when the
+    // shutdown starts is refused with the connection, as a load balancer expects).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (code, s) = tokio::task::spawn_blocking(move || {
+        let code = s.term();
+        (code, s)
+    })
+    .await
+    .expect("term");
+    let mut answers = Vec::new();
+    for p in polls {
+        answers.push(p.await.expect("poll"));
+    }
+    let refused: Vec<&(u16, Value)> = answers.iter().filter(|(st, _)| *st != 200).collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 50 open long-polls were not answered at shutdown: {:?}\n{}",
+        refused.len(),
+        refused.first(),
+        s.log()
+    );
+    assert_eq!(code, Some(0), "{}", s.log());
+    assert!(
+        s.log().contains("provider call(s) in flight"),
+        "{}",
+        s.log()
+    );
+    drop(s);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    assert_eq!(
+        phase(&s, "tereza").await.as_deref(),
+        Some("queued"),
+        "the call's result was applied before the exit"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(fake.creates().len(), 1, "no second open after the restart");
+}
+
+/// A pending hand-over is sent to the provider's address as the integration says it *now*:
+/// after a crash mid-call and a change of `base_url`, the retried open goes to the new host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_handover_goes_to_the_current_provider_address() {
+    let old = Fake::default();
+    let old_base = old.start().await;
+    let new = Fake::default();
+    let new_base = new.start().await;
+    let dir = Scratch::new("serve-rebase");
+    let flows = bots(&dir, &old_base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    old.hold.store(true, Ordering::SeqCst);
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    to_the_agent(&s, "rita").await;
+    until("the open reaches the old host", 20, || async {
+        old.creates().len() == 1
+    })
+    .await;
+    s.kill();
+    drop(s);
+    bots(&dir, &new_base, 600);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    until("the retried open is answered", 30, || async {
+        phase(&s, "rita").await.as_deref() == Some("queued")
+    })
+    .await;
+    assert_eq!(new.creates().len(), 1, "the retry went to the new host");
+    assert_eq!(old.creates().len(), 1, "and not to the old one again");
+}
+
+/// The smaller edges: a path that does not decode gets a JSON refusal; a body sent a byte at a
+/// time is refused with 408 instead of holding the connection; a password in the store URL is
+/// never printed; a low open-file limit lowers the connection limit, with a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_json_slow_bodies_time_out_and_secrets_stay_hidden() {
+    let Some(db) = Database::create("edges").await else {
+        return;
+    };
+    let dir = Scratch::new("serve-edges");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let store = format!("{}?password=s3cret-pw", db.url);
+    let mut sh = Command::new("sh");
+    sh.args([
+        "-c",
+        "ulimit -n 512 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_fluxo"),
+    ]);
+    let s = Service::start_with(sh, &["--flows", &flows, "--store", &store], &[]);
+    until("the start line is logged", 10, || async {
+        s.log().contains(" on http://")
+    })
+    .await;
+    let log = s.log();
+    assert!(!log.contains("s3cret-pw"), "{log}");
+    assert!(log.contains("password=***"), "{log}");
+    assert!(
+        log.contains("serving at most 256 connections instead of 4096"),
+        "{log}"
+    );
+
+    let (st, body) = call(
+        "POST",
+        &s.url("/v1/bots/contador/conversations/%FF/events"),
+        Some(&json!({ "type": "start" })),
+        &[],
+    )
+    .await;
+    assert_eq!(st, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut c = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    c.write_all(b"POST /v1/bots/contador/conversations/lento/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"}}\r\n") || answer.ends_with(b"}}") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert!(read.is_ok(), "no answer to a slow body: {text}");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"timeout\""), "{text}");
+    assert_eq!(call("GET", &s.url("/readyz"), None, &[]).await.0, 200);
+}
+
+/// A provider that rate-limits the hand-over for 31 s (`Retry-After`) is waited out, since the
+/// user would wait for an agent that long anyway: the hand-over succeeds instead of failing
+/// after four retries capped at 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_handover_waits_for_retry_after() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-retry-after");
+    let flows = bots(&dir, &base, 600);
+    *fake.limited_until.lock().expect("lock") = Some(Instant::now() + Duration::from_secs(31));
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    to_the_agent(&s, "paula").await;
+    until(
+        "the hand-over is accepted after the rate limit",
+        60,
+        || async { phase(&s, "paula").await.as_deref() == Some("queued") },
+    )
+    .await;
+    let outs = outputs(&s, "zendesk", "paula").await;
+    assert_eq!(count(&outs, "live_chat_closed"), 0, "{outs:?}");
+}
+
+/// An event sent again with the same `Idempotency-Key` (a channel retrying after a lost answer)
+/// gets the first answer and is not applied twice; the key with another event is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_an_idempotency_key_applies_once() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-idempotency");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let url = s.url("/v1/bots/contador/conversations/k1/events");
+    event(&s, "contador", "k1", json!({ "type": "start" })).await;
+    let key = [("idempotency-key", "evt-0001".to_owned())];
+    let (st, first) = call("POST", &url, Some(&user("+1")), &key).await;
+    assert_eq!(st, 200, "{first}");
+    let (st, again) = call("POST", &url, Some(&user("+1")), &key).await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(first, again, "the same answer");
+    let (st, other) = call("POST", &url, Some(&user("+2")), &key).await;
+    assert_eq!(st, 409, "{other}");
+    let (st, bad) = call(
+        "POST",
+        &url,
+        Some(&user("+1")),
+        &[("idempotency-key", String::new())],
+    )
+    .await;
+    assert_eq!(st, 400, "{bad}");
+    let outs = outputs(&s, "contador", "k1").await;
+    seqs_gap_free(&outs);
+    assert_eq!(
+        outs.iter().filter(|o| o["type"] == "message").count(),
+        1,
+        "applied once: {outs:?}"
+    );
 }

@@ -28,6 +28,7 @@ fn commit(outputs: usize, effects: Vec<NewEffect>, done: Option<Done>, now: i64)
         deadline: None,
         chat: None,
         done,
+        idempotency: None,
         now,
     }
 }
@@ -215,6 +216,52 @@ async fn promises(s: Arc<dyn Store>) {
     .await;
     let b = s.backlog(T0 + 4).await.expect("backlog");
     assert_eq!(b.outbox, 1, "only the claimed relay is pending");
+
+    // The provider-conversation index: written once, never re-pointed to another session.
+    let owner = Key::new("bot", "owner");
+    let intruder = Key::new("bot", "intruder");
+    let with_chat = |now| Commit {
+        chat: Some(("1".into(), "ticket-4242".into())),
+        ..commit(0, vec![], None, now)
+    };
+    turn(&s, &owner, with_chat(T0)).await;
+    turn(&s, &intruder, with_chat(T0 + 1)).await;
+    assert_eq!(
+        s.route("1", "ticket-4242").await.expect("route"),
+        Some(owner.clone()),
+        "another session cannot take over a provider conversation"
+    );
+    turn(&s, &owner, with_chat(T0 + 2)).await;
+    assert_eq!(
+        s.route("1", "ticket-4242").await.expect("route"),
+        Some(owner),
+        "its owner keeps it"
+    );
+
+    // An event's Idempotency-Key is recorded with its answer; a second turn with the key
+    // writes nothing.
+    let k5 = Key::new("bot", "c5");
+    let keyed = |now| Commit {
+        idempotency: Some(("retry-1".into(), "fp".into())),
+        ..commit(2, vec![], None, now)
+    };
+    turn(&s, &k5, keyed(T0)).await;
+    let again = s
+        .turn(k5.clone(), Box::new(move |_| Ok(Some(keyed(T0 + 1)))))
+        .await;
+    assert!(again.is_err(), "a repeated key is refused: {again:?}");
+    let answer = s
+        .answer(&k5, "retry-1")
+        .await
+        .expect("answer")
+        .expect("recorded");
+    assert_eq!(answer.fingerprint, "fp");
+    assert_eq!(answer.outputs.len(), 2);
+    assert_eq!(
+        s.outputs(&k5, 0, 100).await.expect("outputs").len(),
+        2,
+        "written once"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,10 @@ pub(crate) struct ServeArgs {
     /// it; after a crash, another process (or the restarted one) retries it after this long.
     #[arg(long, default_value_t = 30)]
     pub lease: u64,
+    /// Seconds a shutdown (SIGTERM) waits for provider calls in flight to finish; those still
+    /// running are then handed back to the store for another replica.
+    #[arg(long, default_value_t = 20)]
+    pub shutdown_grace: u64,
 }
 
 /// `fluxo deploy-check`.
@@ -226,6 +230,7 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             Err(e) => return fail(e),
         },
     };
+    let max_connections = connection_limit(args.max_connections);
     let Ok(tokio) = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -274,15 +279,62 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             store::redact(&args.store)
         );
         let limits = Limits {
-            max_connections: args.max_connections,
+            max_connections,
             header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
             ..Limits::default()
         };
-        server::serve(listener, app, limits, shutdown_signal()).await;
-        rt.stop();
+        let stopping = rt.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            // Open long-polls answer now; the workers claim nothing more.
+            stopping.stop();
+        };
+        server::serve(listener, app, limits, shutdown).await;
+        let in_flight = rt.effects_in_flight();
+        if in_flight > 0 {
+            eprintln!(
+                "fluxo serve: waiting up to {}s for {in_flight} provider call(s) in flight",
+                args.shutdown_grace
+            );
+        }
+        let handed_back = rt.finish(Duration::from_secs(args.shutdown_grace)).await;
+        if handed_back > 0 {
+            eprintln!(
+                "fluxo serve: {handed_back} effect(s) handed back to the store for another replica"
+            );
+        }
         eprintln!("fluxo serve: stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// File descriptors kept for what is not a client connection: the store's pool, SQLite's
+/// files, outbound provider calls, the listener.
+const FD_RESERVE: u64 = 256;
+
+/// The connection limit the process's open-file limit allows: `wanted`, or fewer (with a log
+/// line saying so) when `ulimit -n` is too low for it, so clients wait in the listen queue
+/// instead of connections failing for want of descriptors.
+fn connection_limit(wanted: usize) -> usize {
+    let Some(soft) = open_file_limit() else {
+        return wanted;
+    };
+    let allowed = usize::try_from(soft.saturating_sub(FD_RESERVE).max(16)).unwrap_or(wanted);
+    if allowed < wanted {
+        eprintln!(
+            "fluxo serve: the open-file limit is {soft} (ulimit -n); serving at most {allowed} connections instead of {wanted}. Raise the limit to at least {} for {wanted}",
+            u64::try_from(wanted).unwrap_or(u64::MAX).saturating_add(FD_RESERVE)
+        );
+        return allowed;
+    }
+    wanted
+}
+
+/// The soft limit on open files, where the system says (Linux's `/proc/self/limits`).
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// SIGTERM (a deploy, `docker stop`) or Ctrl-C.
@@ -357,10 +409,32 @@ pub(crate) fn deploy_check(args: DeployCheckArgs) -> ExitCode {
                 }
             }
         }
+        let in_store = match store.bots_in_store().await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut removed = 0usize;
+        for fluxo::runtime::store::BotSessions {
+            bot,
+            sessions,
+            timers,
+        } in in_store
+        {
+            if bots.iter().any(|b| b.name == bot) {
+                continue;
+            }
+            removed += 1;
+            outln!(
+                "bot `{bot}`: {sessions} session(s) in the store, but the new flows do not serve it; its {timers} pending timer(s) stay parked (never fired) and its conversations get `unknown_bot` until a replica serves it again"
+            );
+        }
         outln!(
             "{moving} session(s) move to the new version at their next event; {stranded} stay on their version"
         );
-        if stranded == 0 {
+        if stranded == 0 && removed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

@@ -145,6 +145,31 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether a channel (the user's side) may send this event: `start`, `user`,
+    /// `user_close`, `user_typing`, `user_file` and `action_result`. The others speak for the
+    /// provider or the clock and reach a served conversation only through a verified webhook,
+    /// a driver's answer or the timer.
+    pub fn is_channel(&self) -> bool {
+        match self {
+            Event::Start { .. }
+            | Event::User { .. }
+            | Event::UserClose { .. }
+            | Event::UserTyping { .. }
+            | Event::UserFile { .. }
+            | Event::ActionResult { .. } => true,
+            Event::AgentJoin { .. }
+            | Event::AgentMessage { .. }
+            | Event::AgentTransfer { .. }
+            | Event::AgentClose { .. }
+            | Event::ProviderOpened { .. }
+            | Event::ProviderClosed { .. }
+            | Event::ProviderError { .. }
+            | Event::Advance { .. }
+            | Event::AgentTyping { .. }
+            | Event::AgentFile { .. } => false,
+        }
+    }
+
     /// The virtual clock after this event: `now` moved by `seconds` for an `advance`
     /// (saturating: an absurd advance reaches the end of time, never wraps into the past),
     /// `now` for any other event.

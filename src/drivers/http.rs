@@ -31,6 +31,19 @@ impl Default for RetryPolicy {
     }
 }
 
+tokio::task_local! {
+    /// The longest `Retry-After` honoured by the calls made within [`with_retry_after_limit`].
+    static RETRY_AFTER_LIMIT: Duration;
+}
+
+/// Runs `call` honouring a provider's `Retry-After` (on 429) up to `limit` instead of the
+/// policy's `max_delay`: a hand-over rate-limited for 30 s waits 30 s when the user would wait
+/// that long anyway. A `Retry-After` beyond `limit` fails at once, since waiting would outlast
+/// the reason to call.
+pub async fn with_retry_after_limit<F: std::future::Future>(limit: Duration, call: F) -> F::Output {
+    RETRY_AFTER_LIMIT.scope(limit, call).await
+}
+
 /// An HTTP client with a retry policy.
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -206,9 +219,16 @@ impl Http {
                     }
                     last = status_error(status, &req.what);
                     if status == 429 {
-                        retry_after
-                            .unwrap_or_else(|| self.backoff(attempt))
-                            .min(self.policy.max_delay)
+                        match (retry_after, RETRY_AFTER_LIMIT.try_with(|l| *l).ok()) {
+                            (Some(wait), Some(limit)) if wait > limit => {
+                                tracing::warn!(target: "fluxo::http", what = %req.what, retry_after_s = wait.as_secs(), limit_s = limit.as_secs(), "the provider asks to wait longer than the call may take");
+                                return Err(last);
+                            }
+                            (Some(wait), Some(_)) => wait,
+                            (wait, _) => wait
+                                .unwrap_or_else(|| self.backoff(attempt))
+                                .min(self.policy.max_delay),
+                        }
                     } else if status >= 500 {
                         self.backoff(attempt)
                     } else {

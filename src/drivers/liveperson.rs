@@ -41,9 +41,16 @@ pub struct LivePerson {
     hosts: Mutex<HashMap<(String, String), String>>,
     /// account → (AppJWT, valid until).
     app_jwt: Mutex<HashMap<String, (super::Secret, Instant)>>,
-    /// (account, consumer) → ConsumerJWS.
-    consumers: Mutex<HashMap<(String, String), super::Secret>>,
+    /// (account, consumer) → ConsumerJWS: bounded and expiring, so a process that hands
+    /// thousands of conversations over keeps a few megabytes of tokens at most.
+    consumers: Mutex<super::cache::Expiring<(String, String), super::Secret>>,
 }
+
+/// ConsumerJWS tokens kept at once (about 3 KB each).
+const CONSUMER_TOKENS: usize = 2048;
+/// How long a ConsumerJWS is reused. LivePerson does not document its lifetime; a 401 gets a
+/// fresh one before that (assumed).
+const CONSUMER_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
 impl LivePerson {
     /// A driver sending with `http`.
@@ -52,7 +59,10 @@ impl LivePerson {
             http,
             hosts: Mutex::default(),
             app_jwt: Mutex::default(),
-            consumers: Mutex::default(),
+            consumers: Mutex::new(super::cache::Expiring::new(
+                CONSUMER_TOKENS,
+                CONSUMER_TOKEN_TTL,
+            )),
         }
     }
 
@@ -159,7 +169,7 @@ impl LivePerson {
             .consumers
             .lock()
             .ok()
-            .and_then(|m| m.get(&key).cloned())
+            .and_then(|mut m| m.get(&key, Instant::now()))
         {
             return Ok(t);
         }
@@ -181,7 +191,7 @@ impl LivePerson {
             .map(super::Secret::new)
             .ok_or_else(|| bad_response("LivePerson idp: no token"))?;
         if let Ok(mut m) = self.consumers.lock() {
-            m.insert(key, token.clone());
+            m.insert(key, token.clone(), Instant::now());
         }
         Ok(token)
     }

@@ -11,6 +11,7 @@
 //! held in [`Secret`]s, which never print.
 
 pub mod altu_connector;
+pub mod cache;
 pub mod http;
 pub mod liveperson;
 pub mod omni;

@@ -128,23 +128,36 @@ impl Driver for Omni {
         Box::pin(async move {
             let key = secret(&conv.integration, "api_key")?;
             let what = "Omni: open attendance";
-            let mut request = request.clone();
-            if let Some(t) = self.bearer(&conv.integration, false).await? {
-                request.headers.push((
-                    "Authorization".into(),
-                    crate::domain::http::HeaderValue::Text(format!("Bearer {}", t.expose())),
-                ));
-            }
-            let v = self
-                .http
-                .send_built(
-                    &request,
-                    &[("api_key", key.expose().to_owned())],
-                    None,
-                    what,
-                )
-                .await?
-                .json(what)?;
+            let mut fresh = false;
+            let v = loop {
+                let mut request = request.clone();
+                if let Some(t) = self.bearer(&conv.integration, fresh).await? {
+                    request.headers.push((
+                        "Authorization".into(),
+                        crate::domain::http::HeaderValue::Text(format!("Bearer {}", t.expose())),
+                    ));
+                }
+                let r = self
+                    .http
+                    .send_built(
+                        &request,
+                        &[("api_key", key.expose().to_owned())],
+                        None,
+                        what,
+                    )
+                    .await;
+                match r {
+                    // An expired token: log in again, once (as messages and closes do).
+                    Err(e)
+                        if !fresh
+                            && e.status() == Some(401)
+                            && conv.integration.settings.contains_key("login") =>
+                    {
+                        fresh = true;
+                    }
+                    other => break other?.json(what)?,
+                }
+            };
             let id = v
                 .get("id")
                 .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))

@@ -16,8 +16,12 @@
 //! Time is read from a [`Clock`]: by default tokio's, so tests that pause tokio's clock drive
 //! every timeout deterministically.
 
+pub mod effect;
+mod pool;
 pub mod server;
 pub mod store;
+
+pub use effect::EffectKind;
 
 pub use store::{Key, MemoryStore, Store};
 
@@ -145,6 +149,8 @@ struct Versions {
 
 struct Inner {
     bots: BTreeMap<String, Versions>,
+    /// The names of the bots served, for the store's timer queries.
+    served: Vec<String>,
     default_bot: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -156,6 +162,9 @@ struct Inner {
     wake_outbox: tokio::sync::Notify,
     wake_inbox: tokio::sync::Notify,
     stopping: AtomicBool,
+    /// Turns true at shutdown: open long-polls answer at once.
+    stop: tokio::sync::watch::Sender<bool>,
+    pools: pool::Pools,
 }
 
 /// A bot the runtime serves: its name, its compiled flow and the flow file it came from.
@@ -224,7 +233,7 @@ impl Runtime {
             }
         }
         let default_bot = bots.first().map(|b| b.name.clone()).unwrap_or_default();
-        let bots = bots
+        let bots: BTreeMap<String, Versions> = bots
             .into_iter()
             .map(|b| {
                 (
@@ -239,8 +248,10 @@ impl Runtime {
             })
             .collect();
         let workers = options.workers;
+        let served: Vec<String> = bots.keys().cloned().collect();
         let rt = Runtime {
             inner: Arc::new(Inner {
+                served,
                 bots,
                 default_bot,
                 store,
@@ -253,6 +264,8 @@ impl Runtime {
                 wake_outbox: tokio::sync::Notify::new(),
                 wake_inbox: tokio::sync::Notify::new(),
                 stopping: AtomicBool::new(false),
+                stop: tokio::sync::watch::channel(false).0,
+                pools: pool::Pools::default(),
             }),
         };
         if workers && tokio::runtime::Handle::try_current().is_ok() {
@@ -293,12 +306,45 @@ impl Runtime {
         self.inner.deliveries.subscribe()
     }
 
-    /// Stops the workers after what they are doing (graceful shutdown).
+    /// Starts a graceful shutdown: the workers claim nothing more and stop after what they
+    /// are doing, and open long-polls answer at once with what they have.
     pub fn stop(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.stop.send_replace(true);
         self.inner.wake_timers.notify_waiters();
         self.inner.wake_outbox.notify_waiters();
         self.inner.wake_inbox.notify_waiters();
+    }
+
+    /// Ends a graceful shutdown: [`Runtime::stop`], then waits up to `grace` for the effects
+    /// being performed (provider calls in flight) to finish and apply their results. Those
+    /// still running then are handed back to the store (their lease released), so another
+    /// replica, or this one restarted, performs them at once. Returns how many were handed
+    /// back.
+    pub async fn finish(&self, grace: Duration) -> usize {
+        self.stop();
+        let deadline = tokio::time::Instant::now() + grace;
+        if self.inner.pools.idle(deadline).await {
+            return 0;
+        }
+        let running = self.inner.pools.running();
+        for id in &running {
+            if let Err(e) = self
+                .inner
+                .store
+                .retry_effect(*id, self.now(), "handed back at shutdown")
+                .await
+            {
+                tracing::warn!(target: "fluxo::runtime", effect = id, error = %e, "handing an effect back failed; it is retried when its lease ends");
+            }
+        }
+        tracing::warn!(target: "fluxo::runtime", effects = running.len(), "effects still running at the end of the shutdown grace were handed back");
+        running.len()
+    }
+
+    /// How many effects this process is performing now.
+    pub fn effects_in_flight(&self) -> usize {
+        self.inner.pools.count()
     }
 
     fn now(&self) -> i64 {
@@ -397,6 +443,55 @@ impl Runtime {
     /// their `seq`. Its effects are performed in the background.
     pub async fn send(&self, key: &Key, event: Event) -> Result<Turn, Error> {
         let committed = self.turn(key, event, None, Check::None).await?;
+        Ok(self.answered(key, committed))
+    }
+
+    /// [`Runtime::send`] with the channel's `Idempotency-Key`: the first event sent with a key
+    /// takes its turn, and its answer is recorded in the same transaction; the same event sent
+    /// again with that key (a retry after a lost answer or a 503) gets the recorded answer and
+    /// changes nothing. The same key with another event is refused (`Conflict`). Keys are
+    /// per conversation and kept 7 days.
+    pub async fn send_once(&self, key: &Key, event: Event, idem: &str) -> Result<Turn, Error> {
+        let fingerprint = {
+            use sha2::Digest as _;
+            let body = serde_json::to_vec(&event).unwrap_or_default();
+            sha2::Sha256::digest(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let replay = |a: store::Answer| {
+            if a.fingerprint == fingerprint {
+                Ok(Turn { outputs: a.outputs })
+            } else {
+                Err(Error::new(
+                    ErrorKind::Conflict,
+                    "this Idempotency-Key was used for another event in this conversation",
+                ))
+            }
+        };
+        if let Some(a) = self.inner.store.answer(key, idem).await? {
+            return replay(a);
+        }
+        let idempotency = Some((idem.to_owned(), fingerprint.clone()));
+        match self
+            .turn_with(key, event, None, Check::None, idempotency)
+            .await
+        {
+            Ok(committed) => Ok(self.answered(key, committed)),
+            // A concurrent request with the same key committed first.
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                match self.inner.store.answer(key, idem).await? {
+                    Some(a) => replay(a),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The answer to a committed turn; its effects start in the background.
+    fn answered(&self, key: &Key, committed: Option<(Committed, Vec<Output>, usize)>) -> Turn {
         let (outputs, effects) = committed.map_or((Vec::new(), 0), |(c, _, n)| (c.outputs, n));
         if effects > 0 {
             let rt = self.clone();
@@ -405,7 +500,7 @@ impl Runtime {
                 rt.drain(&key).await;
             });
         }
-        Ok(Turn { outputs })
+        Turn { outputs }
     }
 
     /// Outputs of `key` with `seq > after`; with `wait`, waits up to that long for the first.
@@ -413,9 +508,10 @@ impl Runtime {
         self.versions(&key.bot)?;
         let deadline = tokio::time::Instant::now() + wait;
         let mut rx = self.inner.deliveries.subscribe();
+        let mut stop = self.inner.stop.subscribe();
         loop {
             let got = self.inner.store.outputs(key, after, 1000).await?;
-            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline || *stop.borrow() {
                 return Ok(got);
             }
             // Woken by a local commit for this conversation, or every 500 ms (another
@@ -423,7 +519,12 @@ impl Runtime {
             let step = tokio::time::Instant::now() + Duration::from_millis(500);
             let until = step.min(deadline);
             loop {
-                match tokio::time::timeout_at(until, rx.recv()).await {
+                let next = tokio::select! {
+                    r = tokio::time::timeout_at(until, rx.recv()) => r,
+                    // Shutting down: answer now (the channel polls again, elsewhere).
+                    _ = stop.wait_for(|s| *s) => break,
+                };
+                match next {
                     Ok(Ok(d)) if d.bot == key.bot && d.session == key.conversation => break,
                     Ok(Ok(_)) => continue,
                     Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
@@ -442,6 +543,18 @@ impl Runtime {
         done: Option<Done>,
         check: Check,
     ) -> Result<Option<(Committed, Vec<Output>, usize)>, Error> {
+        self.turn_with(key, event, done, check, None).await
+    }
+
+    /// [`Runtime::turn`], recording the answer under the channel's `Idempotency-Key`.
+    async fn turn_with(
+        &self,
+        key: &Key,
+        event: Event,
+        done: Option<Done>,
+        check: Check,
+        idempotency: Option<(String, String)>,
+    ) -> Result<Option<(Committed, Vec<Output>, usize)>, Error> {
         let versions = self.versions(&key.bot)?;
         self.record(&key.bot).await?;
         let current = versions.current.clone();
@@ -459,6 +572,7 @@ impl Runtime {
                 event: event.clone(),
                 done,
                 check: check.clone(),
+                idempotency: idempotency.clone(),
                 slot: slot.clone(),
             };
             let started = std::time::Instant::now();
@@ -475,11 +589,13 @@ impl Runtime {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
             match r {
-                Err(e) if e.kind() == ErrorKind::Conflict => {
-                    if let Some(v) = out.needs {
+                Err(e) if e.kind() == ErrorKind::Conflict => match out.needs {
+                    Some(v) => {
                         older = Some((v.clone(), self.version_of(&key.bot, &v).await?));
                     }
-                }
+                    // Not a version to compile: a repeated Idempotency-Key.
+                    None => return Err(e),
+                },
                 Err(e) => return Err(e),
                 Ok(None) => return Ok(None),
                 Ok(Some(c)) => {
@@ -539,23 +655,74 @@ impl Runtime {
                 break;
             }
             for effect in claimed {
+                // A channel push never delays the provider lane (a hand-over, a relay): with
+                // workers it runs beside it, in its own pool.
+                if effect.kind == EffectKind::Deliver.as_str() && self.spawns() {
+                    let rt = self.clone();
+                    tokio::spawn(async move {
+                        rt.perform(effect).await;
+                    });
+                    continue;
+                }
                 all.extend(self.perform(effect).await);
             }
         }
         all
     }
 
-    /// Performs one outbox effect; returns the outputs of the follow-up turn, if any.
+    /// Whether effects run in background tasks (the workers are on), rather than inline in
+    /// [`Runtime::work`].
+    fn spawns(&self) -> bool {
+        self.inner.options.workers
+    }
+
+    /// Performs a conversation's new effects: in the background with workers, so the timer and
+    /// webhook loops never wait for a provider; inline without.
+    async fn drain_soon(&self, key: &Key) {
+        if self.spawns() {
+            let rt = self.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                rt.drain(&key).await;
+            });
+        } else {
+            self.drain(key).await;
+        }
+    }
+
+    /// Performs one outbox effect; returns the outputs of the follow-up turn, if any. While
+    /// it runs, its lease is renewed every third of the lease (a heartbeat), so however long
+    /// the provider takes, no other worker or replica claims the effect while this run is
+    /// alive; after a crash the heartbeat stops and the lease runs out.
     async fn perform(&self, effect: store::Effect) -> Vec<Output> {
+        let id = effect.id;
+        let Some(_running) = self.inner.pools.start(id) else {
+            return Vec::new();
+        };
+        let lease = ms(self.inner.options.lease);
+        let beat = Duration::from_millis(u64::try_from((lease / 3).max(50)).unwrap_or(1000));
+        let work = self.perform_now(effect);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                () = tokio::time::sleep(beat) => {
+                    let until = self.now().saturating_add(lease);
+                    if let Err(e) = self.inner.store.extend_effect(id, until).await {
+                        tracing::warn!(target: "fluxo::runtime", effect = id, error = %e, "renewing an effect's lease failed");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn perform_now(&self, effect: store::Effect) -> Vec<Output> {
         let key = effect.key.clone();
         let id = effect.id;
-        let follow = |event: Event| {
+        let follow = |event: Event, check: Check| {
             let key = key.clone();
             async move {
-                match self
-                    .turn(&key, event, Some(Done::Effect(id)), Check::None)
-                    .await
-                {
+                match self.turn(&key, event, Some(Done::Effect(id)), check).await {
                     Ok(Some((_, o, _))) => o,
                     Ok(None) => Vec::new(),
                     Err(e) => {
@@ -565,9 +732,19 @@ impl Runtime {
                 }
             }
         };
+        let Some(kind) = EffectKind::parse(&effect.kind) else {
+            let message = format!("unknown effect kind `{}`", effect.kind);
+            tracing::error!(target: "fluxo::runtime", conversation = %key, effect = id, error = %message, "effect cannot be performed; kept as a dead letter");
+            metrics::counter!("fluxo_dead_letters_total", "queue" => "outbox").increment(1);
+            let _ = self.inner.store.fail_effect(id, self.now(), &message).await;
+            return Vec::new();
+        };
         let p = &effect.payload;
         let text = |k: &str| p.get(k).and_then(Json::as_str).map(str::to_owned);
-        if effect.kind == "deliver" {
+        if kind == EffectKind::Deliver {
+            let Ok(_worker) = self.inner.pools.lane("channel").acquire_owned().await else {
+                return Vec::new();
+            };
             self.deliver(&effect).await;
             return Vec::new();
         }
@@ -577,75 +754,94 @@ impl Runtime {
             let _ = self.inner.store.finish_effect(id, self.now()).await;
             return Vec::new();
         };
-        metrics::counter!("fluxo_effects_total", "kind" => effect.kind.clone()).increment(1);
-        match effect.kind.as_str() {
-            "handoff" => {
+        // One pool per provider: a provider that hangs holds its own workers only.
+        let lane = format!("provider:{}", conv.integration.provider.as_str());
+        let Ok(_worker) = self.inner.pools.lane(&lane).acquire_owned().await else {
+            return Vec::new();
+        };
+        metrics::counter!("fluxo_effects_total", "kind" => kind.as_str()).increment(1);
+        match kind {
+            EffectKind::Handoff => {
                 let request = serde_json::from_value(p.get("request").cloned().unwrap_or_default());
                 let request = match request {
-                    Ok(r) => r,
+                    Ok(r) => rebase(r, text("base_url").as_deref(), &conv.integration),
                     Err(e) => {
-                        return follow(Event::ProviderError {
-                            message: format!("unreadable hand-over request: {e}"),
-                        })
+                        return follow(
+                            Event::ProviderError {
+                                message: format!("unreadable hand-over request: {e}"),
+                            },
+                            Check::None,
+                        )
                         .await
                     }
                 };
-                match driver.open(&conv, &request).await {
+                // A rate limit is waited out for as long as the user waits for an agent.
+                let patience = conv
+                    .integration
+                    .wait_timeout_s
+                    .map_or(Duration::from_secs(10), Duration::from_secs);
+                let opened =
+                    drivers::http::with_retry_after_limit(patience, driver.open(&conv, &request))
+                        .await;
+                match opened {
                     Ok(opened) => {
-                        follow(Event::ProviderOpened {
-                            remote_id: opened.remote_id,
-                            result: Some(opened.result),
-                        })
+                        let check = Check::Opening {
+                            integration_id: iid.clone(),
+                            remote_id: opened.remote_id.clone(),
+                        };
+                        follow(
+                            Event::ProviderOpened {
+                                remote_id: opened.remote_id,
+                                result: Some(opened.result),
+                            },
+                            check,
+                        )
                         .await
                     }
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "hand-over failed");
-                        follow(Event::ProviderError {
-                            message: e.to_string(),
-                        })
+                        follow(
+                            Event::ProviderError {
+                                message: e.to_string(),
+                            },
+                            Check::None,
+                        )
                         .await
                     }
                 }
             }
-            "relay" => {
-                let t = text("text").unwrap_or_default();
-                match driver.send(&conv, &t).await {
+            EffectKind::Relay | EffectKind::File => {
+                let sent = if kind == EffectKind::Relay {
+                    driver.send(&conv, &text("text").unwrap_or_default()).await
+                } else {
+                    let file = drivers::SharedFile {
+                        url: text("url").unwrap_or_default(),
+                        name: text("name"),
+                        mime_type: text("mime_type"),
+                    };
+                    driver.send_file(&conv, &file).await
+                };
+                match sent {
                     Ok(()) => {
                         let _ = self.inner.store.finish_effect(id, self.now()).await;
                         Vec::new()
                     }
                     // The agent cannot be reached: end the chat rather than leave the user
-                    // talking to no one.
+                    // talking to no one, and close the provider's side so the agent is not
+                    // left writing into a conversation nobody reads.
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relay to the agent failed");
-                        follow(Event::ProviderError {
-                            message: e.to_string(),
-                        })
+                        follow(
+                            Event::ProviderError {
+                                message: e.to_string(),
+                            },
+                            Check::RelayFailed,
+                        )
                         .await
                     }
                 }
             }
-            "file" => {
-                let file = drivers::SharedFile {
-                    url: text("url").unwrap_or_default(),
-                    name: text("name"),
-                    mime_type: text("mime_type"),
-                };
-                match driver.send_file(&conv, &file).await {
-                    Ok(()) => {
-                        let _ = self.inner.store.finish_effect(id, self.now()).await;
-                        Vec::new()
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relaying a file to the agent failed");
-                        follow(Event::ProviderError {
-                            message: e.to_string(),
-                        })
-                        .await
-                    }
-                }
-            }
-            "typing" => {
+            EffectKind::Typing => {
                 let typing = p.get("typing").and_then(Json::as_bool).unwrap_or(false);
                 if let Err(e) = driver.typing(&conv, typing).await {
                     tracing::debug!(target: "fluxo::runtime", conversation = %key, error = %e, "typing indicator not delivered");
@@ -653,13 +849,15 @@ impl Runtime {
                 let _ = self.inner.store.finish_effect(id, self.now()).await;
                 Vec::new()
             }
-            _ => {
+            EffectKind::Close => {
                 if let Err(e) = driver.close(&conv).await {
                     tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "closing the provider's conversation failed");
                 }
                 let _ = self.inner.store.finish_effect(id, self.now()).await;
                 Vec::new()
             }
+            // Handled above; kept in the match so a new kind must be placed.
+            EffectKind::Deliver => Vec::new(),
         }
     }
 
@@ -832,8 +1030,11 @@ impl Runtime {
         let event: Event = match serde_json::from_value(d.event.clone()) {
             Ok(e) => e,
             Err(e) => {
-                tracing::warn!(target: "fluxo::runtime", error = %e, "stored webhook event unreadable; dropped");
-                let _ = store.finish_delivery(d.id, now).await;
+                let e = Error::new(
+                    ErrorKind::BadRequest,
+                    format!("stored webhook event unreadable: {e}"),
+                );
+                self.delivery_failed(&d, None, &e).await;
                 return;
             }
         };
@@ -851,8 +1052,7 @@ impl Runtime {
                 return;
             }
             Err(e) => {
-                tracing::warn!(target: "fluxo::runtime", error = %e, "webhook routing failed; will retry");
-                let _ = store.retry_delivery(d.id, now.saturating_add(1000)).await;
+                self.delivery_failed(&d, None, &e).await;
                 return;
             }
         };
@@ -877,17 +1077,37 @@ impl Runtime {
             .await
         {
             Ok(Some(_)) => {
-                self.drain(&key).await;
+                self.drain_soon(&key).await;
             }
             Ok(None) => {
                 tracing::info!(target: "fluxo::runtime", conversation = %key, remote_id = d.remote_id, "stale webhook (not the conversation's live chat); acknowledged, ignored");
                 metrics::counter!("fluxo_webhooks_ignored_total", "reason" => "stale").increment(1);
                 let _ = store.finish_delivery(d.id, now).await;
             }
-            Err(e) => {
-                tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "webhook event failed; dropped");
-                let _ = store.finish_delivery(d.id, now).await;
+            Err(e) => self.delivery_failed(&d, Some(&key), &e).await,
+        }
+    }
+
+    /// A delivery whose processing failed: a transient failure releases it for a retry with
+    /// backoff; a permanent one (or too many attempts) makes it a dead letter, kept in the
+    /// store, counted and logged. It is never marked done.
+    async fn delivery_failed(&self, d: &store::Delivery, key: Option<&Key>, e: &Error) {
+        let now = self.now();
+        let store = &self.inner.store;
+        let conversation = key.map(ToString::to_string).unwrap_or_default();
+        if transient(e) && d.attempts < DELIVERY_ATTEMPTS {
+            let wait = backoff(d.attempts);
+            tracing::warn!(target: "fluxo::runtime", conversation, delivery = d.id, attempts = d.attempts, retry_in_ms = wait, error = %e, "webhook event failed; it will be retried");
+            if let Err(e) = store.retry_delivery(d.id, now.saturating_add(wait)).await {
+                // The lease runs out and a worker claims it again.
+                tracing::warn!(target: "fluxo::runtime", delivery = d.id, error = %e, "releasing a webhook event failed; it is retried when its lease ends");
             }
+            return;
+        }
+        tracing::error!(target: "fluxo::runtime", conversation, delivery = d.id, attempts = d.attempts, error = %e, "webhook event failed for good; kept as a dead letter");
+        metrics::counter!("fluxo_dead_letters_total", "queue" => "inbox").increment(1);
+        if let Err(e) = store.fail_delivery(d.id, now, &e.to_string()).await {
+            tracing::warn!(target: "fluxo::runtime", delivery = d.id, error = %e, "recording a dead letter failed; it is retried when its lease ends");
         }
     }
 
@@ -923,7 +1143,7 @@ impl Runtime {
     /// Fires the timers due now.
     async fn fire_due(&self) -> bool {
         let now = self.now();
-        let due = match self.inner.store.due(now, 64).await {
+        let due = match self.inner.store.due(now, 64, &self.inner.served).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(target: "fluxo::runtime", error = %e, "reading due timers failed");
@@ -939,10 +1159,17 @@ impl Runtime {
                 .await
             {
                 Ok(_) => {
-                    self.drain(&key).await;
+                    self.drain_soon(&key).await;
                 }
                 Err(e) => {
-                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "timer failed");
+                    // Retried later, never at once: a timer that keeps failing must neither
+                    // flood the log nor hold back the timers behind it.
+                    let retry = now.saturating_add(if transient(&e) { 1000 } else { 60_000 });
+                    tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, retry_in_ms = retry - now, "timer failed");
+                    metrics::counter!("fluxo_timer_failures_total").increment(1);
+                    if let Err(e) = self.inner.store.postpone_timer(&key, at, retry).await {
+                        tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "postponing a failed timer failed");
+                    }
                 }
             }
         }
@@ -953,16 +1180,39 @@ impl Runtime {
     async fn run_queues(&self) -> bool {
         let lease = ms(self.inner.options.lease);
         let mut did = false;
-        match self
-            .inner
-            .store
-            .claim_effects(self.now(), lease, None, 16)
-            .await
-        {
+        // With workers, claimed effects run in their lanes' pools, as many at once as there is
+        // room; the rest stay in the store for any replica.
+        let room = if self.spawns() {
+            pool::MAX_IN_FLIGHT.saturating_sub(self.inner.pools.count())
+        } else {
+            16
+        };
+        let claimed = if room == 0 {
+            Ok(Vec::new())
+        } else {
+            self.inner
+                .store
+                .claim_effects(
+                    self.now(),
+                    lease,
+                    None,
+                    i64::try_from(room.min(16)).unwrap_or(16),
+                )
+                .await
+        };
+        match claimed {
             Ok(effects) => {
                 for e in effects {
                     did = true;
-                    self.perform(e).await;
+                    if self.spawns() {
+                        let rt = self.clone();
+                        tokio::spawn(async move {
+                            rt.perform(e).await;
+                            rt.inner.wake_outbox.notify_one();
+                        });
+                    } else {
+                        self.perform(e).await;
+                    }
                 }
             }
             Err(e) => {
@@ -973,6 +1223,20 @@ impl Runtime {
             did = true;
         }
         did
+    }
+
+    /// Pending timers of bots in the store that this runtime does not serve (a deploy removed
+    /// them): `(bot, timers)`. They are parked, not fired, until a replica serves the bot.
+    pub async fn parked_timers(&self) -> Result<Vec<(String, i64)>, Error> {
+        Ok(self
+            .inner
+            .store
+            .bots_in_store()
+            .await?
+            .into_iter()
+            .filter(|b| b.timers > 0 && !self.inner.bots.contains_key(&b.bot))
+            .map(|b| (b.bot, b.timers))
+            .collect())
     }
 
     fn spawn_workers(&self) {
@@ -992,6 +1256,16 @@ enum Check {
         integration_id: String,
         remote_id: String,
     },
+    /// The provider opened `remote_id` for a hand-over to `integration_id`: applied when the
+    /// session still waits for it; otherwise (the chat ended while the call ran) the provider's
+    /// conversation is closed at once.
+    Opening {
+        integration_id: String,
+        remote_id: String,
+    },
+    /// A relay to the agent failed for good: if the turn ends the chat, the provider's side is
+    /// closed too.
+    RelayFailed,
 }
 
 /// What a turn's body hands back beside its commit.
@@ -1014,6 +1288,7 @@ struct TurnBody {
     event: Event,
     done: Option<Done>,
     check: Check,
+    idempotency: Option<(String, String)>,
     slot: Arc<Mutex<TurnOut>>,
 }
 
@@ -1056,6 +1331,66 @@ impl TurnBody {
                 (bot, s, before)
             }
         };
+        let now = self.rt.now();
+        let grace = ms(self.rt.inner.options.grace);
+        let done_id = match self.done {
+            Some(Done::Effect(id) | Done::Delivery(id)) => id,
+            None => 0,
+        };
+        // An effect of this turn that no output numbers (its key names the row it follows).
+        let follow_up = |kind: EffectKind, payload: Json| NewEffect {
+            kind: kind.as_str().to_owned(),
+            payload,
+            idempotency_key: format!(
+                "{}/{}/after-{done_id}/{}",
+                self.key.bot,
+                self.key.conversation,
+                kind.as_str()
+            ),
+            not_before: now.saturating_add(grace),
+        };
+        if let Check::Opening {
+            integration_id,
+            remote_id,
+        } = &self.check
+        {
+            let waiting = s.live_chat().is_some_and(|c| {
+                c.integration_id() == integration_id && c.remote_id().is_none_or(|r| r == remote_id)
+            });
+            if !waiting {
+                tracing::info!(target: "fluxo::runtime", conversation = %self.key, remote_id = %remote_id, "the provider opened a conversation for a chat that has ended; closing it");
+                let close = follow_up(
+                    EffectKind::Close,
+                    json!({ "integration_id": integration_id, "remote_id": remote_id }),
+                );
+                let session = serde_json::to_string(&s).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Store,
+                        format!("the session does not serialise: {e}"),
+                    )
+                })?;
+                let deadline = bot.next_deadline(&s);
+                *self
+                    .slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = TurnOut {
+                    effects: 1,
+                    new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
+                    ..TurnOut::default()
+                };
+                return Ok(Some(store::Commit {
+                    session,
+                    version: bot.version().to_owned(),
+                    outputs: Vec::new(),
+                    effects: vec![close],
+                    deadline,
+                    chat: None,
+                    done: self.done,
+                    idempotency: None,
+                    now,
+                }));
+            }
+        }
         if let Check::Chat {
             integration_id,
             remote_id,
@@ -1074,7 +1409,6 @@ impl TurnBody {
                 }
             }
         }
-        let now = self.rt.now();
         let outputs = bot.handle(&mut s, self.event, now);
         let after = s.live_chat().map(|c| {
             (
@@ -1083,7 +1417,6 @@ impl TurnBody {
             )
         });
         let last_seq = saved.as_ref().map_or(0, |s| s.last_seq);
-        let grace = ms(self.rt.inner.options.grace);
         let mut effects = Vec::new();
         let mut json_outputs = Vec::with_capacity(outputs.len());
         for (i, o) in outputs.iter().enumerate() {
@@ -1094,13 +1427,15 @@ impl TurnBody {
                     format!("an output does not serialise: {e}"),
                 )
             })?;
-            let mut effect = |kind: &str, payload: Json| {
+            let mut effect = |kind: EffectKind, payload: Json| {
                 effects.push(NewEffect {
-                    kind: kind.to_owned(),
+                    kind: kind.as_str().to_owned(),
                     payload,
                     idempotency_key: format!(
-                        "{}/{}/{seq}/{kind}",
-                        self.key.bot, self.key.conversation
+                        "{}/{}/{seq}/{}",
+                        self.key.bot,
+                        self.key.conversation,
+                        kind.as_str()
                     ),
                     not_before: now.saturating_add(grace),
                 });
@@ -1112,14 +1447,15 @@ impl TurnBody {
                     remote_id,
                     ..
                 } if self.rt.has_driver(&bot, integration_id) => effect(
-                    "handoff",
-                    json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id }),
+                    EffectKind::Handoff,
+                    json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id,
+                            "base_url": base_url(&bot, integration_id) }),
                 ),
                 Output::RelayToAgent { text } => {
                     if let Some((iid, rid)) = after.as_ref().or(before.as_ref()) {
                         if self.rt.has_driver(&bot, iid) {
                             effect(
-                                "relay",
+                                EffectKind::Relay,
                                 json!({ "integration_id": iid, "remote_id": rid, "text": text }),
                             );
                         }
@@ -1134,7 +1470,7 @@ impl TurnBody {
                     if let Some((iid, rid)) = after.as_ref() {
                         if self.rt.has_driver(&bot, iid) {
                             effect(
-                                "file",
+                                EffectKind::File,
                                 json!({ "integration_id": iid, "remote_id": rid, "url": url, "name": name, "mime_type": mime_type }),
                             );
                         }
@@ -1144,7 +1480,7 @@ impl TurnBody {
                     if let Some((iid, rid)) = after.as_ref() {
                         if self.rt.has_driver(&bot, iid) {
                             effect(
-                                "typing",
+                                EffectKind::Typing,
                                 json!({ "integration_id": iid, "remote_id": rid, "typing": typing }),
                             );
                         }
@@ -1154,15 +1490,28 @@ impl TurnBody {
                     integration_id,
                     remote_id,
                 } if self.rt.has_driver(&bot, integration_id) => effect(
-                    "close",
+                    EffectKind::Close,
                     json!({ "integration_id": integration_id, "remote_id": remote_id }),
                 ),
                 _ => {}
             }
             if self.rt.inner.options.deliver_to.is_some() {
-                effect("deliver", store::with_seq(seq, &v));
+                effect(EffectKind::Deliver, store::with_seq(seq, &v));
             }
             json_outputs.push(v);
+        }
+        if matches!(self.check, Check::RelayFailed) && after != before {
+            if let Some((iid, Some(rid))) = &before {
+                let closes = outputs
+                    .iter()
+                    .any(|o| matches!(o, Output::CloseProviderConversation { .. }));
+                if !closes && self.rt.has_driver(&bot, iid) {
+                    effects.push(follow_up(
+                        EffectKind::Close,
+                        json!({ "integration_id": iid, "remote_id": rid }),
+                    ));
+                }
+            }
         }
         let chat = match &after {
             Some((iid, Some(rid))) if after != before => Some((iid.clone(), rid.clone())),
@@ -1192,9 +1541,44 @@ impl TurnBody {
             deadline,
             chat,
             done: self.done,
+            idempotency: self.idempotency,
             now,
         }))
     }
+}
+
+/// The `base_url` setting of integration `iid` of `bot`.
+fn base_url(bot: &Bot, iid: &str) -> Option<String> {
+    bot.integrations()
+        .find(iid)
+        .and_then(|i| i.settings.get("base_url"))
+        .and_then(Json::as_str)
+        .map(|s| s.trim_end_matches('/').to_owned())
+}
+
+/// A hand-over request as the integration is configured *now*: built when the hand-over was
+/// asked for, it is sent later (at once, or after a crash, a deploy, a retry), and the
+/// provider's address may have changed since. A request whose URL starts with the `base_url`
+/// of its time is moved onto the current one.
+fn rebase(
+    mut request: crate::domain::http::HttpRequest,
+    then: Option<&str>,
+    integration: &crate::model::Integration,
+) -> crate::domain::http::HttpRequest {
+    let now = integration
+        .settings
+        .get("base_url")
+        .and_then(Json::as_str)
+        .map(|s| s.trim_end_matches('/'));
+    if let (Some(then), Some(now)) = (then, now) {
+        if then != now {
+            if let Some(rest) = request.url.strip_prefix(then) {
+                tracing::info!(target: "fluxo::runtime", from = then, to = now, "hand-over request moved to the integration's current base_url");
+                request.url = format!("{now}{rest}");
+            }
+        }
+    }
+    request
 }
 
 fn ms(d: Duration) -> i64 {
@@ -1204,6 +1588,16 @@ fn ms(d: Duration) -> i64 {
 fn ms_to_secs(ms: i64) -> f64 {
     Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0)).as_secs_f64()
 }
+
+/// Whether an error may go away by itself (the store did not answer, a concurrent change):
+/// such failures are retried with backoff; the others are dead letters.
+fn transient(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Store | ErrorKind::Conflict)
+}
+
+/// How many times a webhook delivery is tried before it becomes a dead letter (with the
+/// backoff, about an hour of retries).
+const DELIVERY_ATTEMPTS: i64 = 20;
 
 /// Retry delay after `attempts` failures: 1 s doubling to at most 5 minutes.
 fn backoff(attempts: i64) -> i64 {
@@ -1221,7 +1615,13 @@ async fn timer_worker(weak: Weak<Inner>) {
             return;
         }
         rt.fire_due().await;
-        let next = rt.inner.store.next_deadline().await.ok().flatten();
+        let next = rt
+            .inner
+            .store
+            .next_deadline(&rt.inner.served)
+            .await
+            .ok()
+            .flatten();
         let now = rt.now();
         let wait = next.map_or(1000, |n| n.saturating_sub(now).clamp(0, 1000));
         // Never spin on a deadline that stays due (a session that cannot be restored).
@@ -1261,6 +1661,7 @@ async fn queue_worker(weak: Weak<Inner>) {
 /// the backlog figures.
 async fn maintenance(weak: Weak<Inner>) {
     let mut last_purge = i64::MIN;
+    let mut warned_parked = false;
     loop {
         {
             let Some(inner) = weak.upgrade() else { return };
@@ -1285,8 +1686,28 @@ async fn maintenance(weak: Weak<Inner>) {
                 {
                     metrics::gauge!("fluxo_outbox_depth").set(b.outbox as f64);
                     metrics::gauge!("fluxo_inbox_depth").set(b.inbox as f64);
+                    metrics::gauge!("fluxo_dead_letters", "queue" => "inbox")
+                        .set(b.dead_deliveries as f64);
+                    metrics::gauge!("fluxo_dead_letters", "queue" => "outbox")
+                        .set(b.dead_effects as f64);
                 }
                 metrics::gauge!("fluxo_outbox_oldest_age_seconds").set(ms_to_secs(b.oldest_ms));
+            }
+            match rt.parked_timers().await {
+                Ok(parked) => {
+                    let total: i64 = parked.iter().map(|(_, n)| n).sum();
+                    if total > 0 && !warned_parked {
+                        warned_parked = true;
+                        for (bot, n) in &parked {
+                            tracing::warn!(target: "fluxo::runtime", bot = %bot, timers = n, "timers of a bot this service does not serve are parked until a replica serves it");
+                        }
+                    }
+                    #[allow(clippy::cast_precision_loss)]
+                    metrics::gauge!("fluxo_timers_parked").set(total as f64);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "fluxo::runtime", error = %e, "counting parked timers failed");
+                }
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -11,6 +11,7 @@ use crate::domain::Event;
 use crate::drivers::{signature, Secret};
 use crate::error::{Error, ErrorKind};
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -34,6 +35,9 @@ pub struct Settings {
     pub body_limit: Option<usize>,
     /// Longest time a request may take, long-polls included (default 30 s).
     pub request_timeout: Option<Duration>,
+    /// Longest time a request's body may take to arrive (default 10 s): a client that sends
+    /// it a byte at a time gets `408 timeout` instead of holding a connection.
+    pub body_timeout: Option<Duration>,
     /// Watson workspaces answered at `POST /v1/workspaces/{bot}/message`, by name.
     pub workspaces: std::collections::BTreeMap<String, Arc<crate::watson::Workspace>>,
 }
@@ -45,6 +49,7 @@ impl std::fmt::Debug for Settings {
             .field("metrics", &self.metrics.is_some())
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("workspaces", &self.workspaces.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -70,6 +75,7 @@ pub fn router(rt: Runtime) -> Router {
 pub fn app(rt: Runtime, settings: Settings) -> Router {
     let limit = settings.body_limit.unwrap_or(BODY_LIMIT);
     let timeout = settings.request_timeout.unwrap_or(Duration::from_secs(30));
+    let body_timeout = settings.body_timeout.unwrap_or(Duration::from_secs(10));
     let state = App {
         rt,
         settings: Arc::new(settings),
@@ -96,6 +102,9 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| body_in_time(req, next, limit, body_timeout),
+        ))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| time_limit(req, next, timeout),
         ))
@@ -137,6 +146,52 @@ async fn time_limit(req: Request, next: Next, limit: Duration) -> Response {
     }
 }
 
+/// Reads the request's body within `within` (and at most `limit` bytes) before the handler
+/// runs, so a slow sender is refused with `408` rather than holding a connection for the
+/// whole request timeout.
+async fn body_in_time(req: Request, next: Next, limit: usize, within: Duration) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared == Some(0) || (declared.is_none() && req.method() == axum::http::Method::GET) {
+        return next.run(req).await;
+    }
+    if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {limit} bytes"),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
+        Err(_) => refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                within.as_secs()
+            ),
+        ),
+        Ok(Err(e)) if e.to_string().contains("length limit") => refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {limit} bytes"),
+        ),
+        Ok(Err(e)) => refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the body could not be read: {e}"),
+        ),
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+    }
+}
+
 async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
     if let Some(token) = &app.settings.api_token {
         let given = req
@@ -165,6 +220,16 @@ async fn method_not_allowed() -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this route does not take that method",
+    )
+}
+
+/// A path the router matched but whose segments do not decode (`%FF`): a JSON refusal, as
+/// every other.
+fn bad_path(r: &PathRejection) -> Response {
+    refuse(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("the path does not decode: {}", r.body_text()),
     )
 }
 
@@ -258,16 +323,21 @@ pub struct After {
     params(("bot" = String, Path, description = "bot name"), ("conversation" = String, Path, description = "conversation id")),
     request_body(content = Object, description = "one event of SPEC §4.1, e.g. {\"type\": \"user\", \"text\": \"oi\"}"),
     responses((status = 200, body = Outputs), (status = 400, body = Refusal), (status = 401, body = Refusal),
-        (status = 404, body = Refusal), (status = 409, body = Refusal), (status = 413, body = Refusal), (status = 503, body = Refusal)),
+        (status = 403, body = Refusal), (status = 404, body = Refusal), (status = 409, body = Refusal), (status = 413, body = Refusal), (status = 503, body = Refusal)),
     security(("bearer" = [])))]
 async fn events(
     State(app): State<App>,
-    Path((bot, conversation)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
     raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let raw = match body(raw) {
         Ok(b) => b,
         Err(r) => return *r,
+    };
+    let Path((bot, conversation)) = match path {
+        Ok(p) => p,
+        Err(r) => return bad_path(&r),
     };
     let key = match key(bot, conversation) {
         Ok(k) => k,
@@ -297,9 +367,39 @@ async fn events(
             "`advance` moves a virtual clock; the service runs on real time",
         );
     }
+    // The channel speaks for the user only: an agent's message, a close "as the agent" or a
+    // provider's answer (which would point the conversation at another one's provider id)
+    // come through verified webhooks and the drivers, never through this route.
+    if !event.is_channel() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "`{}` is a provider's event; the channel API takes start, user, user_close, user_typing, user_file and action_result",
+                raw_type(&raw)
+            ),
+        );
+    }
+    let idem = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(k.to_owned())
+        }
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "an Idempotency-Key is 1 to 255 visible ASCII characters",
+            )
+        }
+    };
     let kind = event_kind(&event);
     metrics::counter!("fluxo_events_total", "bot" => key.bot.clone(), "type" => kind).increment(1);
-    match app.rt.send(&key, event).await {
+    let sent = match &idem {
+        Some(k) => app.rt.send_once(&key, event, k).await,
+        None => app.rt.send(&key, event).await,
+    };
+    match sent {
         Ok(t) => axum::Json(Outputs { outputs: t.outputs }).into_response(),
         Err(e) => from_error(&e),
     }
@@ -315,9 +415,13 @@ async fn events(
     security(("bearer" = [])))]
 async fn watson_message(
     State(app): State<App>,
-    Path(bot): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let Path(bot) = match path {
+        Ok(p) => p,
+        Err(r) => return bad_path(&r),
+    };
     let raw = match body(raw) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -351,11 +455,21 @@ async fn watson_message(
     axum::Json(ws.message(&request, &now)).into_response()
 }
 
+/// The `type` of a JSON event body, for messages.
+fn raw_type(raw: &[u8]) -> String {
+    serde_json::from_slice::<Json>(raw)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Json::as_str).map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn event_kind(e: &Event) -> &'static str {
     match e {
         Event::Start { .. } => "start",
         Event::User { .. } => "user",
         Event::UserClose { .. } => "user_close",
+        Event::UserTyping { .. } => "user_typing",
+        Event::UserFile { .. } => "user_file",
         Event::ActionResult { .. } => "action_result",
         _ => "other",
     }
@@ -368,7 +482,7 @@ fn event_kind(e: &Event) -> &'static str {
     security(("bearer" = [])))]
 async fn outputs(
     State(app): State<App>,
-    Path((bot, conversation)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     q: Result<Query<After>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
@@ -377,6 +491,10 @@ async fn outputs(
             "bad_request",
             "`after` is a whole number and `wait` a number of seconds",
         );
+    };
+    let Path((bot, conversation)) = match path {
+        Ok(p) => p,
+        Err(r) => return bad_path(&r),
     };
     let key = match key(bot, conversation) {
         Ok(k) => k,
@@ -400,8 +518,12 @@ async fn outputs(
     security(("bearer" = [])))]
 async fn summary(
     State(app): State<App>,
-    Path((bot, conversation)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
+    let Path((bot, conversation)) = match path {
+        Ok(p) => p,
+        Err(r) => return bad_path(&r),
+    };
     let key = match key(bot, conversation) {
         Ok(k) => k,
         Err(r) => return *r,
@@ -450,10 +572,14 @@ async fn summary(
     responses((status = 200, body = Object), (status = 400, body = Refusal), (status = 401, body = Refusal), (status = 404, body = Refusal), (status = 413, body = Refusal), (status = 503, body = Refusal)))]
 async fn webhook(
     State(app): State<App>,
-    Path(integration_id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let Path(integration_id) = match path {
+        Ok(p) => p,
+        Err(r) => return bad_path(&r),
+    };
     let raw = match body(raw) {
         Ok(b) => b,
         Err(r) => return *r,

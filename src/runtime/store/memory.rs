@@ -22,6 +22,7 @@ struct OutboxRow {
     lease_until: i64,
     done_at: Option<i64>,
     created_at: i64,
+    failed_at: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -34,6 +35,8 @@ struct InboxRow {
     next_at: i64,
     lease_until: i64,
     done_at: Option<i64>,
+    attempts: i64,
+    failed_at: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +50,8 @@ struct State {
     dedupe: HashMap<String, i64>,
     chats: HashMap<(String, String), Key>,
     versions: HashMap<(String, String), Vec<u8>>,
+    /// (conversation, Idempotency-Key) → (fingerprint, answer, at).
+    answers: HashMap<(Key, String), (String, Vec<Json>, i64)>,
     next_id: i64,
 }
 
@@ -106,11 +111,13 @@ impl State {
                     lease_until: 0,
                     done_at: None,
                     created_at: c.now,
+                    failed_at: None,
                 },
             );
         }
         if let Some((i, r)) = c.chat {
-            self.chats.insert((i, r), key.clone());
+            // An entry is never re-pointed to another conversation.
+            self.chats.entry((i, r)).or_insert_with(|| key.clone());
         }
         match c.done {
             Some(Done::Effect(id)) => {
@@ -149,7 +156,19 @@ impl Store for MemoryStore {
         let mut st = self.state();
         let saved = st.sessions.get(&key).cloned();
         let r = match f(saved.clone()) {
-            Ok(Some(c)) => Ok(Some(st.apply(&key, saved.as_ref(), c))),
+            Ok(Some(c)) => match c.idempotency.clone() {
+                Some((k, _)) if st.answers.contains_key(&(key.clone(), k.clone())) => {
+                    Err(super::repeated_key())
+                }
+                Some((k, fingerprint)) => {
+                    let now = c.now;
+                    let done = st.apply(&key, saved.as_ref(), c);
+                    st.answers
+                        .insert((key.clone(), k), (fingerprint, done.outputs.clone(), now));
+                    Ok(Some(done))
+                }
+                None => Ok(Some(st.apply(&key, saved.as_ref(), c))),
+            },
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
@@ -158,6 +177,20 @@ impl Store for MemoryStore {
 
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>> {
         ready(Ok(self.state().sessions.get(key).cloned()))
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
+        let st = self.state();
+        ready(Ok(st.answers.get(&(key.clone(), idem.to_owned())).map(
+            |(fingerprint, outputs, _)| super::Answer {
+                fingerprint: fingerprint.clone(),
+                outputs: outputs.clone(),
+            },
+        )))
     }
 
     fn outputs<'a>(
@@ -185,20 +218,70 @@ impl Store for MemoryStore {
             .cloned()))
     }
 
-    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
+    fn due<'a>(
+        &'a self,
+        now: i64,
+        limit: i64,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(Key, i64)>, Error>> {
         let st = self.state();
         let take = usize::try_from(limit.max(0)).unwrap_or(0);
         ready(Ok(st
             .deadlines
             .iter()
             .take_while(|(d, _)| *d <= now)
+            .filter(|(_, k)| served.contains(&k.bot))
             .take(take)
             .map(|(d, k)| (k.clone(), *d))
             .collect()))
     }
 
-    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
-        ready(Ok(self.state().deadlines.iter().next().map(|(d, _)| *d)))
+    fn next_deadline<'a>(
+        &'a self,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>> {
+        ready(Ok(self
+            .state()
+            .deadlines
+            .iter()
+            .find(|(_, k)| served.contains(&k.bot))
+            .map(|(d, _)| *d)))
+    }
+
+    fn postpone_timer<'a>(
+        &'a self,
+        key: &'a Key,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let mut st = self.state();
+        let st = &mut *st;
+        if let Some(saved) = st.sessions.get_mut(key) {
+            if saved.deadline == Some(from) {
+                saved.deadline = Some(to);
+                st.deadlines.remove(&(from, key.clone()));
+                st.deadlines.insert((to, key.clone()));
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
+        let st = self.state();
+        let mut m: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for (k, s) in &st.sessions {
+            let e = m.entry(k.bot.clone()).or_default();
+            e.0 += 1;
+            e.1 += i64::from(s.deadline.is_some());
+        }
+        ready(Ok(m
+            .into_iter()
+            .map(|(bot, (sessions, timers))| super::BotSessions {
+                bot,
+                sessions,
+                timers,
+            })
+            .collect()))
     }
 
     fn claim_effects<'a>(
@@ -253,6 +336,28 @@ impl Store for MemoryStore {
         ready(Ok(()))
     }
 
+    fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>> {
+        if let Some(r) = self.state().outbox.get_mut(&id) {
+            if r.done_at.is_none() {
+                r.lease_until = r.lease_until.max(until);
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn fail_effect<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        _error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        if let Some(r) = self.state().outbox.get_mut(&id) {
+            r.done_at = Some(now);
+            r.failed_at = Some(now);
+        }
+        ready(Ok(()))
+    }
+
     fn retry_effect<'a>(
         &'a self,
         id: i64,
@@ -290,6 +395,8 @@ impl Store for MemoryStore {
                     next_at: now,
                     lease_until: 0,
                     done_at: None,
+                    attempts: 0,
+                    failed_at: None,
                 },
             );
             fresh.push(id);
@@ -315,16 +422,18 @@ impl Store for MemoryStore {
                 Some(ids) => ids.contains(id),
                 None => r.next_at <= now,
             };
-            if r.done_at.is_some() || !eligible || r.lease_until > now {
+            if r.done_at.is_some() || r.failed_at.is_some() || !eligible || r.lease_until > now {
                 continue;
             }
             r.lease_until = now.saturating_add(lease_ms);
+            r.attempts += 1;
             claimed.push(Delivery {
                 id: *id,
                 integration_id: r.integration_id.clone(),
                 remote_id: r.remote_id.clone(),
                 event: r.event.clone(),
                 received_at: r.received_at,
+                attempts: r.attempts,
             });
         }
         ready(Ok(claimed))
@@ -340,6 +449,20 @@ impl Store for MemoryStore {
     fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>> {
         if let Some(r) = self.state().inbox.get_mut(&id) {
             r.next_at = at;
+            r.lease_until = 0;
+        }
+        ready(Ok(()))
+    }
+
+    fn fail_delivery<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        _error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        if let Some(r) = self.state().inbox.get_mut(&id) {
+            r.failed_at = Some(now);
+            r.next_at = i64::MAX;
             r.lease_until = 0;
         }
         ready(Ok(()))
@@ -393,13 +516,21 @@ impl Store for MemoryStore {
             b.outbox += 1;
             b.oldest_ms = b.oldest_ms.max(now.saturating_sub(r.created_at));
         }
-        b.inbox = i64::try_from(st.inbox.values().filter(|r| r.done_at.is_none()).count())
-            .unwrap_or(i64::MAX);
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        b.inbox = count(
+            st.inbox
+                .values()
+                .filter(|r| r.done_at.is_none() && r.failed_at.is_none())
+                .count(),
+        );
+        b.dead_deliveries = count(st.inbox.values().filter(|r| r.failed_at.is_some()).count());
+        b.dead_effects = count(st.outbox.values().filter(|r| r.failed_at.is_some()).count());
         ready(Ok(b))
     }
 
     fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>> {
         let mut st = self.state();
+        st.answers.retain(|_, (_, _, at)| *at >= before);
         let old: Vec<i64> = st
             .inbox
             .iter()
@@ -414,7 +545,7 @@ impl Store for MemoryStore {
         let old: Vec<i64> = st
             .outbox
             .iter()
-            .filter(|(_, r)| r.done_at.is_some_and(|d| d < before))
+            .filter(|(_, r)| r.failed_at.is_none() && r.done_at.is_some_and(|d| d < before))
             .map(|(id, _)| *id)
             .collect();
         for id in old {

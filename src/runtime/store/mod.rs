@@ -102,12 +102,34 @@ pub struct Commit {
     /// The next deadline.
     pub deadline: Option<i64>,
     /// The current live chat's provider conversation, `(integration id, remote id)`, for the
-    /// webhook index.
+    /// webhook index. An entry is written once and never re-pointed: a provider conversation
+    /// that already belongs to another conversation keeps its owner.
     pub chat: Option<(String, String)>,
     /// Rows finished by this turn.
     pub done: Option<Done>,
+    /// The channel's `Idempotency-Key` of the event and a fingerprint of its body: recorded
+    /// with the turn's outputs in the same transaction. A key already recorded for the
+    /// conversation makes the turn fail with `Conflict` and write nothing.
+    pub idempotency: Option<(String, String)>,
     /// Now (ms).
     pub now: i64,
+}
+
+/// The recorded answer to an event sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Fingerprint of the event's body.
+    pub fingerprint: String,
+    /// The outputs the turn answered, with their `seq`.
+    pub outputs: Vec<Json>,
+}
+
+/// The error of a turn whose `Idempotency-Key` is already recorded.
+pub(crate) fn repeated_key() -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        "this Idempotency-Key was already used in this conversation",
+    )
 }
 
 /// What a committed turn got.
@@ -162,6 +184,19 @@ pub struct Delivery {
     pub event: Json,
     /// When it was received (ms).
     pub received_at: i64,
+    /// Claims so far, this one included.
+    pub attempts: i64,
+}
+
+/// The sessions of one bot in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotSessions {
+    /// The bot.
+    pub bot: String,
+    /// Its sessions.
+    pub sessions: i64,
+    /// Those with a pending deadline (a timer).
+    pub timers: i64,
 }
 
 /// Outbox figures for the metrics.
@@ -171,8 +206,12 @@ pub struct Backlog {
     pub outbox: i64,
     /// Age of the oldest (ms), 0 when none.
     pub oldest_ms: i64,
-    /// Inbox rows not yet processed.
+    /// Inbox rows not yet processed (dead letters excluded).
     pub inbox: i64,
+    /// Webhook deliveries that failed for good (dead letters), kept for a person to look at.
+    pub dead_deliveries: i64,
+    /// Effects that failed for good (dead letters).
+    pub dead_effects: i64,
 }
 
 /// The body of a turn: given the stored session (if any), what to write (`None`: nothing).
@@ -187,6 +226,12 @@ pub trait Store: Send + Sync {
     fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>>;
     /// The stored session.
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Saved>, Error>>;
+    /// The recorded answer to the event sent to `key` with `Idempotency-Key: idem`.
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Answer>, Error>>;
     /// Outputs with `seq > after`, oldest first, at most `limit`.
     fn outputs<'a>(
         &'a self,
@@ -201,10 +246,30 @@ pub trait Store: Send + Sync {
         integration_id: &'a str,
         remote_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Key>, Error>>;
-    /// Conversations whose deadline is at or before `now`, earliest first.
-    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>>;
-    /// The earliest pending deadline.
-    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+    /// Conversations of the bots in `served` whose deadline is at or before `now`, earliest
+    /// first. Timers of other bots (a bot a deploy removed) are parked: never returned, so
+    /// they can neither block nor be retried in a loop.
+    fn due<'a>(
+        &'a self,
+        now: i64,
+        limit: i64,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(Key, i64)>, Error>>;
+    /// The earliest pending deadline of the bots in `served`.
+    fn next_deadline<'a>(
+        &'a self,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>>;
+    /// Moves conversation `key`'s deadline from `from` to `to`, unless a turn changed it in
+    /// between: a timer whose turn keeps failing is retried later instead of at once.
+    fn postpone_timer<'a>(
+        &'a self,
+        key: &'a Key,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+    /// What the store holds per bot, by name.
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<BotSessions>, Error>>;
     /// Claims up to `limit` due effects (the oldest undone one of each conversation and lane,
     /// not leased by another process) for `lease_ms`; with `only`, that conversation's first
     /// attempts, due or not (retries are the workers').
@@ -217,6 +282,17 @@ pub trait Store: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<Effect>, Error>>;
     /// Marks an effect done (when no turn applies its result).
     fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Extends the lease of an effect being performed to `until` (the heartbeat of a call
+    /// still running), so no other process takes it over while its first run is alive.
+    fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Moves an effect that cannot succeed to the dead letters (kept, with its error; its
+    /// conversation's later effects go on).
+    fn fail_effect<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// Releases an effect to be retried at `at`.
     fn retry_effect<'a>(
         &'a self,
@@ -242,6 +318,14 @@ pub trait Store: Send + Sync {
     fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>>;
     /// Releases a delivery to be retried at `at`.
     fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// Moves a delivery that cannot be applied to the dead letters: not done, never claimed
+    /// again, kept with its error for a person to look at.
+    fn fail_delivery<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// Records a flow version's source, so sessions still on it survive a restart.
     fn save_version<'a>(
         &'a self,
@@ -266,7 +350,8 @@ pub trait Store: Send + Sync {
     /// Forgets processed deliveries (and their de-duplication keys) and finished effects
     /// older than `before`.
     fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>>;
-    /// Answers when the store is reachable.
+    /// Answers when the store is reachable and takes a write (a full disk or a read-only
+    /// database is not ready).
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>>;
 }
 
@@ -294,19 +379,54 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
     ))
 }
 
-/// A store URL without its password.
+/// A store URL without its password: neither `user:password@` nor a `password=` query
+/// parameter (which libpq-style URLs accept) is printed.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let auth = &url[s + 3..at];
+            let auth = &base[s + 3..at];
             match auth.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &auth[..c], &url[at..]),
-                None => url.to_owned(),
+                Some(c) => format!("{}{}:***{}", &base[..s + 3], &auth[..c], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
+
+/// The third migration (both stores): answers to events sent with an `Idempotency-Key`.
+pub(crate) const MIGRATION_3: &str = r"
+CREATE TABLE event_keys (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, idem TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    answer TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (bot, conversation, idem));
+CREATE INDEX event_keys_at ON event_keys (at);
+";
+
+/// The second migration, the same text for SQLite and PostgreSQL: attempts and dead letters
+/// on the inbox, dead letters on the outbox, and the row `ping` writes.
+pub(crate) const MIGRATION_2: &str = r"
+ALTER TABLE inbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE inbox ADD COLUMN failed_at BIGINT;
+ALTER TABLE inbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN failed_at BIGINT;
+CREATE TABLE liveness (id BIGINT PRIMARY KEY, at BIGINT NOT NULL);
+";
 
 pub(crate) fn store_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Store, format!("{what}: {e}"))
@@ -329,5 +449,27 @@ fn lane(kind: &str) -> &'static str {
         "channel"
     } else {
         "provider"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_never_printed() {
+        assert_eq!(
+            redact("postgres://fluxo:s3cret@db:5432/fluxo"),
+            "postgres://fluxo:***@db:5432/fluxo"
+        );
+        assert_eq!(
+            redact("postgres://fluxo@db/fluxo?sslmode=require&password=s3cret"),
+            "postgres://fluxo@db/fluxo?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("postgresql://db/fluxo?PASSWORD=x&user=u"),
+            "postgresql://db/fluxo?PASSWORD=***&user=u"
+        );
+        assert_eq!(redact("sqlite://fluxo.db"), "sqlite://fluxo.db");
     }
 }

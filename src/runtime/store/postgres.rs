@@ -16,7 +16,8 @@ use tokio_postgres::Row;
 
 /// Schema migrations, applied in order at start (under an advisory lock, so replicas starting
 /// together apply each once).
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE sessions (
     bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
     last_seq BIGINT NOT NULL DEFAULT 0, deadline BIGINT, updated_at BIGINT NOT NULL,
@@ -42,7 +43,10 @@ CREATE TABLE chats (
 CREATE TABLE flow_versions (
     bot TEXT NOT NULL, version TEXT NOT NULL, source BYTEA NOT NULL, at BIGINT NOT NULL,
     PRIMARY KEY (bot, version));
-"];
+",
+    super::MIGRATION_2,
+    super::MIGRATION_3,
+];
 
 /// The PostgreSQL store.
 pub(super) struct Postgres {
@@ -203,8 +207,8 @@ async fn write(
         let st = tx
             .prepare_cached(
                 "INSERT INTO chats (integration_id, remote_id, bot, conversation, at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (integration_id, remote_id) DO UPDATE SET bot = EXCLUDED.bot,
-                   conversation = EXCLUDED.conversation, at = EXCLUDED.at",
+                 ON CONFLICT (integration_id, remote_id) DO UPDATE SET at = EXCLUDED.at
+                 WHERE chats.bot = EXCLUDED.bot AND chats.conversation = EXCLUDED.conversation",
             )
             .await?;
         tx.execute(&st, &[i, r, &key.bot, &key.conversation, &c.now])
@@ -281,11 +285,52 @@ impl Store for Postgres {
             let Some(commit) = f(saved.clone())? else {
                 return Ok(None);
             };
+            let idem = commit.idempotency.clone();
+            let now = commit.now;
             let done = write(&tx, &key, saved.as_ref(), commit)
                 .await
                 .map_err(e("postgres write"))?;
+            if let Some((k, fingerprint)) = idem {
+                let answer = Json::Array(done.outputs.clone()).to_string();
+                let fresh = tx
+                    .execute(
+                        "INSERT INTO event_keys (bot, conversation, idem, fingerprint, answer, at)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                        &[&key.bot, &key.conversation, &k, &fingerprint, &answer, &now],
+                    )
+                    .await
+                    .map_err(e("postgres event key"))?;
+                if fresh == 0 {
+                    // The transaction is dropped: the turn is rolled back.
+                    return Err(super::repeated_key());
+                }
+            }
             tx.commit().await.map_err(e("postgres commit"))?;
             Ok(Some(done))
+        })
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_opt(
+                    "SELECT fingerprint, answer FROM event_keys WHERE bot = $1 AND conversation = $2 AND idem = $3",
+                    &[&key.bot, &key.conversation, &idem],
+                )
+                .await
+                .map_err(e("postgres answer"))?;
+            Ok(r.map(|r| super::Answer {
+                fingerprint: r.get(0),
+                outputs: match parse(r.get(1)) {
+                    Json::Array(a) => a,
+                    _ => Vec::new(),
+                },
+            }))
         })
     }
 
@@ -337,14 +382,19 @@ impl Store for Postgres {
         })
     }
 
-    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
+    fn due<'a>(
+        &'a self,
+        now: i64,
+        limit: i64,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(Key, i64)>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
             let rows = c
                 .query(
                     "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= $1
-                     ORDER BY deadline LIMIT $2",
-                    &[&now, &limit],
+                       AND bot = ANY($3::TEXT[]) ORDER BY deadline LIMIT $2",
+                    &[&now, &limit, &served],
                 )
                 .await
                 .map_err(e("postgres due"))?;
@@ -360,17 +410,59 @@ impl Store for Postgres {
         })
     }
 
-    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+    fn next_deadline<'a>(
+        &'a self,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
             let r = c
                 .query_one(
-                    "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL",
-                    &[],
+                    "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL AND bot = ANY($1::TEXT[])",
+                    &[&served],
                 )
                 .await
                 .map_err(e("postgres next deadline"))?;
             Ok(r.get(0))
+        })
+    }
+
+    fn postpone_timer<'a>(
+        &'a self,
+        key: &'a Key,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE sessions SET deadline = $4 WHERE bot = $1 AND conversation = $2 AND deadline = $3",
+                &[&key.bot, &key.conversation, &from, &to],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres postpone timer"))
+        })
+    }
+
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT bot, COUNT(*), COUNT(deadline) FROM sessions GROUP BY bot ORDER BY bot",
+                    &[],
+                )
+                .await
+                .map_err(e("postgres bots"))?;
+            Ok(rows
+                .iter()
+                .map(|r| super::BotSessions {
+                    bot: r.get(0),
+                    sessions: r.get(1),
+                    timers: r.get(2),
+                })
+                .collect())
         })
     }
 
@@ -413,6 +505,37 @@ impl Store for Postgres {
                 .await
                 .map(|_| ())
                 .map_err(e("postgres finish effect"))
+        })
+    }
+
+    fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE outbox SET lease_until = GREATEST(lease_until, $2) WHERE id = $1 AND done_at IS NULL",
+                &[&id, &until],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres extend lease"))
+        })
+    }
+
+    fn fail_effect<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE outbox SET done_at = $2, failed_at = $2, lease_until = 0, last_error = $3 WHERE id = $1",
+                &[&id, &now, &error],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres fail effect"))
         })
     }
 
@@ -481,11 +604,11 @@ impl Store for Postgres {
             let ids: Option<Vec<i64>> = ids.map(<[i64]>::to_vec);
             let rows = c
                 .query(
-                    "UPDATE inbox SET lease_until = $1 + $2 WHERE id IN (
-                       SELECT id FROM inbox WHERE done_at IS NULL AND lease_until <= $1
+                    "UPDATE inbox SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN (
+                       SELECT id FROM inbox WHERE done_at IS NULL AND failed_at IS NULL AND lease_until <= $1
                          AND (($4::BIGINT[] IS NULL AND next_at <= $1) OR id = ANY($4::BIGINT[]))
                        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                     RETURNING id, integration_id, remote_id, event, received_at",
+                     RETURNING id, integration_id, remote_id, event, received_at, attempts",
                     &[&now, &lease_ms, &limit, &ids],
                 )
                 .await
@@ -498,6 +621,7 @@ impl Store for Postgres {
                     remote_id: r.get(2),
                     event: parse(r.get(3)),
                     received_at: r.get(4),
+                    attempts: r.get(5),
                 })
                 .collect();
             v.sort_by_key(|x| x.id);
@@ -512,6 +636,24 @@ impl Store for Postgres {
                 .await
                 .map(|_| ())
                 .map_err(e("postgres finish delivery"))
+        })
+    }
+
+    fn fail_delivery<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE inbox SET failed_at = $2, next_at = $4, lease_until = 0, last_error = $3 WHERE id = $1",
+                &[&id, &now, &error, &i64::MAX],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres fail delivery"))
         })
     }
 
@@ -604,7 +746,9 @@ impl Store for Postgres {
                 .query_one(
                     "SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL),
                             (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL),
-                            (SELECT COUNT(*) FROM inbox WHERE done_at IS NULL)",
+                            (SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND failed_at IS NULL),
+                            (SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND failed_at IS NOT NULL),
+                            (SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL)",
                     &[],
                 )
                 .await
@@ -614,6 +758,8 @@ impl Store for Postgres {
                 outbox: r.get(0),
                 oldest_ms: oldest.map_or(0, |o| now.saturating_sub(o).max(0)),
                 inbox: r.get(2),
+                dead_deliveries: r.get(3),
+                dead_effects: r.get(4),
             })
         })
     }
@@ -627,8 +773,11 @@ impl Store for Postgres {
             )
             .await
             .map_err(e("postgres purge"))?;
+            c.execute("DELETE FROM event_keys WHERE at < $1", &[&before])
+                .await
+                .map_err(e("postgres purge"))?;
             c.execute(
-                "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < $1",
+                "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < $1 AND failed_at IS NULL",
                 &[&before],
             )
             .await
@@ -640,10 +789,13 @@ impl Store for Postgres {
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
             let c = self.client().await?;
-            c.execute("SELECT 1", &[])
-                .await
-                .map(|_| ())
-                .map_err(e("postgres ping"))
+            c.execute(
+                "INSERT INTO liveness (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at",
+                &[&jiff::Timestamp::now().as_millisecond()],
+            )
+            .await
+            .map(|_| ())
+            .map_err(e("postgres ping (a write)"))
         })
     }
 }

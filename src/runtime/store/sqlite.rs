@@ -16,7 +16,8 @@ use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
 
 /// Schema migrations, applied in order at start; each runs once.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE sessions (
     bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
     last_seq INTEGER NOT NULL DEFAULT 0, deadline INTEGER, updated_at INTEGER NOT NULL,
@@ -42,7 +43,10 @@ CREATE TABLE chats (
 CREATE TABLE flow_versions (
     bot TEXT NOT NULL, version TEXT NOT NULL, source BLOB NOT NULL, at INTEGER NOT NULL,
     PRIMARY KEY (bot, version));
-"];
+",
+    super::MIGRATION_2,
+    super::MIGRATION_3,
+];
 
 /// A unit of work for the writer thread.
 enum Job {
@@ -78,6 +82,11 @@ fn parse(text: &str) -> Json {
     serde_json::from_str(text).unwrap_or(Json::Null)
 }
 
+/// A list of names as the JSON array `json_each` reads.
+fn json_list(names: &[String]) -> String {
+    serde_json::to_string(names).unwrap_or_else(|_| "[]".into())
+}
+
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -101,6 +110,7 @@ fn connect(path: &str) -> Result<Connection, Error> {
 impl Sqlite {
     pub(super) async fn open(path: &str) -> Result<Sqlite, Error> {
         let path = path.to_owned();
+        let path_for_checkpoints = path.clone();
         let (writer, reader) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
             let mut w = connect(&path)?;
             migrate(&mut w)?;
@@ -123,18 +133,36 @@ impl Sqlite {
             .map_err(|x| store_error("sqlite writer thread", x))?;
         let alive = Arc::new(());
         let reader = reader.map(|r| Arc::new(Mutex::new(r)));
-        if let Some(r) = &reader {
-            let (r, alive) = (r.clone(), Arc::downgrade(&alive));
-            let _ = std::thread::Builder::new()
-                .name("fluxo-sqlite-checkpoint".into())
-                .spawn(move || {
-                    while alive.upgrade().is_some() {
-                        std::thread::sleep(std::time::Duration::from_millis(500));
-                        if let Ok(c) = r.lock() {
-                            let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if reader.is_some() {
+            // Checkpoints on a connection of their own: PASSIVE ones twice a second, and every
+            // minute a TRUNCATE that gives the WAL's space back (it only succeeds in a quiet
+            // moment; a short busy timeout keeps it from holding anything up).
+            let checkpoints = connect(&path_for_checkpoints).and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_millis(100))
+                    .map_err(e("sqlite busy_timeout"))?;
+                Ok(c)
+            });
+            if let Ok(c) = checkpoints {
+                let alive = Arc::downgrade(&alive);
+                let _ = std::thread::Builder::new()
+                    .name("fluxo-sqlite-checkpoint".into())
+                    .spawn(move || {
+                        let mut ticks = 0u32;
+                        while alive.upgrade().is_some() {
+                            std::thread::sleep(std::time::Duration::from_millis(500));
+                            ticks = ticks.wrapping_add(1);
+                            let mode = if ticks.is_multiple_of(120) {
+                                "TRUNCATE"
+                            } else {
+                                "PASSIVE"
+                            };
+                            let _ =
+                                c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| {
+                                    Ok(())
+                                });
                         }
-                    }
-                });
+                    });
+            }
         }
         Ok(Sqlite {
             writer: tx,
@@ -224,17 +252,36 @@ fn commit_turns(c: &mut Connection, turns: Vec<(Key, TurnFn, Reply)>) {
     };
     let mut results = Vec::with_capacity(turns.len());
     for (key, f, reply) in turns {
-        let r = (|| {
-            let mut sp = tx.savepoint().map_err(e("sqlite savepoint"))?;
-            let saved = load(&sp, &key)?;
-            let Some(commit) = f(saved.clone())? else {
-                return Ok(None);
-            };
-            let done = write(&sp, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
-            sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
-            sp.commit().map_err(e("sqlite release"))?;
-            Ok(Some(done))
-        })();
+        let r =
+            (|| {
+                let mut sp = tx.savepoint().map_err(e("sqlite savepoint"))?;
+                let saved = load(&sp, &key)?;
+                let Some(commit) = f(saved.clone())? else {
+                    return Ok(None);
+                };
+                let idem = commit.idempotency.clone();
+                let now = commit.now;
+                let done = write(&sp, &key, saved.as_ref(), commit).map_err(e("sqlite write"))?;
+                if let Some((k, fingerprint)) = idem {
+                    let answer = Json::Array(done.outputs.clone()).to_string();
+                    let fresh = sp
+                    .prepare_cached(
+                        "INSERT INTO event_keys (bot, conversation, idem, fingerprint, answer, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![key.bot, key.conversation, k, fingerprint, answer, now])
+                    })
+                    .map_err(e("sqlite event key"))?;
+                    if fresh == 0 {
+                        // Dropping the savepoint rolls the turn back.
+                        return Err(super::repeated_key());
+                    }
+                }
+                sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
+                sp.commit().map_err(e("sqlite release"))?;
+                Ok(Some(done))
+            })();
         results.push((r, reply));
     }
     match tx.commit() {
@@ -346,7 +393,8 @@ fn write(
     if let Some((i, r)) = &c.chat {
         tx.prepare_cached(
             "INSERT INTO chats (integration_id, remote_id, bot, conversation, at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (integration_id, remote_id) DO UPDATE SET bot = excluded.bot, conversation = excluded.conversation, at = excluded.at",
+             ON CONFLICT (integration_id, remote_id) DO UPDATE SET at = excluded.at
+             WHERE chats.bot = excluded.bot AND chats.conversation = excluded.conversation",
         )?
         .execute(params![i, r, key.bot, key.conversation, c.now])?;
     }
@@ -398,6 +446,33 @@ impl Store for Sqlite {
         self.read(move |c| load(c, &key))
     }
 
+    fn answer<'a>(
+        &'a self,
+        key: &'a Key,
+        idem: &'a str,
+    ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
+        let (key, idem) = (key.clone(), idem.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT fingerprint, answer FROM event_keys WHERE bot = ?1 AND conversation = ?2 AND idem = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![key.bot, key.conversation, idem], |r| {
+                    let answer: String = r.get(1)?;
+                    Ok(super::Answer {
+                        fingerprint: r.get(0)?,
+                        outputs: match parse(&answer) {
+                            Json::Array(a) => a,
+                            _ => Vec::new(),
+                        },
+                    })
+                })
+                .optional()
+            })
+            .map_err(e("sqlite answer"))
+        })
+    }
+
     fn outputs<'a>(
         &'a self,
         key: &'a Key,
@@ -441,15 +516,22 @@ impl Store for Sqlite {
         })
     }
 
-    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<(Key, i64)>, Error>> {
+    fn due<'a>(
+        &'a self,
+        now: i64,
+        limit: i64,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(Key, i64)>, Error>> {
+        let served = json_list(served);
         self.read(move |c| {
             let mut s = c
                 .prepare_cached(
-                    "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
+                    "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= ?1
+                       AND bot IN (SELECT value FROM json_each(?3)) ORDER BY deadline LIMIT ?2",
                 )
                 .map_err(e("sqlite due"))?;
             let rows = s
-                .query_map(params![now, limit], |r| {
+                .query_map(params![now, limit, served], |r| {
                     Ok((Key::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?))
                 })
                 .map_err(e("sqlite due"))?;
@@ -457,14 +539,56 @@ impl Store for Sqlite {
         })
     }
 
-    fn next_deadline(&self) -> BoxFuture<'_, Result<Option<i64>, Error>> {
-        self.read(|c| {
+    fn next_deadline<'a>(
+        &'a self,
+        served: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>> {
+        let served = json_list(served);
+        self.read(move |c| {
             c.query_row(
-                "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL",
-                [],
+                "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL
+                   AND bot IN (SELECT value FROM json_each(?1))",
+                params![served],
                 |r| r.get(0),
             )
             .map_err(e("sqlite next deadline"))
+        })
+    }
+
+    fn postpone_timer<'a>(
+        &'a self,
+        key: &'a Key,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let key = key.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE sessions SET deadline = ?4 WHERE bot = ?1 AND conversation = ?2 AND deadline = ?3",
+            )
+            .and_then(|mut s| s.execute(params![key.bot, key.conversation, from, to]))
+            .map(|_| ())
+            .map_err(e("sqlite postpone timer"))
+        })
+    }
+
+    fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
+        self.read(|c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT bot, COUNT(*), COUNT(deadline) FROM sessions GROUP BY bot ORDER BY bot",
+                )
+                .map_err(e("sqlite bots"))?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(super::BotSessions {
+                        bot: r.get(0)?,
+                        sessions: r.get(1)?,
+                        timers: r.get(2)?,
+                    })
+                })
+                .map_err(e("sqlite bots"))?;
+            rows.collect::<Result<_, _>>().map_err(e("sqlite bots"))
         })
     }
 
@@ -524,6 +648,34 @@ impl Store for Sqlite {
                 .and_then(|mut s| s.execute(params![id, now]))
                 .map(|_| ())
                 .map_err(e("sqlite finish effect"))
+        })
+    }
+
+    fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET lease_until = MAX(lease_until, ?2) WHERE id = ?1 AND done_at IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![id, until]))
+            .map(|_| ())
+            .map_err(e("sqlite extend lease"))
+        })
+    }
+
+    fn fail_effect<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let error = error.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET done_at = ?2, failed_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, now, error]))
+            .map(|_| ())
+            .map_err(e("sqlite fail effect"))
         })
     }
 
@@ -592,11 +744,11 @@ impl Store for Sqlite {
             let v = {
                 let mut s = tx
                     .prepare_cached(
-                        "UPDATE inbox SET lease_until = ?1 + ?2 WHERE id IN (
-                           SELECT id FROM inbox WHERE done_at IS NULL AND lease_until <= ?1
+                        "UPDATE inbox SET lease_until = ?1 + ?2, attempts = attempts + 1 WHERE id IN (
+                           SELECT id FROM inbox WHERE done_at IS NULL AND failed_at IS NULL AND lease_until <= ?1
                              AND ((?4 IS NULL AND next_at <= ?1) OR id IN (SELECT value FROM json_each(?4)))
                            ORDER BY id LIMIT ?3)
-                         RETURNING id, integration_id, remote_id, event, received_at",
+                         RETURNING id, integration_id, remote_id, event, received_at, attempts",
                     )
                     .map_err(e("sqlite claim deliveries"))?;
                 let rows = s
@@ -607,6 +759,7 @@ impl Store for Sqlite {
                             remote_id: r.get(2)?,
                             event: parse(&r.get::<_, String>(3)?),
                             received_at: r.get(4)?,
+                            attempts: r.get(5)?,
                         })
                     })
                     .map_err(e("sqlite claim deliveries"))?;
@@ -627,6 +780,23 @@ impl Store for Sqlite {
                 .and_then(|mut s| s.execute(params![id, now]))
                 .map(|_| ())
                 .map_err(e("sqlite finish delivery"))
+        })
+    }
+
+    fn fail_delivery<'a>(
+        &'a self,
+        id: i64,
+        now: i64,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let error = error.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE inbox SET failed_at = ?2, next_at = ?4, lease_until = 0, last_error = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, now, error, i64::MAX]))
+            .map(|_| ())
+            .map_err(e("sqlite fail delivery"))
         })
     }
 
@@ -713,9 +883,16 @@ impl Store for Sqlite {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .map_err(e("sqlite backlog"))?;
-            let inbox: i64 = c
+            let (inbox, dead_deliveries): (i64, i64) = c
                 .query_row(
-                    "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL",
+                    "SELECT COUNT(*) FILTER (WHERE failed_at IS NULL), COUNT(failed_at) FROM inbox WHERE done_at IS NULL",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(e("sqlite backlog"))?;
+            let dead_effects: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL",
                     [],
                     |r| r.get(0),
                 )
@@ -724,6 +901,8 @@ impl Store for Sqlite {
                 outbox,
                 oldest_ms: oldest.map_or(0, |o| now.saturating_sub(o).max(0)),
                 inbox,
+                dead_deliveries,
+                dead_effects,
             })
         })
     }
@@ -736,9 +915,12 @@ impl Store for Sqlite {
             )
             .and_then(|_| {
                 c.execute(
-                    "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1",
+                    "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1 AND failed_at IS NULL",
                     params![before],
                 )
+            })
+            .and_then(|_| {
+                c.execute("DELETE FROM event_keys WHERE at < ?1", params![before])
             })
             .map(|_| ())
             .map_err(e("sqlite purge"))
@@ -746,10 +928,13 @@ impl Store for Sqlite {
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
-        self.read(|c| {
-            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                .map(|_| ())
-                .map_err(e("sqlite ping"))
+        self.run(|c| {
+            c.prepare_cached(
+                "INSERT INTO liveness (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            )
+            .and_then(|mut s| s.execute(params![now_ms()]))
+            .map(|_| ())
+            .map_err(e("sqlite ping (a write)"))
         })
     }
 }
