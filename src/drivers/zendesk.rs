@@ -567,7 +567,16 @@ impl Driver for Zendesk {
                     },
                     format!("zd:{ticket}:solved"),
                 ),
-                other => return Err(bad_request(format!("unknown `type` {other:?}"))),
+                Some(other) => {
+                    return Err(bad_request(format!(
+                        "unknown `type` `{other}`: expected `agent_join`, `agent_message` or `solved`"
+                    )))
+                }
+                None => {
+                    return Err(bad_request(
+                        "the webhook has no `type` (expected `agent_join`, `agent_message` or `solved`)",
+                    ))
+                }
             };
             Ok(vec![Inbound {
                 remote_id: ticket,
