@@ -48,6 +48,8 @@ pub mod nlu;
 pub mod playground;
 #[cfg(feature = "drivers")]
 pub mod runtime;
+#[cfg(feature = "studio")]
+pub mod studio;
 pub mod testing;
 pub mod watson;
 
