@@ -115,10 +115,17 @@ impl Studio {
         s
     }
 
-    fn lint_options(&self) -> LintOptions {
+    /// How a file is linted: with the integrations file given, else the `integrations.json`
+    /// beside `file` when there is one (as `fluxo chat` loads the flow).
+    fn lint_options_for(&self, file: &Path) -> LintOptions {
+        let beside = file
+            .parent()
+            .map(|d| d.join("integrations.json"))
+            .filter(|p| p.is_file());
         let integrations = self
             .integrations
-            .as_deref()
+            .clone()
+            .or(beside)
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|b| serde_json::from_slice::<IntegrationsFile>(&b).ok());
         LintOptions {
@@ -154,12 +161,11 @@ impl Studio {
         if stamps == self.stamps && !self.files.is_empty() {
             return false;
         }
-        let opts = self.lint_options();
         self.files = paths
             .iter()
             .filter_map(|p| {
                 let bytes = std::fs::read(p).ok()?;
-                let r = lint_bytes(&p.display().to_string(), &bytes, &opts);
+                let r = lint_bytes(&p.display().to_string(), &bytes, &self.lint_options_for(p));
                 let kind = match r.kind? {
                     FileKind::Flow => "flow",
                     FileKind::Watson => "workspace",
@@ -210,7 +216,7 @@ impl Studio {
             trace: Trace::default(),
             last_entered: None,
             changed: Vec::new(),
-            problems: problems(&path, &bytes, &self.lint_options()),
+            problems: problems(&path, &bytes, &self.lint_options_for(&path)),
             stamp: stamp(&real),
         };
         open.restart();
@@ -314,9 +320,11 @@ impl Studio {
     /// version running and says why. True when anything changed.
     pub fn reload(&mut self) -> bool {
         let rescanned = self.rescan();
-        let opts = self.lint_options();
         let integrations = self.integrations.clone();
         let clock = self.clock;
+        let Some(opts) = self.open.as_ref().map(|o| self.lint_options_for(&o.path)) else {
+            return rescanned;
+        };
         let Some(open) = self.open.as_mut() else {
             return rescanned;
         };
