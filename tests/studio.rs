@@ -259,4 +259,27 @@ async fn the_api_plays_a_hand_over_and_saves_a_test_that_passes() {
     assert_eq!(st["open"]["current"], "menu");
     let (status, _) = post(&s, "/api/rewind", json!({ "turn": 9 })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The tests under the path run; what they never reach is listed and drawn.
+    let (status, _) = post(&s, "/api/tests/run", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let st = state(&s).await;
+    assert_eq!(
+        (
+            st["tests"]["passed"].as_u64(),
+            st["tests"]["failed"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{}",
+        st["tests"]
+    );
+    let never = st["open"]["uncovered"]["close_statuses"].to_string();
+    assert!(
+        never.contains("transbordo: agent_closed") && !never.contains("user_inactivity_timeout"),
+        "{never}"
+    );
+    assert!(st["open"]["graph"]
+        .as_str()
+        .expect("SVG")
+        .contains(r#"class="edge status uncovered" data-edge="espera_atendente -&gt; pesquisa""#));
 }

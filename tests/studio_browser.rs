@@ -384,6 +384,12 @@ async fn a_liveperson_hand_over_in_the_browser() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    b.click("button", "Run tests").await;
+    b.wait_text("region", "Tests", "1 passed, 0 failed").await;
+    b.wait_text("region", "Tests", "close status transbordo: agent_closed")
+        .await;
+    b.screenshot("tests-run").await;
+
     // Rewind to just after the CPF: the hand-over is gone, the conversation goes on from there.
     b.click("button", "Rewind to turn 1").await;
     b.wait_current("menu").await;

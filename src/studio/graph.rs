@@ -297,8 +297,14 @@ fn widest_px(n: usize) -> i64 {
 }
 
 /// Draws the graph: `taken` marks the nodes and edges this conversation took, `current` the
-/// node it is at.
-pub(crate) fn svg(m: &Model, taken: &Coverage, current: Option<&str>) -> String {
+/// node it is at; with `tests` (the coverage of the last test run), what they never reached is
+/// marked `uncovered`.
+pub(crate) fn svg(
+    m: &Model,
+    taken: &Coverage,
+    current: Option<&str>,
+    tests: Option<&Coverage>,
+) -> String {
     let (pos, width, height) = layout(m);
     let index: HashMap<&str, usize> = m
         .nodes
@@ -335,6 +341,9 @@ pub(crate) fn svg(m: &Model, taken: &Coverage, current: Option<&str>) -> String 
         if taken.edges.contains(&key) {
             class.push_str(" taken");
         }
+        if tests.is_some_and(|t| !t.edges.contains(&key)) {
+            class.push_str(" uncovered");
+        }
         let path = if by > ay {
             let mid = (y1 + y2) / 2;
             format!("M {x1} {y1} C {x1} {mid}, {x2} {mid}, {x2} {y2}")
@@ -360,6 +369,9 @@ pub(crate) fn svg(m: &Model, taken: &Coverage, current: Option<&str>) -> String 
         }
         if taken.nodes.contains(&n.id) {
             class.push_str(" visited");
+        }
+        if tests.is_some_and(|t| !t.nodes.contains(&n.id)) {
+            class.push_str(" uncovered");
         }
         let here = current == Some(n.id.as_str());
         if here {
@@ -439,13 +451,13 @@ mod tests {
         let mut taken = Coverage::default();
         taken.nodes.insert("a".into());
         taken.edges.insert("a -> b".into());
-        let s = svg(&m, &taken, Some("b"));
+        let s = svg(&m, &taken, Some("b"), Some(&taken));
         assert!(s.contains(
             r#"data-node-id="b" tabindex="0" role="button" aria-label="B (b)" aria-current="step""#
         ));
         assert!(s.contains(r#"class="edge taken" data-edge="a -&gt; b""#));
-        assert!(s.contains(r#"class="edge status" data-edge="b -&gt; c""#));
-        assert!(s.contains(r#"class="node handover""#));
+        assert!(s.contains(r#"class="edge status uncovered" data-edge="b -&gt; c""#));
+        assert!(s.contains(r#"class="node handover uncovered""#));
         assert_eq!(s.matches("aria-current").count(), 1);
     }
 }

@@ -238,6 +238,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/save", post(save))
         .route("/api/rewind", post(rewind))
         .route("/api/restart", post(restart))
+        .route("/api/tests/run", post(run_tests))
         .layer(middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
 }
@@ -475,5 +476,13 @@ async fn rewind(State(shared): State<Arc<Shared>>, AxJson(b): AxJson<RewindBody>
 
 async fn restart(State(shared): State<Arc<Shared>>) -> Response {
     let r = shared.lock().restart();
+    done(&shared, r)
+}
+
+async fn run_tests(State(shared): State<Arc<Shared>>) -> Response {
+    let s = shared.clone();
+    let r = tokio::task::spawn_blocking(move || s.lock().run_tests())
+        .await
+        .map_err(|e| e.to_string());
     done(&shared, r)
 }

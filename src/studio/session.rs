@@ -44,6 +44,10 @@ pub(crate) struct Studio {
     /// The files' modification times when last listed.
     stamps: BTreeMap<PathBuf, SystemTime>,
     open: Option<Open>,
+    /// The last run of the tests under the roots: per file, and the coverage of each flow
+    /// (by canonical path).
+    tests: Option<Json>,
+    coverage: BTreeMap<PathBuf, Coverage>,
     /// Why the last open or reload failed, or what the last save did.
     notice: Option<Json>,
     clock: i64,
@@ -108,6 +112,8 @@ impl Studio {
             files: Vec::new(),
             stamps: BTreeMap::new(),
             open: None,
+            tests: None,
+            coverage: BTreeMap::new(),
             notice: None,
             clock,
         };
@@ -371,11 +377,56 @@ impl Studio {
         true
     }
 
+    /// Runs every test file under the roots (never blessing) and keeps the results and the
+    /// coverage of each flow. A test whose flow lies outside the roots is not run.
+    pub fn run_tests(&mut self) {
+        let mut files = Vec::new();
+        let mut coverage: BTreeMap<PathBuf, Coverage> = BTreeMap::new();
+        let (mut passed, mut failed) = (0, 0);
+        for f in self.files.iter().filter(|f| f.kind == "test") {
+            let path = PathBuf::from(&f.path);
+            let flow = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Json>(&b).ok())
+                .and_then(|v| v.get("flow").and_then(Json::as_str).map(str::to_owned))
+                .map(|fl| path.parent().unwrap_or(Path::new(".")).join(fl));
+            if flow.as_deref().and_then(|p| self.inside(p)).is_none() {
+                failed += 1;
+                files.push(json!({ "path": f.path, "error": "its flow is not under the studio's paths (or missing); not run", "conversations": [] }));
+                continue;
+            }
+            let (r, _) = crate::testing::run_file(&path, crate::testing::RunOptions::default());
+            coverage
+                .entry(r.flow.clone())
+                .or_default()
+                .merge(&r.coverage);
+            let conversations: Vec<Json> = r
+                .conversations
+                .iter()
+                .map(|c| {
+                    if c.passed() {
+                        passed += 1;
+                    } else if c.failed() {
+                        failed += 1;
+                    }
+                    json!({ "name": c.name, "passed": c.passed(), "failures": c.failures })
+                })
+                .collect();
+            if r.error.is_some() {
+                failed += 1;
+            }
+            files.push(json!({ "path": f.path, "flow": r.flow.display().to_string(), "error": r.error, "conversations": conversations }));
+        }
+        self.tests = Some(json!({ "files": files, "passed": passed, "failed": failed }));
+        self.coverage = coverage;
+    }
+
     /// Everything the page shows, as one JSON document.
     pub fn state(&self) -> Json {
         let mut s = json!({
             "files": self.files,
             "notice": self.notice,
+            "tests": self.tests,
             "open": Json::Null,
         });
         if let Some(o) = &self.open {
@@ -383,6 +434,32 @@ impl Studio {
             let mut taken = Coverage::default();
             o.trace.clone().finish(&mut taken);
             let current = snap.focus.clone().or_else(|| o.last_entered.clone());
+            let covered = o
+                .path
+                .canonicalize()
+                .ok()
+                .and_then(|p| self.coverage.get(&p));
+            let uncovered = covered.map(|c| {
+                let t = o.playground.dialog().coverage_targets();
+                let nodes: Vec<&String> =
+                    t.nodes.iter().filter(|n| !c.nodes.contains(*n)).collect();
+                let edges: Vec<&String> =
+                    t.edges.iter().filter(|e| !c.edges.contains(*e)).collect();
+                let statuses: Vec<String> = t
+                    .handovers
+                    .iter()
+                    .flat_map(|(h, all)| {
+                        all.iter()
+                            .filter(move |st| {
+                                !c.handovers
+                                    .get(h)
+                                    .is_some_and(|got| got.contains(st.as_str()))
+                            })
+                            .map(move |st| format!("{h}: {}", st.as_str()))
+                    })
+                    .collect();
+                json!({ "nodes": nodes, "edges": edges, "close_statuses": statuses })
+            });
             s["open"] = json!({
                 "path": o.shown_path,
                 "kind": match o.playground.dialog() { AnyDialog::Flow(_) => "flow", _ => "workspace" },
@@ -391,7 +468,8 @@ impl Studio {
                 "current": current,
                 "changed": o.changed,
                 "request": o.playground.last_request(),
-                "graph": graph::svg(&o.model, &taken, current.as_deref()),
+                "graph": graph::svg(&o.model, &taken, current.as_deref(), covered),
+                "uncovered": uncovered,
                 "problems": o.problems,
                 "nodes": o.model.nodes.iter().map(|n| json!({"id": n.id, "name": n.name})).collect::<Vec<_>>(),
             });

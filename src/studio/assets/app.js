@@ -242,9 +242,33 @@ function renderTimeline(o) {
       el("button", { type: "button", "aria-label": `Rewind to turn ${i}`, onclick: () => post("/api/rewind", { turn: i }) }, "Rewind here"))));
 }
 
+function renderTests(s) {
+  const box = $("test-results");
+  const t = s.tests;
+  if (!t) { box.replaceChildren(); return; }
+  const parts = [el("p", { class: t.failed ? "fail" : "pass" }, `${t.passed} passed, ${t.failed} failed`)];
+  const ul = el("ul");
+  for (const f of t.files) {
+    if (f.error) ul.append(el("li", { class: "fail" }, `${f.path}: ${f.error}`));
+    for (const c of f.conversations) {
+      const li = el("li", { class: c.passed ? "pass" : "fail" }, `${c.passed ? "ok" : "FAIL"} ${f.path.split("/").pop()} › ${c.name}`);
+      if (c.failures.length) li.append(el("details", {}, el("summary", {}, "why"), el("pre", {}, c.failures.join("\n\n"))));
+      ul.append(li);
+    }
+  }
+  parts.push(ul);
+  const u = s.open && s.open.uncovered;
+  if (u) {
+    const never = [...u.close_statuses.map((x) => `close status ${x}`), ...u.edges.map((x) => `edge ${x}`), ...u.nodes.map((x) => `node ${x}`)];
+    parts.push(el("p", {}, never.length ? `never reached by the tests (red on the graph): ${never.join("; ")}` : "the tests reach every node, edge and close status of this file"));
+  }
+  box.replaceChildren(...parts);
+}
+
 function render(s) {
   state = s;
   renderFiles(s);
+  renderTests(s);
   if (s.notice) notice(s.notice.text, s.notice.kind);
   else notice("");
   const o = s.open;
@@ -284,6 +308,7 @@ function wire() {
   $("provider-opened").addEventListener("click", () => command({ command: "provider_opened", remote_id: "conv-1" }));
   $("provider-error").addEventListener("click", () => command({ command: "provider_error", message: "simulated provider error" }));
   $("restart").addEventListener("click", () => post("/api/restart"));
+  $("run-tests").addEventListener("click", () => post("/api/tests/run"));
   $("advance-next").addEventListener("click", () => {
     const s = state && state.open && state.open.snapshot;
     if (s && s.next_deadline) command({ command: "advance", seconds: Math.max(0, Math.ceil((s.next_deadline - s.clock) / 1000)) });
