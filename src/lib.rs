@@ -49,6 +49,8 @@ pub mod lsp;
 pub mod playground;
 #[cfg(feature = "drivers")]
 pub mod runtime;
+#[cfg(feature = "studio")]
+pub mod studio;
 pub mod testing;
 pub mod watson;
 

@@ -27,6 +27,8 @@ mod lsp;
 pub(crate) mod run;
 #[cfg(feature = "drivers")]
 mod serve;
+#[cfg(feature = "studio")]
+mod studio;
 mod test;
 mod watson;
 
@@ -62,6 +64,10 @@ enum Command {
     /// old version, and why (exit 1 when there are any).
     #[cfg(feature = "drivers")]
     DeployCheck(serve::DeployCheckArgs),
+    /// Serve a local web app to talk to flows and workspaces, play the agent and the clock, and
+    /// watch the variables and the flow graph; prints its URL (with its token).
+    #[cfg(feature = "studio")]
+    Studio(studio::StudioArgs),
     /// Watson Assistant workspaces: `fluxo watson message WORKSPACE` answers one v1 `/message`
     /// request, statelessly, as Watson does.
     Watson(watson::WatsonArgs),
@@ -98,6 +104,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "drivers")]
         Command::DeployCheck(args) => serve::deploy_check(args),
+        #[cfg(feature = "studio")]
+        Command::Studio(args) => studio::run(args),
         Command::Watson(args) => watson::run(args),
         #[cfg(feature = "lsp")]
         Command::Lsp(args) => lsp::run(args),

@@ -1,0 +1,468 @@
+//! `fluxo studio` in a real headless Chromium, driven through WebDriver (Debian's `chromium`
+//! and `chromium-driver`). Controls are found the way a screen reader finds them: by their
+//! computed ARIA role and accessible name. Screenshots are kept under
+//! `target/studio-screenshots/`. Without Chromium or its driver the tests print `SKIPPED`.
+
+mod studio_support;
+
+use base64::Engine as _;
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use studio_support::{start, workdir};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Where Chromium and its driver are, when both are installed.
+fn tools() -> Option<(PathBuf, PathBuf)> {
+    let find = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| Path::new("/usr/bin").join(n))
+            .find(|p| p.exists())
+    };
+    Some((
+        find(&["chromium", "chromium-browser", "google-chrome"])?,
+        find(&["chromedriver"])?,
+    ))
+}
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    shots: PathBuf,
+    shot: usize,
+    name: String,
+    _profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Driver {
+    async fn start(name: &str) -> Option<Driver> {
+        let Some((chromium, chromedriver)) = tools() else {
+            println!("SKIPPED: chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let port = free_port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let ready = Instant::now();
+        loop {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(
+                ready.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chromium-{name}"));
+        let _ = std::fs::remove_dir_all(&profile);
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1400,1900",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        } } });
+        let r: Json = http
+            .post(format!("{base}/session"))
+            .body(caps.to_string())
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("JSON");
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_owned();
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/studio-screenshots");
+        std::fs::create_dir_all(&shots).expect("the screenshot directory");
+        Some(Driver {
+            child,
+            base,
+            session,
+            http,
+            shots,
+            shot: 0,
+            name: name.to_owned(),
+            _profile: profile,
+        })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> Json {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let r: Json = req
+            .send()
+            .await
+            .expect("WebDriver")
+            .json()
+            .await
+            .expect("JSON");
+        r["value"].clone()
+    }
+
+    async fn post(&self, path: &str, body: Json) -> Json {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> Json {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn goto(&self, url: &str) {
+        self.post("/url", json!({ "url": url })).await;
+    }
+
+    async fn css(&self, css: &str) -> Vec<String> {
+        let v = self
+            .post(
+                "/elements",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The element with ARIA `role` and accessible name `name`, as the browser computes them.
+    async fn by_role(&self, role: &str, name: &str) -> String {
+        let css = match role {
+            "button" => "button, [role=button]",
+            "textbox" => "input, textarea, [role=textbox]",
+            "log" => "[role=log]",
+            "region" => "section, [role=region]",
+            other => other,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut seen = Vec::new();
+            for e in self.css(css).await {
+                let r = self.get(&format!("/element/{e}/computedrole")).await;
+                let l = self.get(&format!("/element/{e}/computedlabel")).await;
+                if r.as_str() == Some(role) && l.as_str() == Some(name) {
+                    return e;
+                }
+                seen.push(format!("{r} {l}"));
+            }
+            if Instant::now() >= deadline {
+                let raw = self
+                    .post(
+                        "/elements",
+                        json!({ "using": "css selector", "value": css }),
+                    )
+                    .await;
+                panic!("no {role} named {name:?} on the page; found {seen:?} ({raw})");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn text(&self, e: &str) -> String {
+        self.get(&format!("/element/{e}/text"))
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Waits until the `role` named `name` shows `want`.
+    async fn wait_text(&self, role: &str, name: &str, want: &str) -> String {
+        let e = self.by_role(role, name).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let t = self.text(&e).await;
+            if t.contains(want) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the {role} {name:?} never showed {want:?}; it shows:\n{t}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn click(&self, role: &str, name: &str) {
+        let e = self.by_role(role, name).await;
+        self.post(&format!("/element/{e}/click"), json!({})).await;
+    }
+
+    /// Replaces what the textbox holds with `text` (a trailing `\n` presses Enter).
+    async fn fill(&self, name: &str, text: &str) {
+        let e = self.by_role("textbox", name).await;
+        self.post(&format!("/element/{e}/clear"), json!({})).await;
+        let keys = text.replace('\n', "\u{E007}");
+        self.post(&format!("/element/{e}/value"), json!({ "text": keys }))
+            .await;
+    }
+
+    /// The node marked as where the conversation is, waiting until it is `want`.
+    async fn wait_current(&self, want: &str) {
+        let graph = self.by_role("region", "Flow graph").await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self
+                .post(
+                    &format!("/element/{graph}/elements"),
+                    json!({ "using": "css selector", "value": "[aria-current=step]" }),
+                )
+                .await;
+            let ids: Vec<String> = found
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
+                .collect();
+            let mut at = Vec::new();
+            for e in &ids {
+                at.push(
+                    self.get(&format!("/element/{e}/attribute/data-node-id"))
+                        .await
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                );
+            }
+            if at == [want] {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the graph marks {at:?} as current, not {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn screenshot(&mut self, what: &str) -> PathBuf {
+        let v = self.get("/screenshot").await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .expect("a PNG in base64");
+        self.shot += 1;
+        let path = self
+            .shots
+            .join(format!("{}-{:02}-{what}.png", self.name, self.shot));
+        std::fs::write(&path, png).expect("write the screenshot");
+        path
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_liveperson_hand_over_in_the_browser() {
+    let Some(mut b) = Driver::start("handover").await else {
+        return;
+    };
+    let dir = workdir("studio-browser");
+    let s = start(&dir, &[]);
+    b.goto(&s.url).await;
+
+    // Welcome.
+    b.wait_text("log", "Conversation", "digite seu CPF").await;
+    b.wait_current("boas_vindas").await;
+    b.wait_text("region", "Problems", "").await;
+    b.screenshot("welcome").await;
+
+    // The CPF, sent with Enter: the variables show it, marked as changed.
+    b.fill("Message", "529.982.247-25\n").await;
+    b.wait_text("log", "Conversation", "Como posso ajudar?")
+        .await;
+    let vars = b
+        .wait_text("region", "Variables", "context.cpf (changed)")
+        .await;
+    assert!(vars.contains("\"529.982.247-25\""), "{vars}");
+    b.wait_current("menu").await;
+
+    // The menu, sent with the button: the hand-over, and the agent desk with the wire request.
+    b.fill("Message", "2").await;
+    b.click("button", "Send").await;
+    b.wait_text(
+        "log",
+        "Conversation",
+        "Vou transferir você para um atendente",
+    )
+    .await;
+    b.wait_current("espera_atendente").await;
+    b.click("button", "Provider opened").await;
+    b.wait_text("log", "Conversation", "the provider accepted the hand-over")
+        .await;
+    b.fill("Agent name", "Carla").await;
+    b.click("button", "Join as agent").await;
+    b.wait_text("log", "Conversation", "Carla joined the chat")
+        .await;
+    b.fill(
+        "Agent message",
+        "Olá Maria, sou a Carla. Como posso ajudar?\n",
+    )
+    .await;
+    b.wait_text("log", "Conversation", "Carla: Olá Maria, sou a Carla.")
+        .await;
+    b.wait_text(
+        "region",
+        "Clock",
+        "customer inactivity ends the chat in 10 min",
+    )
+    .await;
+    b.screenshot("agent-desk").await;
+
+    // Ten minutes of silence: the inactivity branch answers.
+    b.fill("Advance by", "10m").await;
+    b.click("button", "Advance").await;
+    b.wait_text(
+        "log",
+        "Conversation",
+        "Encerramos o atendimento por falta de resposta",
+    )
+    .await;
+    b.wait_text(
+        "log",
+        "Conversation",
+        "live chat closed: user_inactivity_timeout",
+    )
+    .await;
+    b.wait_current("inatividade").await;
+    b.screenshot("inactivity").await;
+
+    // Saved as a test, which `fluxo test` passes.
+    b.fill("Test name", "inatividade-no-studio").await;
+    b.click("button", "Save as test").await;
+    let test = dir.join("inatividade-no-studio.test.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !test.exists() {
+        assert!(Instant::now() < deadline, "the test was not saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .arg("test")
+        .arg(&test)
+        .output()
+        .expect("run fluxo test");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    b.click("button", "Run tests").await;
+    b.wait_text("region", "Tests", "1 passed, 0 failed").await;
+    b.wait_text("region", "Tests", "close status transbordo: agent_closed")
+        .await;
+    b.screenshot("tests-run").await;
+
+    // Rewind to just after the CPF: the hand-over is gone, the conversation goes on from there.
+    b.click("button", "Rewind to turn 1").await;
+    b.wait_current("menu").await;
+    let e = b.by_role("log", "Conversation").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.text(&e).await.contains("Vou transferir") {
+        assert!(
+            Instant::now() < deadline,
+            "the rewind did not undo the hand-over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.fill("Message", "1\n").await;
+    b.wait_text("log", "Conversation", "Enviamos a segunda via")
+        .await;
+    b.wait_current("encerramento").await;
+    b.screenshot("rewound").await;
+
+    // Live reload: a broken `goto` on disk shows its finding, the studio says why it keeps
+    // the previous version, and a restart still works.
+    let flow = dir.join("liveperson.json");
+    let text = std::fs::read_to_string(&flow).expect("the flow");
+    std::fs::write(
+        &flow,
+        text.replacen("\"goto\": \"menu\"", "\"goto\": \"menu_que_nao_existe\"", 1),
+    )
+    .expect("write the flow");
+    b.wait_text("region", "Problems", "unknown-goto-target")
+        .await;
+    b.screenshot("broken-file").await;
+    b.click("button", "Restart conversation").await;
+    b.wait_current("boas_vindas").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watson_workspace_in_the_browser() {
+    let Some(mut b) = Driver::start("watson").await else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("studio-watson");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the work directory");
+    std::fs::copy("examples/watson/pizzaria.json", dir.join("pizzaria.json"))
+        .expect("copy the workspace");
+    let s = start(&dir, &[]);
+    b.goto(&s.url).await;
+    b.wait_text("log", "Conversation", "Quer pedir uma pizza?")
+        .await;
+    b.fill("Message", "quero pedir uma pizza\n").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.css("body[data-turns='2']").await.is_empty() {
+        assert!(Instant::now() < deadline, "the message was not answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = b
+        .wait_text("log", "Conversation", "quero pedir uma pizza")
+        .await;
+    assert!(log.lines().count() >= 3, "{log}");
+    assert_eq!(
+        b.css("[data-node-id][aria-current=step]").await.len(),
+        1,
+        "one node is where the conversation is"
+    );
+    let graph = b.by_role("region", "Flow graph").await;
+    let nodes = b
+        .post(
+            &format!("/element/{graph}/elements"),
+            json!({ "using": "css selector", "value": "[data-node-id]" }),
+        )
+        .await;
+    assert!(
+        nodes.as_array().is_some_and(|n| n.len() > 1),
+        "the dialog tree is drawn"
+    );
+    b.screenshot("watson").await;
+}
