@@ -685,6 +685,7 @@ fn completion_offers_what_fits_the_place() {
         ("close status", "'agent_closed'", 1),
         ("input type", "\"type\": \"text_input\"", 9),
         ("mask", "\"mask\": \"cpf\"", 9),
+        ("payload key", "\"mask\": \"cpf\"", 1),
         ("input field", "input.text.toLowerCase", 6),
         ("variable", "$tentativas", 1),
     ];

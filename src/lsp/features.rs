@@ -437,6 +437,40 @@ fn integration_text(name: Option<&str>, provider: Option<&str>) -> String {
     }
 }
 
+/// Every key an input's `payload` may have, read from the flow schema's `payload…` definitions
+/// (the schema the linter checks payloads with), each with its description.
+fn payload_keys() -> Vec<lt::CompletionItem> {
+    let schema: serde_json::Value =
+        serde_json::from_str(crate::schema::FLOW_SCHEMA).unwrap_or_default();
+    let mut seen = std::collections::BTreeMap::new();
+    if let Some(defs) = schema.get("$defs").and_then(serde_json::Value::as_object) {
+        for (name, def) in defs {
+            if !name.starts_with("payload") {
+                continue;
+            }
+            let props = def.get("properties").and_then(serde_json::Value::as_object);
+            for (key, p) in props.into_iter().flatten() {
+                let doc = p
+                    .get("description")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned);
+                seen.entry(key.clone()).or_insert(doc);
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(key, doc)| {
+            let mut it = item(
+                &key,
+                Some("payload".into()),
+                lt::CompletionItemKind::PROPERTY,
+            );
+            it.documentation = doc.map(lt::Documentation::String);
+            it
+        })
+        .collect()
+}
+
 /// Completion inside a string; returns the items and the offset the typed word starts at.
 fn in_string(
     snap: &Snapshot<'_>,
@@ -463,6 +497,13 @@ fn in_string(
             .unwrap_or_default();
         if index.kind == Kind::Flow && last_key(parent) == Some("parameters") {
             return (parameters(snap, ws, index, offset), start);
+        }
+        // A key of an input's `payload`: the keys the flow schema gives the input types.
+        if index.kind == Kind::Flow
+            && last_key(parent) == Some("payload")
+            && has_key(&s.path, "input")
+        {
+            return (payload_keys(), start);
         }
         return (Vec::new(), start);
     }
