@@ -223,7 +223,26 @@ fn project(rel: &str) -> String {
 fn redact(v: Json) -> Json {
     let root = uri(&common::root());
     let text = v.to_string().replace(&root, "file:///ROOT");
-    serde_json::from_str(&text).unwrap_or(v)
+    let mut v = serde_json::from_str(&text).unwrap_or(v);
+    sort_changes(&mut v);
+    v
+}
+
+/// A workspace edit's `changes` is a map from file to edits that the protocol leaves unordered
+/// (the server builds it from a hash map): sorted by file, so snapshots do not depend on it.
+fn sort_changes(v: &mut Json) {
+    match v {
+        Json::Object(m) => {
+            if let Some(Json::Object(changes)) = m.get_mut("changes") {
+                let mut sorted: Vec<(String, Json)> = std::mem::take(changes).into_iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                changes.extend(sorted);
+            }
+            m.values_mut().for_each(sort_changes);
+        }
+        Json::Array(a) => a.iter_mut().for_each(sort_changes),
+        _ => {}
+    }
 }
 
 /// Line and UTF-16 column of the `n`-th byte after the start of `needle` in `text`.
