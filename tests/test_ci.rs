@@ -575,6 +575,10 @@ const README_NOT_RUN: &[(&str, &str)] = &[
     (" serve ", "starts a server that runs until stopped"),
     ("curl ", "talks to the running server"),
     (
+        "fluxo studio",
+        "starts a local web app that runs until stopped (tests/studio.rs runs it)",
+    ),
+    (
         "cargo ",
         "builds or installs in release mode; the test runs the built binary",
     ),
