@@ -41,6 +41,21 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // End the browser session first: killing chromedriver alone leaves Chromium running
+        // after the test. A plain blocking request, since a destructor cannot await.
+        if let Some(addr) = self.base.strip_prefix("http://") {
+            if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let req = format!(
+                    "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    self.session
+                );
+                let _ = s.write_all(req.as_bytes());
+                let mut answer = Vec::new();
+                let _ = s.read_to_end(&mut answer);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
