@@ -214,6 +214,16 @@ impl Entry {
     }
 }
 
+impl CNode {
+    /// How messages name the node: its id, and its `name` when it has one (`` `menu` (Menu) ``).
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("`{}` ({name})", self.id),
+            None => format!("`{}`", self.id),
+        }
+    }
+}
+
 /// A compiled destination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CNext {

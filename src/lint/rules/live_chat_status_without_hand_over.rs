@@ -84,17 +84,12 @@ impl FlowRule for LiveChatStatusWithoutHandOver {
             else {
                 continue;
             };
-            let name = n
-                .name
-                .as_deref()
-                .map(|x| format!(" ({x})"))
-                .unwrap_or_default();
             out.push(
                 Diagnostic::new::<LiveChatStatusWithoutHandOver>(
                     Location::Value(format!("{}/next/{k}/condition", n.pointer)),
                     format!(
-                        "node `{}`{name} routes on `input.live_chat.status`, but no hand-over lands here: this condition can never hold",
-                        n.id
+                        "node {} routes on `input.live_chat.status`, but no hand-over lands here: this condition can never hold",
+                        n.label()
                     ),
                 )
                 .help(help(i)),

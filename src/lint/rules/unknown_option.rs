@@ -126,18 +126,13 @@ impl FlowRule for UnknownOption {
                             None => format!("the options' values are: {}", values.join(", ")),
                         },
                     };
-                    let name = n
-                        .name
-                        .as_deref()
-                        .map(|x| format!(" ({x})"))
-                        .unwrap_or_default();
                     out.push(
                         Diagnostic::new::<UnknownOption>(
                             Location::Value(format!("{}/next/{k}/condition", n.pointer))
                                 .narrow(t.span.start..t.span.end),
                             format!(
-                                "'{s}' is not the value of any option of node `{}`{name}: this comparison never holds when the user picks from the list",
-                                n.id
+                                "'{s}' is not the value of any option of node {}: this comparison never holds when the user picks from the list",
+                                n.label()
                             ),
                         )
                         .help(help),
