@@ -111,6 +111,17 @@ impl Postgres {
         self.pool.get().await.map_err(e("postgres connection"))
     }
 
+    /// One statement on a pooled connection, for the writes whose answer nobody reads.
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        what: &'static str,
+    ) -> Result<(), Error> {
+        let c = self.client().await?;
+        c.execute(sql, params).await.map(|_| ()).map_err(e(what))
+    }
+
     async fn migrate(&self) -> Result<(), Error> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(e("postgres migrate"))?;
@@ -434,14 +445,12 @@ impl Store for Postgres {
         to: i64,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "UPDATE sessions SET deadline = $4 WHERE bot = $1 AND conversation = $2 AND deadline = $3",
                 &[&key.bot, &key.conversation, &from, &to],
+                "postgres postpone timer",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres postpone timer"))
         })
     }
 
@@ -500,24 +509,23 @@ impl Store for Postgres {
 
     fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute("UPDATE outbox SET done_at = $2 WHERE id = $1", &[&id, &now])
-                .await
-                .map(|_| ())
-                .map_err(e("postgres finish effect"))
+            self.execute(
+                "UPDATE outbox SET done_at = $2 WHERE id = $1",
+                &[&id, &now],
+                "postgres finish effect",
+            )
+            .await
         })
     }
 
     fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "UPDATE outbox SET lease_until = GREATEST(lease_until, $2) WHERE id = $1 AND done_at IS NULL",
                 &[&id, &until],
+                "postgres extend lease",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres extend lease"))
         })
     }
 
@@ -528,14 +536,12 @@ impl Store for Postgres {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "UPDATE outbox SET done_at = $2, failed_at = $2, lease_until = 0, last_error = $3 WHERE id = $1",
                 &[&id, &now, &error],
+                "postgres fail effect",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres fail effect"))
         })
     }
 
@@ -546,14 +552,12 @@ impl Store for Postgres {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "UPDATE outbox SET next_at = $2, lease_until = 0, last_error = $3 WHERE id = $1",
                 &[&id, &at, &error],
+                "postgres retry effect",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres retry effect"))
         })
     }
 
@@ -631,11 +635,12 @@ impl Store for Postgres {
 
     fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute("UPDATE inbox SET done_at = $2 WHERE id = $1", &[&id, &now])
-                .await
-                .map(|_| ())
-                .map_err(e("postgres finish delivery"))
+            self.execute(
+                "UPDATE inbox SET done_at = $2 WHERE id = $1",
+                &[&id, &now],
+                "postgres finish delivery",
+            )
+            .await
         })
     }
 
@@ -646,27 +651,23 @@ impl Store for Postgres {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "UPDATE inbox SET failed_at = $2, next_at = $4, lease_until = 0, last_error = $3 WHERE id = $1",
                 &[&id, &now, &error, &i64::MAX],
+                "postgres fail delivery",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres fail delivery"))
         })
     }
 
     fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "UPDATE inbox SET next_at = $2, lease_until = 0 WHERE id = $1",
                 &[&id, &at],
+                "postgres retry delivery",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres retry delivery"))
         })
     }
 
@@ -677,15 +678,13 @@ impl Store for Postgres {
         source: &'a [u8],
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "INSERT INTO flow_versions (bot, version, source, at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (bot, version) DO UPDATE SET source = EXCLUDED.source, at = EXCLUDED.at",
                 &[&bot, &version, &source, &jiff::Timestamp::now().as_millisecond()],
+                "postgres save version",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres save version"))
         })
     }
 
@@ -788,14 +787,12 @@ impl Store for Postgres {
 
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
+            self.execute(
                 "INSERT INTO liveness (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at",
                 &[&jiff::Timestamp::now().as_millisecond()],
+                "postgres ping (a write)",
             )
             .await
-            .map(|_| ())
-            .map_err(e("postgres ping (a write)"))
         })
     }
 }
