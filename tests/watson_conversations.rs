@@ -1050,6 +1050,26 @@ fn slot_in_focus_is_the_prompted_slot_only() {
                 "I'll just need a phone to hold your reservation",
             ],
         );
+
+        // A question about the hours at the date prompt (`Hours of Operation` returns): the
+        // answer, then the date prompt again; the booking goes on with the next answer.
+        let mut chat = Chat::new(&ws);
+        chat.say("an appointment", &["Customer_Care_Appointments"], &[]);
+        let r = chat.say("when are you open?", &["Customer_Care_Store_Hours"], &[]);
+        check(
+            &r,
+            &["Hours of Operation", "slot_102_1498132501942"],
+            &[
+                "Our hours are Monday to Friday 10am to 8pm and Friday and Saturday 11am to 6pm.",
+                "What day would you like to come in?",
+            ],
+        );
+        let r = chat.say("tomorrow", &[], &[("sys-date", "2026-11-24")]);
+        check(
+            &r,
+            &["slot_102_1498132501942", "slot_105_1498132552870"],
+            &["What time on Tuesday do you want to come in?"],
+        );
     }
 }
 

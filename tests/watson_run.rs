@@ -669,3 +669,42 @@ fn a_skipped_slot_stays_skipped() {
     );
     assert_eq!(texts(&r), ["Done."]);
 }
+
+/// Hostile contexts: stack entries that are neither node ids nor objects with a
+/// `dialog_node`, counters that are not whole numbers, a random order that is not one, and a
+/// `_node_output_map` that is not an object. Nothing panics, nothing is logged as an error of
+/// the workspace: the entries are dropped, the counters start again, and what is written back
+/// is well formed.
+#[test]
+fn hostile_contexts_are_read_without_harm() {
+    let ws = model();
+    for system in [
+        json!({ "dialog_stack": [1, null, { "no": "node" }, ["x"]], "dialog_turn_counter": -3 }),
+        json!({ "dialog_stack": "root", "_node_output_map": "nope" }),
+        json!({ "dialog_stack": [], "_node_output_map": { "senao": [-1, "a", 2.5] } }),
+        json!({ "dialog_stack": [{ "dialog_node": 7 }], "_node_output_map": { "senao": [18_446_744_073_709_551_615u64] } }),
+        json!({ "initialized": true, "_node_output_map": { "senao": [3, 0, 0, 0] } }),
+        json!({ "initialized": true, "_node_output_map": { "senao": { "text": [], "0": {} } } }),
+        json!({ "dialog_stack": [{ "dialog_node": "nowhere", "state": "in_progress", "skipped": 5 }] }),
+    ] {
+        let ctx = json!({ "conversation_id": "h", "system": system });
+        let r = turn(&ws, "hmm", &ctx, None);
+        assert_eq!(r["output"]["log_messages"], json!([]), "{system}");
+        assert_eq!(visited(&r), ["senao"], "{system}");
+        let stack = r["context"]["system"]["dialog_stack"]
+            .as_array()
+            .expect("a stack")
+            .clone();
+        assert!(
+            stack.iter().all(|e| e["dialog_node"].is_string()),
+            "{stack:?}"
+        );
+        let counter = &r["context"]["system"]["_node_output_map"]["senao"];
+        assert!(
+            counter
+                .as_array()
+                .is_some_and(|a| a.len() == 1 && a[0].as_u64().is_some_and(|n| n < 2)),
+            "{system} gave {counter}"
+        );
+    }
+}

@@ -286,7 +286,8 @@ impl Turn<'_> {
         });
         let (pick, written) = if policy == "random" {
             match pointer {
-                Some(p) if valid_order && p + 1 < len => {
+                // A valid order has `len` entries, so `p + 1 < len` cannot overflow.
+                Some(p) if valid_order && p < len - 1 => {
                     let mut w = vec![p + 1];
                     w.extend(&order);
                     (order[p + 1], w)
@@ -299,7 +300,8 @@ impl Turn<'_> {
                 }
             }
         } else {
-            let next = shown.map_or(0, |s| (s + 1) % len);
+            // `s` comes from the client: any whole number, however large.
+            let next = shown.map_or(0, |s| (s % len + 1) % len);
             (next, vec![next])
         };
         let map = self
