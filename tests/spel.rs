@@ -8,6 +8,10 @@
 //! spelling in brackets, e.g. `[entities[0].value + 1]`. Date patterns were measured with Java's
 //! `SimpleDateFormat` (English locale) and date arithmetic with `java.time`, called from SpEL.
 //!
+//! The cases of the textual operators, `matches`, the first/last selection, selection and
+//! projection over maps, and "the rest of Spring's expression reference" give the result
+//! Spring's reference documentation states for them; they were not measured with the harness.
+//!
 //! Section numbers (§5.2) refer to the Watson dialog notes in
 //! `../shared/research/watson-dialog.md`.
 //!
