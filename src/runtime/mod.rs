@@ -23,6 +23,7 @@ mod pool;
 pub mod server;
 pub mod store;
 mod turn;
+mod wire;
 mod workers;
 
 pub use effect::EffectKind;

@@ -720,6 +720,8 @@ pub async fn serve(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout);
+        // hyper's own refusals (a request it cannot parse) get the JSON body of the others.
+        let stream = super::wire::JsonRefusals::new(stream);
         let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
