@@ -1692,6 +1692,75 @@ async fn requests_hyper_cannot_parse_get_json_refusals() {
     assert_eq!(call("GET", &s.url("/healthz"), None, &[]).await.0, 200);
 }
 
+/// A flow `fluxo lint` reports errors in is refused at start, naming each finding (file, line,
+/// rule, message), by `serve` and by `deploy-check`; `--allow-lint-errors` serves it with a
+/// warning line per finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_with_lint_errors_is_refused_unless_allowed() {
+    let dir = Scratch::new("serve-lint");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    dir.write(
+        "flows/contador.json",
+        json!({ "nodes": [
+            { "id": "inicio", "condition": "start", "context": { "n": 0 },
+              "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "conta" } ] },
+            { "id": "conta", "output": [ { "default": { "type": "text", "text": "<? $n.frobnicate() ?>" } } ],
+              "next": [ { "goto": "inicio" } ] }
+        ] })
+        .to_string(),
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+            .args(args)
+            .env("T_ZD_API_TOKEN", ZD_TOKEN)
+            .env("T_ZD_WEBHOOK_SECRET", ZD_SECRET)
+            .output()
+            .expect("fluxo runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    for args in [
+        vec![
+            "serve",
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        vec!["deploy-check", "--store", &store, "--flows", &flows],
+    ] {
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("1 lint error"), "{err}");
+        assert!(
+            err.contains("contador.json:1:")
+                && err.contains(": unknown-method: `frobnicate` is not a known method"),
+            "the finding is named with its file, line and rule: {err}"
+        );
+    }
+    let s = Service::start(
+        &[
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--allow-lint-errors",
+        ],
+        &[],
+    );
+    let log = s.log();
+    assert!(
+        log.contains("WARN") && log.contains("unknown-method"),
+        "the allowed finding is logged: {log}"
+    );
+    assert_eq!(call("GET", &s.url("/healthz"), None, &[]).await.0, 200);
+}
+
 /// The smaller edges: a path that does not decode gets a JSON refusal; a body sent a byte at a
 /// time is refused with 408 instead of holding the connection; a password in the store URL is
 /// never printed; a low open-file limit lowers the connection limit, with a log line.
