@@ -1761,6 +1761,56 @@ async fn a_flow_with_lint_errors_is_refused_unless_allowed() {
     assert_eq!(call("GET", &s.url("/healthz"), None, &[]).await.0, 200);
 }
 
+/// Every answer carries a request id (the client's, or a generated one), and `/metrics` exports
+/// histograms (`_bucket` lines), among them the HTTP routes' by status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_identified_and_metrics_are_histograms() {
+    let dir = Scratch::new("serve-observe");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(s.url("/v1/bots/contador/conversations/obs/events"))
+        .header("x-request-id", "req-abc-123")
+        .json(&json!({ "type": "start" }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-abc-123")
+    );
+    let r = client.get(s.url("/healthz")).send().await.expect("answer");
+    let generated = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(generated.len(), 16, "a generated id: {generated:?}");
+    let text = client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    let bucket = text.lines().find(|l| {
+        l.starts_with("fluxo_http_request_seconds_bucket{")
+            && l.contains("status=\"200\"")
+            && l.contains("/events")
+    });
+    assert!(bucket.is_some(), "{text}");
+    assert!(
+        !text.contains("quantile="),
+        "histograms, not summaries: {text}"
+    );
+}
+
 /// The smaller edges: a path that does not decode gets a JSON refusal; a body sent a byte at a
 /// time is refused with 408 instead of holding the connection; a password in the store URL is
 /// never printed; a low open-file limit lowers the connection limit, with a log line.

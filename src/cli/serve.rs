@@ -292,7 +292,11 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
     else {
         return fail("cannot start the async runtime".into());
     };
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    // Histograms (with `_bucket` lines), not summaries: they aggregate across replicas.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(fluxo::runtime::observe::BUCKETS)
+        .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new())
+        .build_recorder();
     let handle = recorder.handle();
     let _ = metrics::set_global_recorder(recorder);
     tokio.block_on(async move {

@@ -19,6 +19,7 @@
 pub mod effect;
 mod effects;
 mod inbox;
+pub mod observe;
 mod pool;
 pub mod server;
 pub mod store;

@@ -108,6 +108,7 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| time_limit(req, next, timeout),
         ))
+        .layer(axum::middleware::from_fn(super::observe::observe))
         .with_state(state)
 }
 
