@@ -1567,6 +1567,250 @@ async fn a_pending_handover_goes_to_the_current_provider_address() {
     assert_eq!(old.creates().len(), 1, "and not to the old one again");
 }
 
+/// A fake Sunshine Conversations switchboard: records each `passControl` body; the first one
+/// is held for ever (fluxo is killed during it).
+async fn switchboard(bodies: Arc<Mutex<Vec<Value>>>) -> String {
+    async fn pass(State(b): State<Arc<Mutex<Vec<Value>>>>, body: String) -> String {
+        let first = {
+            let mut l = b.lock().expect("lock");
+            l.push(serde_json::from_str(&body).unwrap_or(Value::Null));
+            l.len() == 1
+        };
+        if first {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        "{}".to_owned()
+    }
+    let app = axum::Router::new()
+        .route(
+            "/v2/apps/{app}/conversations/{conversation}/passControl",
+            post(pass),
+        )
+        .with_state(bodies);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+/// A pending hand-over is built again from the integration as it is when it is sent, not only
+/// moved to its new address: after a crash mid-call and a deploy that changes the Zendesk
+/// messaging integration's `switchboard_integration`, the retried `passControl` names the new
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_handover_is_rebuilt_from_the_current_integration() {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let base = switchboard(bodies.clone()).await;
+    let dir = Scratch::new("serve-rebuild");
+    let flows = bots(&dir, &base, 600);
+    let integrations = |switchboard: &str| {
+        json!({ "integrations": [ { "id": 1, "provider": "zendesk", "wait_timeout_s": 600,
+            "settings": { "base_url": base, "mode": "messaging", "app_id": "app1",
+              "switchboard_integration": switchboard,
+              "key_id": { "env": "T_ZD_KEY_ID" }, "key_secret": { "env": "T_ZD_KEY_SECRET" },
+              "webhook_secret": { "env": "T_ZD_WEBHOOK_SECRET" } } } ] })
+        .to_string()
+    };
+    dir.write("flows/integrations.json", integrations("old-workspace"));
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let env = [("T_ZD_KEY_ID", "kid"), ("T_ZD_KEY_SECRET", "ksecret")];
+    let mut s = Service::start(&["--flows", &flows, "--store", &store], &env);
+    to_the_agent(&s, "bruna").await;
+    until("the first passControl arrives", 20, || async {
+        bodies.lock().expect("lock").len() == 1
+    })
+    .await;
+    s.kill();
+    drop(s);
+    dir.write("flows/integrations.json", integrations("new-workspace"));
+    let s = Service::start(&["--flows", &flows, "--store", &store], &env);
+    until("the hand-over is sent again", 30, || async {
+        bodies.lock().expect("lock").len() >= 2
+    })
+    .await;
+    let sent = bodies.lock().expect("lock").clone();
+    assert_eq!(
+        sent[0]["switchboardIntegration"], "old-workspace",
+        "{sent:?}"
+    );
+    assert_eq!(
+        sent[1]["switchboardIntegration"], "new-workspace",
+        "the retry is built from the integration as deployed now: {sent:?}"
+    );
+    assert_eq!(
+        sent[1]["metadata"], sent[0]["metadata"],
+        "with the same conversation data"
+    );
+    until("the retried hand-over is applied", 30, || async {
+        phase(&s, "bruna").await.as_deref() == Some("queued")
+    })
+    .await;
+}
+
+/// A request hyper itself refuses before any route runs (unparseable, a URI too long, too many
+/// header fields) is answered with the JSON error body every other refusal has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_hyper_cannot_parse_get_json_refusals() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = Scratch::new("serve-parse");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("x-h{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (request, status, code) in [
+        ("BLAH\r\n\r\n".to_owned(), 400, "bad_request"),
+        (long_uri, 414, "uri_too_long"),
+        (many_headers, 431, "headers_too_large"),
+    ] {
+        let mut c = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let _ = c.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut answer)).await;
+        let text = String::from_utf8_lossy(&answer).to_string();
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{text}"
+        );
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        assert_eq!(v["error"]["code"], code, "{text}");
+    }
+    assert_eq!(call("GET", &s.url("/healthz"), None, &[]).await.0, 200);
+}
+
+/// A flow `fluxo lint` reports errors in is refused at start, naming each finding (file, line,
+/// rule, message), by `serve` and by `deploy-check`; `--allow-lint-errors` serves it with a
+/// warning line per finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_with_lint_errors_is_refused_unless_allowed() {
+    let dir = Scratch::new("serve-lint");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    dir.write(
+        "flows/contador.json",
+        json!({ "nodes": [
+            { "id": "inicio", "condition": "start", "context": { "n": 0 },
+              "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "conta" } ] },
+            { "id": "conta", "output": [ { "default": { "type": "text", "text": "<? $n.frobnicate() ?>" } } ],
+              "next": [ { "goto": "inicio" } ] }
+        ] })
+        .to_string(),
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+            .args(args)
+            .env("T_ZD_API_TOKEN", ZD_TOKEN)
+            .env("T_ZD_WEBHOOK_SECRET", ZD_SECRET)
+            .output()
+            .expect("fluxo runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    for args in [
+        vec![
+            "serve",
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        vec!["deploy-check", "--store", &store, "--flows", &flows],
+    ] {
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("1 lint error"), "{err}");
+        assert!(
+            err.contains("contador.json:1:")
+                && err.contains(": unknown-method: `frobnicate` is not a known method"),
+            "the finding is named with its file, line and rule: {err}"
+        );
+    }
+    let s = Service::start(
+        &[
+            "--flows",
+            &flows,
+            "--store",
+            "memory:",
+            "--allow-lint-errors",
+        ],
+        &[],
+    );
+    let log = s.log();
+    assert!(
+        log.contains("WARN") && log.contains("unknown-method"),
+        "the allowed finding is logged: {log}"
+    );
+    assert_eq!(call("GET", &s.url("/healthz"), None, &[]).await.0, 200);
+}
+
+/// Every answer carries a request id (the client's, or a generated one), and `/metrics` exports
+/// histograms (`_bucket` lines), among them the HTTP routes' by status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_identified_and_metrics_are_histograms() {
+    let dir = Scratch::new("serve-observe");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(s.url("/v1/bots/contador/conversations/obs/events"))
+        .header("x-request-id", "req-abc-123")
+        .json(&json!({ "type": "start" }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-abc-123")
+    );
+    let r = client.get(s.url("/healthz")).send().await.expect("answer");
+    let generated = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(generated.len(), 16, "a generated id: {generated:?}");
+    let text = client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    let bucket = text.lines().find(|l| {
+        l.starts_with("fluxo_http_request_seconds_bucket{")
+            && l.contains("status=\"200\"")
+            && l.contains("/events")
+    });
+    assert!(bucket.is_some(), "{text}");
+    assert!(
+        !text.contains("quantile="),
+        "histograms, not summaries: {text}"
+    );
+}
+
 /// The smaller edges: a path that does not decode gets a JSON refusal; a body sent a byte at a
 /// time is refused with 408 instead of holding the connection; a password in the store URL is
 /// never printed; a low open-file limit lowers the connection limit, with a log line.

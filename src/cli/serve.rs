@@ -46,6 +46,10 @@ pub(crate) struct ServeArgs {
     /// running are then handed back to the store for another replica.
     #[arg(long, default_value_t = 20)]
     pub shutdown_grace: u64,
+    /// Serve flows that `fluxo lint` reports errors in (each finding is logged as a warning);
+    /// without it such flows are refused at start.
+    #[arg(long)]
+    pub allow_lint_errors: bool,
 }
 
 /// `fluxo deploy-check`.
@@ -60,6 +64,47 @@ pub(crate) struct DeployCheckArgs {
     /// The integrations file (default: `integrations.json` beside the first flow).
     #[arg(long)]
     pub integrations: Option<PathBuf>,
+    /// Accept flows that `fluxo lint` reports errors in (listed, but not a refusal).
+    #[arg(long)]
+    pub allow_lint_errors: bool,
+}
+
+/// The lint errors of the flows being served, one line each: `file:line:column: rule: message`.
+type LintErrors = Vec<String>;
+
+/// The findings of severity error `fluxo lint` reports for flow file `f`, checked against
+/// `integrations` as `fluxo lint --integrations` does.
+fn lint_errors(f: &Path, bytes: &[u8], integrations: Option<&Path>) -> LintErrors {
+    let opts = fluxo::lint::LintOptions {
+        integrations: integrations
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<fluxo::IntegrationsFile>(&b).ok()),
+        ..fluxo::lint::LintOptions::default()
+    };
+    fluxo::lint::lint_bytes(&f.display().to_string(), bytes, &opts)
+        .findings
+        .into_iter()
+        .filter(|d| d.severity >= fluxo::lint::Severity::Error)
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}: {}",
+                d.file, d.line, d.column, d.code, d.message
+            )
+        })
+        .collect()
+}
+
+/// Refuses flows with lint errors (`Err`: the message naming them), or, when `allow`, returns
+/// them to be logged.
+fn lint_gate(errors: LintErrors, allow: bool) -> Result<LintErrors, String> {
+    if errors.is_empty() || allow {
+        return Ok(errors);
+    }
+    Err(format!(
+        "the flows have {} lint error(s) (`fluxo lint` shows them; --allow-lint-errors serves them anyway):\n  {}",
+        errors.len(),
+        errors.join("\n  ")
+    ))
 }
 
 /// The flow files under `paths`: files as given, directories' `*.json` except integrations
@@ -102,7 +147,8 @@ type Workspaces = std::collections::BTreeMap<String, Arc<fluxo::watson::Workspac
 fn load_bots(
     paths: &[PathBuf],
     integrations: Option<&Path>,
-) -> Result<(Vec<NamedBot>, Workspaces), String> {
+) -> Result<(Vec<NamedBot>, Workspaces, LintErrors), String> {
+    let mut lint = LintErrors::new();
     let mut workspaces = Workspaces::new();
     let mut files = Vec::new();
     for f in flow_files(paths)? {
@@ -136,6 +182,7 @@ fn load_bots(
             ));
         }
         let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        lint.extend(lint_errors(&f, &bytes, integrations.as_deref()));
         let bot = Bot::from_files(&f, integrations.as_deref()).map_err(|e| {
             let mut m = format!("{}: {e}", f.display());
             for d in e.findings() {
@@ -149,7 +196,7 @@ fn load_bots(
             source: Some((f.display().to_string(), bytes)),
         });
     }
-    Ok((bots, workspaces))
+    Ok((bots, workspaces, lint))
 }
 
 /// Every `{ "env": NAME }` of an integration a served flow can hand over to must name a set,
@@ -204,10 +251,18 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    let (bots, workspaces) = match load_bots(&args.flows, args.integrations.as_deref()) {
+    let (bots, workspaces, lint) = match load_bots(&args.flows, args.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    match lint_gate(lint, args.allow_lint_errors) {
+        Ok(allowed) => {
+            for finding in allowed {
+                tracing::warn!(target: "fluxo::serve", finding = %finding, "serving a flow with a lint error (--allow-lint-errors)");
+            }
+        }
+        Err(e) => return fail(e),
+    }
     if let Err(e) = check_secrets(&bots) {
         return fail(e);
     }
@@ -237,7 +292,11 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
     else {
         return fail("cannot start the async runtime".into());
     };
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    // Histograms (with `_bucket` lines), not summaries: they aggregate across replicas.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(fluxo::runtime::observe::BUCKETS)
+        .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new())
+        .build_recorder();
     let handle = recorder.handle();
     let _ = metrics::set_global_recorder(recorder);
     tokio.block_on(async move {
@@ -363,13 +422,24 @@ async fn shutdown_signal() {
 
 /// `fluxo deploy-check`: which sessions in the store the new flows would strand.
 pub(crate) fn deploy_check(args: DeployCheckArgs) -> ExitCode {
-    let (bots, _) = match load_bots(&args.flows, args.integrations.as_deref()) {
+    let (bots, _, lint) = match load_bots(&args.flows, args.integrations.as_deref()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    match lint_gate(lint, args.allow_lint_errors) {
+        Ok(allowed) => {
+            for finding in allowed {
+                outln!("lint error (allowed): {finding}");
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let Ok(tokio) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

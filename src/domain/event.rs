@@ -256,6 +256,11 @@ pub enum Output {
         /// The provider's conversation id, when the request addresses one that already exists.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remote_id: Option<String>,
+        /// What `request` was built from, so a host that sends it later can build it again
+        /// from the integration as it is then. Never serialised (it holds the unmasked
+        /// parameters) and not part of the output's value (ignored by `==`).
+        #[serde(skip)]
+        inputs: Attached<HandoffInputs>,
     },
     /// A user message relayed to the agent (masked when the integration masks personal data).
     RelayToAgent {
@@ -373,5 +378,53 @@ impl From<Error> for Output {
             message: e.detail().to_owned(),
             node: e.node().map(str::to_owned),
         }
+    }
+}
+
+/// What a hand-over request is built from (besides the integration): the rendered
+/// `start_live_chat` parameters, the conversation's contact and context, its identifier, the
+/// messages since `start` and the time of the request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HandoffInputs {
+    /// Rendered parameters (unmasked).
+    pub parameters: Map<String, Json>,
+    /// The conversation's contact.
+    pub contact: Map<String, Json>,
+    /// The conversation's context.
+    pub context: Map<String, Json>,
+    /// The session id.
+    pub identifier: String,
+    /// Messages since `start`, oldest first.
+    pub history: Vec<Json>,
+    /// When the hand-over was asked for, in milliseconds since the Unix epoch.
+    pub now_ms: i64,
+}
+
+/// A value carried beside an output that is not part of it: never serialised, shown as `..`,
+/// and equal to any other (two outputs that say the same are equal whatever they carry).
+#[derive(Clone, Default)]
+pub struct Attached<T>(pub Option<std::sync::Arc<T>>);
+
+impl<T> Attached<T> {
+    /// Carries `value`.
+    pub fn new(value: T) -> Attached<T> {
+        Attached(Some(std::sync::Arc::new(value)))
+    }
+
+    /// The value carried, if any.
+    pub fn get(&self) -> Option<&T> {
+        self.0.as_deref()
+    }
+}
+
+impl<T> PartialEq for Attached<T> {
+    fn eq(&self, _: &Attached<T>) -> bool {
+        true
+    }
+}
+
+impl<T> std::fmt::Debug for Attached<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
     }
 }

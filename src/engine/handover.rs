@@ -5,7 +5,9 @@ use super::hours::out_of_hours;
 use super::session::{LiveChat, Phase, Session};
 use super::turn::Turn;
 use super::{after_secs, assign, mask_json, unexpected, Bot};
-use crate::domain::{CloseStatus, Output, Provider, RepresentativeType, Speaker};
+use crate::domain::{
+    Attached, CloseStatus, HandoffInputs, Output, Provider, RepresentativeType, Speaker,
+};
 use crate::error::ErrorKind;
 use crate::model::{normalise_id, Integration, WaitNotice};
 use crate::provider::{self, Handoff};
@@ -420,15 +422,16 @@ impl Turn<'_> {
                 .out
                 .push(Output::error(e.kind(), e.detail(), Some(&node_id))),
         }
-        let handoff = provider::handoff_request(&Handoff {
-            integration: integ,
-            parameters: &params,
-            contact: self.s.contact.as_object().unwrap_or(&Map::new()),
-            context: self.s.context.as_object().unwrap_or(&Map::new()),
-            identifier: &self.s.id,
-            history: &self.s.history,
+        let inputs = HandoffInputs {
+            parameters: params,
+            contact: self.s.contact.as_object().cloned().unwrap_or_default(),
+            context: self.s.context.as_object().cloned().unwrap_or_default(),
+            identifier: self.s.id.clone(),
+            history: self.s.history.clone(),
             now_ms: self.now,
-        });
+        };
+        let handoff = provider::handoff_request(&Handoff::from_inputs(integ, &inputs));
+        let params = inputs.parameters.clone();
         let params = if integ.mask_pii {
             mask_json(Json::Object(params))
         } else {
@@ -445,6 +448,7 @@ impl Turn<'_> {
             parameters: params,
             request: handoff.request,
             remote_id: handoff.remote_id,
+            inputs: Attached::new(inputs),
         });
         self.s.chat = Some(chat);
         self.muted = true;

@@ -17,7 +17,7 @@ pub mod webex_cc;
 pub mod zendesk;
 
 pub use crate::domain::http::{HttpRequest, Method};
-use crate::domain::Provider;
+use crate::domain::{HandoffInputs, Provider};
 use crate::model::Integration;
 use serde_json::{json, Map, Value as Json};
 
@@ -40,7 +40,20 @@ pub struct Handoff<'a> {
     pub now_ms: i64,
 }
 
-impl Handoff<'_> {
+impl<'a> Handoff<'a> {
+    /// The builder's inputs for `integration`, from what a hand-over recorded.
+    pub fn from_inputs(integration: &'a Integration, inputs: &'a HandoffInputs) -> Handoff<'a> {
+        Handoff {
+            integration,
+            parameters: &inputs.parameters,
+            contact: &inputs.contact,
+            context: &inputs.context,
+            identifier: &inputs.identifier,
+            history: &inputs.history,
+            now_ms: inputs.now_ms,
+        }
+    }
+
     /// A parameter.
     pub fn param(&self, name: &str) -> Option<&Json> {
         self.parameters.get(name).filter(|v| !v.is_null())

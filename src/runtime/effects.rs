@@ -5,8 +5,9 @@
 
 use super::turn::Check;
 use super::{backoff, ms, store, EffectKind, Key, Runtime};
-use crate::domain::{Event, Output};
+use crate::domain::{Event, HandoffInputs, Output};
 use crate::drivers::{self, Conversation, Driver};
+use crate::provider::{self, Handoff};
 use serde_json::{json, Value as Json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,9 +143,19 @@ impl Runtime {
         metrics::counter!("fluxo_effects_total", "kind" => kind.as_str()).increment(1);
         match kind {
             EffectKind::Handoff => {
-                let request = serde_json::from_value(p.get("request").cloned().unwrap_or_default());
+                let request = match p.get("inputs").filter(|v| !v.is_null()) {
+                    // Built again from the integration as it is deployed now.
+                    Some(inputs) => {
+                        serde_json::from_value::<HandoffInputs>(inputs.clone()).map(|i| {
+                            provider::handoff_request(&Handoff::from_inputs(&conv.integration, &i))
+                                .request
+                        })
+                    }
+                    None => serde_json::from_value(p.get("request").cloned().unwrap_or_default())
+                        .map(|r| rebase(r, text("base_url").as_deref(), &conv.integration)),
+                };
                 let request = match request {
-                    Ok(r) => rebase(r, text("base_url").as_deref(), &conv.integration),
+                    Ok(r) => r,
                     Err(e) => {
                         return follow(
                             Event::ProviderError {
@@ -305,10 +316,11 @@ impl Runtime {
     }
 }
 
-/// A hand-over request as the integration is configured *now*: built when the hand-over was
-/// asked for, it is sent later (at once, or after a crash, a deploy, a retry), and the
-/// provider's address may have changed since. A request whose URL starts with the `base_url`
-/// of its time is moved onto the current one.
+/// A hand-over request as the integration is configured *now*, for an outbox row written
+/// before rows kept the request's inputs (those are built again in full): built when the
+/// hand-over was asked for, it is sent later (at once, or after a crash, a deploy, a retry),
+/// and the provider's address may have changed since. A request whose URL starts with the
+/// `base_url` of its time is moved onto the current one.
 fn rebase(
     mut request: crate::domain::http::HttpRequest,
     then: Option<&str>,

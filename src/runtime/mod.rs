@@ -19,10 +19,12 @@
 pub mod effect;
 mod effects;
 mod inbox;
+pub mod observe;
 mod pool;
 pub mod server;
 pub mod store;
 mod turn;
+mod wire;
 mod workers;
 
 pub use effect::EffectKind;

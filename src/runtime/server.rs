@@ -108,6 +108,7 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| time_limit(req, next, timeout),
         ))
+        .layer(axum::middleware::from_fn(super::observe::observe))
         .with_state(state)
 }
 
@@ -720,6 +721,8 @@ pub async fn serve(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout);
+        // hyper's own refusals (a request it cannot parse) get the JSON body of the others.
+        let stream = super::wire::JsonRefusals::new(stream);
         let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

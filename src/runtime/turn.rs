@@ -300,11 +300,14 @@ impl TurnBody {
                     integration_id,
                     request,
                     remote_id,
+                    inputs,
                     ..
                 } if self.rt.has_driver(&bot, integration_id) => effect(
                     EffectKind::Handoff,
+                    // The request as built now (for a row read by an older version) and what it
+                    // was built from, so it is built again when it is sent.
                     json!({ "integration_id": integration_id, "request": request, "remote_id": remote_id,
-                            "base_url": base_url(&bot, integration_id) }),
+                            "base_url": base_url(&bot, integration_id), "inputs": inputs.get() }),
                 ),
                 Output::RelayToAgent { text } => {
                     if let Some((iid, rid)) = after.as_ref().or(before.as_ref()) {
