@@ -240,6 +240,10 @@ pub enum Output {
     AwaitingInput {
         /// Node id.
         node: String,
+        /// What a channel needs to draw the input (absent when the node has no widget for the
+        /// session's channel, and for Watson dialogs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<Box<AwaitedInput>>,
     },
     /// The conversation is handed over to a live chat.
     HandoffRequested {
@@ -353,6 +357,99 @@ pub enum Output {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<String>,
     },
+}
+
+/// The input the bot waits for, as a channel draws it: the widget, its options, what it
+/// accepts and how many invalid answers it still takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AwaitedInput {
+    /// The widget: `text_input`, `select`, `option_list`, `quick_replies`, `autocomplete`,
+    /// `date` or `file_upload`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether only a valid answer moves the flow on (lists are mandatory unless the flow
+    /// says otherwise).
+    pub mandatory: bool,
+    /// How many more invalid answers are refused before the flow goes on with
+    /// `input.valid == false`; absent when the input asks until the answer is valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u64>,
+    /// The choices, in order (lists and quick replies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<InputOption>,
+    /// Whether several options may be picked in one answer (separated by commas).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiple: bool,
+    /// Whether a bare number (`2`) answers the option with that `number`: true for a list
+    /// whose options' titles and values are not numbers themselves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub numbered: bool,
+    /// The builder's mask of a `text_input` (`cpf`, `cellphone`, `email`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// What the mask accepts, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepts: Option<String>,
+    /// The earliest date accepted (`YYYY-MM-DD`, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    /// The latest date accepted (`YYYY-MM-DD`, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+    /// `false` when Saturdays and Sundays are refused (dates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekends: Option<bool>,
+    /// The file types accepted (`PNG`, `PDF`, …), for a file upload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_types: Vec<String>,
+    /// The largest file accepted, as the flow writes it (`10M`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<String>,
+}
+
+/// One choice of an awaited input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InputOption {
+    /// Its place in the list, from 1.
+    pub number: u32,
+    /// What the option shows.
+    pub title: String,
+    /// What picking it answers (`input.text`); sending the title or the value picks it.
+    pub value: String,
+}
+
+impl InputOption {
+    /// Option `number` showing `title` and answering `value`.
+    pub fn new(number: u32, title: impl Into<String>, value: impl Into<String>) -> InputOption {
+        InputOption {
+            number,
+            title: title.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl AwaitedInput {
+    /// An input of widget `kind` with nothing else said about it.
+    pub fn new(kind: impl Into<String>, mandatory: bool) -> AwaitedInput {
+        AwaitedInput {
+            kind: kind.into(),
+            mandatory,
+            tries_left: None,
+            options: Vec::new(),
+            multiple: false,
+            numbered: false,
+            mask: None,
+            accepts: None,
+            min: None,
+            max: None,
+            weekends: None,
+            file_types: Vec::new(),
+            max_file_size: None,
+        }
+    }
 }
 
 impl Output {

@@ -8,7 +8,7 @@ mod event;
 pub mod http;
 pub mod pii;
 
-pub use event::{Event, Output, RepresentativeType, Speaker};
+pub use event::{AwaitedInput, Event, InputOption, Output, RepresentativeType, Speaker};
 
 use serde::{Deserialize, Serialize};
 
