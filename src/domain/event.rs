@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 
 /// An event fed to a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Event {
@@ -187,6 +188,7 @@ impl Event {
 
 /// Who speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Speaker {
@@ -200,6 +202,7 @@ pub enum Speaker {
 
 /// `HUMAN` or `BOT`, as providers say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum RepresentativeType {
@@ -211,6 +214,7 @@ pub enum RepresentativeType {
 
 /// Something the engine says or asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Output {
@@ -253,9 +257,11 @@ pub enum Output {
         provider: String,
         /// Rendered action parameters.
         parameters: Json,
-        /// The exact wire request the provider's driver sends (credentials as placeholders).
+        /// The exact wire request the provider's driver sends (credentials as placeholders):
+        /// `{"method", "url", "headers", "body"}`.
         /// The simulator's is addressed to `simulator:handoff`: nothing is sent unless the host
         /// registers a driver of its own for the simulator.
+        #[cfg_attr(feature = "drivers", schema(value_type = Object))]
         request: HttpRequest,
         /// The provider's conversation id, when the request addresses one that already exists.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,6 +368,7 @@ pub enum Output {
 /// The input the bot waits for, as a channel draws it: the widget, its options, what it
 /// accepts and how many invalid answers it still takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct AwaitedInput {
     /// The widget: `text_input`, `select`, `option_list`, `quick_replies`, `autocomplete`,
@@ -410,6 +417,7 @@ pub struct AwaitedInput {
 
 /// One choice of an awaited input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct InputOption {
     /// Its place in the list, from 1.
