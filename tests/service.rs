@@ -1870,3 +1870,145 @@ async fn every_output_type_matches_the_openapi_document() {
         assert!(!output.is_valid(&wrong), "{wrong} was accepted");
     }
 }
+
+/// An open `…/stream`: the `(id, data)` of its `output` events as they arrive.
+struct Stream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Stream {
+    async fn open(
+        s: &Service,
+        bot: &str,
+        conv: &str,
+        after: Option<i64>,
+        last_id: Option<&str>,
+    ) -> Stream {
+        let mut url = s.url(&format!("/v1/bots/{bot}/conversations/{conv}/stream"));
+        if let Some(a) = after {
+            url.push_str(&format!("?after={a}"));
+        }
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().await.expect("stream opens");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("text/event-stream")
+        );
+        Stream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next `n` output events (`seq`, output), within 20 s.
+    async fn take(&mut self, n: usize) -> Vec<(i64, Value)> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.len() < n {
+            while let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    frame
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim_start().to_owned())
+                };
+                if field("event:").as_deref() == Some("output") {
+                    let id = field("id:").and_then(|i| i.parse().ok()).unwrap_or(-1);
+                    let data: Value = serde_json::from_str(&field("data:").unwrap_or_default())
+                        .expect("data is JSON");
+                    assert_eq!(data["seq"], json!(id), "the event's id is the output's seq");
+                    got.push((id, data));
+                }
+            }
+            if got.len() >= n {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.resp.chunk()).await {
+                Ok(Ok(Some(c))) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                other => panic!("the stream ended or stalled after {got:?}: {other:?}"),
+            }
+        }
+        got
+    }
+}
+
+/// The stream of one replica shows the outputs another replica commits, in `seq` order, each
+/// schema-valid; a reconnection with `Last-Event-ID` resumes after it, and `after` starts later.
+async fn a_stream_follows_another_replica(store: &str, dir: &Scratch) {
+    let flows = bots(dir, "http://127.0.0.1:9", 600);
+    let a = Service::start(&["--flows", &flows, "--store", store], &[]);
+    let b = Service::start(&["--flows", &flows, "--store", store], &[]);
+    let first = event(&a, "contador", "sse", json!({ "type": "start" })).await;
+    let mut stream = Stream::open(&b, "contador", "sse", None, None).await;
+    let seen = stream.take(first.len()).await;
+    assert_eq!(
+        seen.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>(),
+        first,
+        "everything from the start"
+    );
+    let said = event(&a, "contador", "sse", user("+1")).await;
+    let more = stream.take(said.len()).await;
+    let outs: Vec<Value> = more.iter().map(|(_, o)| o.clone()).collect();
+    assert_eq!(outs, said, "the next turn, committed by the other replica");
+    schema_valid(&b, &outs).await;
+    let last = more.last().map(|(id, _)| *id).unwrap_or(0);
+    drop(stream);
+    // An EventSource reconnecting: `Last-Event-ID` wins over `after`.
+    let later = event(&a, "contador", "sse", user("+2")).await;
+    let mut resumed = Stream::open(&b, "contador", "sse", Some(0), Some(&last.to_string())).await;
+    let again = resumed.take(later.len()).await;
+    assert_eq!(
+        again.first().map(|(id, _)| *id),
+        Some(last + 1),
+        "resumed after {last}"
+    );
+    let mut from = Stream::open(&a, "contador", "sse", Some(last), None).await;
+    assert_eq!(
+        from.take(1).await.first().map(|(id, _)| *id),
+        Some(last + 1)
+    );
+    // Refusals are JSON, before any stream starts.
+    for (url, status) in [
+        (b.url("/v1/bots/nenhum/conversations/sse/stream"), 404),
+        (
+            b.url("/v1/bots/contador/conversations/sse/stream?after=x"),
+            400,
+        ),
+    ] {
+        let (st, body) = call("GET", &url, None, &[]).await;
+        assert_eq!(st, status, "{url}: {body}");
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    let r = reqwest::Client::new()
+        .get(b.url("/v1/bots/contador/conversations/sse/stream"))
+        .header("last-event-id", "abc")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_follows_another_process_on_sqlite() {
+    let dir = Scratch::new("serve-stream");
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    a_stream_follows_another_replica(&store, &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_follows_another_replica_on_postgres() {
+    let Some(db) = Database::create("stream").await else {
+        return;
+    };
+    let dir = Scratch::new("serve-stream-pg");
+    a_stream_follows_another_replica(&db.url, &dir).await;
+}

@@ -25,6 +25,7 @@ use std::time::Duration;
 use utoipa::{OpenApi, ToSchema};
 
 mod openapi;
+mod stream;
 
 /// Settings of the HTTP face.
 #[derive(Clone, Default)]
@@ -90,6 +91,10 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         .route(
             "/v1/bots/{bot}/conversations/{conversation}/outputs",
             get(outputs),
+        )
+        .route(
+            "/v1/bots/{bot}/conversations/{conversation}/stream",
+            get(stream::stream),
         )
         .route("/v1/bots/{bot}/conversations/{conversation}", get(summary))
         .route("/v1/workspaces/{bot}/message", post(watson_message))
@@ -642,7 +647,7 @@ async fn openapi() -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "fluxo serve", description = "The durable runtime of builder flows: the channel API, provider webhooks and the operations routes. Events and outputs are described in docs/events.md."),
-    paths(events, outputs, summary, watson_message, webhook, healthz, readyz, metrics_text, openapi),
+    paths(events, outputs, stream::stream, summary, watson_message, webhook, healthz, readyz, metrics_text, openapi),
     components(schemas(Outputs, Refusal, RefusalBody, Summary, crate::Event, crate::Output)),
     modifiers(&Bearer)
 )]
