@@ -56,8 +56,8 @@ pub mod watson;
 
 pub use domain::http::{HeaderValue, HttpRequest, Method};
 pub use domain::{
-    BuiltinAction, CloseStatus, Event, Output, Provider, RepresentativeType, Speaker, INPUT_FIELDS,
-    LIVE_CHAT_FIELDS,
+    AwaitedInput, BuiltinAction, CloseStatus, Event, InputOption, Output, Provider,
+    RepresentativeType, Speaker, INPUT_FIELDS, LIVE_CHAT_FIELDS,
 };
 pub use engine::{Bot, LiveChat, Phase, Session};
 pub use error::{Error, ErrorKind, Result};

@@ -174,3 +174,81 @@ fn a_state_of_the_other_kind_is_refused() {
     assert_eq!(ws.view(&state).focus, None);
     assert_eq!(ws.next_deadline(&state), None);
 }
+
+/// The number rule is the engine's: the playground (`fluxo chat`, the studio) and a bare
+/// `user` event (`fluxo run`, the service) answer `2` the same way, both when the options are
+/// words (option 2) and when they are numbers themselves (the option worth 2).
+#[test]
+fn a_bare_number_means_the_same_in_the_playground_and_in_the_engine() {
+    let dir = common::Scratch::new("playground-numbers");
+    for (options, expected) in [
+        (
+            json!([ { "title": "Boleto", "value": "boleto" }, { "title": "Atendente", "value": "humano" } ]),
+            "humano",
+        ),
+        (
+            json!([ { "title": "Duas", "value": 2 }, { "title": "Três", "value": 3 }, { "title": "Quatro", "value": 4 } ]),
+            "2",
+        ),
+    ] {
+        let flow = dir.write(
+            "menu.json",
+            json!({ "nodes": [
+                { "id": "menu", "condition": "start",
+                  "output": [ { "default": { "type": "text", "text": "Escolha:" } } ],
+                  "input": { "default": { "type": "select", "payload": { "options": options } } },
+                  "next": [ { "goto": "fim" } ] },
+                { "id": "fim", "output": [ { "default": { "type": "text", "text": "<? input.text ?>" } } ] } ] })
+            .to_string(),
+        );
+        let mut pg = playground(&flow);
+        let shown = pg.reset();
+        let awaited = shown
+            .iter()
+            .find_map(|s| match s {
+                Shown::Output {
+                    output: Output::AwaitingInput { input: Some(i), .. },
+                    ..
+                } => Some(i.clone()),
+                _ => None,
+            })
+            .expect("awaiting_input describes the select");
+        assert_eq!(
+            awaited.options.len(),
+            options.as_array().map_or(0, Vec::len)
+        );
+        assert_eq!(awaited.numbered, expected == "humano");
+        let in_playground = texts(&pg.line("2"));
+        let bot = fluxo::Bot::from_json(&std::fs::read_to_string(&flow).expect("flow"), None)
+            .expect("bot");
+        let mut s = bot.new_session("c");
+        bot.handle(
+            &mut s,
+            fluxo::Event::Start {
+                channel: None,
+                context: None,
+                contact: None,
+            },
+            0,
+        );
+        let in_engine: Vec<String> = bot
+            .handle(
+                &mut s,
+                fluxo::Event::User {
+                    text: "2".into(),
+                    intent: None,
+                    entities: None,
+                    confidence: None,
+                },
+                0,
+            )
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Message { text, .. } => text,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(in_playground, [expected]);
+        assert_eq!(in_engine, in_playground);
+    }
+}

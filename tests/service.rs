@@ -163,7 +163,42 @@ async fn call(
     }
 }
 
+/// The service's `/openapi.json`, the first time a test asks: every output the helpers below
+/// receive is checked against its `Output` schema (one schema per output type, discriminated by
+/// `type`), and the events they send against `ChannelEvent`.
+static API: std::sync::OnceLock<(jsonschema::Validator, jsonschema::Validator)> =
+    std::sync::OnceLock::new();
+
+async fn api(s: &Service) -> &'static (jsonschema::Validator, jsonschema::Validator) {
+    if API.get().is_none() {
+        let (status, doc) = call("GET", &s.url("/openapi.json"), None, &[]).await;
+        assert_eq!(status, 200, "{doc}");
+        let output =
+            common::openapi_validator(&doc, &json!({ "$ref": "#/components/schemas/Output" }));
+        let event = common::openapi_validator(
+            &doc,
+            &json!({ "$ref": "#/components/schemas/ChannelEvent" }),
+        );
+        let _ = API.set((output, event));
+    }
+    API.get().expect("set above")
+}
+
+/// Fails unless every output matches `/openapi.json`.
+async fn schema_valid(s: &Service, outs: &[Value]) {
+    let (output, _) = api(s).await;
+    for o in outs {
+        let errors: Vec<String> = output.iter_errors(o).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{o} does not match /openapi.json: {errors:?}"
+        );
+    }
+}
+
 async fn event(s: &Service, bot: &str, conv: &str, e: Value) -> Vec<Value> {
+    let (_, event_schema) = api(s).await;
+    assert!(event_schema.is_valid(&e), "{e} does not match ChannelEvent");
     let (status, body) = call(
         "POST",
         &s.url(&format!("/v1/bots/{bot}/conversations/{conv}/events")),
@@ -172,7 +207,9 @@ async fn event(s: &Service, bot: &str, conv: &str, e: Value) -> Vec<Value> {
     )
     .await;
     assert_eq!(status, 200, "{e} → {body}\n{}", s.log());
-    body["outputs"].as_array().cloned().unwrap_or_default()
+    let outs = body["outputs"].as_array().cloned().unwrap_or_default();
+    schema_valid(s, &outs).await;
+    outs
 }
 
 async fn outputs(s: &Service, bot: &str, conv: &str) -> Vec<Value> {
@@ -186,7 +223,9 @@ async fn outputs(s: &Service, bot: &str, conv: &str) -> Vec<Value> {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    body["outputs"].as_array().cloned().unwrap_or_default()
+    let outs = body["outputs"].as_array().cloned().unwrap_or_default();
+    schema_valid(s, &outs).await;
+    outs
 }
 
 async fn summary(s: &Service, bot: &str, conv: &str) -> Value {
@@ -1939,4 +1978,281 @@ async fn an_event_with_an_idempotency_key_applies_once() {
         1,
         "applied once: {outs:?}"
     );
+    // The channel's retry reaches a process started after the first was killed (the answer
+    // was lost with it): the recorded answer, nothing applied again.
+    drop(s);
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let url = s.url("/v1/bots/contador/conversations/k1/events");
+    let (st, after_restart) = call("POST", &url, Some(&user("+1")), &key).await;
+    assert_eq!(st, 200, "{after_restart}");
+    assert_eq!(first, after_restart, "the first answer, after a restart");
+    let outs = outputs(&s, "contador", "k1").await;
+    seqs_gap_free(&outs);
+    assert_eq!(count(&outs, "message"), 1, "still applied once: {outs:?}");
+}
+
+/// Every output type matches its schema in `/openapi.json` (the service's own outputs are
+/// checked by the helpers above; this covers the types a short test does not reach).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_output_type_matches_the_openapi_document() {
+    use fluxo::{
+        AwaitedInput, CloseStatus, ErrorKind, InputOption, Output, RepresentativeType, Speaker,
+    };
+    let dir = Scratch::new("serve-openapi");
+    let flows = bots(&dir, "http://127.0.0.1:9", 600);
+    let s = Service::start(&["--flows", &flows, "--store", "memory:"], &[]);
+    let mut input = AwaitedInput::new("select", true);
+    input.options = vec![
+        InputOption::new(1, "Sim", "s"),
+        InputOption::new(2, "Não", "n"),
+    ];
+    input.numbered = true;
+    input.tries_left = Some(2);
+    let request = fluxo::HttpRequest::json(
+        fluxo::Method::Post,
+        "https://x.example/t",
+        json!({ "a": 1 }),
+    )
+    .credential("Authorization", "Bearer ", "access_token");
+    let all = vec![
+        Output::Message {
+            from: Speaker::Bot,
+            text: Some("oi".into()),
+            message: None,
+            node: Some("n".into()),
+            agent: None,
+        },
+        Output::Message {
+            from: Speaker::Agent,
+            text: None,
+            message: Some(json!({ "type": "file", "url": "u" })),
+            node: None,
+            agent: Some("Carla".into()),
+        },
+        Output::NodeEntered { id: "n".into() },
+        Output::AwaitingInput {
+            node: "n".into(),
+            input: Some(Box::new(input)),
+        },
+        Output::AwaitingInput {
+            node: "root".into(),
+            input: None,
+        },
+        Output::HandoffRequested {
+            integration_id: "9".into(),
+            provider: "zendesk".into(),
+            parameters: json!({}),
+            request,
+            remote_id: None,
+        },
+        Output::RelayToAgent { text: "oi".into() },
+        Output::RepresentativeJoined {
+            name: "Carla".into(),
+            representative_type: RepresentativeType::Human,
+            avatar: None,
+        },
+        Output::RepresentativeLeft {
+            name: "Carla".into(),
+            representative_type: RepresentativeType::Bot,
+            avatar: Some("a".into()),
+        },
+        Output::LiveChatClosed {
+            status: CloseStatus::AgentClosed,
+            reason: Some("ok".into()),
+        },
+        Output::CloseProviderConversation {
+            integration_id: "9".into(),
+            remote_id: Some("r".into()),
+        },
+        Output::ActionRequested {
+            id: "a1".into(),
+            name: "consulta".into(),
+            parameters: json!({ "x": 1 }),
+        },
+        Output::Typing {
+            from: "agent".into(),
+            typing: true,
+        },
+        Output::File {
+            from: "user".into(),
+            url: "https://x.example/f.png".into(),
+            name: None,
+            mime_type: Some("image/png".into()),
+        },
+        Output::EventEmitted {
+            event_name: "e".into(),
+            details: Some(json!({ "field1": 1 })),
+            extra1: None,
+            extra2: None,
+        },
+        Output::error(ErrorKind::UnknownNode, "no node", Some("n")),
+    ];
+    let mut types = std::collections::BTreeSet::new();
+    let mut with_seq = Vec::new();
+    for (i, o) in all.into_iter().enumerate() {
+        let mut v = serde_json::to_value(&o).expect("json");
+        types.insert(v["type"].as_str().unwrap_or_default().to_owned());
+        v["seq"] = json!(i + 1);
+        with_seq.push(v);
+    }
+    schema_valid(&s, &with_seq).await;
+    // The document names every one of them, and refuses what is not an output.
+    let (_, doc) = call("GET", &s.url("/openapi.json"), None, &[]).await;
+    let mapping: std::collections::BTreeSet<String> = doc["components"]["schemas"]["Output"]
+        ["discriminator"]["mapping"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(mapping, types, "one schema per output type");
+    let (output, _) = api(&s).await;
+    for wrong in [
+        json!({ "type": "message", "seq": 1 }),
+        json!({ "type": "awaiting_input", "node": "n" }),
+        json!({ "type": "no_such_output", "seq": 1 }),
+        json!({ "type": "awaiting_input", "node": "n", "seq": 1, "input": { "type": "select" } }),
+    ] {
+        assert!(!output.is_valid(&wrong), "{wrong} was accepted");
+    }
+}
+
+/// An open `…/stream`: the `(id, data)` of its `output` events as they arrive.
+struct Stream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Stream {
+    async fn open(
+        s: &Service,
+        bot: &str,
+        conv: &str,
+        after: Option<i64>,
+        last_id: Option<&str>,
+    ) -> Stream {
+        let mut url = s.url(&format!("/v1/bots/{bot}/conversations/{conv}/stream"));
+        if let Some(a) = after {
+            url.push_str(&format!("?after={a}"));
+        }
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().await.expect("stream opens");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("text/event-stream")
+        );
+        Stream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next `n` output events (`seq`, output), within 20 s.
+    async fn take(&mut self, n: usize) -> Vec<(i64, Value)> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.len() < n {
+            while let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    frame
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim_start().to_owned())
+                };
+                if field("event:").as_deref() == Some("output") {
+                    let id = field("id:").and_then(|i| i.parse().ok()).unwrap_or(-1);
+                    let data: Value = serde_json::from_str(&field("data:").unwrap_or_default())
+                        .expect("data is JSON");
+                    assert_eq!(data["seq"], json!(id), "the event's id is the output's seq");
+                    got.push((id, data));
+                }
+            }
+            if got.len() >= n {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.resp.chunk()).await {
+                Ok(Ok(Some(c))) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                other => panic!("the stream ended or stalled after {got:?}: {other:?}"),
+            }
+        }
+        got
+    }
+}
+
+/// The stream of one replica shows the outputs another replica commits, in `seq` order, each
+/// schema-valid; a reconnection with `Last-Event-ID` resumes after it, and `after` starts later.
+async fn a_stream_follows_another_replica(store: &str, dir: &Scratch) {
+    let flows = bots(dir, "http://127.0.0.1:9", 600);
+    let a = Service::start(&["--flows", &flows, "--store", store], &[]);
+    let b = Service::start(&["--flows", &flows, "--store", store], &[]);
+    let first = event(&a, "contador", "sse", json!({ "type": "start" })).await;
+    let mut stream = Stream::open(&b, "contador", "sse", None, None).await;
+    let seen = stream.take(first.len()).await;
+    assert_eq!(
+        seen.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>(),
+        first,
+        "everything from the start"
+    );
+    let said = event(&a, "contador", "sse", user("+1")).await;
+    let more = stream.take(said.len()).await;
+    let outs: Vec<Value> = more.iter().map(|(_, o)| o.clone()).collect();
+    assert_eq!(outs, said, "the next turn, committed by the other replica");
+    schema_valid(&b, &outs).await;
+    let last = more.last().map(|(id, _)| *id).unwrap_or(0);
+    drop(stream);
+    // An EventSource reconnecting: `Last-Event-ID` wins over `after`.
+    let later = event(&a, "contador", "sse", user("+2")).await;
+    let mut resumed = Stream::open(&b, "contador", "sse", Some(0), Some(&last.to_string())).await;
+    let again = resumed.take(later.len()).await;
+    assert_eq!(
+        again.first().map(|(id, _)| *id),
+        Some(last + 1),
+        "resumed after {last}"
+    );
+    let mut from = Stream::open(&a, "contador", "sse", Some(last), None).await;
+    assert_eq!(
+        from.take(1).await.first().map(|(id, _)| *id),
+        Some(last + 1)
+    );
+    // Refusals are JSON, before any stream starts.
+    for (url, status) in [
+        (b.url("/v1/bots/nenhum/conversations/sse/stream"), 404),
+        (
+            b.url("/v1/bots/contador/conversations/sse/stream?after=x"),
+            400,
+        ),
+    ] {
+        let (st, body) = call("GET", &url, None, &[]).await;
+        assert_eq!(st, status, "{url}: {body}");
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    let r = reqwest::Client::new()
+        .get(b.url("/v1/bots/contador/conversations/sse/stream"))
+        .header("last-event-id", "abc")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_follows_another_process_on_sqlite() {
+    let dir = Scratch::new("serve-stream");
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    a_stream_follows_another_replica(&store, &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_follows_another_replica_on_postgres() {
+    let Some(db) = Database::create("stream").await else {
+        return;
+    };
+    let dir = Scratch::new("serve-stream-pg");
+    a_stream_follows_another_replica(&db.url, &dir).await;
 }

@@ -670,7 +670,6 @@ fn readme_blocks(text: &str) -> Vec<Vec<ReadmeCommand>> {
 #[test]
 fn readme_console_examples_match_the_real_output() {
     let root = common::root();
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_fluxo"))
         .parent()
         .expect("bin dir")
@@ -681,7 +680,15 @@ fn readme_console_examples_match_the_real_output() {
         std::env::var("PATH").unwrap_or_default()
     );
     let (mut ran, mut problems) = (0, Vec::new());
-    for block in readme_blocks(&readme) {
+    // The README, and the events reference whose examples a channel's developer copies.
+    let blocks = ["README.md", "docs/events.md"].into_iter().flat_map(|doc| {
+        let text = std::fs::read_to_string(root.join(doc)).expect("doc");
+        readme_blocks(&text)
+            .into_iter()
+            .map(move |b| (doc, b))
+            .collect::<Vec<_>>()
+    });
+    for (doc, block) in blocks {
         // Each block in a fresh copy of the flows, so that `/save` writes nowhere in the
         // project and one block's files do not change another's counts.
         let dir = common::Scratch::new("ci-readme");
@@ -696,7 +703,7 @@ fn readme_console_examples_match_the_real_output() {
                 use std::io::Write as _;
                 let _ = writeln!(
                     std::io::stderr(),
-                    "SKIPPED README.md:{} ({why}): $ {}",
+                    "SKIPPED {doc}:{} ({why}): $ {}",
                     c.line,
                     c.command
                 );
@@ -730,13 +737,13 @@ fn readme_console_examples_match_the_real_output() {
             if expected.is_empty() {
                 if !o.status.success() {
                     problems.push(format!(
-                        "README.md:{}: `{}` failed ({:?}):\n{out}",
+                        "{doc}:{}: `{}` failed ({:?}):\n{out}",
                         c.line, c.command, o.status
                     ));
                 }
             } else if !lines_match(&expected, &actual) {
                 problems.push(format!(
-                    "README.md:{}: `{}`\n--- the README shows:\n{}\n--- fluxo prints:\n{out}",
+                    "{doc}:{}: `{}`\n--- {doc} shows:\n{}\n--- fluxo prints:\n{out}",
                     c.line,
                     c.command,
                     expected.join("\n")
@@ -744,7 +751,10 @@ fn readme_console_examples_match_the_real_output() {
             }
         }
     }
-    assert!(ran >= 8, "only {ran} README commands ran");
+    assert!(
+        ran >= 10,
+        "only {ran} README and docs/events.md commands ran"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 

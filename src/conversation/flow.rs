@@ -119,7 +119,7 @@ fn see(bot: &Bot, t: &mut Trace, o: &Output) {
             }
             t.last_node = Some(id.clone());
         }
-        Output::AwaitingInput { node } => t.last_node = Some(node.clone()),
+        Output::AwaitingInput { node, .. } => t.last_node = Some(node.clone()),
         Output::LiveChatClosed { status, .. } => {
             if let Some(h) = &t.handover_node {
                 t.pending = Some((h.clone(), status.as_str().to_owned()));

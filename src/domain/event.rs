@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 
 /// An event fed to a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Event {
@@ -187,6 +188,7 @@ impl Event {
 
 /// Who speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Speaker {
@@ -200,6 +202,7 @@ pub enum Speaker {
 
 /// `HUMAN` or `BOT`, as providers say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum RepresentativeType {
@@ -211,6 +214,7 @@ pub enum RepresentativeType {
 
 /// Something the engine says or asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Output {
@@ -240,6 +244,10 @@ pub enum Output {
     AwaitingInput {
         /// Node id.
         node: String,
+        /// What a channel needs to draw the input (absent when the node has no widget for the
+        /// session's channel, and for Watson dialogs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<Box<AwaitedInput>>,
     },
     /// The conversation is handed over to a live chat.
     HandoffRequested {
@@ -249,9 +257,11 @@ pub enum Output {
         provider: String,
         /// Rendered action parameters.
         parameters: Json,
-        /// The exact wire request the provider's driver sends (credentials as placeholders).
+        /// The exact wire request the provider's driver sends (credentials as placeholders):
+        /// `{"method", "url", "headers", "body"}`.
         /// The simulator's is addressed to `simulator:handoff`: nothing is sent unless the host
         /// registers a driver of its own for the simulator.
+        #[cfg_attr(feature = "drivers", schema(value_type = Object))]
         request: HttpRequest,
         /// The provider's conversation id, when the request addresses one that already exists.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -358,6 +368,101 @@ pub enum Output {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<String>,
     },
+}
+
+/// The input the bot waits for, as a channel draws it: the widget, its options, what it
+/// accepts and how many invalid answers it still takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct AwaitedInput {
+    /// The widget: `text_input`, `select`, `option_list`, `quick_replies`, `autocomplete`,
+    /// `date` or `file_upload`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether only a valid answer moves the flow on (lists are mandatory unless the flow
+    /// says otherwise).
+    pub mandatory: bool,
+    /// How many more invalid answers are refused before the flow goes on with
+    /// `input.valid == false`; absent when the input asks until the answer is valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u64>,
+    /// The choices, in order (lists and quick replies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<InputOption>,
+    /// Whether several options may be picked in one answer (separated by commas).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiple: bool,
+    /// Whether a bare number (`2`) answers the option with that `number`: true for a list
+    /// whose options' titles and values are not numbers themselves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub numbered: bool,
+    /// The builder's mask of a `text_input` (`cpf`, `cellphone`, `email`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// What the mask accepts, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepts: Option<String>,
+    /// The earliest date accepted (`YYYY-MM-DD`, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    /// The latest date accepted (`YYYY-MM-DD`, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+    /// `false` when Saturdays and Sundays are refused (dates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekends: Option<bool>,
+    /// The file types accepted (`PNG`, `PDF`, …), for a file upload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_types: Vec<String>,
+    /// The largest file accepted, as the flow writes it (`10M`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<String>,
+}
+
+/// One choice of an awaited input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct InputOption {
+    /// Its place in the list, from 1.
+    pub number: u32,
+    /// What the option shows.
+    pub title: String,
+    /// What picking it answers (`input.text`); sending the title or the value picks it.
+    pub value: String,
+}
+
+impl InputOption {
+    /// Option `number` showing `title` and answering `value`.
+    pub fn new(number: u32, title: impl Into<String>, value: impl Into<String>) -> InputOption {
+        InputOption {
+            number,
+            title: title.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl AwaitedInput {
+    /// An input of widget `kind` with nothing else said about it.
+    pub fn new(kind: impl Into<String>, mandatory: bool) -> AwaitedInput {
+        AwaitedInput {
+            kind: kind.into(),
+            mandatory,
+            tries_left: None,
+            options: Vec::new(),
+            multiple: false,
+            numbered: false,
+            mask: None,
+            accepts: None,
+            min: None,
+            max: None,
+            weekends: None,
+            file_types: Vec::new(),
+            max_file_size: None,
+        }
+    }
 }
 
 impl Output {

@@ -8,12 +8,15 @@ mod event;
 pub mod http;
 pub mod pii;
 
-pub use event::{Attached, Event, HandoffInputs, Output, RepresentativeType, Speaker};
+pub use event::{
+    Attached, AwaitedInput, Event, HandoffInputs, InputOption, Output, RepresentativeType, Speaker,
+};
 
 use serde::{Deserialize, Serialize};
 
 /// How a live chat ended (`input.live_chat.status` when the conversation returns to the bot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "drivers", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CloseStatus {

@@ -170,7 +170,8 @@ impl Bot {
                         self.remember(s, "bot", &msg, now);
                         let limit = payload.get("tries").and_then(Json::as_u64);
                         if limit.is_none_or(|l| u64::from(s.tries) < l) {
-                            out.push(Output::AwaitingInput { node });
+                            let input = Some(Box::new(input::describe(kind, &payload, s.tries)));
+                            out.push(Output::AwaitingInput { node, input });
                             return;
                         }
                         // Out of tries: the flow continues and can test `input.valid`.

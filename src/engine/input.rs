@@ -5,6 +5,7 @@
 //! `password`, `custom`. Punctuation is optional: `123.456.789-09` and `12345678909` are the
 //! same CPF. CPF and CNPJ check digits are verified.
 
+use crate::domain::{AwaitedInput, InputOption};
 use crate::model::InputType;
 use serde_json::{json, Map, Value as Json};
 
@@ -26,13 +27,7 @@ pub fn validate(kind: InputType, payload: &Map<String, Json>, text: &str) -> Ver
         .get("options")
         .or_else(|| payload.get("replies"))
         .and_then(Json::as_array);
-    let listy = matches!(
-        kind,
-        InputType::Select
-            | InputType::OptionList
-            | InputType::QuickReplies
-            | InputType::Autocomplete
-    );
+    let listy = is_list(kind);
     let mandatory = kind.mandatory(payload);
     if trimmed.is_empty() {
         return if mandatory {
@@ -51,15 +46,19 @@ pub fn validate(kind: InputType, payload: &Map<String, Json>, text: &str) -> Ver
                 return Verdict::Valid(json!({ "text": text, "valid": true }));
             };
             let accents = flag("accentSensitive").unwrap_or(false);
+            let choices: Vec<(String, String)> = options.iter().filter_map(option_parts).collect();
+            let by_number = numbered(&choices);
             let pick = |t: &str| {
-                options.iter().find_map(|o| {
-                    let title = o.get("title").and_then(Json::as_str).unwrap_or_default();
-                    let value = o
-                        .get("value")
-                        .map(value_text)
-                        .unwrap_or_else(|| title.to_owned());
-                    (same(t, title, accents) || same(t, &value, accents)).then_some(value)
-                })
+                choices
+                    .iter()
+                    .find(|(title, value)| same(t, title, accents) || same(t, value, accents))
+                    .or_else(|| {
+                        // The number rule: `2` answers the second option when no option is
+                        // itself a number.
+                        let n: usize = t.trim().parse().ok().filter(|_| by_number)?;
+                        n.checked_sub(1).and_then(|i| choices.get(i))
+                    })
+                    .map(|(_, value)| value.clone())
             };
             if flag("multiple").unwrap_or(false) {
                 let picked: Option<Vec<String>> =
@@ -87,6 +86,141 @@ pub fn validate(kind: InputType, payload: &Map<String, Json>, text: &str) -> Ver
         },
         _ => Verdict::Valid(json!({ "text": text, "valid": true })),
     }
+}
+
+fn is_list(kind: InputType) -> bool {
+    matches!(
+        kind,
+        InputType::Select
+            | InputType::OptionList
+            | InputType::QuickReplies
+            | InputType::Autocomplete
+    )
+}
+
+/// An option as written: `(title, value)`. An option is an object with `title` and `value`
+/// (either may be missing: the other stands for it; `label` and `text` are read as titles),
+/// or a bare string that is both.
+fn option_parts(o: &Json) -> Option<(String, String)> {
+    match o {
+        Json::String(s) => Some((s.clone(), s.clone())),
+        Json::Object(m) => {
+            let title = ["title", "label", "text"]
+                .iter()
+                .find_map(|k| m.get(*k))
+                .map(value_text);
+            let value = m.get("value").map(value_text);
+            match (title, value) {
+                (Some(t), Some(v)) => Some((t, v)),
+                (Some(t), None) => Some((t.clone(), t)),
+                (None, Some(v)) => Some((v.clone(), v)),
+                (None, None) => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The number rule: a bare number answers the option with that number (from 1) unless some
+/// option's title or value is a number itself — then `2` could mean the option worth 2, and it
+/// answers only an option it names, as any other text.
+pub fn numbered(options: &[(String, String)]) -> bool {
+    let is_number = |s: &str| s.trim().parse::<f64>().is_ok();
+    !options.is_empty()
+        && !options
+            .iter()
+            .any(|(title, value)| is_number(title) || is_number(value))
+}
+
+/// What the builder's mask `mask` accepts, in words (for channels that draw the input).
+pub fn mask_accepts(mask: &str) -> Option<&'static str> {
+    Some(match mask {
+        "cpf" => "a CPF: 11 digits, punctuation optional, with valid check digits",
+        "cnpj" => "a CNPJ: 14 digits, punctuation optional, with valid check digits",
+        "cpf_cnpj" => "a CPF (11 digits) or a CNPJ (14 digits), with valid check digits",
+        "cep" => "a CEP: 8 digits, punctuation optional",
+        "cellphone" => "a Brazilian mobile number: area code, then 9 and 8 digits (+55 optional)",
+        "telefone_fixo" => {
+            "a Brazilian landline: area code, then 8 digits starting with 2 to 5 (+55 optional)"
+        }
+        "fixo_or_cellphone" => "a Brazilian mobile or landline number",
+        "email" => "an e-mail address",
+        "numeric" => "digits only",
+        "money" => "an amount: digits with `.` and `,`, `R$` optional",
+        "date" => "a date: DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD",
+        "vehicle_plate" => "a vehicle plate: ABC1234 or ABC1D23",
+        "password" => "any text, hidden as it is typed",
+        "custom" => "any text",
+        _ => return None,
+    })
+}
+
+/// What a channel needs to draw an input of `kind` with its rendered `payload`, after `tries`
+/// invalid answers.
+pub fn describe(kind: InputType, payload: &Map<String, Json>, tries: u32) -> AwaitedInput {
+    let kind_name = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut d = AwaitedInput::new(kind_name, kind.mandatory(payload));
+    let text = |k: &str| {
+        payload
+            .get(k)
+            .and_then(Json::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    d.tries_left = payload
+        .get("tries")
+        .and_then(|t| t.as_u64().or_else(|| t.as_str()?.trim().parse().ok()))
+        .map(|limit| limit.saturating_sub(u64::from(tries)));
+    if is_list(kind) {
+        let choices: Vec<(String, String)> = payload
+            .get("options")
+            .or_else(|| payload.get("replies"))
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(option_parts)
+            .collect();
+        d.numbered = numbered(&choices);
+        d.options = choices
+            .into_iter()
+            .zip(1u32..)
+            .map(|((title, value), n)| InputOption::new(n, title, value))
+            .collect();
+        d.multiple = payload
+            .get("multiple")
+            .and_then(Json::as_bool)
+            .unwrap_or(false);
+    }
+    match kind {
+        InputType::TextInput => {
+            d.mask = text("mask");
+            d.accepts = d.mask.as_deref().and_then(mask_accepts).map(str::to_owned);
+        }
+        InputType::Date => {
+            d.accepts = Some(mask_accepts("date").unwrap_or_default().to_owned());
+            d.min = text("min");
+            d.max = text("max");
+            d.weekends = payload.get("weekends").and_then(Json::as_bool);
+        }
+        InputType::FileUpload => {
+            d.file_types = text("acceptFileTypes")
+                .map(|t| {
+                    t.split(['|', ',', ' '])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            d.max_file_size = text("maxFileSize");
+        }
+        _ => {}
+    }
+    d
 }
 
 fn value_text(v: &Json) -> String {
@@ -377,6 +511,137 @@ mod tests {
         );
         assert_eq!(parse_date("31/12/2026").as_deref(), Some("2026-12-31"));
         assert_eq!(parse_date("2026-02-30"), None);
+    }
+
+    fn obj(v: Json) -> Map<String, Json> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_bare_number_answers_the_numbered_option() {
+        let p = obj(
+            json!({ "options": [ { "title": "Boleto", "value": "boleto" }, { "title": "Atendente", "value": "humano" } ] }),
+        );
+        let answer = |t: &str| validate(InputType::Select, &p, t);
+        assert_eq!(
+            answer("2"),
+            Verdict::Valid(json!({ "text": "humano", "valid": true }))
+        );
+        assert_eq!(
+            answer(" 1 "),
+            Verdict::Valid(json!({ "text": "boleto", "valid": true }))
+        );
+        // Out of range, zero and negative numbers answer nothing.
+        assert_eq!(answer("3"), Verdict::Invalid);
+        assert_eq!(answer("0"), Verdict::Invalid);
+        assert_eq!(answer("-1"), Verdict::Invalid);
+        // Several at once, with `multiple`.
+        let mut many = p.clone();
+        many.insert("multiple".into(), json!(true));
+        assert_eq!(
+            validate(InputType::OptionList, &many, "2, boleto"),
+            Verdict::Valid(
+                json!({ "text": "humano,boleto", "values": ["humano", "boleto"], "valid": true })
+            )
+        );
+        // Quick replies written as bare strings are numbered too.
+        let replies = obj(json!({ "replies": ["Sim", "Não"], "mandatory": true }));
+        assert_eq!(
+            validate(InputType::QuickReplies, &replies, "2"),
+            Verdict::Valid(json!({ "text": "Não", "valid": true }))
+        );
+        assert!(describe(InputType::QuickReplies, &replies, 0).numbered);
+    }
+
+    #[test]
+    fn options_that_are_numbers_are_answered_by_their_value_only() {
+        // "2" is the option worth 2 (the first), never the second option.
+        let p = obj(
+            json!({ "options": [ { "title": "Duas parcelas", "value": 2 }, { "title": "Três parcelas", "value": 3 } ] }),
+        );
+        assert_eq!(
+            validate(InputType::Select, &p, "2"),
+            Verdict::Valid(json!({ "text": "2", "valid": true }))
+        );
+        assert_eq!(validate(InputType::Select, &p, "1"), Verdict::Invalid);
+        let d = describe(InputType::Select, &p, 0);
+        assert!(!d.numbered);
+        assert_eq!(d.options[1], InputOption::new(2, "Três parcelas", "3"));
+        // A title that is a number is enough.
+        let titled = obj(
+            json!({ "options": [ { "title": "10", "value": "dez" }, { "title": "Outro" } ], "mandatory": true }),
+        );
+        assert!(!describe(InputType::Autocomplete, &titled, 0).numbered);
+        assert_eq!(
+            validate(InputType::Autocomplete, &titled, "2"),
+            Verdict::Invalid
+        );
+    }
+
+    #[test]
+    fn each_input_type_is_described_for_a_channel() {
+        let list = obj(
+            json!({ "options": [ { "title": "Sim", "value": "s" }, { "title": "Não" } ], "tries": 3 }),
+        );
+        let d = describe(InputType::Select, &list, 1);
+        assert_eq!(
+            serde_json::to_value(&d).unwrap_or_default(),
+            json!({ "type": "select", "mandatory": true, "tries_left": 2, "numbered": true,
+                    "options": [ { "number": 1, "title": "Sim", "value": "s" },
+                                 { "number": 2, "title": "Não", "value": "Não" } ] })
+        );
+        let d = describe(
+            InputType::OptionList,
+            &obj(json!({ "options": [ "a" ], "mandatory": false, "multiple": true })),
+            0,
+        );
+        assert!(d.kind == "option_list" && !d.mandatory && d.multiple && d.tries_left.is_none());
+        let d = describe(
+            InputType::QuickReplies,
+            &obj(json!({ "replies": [ { "title": "Ok" } ] })),
+            0,
+        );
+        assert!(d.kind == "quick_replies" && !d.mandatory && d.options.len() == 1);
+        let d = describe(
+            InputType::TextInput,
+            &obj(json!({ "mask": "cpf", "mandatory": true, "tries": "2" })),
+            2,
+        );
+        assert_eq!(
+            serde_json::to_value(&d).unwrap_or_default(),
+            json!({ "type": "text_input", "mandatory": true, "tries_left": 0, "mask": "cpf",
+                    "accepts": "a CPF: 11 digits, punctuation optional, with valid check digits" })
+        );
+        // Every mask the builder lists is explained.
+        assert!(MASKS.iter().all(|m| mask_accepts(m).is_some()));
+        assert_eq!(
+            serde_json::to_value(describe(InputType::TextInput, &obj(json!({})), 0))
+                .unwrap_or_default(),
+            json!({ "type": "text_input", "mandatory": false })
+        );
+        let d = describe(
+            InputType::Date,
+            &obj(json!({ "min": "2026-12-01", "max": "2026-12-31", "weekends": false })),
+            0,
+        );
+        assert_eq!(
+            (
+                d.min.as_deref(),
+                d.max.as_deref(),
+                d.weekends,
+                d.accepts.is_some()
+            ),
+            (Some("2026-12-01"), Some("2026-12-31"), Some(false), true)
+        );
+        let d = describe(
+            InputType::FileUpload,
+            &obj(json!({ "acceptFileTypes": "PNG|JPEG| PDF", "maxFileSize": "10M" })),
+            0,
+        );
+        assert_eq!(d.file_types, ["PNG", "JPEG", "PDF"]);
+        assert_eq!(d.max_file_size.as_deref(), Some("10M"));
+        let d = describe(InputType::Autocomplete, &obj(json!({ "options": [] })), 0);
+        assert!(d.options.is_empty() && !d.numbered);
     }
 
     #[test]

@@ -252,8 +252,13 @@ impl<'a> Turn<'a> {
             if node.input.is_some() {
                 self.s.focus = Some(node.id.clone());
                 self.s.tries = 0;
+                let input = self
+                    .bot
+                    .input_spec(self.s, i, &self.intents, &self.entities, self.now)
+                    .map(|(kind, payload)| Box::new(super::input::describe(kind, &payload, 0)));
                 self.out.push(Output::AwaitingInput {
                     node: node.id.clone(),
+                    input,
                 });
                 return;
             }

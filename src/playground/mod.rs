@@ -214,6 +214,9 @@ pub struct Playground<D: Dialog = AnyDialog> {
     /// Every event fed since the last reset, the `start` first.
     events: Vec<Event>,
     options: Vec<Choice>,
+    /// Whether a bare number picks an option (false when the awaited input's options are
+    /// numbers themselves).
+    numbered: bool,
     last_request: Option<Json>,
 }
 
@@ -228,6 +231,7 @@ impl<D: Dialog> Playground<D> {
             setup,
             events: Vec::new(),
             options: Vec::new(),
+            numbered: true,
             last_request: None,
         }
     }
@@ -290,11 +294,12 @@ impl<D: Dialog> Playground<D> {
     pub fn command(&mut self, command: Command) -> Vec<Shown> {
         match command {
             Command::Say { text } => {
-                // A number picks the option it names, when there is one.
+                // A number picks the option it names, when there is one and the options are
+                // not numbers themselves (the engine's rule, so every channel agrees).
                 match text
                     .parse::<usize>()
                     .ok()
-                    .filter(|n| self.choice(*n).is_some())
+                    .filter(|n| self.numbered && self.choice(*n).is_some())
                 {
                     Some(number) => self.command(Command::Pick { number }),
                     None => self.feed(user(text, None)),
@@ -428,9 +433,12 @@ impl<D: Dialog> Playground<D> {
         let mut options: Vec<Choice> = Vec::new();
         // The options of the awaited input, or of a message that lists them (the last wins).
         let mut offered: Vec<(String, String)> = Vec::new();
-        let awaiting = out
-            .iter()
-            .any(|o| matches!(o, Output::AwaitingInput { .. }));
+        // What the awaited input offers, as every channel reads it from `awaiting_input`.
+        let awaited = out.iter().rev().find_map(|o| match o {
+            Output::AwaitingInput { input, .. } => Some(input.clone()),
+            _ => None,
+        });
+        self.numbered = true;
         for o in out {
             let mut own = Vec::new();
             match &o {
@@ -474,21 +482,19 @@ impl<D: Dialog> Playground<D> {
                 options: own,
             });
         }
-        if awaiting {
-            if let Some(payload) = self.dialog.awaited_input(&self.state, self.now) {
-                let found = payload
-                    .get("options")
-                    .or_else(|| payload.get("replies"))
-                    .map(option_titles)
-                    .unwrap_or_default();
-                if !found.is_empty() {
-                    offered = found;
-                }
-                if let Some(mask) = payload.get("mask").and_then(Json::as_str) {
-                    shown.push(Shown::InputMask {
-                        mask: mask.to_owned(),
-                    });
-                }
+        if let Some(Some(input)) = awaited {
+            if !input.options.is_empty() {
+                offered = input
+                    .options
+                    .iter()
+                    .map(|o| (o.title.clone(), o.title.clone()))
+                    .collect();
+                // The engine's number rule: options that are numbers themselves are not
+                // picked by their number.
+                self.numbered = input.numbered;
+            }
+            if let Some(mask) = input.mask {
+                shown.push(Shown::InputMask { mask });
             }
         }
         if !offered.is_empty() {

@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use utoipa::{OpenApi, ToSchema};
 
+mod openapi;
+mod stream;
+
 /// Settings of the HTTP face.
 #[derive(Clone, Default)]
 pub struct Settings {
@@ -88,6 +91,10 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         .route(
             "/v1/bots/{bot}/conversations/{conversation}/outputs",
             get(outputs),
+        )
+        .route(
+            "/v1/bots/{bot}/conversations/{conversation}/stream",
+            get(stream::stream),
         )
         .route("/v1/bots/{bot}/conversations/{conversation}", get(summary))
         .route("/v1/workspaces/{bot}/message", post(watson_message))
@@ -266,8 +273,8 @@ fn body(
 /// The outputs of a turn, or of a long-poll.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Outputs {
-    /// Outputs (SPEC §4.1), each with its `seq`, oldest first.
-    #[schema(value_type = Vec<Object>)]
+    /// Outputs (see `docs/events.md`), each with its `seq`, oldest first.
+    #[schema(value_type = Vec<crate::Output>)]
     pub outputs: Vec<Json>,
 }
 
@@ -281,7 +288,9 @@ pub struct Refusal {
 /// What went wrong.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RefusalBody {
-    /// Stable code.
+    /// Stable code: `bad_request`, `unauthorized`, `forbidden`, `unknown_bot`, `not_found`,
+    /// `method_not_allowed`, `payload_too_large`, `timeout`, `conflict`, `flow_changed`,
+    /// `store`, or another code of the engine's `error` output.
     pub code: String,
     /// In words.
     pub message: String,
@@ -322,7 +331,7 @@ pub struct After {
 /// Runs one event (SPEC §4.1) and answers the turn's outputs once they are durably recorded.
 #[utoipa::path(post, path = "/v1/bots/{bot}/conversations/{conversation}/events",
     params(("bot" = String, Path, description = "bot name"), ("conversation" = String, Path, description = "conversation id")),
-    request_body(content = Object, description = "one event of SPEC §4.1, e.g. {\"type\": \"user\", \"text\": \"oi\"}"),
+    request_body(content = crate::Event, description = "one channel event (`ChannelEvent`, see docs/events.md), e.g. {\"type\": \"user\", \"text\": \"oi\"}"),
     responses((status = 200, body = Outputs), (status = 400, body = Refusal), (status = 401, body = Refusal),
         (status = 403, body = Refusal), (status = 404, body = Refusal), (status = 409, body = Refusal), (status = 413, body = Refusal), (status = 503, body = Refusal)),
     security(("bearer" = [])))]
@@ -638,9 +647,9 @@ async fn openapi() -> Response {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "fluxo serve", description = "The durable runtime of builder flows (SPEC §6)."),
-    paths(events, outputs, summary, watson_message, webhook, healthz, readyz, metrics_text, openapi),
-    components(schemas(Outputs, Refusal, RefusalBody, Summary)),
+    info(title = "fluxo serve", description = "The durable runtime of builder flows: the channel API, provider webhooks and the operations routes. Events and outputs are described in docs/events.md."),
+    paths(events, outputs, stream::stream, summary, watson_message, webhook, healthz, readyz, metrics_text, openapi),
+    components(schemas(Outputs, Refusal, RefusalBody, Summary, crate::Event, crate::Output)),
     modifiers(&Bearer)
 )]
 struct Api;
@@ -659,10 +668,13 @@ impl utoipa::Modify for Bearer {
 }
 
 /// The OpenAPI document of these routes, generated from the handlers.
-pub fn api() -> utoipa::openapi::OpenApi {
+/// Events and outputs are named schemas discriminated by `type` (see `openapi.rs`), as JSON.
+pub fn api() -> Json {
     let mut doc = Api::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc
+    let mut json = serde_json::to_value(&doc).unwrap_or_default();
+    openapi::typed(&mut json);
+    json
 }
 
 /// Protections of [`serve`].

@@ -176,6 +176,7 @@ pub fn outputs_of(r: &Json) -> Vec<Output> {
     {
         out.push(Output::AwaitingInput {
             node: at.to_owned(),
+            input: None,
         });
     }
     out
