@@ -223,9 +223,8 @@ const JOBS: &str = "We are always looking for talented people to add to our team
 /// entities with `reformatDateTime` in the input handlers, and the frame's response reading
 /// the three `$var`s.
 ///
-/// Readings taken: the return from a digression lists the interrupted node in
-/// `nodes_visited`; a digression out of slot filling (`digress_out_slots: allow_all`) answers
-/// from the root node and does not return to the frame.
+/// Reading taken: the return from a digression lists the interrupted node in
+/// `nodes_visited`.
 #[test]
 fn digression_showcase_returns_jumps_and_slots() {
     let Some(ws) = load(DIGRESSION) else {
@@ -653,8 +652,9 @@ const PIZZERIA_WELCOME: &str = "Welcome to Pizza Topping  Basic demonstration, y
 /// (`digress_out_slots: allow_all`) to "Reset", whose `jump_to` (body) says the welcome
 /// again; `$var` shorthand in the frame's response.
 ///
-/// Readings taken: a digression out of slot filling does not return to the frame; a
-/// `filled` handler that answers nothing is still listed in `nodes_visited`.
+/// Readings taken: a digression out of slot filling to a node that does not return (no
+/// `digress_in: returns`) leaves the frame; a `filled` handler that answers nothing is still
+/// listed in `nodes_visited`.
 #[test]
 fn pizzeria_optional_slot_nomatch_skip_all_and_slot_digression() {
     let Some(ws) = load(PIZZERIA) else {
@@ -772,4 +772,364 @@ fn simple_example_client_actions() {
     check(&r, &["node_1_1479487905980"], &["OK! See you later."]);
     assert_eq!(r["actions"][0]["name"], "end_conversation");
     assert_eq!(chat.waits_at(), "root");
+}
+
+/// The shapes Watson itself writes into `context.system` (seen in contexts Watson returned):
+/// every field fluxo writes must be one of them, so that a context fluxo answered can go back
+/// to Watson. `dialog_stack`: objects with a `dialog_node` string (extra members allowed);
+/// counters: whole numbers; `_node_output_map`: per node, a list of whole numbers, or an
+/// object of such lists; flags: booleans; `branch_exited_reason`: a word.
+#[track_caller]
+fn assert_watson_shaped(system: &Value) {
+    let whole_list = |v: &Value| {
+        v.as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_u64))
+    };
+    for entry in system["dialog_stack"].as_array().expect("dialog_stack") {
+        assert!(entry["dialog_node"].is_string(), "stack entry {entry}");
+    }
+    for counter in ["dialog_turn_counter", "dialog_request_counter"] {
+        assert!(system[counter].is_u64(), "{counter} in {system}");
+    }
+    for (node, counter) in system["_node_output_map"]
+        .as_object()
+        .expect("_node_output_map")
+    {
+        let ok = whole_list(counter)
+            || counter
+                .as_object()
+                .is_some_and(|o| o.values().all(&whole_list));
+        assert!(ok, "_node_output_map.{node} = {counter}");
+    }
+    assert_eq!(system["initialized"], json!(true));
+    assert!(system["branch_exited"].is_boolean(), "{system}");
+}
+
+/// Contexts written by Watson, and by older versions of its API: a conversation goes on from
+/// a context that has `dialog_stack` and `dialog_turn_counter` but no `system.initialized`
+/// (it is not greeted again), whose stack entries are node ids or objects, and whose
+/// `_node_output_map` has any of the forms Watson wrote (`[0]`, `[0, 0]`, `{"0": [0]}`) or
+/// fluxo's older one (`{"text": [0]}`). What fluxo answers is in Watson's shapes, and fluxo
+/// reads it back: a stored context goes Watson → fluxo → Watson.
+#[test]
+fn contexts_from_watson_and_older_api_versions_continue() {
+    let Some(ws) = load(DIGRESSION) else {
+        return;
+    };
+    let jobs = "node_11_1521225850669";
+    let greeter = "Yes, we have openings! Please come to the restaurant Monday or Wednesday for an in-person interview with the owner.";
+    // A v1 context as a client built on 2017's API stored it: the dialog waits at "Job
+    // openings"; no `initialized`.
+    for stack in [json!([jobs]), json!([{ "dialog_node": jobs }])] {
+        let mut chat = Chat::new(&ws);
+        chat.context = json!({
+            "conversation_id": "from-watson",
+            "system": { "dialog_stack": stack, "dialog_turn_counter": 2, "dialog_request_counter": 2,
+                "_node_output_map": { "Welcome": [0], jobs: [0] } }
+        });
+        let r = chat.say("greeter", &[], &[("job_role", "greeter")]);
+        check(&r, &["node_13_1521225990944"], &[greeter]);
+        assert_eq!(r["context"]["conversation_id"], "from-watson");
+        assert_eq!(r["context"]["system"]["dialog_turn_counter"], 3);
+        assert_watson_shaped(&r["context"]["system"]);
+    }
+    // Only a turn counter: still not a new conversation, so an empty input is not `welcome`.
+    let mut chat = Chat::new(&ws);
+    chat.context = json!({ "conversation_id": "c", "system": { "dialog_turn_counter": 5 } });
+    let r = chat.say("", &[], &[]);
+    check(
+        &r,
+        &["Anything else"],
+        &["I didn't understand. You can try rephrasing."],
+    );
+
+    // Each form of the sequential counter of "Anything else" (last shown: the first value)
+    // gives its second value next, and fluxo writes Watson's form back.
+    let second = "Can you reword your statement? I'm not understanding.";
+    for form in [
+        json!([0]),
+        json!([0, 0]),
+        json!({ "0": [0] }),
+        json!({ "text": [0] }),
+    ] {
+        let mut chat = Chat::new(&ws);
+        chat.context = json!({
+            "conversation_id": "c",
+            "system": { "initialized": true, "dialog_stack": [{ "dialog_node": "root" }],
+                "dialog_turn_counter": 1, "dialog_request_counter": 1,
+                "_node_output_map": { "Anything else": form } }
+        });
+        let r = chat.say("the weather", &[], &[]);
+        check(&r, &["Anything else"], &[second]);
+        assert_eq!(
+            r["context"]["system"]["_node_output_map"]["Anything else"],
+            json!([1]),
+            "{form}"
+        );
+    }
+
+    // A whole conversation whose context goes through JSON text between the turns, checked
+    // for Watson's shapes at every turn: slots waiting, a digression waiting to return.
+    let mut chat = Chat::new(&ws);
+    let steps = [
+        ("", None),
+        ("book a table", Some("book_restaurant")),
+        ("what time do you open?", Some("restaurant_opening_hours")),
+        ("any jobs?", Some("job_opportunities")),
+        ("when are you open?", Some("restaurant_opening_hours")),
+    ];
+    for (text, intent) in steps {
+        let intents: Vec<&str> = intent.into_iter().collect();
+        let r = chat.say(text, &intents, &[]);
+        assert_eq!(r["output"]["log_messages"], json!([]), "{r:#}");
+        assert_watson_shaped(&r["context"]["system"]);
+        chat.context = serde_json::from_str(&r["context"].to_string()).expect("json");
+    }
+}
+
+/// IBM's digressions tutorial, word for word, on its own workspace (`digression-showcase`,
+/// "Step 2: Temporarily digressing away from dialog"): a restaurant booking is interrupted
+/// by a question about the opening hours (`digress_in: returns`), the answer is given, and
+/// the booking comes back with the prompt of the next empty slot; it then completes. A
+/// digression to a node that does not return (`#CANCEL`, `does_not_return`) leaves the
+/// booking: the next input is taken at the root level.
+///
+/// Reading taken: on the return, `nodes_visited` lists the slot prompted again (the frame is
+/// not entered again).
+#[test]
+fn digression_tutorial_returns_to_the_booking() {
+    let Some(ws) = load(DIGRESSION) else {
+        return;
+    };
+    let mut chat = Chat::new(&ws);
+    check(
+        &chat.say("", &[], &[]),
+        &["Welcome"],
+        &["Hello. How can I help you?"],
+    );
+    let r = chat.say("Book me a restaurant", &["book_restaurant"], &[]);
+    check(
+        &r,
+        &["node_1_1511335990829", "slot_3_1511336015467"],
+        &["When do you want to go?"],
+    );
+    let r = chat.say("Tomorrow", &[], &[("sys-date", "2026-11-24")]);
+    check(
+        &r,
+        &["slot_3_1511336015467", "slot_6_1511336032812"],
+        &["What time do you want to go?"],
+    );
+    let r = chat.say("What time do you open?", &["restaurant_opening_hours"], &[]);
+    check(
+        &r,
+        &["node_13_1511336208117", "slot_6_1511336032812"],
+        &[
+            "The restaurant is open from 8:00 AM to 10:00 PM.",
+            "What time do you want to go?",
+        ],
+    );
+    assert_eq!(chat.waits_at(), "node_1_1511335990829");
+    assert_eq!(r["context"]["date"], "Tuesday, November 24");
+    let r = chat.say("5pm", &[], &[("sys-time", "17:00:00")]);
+    check(
+        &r,
+        &["slot_6_1511336032812", "slot_9_1511336049853"],
+        &["How many of you will be going?"],
+    );
+    let r = chat.say("6", &[], &[("sys-number", "6")]);
+    check(
+        &r,
+        &["slot_9_1511336049853"],
+        &["OK. I'm making you a reservation on Tuesday, November 24 at 5:00 PM for 6 people."],
+    );
+    assert_eq!(chat.waits_at(), "root");
+
+    // A digression that does not return leaves the booking.
+    let mut chat = Chat::new(&ws);
+    chat.say("", &[], &[]);
+    chat.say("Book me a restaurant", &["book_restaurant"], &[]);
+    let r = chat.say("cancel", &["CANCEL"], &[]);
+    check(
+        &r,
+        &["node_14_1511336454224"],
+        &["Ok, cancelling the task."],
+    );
+    assert_eq!(chat.waits_at(), "root");
+    assert_eq!(r["context"]["system"]["branch_exited_reason"], "digression");
+    let r = chat.say("Tomorrow", &[], &[("sys-date", "2026-11-24")]);
+    check(
+        &r,
+        &["Anything else"],
+        &["I didn't understand. You can try rephrasing."],
+    );
+}
+
+const CUSTOMER_CARE: &str = "watson-developer-cloud__assistant-skill-analysis__tests_resources_test_workspaces_skill-Customer-Care-Sample.json";
+const RENT_A_CAR: &str = "IBM__watson-google-assistant__data_assistant_workspaces_rent_a_car.json";
+
+/// `slot_in_focus` is true only while the Check-for of the slot whose prompt was just shown
+/// is evaluated (IBM docs, "Getting confirmation": `(#yes || #no) && slot_in_focus`). In
+/// IBM's rent_a_car sample the confirmation slot's Check-for is `slot_in_focus` alone: it is
+/// asked after the other slots, and the answer to it fills it. In the Customer Care Sample,
+/// "yes, tomorrow at 3pm" said to the date prompt fills the date and the time, not the
+/// confirmation (`@reply && slot_in_focus`), which is asked next.
+#[test]
+fn slot_in_focus_is_the_prompted_slot_only() {
+    if let Some(ws) = load(RENT_A_CAR) {
+        let mut chat = Chat::new(&ws);
+        let r = chat.say("I need a car", &["Reserve_a_car"], &[]);
+        check(
+            &r,
+            &["node_2_1530310154321", "slot_3_1530310428510"],
+            &["What day do you need a car?"],
+        );
+        let r = chat.say("tomorrow", &[], &[("sys-date", "2026-11-24")]);
+        check(
+            &r,
+            &["slot_3_1530310428510", "slot_6_1530310497411"],
+            &["What time on Tuesday do you want the car to be ready?"],
+        );
+        assert_eq!(r["context"]["confirm"], Value::Null);
+        chat.say("3pm", &[], &[("sys-time", "15:00:00")]);
+        chat.say("an suv", &[], &[("car-type", "suv")]);
+        let r = chat.say("red", &[], &[("color-popular", "red")]);
+        check(
+            &r,
+            &["slot_19_1530312774488", "slot_41_1530314637627"],
+            &["OK. Please confirm. You want a red suv car on 2026-11-24 at 3:00 PM. Is that correct?"],
+        );
+        let r = chat.say("yes", &["Bot_Control_Approve_Response"], &[]);
+        check(
+            &r,
+            &["slot_41_1530314637627", "handler_44_1530314703139"],
+            &[
+                "Great!",
+                "Unfortunately, I don't really have any cars. This is a demo chat.",
+            ],
+        );
+        // The sample's context value is the text "slot_in_focus" (no `<? ?>`), as in Watson.
+        assert_eq!(r["context"]["confirm"], "slot_in_focus");
+    }
+    if let Some(ws) = load(CUSTOMER_CARE) {
+        let mut chat = Chat::new(&ws);
+        let r = chat.say(
+            "I'd like to make an appointment",
+            &["Customer_Care_Appointments"],
+            &[],
+        );
+        assert_eq!(texts(&r), ["What day would you like to come in?"]);
+        let r = chat.say(
+            "yes, tomorrow at 3pm",
+            &[],
+            &[
+                ("reply", "yes"),
+                ("sys-date", "2026-11-24"),
+                ("sys-time", "15:00:00"),
+            ],
+        );
+        check(
+            &r,
+            &[
+                "slot_102_1498132501942",
+                "slot_105_1498132552870",
+                "slot_8_1509132875735",
+            ],
+            &["Let me confirm: You want an appointment for Tuesday at 3 PM. Is this correct?"],
+        );
+        assert_eq!(r["context"]["confirm"], Value::Null);
+        let r = chat.say("yes", &[], &[("reply", "yes")]);
+        check(
+            &r,
+            &[
+                "slot_8_1509132875735",
+                "handler_14_1509133469904",
+                "slot_22_1522444583114",
+            ],
+            &[
+                "Perfect!",
+                "I'll just need a phone to hold your reservation",
+            ],
+        );
+
+        // A question about the hours at the date prompt (`Hours of Operation` returns): the
+        // answer, then the date prompt again; the booking goes on with the next answer.
+        let mut chat = Chat::new(&ws);
+        chat.say("an appointment", &["Customer_Care_Appointments"], &[]);
+        let r = chat.say("when are you open?", &["Customer_Care_Store_Hours"], &[]);
+        check(
+            &r,
+            &["Hours of Operation", "slot_102_1498132501942"],
+            &[
+                "Our hours are Monday to Friday 10am to 8pm and Friday and Saturday 11am to 6pm.",
+                "What day would you like to come in?",
+            ],
+        );
+        let r = chat.say("tomorrow", &[], &[("sys-date", "2026-11-24")]);
+        check(
+            &r,
+            &["slot_102_1498132501942", "slot_105_1498132552870"],
+            &["What time on Tuesday do you want to come in?"],
+        );
+    }
+}
+
+const PIZZA_ADVANCED: &str =
+    "watson-developer-cloud__community__watson-assistant_pizza-advanced.json";
+
+/// Several slots filled by one input: every slot's Check-for runs first, then the Found
+/// responses of the filled slots (IBM docs, slot conditions order). In `pizza-advanced`,
+/// "small quatro formaggi" fills the size and the type; the size's Found response sees both
+/// (no small quatro formaggi), empties the size and says so; the type's Found responses then
+/// see no size, so its general one answers; the size is asked again.
+#[test]
+fn one_input_fills_several_slots_then_their_found_responses() {
+    let Some(ws) = load(PIZZA_ADVANCED) else {
+        return;
+    };
+    let sorry =
+        "Sorry, we do not serve small pizza quatro formaggi. Please select different type or size.";
+    let mut chat = Chat::new(&ws);
+    chat.say("", &[], &[]);
+    let r = chat.say("order pizza", &["order"], &[]);
+    check(
+        &r,
+        &["Pizza ordering", "slot_3_1494421237824"],
+        &["What size of pizza do you want?"],
+    );
+    let both = [("pizza_size", "small"), ("pizza_type", "quatro formaggi")];
+    let r = chat.say("small quatro formaggi", &[], &both);
+    check(
+        &r,
+        &[
+            "slot_3_1494421237824",
+            "slot_6_1494421302730",
+            "handler_7_1494497082127",
+            "handler_1_1494489746428",
+            "slot_3_1494421237824",
+        ],
+        &[
+            sorry,
+            "quatro formaggi is a good choice.",
+            "What size of pizza do you want?",
+        ],
+    );
+    assert_eq!(r["context"]["pizza_size"], Value::Null);
+    assert_eq!(r["context"]["pizza_type"], "quatro formaggi");
+    // The same when the order itself names both.
+    let mut chat = Chat::new(&ws);
+    chat.say("", &[], &[]);
+    let r = chat.say("order small quatro formaggi", &["order"], &both);
+    assert_eq!(
+        texts(&r),
+        [
+            sorry,
+            "quatro formaggi is a good choice.",
+            "What size of pizza do you want?"
+        ]
+    );
+    let r = chat.say("large", &[], &[("pizza_size", "large")]);
+    assert_eq!(
+        texts(&r),
+        ["Thank you for ordering quatro formaggi of large size."]
+    );
 }

@@ -160,10 +160,8 @@ fn root_order_anything_else_and_sequential_variations() {
         ctx = r["context"].clone();
     }
     assert_eq!(said, ["Não entendi.", "Pode repetir?", "Não entendi."]);
-    assert_eq!(
-        ctx["system"]["_node_output_map"]["senao"]["text"],
-        json!([0])
-    );
+    // Watson's form for a legacy `output.text`: the position shown last, under the node.
+    assert_eq!(ctx["system"]["_node_output_map"]["senao"], json!([0]));
 }
 
 /// Children are tried first after a node waits; none matching leaves the branch for the root
@@ -603,4 +601,110 @@ fn not_available_nodes_take_no_digression() {
     assert_eq!(visited(&inside), ["else"]);
     let outside = turn(&ws, "hours?", &inside["context"], intent("hours"));
     assert_eq!(visited(&outside), ["hours"]);
+}
+
+/// `digress_out: allow_returning`: from inside the node's branch, the input may go only to a
+/// root node that returns (`digress_in: returns`); one that does not return is not tried; when
+/// no returning node takes the input, the node asks again and the dialog stays in the branch.
+#[test]
+fn allow_returning_digresses_only_to_nodes_that_return() {
+    let ws = Workspace::from_value(&json!({ "dialog_nodes": [
+        { "dialog_node": "ask", "conditions": "#ask", "digress_out": "allow_returning", "output": { "text": "Yes or no?" } },
+        { "dialog_node": "yes", "parent": "ask", "conditions": "#yes", "output": { "text": "Great." } },
+        { "dialog_node": "hours", "previous_sibling": "ask", "conditions": "#hours", "digress_in": "returns",
+          "output": { "text": "9 to 5." } },
+        { "dialog_node": "bye", "previous_sibling": "hours", "conditions": "#bye", "digress_in": "does_not_return",
+          "output": { "text": "Bye." } } ] }))
+    .expect("workspace");
+    let asked = turn(&ws, "ask", &json!({}), intent("ask"));
+    let hours = turn(&ws, "hours?", &asked["context"], intent("hours"));
+    assert_eq!(visited(&hours), ["hours", "ask"]);
+    assert_eq!(texts(&hours), ["9 to 5.", "Yes or no?"]);
+    let bye = turn(&ws, "bye", &hours["context"], intent("bye"));
+    assert_eq!(visited(&bye), ["ask"]);
+    assert_eq!(texts(&bye), ["Yes or no?"]);
+    assert_eq!(
+        bye["context"]["system"]["dialog_stack"],
+        json!([{ "dialog_node": "ask" }])
+    );
+    let yes = turn(&ws, "yes", &bye["context"], intent("yes"));
+    assert_eq!(texts(&yes), ["Great."]);
+    // From the root level, the same node answers as any other.
+    let root = turn(&ws, "bye", &yes["context"], intent("bye"));
+    assert_eq!(texts(&root), ["Bye."]);
+}
+
+/// A slot skipped by its Not-found response (`skip_slot`) stays skipped on the turns that
+/// follow: another input that fills nothing prompts the next slot again, not the skipped one.
+#[test]
+fn a_skipped_slot_stays_skipped() {
+    let ws = Workspace::from_value(&json!({ "dialog_nodes": [
+        { "dialog_node": "order", "type": "frame", "conditions": "#order", "output": { "text": "Done." } },
+        { "dialog_node": "s_a", "parent": "order", "type": "slot", "variable": "$a" },
+        { "dialog_node": "s_a_focus", "parent": "s_a", "type": "event_handler", "event_name": "focus", "output": { "text": "A?" } },
+        { "dialog_node": "s_a_input", "parent": "s_a", "previous_sibling": "s_a_focus", "type": "event_handler",
+          "event_name": "input", "conditions": "@a", "context": { "a": "@a" } },
+        { "dialog_node": "s_a_nomatch", "parent": "s_a", "previous_sibling": "s_a_input", "type": "event_handler",
+          "event_name": "nomatch", "output": { "text": "Skipping A." }, "next_step": { "behavior": "skip_slot" } },
+        { "dialog_node": "s_b", "parent": "order", "previous_sibling": "s_a", "type": "slot", "variable": "$b" },
+        { "dialog_node": "s_b_focus", "parent": "s_b", "type": "event_handler", "event_name": "focus", "output": { "text": "B?" } },
+        { "dialog_node": "s_b_input", "parent": "s_b", "previous_sibling": "s_b_focus", "type": "event_handler",
+          "event_name": "input", "conditions": "@b", "context": { "b": "@b" } } ] }))
+    .expect("workspace");
+    let none = || Some((json!([]), json!([])));
+    let r = turn(&ws, "order", &json!({}), intent("order"));
+    assert_eq!(texts(&r), ["A?"]);
+    let r = turn(&ws, "hmm", &r["context"], none());
+    assert_eq!(texts(&r), ["Skipping A.", "B?"]);
+    let r = turn(&ws, "hmm", &r["context"], none());
+    assert_eq!(texts(&r), ["B?"]);
+    let r = turn(
+        &ws,
+        "b",
+        &r["context"],
+        Some((
+            json!([]),
+            json!([{ "entity": "b", "value": "b", "location": [0, 1] }]),
+        )),
+    );
+    assert_eq!(texts(&r), ["Done."]);
+}
+
+/// Hostile contexts: stack entries that are neither node ids nor objects with a
+/// `dialog_node`, counters that are not whole numbers, a random order that is not one, and a
+/// `_node_output_map` that is not an object. Nothing panics, nothing is logged as an error of
+/// the workspace: the entries are dropped, the counters start again, and what is written back
+/// is well formed.
+#[test]
+fn hostile_contexts_are_read_without_harm() {
+    let ws = model();
+    for system in [
+        json!({ "dialog_stack": [1, null, { "no": "node" }, ["x"]], "dialog_turn_counter": -3 }),
+        json!({ "dialog_stack": "root", "_node_output_map": "nope" }),
+        json!({ "dialog_stack": [], "_node_output_map": { "senao": [-1, "a", 2.5] } }),
+        json!({ "dialog_stack": [{ "dialog_node": 7 }], "_node_output_map": { "senao": [18_446_744_073_709_551_615u64] } }),
+        json!({ "initialized": true, "_node_output_map": { "senao": [3, 0, 0, 0] } }),
+        json!({ "initialized": true, "_node_output_map": { "senao": { "text": [], "0": {} } } }),
+        json!({ "dialog_stack": [{ "dialog_node": "nowhere", "state": "in_progress", "skipped": 5 }] }),
+    ] {
+        let ctx = json!({ "conversation_id": "h", "system": system });
+        let r = turn(&ws, "hmm", &ctx, None);
+        assert_eq!(r["output"]["log_messages"], json!([]), "{system}");
+        assert_eq!(visited(&r), ["senao"], "{system}");
+        let stack = r["context"]["system"]["dialog_stack"]
+            .as_array()
+            .expect("a stack")
+            .clone();
+        assert!(
+            stack.iter().all(|e| e["dialog_node"].is_string()),
+            "{stack:?}"
+        );
+        let counter = &r["context"]["system"]["_node_output_map"]["senao"];
+        assert!(
+            counter
+                .as_array()
+                .is_some_and(|a| a.len() == 1 && a[0].as_u64().is_some_and(|n| n < 2)),
+            "{system} gave {counter}"
+        );
+    }
 }

@@ -23,6 +23,17 @@ pub struct Expr {
     pub span: Span,
 }
 
+/// Which matches a SpEL selection keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// `.?[…]`: every match, as a list.
+    All,
+    /// `.^[…]`: the first match, or null.
+    First,
+    /// `.$[…]`: the last match, or null.
+    Last,
+}
+
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -60,6 +71,8 @@ pub enum BinOp {
     Div,
     /// `%`
     Rem,
+    /// SpEL's `text matches 'regex'`: the whole text matches.
+    Matches,
 }
 
 impl BinOp {
@@ -70,7 +83,7 @@ impl BinOp {
             BinOp::Or => 2,
             BinOp::And => 3,
             BinOp::Eq | BinOp::Ne | BinOp::StrictEq | BinOp::StrictNe => 4,
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 5,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Matches => 5,
             BinOp::Add | BinOp::Sub => 6,
             BinOp::Mul | BinOp::Div | BinOp::Rem => 7,
         }
@@ -96,6 +109,7 @@ impl BinOp {
             BinOp::Mul => "*",
             BinOp::Div => "/",
             BinOp::Rem => "%",
+            BinOp::Matches => "matches",
         }
     }
 }
@@ -209,12 +223,15 @@ pub enum ExprKind {
         /// What to compute per element.
         each: Box<Expr>,
     },
-    /// SpEL selection `list.?[condition]`.
+    /// SpEL selection `list.?[condition]` (every match), `list.^[condition]` (the first) or
+    /// `list.$[condition]` (the last).
     Select {
         /// The collection.
         object: Box<Expr>,
         /// Which elements to keep.
         keep: Box<Expr>,
+        /// Every match, the first or the last.
+        pick: Pick,
     },
     /// `!a`, `-a`
     Unary(UnOp, Box<Expr>),
@@ -257,7 +274,10 @@ impl Expr {
                 f(object);
                 args.iter().for_each(f);
             }
-            ExprKind::Project { object, each: x } | ExprKind::Select { object, keep: x } => {
+            ExprKind::Project { object, each: x }
+            | ExprKind::Select {
+                object, keep: x, ..
+            } => {
                 f(object);
                 f(x);
             }
@@ -290,7 +310,10 @@ impl Expr {
                 f(object);
                 args.iter_mut().for_each(f);
             }
-            ExprKind::Project { object, each: x } | ExprKind::Select { object, keep: x } => {
+            ExprKind::Project { object, each: x }
+            | ExprKind::Select {
+                object, keep: x, ..
+            } => {
                 f(object);
                 f(x);
             }
@@ -406,8 +429,13 @@ pub fn display(e: &Expr, d: Dialect) -> String {
         ExprKind::Project { object, each } => {
             format!("{}.![{}]", receiver(object, d), display(each, d))
         }
-        ExprKind::Select { object, keep } => {
-            format!("{}.?[{}]", receiver(object, d), display(keep, d))
+        ExprKind::Select { object, keep, pick } => {
+            let op = match pick {
+                Pick::All => "?",
+                Pick::First => "^",
+                Pick::Last => "$",
+            };
+            format!("{}.{op}[{}]", receiver(object, d), display(keep, d))
         }
         ExprKind::Unary(UnOp::Not, x) => format!("!{}", paren(x, d)),
         ExprKind::Unary(UnOp::Neg, x) => format!("-{}", paren(x, d)),

@@ -10,13 +10,13 @@
 //! array may grow past [`Budget::max_len`], and copies may take at most 16 × that in all. The
 //! recursion is bounded by the parser's depth limit.
 
-use super::ast::{BinOp, Expr, ExprKind, UnOp};
+use super::ast::{BinOp, Expr, ExprKind, Pick, UnOp};
 use super::methods::{self, expr_error, too_large, Call};
 use super::template::{Part, Template};
 use super::value::{equals, float, member, order, strict_eq, Val};
 use super::{Dialect, Scope, Span};
 use crate::error::{Error, ErrorKind};
-use serde_json::{Map, Value as Json};
+use serde_json::{json, Map, Value as Json};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -248,7 +248,11 @@ impl<'s> Evaluator<'s> {
             }
             ExprKind::Project { object, each } => {
                 let o = self.eval(object)?;
-                let items = o.array().cloned().unwrap_or_default();
+                // A map projects its entries (`#this.key`, `#this.value`), as Spring's does.
+                let items = match o.json() {
+                    Some(Json::Object(m)) => entries(m),
+                    _ => o.array().cloned().unwrap_or_default(),
+                };
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     let v = self.with_this(item, each)?;
@@ -256,16 +260,44 @@ impl<'s> Evaluator<'s> {
                 }
                 Val::Own(Json::Array(out))
             }
-            ExprKind::Select { object, keep } => {
+            ExprKind::Select { object, keep, pick } => {
                 let o = self.eval(object)?;
+                if let Some(Json::Object(m)) = o.json() {
+                    // A map keeps the entries whose `#this.key` / `#this.value` match: a map.
+                    let m = m.clone();
+                    let mut out = Map::new();
+                    for (k, v) in m {
+                        let entry = json!({ "key": k, "value": v });
+                        if Val::from_json(&self.with_this(entry, keep)?).truthy() {
+                            if *pick == Pick::First {
+                                return Ok(Val::Own(json!({ k: v })));
+                            }
+                            if *pick == Pick::Last {
+                                out.clear();
+                            }
+                            out.insert(k, v);
+                        }
+                    }
+                    return Ok(match pick {
+                        Pick::All => Val::Own(Json::Object(out)),
+                        _ if out.is_empty() => Val::Null,
+                        _ => Val::Own(Json::Object(out)),
+                    });
+                }
                 let items = o.array().cloned().unwrap_or_default();
                 let mut out = Vec::new();
                 for item in items {
                     if Val::from_json(&self.with_this(item.clone(), keep)?).truthy() {
+                        if *pick == Pick::First {
+                            return Ok(Val::Own(item).normalize());
+                        }
                         out.push(item);
                     }
                 }
-                Val::Own(Json::Array(out))
+                match pick {
+                    Pick::All => Val::Own(Json::Array(out)),
+                    _ => out.pop().map_or(Val::Null, |x| Val::Own(x).normalize()),
+                }
             }
             ExprKind::Unary(op, x) => {
                 let v = self.eval(x)?;
@@ -438,6 +470,20 @@ impl<'s> Evaluator<'s> {
             BinOp::Ne => Val::Bool(!equals(dialect, &a, &b)),
             BinOp::StrictEq => Val::Bool(strict_eq(&a, &b)),
             BinOp::StrictNe => Val::Bool(!strict_eq(&a, &b)),
+            BinOp::Matches => {
+                let (Val::Str(text), Val::Str(pattern)) = (&a, &b) else {
+                    return Err(self.unsupported(op, &a, &b, span));
+                };
+                let re =
+                    super::regex::compile_regex(&format!("^(?:{pattern})$"), "").map_err(|m| {
+                        expr_error(
+                            ErrorKind::ExpressionRegex,
+                            span,
+                            format!("invalid pattern `{pattern}`: {m}"),
+                        )
+                    })?;
+                Val::Bool(re.is_match(text))
+            }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let ord = order(dialect, &a, &b).map_err(|()| {
                     expr_error(
@@ -618,4 +664,11 @@ fn weight(j: &Json, limit: usize) -> usize {
         }
     }
     total
+}
+
+/// A map's entries as SpEL's projection and selection see them: `{key, value}` each.
+fn entries(m: &Map<String, Json>) -> Vec<Json> {
+    m.iter()
+        .map(|(k, v)| json!({ "key": k, "value": v }))
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! Parsing conditions and `<? … ?>` templates into [`Expr`] trees.
 
-use super::ast::{BinOp, Expr, ExprKind, RegexLit, Span, UnOp};
+use super::ast::{BinOp, Expr, ExprKind, Pick, RegexLit, Span, UnOp};
 use super::regex::compile_regex;
 use super::scan::Scan;
 use super::Dialect;
@@ -332,7 +332,9 @@ impl Builder {
                 | Rule::opt_index
                 | Rule::call
                 | Rule::projection
-                | Rule::selection => {
+                | Rule::selection
+                | Rule::select_first
+                | Rule::select_last => {
                     let Some((obj, d)) = base.take() else {
                         continue;
                     };
@@ -392,7 +394,12 @@ impl Builder {
                     optional: rule == Rule::opt_member,
                 }
             }
-            Rule::index | Rule::opt_index | Rule::projection | Rule::selection => {
+            Rule::index
+            | Rule::opt_index
+            | Rule::projection
+            | Rule::selection
+            | Rule::select_first
+            | Rule::select_last => {
                 let (inner, d) = match p.into_inner().next() {
                     Some(e) => self.expr(e)?,
                     None => (
@@ -409,9 +416,14 @@ impl Builder {
                         object: Box::new(obj),
                         each: Box::new(inner),
                     },
-                    Rule::selection => ExprKind::Select {
+                    Rule::selection | Rule::select_first | Rule::select_last => ExprKind::Select {
                         object: Box::new(obj),
                         keep: Box::new(inner),
+                        pick: match rule {
+                            Rule::select_first => Pick::First,
+                            Rule::select_last => Pick::Last,
+                            _ => Pick::All,
+                        },
                     },
                     _ => ExprKind::Index {
                         object: Box::new(obj),
@@ -588,6 +600,7 @@ fn binop(r: Rule) -> Option<BinOp> {
         Rule::mul => BinOp::Mul,
         Rule::div => BinOp::Div,
         Rule::rem => BinOp::Rem,
+        Rule::matches => BinOp::Matches,
         _ => return None,
     })
 }

@@ -37,8 +37,9 @@ pub(super) struct Turn<'w> {
     actions: Vec<Json>,
     /// Where the dialog waits after this turn (the top of `dialog_stack`).
     top: Json,
-    /// Nodes to return to after a digression, innermost last.
-    returns: Vec<String>,
+    /// Where to return after a digression (dialog stack entries: a node, or a frame filling
+    /// its slots), innermost last.
+    returns: Vec<Json>,
     processed: usize,
     conversation_id: String,
     paused: bool,
@@ -78,16 +79,14 @@ impl<'w> Turn<'w> {
                 (i.unwrap_or(ni), e.unwrap_or(ne))
             }
         };
-        let first = !system
-            .get("initialized")
-            .and_then(Json::as_bool)
-            .unwrap_or(false);
+        let first = is_first_turn(&system);
         let mut flags = Map::new();
         flags.insert("conversation_start".into(), json!(first));
         flags.insert("welcome".into(), json!(first && text.trim().is_empty()));
         flags.insert("anything_else".into(), json!(true));
         flags.insert("irrelevant".into(), json!(false));
         flags.insert("returning_from_digression".into(), json!(false));
+        flags.insert("slot_in_focus".into(), json!(false));
         flags.insert("__now".into(), json!(now));
         let mut turn = Turn {
             ws,
@@ -126,23 +125,15 @@ impl<'w> Turn<'w> {
         if let Some(c) = self.context.as_object_mut() {
             c.remove("skip_user_input");
         }
-        let stack: Vec<Json> = self
-            .system
-            .get("dialog_stack")
-            .and_then(Json::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let stack = read_stack(self.system.get("dialog_stack"));
         let Some((top, below)) = stack.split_last() else {
             self.root();
             return;
         };
         self.returns = below
             .iter()
-            .filter_map(|e| {
-                e.get("dialog_node")
-                    .and_then(Json::as_str)
-                    .map(str::to_owned)
-            })
+            .filter(|e| e.get("dialog_node").and_then(Json::as_str) != Some("root"))
+            .cloned()
             .collect();
         let at = top
             .get("dialog_node")
@@ -179,19 +170,20 @@ impl<'w> Turn<'w> {
         }
         let mut roots = Vec::new();
         self.ws.candidates(&self.ws.roots, &mut roots, 0);
-        let never_return = self.ws.nodes.get(w).and_then(|n| n.digress_out.as_deref())
-            == Some("allow_all_never_return");
+        let digress_out = self.ws.nodes.get(w).and_then(|n| n.digress_out.as_deref());
+        let never_return = digress_out == Some("allow_all_never_return");
+        // `allow_returning`: only to nodes that come back.
+        let only_returning = digress_out == Some("allow_returning");
         for r in roots {
+            let digress_in = self.ws.nodes.get(r).and_then(|n| n.digress_in.as_deref());
             // A node with `digress_in: not_available` cannot be reached from inside a branch.
-            let closed =
-                self.ws.nodes.get(r).and_then(|n| n.digress_in.as_deref()) == Some("not_available");
+            let closed = digress_in == Some("not_available")
+                || (only_returning && digress_in != Some("returns"));
             if !closed && self.cond(r) {
-                let returns = !never_return
-                    && self.ws.nodes.get(r).and_then(|n| n.digress_in.as_deref())
-                        == Some("returns");
+                let returns = !never_return && digress_in == Some("returns");
                 if returns {
                     if let Some(n) = self.ws.nodes.get(w) {
-                        self.returns.push(n.id.clone());
+                        self.returns.push(json!({ "dialog_node": n.id }));
                     }
                 } else {
                     self.exit_branch("fallback");
@@ -199,6 +191,18 @@ impl<'w> Turn<'w> {
                 self.process(r);
                 return;
             }
+        }
+        if only_returning {
+            // Nothing the node may digress to takes the input: the dialog stays, and asks
+            // again.
+            if let Some(n) = self.ws.nodes.get(w) {
+                self.visited.push(n.id.clone());
+                if let Some(o) = n.output.clone() {
+                    self.emit(w, &o);
+                }
+                self.top = json!({ "dialog_node": n.id });
+            }
+            return;
         }
         self.exit_branch("fallback");
         self.top = json!({ "dialog_node": "root" });
@@ -257,7 +261,7 @@ impl<'w> Turn<'w> {
             if let Some(c) = &node.context {
                 self.apply_context(c);
             }
-            return self.slots(i, None, true);
+            return self.slots(i, None, true, Vec::new());
         }
         if let Some(c) = &node.context {
             self.apply_context(c);
@@ -323,20 +327,30 @@ impl<'w> Turn<'w> {
             self.top = json!({ "dialog_node": self.id(i) });
             return Flow::Wait;
         }
-        if let Some(back) = self.returns.pop() {
-            if let Some(w) = self.ws.find(&back) {
-                // Back from a digression: the interrupted node's prompt again.
-                self.flags
-                    .insert("returning_from_digression".into(), json!(true));
-                self.visited.push(back.clone());
+        while let Some(back) = self.returns.pop() {
+            let Some(id) = back.get("dialog_node").and_then(Json::as_str) else {
+                continue;
+            };
+            let Some(w) = self.ws.find(id) else {
+                continue;
+            };
+            self.flags
+                .insert("returning_from_digression".into(), json!(true));
+            let flow = if back.get("state").and_then(Json::as_str) == Some("in_progress") {
+                // Back to a frame filling its slots: the prompt of the next empty slot.
+                self.resume_frame(w, &back)
+            } else {
+                // Back to a node: its prompt again.
+                self.visited.push(id.to_owned());
                 if let Some(o) = self.ws.nodes.get(w).and_then(|n| n.output.clone()) {
                     self.emit(w, &o);
                 }
-                self.flags
-                    .insert("returning_from_digression".into(), json!(false));
-                self.top = json!({ "dialog_node": back });
-                return Flow::Wait;
-            }
+                self.top = json!({ "dialog_node": id });
+                Flow::Wait
+            };
+            self.flags
+                .insert("returning_from_digression".into(), json!(false));
+            return flow;
         }
         self.exit_branch("completed");
         self.top = json!({ "dialog_node": "root" });
@@ -449,7 +463,13 @@ impl<'w> Turn<'w> {
         let mut stack: Vec<Json> = self
             .returns
             .iter()
-            .map(|r| json!({ "dialog_node": r, "invoked_subdialog": true }))
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(o) = r.as_object_mut() {
+                    o.insert("invoked_subdialog".into(), json!(true));
+                }
+                r
+            })
             .collect();
         stack.push(self.top.clone());
         self.system
@@ -491,6 +511,32 @@ impl<'w> Turn<'w> {
         }
         r
     }
+}
+
+/// Whether a turn starts the conversation: its `system` shows no sign of a started one. Watson
+/// did not always write `initialized`; a context with a `dialog_stack` or a
+/// `dialog_turn_counter` (an older API version's, or one taken from Watson's logs) continues.
+fn is_first_turn(system: &Map<String, Json>) -> bool {
+    let initialized = system.get("initialized").and_then(Json::as_bool) == Some(true);
+    !(initialized
+        || system.contains_key("dialog_stack")
+        || system.contains_key("dialog_turn_counter"))
+}
+
+/// `dialog_stack` as any version wrote it, as objects: an entry is a node id (`"node_1"`) or an
+/// object with `dialog_node`; anything else is dropped.
+fn read_stack(stack: Option<&Json>) -> Vec<Json> {
+    let Some(Json::Array(entries)) = stack else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            Json::String(id) => Some(json!({ "dialog_node": id })),
+            Json::Object(o) if o.get("dialog_node").is_some_and(Json::is_string) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A conversation id for a first message that brings none.

@@ -246,10 +246,15 @@ impl Turn<'_> {
     }
 
     /// The values to show by `policy`: `sequential` takes the next one each time the node
-    /// fires (and starts again after the last), `random` a different one from last time
-    /// (drawn from the conversation id, the node and the turn: the same conversation gives the
-    /// same answers), `multiline` all of them. The counters live in
-    /// `context.system._node_output_map`.
+    /// fires (and starts again after the last), `random` the next one of a shuffled order that
+    /// never starts with the value shown last (the order is drawn from the conversation id, the
+    /// node and the turn: the same conversation gives the same answers), `multiline` all of
+    /// them.
+    ///
+    /// The counters live in `context.system._node_output_map`, in the forms Watson writes: a
+    /// legacy `output.text` as `"node": [i]`, a `generic` item `n` as `"node": {"n": [i]}`;
+    /// `i` is the position of the value shown last, and a random order follows it
+    /// (`[i, 2, 0, 1]`). Older fluxo contexts (`"node": {"text": [i]}`) are read too.
     pub(super) fn select(
         &mut self,
         i: usize,
@@ -264,6 +269,41 @@ impl Turn<'_> {
             return values.to_vec();
         }
         let id = self.id(i);
+        let len = values.len();
+        let (pointer, order) = self
+            .system
+            .get("_node_output_map")
+            .and_then(|m| m.get(&id))
+            .map_or((None, Vec::new()), |entry| read_counter(entry, key));
+        // A shuffled order is ours to follow only when it orders exactly these values.
+        let valid_order = is_permutation(&order, len);
+        let shown = pointer.map(|p| {
+            if valid_order {
+                order.get(p).copied().unwrap_or(p)
+            } else {
+                p
+            }
+        });
+        let (pick, written) = if policy == "random" {
+            match pointer {
+                // A valid order has `len` entries, so `p + 1 < len` cannot overflow.
+                Some(p) if valid_order && p < len - 1 => {
+                    let mut w = vec![p + 1];
+                    w.extend(&order);
+                    (order[p + 1], w)
+                }
+                _ => {
+                    let order = self.shuffle(&id, key, len, shown);
+                    let mut w = vec![0];
+                    w.extend(&order);
+                    (order[0], w)
+                }
+            }
+        } else {
+            // `s` comes from the client: any whole number, however large.
+            let next = shown.map_or(0, |s| (s % len + 1) % len);
+            (next, vec![next])
+        };
         let map = self
             .system
             .entry("_node_output_map")
@@ -271,48 +311,94 @@ impl Turn<'_> {
         if !map.is_object() {
             *map = json!({});
         }
-        let seen = map
-            .get(&id)
-            .and_then(|n| n.get(key))
-            .and_then(Json::as_array)
-            .and_then(|a| a.last())
-            .and_then(Json::as_u64);
-        let len = values.len() as u64;
-        let pick = if policy == "random" {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (
-                &self.conversation_id,
-                &id,
-                key,
-                self.system
-                    .get("dialog_turn_counter")
-                    .and_then(Json::as_u64),
-            )
-                .hash(&mut h);
-            let mut p = h.finish() % len;
-            if len > 1 && Some(p) == seen {
-                p = (p + 1) % len;
-            }
-            p
-        } else {
-            seen.map_or(0, |s| (s + 1) % len)
-        };
-        if let Some(Json::Object(m)) = self.system.get_mut("_node_output_map") {
-            let entry = m.entry(id).or_insert_with(|| json!({}));
-            if !entry.is_object() {
-                *entry = json!({});
-            }
-            if let Some(e) = entry.as_object_mut() {
-                e.insert(key.to_owned(), json!([pick]));
-            }
+        if let Some(m) = map.as_object_mut() {
+            write_counter(m, &id, key, json!(written));
         }
-        usize::try_from(pick)
-            .ok()
-            .and_then(|p| values.get(p))
-            .cloned()
-            .into_iter()
-            .collect()
+        values.get(pick).cloned().into_iter().collect()
     }
+
+    /// A shuffled order of `len` values for a random selection, not starting with `last`.
+    fn shuffle(&self, id: &str, key: &str, len: usize, last: Option<usize>) -> Vec<usize> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            &self.conversation_id,
+            id,
+            key,
+            self.system
+                .get("dialog_turn_counter")
+                .and_then(Json::as_u64),
+        )
+            .hash(&mut h);
+        let mut seed = h.finish() | 1;
+        let mut order: Vec<usize> = (0..len).collect();
+        for k in (1..len).rev() {
+            // xorshift64
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let j = usize::try_from(seed % (k as u64 + 1)).unwrap_or(0);
+            order.swap(k, j);
+        }
+        if len > 1 && order.first().copied() == last {
+            order.swap(0, len - 1);
+        }
+        order
+    }
+}
+
+/// The counter of `key` in a node's `_node_output_map` entry, in any form written: the
+/// position of the value shown last, and the shuffled order that follows it, if any.
+fn read_counter(entry: &Json, key: &str) -> (Option<usize>, Vec<usize>) {
+    let list = match entry {
+        // Watson's form for a legacy `output.text` (and the first response of older versions).
+        Json::Array(a) if key == "text" || key == "0" => Some(a),
+        // A legacy text counted as Watson counts its first `generic` response.
+        Json::Object(o) => o
+            .get(key)
+            .or_else(|| o.get("0").filter(|_| key == "text"))
+            .and_then(Json::as_array),
+        _ => None,
+    };
+    let numbers: Vec<Option<usize>> = list
+        .into_iter()
+        .flatten()
+        .map(|n| n.as_u64().and_then(|n| usize::try_from(n).ok()))
+        .collect();
+    match numbers.split_first() {
+        Some((pointer, rest)) => (*pointer, rest.iter().map_while(|n| *n).collect()),
+        None => (None, Vec::new()),
+    }
+}
+
+/// Writes the counter of `key` into the node's entry: the legacy text as the entry itself
+/// (Watson's form), a `generic` item under its position.
+fn write_counter(map: &mut Map<String, Json>, id: &str, key: &str, counter: Json) {
+    let entry = map.entry(id.to_owned()).or_insert(Json::Null);
+    // The legacy text's own form replaces an entry that counts nothing else.
+    let only_text = entry
+        .as_object()
+        .is_none_or(|o| o.keys().all(|k| k == "text" || k == "0"));
+    if key == "text" && only_text {
+        *entry = counter;
+        return;
+    }
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    if let Some(e) = entry.as_object_mut() {
+        e.insert(key.to_owned(), counter);
+    }
+}
+
+/// Whether `order` holds each of `0..len` once.
+fn is_permutation(order: &[usize], len: usize) -> bool {
+    if order.len() != len {
+        return false;
+    }
+    let mut seen = vec![false; len];
+    order
+        .iter()
+        .all(|&k| k < len && !std::mem::replace(&mut seen[k], true))
 }
 
 /// Whether an `output` says something: a non-empty `text` (string, list or `values`) or a

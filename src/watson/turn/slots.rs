@@ -5,11 +5,17 @@ use super::responses::has_response;
 use super::*;
 
 impl Turn<'_> {
-    /// Slot filling of frame `f`: on entry (`entering`) or on a later input with `focus`.
-    pub(super) fn slots(&mut self, f: usize, focus: Option<usize>, entering: bool) -> Flow {
+    /// Slot filling of frame `f`: on entry (`entering`) or on a later input with `focus`, the
+    /// slot whose prompt was shown, and `skipped`, the slots skipped in earlier turns.
+    pub(super) fn slots(
+        &mut self,
+        f: usize,
+        focus: Option<usize>,
+        entering: bool,
+        mut skipped: Vec<String>,
+    ) -> Flow {
         let ws = self.ws;
         let slots = ws.children_of(f, Kind::Slot);
-        let mut skipped: Vec<String> = Vec::new();
         if !entering {
             // 1. Handlers: the slot's, then the frame's.
             let mut handlers = Vec::new();
@@ -40,19 +46,23 @@ impl Turn<'_> {
                 }
             }
         }
-        // 2. Any slot can be filled by any input; the one in focus first.
+        // 2. Any slot can be filled by any input; the one in focus first. Every slot's Check-for
+        // runs before any Found response, so a Found response reads what the same input put in
+        // the other slots.
         let mut order: Vec<usize> = focus.into_iter().collect();
         order.extend(slots.iter().copied().filter(|s| Some(*s) != focus));
-        let mut filled = false;
-        let mut skip_all = false;
+        let mut found = Vec::new();
         for s in order {
-            match self.fill(s) {
-                Fill::No => {}
-                Fill::Yes => filled = true,
-                Fill::SkipAll => {
-                    filled = true;
-                    skip_all = true;
-                }
+            let in_focus = !entering && Some(s) == focus;
+            if let Some(values) = self.check_for(s, in_focus) {
+                found.push((s, values));
+            }
+        }
+        let filled = !found.is_empty();
+        let mut skip_all = false;
+        for (s, (previous, current)) in found {
+            if let Fill::SkipAll = self.found(s, previous, current) {
+                skip_all = true;
             }
         }
         if skip_all {
@@ -60,24 +70,35 @@ impl Turn<'_> {
         }
         if !filled && !entering {
             // 3. A root node may take the input when the frame lets it digress (not the root
-            // `anything_else`). fluxo does not come back to the frame afterwards.
+            // `anything_else`, not the frame itself); with `allow_returning`, only a node that
+            // returns. A node with `digress_in: returns` comes back to the frame when its branch
+            // ends, to the prompt of the next empty slot; another one leaves the frame.
             let digress = ws
                 .nodes
                 .get(f)
                 .and_then(|n| n.digress_out_slots.as_deref())
-                .is_some_and(|d| d == "allow_returning" || d == "allow_all");
-            if digress {
+                .filter(|d| *d == "allow_returning" || *d == "allow_all");
+            if let Some(mode) = digress {
                 let mut roots = Vec::new();
                 ws.candidates(&ws.roots, &mut roots, 0);
                 for r in roots {
-                    let catch_all = ws
-                        .nodes
-                        .get(r)
-                        .is_some_and(|n| n.condition_text.trim() == "anything_else");
-                    if !catch_all && self.cond(r) {
-                        self.exit_branch("digression");
-                        return self.process(r);
+                    let Some(node) = ws.nodes.get(r) else {
+                        continue;
+                    };
+                    let catch_all = node.condition_text.trim() == "anything_else";
+                    let digress_in = node.digress_in.as_deref();
+                    let closed = digress_in == Some("not_available")
+                        || (mode == "allow_returning" && digress_in != Some("returns"));
+                    if r == f || catch_all || closed || !self.cond(r) {
+                        continue;
                     }
+                    if digress_in == Some("returns") {
+                        let back = self.frame_top(f, focus, &skipped);
+                        self.returns.push(back);
+                    } else {
+                        self.exit_branch("digression");
+                    }
+                    return self.process(r);
                 }
             }
             // 4. Not found: the slot's nomatch response, or its prompt again.
@@ -100,7 +121,7 @@ impl Turn<'_> {
                         Some(Behavior::SkipAllSlots) => return self.frame_done(f),
                         Some(Behavior::Reprompt) => {}
                         _ => {
-                            self.top = self.frame_top(f, s, &skipped);
+                            self.top = self.frame_top(f, Some(s), &skipped);
                             return Flow::Wait;
                         }
                     }
@@ -119,28 +140,41 @@ impl Turn<'_> {
             .collect()
     }
 
-    /// Tries to fill slot `s` from this input (its `input` handler's condition and context).
-    pub(super) fn fill(&mut self, s: usize) -> Fill {
+    /// Slot `s`'s Check-for: its `input` handler's condition and context, with `slot_in_focus`
+    /// true when `in_focus` (the slot whose prompt was just shown). The slot's variable before
+    /// and after, when the input filled it.
+    pub(super) fn check_for(&mut self, s: usize, in_focus: bool) -> Option<(Json, Json)> {
+        let ws = self.ws;
+        let var = ws.nodes.get(s).and_then(|n| n.variable.clone())?;
+        let h = self.handlers(s, "input").into_iter().next()?;
+        if ws.nodes.get(h).is_none_or(|n| n.condition.is_none()) {
+            return None;
+        }
+        self.flags.insert("slot_in_focus".into(), json!(in_focus));
+        let filled = self.cond(h).then(|| {
+            let previous = self.context.get(&var).cloned().unwrap_or(Json::Null);
+            if let Some(c) = ws.nodes.get(h).and_then(|n| n.context.clone()) {
+                self.apply_context(&c);
+            }
+            let current = self.context.get(&var).cloned().unwrap_or(Json::Null);
+            (previous, current)
+        });
+        self.flags.insert("slot_in_focus".into(), json!(false));
+        let (previous, current) = filled?;
+        if current.is_null() {
+            return None;
+        }
+        self.visited.push(self.id(s));
+        Some((previous, current))
+    }
+
+    /// Slot `s`'s Found responses (`filled` handlers, the first true one), once every slot's
+    /// Check-for has run.
+    pub(super) fn found(&mut self, s: usize, previous: Json, current: Json) -> Fill {
         let ws = self.ws;
         let Some(var) = ws.nodes.get(s).and_then(|n| n.variable.clone()) else {
             return Fill::No;
         };
-        let Some(h) = self.handlers(s, "input").into_iter().next() else {
-            return Fill::No;
-        };
-        let has_condition = ws.nodes.get(h).is_some_and(|n| n.condition.is_some());
-        if !has_condition || !self.cond(h) {
-            return Fill::No;
-        }
-        let previous = self.context.get(&var).cloned().unwrap_or(Json::Null);
-        if let Some(c) = ws.nodes.get(h).and_then(|n| n.context.clone()) {
-            self.apply_context(&c);
-        }
-        let current = self.context.get(&var).cloned().unwrap_or(Json::Null);
-        if current.is_null() {
-            return Fill::No;
-        }
-        self.visited.push(self.id(s));
         self.flags.insert(
             "event".into(),
             json!({ "current_value": current, "previous_value": previous }),
@@ -207,14 +241,29 @@ impl Turn<'_> {
             if let Some(o) = ws.nodes.get(s).and_then(|n| n.output.clone()) {
                 self.emit(s, &o);
             }
-            self.top = self.frame_top(f, s, skipped);
+            self.top = self.frame_top(f, Some(s), skipped);
             return Flow::Wait;
         }
         self.frame_done(f)
     }
 
-    pub(super) fn frame_top(&self, f: usize, s: usize, skipped: &[String]) -> Json {
-        json!({ "dialog_node": self.id(f), "state": "in_progress", "slot_in_focus": self.id(s), "skipped": skipped })
+    /// The dialog stack entry of frame `f` filling its slots, `s` the slot whose prompt was
+    /// shown.
+    pub(super) fn frame_top(&self, f: usize, s: Option<usize>, skipped: &[String]) -> Json {
+        let mut top =
+            json!({ "dialog_node": self.id(f), "state": "in_progress", "skipped": skipped });
+        if let Some(s) = s {
+            top["slot_in_focus"] = json!(self.id(s));
+        }
+        top
+    }
+
+    /// Back to frame `f` after a digression (`entry` is its dialog stack entry): the prompt of
+    /// the next empty slot, or the frame's response when the digression filled them all.
+    pub(super) fn resume_frame(&mut self, f: usize, entry: &Json) -> Flow {
+        let slots = self.ws.children_of(f, Kind::Slot);
+        let skipped = skipped_of(entry);
+        self.prompt_or_done(f, &slots, &skipped)
     }
 
     /// Every required slot is filled (or skipped): the frame's own response and next step.
@@ -235,10 +284,19 @@ impl Turn<'_> {
             .get("slot_in_focus")
             .and_then(Json::as_str)
             .and_then(|s| self.ws.find(s));
-        self.flags.insert("slot_in_focus".into(), json!(true));
-        self.slots(f, focus, false);
-        self.flags.remove("slot_in_focus");
+        self.slots(f, focus, false, skipped_of(top));
     }
+}
+
+/// The slots a frame's dialog stack entry says were skipped.
+fn skipped_of(entry: &Json) -> Vec<String> {
+    entry
+        .get("skipped")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
 }
 
 pub(super) enum Fill {
