@@ -759,3 +759,88 @@ async fn postgres_refusing_connections_mid_run_is_an_error_not_a_panic() {
         "the store works again, and nothing was half-written"
     );
 }
+
+/// Through the runtime: a conversation that ended is archived by the retention, and when it
+/// starts again it gets a clean session while its `seq` goes on.
+async fn restarts_clean(s: Arc<dyn Store>) {
+    use fluxo::drivers::http::{Http, RetryPolicy};
+    use fluxo::engine::{Bot, Event};
+    use fluxo::runtime::{NamedBot, Options, Runtime, TokioClock};
+    let flow = r#"{ "nodes": [
+      { "id": "inicio", "condition": "start", "output": [ { "default": { "type": "text", "text": "oi" } } ],
+        "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "tchau" } ] },
+      { "id": "tchau", "context": { "saiu": true }, "output": [ { "default": { "type": "text", "text": "tchau" } } ] }
+    ] }"#;
+    let bot = Bot::from_json(flow, None).expect("flow");
+    let (rt, _rx) = Runtime::with_bots(
+        vec![NamedBot {
+            name: "b".into(),
+            bot,
+            source: None,
+        }],
+        s.clone(),
+        Http::new(RetryPolicy::default()),
+        Arc::new(TokioClock::now()),
+        Options {
+            workers: false,
+            ..Options::default()
+        },
+    );
+    let key = Key::new("b", "c");
+    let event = |v: serde_json::Value| serde_json::from_value::<Event>(v).expect("event");
+    rt.send(&key, event(json!({ "type": "start" })))
+        .await
+        .expect("start");
+    let end = rt
+        .send(&key, event(json!({ "type": "user", "text": "bye" })))
+        .await
+        .expect("user");
+    let last = seqs(&end.outputs).into_iter().max().expect("outputs");
+    let (session, _) = rt.session_of(&key).await.expect("read").expect("session");
+    assert!(session.focus().is_none(), "the conversation ended");
+    assert_eq!(session.context()["saiu"], json!(true));
+
+    // A retention of a minute, applied a minute and a half later (the archive record is
+    // kept for a second minute).
+    let later = jiff::Timestamp::now().as_millisecond() + 90_000;
+    let pruned = store::apply_retention(&*s, later, 60_000)
+        .await
+        .expect("retention");
+    assert_eq!(pruned.conversations, 1, "{pruned:?}");
+    assert!(rt.session_of(&key).await.expect("read").is_none());
+
+    let again = rt
+        .send(&key, event(json!({ "type": "start" })))
+        .await
+        .expect("start again");
+    assert!(!again.outputs.is_empty());
+    assert!(
+        seqs(&again.outputs).iter().all(|q| *q > last),
+        "seq goes on: {:?} after {last}",
+        seqs(&again.outputs)
+    );
+    let polled = rt
+        .outputs(&key, last, std::time::Duration::ZERO)
+        .await
+        .expect("poll");
+    assert_eq!(seqs(&polled), seqs(&again.outputs));
+    let (session, _) = rt.session_of(&key).await.expect("read").expect("session");
+    assert!(session.context().get("saiu").is_none(), "a clean session");
+    assert!(session.focus().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_conversation_restarts_clean_memory_and_sqlite() {
+    restarts_clean(store::open("memory:").await.expect("open")).await;
+    let dir = common::Scratch::new("store-restart");
+    let url = format!("sqlite://{}", dir.join("fluxo.db").display());
+    restarts_clean(store::open(&url).await.expect("open")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_conversation_restarts_clean_postgres() {
+    let Some(db) = postgres::Database::create("restart").await else {
+        return;
+    };
+    restarts_clean(store::open(&db.url).await.expect("open")).await;
+}
