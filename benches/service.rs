@@ -34,9 +34,11 @@ struct Figures {
     p99_ms: f64,
 }
 
-async fn start(url: &str) -> (String, Runtime) {
-    let store = store::open(url).await.expect("store");
-    let bot = Bot::from_json(FLOW, None).expect("flow");
+/// The service on `url`'s store, or why not (a store that refuses connections is reported,
+/// never a panic).
+async fn start(url: &str) -> Result<(String, Runtime), String> {
+    let store = store::open(url).await.map_err(|e| e.to_string())?;
+    let bot = Bot::from_json(FLOW, None).map_err(|e| e.to_string())?;
     let (rt, _rx) = Runtime::with_bots(
         vec![NamedBot {
             name: "contador".into(),
@@ -50,8 +52,8 @@ async fn start(url: &str) -> (String, Runtime) {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = server::app(rt.clone(), Settings::default());
     tokio::spawn(server::serve(
         listener,
@@ -59,7 +61,7 @@ async fn start(url: &str) -> (String, Runtime) {
         Limits::default(),
         std::future::pending(),
     ));
-    (format!("http://{addr}"), rt)
+    Ok((format!("http://{addr}"), rt))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -158,8 +160,8 @@ async fn load(
     (rate, all)
 }
 
-async fn measure(url: &str, tag: &str) -> (Figures, Figures) {
-    let (base, _rt) = start(url).await;
+async fn measure(url: &str, tag: &str) -> Result<(Figures, Figures), String> {
+    let (base, _rt) = start(url).await?;
     let (max, lat) = load(&base, &format!("{tag}-max"), CLIENTS, SECONDS, None).await;
     let at_max = Figures {
         rate: max,
@@ -181,7 +183,7 @@ async fn measure(url: &str, tag: &str) -> (Figures, Figures) {
         p50_ms: percentile(&lat, 0.5),
         p99_ms: percentile(&lat, 0.99),
     };
-    (at_max, at_half)
+    Ok((at_max, at_half))
 }
 
 /// Committed single-row updates per second on SQLite with the service's settings.
@@ -241,8 +243,14 @@ fn pgbench_raw(url: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn row(store: &str, raw: Option<f64>, f: &(Figures, Figures)) {
-    let (max, half) = f;
+fn row(store: &str, raw: Option<f64>, f: &Result<(Figures, Figures), String>) {
+    let (max, half) = match f {
+        Ok(f) => f,
+        Err(e) => {
+            println!("| {store} | error: {e} |");
+            return;
+        }
+    };
     let ratio = raw.map_or("—".to_owned(), |r| {
         format!("{:.0} %", 100.0 * max.rate / r)
     });
@@ -272,15 +280,26 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     println!("| store | raw single-row updates/s | events/s (32 clients) | events/s ÷ raw | p50 / p99 ms at max | events/s at half | p50 / p99 ms at half |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let mem = tokio.block_on(measure("memory:", "mem"));
-    row("`memory:`", None, &mem);
-    let raw = sqlite_raw(&dir.join("raw.db"));
-    let sq = tokio.block_on(measure(
-        &format!("sqlite://{}", dir.join("fluxo.db").display()),
-        "sqlite",
-    ));
-    row("`sqlite://`", Some(raw), &sq);
+    // `cargo bench --bench service -- memory postgres`: only those stores.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let runs = |store: &str| only.is_empty() || only.iter().any(|o| o == store);
+    if runs("memory") {
+        let mem = tokio.block_on(measure("memory:", "mem"));
+        row("`memory:`", None, &mem);
+    }
+    if runs("sqlite") {
+        let raw = sqlite_raw(&dir.join("raw.db"));
+        let sq = tokio.block_on(measure(
+            &format!("sqlite://{}", dir.join("fluxo.db").display()),
+            "sqlite",
+        ));
+        row("`sqlite://`", Some(raw), &sq);
+    }
     match std::env::var("FLUXO_TEST_POSTGRES") {
+        Ok(_) if !runs("postgres") => {}
         Ok(admin) => {
             let name = format!("fluxo_bench_{}", std::process::id());
             let _ = std::process::Command::new("psql")
@@ -292,8 +311,18 @@ fn main() {
                 }
                 _ => format!("{admin}/{name}"),
             };
-            let raw = pgbench_raw(&url);
+            // pgbench right before and right after: the machine's load moves between
+            // seconds, so the anchor is their mean and both are shown.
+            let before = pgbench_raw(&url);
             let pg = tokio.block_on(measure(&url, "pg"));
+            let after = pgbench_raw(&url);
+            let raw = match (before, after) {
+                (Some(b), Some(a)) => {
+                    println!("pgbench before / after: {b:.0} / {a:.0} tps");
+                    Some(f64::midpoint(a, b))
+                }
+                (b, a) => b.or(a),
+            };
             row("`postgres://`", raw, &pg);
             let _ = std::process::Command::new("psql")
                 .args([

@@ -50,6 +50,10 @@ pub(crate) struct ServeArgs {
     /// without it such flows are refused at start.
     #[arg(long)]
     pub allow_lint_errors: bool,
+    /// How long a conversation that ended keeps its outputs and session before they are
+    /// archived (`90s`, `30m`, `12h`, `7d`; `off` keeps everything).
+    #[arg(long, default_value = store::DEFAULT_RETENTION)]
+    pub retention: String,
 }
 
 /// `fluxo deploy-check`.
@@ -270,6 +274,10 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    let retention_ms = match store::parse_retention(&args.retention) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
     let deliver_to = match &args.deliver_to {
         None => None,
         Some(url) => match secret_env("FLUXO_DELIVER_SECRET") {
@@ -315,6 +323,7 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
                 deliver_to,
                 lease: Duration::from_secs(args.lease.max(1)),
                 grace: Duration::from_secs(args.lease.clamp(1, 5)),
+                retention_ms,
                 ..Options::default()
             },
         );

@@ -125,6 +125,9 @@ pub struct Options {
     pub grace: Duration,
     /// Run the timer, outbox and inbox workers (off: the host calls [`Runtime::work`]).
     pub workers: bool,
+    /// How long a conversation that ended keeps its outputs and session (ms); `None` keeps
+    /// everything. The maintenance worker applies it ([`store::apply_retention`]).
+    pub retention_ms: Option<i64>,
 }
 
 impl Default for Options {
@@ -134,6 +137,7 @@ impl Default for Options {
             lease: Duration::from_secs(30),
             grace: Duration::from_secs(5),
             workers: true,
+            retention_ms: None,
         }
     }
 }

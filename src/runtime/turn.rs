@@ -150,7 +150,9 @@ struct TurnBody {
 impl TurnBody {
     pub(super) fn run(self, saved: Option<Saved>) -> Result<Option<store::Commit>, Error> {
         let (bot, mut s, before) = match &saved {
-            None => (
+            // A conversation archived by the retention starts a new session; only its `seq`
+            // goes on (`saved.last_seq`, used below).
+            None | Some(Saved { archived: true, .. }) => (
                 self.current.clone(),
                 self.current.new_session(&self.key.conversation),
                 None,

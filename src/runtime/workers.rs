@@ -178,6 +178,17 @@ async fn maintenance(weak: Weak<Inner>) {
                 {
                     tracing::warn!(target: "fluxo::runtime", error = %e, "purge failed");
                 }
+                if let Some(retention) = rt.inner.options.retention_ms {
+                    match store::apply_retention(&*rt.inner.store, now, retention).await {
+                        Ok(p) if p.conversations + p.forgotten > 0 => {
+                            tracing::info!(target: "fluxo::runtime", archived = p.conversations, outputs = p.outputs, forgotten = p.forgotten, "retention applied");
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(target: "fluxo::runtime", error = %e, "retention failed");
+                        }
+                    }
+                }
             }
             if let Ok(b) = rt.inner.store.backlog(now).await {
                 #[allow(clippy::cast_precision_loss)]

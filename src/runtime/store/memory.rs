@@ -2,13 +2,13 @@
 //! survives the process; everything else behaves as the durable stores do.
 
 use super::{
-    lane, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key, NewDelivery, Saved,
-    Store, TurnFn,
+    lane, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key, NewDelivery, Pruned,
+    Saved, Store, TurnFn,
 };
 use crate::drivers::BoxFuture;
 use crate::error::Error;
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug)]
@@ -52,20 +52,52 @@ struct State {
     versions: HashMap<(String, String), Vec<u8>>,
     /// (conversation, Idempotency-Key) → (fingerprint, answer, at).
     answers: HashMap<(Key, String), (String, Vec<Json>, i64)>,
+    /// Ended conversations, by when they ended, and the same by conversation.
+    ended: BTreeSet<(i64, Key)>,
+    ended_at: HashMap<Key, i64>,
+    /// Archived conversations: their last `seq` and when they ended.
+    archived: HashMap<Key, (i64, i64)>,
     next_id: i64,
 }
 
+/// Turns of conversations in different shards run their bodies in parallel.
+const SHARDS: usize = 64;
+
 /// Everything in process memory (tests; `fluxo run --live`).
-#[derive(Debug, Default)]
-pub struct MemoryStore(Mutex<State>);
+///
+/// A turn holds its conversation's shard lock while its body (the engine) runs, and the
+/// tables' lock only to read the session and, after the body returned, to write what it
+/// produced: turns of different conversations do not wait for each other's engine work, and
+/// a reader (a long-poll, the timer worker) waits at most for one table update.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    shards: Box<[Mutex<()>]>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore {
+            state: Mutex::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(())).collect(),
+        }
+    }
+}
 
 impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written turn: writes happen
         // after the turn's body returns.
-        self.0
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        let i = usize::try_from(h % (SHARDS as u64)).unwrap_or(0);
+        &self.shards[i]
     }
 }
 
@@ -79,20 +111,36 @@ impl State {
         self.next_id
     }
 
-    fn apply(&mut self, key: &Key, saved: Option<&Saved>, c: Commit) -> Committed {
+    /// Writes a turn whose outputs are already `numbered`.
+    fn apply(
+        &mut self,
+        key: &Key,
+        saved: Option<&Saved>,
+        c: Commit,
+        numbered: Vec<Json>,
+    ) -> Committed {
         let last = saved.map_or(0, |s| s.last_seq);
-        if let Some(old) = saved.and_then(|s| s.deadline) {
-            self.deadlines.remove(&(old, key.clone()));
+        // The deadline as stored now (a postponed timer moved it since the turn read it).
+        if let Some(old) = self.sessions.get(key) {
+            if let Some(d) = old.deadline {
+                self.deadlines.remove(&(d, key.clone()));
+            }
         }
-        let outs = self.outputs.entry(key.clone()).or_default();
-        let mut numbered = Vec::with_capacity(c.outputs.len());
-        for (i, o) in c.outputs.iter().enumerate() {
-            let seq = last + 1 + i64::try_from(i).unwrap_or(i64::MAX);
-            let o = with_seq(seq, o);
-            outs.push(o.clone());
-            numbered.push(o);
+        if let Some(at) = self.ended_at.remove(key) {
+            self.ended.remove(&(at, key.clone()));
         }
-        let last_seq = last + i64::try_from(c.outputs.len()).unwrap_or(0);
+        if saved.is_some_and(|s| s.archived) {
+            self.archived.remove(key);
+        }
+        if super::ended(&c.session, c.deadline) {
+            self.ended.insert((c.now, key.clone()));
+            self.ended_at.insert(key.clone(), c.now);
+        }
+        self.outputs
+            .entry(key.clone())
+            .or_default()
+            .extend(numbered.iter().cloned());
+        let last_seq = last + i64::try_from(numbered.len()).unwrap_or(0);
         for e in c.effects {
             if self.idempotency.contains_key(&e.idempotency_key) {
                 continue;
@@ -142,6 +190,7 @@ impl State {
                 version: c.version,
                 last_seq,
                 deadline: c.deadline,
+                archived: false,
             },
         );
         Committed {
@@ -153,22 +202,44 @@ impl State {
 
 impl Store for MemoryStore {
     fn turn(&self, key: Key, f: TurnFn) -> BoxFuture<'_, Result<Option<Committed>, Error>> {
-        let mut st = self.state();
-        let saved = st.sessions.get(&key).cloned();
+        // Turns of this conversation wait here; the tables stay free while the body runs.
+        let _turn = self
+            .shard(&key)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let saved = {
+            let st = self.state();
+            st.sessions
+                .get(&key)
+                .cloned()
+                .or_else(|| st.archived.get(&key).map(|(seq, _)| Saved::archived(*seq)))
+        };
         let r = match f(saved.clone()) {
-            Ok(Some(c)) => match c.idempotency.clone() {
-                Some((k, _)) if st.answers.contains_key(&(key.clone(), k.clone())) => {
-                    Err(super::repeated_key())
+            Ok(Some(mut c)) => {
+                // Numbered before taking the tables' lock: no other turn of this
+                // conversation can run, so `last_seq` cannot move.
+                let last = saved.as_ref().map_or(0, |s| s.last_seq);
+                let numbered: Vec<Json> = c
+                    .outputs
+                    .drain(..)
+                    .zip(1..)
+                    .map(|(o, i)| with_seq(last + i, &o))
+                    .collect();
+                let mut st = self.state();
+                match c.idempotency.clone() {
+                    Some((k, _)) if st.answers.contains_key(&(key.clone(), k.clone())) => {
+                        Err(super::repeated_key())
+                    }
+                    Some((k, fingerprint)) => {
+                        let now = c.now;
+                        let done = st.apply(&key, saved.as_ref(), c, numbered);
+                        st.answers
+                            .insert((key.clone(), k), (fingerprint, done.outputs.clone(), now));
+                        Ok(Some(done))
+                    }
+                    None => Ok(Some(st.apply(&key, saved.as_ref(), c, numbered))),
                 }
-                Some((k, fingerprint)) => {
-                    let now = c.now;
-                    let done = st.apply(&key, saved.as_ref(), c);
-                    st.answers
-                        .insert((key.clone(), k), (fingerprint, done.outputs.clone(), now));
-                    Ok(Some(done))
-                }
-                None => Ok(Some(st.apply(&key, saved.as_ref(), c))),
-            },
+            }
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
@@ -201,9 +272,11 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<Vec<Json>, Error>> {
         let st = self.state();
         let all = st.outputs.get(key).map_or(&[][..], Vec::as_slice);
-        let skip = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        // By `seq`, not by position: an archived conversation that started again numbers on.
+        let from =
+            all.partition_point(|o| o.get("seq").and_then(Json::as_i64).unwrap_or(0) <= after);
         let take = usize::try_from(limit.max(0)).unwrap_or(0);
-        ready(Ok(all.iter().skip(skip).take(take).cloned().collect()))
+        ready(Ok(all[from..].iter().take(take).cloned().collect()))
     }
 
     fn route<'a>(
@@ -554,6 +627,64 @@ impl Store for MemoryStore {
             }
         }
         ready(Ok(()))
+    }
+
+    fn prune(
+        &self,
+        ended_before: i64,
+        forget_before: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Pruned, Error>> {
+        let mut st = self.state();
+        let st = &mut *st;
+        let take = usize::try_from(limit.max(0)).unwrap_or(0);
+        let busy: HashSet<&Key> = st
+            .outbox
+            .values()
+            .filter(|r| r.done_at.is_none())
+            .map(|r| &r.key)
+            .collect();
+        let mut pruned = Pruned::default();
+        let mut gone = HashSet::new();
+        let candidates: Vec<(i64, Key)> = st
+            .ended
+            .range(..(ended_before, Key::new("", "")))
+            .filter(|(_, k)| !busy.contains(k))
+            .take(take)
+            .cloned()
+            .collect();
+        for (at, key) in candidates {
+            // A turn of this conversation is running: it decides whether it is still ended.
+            let Ok(_turn) = self.shard(&key).try_lock() else {
+                continue;
+            };
+            let Some(saved) = st.sessions.remove(&key) else {
+                continue;
+            };
+            st.ended.remove(&(at, key.clone()));
+            st.ended_at.remove(&key);
+            let outputs = st.outputs.remove(&key).map_or(0, |o| o.len());
+            pruned.outputs += i64::try_from(outputs).unwrap_or(i64::MAX);
+            pruned.conversations += 1;
+            st.archived.insert(key.clone(), (saved.last_seq, at));
+            gone.insert(key);
+        }
+        if !gone.is_empty() {
+            st.answers.retain(|(k, _), _| !gone.contains(k));
+            st.chats.retain(|_, k| !gone.contains(k));
+        }
+        let old: Vec<Key> = st
+            .archived
+            .iter()
+            .filter(|(_, (_, at))| *at < forget_before)
+            .take(take)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in old {
+            st.archived.remove(&k);
+            pruned.forgotten += 1;
+        }
+        ready(Ok(pruned))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {

@@ -63,6 +63,24 @@ pub struct Saved {
     pub last_seq: i64,
     /// The next deadline (ms since the epoch), if a timer is pending.
     pub deadline: Option<i64>,
+    /// The conversation ended and was archived by [`Store::prune`]: `session` and `version`
+    /// are empty, only `last_seq` is kept. A turn starts a new session and numbers its outputs
+    /// from `last_seq + 1`, so `seq` never goes backwards for a client polling `after=`.
+    /// Only [`Store::turn`] passes such a value; [`Store::load`] answers `None`.
+    pub archived: bool,
+}
+
+impl Saved {
+    /// What a turn on an archived conversation gets.
+    pub(crate) fn archived(last_seq: i64) -> Saved {
+        Saved {
+            session: String::new(),
+            version: String::new(),
+            last_seq,
+            deadline: None,
+            archived: true,
+        }
+    }
 }
 
 /// An effect the turn asks for, to be performed after the commit (at least once).
@@ -214,6 +232,105 @@ pub struct Backlog {
     pub dead_effects: i64,
 }
 
+/// What one [`Store::prune`] batch removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    /// Conversations archived: session, outputs, recorded answers and provider-conversation
+    /// index entries deleted, the last `seq` kept.
+    pub conversations: i64,
+    /// Output rows deleted with them.
+    pub outputs: i64,
+    /// Archive records forgotten (those conversations start again from `seq` 1).
+    pub forgotten: i64,
+}
+
+impl Pruned {
+    /// The batch was full: there may be more to do.
+    pub fn more(&self, limit: i64) -> bool {
+        self.conversations >= limit || self.forgotten >= limit
+    }
+}
+
+/// How long the outputs and the session of a conversation that ended are kept by default.
+pub const DEFAULT_RETENTION: &str = "7d";
+
+/// Conversations archived per maintenance transaction.
+pub const PRUNE_BATCH: i64 = 500;
+
+/// Reads a retention (`--retention`): a whole number with a unit, `s`, `m`, `h` or `d`
+/// (`90s`, `30m`, `12h`, `7d`), or `off` to keep everything. The answer is in milliseconds.
+pub fn parse_retention(text: &str) -> Result<Option<i64>, Error> {
+    let bad = || {
+        Error::new(
+            ErrorKind::Config,
+            format!(
+                "--retention {text:?}: expected a whole number with a unit (90s, 30m, 12h, 7d) or `off`"
+            ),
+        )
+    };
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let unit_ms: i64 = match t.chars().last() {
+        Some('s') => 1_000,
+        Some('m') => 60_000,
+        Some('h') => 3_600_000,
+        Some('d') => 86_400_000,
+        _ => return Err(bad()),
+    };
+    let digits = &t[..t.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(unit_ms).map(Some).ok_or_else(bad)
+}
+
+/// One maintenance pass of the retention policy at `now`: archives the conversations that
+/// ended more than `retention_ms` ago and forgets the archive records of those that ended
+/// more than twice that, in batches of [`PRUNE_BATCH`] (each its own transaction) until none
+/// is left. Answers what it removed.
+pub async fn apply_retention(
+    store: &dyn Store,
+    now: i64,
+    retention_ms: i64,
+) -> Result<Pruned, Error> {
+    let ended_before = now.saturating_sub(retention_ms);
+    let forget_before = ended_before.saturating_sub(retention_ms);
+    let mut total = Pruned::default();
+    loop {
+        let p = store
+            .prune(ended_before, forget_before, PRUNE_BATCH)
+            .await?;
+        total.conversations += p.conversations;
+        total.outputs += p.outputs;
+        total.forgotten += p.forgotten;
+        if !p.more(PRUNE_BATCH) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Whether a stored session has ended (SPEC §4.2: the last turn stopped at a node with
+/// neither input nor `next`): it was started and has no focus, no live chat, no action it
+/// waits for, and no timer. Anything else, a state this does not recognise included, is live.
+pub(crate) fn ended(state: &str, deadline: Option<i64>) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        started: bool,
+        focus: Option<serde::de::IgnoredAny>,
+        chat: Option<serde::de::IgnoredAny>,
+        suspended: Option<serde::de::IgnoredAny>,
+    }
+    deadline.is_none()
+        && serde_json::from_str::<Head>(state).is_ok_and(|h| {
+            h.started && h.focus.is_none() && h.chat.is_none() && h.suspended.is_none()
+        })
+}
+
 /// The body of a turn: given the stored session (if any), what to write (`None`: nothing).
 pub type TurnFn = Box<dyn FnOnce(Option<Saved>) -> Result<Option<Commit>, Error> + Send>;
 
@@ -350,6 +467,18 @@ pub trait Store: Send + Sync {
     /// Forgets processed deliveries (and their de-duplication keys) and finished effects
     /// older than `before`.
     fn purge(&self, before: i64) -> BoxFuture<'_, Result<(), Error>>;
+    /// One bounded maintenance batch of the retention policy: archives up to `limit`
+    /// conversations that ended before `ended_before` and have no effect left to perform
+    /// (their outputs, recorded answers and provider-conversation index entries are deleted;
+    /// the last `seq` is kept in an archive record), and forgets up to `limit` archive records
+    /// of conversations that ended before `forget_before`. A live conversation is never
+    /// touched, nor one whose turn is running; a turn that comes later starts a new session.
+    fn prune(
+        &self,
+        ended_before: i64,
+        forget_before: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Pruned, Error>>;
     /// Answers when the store is reachable and takes a write (a full disk or a read-only
     /// database is not ready).
     fn ping(&self) -> BoxFuture<'_, Result<(), Error>>;
@@ -410,23 +539,99 @@ pub fn redact(url: &str) -> String {
     out
 }
 
-/// The third migration (both stores): answers to events sent with an `Idempotency-Key`.
-pub(crate) const MIGRATION_3: &str = r"
-CREATE TABLE event_keys (
-    bot TEXT NOT NULL, conversation TEXT NOT NULL, idem TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    answer TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (bot, conversation, idem));
-CREATE INDEX event_keys_at ON event_keys (at);
-";
-
-/// The second migration, the same text for SQLite and PostgreSQL: attempts and dead letters
-/// on the inbox, dead letters on the outbox, and the row `ping` writes.
-pub(crate) const MIGRATION_2: &str = r"
+/// The schema, written once for both SQL stores: each entry is one migration, applied in
+/// order at start, each once (`schema_migrations` records them). `{int}`, `{id}` and `{blob}`
+/// stand for the dialect's type names ([`Dialect`]); everything else is the same text.
+/// Migrations already applied are never edited: a change is a new entry.
+const SCHEMA: &[&str] = &[
+    r"
+CREATE TABLE sessions (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
+    last_seq {int} NOT NULL DEFAULT 0, deadline {int}, updated_at {int} NOT NULL,
+    PRIMARY KEY (bot, conversation));
+CREATE INDEX sessions_deadline ON sessions (deadline) WHERE deadline IS NOT NULL;
+CREATE TABLE outputs (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, seq {int} NOT NULL, body TEXT NOT NULL,
+    at {int} NOT NULL, PRIMARY KEY (bot, conversation, seq));
+CREATE TABLE outbox (
+    id {id}, bot TEXT NOT NULL, conversation TEXT NOT NULL,
+    lane TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, idem TEXT NOT NULL UNIQUE,
+    attempts {int} NOT NULL DEFAULT 0, next_at {int} NOT NULL, lease_until {int} NOT NULL DEFAULT 0,
+    done_at {int}, created_at {int} NOT NULL, last_error TEXT);
+CREATE INDEX outbox_pending ON outbox (bot, conversation, lane, id) WHERE done_at IS NULL;
+CREATE TABLE inbox (
+    id {id}, dedupe TEXT NOT NULL UNIQUE, integration_id TEXT NOT NULL,
+    remote_id TEXT NOT NULL, event TEXT NOT NULL, received_at {int} NOT NULL,
+    next_at {int} NOT NULL, lease_until {int} NOT NULL DEFAULT 0, done_at {int});
+CREATE INDEX inbox_pending ON inbox (next_at) WHERE done_at IS NULL;
+CREATE TABLE chats (
+    integration_id TEXT NOT NULL, remote_id TEXT NOT NULL, bot TEXT NOT NULL,
+    conversation TEXT NOT NULL, at {int} NOT NULL, PRIMARY KEY (integration_id, remote_id));
+CREATE TABLE flow_versions (
+    bot TEXT NOT NULL, version TEXT NOT NULL, source {blob} NOT NULL, at {int} NOT NULL,
+    PRIMARY KEY (bot, version));
+",
+    // Attempts and dead letters on the inbox, dead letters on the outbox, the row `ping`
+    // writes.
+    r"
 ALTER TABLE inbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE inbox ADD COLUMN failed_at BIGINT;
 ALTER TABLE inbox ADD COLUMN last_error TEXT;
 ALTER TABLE outbox ADD COLUMN failed_at BIGINT;
 CREATE TABLE liveness (id BIGINT PRIMARY KEY, at BIGINT NOT NULL);
-";
+",
+    // Answers to events sent with an `Idempotency-Key`.
+    r"
+CREATE TABLE event_keys (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, idem TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    answer TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (bot, conversation, idem));
+CREATE INDEX event_keys_at ON event_keys (at);
+",
+    // Retention: when a conversation ended, and what is kept of an archived one.
+    r"
+ALTER TABLE sessions ADD COLUMN ended_at {int};
+CREATE INDEX sessions_ended ON sessions (ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX chats_conversation ON chats (bot, conversation);
+CREATE TABLE archived (
+    bot TEXT NOT NULL, conversation TEXT NOT NULL, last_seq {int} NOT NULL, ended_at {int} NOT NULL,
+    PRIMARY KEY (bot, conversation));
+CREATE INDEX archived_ended ON archived (ended_at);
+",
+];
+
+/// The SQL type names that differ between SQLite and PostgreSQL.
+pub(crate) struct Dialect {
+    /// A 64-bit integer column.
+    int: &'static str,
+    /// A generated 64-bit row id, the primary key.
+    id: &'static str,
+    /// Bytes.
+    blob: &'static str,
+}
+
+impl Dialect {
+    /// SQLite: `INTEGER` (an `INTEGER PRIMARY KEY` is the row id).
+    pub(crate) const SQLITE: Dialect = Dialect {
+        int: "INTEGER",
+        id: "INTEGER PRIMARY KEY AUTOINCREMENT",
+        blob: "BLOB",
+    };
+    /// PostgreSQL.
+    pub(crate) const POSTGRES: Dialect = Dialect {
+        int: "BIGINT",
+        id: "BIGSERIAL PRIMARY KEY",
+        blob: "BYTEA",
+    };
+
+    /// The schema's migrations in this dialect, oldest first.
+    pub(crate) fn migrations(&self) -> impl Iterator<Item = String> + '_ {
+        SCHEMA.iter().map(|sql| {
+            sql.replace("{int}", self.int)
+                .replace("{id}", self.id)
+                .replace("{blob}", self.blob)
+        })
+    }
+}
 
 pub(crate) fn store_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Store, format!("{what}: {e}"))
@@ -454,7 +659,65 @@ fn lane(kind: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{ended, parse_retention, redact};
+    use crate::engine::{Bot, Event};
+
+    #[test]
+    fn retention_reads_units_and_refuses_the_rest() {
+        assert_eq!(parse_retention("7d").ok(), Some(Some(7 * 86_400_000)));
+        assert_eq!(parse_retention("12h").ok(), Some(Some(12 * 3_600_000)));
+        assert_eq!(parse_retention("30m").ok(), Some(Some(1_800_000)));
+        assert_eq!(parse_retention("0s").ok(), Some(Some(0)));
+        assert_eq!(parse_retention("off").ok(), Some(None));
+        for bad in [
+            "",
+            "7",
+            "d",
+            "-1d",
+            "1.5d",
+            "7 d",
+            "7w",
+            "99999999999999999d",
+            "7dd",
+            "١d",
+        ] {
+            let e = parse_retention(bad).expect_err(bad);
+            assert!(e.to_string().contains("--retention"), "{bad}: {e}");
+        }
+    }
+
+    /// The store's reading of "ended" agrees with the engine's sessions.
+    #[test]
+    fn ended_is_what_the_engine_ends() {
+        let flow = r#"{ "nodes": [
+          { "id": "inicio", "condition": "start", "output": [ { "default": { "type": "text", "text": "oi" } } ],
+            "next": [ { "condition": "$fim", "goto": "tchau" }, { "goto": "pergunta" } ] },
+          { "id": "pergunta", "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "tchau" } ] },
+          { "id": "tchau", "output": [ { "default": { "type": "text", "text": "tchau" } } ] }
+        ] }"#;
+        let bot = Bot::from_json(flow, None).expect("flow");
+        let mut s = bot.new_session("c");
+        let json = |s: &crate::engine::Session| serde_json::to_string(s).expect("json");
+        assert!(!ended(&json(&s), None), "not started");
+        let event = |v: serde_json::Value| serde_json::from_value::<Event>(v).expect("event");
+        bot.handle(&mut s, event(serde_json::json!({ "type": "start" })), 0);
+        assert!(s.focus().is_some());
+        assert!(!ended(&json(&s), None), "waits at an input");
+        bot.handle(
+            &mut s,
+            event(serde_json::json!({ "type": "user", "text": "x" })),
+            1,
+        );
+        assert!(s.focus().is_none());
+        assert!(
+            ended(&json(&s), None),
+            "stopped at a node with neither input nor next"
+        );
+        assert!(!ended(&json(&s), Some(5)), "a timer is pending");
+        assert!(!ended("not json", None));
+        assert!(!ended(r#"{"started":true,"suspended":{"id":"a"}}"#, None));
+        assert!(!ended(r#"{"started":true,"chat":{}}"#, None));
+    }
 
     #[test]
     fn passwords_are_never_printed() {

@@ -5,48 +5,14 @@
 //! rows with `FOR UPDATE SKIP LOCKED` and a lease, so each is handled by one replica at a time.
 
 use super::{
-    lane, store_error, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key,
-    NewDelivery, Saved, Store, TurnFn,
+    lane, store_error, with_seq, Backlog, Commit, Committed, Delivery, Dialect, Done, Effect, Key,
+    NewDelivery, Pruned, Saved, Store, TurnFn,
 };
 use crate::drivers::BoxFuture;
 use crate::error::Error;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value as Json;
 use tokio_postgres::Row;
-
-/// Schema migrations, applied in order at start (under an advisory lock, so replicas starting
-/// together apply each once).
-const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE sessions (
-    bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
-    last_seq BIGINT NOT NULL DEFAULT 0, deadline BIGINT, updated_at BIGINT NOT NULL,
-    PRIMARY KEY (bot, conversation));
-CREATE INDEX sessions_deadline ON sessions (deadline) WHERE deadline IS NOT NULL;
-CREATE TABLE outputs (
-    bot TEXT NOT NULL, conversation TEXT NOT NULL, seq BIGINT NOT NULL, body TEXT NOT NULL,
-    at BIGINT NOT NULL, PRIMARY KEY (bot, conversation, seq));
-CREATE TABLE outbox (
-    id BIGSERIAL PRIMARY KEY, bot TEXT NOT NULL, conversation TEXT NOT NULL,
-    lane TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, idem TEXT NOT NULL UNIQUE,
-    attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,
-    done_at BIGINT, created_at BIGINT NOT NULL, last_error TEXT);
-CREATE INDEX outbox_pending ON outbox (bot, conversation, lane, id) WHERE done_at IS NULL;
-CREATE TABLE inbox (
-    id BIGSERIAL PRIMARY KEY, dedupe TEXT NOT NULL UNIQUE, integration_id TEXT NOT NULL,
-    remote_id TEXT NOT NULL, event TEXT NOT NULL, received_at BIGINT NOT NULL,
-    next_at BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0, done_at BIGINT);
-CREATE INDEX inbox_pending ON inbox (next_at) WHERE done_at IS NULL;
-CREATE TABLE chats (
-    integration_id TEXT NOT NULL, remote_id TEXT NOT NULL, bot TEXT NOT NULL,
-    conversation TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (integration_id, remote_id));
-CREATE TABLE flow_versions (
-    bot TEXT NOT NULL, version TEXT NOT NULL, source BYTEA NOT NULL, at BIGINT NOT NULL,
-    PRIMARY KEY (bot, version));
-",
-    super::MIGRATION_2,
-    super::MIGRATION_3,
-];
 
 /// The PostgreSQL store.
 pub(super) struct Postgres {
@@ -61,24 +27,25 @@ fn parse(text: &str) -> Json {
     serde_json::from_str(text).unwrap_or(Json::Null)
 }
 
-fn saved(r: &Row) -> Saved {
-    Saved {
-        session: r.get(0),
-        version: r.get(1),
-        last_seq: r.get(2),
-        deadline: r.get(3),
-    }
+fn saved(r: &Row) -> Result<Saved, tokio_postgres::Error> {
+    Ok(Saved {
+        session: r.try_get(0)?,
+        version: r.try_get(1)?,
+        last_seq: r.try_get(2)?,
+        deadline: r.try_get(3)?,
+        archived: false,
+    })
 }
 
-fn effect(r: &Row) -> Effect {
-    Effect {
-        id: r.get(0),
-        key: Key::new(r.get::<_, String>(1), r.get::<_, String>(2)),
-        kind: r.get(3),
-        payload: parse(r.get(4)),
-        idempotency_key: r.get(5),
-        attempts: r.get(6),
-    }
+fn effect(r: &Row) -> Result<Effect, tokio_postgres::Error> {
+    Ok(Effect {
+        id: r.try_get(0)?,
+        key: Key::new(r.try_get::<_, String>(1)?, r.try_get::<_, String>(2)?),
+        kind: r.try_get(3)?,
+        payload: parse(r.try_get(4)?),
+        idempotency_key: r.try_get(5)?,
+        attempts: r.try_get(6)?,
+    })
 }
 
 impl Postgres {
@@ -140,13 +107,16 @@ impl Postgres {
             )
             .await
             .map_err(e("postgres migrate"))?
-            .get(0);
-        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            .try_get(0)
+            .map_err(e("postgres migrate"))?;
+        for (i, sql) in Dialect::POSTGRES.migrations().enumerate() {
             let v = i64::try_from(i).unwrap_or(i64::MAX) + 1;
             if v <= done {
                 continue;
             }
-            tx.batch_execute(sql).await.map_err(e("postgres migrate"))?;
+            tx.batch_execute(&sql)
+                .await
+                .map_err(e("postgres migrate"))?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, at) VALUES ($1, $2)",
                 &[&v, &jiff::Timestamp::now().as_millisecond()],
@@ -242,12 +212,21 @@ async fn write(
         }
         None => {}
     }
+    if saved.is_some_and(|s| s.archived) {
+        tx.execute(
+            "DELETE FROM archived WHERE bot = $1 AND conversation = $2",
+            &[&key.bot, &key.conversation],
+        )
+        .await?;
+    }
+    let ended_at = super::ended(&c.session, c.deadline).then_some(c.now);
     let st = tx
         .prepare_cached(
-            "INSERT INTO sessions (bot, conversation, version, state, last_seq, deadline, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO sessions (bot, conversation, version, state, last_seq, deadline, updated_at, ended_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (bot, conversation) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state,
-               last_seq = EXCLUDED.last_seq, deadline = EXCLUDED.deadline, updated_at = EXCLUDED.updated_at",
+               last_seq = EXCLUDED.last_seq, deadline = EXCLUDED.deadline, updated_at = EXCLUDED.updated_at,
+               ended_at = EXCLUDED.ended_at",
         )
         .await?;
     tx.execute(
@@ -260,6 +239,7 @@ async fn write(
             &last_seq,
             &c.deadline,
             &c.now,
+            &ended_at,
         ],
     )
     .await?;
@@ -292,7 +272,23 @@ impl Store for Postgres {
                     .await
                     .map_err(e("postgres load"))?;
             }
-            let saved = row.as_ref().map(saved);
+            let saved = match row
+                .as_ref()
+                .map(saved)
+                .transpose()
+                .map_err(e("postgres load"))?
+            {
+                Some(s) => Some(s),
+                None => tx
+                    .query_opt(
+                        "SELECT last_seq FROM archived WHERE bot = $1 AND conversation = $2",
+                        &[&key.bot, &key.conversation],
+                    )
+                    .await
+                    .and_then(|r| r.map(|r| r.try_get(0)).transpose())
+                    .map_err(e("postgres load"))?
+                    .map(Saved::archived),
+            };
             let Some(commit) = f(saved.clone())? else {
                 return Ok(None);
             };
@@ -335,13 +331,17 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres answer"))?;
-            Ok(r.map(|r| super::Answer {
-                fingerprint: r.get(0),
-                outputs: match parse(r.get(1)) {
-                    Json::Array(a) => a,
-                    _ => Vec::new(),
-                },
-            }))
+            r.map(|r| {
+                Ok::<_, tokio_postgres::Error>(super::Answer {
+                    fingerprint: r.try_get(0)?,
+                    outputs: match parse(r.try_get(1)?) {
+                        Json::Array(a) => a,
+                        _ => Vec::new(),
+                    },
+                })
+            })
+            .transpose()
+            .map_err(e("postgres answer"))
         })
     }
 
@@ -352,7 +352,10 @@ impl Store for Postgres {
                 .query_opt(LOAD, &[&key.bot, &key.conversation])
                 .await
                 .map_err(e("postgres load"))?;
-            Ok(r.as_ref().map(saved))
+            r.as_ref()
+                .map(saved)
+                .transpose()
+                .map_err(e("postgres load"))
         })
     }
 
@@ -371,7 +374,10 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres outputs"))?;
-            Ok(rows.iter().map(|r| parse(r.get(0))).collect())
+            rows.iter()
+                .map(|r| r.try_get(0).map(parse))
+                .collect::<Result<_, _>>()
+                .map_err(e("postgres outputs"))
         })
     }
 
@@ -389,7 +395,14 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres route"))?;
-            Ok(r.map(|r| Key::new(r.get::<_, String>(0), r.get::<_, String>(1))))
+            r.map(|r| {
+                Ok::<_, tokio_postgres::Error>(Key::new(
+                    r.try_get::<_, String>(0)?,
+                    r.try_get::<_, String>(1)?,
+                ))
+            })
+            .transpose()
+            .map_err(e("postgres route"))
         })
     }
 
@@ -409,15 +422,15 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres due"))?;
-            Ok(rows
-                .iter()
+            rows.iter()
                 .map(|r| {
-                    (
-                        Key::new(r.get::<_, String>(0), r.get::<_, String>(1)),
-                        r.get(2),
-                    )
+                    Ok((
+                        Key::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?),
+                        r.try_get(2)?,
+                    ))
                 })
-                .collect())
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(e("postgres due"))
         })
     }
 
@@ -434,7 +447,7 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres next deadline"))?;
-            Ok(r.get(0))
+            r.try_get(0).map_err(e("postgres next deadline"))
         })
     }
 
@@ -464,14 +477,16 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres bots"))?;
-            Ok(rows
-                .iter()
-                .map(|r| super::BotSessions {
-                    bot: r.get(0),
-                    sessions: r.get(1),
-                    timers: r.get(2),
+            rows.iter()
+                .map(|r| {
+                    Ok(super::BotSessions {
+                        bot: r.try_get(0)?,
+                        sessions: r.try_get(1)?,
+                        timers: r.try_get(2)?,
+                    })
                 })
-                .collect())
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(e("postgres bots"))
         })
     }
 
@@ -501,7 +516,11 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres claim"))?;
-            let mut v: Vec<Effect> = rows.iter().map(effect).collect();
+            let mut v: Vec<Effect> = rows
+                .iter()
+                .map(effect)
+                .collect::<Result<_, _>>()
+                .map_err(e("postgres claim"))?;
             v.sort_by_key(|x| x.id);
             Ok(v)
         })
@@ -590,7 +609,9 @@ impl Store for Postgres {
                     )
                     .await
                     .map_err(e("postgres receive"))?;
-                fresh.extend(r.map(|r| r.get::<_, i64>(0)));
+                if let Some(r) = r {
+                    fresh.push(r.try_get::<_, i64>(0).map_err(e("postgres receive"))?);
+                }
             }
             Ok(fresh)
         })
@@ -619,15 +640,18 @@ impl Store for Postgres {
                 .map_err(e("postgres claim deliveries"))?;
             let mut v: Vec<Delivery> = rows
                 .iter()
-                .map(|r| Delivery {
-                    id: r.get(0),
-                    integration_id: r.get(1),
-                    remote_id: r.get(2),
-                    event: parse(r.get(3)),
-                    received_at: r.get(4),
-                    attempts: r.get(5),
+                .map(|r| {
+                    Ok(Delivery {
+                        id: r.try_get(0)?,
+                        integration_id: r.try_get(1)?,
+                        remote_id: r.try_get(2)?,
+                        event: parse(r.try_get(3)?),
+                        received_at: r.try_get(4)?,
+                        attempts: r.try_get(5)?,
+                    })
                 })
-                .collect();
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(e("postgres claim deliveries"))?;
             v.sort_by_key(|x| x.id);
             Ok(v)
         })
@@ -702,7 +726,9 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres version"))?;
-            Ok(r.map(|r| r.get(0)))
+            r.map(|r| r.try_get(0))
+                .transpose()
+                .map_err(e("postgres version"))
         })
     }
 
@@ -721,20 +747,21 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres sessions"))?;
-            Ok(rows
-                .iter()
+            rows.iter()
                 .map(|r| {
-                    (
-                        r.get::<_, String>(0),
+                    Ok((
+                        r.try_get::<_, String>(0)?,
                         Saved {
-                            session: r.get(1),
-                            version: r.get(2),
-                            last_seq: r.get(3),
-                            deadline: r.get(4),
+                            session: r.try_get(1)?,
+                            version: r.try_get(2)?,
+                            last_seq: r.try_get(3)?,
+                            deadline: r.try_get(4)?,
+                            archived: false,
                         },
-                    )
+                    ))
                 })
-                .collect())
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(e("postgres sessions"))
         })
     }
 
@@ -752,14 +779,17 @@ impl Store for Postgres {
                 )
                 .await
                 .map_err(e("postgres backlog"))?;
-            let oldest: Option<i64> = r.get(1);
-            Ok(Backlog {
-                outbox: r.get(0),
-                oldest_ms: oldest.map_or(0, |o| now.saturating_sub(o).max(0)),
-                inbox: r.get(2),
-                dead_deliveries: r.get(3),
-                dead_effects: r.get(4),
-            })
+            let b = || -> Result<Backlog, tokio_postgres::Error> {
+                let oldest: Option<i64> = r.try_get(1)?;
+                Ok(Backlog {
+                    outbox: r.try_get(0)?,
+                    oldest_ms: oldest.map_or(0, |o| now.saturating_sub(o).max(0)),
+                    inbox: r.try_get(2)?,
+                    dead_deliveries: r.try_get(3)?,
+                    dead_effects: r.try_get(4)?,
+                })
+            };
+            b().map_err(e("postgres backlog"))
         })
     }
 
@@ -782,6 +812,82 @@ impl Store for Postgres {
             .await
             .map(|_| ())
             .map_err(e("postgres purge"))
+        })
+    }
+
+    fn prune(
+        &self,
+        ended_before: i64,
+        forget_before: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Pruned, Error>> {
+        Box::pin(async move {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(e("postgres prune"))?;
+            // The session rows stay locked until the commit; a row a turn holds is skipped
+            // (and its turn decides whether it is still ended). A turn that comes after finds
+            // no row, then the archive record.
+            let rows = tx
+                .query(
+                    "SELECT bot, conversation, last_seq, ended_at FROM sessions s
+                     WHERE ended_at IS NOT NULL AND ended_at < $1 AND deadline IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.done_at IS NULL
+                             AND o.bot = s.bot AND o.conversation = s.conversation)
+                     ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    &[&ended_before, &limit],
+                )
+                .await
+                .map_err(e("postgres prune"))?;
+            let mut bots = Vec::with_capacity(rows.len());
+            let mut conversations = Vec::with_capacity(rows.len());
+            let mut seqs = Vec::with_capacity(rows.len());
+            let mut ends = Vec::with_capacity(rows.len());
+            for r in &rows {
+                bots.push(r.try_get::<_, String>(0).map_err(e("postgres prune"))?);
+                conversations.push(r.try_get::<_, String>(1).map_err(e("postgres prune"))?);
+                seqs.push(r.try_get::<_, i64>(2).map_err(e("postgres prune"))?);
+                ends.push(r.try_get::<_, i64>(3).map_err(e("postgres prune"))?);
+            }
+            let mut pruned = Pruned::default();
+            if !rows.is_empty() {
+                for table in ["outputs", "event_keys", "chats", "sessions"] {
+                    let n = tx
+                        .execute(
+                            &format!(
+                                "DELETE FROM {table} x USING UNNEST($1::TEXT[], $2::TEXT[]) AS t(b, c)
+                                 WHERE x.bot = t.b AND x.conversation = t.c"
+                            ),
+                            &[&bots, &conversations],
+                        )
+                        .await
+                        .map_err(e("postgres prune"))?;
+                    if table == "outputs" {
+                        pruned.outputs = i64::try_from(n).unwrap_or(i64::MAX);
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO archived (bot, conversation, last_seq, ended_at)
+                     SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[])
+                     ON CONFLICT (bot, conversation) DO UPDATE SET last_seq = EXCLUDED.last_seq,
+                       ended_at = EXCLUDED.ended_at",
+                    &[&bots, &conversations, &seqs, &ends],
+                )
+                .await
+                .map_err(e("postgres prune"))?;
+                pruned.conversations = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            }
+            let forgotten = tx
+                .execute(
+                    "DELETE FROM archived WHERE (bot, conversation) IN (
+                       SELECT bot, conversation FROM archived WHERE ended_at < $1
+                       ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                    &[&forget_before, &limit],
+                )
+                .await
+                .map_err(e("postgres prune"))?;
+            pruned.forgotten = i64::try_from(forgotten).unwrap_or(i64::MAX);
+            tx.commit().await.map_err(e("postgres prune"))?;
+            Ok(pruned)
         })
     }
 

@@ -6,47 +6,14 @@
 //! scale-out path is PostgreSQL.
 
 use super::{
-    lane, store_error, with_seq, Backlog, Commit, Committed, Delivery, Done, Effect, Key,
-    NewDelivery, Saved, Store, TurnFn,
+    lane, store_error, with_seq, Backlog, Commit, Committed, Delivery, Dialect, Done, Effect, Key,
+    NewDelivery, Pruned, Saved, Store, TurnFn,
 };
 use crate::drivers::BoxFuture;
 use crate::error::Error;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
-
-/// Schema migrations, applied in order at start; each runs once.
-const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE sessions (
-    bot TEXT NOT NULL, conversation TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
-    last_seq INTEGER NOT NULL DEFAULT 0, deadline INTEGER, updated_at INTEGER NOT NULL,
-    PRIMARY KEY (bot, conversation));
-CREATE INDEX sessions_deadline ON sessions (deadline) WHERE deadline IS NOT NULL;
-CREATE TABLE outputs (
-    bot TEXT NOT NULL, conversation TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
-    at INTEGER NOT NULL, PRIMARY KEY (bot, conversation, seq));
-CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, bot TEXT NOT NULL, conversation TEXT NOT NULL,
-    lane TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, idem TEXT NOT NULL UNIQUE,
-    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0,
-    done_at INTEGER, created_at INTEGER NOT NULL, last_error TEXT);
-CREATE INDEX outbox_pending ON outbox (bot, conversation, lane, id) WHERE done_at IS NULL;
-CREATE TABLE inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, dedupe TEXT NOT NULL UNIQUE, integration_id TEXT NOT NULL,
-    remote_id TEXT NOT NULL, event TEXT NOT NULL, received_at INTEGER NOT NULL,
-    next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, done_at INTEGER);
-CREATE INDEX inbox_pending ON inbox (next_at) WHERE done_at IS NULL;
-CREATE TABLE chats (
-    integration_id TEXT NOT NULL, remote_id TEXT NOT NULL, bot TEXT NOT NULL,
-    conversation TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (integration_id, remote_id));
-CREATE TABLE flow_versions (
-    bot TEXT NOT NULL, version TEXT NOT NULL, source BLOB NOT NULL, at INTEGER NOT NULL,
-    PRIMARY KEY (bot, version));
-",
-    super::MIGRATION_2,
-    super::MIGRATION_3,
-];
 
 /// A unit of work for the writer thread.
 enum Job {
@@ -188,6 +155,21 @@ impl Sqlite {
         })
     }
 
+    /// One statement on the writer, for the writes whose answer nobody reads.
+    fn execute<P: rusqlite::Params + Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: P,
+        what: &'static str,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        self.run(move |c| {
+            c.prepare_cached(sql)
+                .and_then(|mut s| s.execute(params))
+                .map(|_| ())
+                .map_err(e(what))
+        })
+    }
+
     /// Runs `f` on the reading connection (on the writer for a private in-memory database).
     fn read<'a, T: Send + 'static>(
         &'a self,
@@ -255,7 +237,10 @@ fn commit_turns(c: &mut Connection, turns: Vec<(Key, TurnFn, Reply)>) {
         let r =
             (|| {
                 let mut sp = tx.savepoint().map_err(e("sqlite savepoint"))?;
-                let saved = load(&sp, &key)?;
+                let saved = match load(&sp, &key)? {
+                    Some(s) => Some(s),
+                    None => archived(&sp, &key)?,
+                };
                 let Some(commit) = f(saved.clone())? else {
                     return Ok(None);
                 };
@@ -313,12 +298,12 @@ fn migrate(c: &mut Connection) -> Result<(), Error> {
             |r| r.get(0),
         )
         .map_err(e("sqlite migrate"))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
+    for (i, sql) in Dialect::SQLITE.migrations().enumerate() {
         let v = i64::try_from(i).unwrap_or(i64::MAX) + 1;
         if v <= done {
             continue;
         }
-        tx.execute_batch(sql).map_err(e("sqlite migrate"))?;
+        tx.execute_batch(&sql).map_err(e("sqlite migrate"))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, at) VALUES (?1, ?2)",
             params![v, now_ms()],
@@ -339,11 +324,23 @@ fn load(c: &Connection, key: &Key) -> Result<Option<Saved>, Error> {
                 version: r.get(1)?,
                 last_seq: r.get(2)?,
                 deadline: r.get(3)?,
+                archived: false,
             })
         })
         .optional()
     })
     .map_err(e("sqlite load"))
+}
+
+/// What is kept of an archived conversation.
+fn archived(c: &Connection, key: &Key) -> Result<Option<Saved>, Error> {
+    c.prepare_cached("SELECT last_seq FROM archived WHERE bot = ?1 AND conversation = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![key.bot, key.conversation], |r| r.get(0))
+                .optional()
+        })
+        .map(|seq| seq.map(Saved::archived))
+        .map_err(e("sqlite load"))
 }
 
 fn write(
@@ -409,11 +406,17 @@ fn write(
         }
         None => {}
     }
+    if saved.is_some_and(|s| s.archived) {
+        tx.prepare_cached("DELETE FROM archived WHERE bot = ?1 AND conversation = ?2")?
+            .execute(params![key.bot, key.conversation])?;
+    }
+    let ended_at = super::ended(&c.session, c.deadline).then_some(c.now);
     tx.prepare_cached(
-        "INSERT INTO sessions (bot, conversation, version, state, last_seq, deadline, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO sessions (bot, conversation, version, state, last_seq, deadline, updated_at, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (bot, conversation) DO UPDATE SET version = excluded.version, state = excluded.state,
-           last_seq = excluded.last_seq, deadline = excluded.deadline, updated_at = excluded.updated_at",
+           last_seq = excluded.last_seq, deadline = excluded.deadline, updated_at = excluded.updated_at,
+           ended_at = excluded.ended_at",
     )?
     .execute(params![
         key.bot,
@@ -422,7 +425,8 @@ fn write(
         c.session,
         last_seq,
         c.deadline,
-        c.now
+        c.now,
+        ended_at
     ])?;
     Ok(Committed {
         first_seq: last + 1,
@@ -562,14 +566,7 @@ impl Store for Sqlite {
         to: i64,
     ) -> BoxFuture<'a, Result<(), Error>> {
         let key = key.clone();
-        self.run(move |c| {
-            c.prepare_cached(
-                "UPDATE sessions SET deadline = ?4 WHERE bot = ?1 AND conversation = ?2 AND deadline = ?3",
-            )
-            .and_then(|mut s| s.execute(params![key.bot, key.conversation, from, to]))
-            .map(|_| ())
-            .map_err(e("sqlite postpone timer"))
-        })
+        self.execute("UPDATE sessions SET deadline = ?4 WHERE bot = ?1 AND conversation = ?2 AND deadline = ?3", (key.bot, key.conversation, from, to), "sqlite postpone timer")
     }
 
     fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
@@ -643,23 +640,15 @@ impl Store for Sqlite {
     }
 
     fn finish_effect(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
-        self.run(move |c| {
-            c.prepare_cached("UPDATE outbox SET done_at = ?2 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![id, now]))
-                .map(|_| ())
-                .map_err(e("sqlite finish effect"))
-        })
+        self.execute(
+            "UPDATE outbox SET done_at = ?2 WHERE id = ?1",
+            (id, now),
+            "sqlite finish effect",
+        )
     }
 
     fn extend_effect(&self, id: i64, until: i64) -> BoxFuture<'_, Result<(), Error>> {
-        self.run(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET lease_until = MAX(lease_until, ?2) WHERE id = ?1 AND done_at IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![id, until]))
-            .map(|_| ())
-            .map_err(e("sqlite extend lease"))
-        })
+        self.execute("UPDATE outbox SET lease_until = MAX(lease_until, ?2) WHERE id = ?1 AND done_at IS NULL", (id, until), "sqlite extend lease")
     }
 
     fn fail_effect<'a>(
@@ -669,14 +658,7 @@ impl Store for Sqlite {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         let error = error.to_owned();
-        self.run(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET done_at = ?2, failed_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![id, now, error]))
-            .map(|_| ())
-            .map_err(e("sqlite fail effect"))
-        })
+        self.execute("UPDATE outbox SET done_at = ?2, failed_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1", (id, now, error), "sqlite fail effect")
     }
 
     fn retry_effect<'a>(
@@ -686,14 +668,11 @@ impl Store for Sqlite {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         let error = error.to_owned();
-        self.run(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET next_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![id, at, error]))
-            .map(|_| ())
-            .map_err(e("sqlite retry effect"))
-        })
+        self.execute(
+            "UPDATE outbox SET next_at = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1",
+            (id, at, error),
+            "sqlite retry effect",
+        )
     }
 
     fn receive(
@@ -775,12 +754,11 @@ impl Store for Sqlite {
     }
 
     fn finish_delivery(&self, id: i64, now: i64) -> BoxFuture<'_, Result<(), Error>> {
-        self.run(move |c| {
-            c.prepare_cached("UPDATE inbox SET done_at = ?2 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![id, now]))
-                .map(|_| ())
-                .map_err(e("sqlite finish delivery"))
-        })
+        self.execute(
+            "UPDATE inbox SET done_at = ?2 WHERE id = ?1",
+            (id, now),
+            "sqlite finish delivery",
+        )
     }
 
     fn fail_delivery<'a>(
@@ -790,23 +768,15 @@ impl Store for Sqlite {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         let error = error.to_owned();
-        self.run(move |c| {
-            c.prepare_cached(
-                "UPDATE inbox SET failed_at = ?2, next_at = ?4, lease_until = 0, last_error = ?3 WHERE id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![id, now, error, i64::MAX]))
-            .map(|_| ())
-            .map_err(e("sqlite fail delivery"))
-        })
+        self.execute("UPDATE inbox SET failed_at = ?2, next_at = ?4, lease_until = 0, last_error = ?3 WHERE id = ?1", (id, now, error, i64::MAX), "sqlite fail delivery")
     }
 
     fn retry_delivery(&self, id: i64, at: i64) -> BoxFuture<'_, Result<(), Error>> {
-        self.run(move |c| {
-            c.prepare_cached("UPDATE inbox SET next_at = ?2, lease_until = 0 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![id, at]))
-                .map(|_| ())
-                .map_err(e("sqlite retry delivery"))
-        })
+        self.execute(
+            "UPDATE inbox SET next_at = ?2, lease_until = 0 WHERE id = ?1",
+            (id, at),
+            "sqlite retry delivery",
+        )
     }
 
     fn save_version<'a>(
@@ -815,16 +785,17 @@ impl Store for Sqlite {
         version: &'a str,
         source: &'a [u8],
     ) -> BoxFuture<'a, Result<(), Error>> {
-        let (b, v, s) = (bot.to_owned(), version.to_owned(), source.to_vec());
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO flow_versions (bot, version, source, at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (bot, version) DO UPDATE SET source = excluded.source, at = excluded.at",
-                params![b, v, s, now_ms()],
-            )
-            .map(|_| ())
-            .map_err(e("sqlite save version"))
-        })
+        self.execute(
+            "INSERT INTO flow_versions (bot, version, source, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (bot, version) DO UPDATE SET source = excluded.source, at = excluded.at",
+            (
+                bot.to_owned(),
+                version.to_owned(),
+                source.to_vec(),
+                now_ms(),
+            ),
+            "sqlite save version",
+        )
     }
 
     fn version_source<'a>(
@@ -866,6 +837,7 @@ impl Store for Sqlite {
                             version: r.get(2)?,
                             last_seq: r.get(3)?,
                             deadline: r.get(4)?,
+                            archived: false,
                         },
                     ))
                 })
@@ -927,14 +899,75 @@ impl Store for Sqlite {
         })
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
-        self.run(|c| {
-            c.prepare_cached(
-                "INSERT INTO liveness (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-            )
-            .and_then(|mut s| s.execute(params![now_ms()]))
-            .map(|_| ())
-            .map_err(e("sqlite ping (a write)"))
+    fn prune(
+        &self,
+        ended_before: i64,
+        forget_before: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Pruned, Error>> {
+        // On the writer: a turn of the same conversation is either committed before (and then
+        // the conversation is live again, or ended later) or comes after (and finds the
+        // archive record).
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(e("sqlite prune"))?;
+            let mut pruned = Pruned::default();
+            {
+                let mut pick = tx
+                    .prepare_cached(
+                        "SELECT bot, conversation, last_seq, ended_at FROM sessions s
+                         WHERE ended_at IS NOT NULL AND ended_at < ?1 AND deadline IS NULL
+                           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.done_at IS NULL
+                                 AND o.bot = s.bot AND o.conversation = s.conversation)
+                         ORDER BY ended_at LIMIT ?2",
+                    )
+                    .map_err(e("sqlite prune"))?;
+                let ended: Vec<(String, String, i64, i64)> = pick
+                    .query_map(params![ended_before, limit], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .and_then(Iterator::collect)
+                    .map_err(e("sqlite prune"))?;
+                for (bot, conversation, last_seq, ended_at) in ended {
+                    for sql in [
+                        "DELETE FROM outputs WHERE bot = ?1 AND conversation = ?2",
+                        "DELETE FROM event_keys WHERE bot = ?1 AND conversation = ?2",
+                        "DELETE FROM chats WHERE bot = ?1 AND conversation = ?2",
+                        "DELETE FROM sessions WHERE bot = ?1 AND conversation = ?2",
+                    ] {
+                        let n = tx
+                            .prepare_cached(sql)
+                            .and_then(|mut s| s.execute(params![bot, conversation]))
+                            .map_err(e("sqlite prune"))?;
+                        if sql.contains("outputs") {
+                            pruned.outputs += i64::try_from(n).unwrap_or(i64::MAX);
+                        }
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO archived (bot, conversation, last_seq, ended_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (bot, conversation) DO UPDATE SET last_seq = excluded.last_seq,
+                           ended_at = excluded.ended_at",
+                    )
+                    .and_then(|mut s| s.execute(params![bot, conversation, last_seq, ended_at]))
+                    .map_err(e("sqlite prune"))?;
+                    pruned.conversations += 1;
+                }
+            }
+            let forgotten = tx
+                .prepare_cached(
+                    "DELETE FROM archived WHERE (bot, conversation) IN (
+                       SELECT bot, conversation FROM archived WHERE ended_at < ?1 ORDER BY ended_at LIMIT ?2)",
+                )
+                .and_then(|mut s| s.execute(params![forget_before, limit]))
+                .map_err(e("sqlite prune"))?;
+            pruned.forgotten = i64::try_from(forgotten).unwrap_or(i64::MAX);
+            tx.commit().map_err(e("sqlite prune"))?;
+            Ok(pruned)
         })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), Error>> {
+        self.execute("INSERT INTO liveness (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", (now_ms(),), "sqlite ping (a write)")
     }
 }
