@@ -20,6 +20,7 @@ pub mod effect;
 mod pool;
 pub mod server;
 pub mod store;
+mod watson_api;
 
 pub use effect::EffectKind;
 
