@@ -24,6 +24,7 @@ mod pool;
 pub mod server;
 pub mod store;
 mod turn;
+mod watson_api;
 mod wire;
 mod workers;
 

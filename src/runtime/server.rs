@@ -97,10 +97,15 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
             get(stream::stream),
         )
         .route("/v1/bots/{bot}/conversations/{conversation}", get(summary))
-        .route("/v1/workspaces/{bot}/message", post(watson_message))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
+    let watson = super::watson_api::routes(
+        state.settings.workspaces.clone(),
+        state.settings.api_token.clone(),
+        limit,
+    );
     Router::new()
         .merge(v1)
+        .merge(watson)
         .route("/webhooks/{integration_id}", post(webhook))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -415,56 +420,6 @@ async fn events(
     }
 }
 
-/// One Watson v1 `/message` turn on a served workspace (stateless: the request's context
-/// carries the dialog's position, as with Watson).
-#[utoipa::path(post, path = "/v1/workspaces/{bot}/message",
-    params(("bot" = String, Path, description = "workspace name (its file stem)")),
-    request_body(content = Object, description = "a Watson v1 MessageRequest: {\"input\": {\"text\": …}, \"context\": …, \"intents\"?, \"entities\"?, \"alternate_intents\"?}"),
-    responses((status = 200, body = Object, description = "a Watson v1 MessageResponse"), (status = 400, body = Refusal),
-        (status = 401, body = Refusal), (status = 404, body = Refusal), (status = 413, body = Refusal)),
-    security(("bearer" = [])))]
-async fn watson_message(
-    State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let Path(bot) = match path {
-        Ok(p) => p,
-        Err(r) => return bad_path(&r),
-    };
-    let raw = match body(raw) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let Some(ws) = app.settings.workspaces.get(&bot).cloned() else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "unknown_bot",
-            format!("no Watson workspace named `{bot}`"),
-        );
-    };
-    let request: Json = match serde_json::from_slice(&raw) {
-        Ok(v @ Json::Object(_)) => v,
-        Ok(_) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "a MessageRequest is a JSON object",
-            )
-        }
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("the body is not JSON: {e}"),
-            )
-        }
-    };
-    let now = jiff::Timestamp::now().to_string();
-    metrics::counter!("fluxo_watson_messages_total", "bot" => bot).increment(1);
-    axum::Json(ws.message(&request, &now)).into_response()
-}
-
 /// The `type` of a JSON event body, for messages.
 fn raw_type(raw: &[u8]) -> String {
     serde_json::from_slice::<Json>(raw)
@@ -648,7 +603,7 @@ async fn openapi() -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "fluxo serve", description = "The durable runtime of builder flows: the channel API, provider webhooks and the operations routes. Events and outputs are described in docs/events.md."),
-    paths(events, outputs, stream::stream, summary, watson_message, webhook, healthz, readyz, metrics_text, openapi),
+    paths(events, outputs, stream::stream, summary, super::watson_api::message, super::watson_api::list, super::watson_api::get_one, webhook, healthz, readyz, metrics_text, openapi),
     components(schemas(Outputs, Refusal, RefusalBody, Summary, crate::Event, crate::Output)),
     modifiers(&Bearer)
 )]

@@ -28,6 +28,7 @@ pub(crate) mod node;
 mod session;
 mod templates;
 mod turn;
+pub mod v1;
 mod workspace;
 
 pub use session::{outputs_of, WatsonSession};

@@ -90,6 +90,9 @@ pub struct Workspace {
     /// Every string of the nodes' outputs, contexts and actions, compiled once at load and
     /// looked up by its text when a turn renders it.
     pub(crate) templates: HashMap<String, Compiled>,
+    /// The workspace object as read (unwrapped), for the v1 API's `GET /v1/workspaces/{id}`
+    /// with `export=true` and the titles of `nodes_visited_details`.
+    pub(crate) source: Json,
 }
 
 /// The workspace object of a file: top level, or inside the wrapped export `{"workspace": …}`.
@@ -217,6 +220,7 @@ impl Workspace {
             entities,
             nlu: super::nlu::Understanding::from_workspace(ws),
             templates,
+            source: ws.clone(),
         })
     }
 

@@ -6,8 +6,10 @@ use super::*;
 impl Understanding {
     pub(super) fn entities(&self, text: &str, now: &str) -> Value {
         let chars: Vec<char> = text.chars().map(lower).collect();
-        let mut found = self.dictionary_matches(&chars);
-        found.extend(self.fuzzy_matches(&chars));
+        // Terms are matched without accents on either side (`nao` finds `não`).
+        let folded: Vec<char> = chars.iter().copied().map(crate::text::fold).collect();
+        let mut found = self.dictionary_matches(&folded);
+        found.extend(self.fuzzy_matches(&folded));
         found.extend(self.pattern_matches(text));
         let found = select_per_entity(found);
         let system = self.system_matches(&chars, now);

@@ -82,6 +82,8 @@ pub struct Understanding {
     postings: Vec<Vec<(u32, f64)>>,
     example_intent: Vec<u32>,
     example_norm: Vec<f64>,
+    /// Whether each example says no (see `text::negated`).
+    example_negated: Vec<bool>,
 }
 
 /// The language conventions the matcher follows, from the workspace's `language`.
@@ -221,6 +223,7 @@ impl Understanding {
             postings: Vec::new(),
             example_intent: Vec::new(),
             example_norm: Vec::new(),
+            example_negated: Vec::new(),
         };
         u.read_entities(ws);
         for (n, term) in u.fuzzy.iter().enumerate() {

@@ -3,6 +3,7 @@
 
 use super::text::*;
 use super::*;
+use crate::text::fold;
 
 impl Understanding {
     pub(super) fn read_entities(&mut self, ws: &Value) {
@@ -60,7 +61,7 @@ impl Understanding {
                 let terms = std::iter::once(value_name)
                     .chain(synonyms.into_iter().flatten().filter_map(Value::as_str));
                 for term in terms {
-                    let chars: Vec<char> = term.trim().chars().map(lower).collect();
+                    let chars: Vec<char> = term.trim().chars().map(lower).map(fold).collect();
                     if chars.is_empty() {
                         continue;
                     }
@@ -101,6 +102,7 @@ impl Understanding {
                 if norm.is_empty() {
                     continue;
                 }
+                self.example_negated.push(negated(&norm));
                 let holders = self.exact.entry(norm.clone()).or_default();
                 if !holders.contains(&intent) {
                     holders.push(intent);
@@ -134,6 +136,16 @@ impl Understanding {
             .iter()
             .map(|&d| ((n + 1.0) / (f64::from(d) + 1.0)).ln() + 1.0)
             .collect();
+        // Saying no weighs as much as a rare word, however many examples say it: "absolutely
+        // not" is nearer "certainly not" than "absolutely".
+        let floor = 0.75 * (n + 1.0).ln() + 1.0;
+        for w in NEGATIONS {
+            if let Some(&id) = self.vocabulary.get(w) {
+                if let Some(idf) = self.idf.get_mut(id as usize) {
+                    *idf = idf.max(floor);
+                }
+            }
+        }
         self.postings = vec![Vec::new(); self.idf.len()];
         for (index, (intent, tf)) in examples.into_iter().enumerate() {
             let Ok(index) = u32::try_from(index) else {

@@ -70,16 +70,37 @@ pub(super) fn normalise_words(text: &str) -> String {
 }
 
 /// The word intents are scored on: a plural `s` removed from words of more than three letters
-/// (`pizzas` → `pizza`; not `ss`, `us`, `is`), the same in English and Portuguese.
+/// (`pizzas` → `pizza`; not `ss`, `us`, `is`), the same in English and Portuguese; then an
+/// English `-ing` or `-ed` from words that keep at least four letters (`booking` → `book`,
+/// `opened` → `open`).
 pub(super) fn stem(word: &str) -> &str {
     let plural = word.chars().count() > 3
         && word.ends_with('s')
         && !["ss", "us", "is"].iter().any(|e| word.ends_with(e));
-    if plural {
+    let word = if plural {
         word.get(..word.len() - 1).unwrap_or(word)
     } else {
         word
+    };
+    for suffix in ["ing", "ed"] {
+        if let Some(base) = word.strip_suffix(suffix) {
+            if base.chars().count() >= 4 {
+                return base;
+            }
+        }
     }
+    word
+}
+
+/// Words that negate what a message says (after normalisation: `don't` is `don t`).
+pub(super) const NEGATIONS: [&str; 17] = [
+    "not", "no", "never", "nope", "nah", "t", "dont", "cant", "cannot", "wont", "isnt", "arent",
+    "didnt", "doesnt", "nao", "nunca", "nem",
+];
+
+/// Whether a normalised text says no.
+pub(super) fn negated(norm: &str) -> bool {
+    norm.split(' ').any(|w| NEGATIONS.contains(&w))
 }
 
 /// Edits allowed to a fuzzy word of `len` characters: none below 4, one for 4 to 8, two above.
