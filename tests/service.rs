@@ -1188,6 +1188,10 @@ async fn a_channel_cannot_act_as_the_agent_or_take_another_chat() {
         json!({ "type": "agent_join", "name": "Falso" }),
         json!({ "type": "provider_error", "message": "x" }),
         json!({ "type": "advance", "seconds": 1 }),
+        // The studio's and the tests' own events: a channel neither sets the bot's variables
+        // nor jumps into a node.
+        json!({ "type": "set", "context": { "pago": true } }),
+        json!({ "type": "start_at", "node": "transbordo" }),
     ] {
         let (st, body) = call("POST", &url, Some(&forged), &[]).await;
         assert!(

@@ -283,3 +283,122 @@ async fn the_api_plays_a_hand_over_and_saves_a_test_that_passes() {
         .expect("SVG")
         .contains(r#"class="edge status uncovered" data-edge="espera_atendente -&gt; pesquisa""#));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_started_at_a_node_with_a_variable_set_by_hand_saves_a_test_that_replays_it()
+{
+    let dir = workdir("studio-start-set");
+    let s = start(&dir, &[]);
+    let (status, body) = post(&s, "/api/start", json!({ "node": "nao_existe" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("nao_existe")));
+
+    // Straight to the menu: the welcome never runs.
+    let (status, body) = post(&s, "/api/start", json!({ "node": "menu" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let st = state(&s).await;
+    assert_eq!(st["open"]["current"], "menu");
+    assert_eq!(st["open"]["start_node"], "menu");
+    assert!(said(&st).contains("Como posso ajudar?"));
+    assert!(!said(&st).contains("digite seu CPF"));
+
+    // A variable set by hand is an event of the conversation: the next turn reads it.
+    let (status, body) = post(&s, "/api/command", json!({ "command": "set" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let set = json!({ "command": "set", "context": { "cpf": "111.444.777-35" } });
+    let (status, body) = post(&s, "/api/command", set).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let st = state(&s).await;
+    assert_eq!(st["open"]["snapshot"]["context"]["cpf"], "111.444.777-35");
+    assert_eq!(st["open"]["changed"], json!(["context.cpf"]));
+    post(&s, "/api/say", json!({ "text": "1" })).await;
+    let st = state(&s).await;
+    assert!(
+        said(&st).contains("e-mail cadastrado no CPF 111.444.777-35"),
+        "{}",
+        said(&st)
+    );
+
+    // Saved: the test starts at the menu and sets the CPF, and `fluxo test` replays it.
+    let (status, body) = post(&s, "/api/save", json!({ "name": "menu-direto" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let test = dir.join("menu-direto.test.json");
+    let saved: Json =
+        serde_json::from_str(&std::fs::read_to_string(&test).expect("the test")).expect("JSON");
+    let conv = &saved["conversations"][0];
+    assert_eq!(conv["start"]["node"], "menu", "{saved}");
+    assert_eq!(
+        conv["steps"][0],
+        json!({ "set": { "context": { "cpf": "111.444.777-35" } } })
+    );
+    let golden = std::fs::read_to_string(dir.join("menu-direto.transcript")).expect("golden");
+    assert!(
+        golden.contains(r#""type":"start_at","node":"menu""#),
+        "{golden}"
+    );
+    assert!(golden.contains("CPF 111.444.777-35"), "{golden}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .arg("test")
+        .arg(&test)
+        .output()
+        .expect("run fluxo test");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Restart goes back to the start node.
+    post(&s, "/api/restart", json!({})).await;
+    let st = state(&s).await;
+    assert_eq!(st["open"]["current"], "boas_vindas");
+    assert!(st["open"]["start_node"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn advance_to_the_next_deadline_fires_the_inactivity_timer() {
+    let s = start(&workdir("studio-next-deadline"), &[]);
+    let (status, body) = post(&s, "/api/advance", json!({ "to": "next_deadline" })).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "nothing pending yet: {body}"
+    );
+    assert!(body["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("no deadline")));
+    for text in ["529.982.247-25", "2"] {
+        post(&s, "/api/say", json!({ "text": text })).await;
+    }
+    for c in [
+        json!({ "command": "provider_opened", "remote_id": "conv-1" }),
+        json!({ "command": "agent_join", "name": "Carla" }),
+        json!({ "command": "agent_say", "text": "Olá, sou a Carla." }),
+    ] {
+        let (status, body) = post(&s, "/api/command", c).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let before = state(&s).await;
+    let snap = &before["open"]["snapshot"];
+    let due = snap["live_chat"]["inactivity_deadline"]
+        .as_i64()
+        .expect("a deadline");
+    assert_eq!(snap["next_deadline"].as_i64(), Some(due));
+    let (status, body) = post(&s, "/api/advance", json!({ "to": "tomorrow" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = post(&s, "/api/advance", json!({ "to": "next_deadline" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let st = state(&s).await;
+    assert_eq!(st["open"]["snapshot"]["clock"].as_i64(), Some(due));
+    assert!(said(&st).contains("Encerramos o atendimento por falta de resposta"));
+    assert_eq!(st["open"]["current"], "inatividade");
+    let (status, _) = post(&s, "/api/advance", json!({ "to": "next_deadline" })).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the chat is over: nothing pending"
+    );
+}

@@ -405,6 +405,39 @@ async fn a_liveperson_hand_over_in_the_browser() {
         .await;
     b.screenshot("tests-run").await;
 
+    // A golden transcript that no longer matches: the diff side by side, as chat bubbles.
+    let golden = dir.join("inatividade-no-studio.transcript");
+    let text = std::fs::read_to_string(&golden).expect("the golden transcript");
+    std::fs::write(
+        &golden,
+        text.replace(
+            "Encerramos o atendimento por falta",
+            "Fechamos o chat por falta",
+        ),
+    )
+    .expect("write the golden transcript");
+    b.click("button", "Run tests").await;
+    b.wait_text("region", "Tests", "0 passed, 1 failed").await;
+    let diff = b
+        .wait_text(
+            "region",
+            "Golden diff of saved from fluxo chat: inatividade-no-studio",
+            "Fechamos o chat por falta",
+        )
+        .await;
+    assert!(
+        diff.contains("Encerramos o atendimento por falta"),
+        "{diff}"
+    );
+    let changed = b.css("#test-results table.sbs tr.changed .b.bot").await;
+    assert_eq!(
+        changed.len(),
+        2,
+        "the changed message, golden and this run, face each other"
+    );
+    b.screenshot("golden-diff").await;
+    std::fs::write(&golden, text).expect("restore the golden transcript");
+
     // Rewind to just after the CPF: the hand-over is gone, the conversation goes on from there.
     b.click("button", "Rewind to turn 1").await;
     b.wait_current("menu").await;
@@ -417,11 +450,33 @@ async fn a_liveperson_hand_over_in_the_browser() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    b.fill("Message", "1\n").await;
-    b.wait_text("log", "Conversation", "Enviamos a segunda via")
+    // A variable edited by hand: the next turn reads it.
+    b.fill("Variable", "context.cpf").await;
+    b.fill("Value", "111.444.777-35\n").await;
+    let vars = b
+        .wait_text("region", "Variables", "\"111.444.777-35\"")
         .await;
+    assert!(vars.contains("context.cpf (changed)"), "{vars}");
+    b.fill("Message", "1\n").await;
+    b.wait_text(
+        "log",
+        "Conversation",
+        "Enviamos a segunda via para o e-mail cadastrado no CPF 111.444.777-35",
+    )
+    .await;
     b.wait_current("encerramento").await;
     b.screenshot("rewound").await;
+
+    // Start at a node picked on the graph.
+    let node = b.css("[data-node-id='sem_agente']").await;
+    let node = node.first().expect("the node on the graph").clone();
+    b.post(&format!("/element/{node}/click"), json!({})).await;
+    b.click("button", "Start conversation here").await;
+    b.wait_current("menu").await;
+    let log = b
+        .wait_text("log", "Conversation", "Nossos atendentes estão ocupados")
+        .await;
+    assert!(!log.contains("digite seu CPF"), "{log}");
 
     // Live reload: a broken `goto` on disk shows its finding, the studio says why it keeps
     // the previous version, and a restart still works.
@@ -463,6 +518,20 @@ async fn a_watson_workspace_in_the_browser() {
         .wait_text("log", "Conversation", "quero pedir uma pizza")
         .await;
     assert!(log.lines().count() >= 3, "{log}");
+    // What the workspace understood of the message: intents and entities with confidences,
+    // and the nodes it visited.
+    let nlu = b.css("[data-understood]").await;
+    assert_eq!(nlu.len(), 1, "one reading, for the one message");
+    let nlu = b.text(&nlu[0]).await;
+    assert!(nlu.contains("intents: #"), "{nlu}");
+    assert!(
+        regex::Regex::new(r"#\w+ [01]\.\d\d")
+            .expect("a regex")
+            .is_match(&nlu),
+        "an intent with its confidence: {nlu}"
+    );
+    assert!(nlu.contains("nodes_visited: "), "{nlu}");
+    assert!(!nlu.contains("nodes_visited: (none)"), "{nlu}");
     assert_eq!(
         b.css("[data-node-id][aria-current=step]").await.len(),
         1,

@@ -848,3 +848,175 @@ fn junit_reports_a_file_that_cannot_run_as_an_error_and_fail_fast_skips_as_skipp
         error.text
     );
 }
+
+// 6. The HTML report.
+
+/// The `<meta>` policy of a report, and the text of its one `<style>`.
+fn policy_and_style(html: &str) -> (String, String) {
+    let csp = html
+        .split("http-equiv=\"Content-Security-Policy\" content=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a Content-Security-Policy meta")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'");
+    let style = html
+        .split("<style>")
+        .nth(1)
+        .and_then(|r| r.split("</style>").next())
+        .expect("one inline style sheet");
+    (csp, style.to_owned())
+}
+
+/// The report loads nothing: no script, no attribute or style pointing anywhere, and the
+/// policy forbids it anyway (the inline style sheet is allowed by its hash, nothing else).
+fn assert_self_contained(html: &str) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let (csp, style) = policy_and_style(html);
+    assert!(
+        html.find("Content-Security-Policy") < html.find("<style>"),
+        "the policy comes before the style sheet"
+    );
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    assert!(
+        csp.contains(&format!("style-src 'sha256-{hash}'")),
+        "{csp} does not allow the style sheet it carries (sha256-{hash})"
+    );
+    assert!(
+        !csp.contains("unsafe") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let lower = html.to_lowercase();
+    for bad in [
+        "<script",
+        " src=\"",
+        " href=\"",
+        "srcset",
+        "xlink:href",
+        "<link",
+        "@import",
+        "<iframe",
+        "<object",
+        "<embed",
+        "http-equiv=\"refresh\"",
+    ] {
+        assert!(!lower.contains(bad), "the report holds {bad}");
+    }
+    for (i, _) in lower.match_indices("url(") {
+        assert!(lower[i..].starts_with("url(#"), "{}", &html[i..i + 40]);
+    }
+    // An address in an attribute is only the SVG namespace (bot messages may mention
+    // addresses as text: they are escaped text, never loaded).
+    for (i, _) in lower.match_indices("=\"http") {
+        assert!(
+            lower[..i].ends_with("xmlns")
+                && lower[i..].starts_with("=\"http://www.w3.org/2000/svg\""),
+            "an address in an attribute: {}",
+            &html[i.saturating_sub(20)..(i + 60).min(html.len())]
+        );
+    }
+}
+
+#[test]
+fn html_report_of_a_passing_run_has_the_results_the_coverage_graph_and_a_strict_policy() {
+    let dir = simulator("html-pass");
+    let o = fluxo(&["test", ".", "--report", "html"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("wrote the HTML report fluxo-test-report.html"),
+        "{}",
+        stdout(&o)
+    );
+    let html = std::fs::read_to_string(dir.join("fluxo-test-report.html")).expect("the report");
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(
+        html.contains("<title>fluxo test: 8 passed, 0 failed</title>"),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches(r#"<li class="passed"><span class="status">ok</span>"#)
+            .count(),
+        8
+    );
+    assert!(
+        !html.contains("class=\"sbs\""),
+        "no diff when nothing failed"
+    );
+    // The flow's graph, with what the tests never reached drawn apart.
+    assert!(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\""));
+    assert!(html.contains("data-node-id=\"boas_vindas\""), "{html}");
+    assert!(html.contains("<h3>simulator.json</h3>"), "{html}");
+    assert!(
+        !html.contains("role=\"button\""),
+        "nothing on the report is clickable"
+    );
+    assert_self_contained(&html);
+}
+
+#[test]
+fn html_report_of_a_failing_run_draws_the_golden_diff_side_by_side_as_bubbles() {
+    let dir = simulator("html-fail");
+    change_closing_message(&dir, false);
+    let o = fluxo(
+        &[
+            "test",
+            ".",
+            "--report",
+            "html",
+            "--report-file",
+            "out/r.html",
+        ],
+        &dir,
+    );
+    // A report that cannot be written is an error, and says where.
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write the HTML report out/r.html"),
+        "{}",
+        stderr(&o)
+    );
+    let o = fluxo(
+        &["test", ".", "--report", "html", "--report-file", "r.html"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let html = std::fs::read_to_string(dir.join("r.html")).expect("the report");
+    assert!(html.contains("7 passed, 1 failed"), "{html}");
+    assert_eq!(
+        html.matches(r#"<span class="status">FAIL</span>"#).count(),
+        1
+    );
+    let table = html
+        .split("<table class=\"sbs\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("a side-by-side diff");
+    // The changed message faces its golden line: the old text left, with its line number,
+    // the new text right, both as bot bubbles.
+    let row = table
+        .split("<tr class=\"changed\">")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("a changed row");
+    let cells: Vec<&str> = row.split("<td>").skip(1).collect();
+    assert_eq!(cells.len(), 2, "{row}");
+    assert!(
+        cells[0].contains("<div class=\"b bot\"") && cells[0].contains(OLD),
+        "{row}"
+    );
+    assert!(cells[0].contains("<span class=\"ln\">"), "{row}");
+    assert!(
+        cells[1].contains("<div class=\"b bot\"") && cells[1].contains(NEW),
+        "{row}"
+    );
+    assert!(
+        table.contains("<tr class=\"same\">"),
+        "context rows: {table}"
+    );
+    // The text diff is replaced by the bubbles, not shown twice.
+    assert!(!html.contains("the transcript differs from"), "{html}");
+    assert_self_contained(&html);
+}

@@ -88,6 +88,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
         channel: args.target.channel.clone(),
         context,
         contact,
+        node: None,
     };
     let mut playground = Playground::new(dialog, Setup::new(args.target.flow, now, start));
     let mut rl = match rustyline::DefaultEditor::new() {

@@ -35,6 +35,14 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Report files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML page: the results, golden diffs side by side as chat bubbles,
+    /// and each flow's graph with what the tests never reached in red.
+    Html,
+}
+
 /// Arguments of `fluxo test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -53,6 +61,12 @@ pub struct TestArgs {
     /// Also write a JUnit XML report to FILE (for GitLab, Jenkins, GitHub test reporters).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also write a report in this format to `--report-file`.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<ReportFormat>,
+    /// Where `--report` writes.
+    #[arg(long, value_name = "FILE", default_value = "fluxo-test-report.html")]
+    pub report_file: PathBuf,
     /// Run only the conversations whose `file › name` contains PATTERN (case-insensitive).
     #[arg(long, short = 'k', value_name = "PATTERN")]
     pub filter: Option<String>,
@@ -186,6 +200,13 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
     } else {
         args.paths.clone()
     };
+    #[cfg(not(feature = "studio"))]
+    if args.report.is_some() {
+        eprintln!(
+            "error: --report html needs the `studio` feature, which this fluxo was built without"
+        );
+        return ExitCode::from(2);
+    }
     let files = match discover(&paths) {
         Ok(f) => f,
         Err(e) => {
@@ -310,6 +331,39 @@ pub(crate) fn run(args: TestArgs) -> ExitCode {
                 path.display()
             );
             return ExitCode::from(2);
+        }
+    }
+    #[cfg(feature = "studio")]
+    if args.report == Some(ReportFormat::Html) {
+        let shown: Vec<(String, &PathBuf, &Coverage, &Target)> = coverage
+            .iter()
+            .map(|(flow, (cov, bot))| {
+                let s = flow
+                    .strip_prefix(&cwd)
+                    .unwrap_or(flow)
+                    .display()
+                    .to_string();
+                (s, flow, cov, bot)
+            })
+            .collect();
+        let flows: Vec<fluxo::studio::report::FlowCoverage<'_>> = shown
+            .iter()
+            .map(|(s, path, cov, bot)| fluxo::studio::report::FlowCoverage::new(s, path, bot, cov))
+            .collect();
+        let written = fluxo::studio::report::render(&file_results, &flows)
+            .and_then(|html| std::fs::write(&args.report_file, html).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => human.line(&format!(
+                "wrote the HTML report {}",
+                args.report_file.display()
+            )),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot write the HTML report {}: {e}",
+                    args.report_file.display()
+                );
+                return ExitCode::from(2);
+            }
         }
     }
     if args.format == OutputFormat::Json {

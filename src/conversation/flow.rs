@@ -70,6 +70,7 @@ impl Dialog for Bot {
             contact: Cow::Borrowed(&s.contact),
             live_chat: s.live_chat(),
             awaiting_action: s.awaiting_action(),
+            understood: None,
         }
     }
 

@@ -81,6 +81,9 @@ pub struct View<'a> {
     pub live_chat: Option<&'a LiveChat>,
     /// The action the conversation waits for: its id (what an `action_result` names) and name.
     pub awaiting_action: Option<(&'a str, &'a str)>,
+    /// What a workspace understood of the last message: its answer's `intents` and
+    /// `entities` (with confidences) and `nodes_visited`. `None` for a flow.
+    pub understood: Option<Json>,
 }
 
 impl View<'_> {
@@ -92,6 +95,7 @@ impl View<'_> {
             contact: Cow::Owned(Json::Object(Map::new())),
             live_chat: None,
             awaiting_action: None,
+            understood: None,
         }
     }
 }

@@ -70,12 +70,23 @@ impl Dialog for Workspace {
             .and_then(|a| a.get("name"))
             .and_then(Json::as_str)
             .map(|name| (name, name));
+        let understood = s.last.as_ref().map(|l| {
+            serde_json::json!({
+                "intents": l.get("intents").cloned().unwrap_or_else(|| Json::Array(Vec::new())),
+                "entities": l.get("entities").cloned().unwrap_or_else(|| Json::Array(Vec::new())),
+                "nodes_visited": l
+                    .pointer("/output/nodes_visited")
+                    .cloned()
+                    .unwrap_or_else(|| Json::Array(Vec::new())),
+            })
+        });
         View {
             focus,
             context: Cow::Owned(context),
             contact: Cow::Owned(Json::Object(Map::new())),
             live_chat: None,
             awaiting_action,
+            understood,
         }
     }
 

@@ -24,6 +24,22 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<Map<String, Json>>,
     },
+    /// A new conversation that starts at node `node` instead of the `start` node (the studio's
+    /// "start here", a test's `start.node`): for trying one branch of a flow without walking
+    /// to it. Not accepted from a channel.
+    StartAt {
+        /// The node to start at.
+        node: String,
+        /// Channel key, as for `start`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// Initial context variables.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<Map<String, Json>>,
+        /// Initial contact attributes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<Map<String, Json>>,
+    },
     /// A user message, with an optional NLU result.
     User {
         /// The text typed.
@@ -109,6 +125,17 @@ pub enum Event {
         /// Seconds.
         seconds: u64,
     },
+    /// Sets variables by hand, between two turns (the studio's Variables panel, a test's `set`
+    /// step): each key of `context` and `contact` replaces the variable of that name. The bot
+    /// says nothing; the next turn sees the new values.
+    Set {
+        /// Context variables to set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<Map<String, Json>>,
+        /// Contact attributes to set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<Map<String, Json>>,
+    },
     /// The user started (`true`) or stopped typing: relayed to the agent during a live chat,
     /// ignored otherwise.
     UserTyping {
@@ -166,6 +193,8 @@ impl Event {
             | Event::ProviderClosed { .. }
             | Event::ProviderError { .. }
             | Event::Advance { .. }
+            | Event::Set { .. }
+            | Event::StartAt { .. }
             | Event::AgentTyping { .. }
             | Event::AgentFile { .. } => false,
         }

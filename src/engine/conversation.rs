@@ -21,6 +21,57 @@ impl Bot {
         now: i64,
         out: &mut Vec<Output>,
     ) {
+        match self.flow.start {
+            Some(start) => self.start_at(s, start, channel, context, contact, now, out),
+            None => {
+                self.fresh(s, channel, context, contact, now, out);
+                out.push(Output::error(
+                    ErrorKind::NoStartNode,
+                    "no node has the condition `start`",
+                    None,
+                ));
+            }
+        }
+    }
+
+    /// A new conversation whose first turn fires node `start` (the `start` node, or any node
+    /// for `start_at`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_at(
+        &self,
+        s: &mut Session,
+        start: usize,
+        channel: Option<String>,
+        context: Option<Map<String, Json>>,
+        contact: Option<Map<String, Json>>,
+        now: i64,
+        out: &mut Vec<Output>,
+    ) {
+        self.fresh(s, channel, context, contact, now, out);
+        let mut t = Turn::new(
+            self,
+            s,
+            out,
+            now,
+            json!({ "text": "" }),
+            Json::Null,
+            Json::Null,
+        );
+        t.fire(start, 0, false);
+        let pending = t.pending_out_of_hours;
+        self.finish_turn(s, pending, now, out, 0);
+    }
+
+    /// A fresh session with the start's channel, context and contact (an old live chat ended).
+    fn fresh(
+        &self,
+        s: &mut Session,
+        channel: Option<String>,
+        context: Option<Map<String, Json>>,
+        contact: Option<Map<String, Json>>,
+        now: i64,
+        out: &mut Vec<Output>,
+    ) {
         if let Some(chat) = s.chat.take() {
             // A new conversation ends the old chat on the provider's side.
             out.push(Output::CloseProviderConversation {
@@ -42,27 +93,6 @@ impl Bot {
                     out.push(e.into());
                 }
             }
-        }
-        match self.flow.start {
-            Some(start) => {
-                let mut t = Turn::new(
-                    self,
-                    s,
-                    out,
-                    now,
-                    json!({ "text": "" }),
-                    Json::Null,
-                    Json::Null,
-                );
-                t.fire(start, 0, false);
-                let pending = t.pending_out_of_hours;
-                self.finish_turn(s, pending, now, out, 0);
-            }
-            None => out.push(Output::error(
-                ErrorKind::NoStartNode,
-                "no node has the condition `start`",
-                None,
-            )),
         }
     }
 

@@ -307,7 +307,7 @@ impl Bot {
         let now = now.max(s.clock);
         self.fire_timers(s, now, &mut out);
         s.clock = now;
-        if !s.started && !matches!(event, Event::Start { .. }) {
+        if !s.started && !matches!(event, Event::Start { .. } | Event::StartAt { .. }) {
             self.start(s, None, None, None, now, &mut out);
         }
         match event {
@@ -316,6 +316,19 @@ impl Bot {
                 context,
                 contact,
             } => self.start(s, channel, context, contact, now, &mut out),
+            Event::StartAt {
+                node,
+                channel,
+                context,
+                contact,
+            } => match self.flow.by_id.get(&node) {
+                Some(&i) => self.start_at(s, i, channel, context, contact, now, &mut out),
+                None => out.push(Output::error(
+                    ErrorKind::UnexpectedEvent,
+                    format!("`start_at`: the flow has no node `{node}`"),
+                    None,
+                )),
+            },
             Event::User {
                 text,
                 intent,
@@ -375,6 +388,13 @@ impl Bot {
             },
             Event::ActionResult { id, result } => self.action_result(s, id, result, now, &mut out),
             Event::Advance { .. } => {}
+            Event::Set { context, contact } => {
+                for (into, from) in [(&mut s.context, context), (&mut s.contact, contact)] {
+                    if let (Some(m), Some(vars)) = (into.as_object_mut(), from) {
+                        m.extend(vars);
+                    }
+                }
+            }
             // Only a live chat with an agent has someone to tell; otherwise nothing happens.
             Event::UserTyping { typing } => {
                 if s.chat

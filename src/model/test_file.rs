@@ -63,6 +63,33 @@ pub struct Start {
     /// Initial contact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Map<String, Json>>,
+    /// The node the conversation starts at (default: the `start` node). Flows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+impl Start {
+    /// The event that starts the conversation: `start`, or `start_at` with [`Start::node`].
+    pub fn event(&self) -> Event {
+        let (channel, context, contact) = (
+            self.channel.clone(),
+            self.context.clone(),
+            self.contact.clone(),
+        );
+        match &self.node {
+            Some(node) => Event::StartAt {
+                node: node.clone(),
+                channel,
+                context,
+                contact,
+            },
+            None => Event::Start {
+                channel,
+                context,
+                contact,
+            },
+        }
+    }
 }
 
 /// What an `expect` step checks, against the outputs of the step before it.
@@ -195,12 +222,14 @@ pub const STEP_KINDS: &[&str] = &[
     "provider_error",
     "action_result",
     "advance",
+    "set",
     "expect",
 ];
 
 impl Step {
     /// Reads a step: an object with one of [`STEP_KINDS`] (and, for `user`, optional `intent`,
-    /// `entities`, `confidence`; for `provider_opened`, optional `result`; for `action_result`, `id`).
+    /// `entities`, `confidence`; for `provider_opened`, optional `result`; for `action_result`, `id`;
+    /// `set` holds `context` and/or `contact` objects).
     pub fn parse(v: &Json) -> Result<Step, String> {
         let obj = v
             .as_object()
@@ -305,6 +334,28 @@ impl Step {
                 id: opt_text("id")?.unwrap_or_default(),
                 result: obj["action_result"].clone(),
             },
+            "set" => {
+                let vars = obj["set"]
+                    .as_object()
+                    .filter(|m| !m.is_empty())
+                    .ok_or("`set` holds `context` and/or `contact`, each an object of variables")?;
+                if let Some(k) = vars.keys().find(|k| *k != "context" && *k != "contact") {
+                    return Err(format!(
+                        "`set` step: unknown field `{k}` (it sets `context` and `contact`)"
+                    ));
+                }
+                let part = |k: &str| -> Result<Option<Map<String, Json>>, String> {
+                    match vars.get(k) {
+                        None => Ok(None),
+                        Some(Json::Object(m)) => Ok(Some(m.clone())),
+                        Some(_) => Err(format!("`set.{k}` must be an object of variables")),
+                    }
+                };
+                Event::Set {
+                    context: part("context")?,
+                    contact: part("contact")?,
+                }
+            }
             _ => Event::Advance {
                 seconds: parse_duration(&obj["advance"])?,
             },
@@ -398,10 +449,22 @@ pub fn conversation_from_events(name: &str, start: Start, events: &[Event]) -> C
                 }
                 Event::ActionResult { id, result } => json!({ "action_result": result, "id": id }),
                 Event::Advance { seconds } => json!({ "advance": seconds }),
-                // Typing changes nothing a test can assert on the bot's side.
-                Event::Start { .. } | Event::UserTyping { .. } | Event::AgentTyping { .. } => {
-                    return None
+                Event::Set { context, contact } => {
+                    let mut m = serde_json::Map::new();
+                    if let Some(c) = context {
+                        m.insert("context".into(), json!(c));
+                    }
+                    if let Some(c) = contact {
+                        m.insert("contact".into(), json!(c));
+                    }
+                    json!({ "set": m })
                 }
+                // Typing changes nothing a test can assert on the bot's side.
+                // The start is the conversation's `start`, not a step.
+                Event::Start { .. }
+                | Event::StartAt { .. }
+                | Event::UserTyping { .. }
+                | Event::AgentTyping { .. } => return None,
                 // Not a step of the test format yet.
                 Event::UserFile { .. } | Event::AgentFile { .. } => return None,
             })

@@ -20,6 +20,7 @@ You are the customer: type a message and press Enter. Slash commands play the ot
   /result JSON            the result of the action the bot is waiting for
   /request                the full wire request of the last hand-over
   /advance 5m             move the clock (s, m, h, d)
+  /set context.NAME VALUE set a variable (VALUE is JSON, or plain text); contact.NAME too
   /state                  context, contact, focus node, live chat and timers
   /reset                  start the conversation again
   /save FILE              save this conversation as a test (FILE.test.json + transcript);
@@ -88,6 +89,16 @@ pub enum Command {
     Result {
         /// The result.
         result: Json,
+    },
+    /// Set variables by hand: each key of `context` and `contact` replaces that variable. It
+    /// is an event of the conversation (`set`), so a saved test replays it.
+    Set {
+        /// Context variables.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<serde_json::Map<String, Json>>,
+        /// Contact attributes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<serde_json::Map<String, Json>>,
     },
     /// Move the clock.
     Advance {
@@ -160,6 +171,29 @@ impl Command {
                 result: serde_json::from_str(rest)
                     .map_err(|e| refuse(format!("/result takes JSON: {e}")))?,
             },
+            ("set", _) => {
+                let (scope, key) = sub.split_once('.').unwrap_or((sub, ""));
+                if key.is_empty() || arg.is_empty() || !matches!(scope, "context" | "contact") {
+                    return Err(refuse(
+                        "/set takes context.NAME or contact.NAME and a value (JSON, or plain text)"
+                            .into(),
+                    ));
+                }
+                // A value that is not JSON is the text as it is.
+                let value = serde_json::from_str(arg).unwrap_or_else(|_| Json::String(arg.into()));
+                let vars = Some(serde_json::Map::from_iter([(key.to_owned(), value)]));
+                if scope == "context" {
+                    Command::Set {
+                        context: vars,
+                        contact: None,
+                    }
+                } else {
+                    Command::Set {
+                        context: None,
+                        contact: vars,
+                    }
+                }
+            }
             ("advance", _) => Command::Advance {
                 seconds: parse_duration(&Json::String(rest.to_owned())).map_err(refuse)?,
             },

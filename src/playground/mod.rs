@@ -175,6 +175,9 @@ pub struct Snapshot {
     pub next_deadline: Option<i64>,
     /// The options on offer.
     pub options: Vec<Choice>,
+    /// What a workspace understood of the last message (`intents`, `entities` with their
+    /// confidences, `nodes_visited`); `None` for a flow.
+    pub understood: Option<Json>,
 }
 
 /// An open live chat, as [`Snapshot`] shows it.
@@ -261,6 +264,17 @@ impl<D: Dialog> Playground<D> {
         self.last_request.as_ref()
     }
 
+    /// Where the next [`Playground::reset`] starts: node `node`, or the `start` node (`None`).
+    /// A saved test records it (`start.node`), so it replays the same way.
+    pub fn set_start_node(&mut self, node: Option<String>) {
+        self.setup.start.node = node;
+    }
+
+    /// The node the conversation starts at, when not the `start` node.
+    pub fn start_node(&self) -> Option<&str> {
+        self.setup.start.node.as_deref()
+    }
+
     /// Starts the conversation (again): a new state, the clock back at its start, the `start`
     /// event fed.
     pub fn reset(&mut self) -> Vec<Shown> {
@@ -271,12 +285,7 @@ impl<D: Dialog> Playground<D> {
         self.options.clear();
         self.last_request = None;
         self.now = self.setup.clock;
-        let s = &self.setup.start;
-        self.feed(Event::Start {
-            channel: s.channel.clone(),
-            context: s.context.clone(),
-            contact: s.contact.clone(),
-        })
+        self.feed(self.setup.start.event())
     }
 
     /// Reads `line` with [`Command::parse`] and does it; a line that is no command shows an
@@ -389,6 +398,14 @@ impl<D: Dialog> Playground<D> {
                 }
             }
             Command::Advance { seconds } => Event::Advance { seconds },
+            Command::Set { context, contact } => {
+                if context.as_ref().is_none_or(serde_json::Map::is_empty)
+                    && contact.as_ref().is_none_or(serde_json::Map::is_empty)
+                {
+                    return Err("set: name at least one context or contact variable".into());
+                }
+                Event::Set { context, contact }
+            }
             other => return Err(format!("{other:?} is not an event")),
         })
     }
@@ -420,6 +437,7 @@ impl<D: Dialog> Playground<D> {
             }),
             next_deadline: self.dialog.next_deadline(&self.state),
             options: self.options.clone(),
+            understood: v.understood,
         }
     }
 
@@ -572,6 +590,17 @@ fn notice(e: &Event) -> Option<String> {
             "[the provider accepted the hand-over: its conversation is {remote_id}]"
         )),
         Event::AgentTransfer { to } => Some(format!("[the agent transferred the chat to {to}]")),
+        Event::Set { context, contact } => {
+            let named: Vec<String> = [("context", context), ("contact", contact)]
+                .into_iter()
+                .flat_map(|(scope, vars)| {
+                    vars.iter()
+                        .flatten()
+                        .map(move |(k, v)| format!("{scope}.{k} = {v}"))
+                })
+                .collect();
+            Some(format!("[set {}]", named.join(", ")))
+        }
         _ => None,
     }
 }

@@ -9,6 +9,7 @@
 //! paths it serves.
 
 mod graph;
+pub mod report;
 mod session;
 
 use axum::body::Body;
@@ -35,7 +36,11 @@ use crate::testing::parse_duration;
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
-const APP_CSS: &str = include_str!("assets/app.css");
+const APP_CSS: &str = concat!(
+    include_str!("assets/app.css"),
+    include_str!("assets/graph.css"),
+    include_str!("assets/diff.css")
+);
 
 /// The cookie that carries the token after the first visit.
 const COOKIE: &str = "fluxo_studio";
@@ -238,6 +243,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/save", post(save))
         .route("/api/rewind", post(rewind))
         .route("/api/restart", post(restart))
+        .route("/api/start", post(start_at))
         .route("/api/tests/run", post(run_tests))
         .layer(middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
@@ -439,15 +445,34 @@ async fn say(State(shared): State<Arc<Shared>>, AxJson(b): AxJson<SayBody>) -> R
     done(&shared, r)
 }
 
+/// `{"by": "10m"}`, or `{"to": "next_deadline"}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AdvanceBody {
-    by: String,
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
 }
 
 async fn advance(State(shared): State<Arc<Shared>>, AxJson(b): AxJson<AdvanceBody>) -> Response {
-    let r = parse_duration(&Json::String(b.by.trim().to_owned()))
-        .map_err(|e| format!("advance by: {e} (e.g. 30s, 10m, 2h)"))
-        .and_then(|seconds| shared.lock().command(Command::Advance { seconds }));
+    let r = match (b.by, b.to.as_deref()) {
+        (Some(by), None) => parse_duration(&Json::String(by.trim().to_owned()))
+            .map_err(|e| format!("advance by: {e} (e.g. 30s, 10m, 2h)"))
+            .and_then(|seconds| shared.lock().command(Command::Advance { seconds })),
+        (None, Some("next_deadline")) => shared.lock().advance_to_next_deadline(),
+        _ => Err("advance takes {\"by\": \"10m\"} or {\"to\": \"next_deadline\"}".to_owned()),
+    };
+    done(&shared, r)
+}
+
+#[derive(Deserialize)]
+struct StartBody {
+    node: String,
+}
+
+async fn start_at(State(shared): State<Arc<Shared>>, AxJson(b): AxJson<StartBody>) -> Response {
+    let r = shared.lock().start_at(&b.node);
     done(&shared, r)
 }
 

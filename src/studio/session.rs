@@ -34,6 +34,9 @@ pub(crate) struct Turn {
     pub said: Option<String>,
     /// What it showed, each with the node that sent it (`node`).
     pub items: Vec<Json>,
+    /// A workspace's reading of the customer's message: `intents` and `entities` with their
+    /// confidences, and `nodes_visited`.
+    pub understood: Option<Json>,
 }
 
 /// The studio's model: roots, files, the open dialog.
@@ -239,17 +242,56 @@ impl Studio {
     /// Plays `command` in the open conversation.
     pub fn command(&mut self, command: Command) -> Result<(), String> {
         let open = self.open.as_mut().ok_or("no flow or workspace is open")?;
-        let errors = open.play(command);
-        self.notice = errors.map(|e| json!({ "kind": "error", "text": e }));
-        Ok(())
+        // A command the playground refuses changes nothing, and says why (HTTP 400).
+        match open.play(command) {
+            Some(e) => Err(e),
+            None => {
+                self.notice = None;
+                Ok(())
+            }
+        }
     }
 
-    /// Starts the open conversation again.
+    /// Starts the open conversation again, at the `start` node.
     pub fn restart(&mut self) -> Result<(), String> {
         let open = self.open.as_mut().ok_or("no flow or workspace is open")?;
+        open.playground.set_start_node(None);
         open.restart();
         self.notice = None;
         Ok(())
+    }
+
+    /// Starts the open flow's conversation again at node `node` (a saved test records it as
+    /// `start.node`, so it replays the same way).
+    pub fn start_at(&mut self, node: &str) -> Result<(), String> {
+        let open = self.open.as_mut().ok_or("no flow or workspace is open")?;
+        if !matches!(open.playground.dialog(), AnyDialog::Flow(_)) {
+            return Err(
+                "a Watson workspace starts where its dialog does; starting at a node is for flows"
+                    .into(),
+            );
+        }
+        if !open.model.nodes.iter().any(|n| n.id == node) {
+            return Err(format!("the open flow has no node `{node}`"));
+        }
+        open.playground.set_start_node(Some(node.to_owned()));
+        open.restart();
+        self.notice = Some(json!({ "kind": "info", "text": format!("started at node {node}") }));
+        Ok(())
+    }
+
+    /// Moves the clock to the next pending deadline (a queue's wait, the customer's
+    /// inactivity), so the timer fires.
+    pub fn advance_to_next_deadline(&mut self) -> Result<(), String> {
+        let open = self.open.as_ref().ok_or("no flow or workspace is open")?;
+        let snap = open.playground.snapshot();
+        let Some(due) = snap.next_deadline else {
+            return Err("no deadline is pending".into());
+        };
+        // Whole seconds, rounded up, so the deadline is reached.
+        let ms = due.saturating_sub(snap.clock).max(0);
+        let seconds = u64::try_from(ms.saturating_add(999) / 1000).unwrap_or(0);
+        self.command(Command::Advance { seconds })
     }
 
     /// Goes back to just after turn `turn` (0: the start) by replaying the commands before it.
@@ -365,7 +407,11 @@ impl Studio {
         }
         open.source = serde_json::from_slice::<Json>(&bytes).ok();
         open.model = graph::model(&dialog, open.source.as_ref());
-        let setup = Setup::new(open.path.clone(), clock, Start::default());
+        let start = Start {
+            node: open.playground.start_node().map(str::to_owned),
+            ..Start::default()
+        };
+        let setup = Setup::new(open.path.clone(), clock, start);
         open.playground = Playground::new(dialog, setup);
         let keep = std::mem::take(&mut open.commands);
         open.restart();
@@ -409,7 +455,17 @@ impl Studio {
                     } else if c.failed() {
                         failed += 1;
                     }
-                    json!({ "name": c.name, "passed": c.passed(), "failures": c.failures })
+                    // The golden diff as the report draws it: side by side, as chat bubbles.
+                    let diff = c.golden_diff.as_ref().and_then(|g| {
+                        let rows = g.side_by_side(&c.transcript);
+                        super::report::diff_html(&g.golden.display().to_string(), &rows).ok()
+                    });
+                    let failures: Vec<&String> = c
+                        .failures
+                        .iter()
+                        .filter(|f| diff.is_none() || !f.starts_with("the transcript differs"))
+                        .collect();
+                    json!({ "name": c.name, "passed": c.passed(), "failures": failures, "diff_html": diff })
                 })
                 .collect();
             if r.error.is_some() {
@@ -466,6 +522,7 @@ impl Studio {
                 "turns": o.turns,
                 "snapshot": snap,
                 "current": current,
+                "start_node": o.playground.start_node(),
                 "changed": o.changed,
                 "request": o.playground.last_request(),
                 "graph": graph::svg(&o.model, &taken, current.as_deref(), covered),
@@ -546,6 +603,17 @@ fn describe(c: &Command) -> String {
         Command::ProviderError { message } => format!("provider error: {message}"),
         Command::Result { result } => format!("action result: {result}"),
         Command::Advance { seconds } => format!("clock +{seconds} s"),
+        Command::Set { context, contact } => {
+            let named: Vec<String> = [("context", context), ("contact", contact)]
+                .into_iter()
+                .flat_map(|(scope, vars)| {
+                    vars.iter()
+                        .flatten()
+                        .map(move |(k, v)| format!("{scope}.{k} = {v}"))
+                })
+                .collect();
+            format!("set {}", named.join(", "))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -577,9 +645,16 @@ impl Open {
             Command::Say { text } | Command::Intent { text, .. } => Some(text.clone()),
             _ => None,
         };
+        let message = matches!(
+            command,
+            Command::Say { .. } | Command::Intent { .. } | Command::Pick { .. }
+        );
         self.commands.push(command);
         self.record(did, said, &shown);
         let after = self.playground.snapshot();
+        if let (true, Some(turn)) = (message, self.turns.last_mut()) {
+            turn.understood.clone_from(&after.understood);
+        }
         self.changed.clear();
         diff(
             "context",
@@ -616,6 +691,11 @@ impl Open {
             }
             items.push(item(s, self.last_entered.as_deref()));
         }
-        self.turns.push(Turn { did, said, items });
+        self.turns.push(Turn {
+            did,
+            said,
+            items,
+            understood: None,
+        });
     }
 }

@@ -25,6 +25,7 @@ pub use format::{
     conversation_from_events, parse_duration, Conversation, Expect, Start, Step, TestFile,
     STEP_KINDS,
 };
+pub use golden::{Bubble, DiffRow, GoldenDiff};
 pub use runner::{
     load, run_conversation, run_file, ConversationResult, FileResult, RunOptions, Target,
     DEFAULT_CLOCK,

@@ -2,7 +2,7 @@
 //! from the test's mocks, expectations checked, the transcript compared with its golden file.
 
 use super::format::{Conversation, Expect, Step, TestFile};
-use super::golden::{diff, split_golden};
+use super::golden::{diff, split_golden, GoldenDiff};
 use super::mocks::Mocks;
 use crate::conversation::{Coverage, Dialog, Trace, View};
 use crate::domain::{CloseStatus, Event, Output, Speaker};
@@ -30,6 +30,9 @@ pub struct ConversationResult {
     pub not_run: bool,
     /// How long it took (wall clock).
     pub time: Duration,
+    /// When the transcript differs from its golden section: that section, to show side by
+    /// side with [`ConversationResult::transcript`].
+    pub golden_diff: Option<Box<GoldenDiff>>,
 }
 
 impl ConversationResult {
@@ -180,6 +183,11 @@ fn run_file_inner(path: &Path, opts: &RunOptions) -> (FileResult, Option<Target>
                 Some((expected, first_line)) => {
                     if let Some(diff) = diff(expected, &r.transcript, *first_line, gp) {
                         r.failures.push(diff);
+                        r.golden_diff = Some(Box::new(GoldenDiff {
+                            golden: gp.clone(),
+                            expected: expected.clone(),
+                            first_line: *first_line,
+                        }));
                     }
                 }
                 None => r.failures.push(format!(
@@ -290,11 +298,7 @@ pub fn run_conversation<D: Dialog + ?Sized>(
             .find(|s| !matches!(s, Ok(Step::Expect(_))))
             .is_some_and(|s| matches!(s, Ok(Step::Event(Event::ActionResult { .. }))))
     };
-    let first = Event::Start {
-        channel: start.channel,
-        context: start.context,
-        contact: start.contact,
-    };
+    let first = start.event();
     let mut ctx = Feed {
         dialog,
         mocks: &mut mocks,

@@ -82,6 +82,21 @@ impl WatsonSession {
                 json!({ "input": { "text": "" }, "context": self.context })
             }
             Event::Advance { .. } => return Vec::new(),
+            Event::Set {
+                contact: Some(_), ..
+            } => {
+                return vec![Output::error(
+                    ErrorKind::UnexpectedEvent,
+                    "`set`: a Watson workspace has context variables, no contact".to_owned(),
+                    None,
+                )]
+            }
+            Event::Set { context, .. } => {
+                if let (Some(c), Some(own)) = (context, self.context.as_object_mut()) {
+                    own.extend(c);
+                }
+                return Vec::new();
+            }
             other => {
                 let kind = serde_json::to_value(&other)
                     .ok()

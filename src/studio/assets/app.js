@@ -107,6 +107,17 @@ function bubble(item) {
   }
 }
 
+// A workspace's reading of a message: intents and entities with confidences, nodes visited.
+function understood(u) {
+  const conf = (c) => (typeof c === "number" ? c.toFixed(2) : "?");
+  const intents = (u.intents || []).map((i) => `#${i.intent} ${conf(i.confidence)}`);
+  const entities = (u.entities || []).map((e) => `@${e.entity}:${e.value} ${conf(e.confidence)}`);
+  return el("div", { class: "bubble nlu", "data-understood": "" },
+    el("span", {}, `intents: ${intents.length ? intents.join(", ") : "(none)"}`),
+    el("span", {}, ` · entities: ${entities.length ? entities.join(", ") : "(none)"}`),
+    el("span", {}, ` · nodes_visited: ${(u.nodes_visited || []).join(" → ") || "(none)"}`));
+}
+
 function renderFiles(s) {
   const ul = $("files");
   ul.replaceChildren(...s.files.map((f) => {
@@ -123,6 +134,7 @@ function renderConversation(o) {
   const items = [];
   for (const t of o.turns) {
     if (t.said !== null && t.said !== undefined) items.push(el("div", { class: "bubble user", "data-from": "user" }, t.said));
+    if (t.understood) items.push(understood(t.understood));
     for (const i of t.items) {
       const b = bubble(i);
       if (b) items.push(b);
@@ -168,13 +180,14 @@ function renderVars(o) {
     for (const [k, v] of Object.entries(obj || {})) {
       const key = `${name}.${k}`;
       const c = changed.has(key);
-      rows.push(el("dt", { class: c ? "changed" : null }, key, c ? " (changed)" : ""));
+      rows.push(el("dt", { class: c ? "changed" : null, title: "click to edit", onclick: () => { $("set-name").value = key; $("set-value").value = JSON.stringify(v); $("set-value").focus(); } }, key, c ? " (changed)" : ""));
       rows.push(el("dd", { class: c ? "changed" : null, "data-key": key }, JSON.stringify(v)));
     }
   };
   group("context", s.context);
   group("contact", s.contact);
   rows.push(el("dt", {}, "focus"), el("dd", {}, s.focus || "(none)"));
+  if (o.start_node) rows.push(el("dt", {}, "started at"), el("dd", {}, o.start_node));
   rows.push(el("dt", {}, "live chat"), el("dd", {}, s.live_chat ? s.live_chat.phase : "none"));
   if (s.awaiting_action) rows.push(el("dt", {}, "awaiting action"), el("dd", {}, `${s.awaiting_action.name} (${s.awaiting_action.id})`));
   $("vars").replaceChildren(el("dl", {}, rows));
@@ -229,6 +242,8 @@ async function showNode(id) {
   const n = await r.json();
   $("node-source").hidden = false;
   $("node-title").textContent = `node ${n.id}`;
+  $("node-source").dataset.nodeId = n.id;
+  $("start-here").hidden = !(state && state.open && state.open.kind === "flow");
   $("node-findings").replaceChildren(...n.findings.map((f) => el("li", { class: f.severity }, `${f.line}:${f.column} [${f.code}] ${f.message}`)));
   $("node-lines").textContent = n.lines.map((l) => `${String(l.line).padStart(5)}  ${l.text}`).join("\n");
 }
@@ -252,7 +267,17 @@ function renderTests(s) {
     if (f.error) ul.append(el("li", { class: "fail" }, `${f.path}: ${f.error}`));
     for (const c of f.conversations) {
       const li = el("li", { class: c.passed ? "pass" : "fail" }, `${c.passed ? "ok" : "FAIL"} ${f.path.split("/").pop()} › ${c.name}`);
-      if (c.failures.length) li.append(el("details", {}, el("summary", {}, "why"), el("pre", {}, c.failures.join("\n\n"))));
+      if (c.failures.length || c.diff_html) {
+        const why = el("details", { open: true }, el("summary", {}, "why"));
+        if (c.failures.length) why.append(el("pre", {}, c.failures.join("\n\n")));
+        if (c.diff_html) {
+          // Rendered and escaped by the server, with the same template as `fluxo test --report html`.
+          const d = el("div", { class: "golden-diff", role: "region", "aria-label": `Golden diff of ${c.name}` });
+          d.innerHTML = c.diff_html;
+          why.append(d);
+        }
+        li.append(why);
+      }
       ul.append(li);
     }
   }
@@ -309,9 +334,23 @@ function wire() {
   $("provider-error").addEventListener("click", () => command({ command: "provider_error", message: "simulated provider error" }));
   $("restart").addEventListener("click", () => post("/api/restart"));
   $("run-tests").addEventListener("click", () => post("/api/tests/run"));
-  $("advance-next").addEventListener("click", () => {
-    const s = state && state.open && state.open.snapshot;
-    if (s && s.next_deadline) command({ command: "advance", seconds: Math.max(0, Math.ceil((s.next_deadline - s.clock) / 1000)) });
+  $("advance-next").addEventListener("click", () => post("/api/advance", { to: "next_deadline" }));
+  onSubmit("set-form", async () => {
+    const name = $("set-name").value.trim();
+    const dot = name.indexOf(".");
+    const scope = name.slice(0, dot), key = name.slice(dot + 1);
+    if (dot < 1 || !key || (scope !== "context" && scope !== "contact")) {
+      notice("name the variable as context.NAME or contact.NAME");
+      return;
+    }
+    const raw = $("set-value").value;
+    let value;
+    try { value = JSON.parse(raw); } catch { value = raw; }
+    if (await command({ command: "set", [scope]: { [key]: value } })) $("set-value").value = "";
+  });
+  $("start-here").addEventListener("click", () => {
+    const id = $("node-source").dataset.nodeId;
+    if (id) post("/api/start", { node: id });
   });
   $("graph-search").addEventListener("input", () => {
     const hit = search();
