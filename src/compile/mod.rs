@@ -13,8 +13,8 @@ use crate::expr::{
 };
 use crate::model::{Flow, InputType};
 use crate::source::json::push_segment;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Value as Json};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 declare_rule! {
@@ -371,7 +371,7 @@ pub struct CompiledFlow {
     /// Nodes, in file order.
     pub nodes: Vec<CNode>,
     /// Node id → index (the first node with that id).
-    pub by_id: HashMap<String, usize>,
+    pub by_id: FxHashMap<String, usize>,
     /// The start node (the *last* node whose condition is `start`).
     pub start: Option<usize>,
     /// The first `anything_else` node.
@@ -387,7 +387,7 @@ pub struct CompiledFlow {
 struct Compiler {
     cache: ParseCache,
     /// Trees already checked for regexes, with nothing to report.
-    regex_clean: HashSet<*const Expr>,
+    regex_clean: FxHashSet<*const Expr>,
     sites: Vec<Site>,
     diagnostics: Vec<Diagnostic>,
     keep_sites: bool,
@@ -535,7 +535,7 @@ pub struct CompileOptions {
 pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
     let mut c = Compiler {
         cache: ParseCache::new(Dialect::Builder),
-        regex_clean: HashSet::new(),
+        regex_clean: FxHashSet::default(),
         sites: Vec::new(),
         diagnostics: Vec::new(),
         keep_sites: opts.keep_sites,
@@ -547,7 +547,7 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
         nodes: model,
         ..
     } = flow;
-    let mut by_id = HashMap::with_capacity(model.len());
+    let mut by_id = FxHashMap::with_capacity_and_hasher(model.len(), Default::default());
     for (i, n) in model.iter().enumerate() {
         by_id.entry(n.id.clone()).or_insert(i);
     }

@@ -5,7 +5,7 @@ use super::ast::{Expr, Span};
 use super::parse::{parse_expression, SyntaxError};
 use super::scan::Scan;
 use super::Dialect;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// One piece of a template string.
@@ -66,7 +66,7 @@ impl Template {
 #[derive(Debug)]
 pub struct ParseCache {
     dialect: Dialect,
-    map: HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>,
+    map: FxHashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>,
 }
 
 /// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
@@ -77,7 +77,7 @@ const CACHE_SOURCE_MAX: usize = 1024;
 const SHARED_SOURCE_MAX: usize = 256;
 const SHARED_MAX: usize = 8192;
 
-type Table = Mutex<HashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
+type Table = Mutex<FxHashMap<Box<str>, Result<Arc<Expr>, SyntaxError>>>;
 
 fn shared(dialect: Dialect) -> &'static Table {
     static BUILDER: OnceLock<Table> = OnceLock::new();
@@ -94,7 +94,7 @@ impl ParseCache {
     pub fn new(dialect: Dialect) -> Self {
         ParseCache {
             dialect,
-            map: HashMap::new(),
+            map: FxHashMap::default(),
         }
     }
 

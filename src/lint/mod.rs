@@ -22,10 +22,10 @@ pub use crate::model::FileKind;
 pub use crate::source::{LineCol, SourceFile};
 pub use rules::{find as find_rule, registry as rules};
 
-use crate::compile::load::{flow_model, read};
+use crate::compile::load::{all_positions, flow_model, read, typed_flow};
 use crate::compile::{compile, CompileOptions, CompiledFlow};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::model::IntegrationsFile;
+use crate::model::{Flow, IntegrationsFile};
 use crate::schema::{self, Schema, SchemaKind};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +67,40 @@ pub(crate) struct LintContext<'a> {
 /// Lints one file's bytes. Suppression comments (`fluxo: ignore[rule]` in a node's `comment`)
 /// and then `opts.ignore` and `opts.severity` are applied to the findings.
 pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
+    lint_bytes_by(path, bytes, opts, true)
+}
+
+/// [`lint_bytes`], with the typed read (`typed`) or only the full path: a flow the typed read
+/// accepts skips the `Value` tree and the schema pass, whose findings it cannot have. Tests
+/// compare the two on every file the project ships.
+pub(crate) fn lint_bytes_by(
+    path: &str,
+    bytes: &[u8],
+    opts: &LintOptions,
+    typed: bool,
+) -> FileReport {
+    if typed {
+        if let Some(flow) = typed_flow(bytes) {
+            if let Ok(text) = String::from_utf8(bytes.to_vec()) {
+                let suppressions = rules::unused_suppression::collect_model(&flow);
+                let positions = all_positions(&flow);
+                let nodes = flow.nodes.len();
+                let diags =
+                    lint_flow_model(flow, &positions, Vec::new(), Vec::new(), opts, |_, _| {
+                        vec![Default::default(); nodes]
+                    });
+                let source = SourceFile::new(path, text);
+                return finish(
+                    source,
+                    None,
+                    Some(FileKind::Flow),
+                    diags,
+                    suppressions,
+                    opts,
+                );
+            }
+        }
+    }
     let mut r = read(path, bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
     let mut suppressions = Vec::new();
@@ -85,6 +119,18 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
             )),
         }
     }
+    finish(r.source, r.parsed_text, r.kind, diags, suppressions, opts)
+}
+
+/// Applies suppressions and the file's options, and locates the findings.
+fn finish(
+    source: SourceFile,
+    parsed_text: Option<String>,
+    kind: Option<FileKind>,
+    mut diags: Vec<Diagnostic>,
+    suppressions: Vec<rules::unused_suppression::Suppression>,
+    opts: &LintOptions,
+) -> FileReport {
     rules::unused_suppression::apply(suppressions, &mut diags);
     diags.retain(|d| !opts.ignore.contains(d.code()));
     for d in &mut diags {
@@ -92,23 +138,40 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
             d.severity = s;
         }
     }
-    let findings = r.locate(diags);
+    let findings = source.locate(parsed_text.as_deref().unwrap_or(&source.text), diags);
     FileReport {
-        source: r.source,
-        kind: r.kind,
+        source,
+        kind,
         findings,
     }
 }
 
 /// Runs schema, compile and every semantic rule over a flow value.
 fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
-    let mut out = schema::validate(SchemaKind::Flow, &value);
+    let out = schema::validate(SchemaKind::Flow, &value);
     let gotos = crate::compile::graph::raw_gotos(&value, &out);
     let Some((flow, positions, refused)) = flow_model(value, &out) else {
         return out;
     };
-    let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
-    let unread = crate::compile::graph::unread(&compiled, &out, &gotos);
+    lint_flow_model(flow, &positions, out, refused, opts, |compiled, schema| {
+        crate::compile::graph::unread(compiled, schema, &gotos)
+    })
+}
+
+/// Compiles a flow model and runs every semantic rule over it. `schema` holds the findings of
+/// the schema stage and `refused` the nodes the model could not read (both empty after the
+/// typed read); `unread` says, from the compiled flow and `schema`, what each node lost.
+fn lint_flow_model(
+    flow: Flow,
+    positions: &[usize],
+    schema: Vec<Diagnostic>,
+    refused: Vec<Diagnostic>,
+    opts: &LintOptions,
+    unread: impl FnOnce(&CompiledFlow, &[Diagnostic]) -> Vec<crate::compile::graph::Unread>,
+) -> Vec<Diagnostic> {
+    let compiled = compile(flow, positions, CompileOptions { keep_sites: true });
+    let unread = unread(&compiled, &schema);
+    let mut out = schema;
     out.extend(refused);
     out.extend(compiled.diagnostics.iter().cloned());
     let ctx = LintContext {
@@ -179,4 +242,113 @@ pub fn apply_fixes(text: &str, findings: &[Located]) -> Option<String> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lint_bytes_by, LintOptions};
+    use std::path::{Path, PathBuf};
+
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The typed read changes no finding: every file the project ships or uses as a fixture,
+    /// and hostile variants of one, get the same findings, at the same places, as through the
+    /// full path (the `Value` tree and the schema pass). Files the typed read refuses are
+    /// among them, and they take the full path.
+    #[test]
+    fn typed_read_gives_the_same_findings_as_the_full_path() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        walk(&root.join("flows"), &mut files);
+        walk(&root.join("tests/fixtures"), &mut files);
+        files.sort();
+        let mut inputs: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))
+            .collect();
+        let seed = std::fs::read(root.join("flows/liveperson.json")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&seed).into_owned();
+        // Hostile variants the typed read must refuse: duplicate keys, a BOM, a trailing
+        // comma, a key the schema does not know.
+        for (name, bytes) in [
+            (
+                "dup-top-level",
+                text.replacen("{", "{\"name\": \"a\", \"name\": \"b\", ", 1),
+            ),
+            ("bom", format!("\u{feff}{text}")),
+            ("trailing-comma", text.replacen("]", ",]", 1)),
+            (
+                "unknown-key",
+                text.replacen("\"id\"", "\"idd\": 1, \"id\"", 1),
+            ),
+        ] {
+            inputs.push((name.to_owned(), bytes.into_bytes()));
+        }
+        let opts = LintOptions::default();
+        let (mut fast, mut full) = (0, 0);
+        for (path, bytes) in &inputs {
+            let typed = lint_bytes_by(path, bytes, &opts, true);
+            let reference = lint_bytes_by(path, bytes, &opts, false);
+            assert_eq!(typed.kind, reference.kind, "{path}");
+            assert_eq!(typed.findings, reference.findings, "{path}");
+            assert_eq!(typed.source.text, reference.source.text, "{path}");
+            if crate::compile::load::typed_flow(bytes).is_some() {
+                fast += 1;
+            } else {
+                full += 1;
+            }
+        }
+        assert!(fast > 10 && full > 20, "typed {fast}, full path {full}");
+    }
+}
+
+#[cfg(test)]
+mod typed_read {
+    /// A duplicate key anywhere, also inside the free-form maps of the model (context, output,
+    /// parameters, payload, inputs by channel, analytics values), sends the file down the full
+    /// path, which reports it.
+    #[test]
+    fn duplicate_keys_anywhere_refuse_the_typed_read() {
+        let node =
+            |body: &str| format!(r#"{{"nodes": [{{"id": "a", "condition": "start", {body}}}]}}"#);
+        for body in [
+            r#""context": {"k": 1, "k": 2}"#,
+            r#""contact": {"k": {"x": 1, "x": 1}}"#,
+            r#""output": [{"default": {"type": "text", "text": "a", "text": "b"}}]"#,
+            r#""output": [{"default": {"type": "text"}, "default": {"type": "text"}}]"#,
+            r#""actions": [{"name": "f", "parameters": {"p": 1, "p": 2}}]"#,
+            r#""input": {"default": {"type": "text_input"}, "default": {"type": "date"}}"#,
+            r#""input": {"default": {"type": "text_input", "payload": {"tries": 2, "tries": 3}}}"#,
+            r#""events": [{"event_name": "e", "extra1": {"a": [{"b": 1, "b": 2}]}}]"#,
+            r#""events": [{"event_name": "e", "details": {"field1": {"a": 1, "a": 1}}}]"#,
+            r#""next": [{"goto": "a", "goto": "a"}]"#,
+        ] {
+            let text = node(body);
+            assert!(
+                crate::compile::load::typed_flow(text.as_bytes()).is_none(),
+                "{text}"
+            );
+            let report = super::lint_bytes("f.json", text.as_bytes(), &Default::default());
+            assert!(
+                report.findings.iter().any(|f| f.code == "duplicate-key"),
+                "{text}: {:?}",
+                report.findings
+            );
+        }
+        let clean =
+            node(r#""context": {"k": 1}, "output": [{"default": {"type": "text", "text": "oi"}}]"#);
+        assert!(crate::compile::load::typed_flow(clean.as_bytes()).is_some());
+    }
 }

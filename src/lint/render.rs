@@ -11,6 +11,8 @@ use serde_json::json;
 const MAX_SHOWN: usize = 4096;
 /// Most source lines printed under one finding.
 const MAX_LINES: usize = 4;
+/// Findings below which rendering stays on one thread (a thread costs more than a few).
+const PER_THREAD: usize = 64;
 
 /// Human output for a set of reports; `color` adds ANSI styles.
 pub fn human(reports: &[FileReport], color: bool) -> String {
@@ -20,13 +22,43 @@ pub fn human(reports: &[FileReport], color: bool) -> String {
         Renderer::plain()
     }
     .term_width(140);
-    let mut out = String::new();
-    for r in reports {
-        for f in &r.findings {
+    let items: Vec<(&FileReport, &Located)> = reports
+        .iter()
+        .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
+        .collect();
+    let render = |chunk: &[(&FileReport, &Located)]| {
+        let mut out = String::new();
+        for (r, f) in chunk {
             out.push_str(&human_one(&renderer, r, f));
             out.push_str("\n\n");
         }
-    }
+        out
+    };
+    // Each finding costs about 100k instructions to lay out, so many findings are rendered on
+    // every core, in contiguous chunks joined in order: the output is the same byte for byte.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len().div_ceil(PER_THREAD));
+    let mut out = if threads <= 1 {
+        render(&items)
+    } else {
+        let chunk = items.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|c| s.spawn(move || render(c)))
+                .collect();
+            let mut out = String::new();
+            for h in handles {
+                match h.join() {
+                    Ok(part) => out.push_str(&part),
+                    // A renderer bug surfaces as it would without threads.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            out
+        })
+    };
     out.push_str(&summary(reports));
     out.push('\n');
     out
@@ -369,5 +401,41 @@ mod path_tests {
         if std::env::var_os("GITHUB_WORKSPACE").is_none() {
             assert_eq!(repo_path(&abs), "flows/a.json");
         }
+    }
+}
+
+#[cfg(test)]
+mod human_tests {
+    use super::{human, human_one, summary};
+    use annotate_snippets::Renderer;
+
+    /// Many findings are rendered on several threads; the text is the one-thread rendering,
+    /// finding by finding, in order.
+    #[test]
+    fn parallel_rendering_is_the_serial_rendering() {
+        let nodes: Vec<String> = (0..400)
+            .map(|i| format!(r#"{{"id": "n{i}", "next": [{{"goto": "missing{i}"}}]}}"#))
+            .collect();
+        let text = format!(
+            r#"{{"nodes": [{{"id": "s", "condition": "start"}}, {}]}}"#,
+            nodes.join(",\n")
+        );
+        let reports = vec![
+            crate::lint::lint_bytes("a.json", text.as_bytes(), &Default::default()),
+            crate::lint::lint_bytes("b.json", text.as_bytes(), &Default::default()),
+        ];
+        let count: usize = reports.iter().map(|r| r.findings.len()).sum();
+        assert!(count > 2 * super::PER_THREAD, "{count}");
+        let renderer = Renderer::plain().term_width(140);
+        let mut serial = String::new();
+        for r in &reports {
+            for f in &r.findings {
+                serial.push_str(&human_one(&renderer, r, f));
+                serial.push_str("\n\n");
+            }
+        }
+        serial.push_str(&summary(&reports));
+        serial.push('\n');
+        assert_eq!(human(&reports, false), serial);
     }
 }

@@ -3,9 +3,66 @@
 //! The serde model and `schemas/flow.schema.json` describe the same shape; a test checks that
 //! they accept exactly the same documents.
 
+use crate::source::json::{StrictMap, StrictValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
+
+/// Readers for the free-form parts of the model that refuse a duplicate key, as the JSON stage
+/// does: reading a flow straight from its text then accepts exactly what the JSON and schema
+/// stages accept.
+mod strict {
+    use super::{BTreeMap, Input, Json, Map, StrictMap, StrictValue};
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn map<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Json>, D::Error> {
+        StrictMap::deserialize(d).map(|m| m.0)
+    }
+
+    pub(super) fn opt_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Map<String, Json>>, D::Error> {
+        Option::<StrictMap>::deserialize(d).map(|m| m.map(|m| m.0))
+    }
+
+    pub(super) fn opt_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
+        Option::<StrictValue>::deserialize(d).map(|v| v.map(|v| v.0))
+    }
+
+    pub(super) fn opt_inputs<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, Input>>, D::Error> {
+        Option::<Inputs>::deserialize(d).map(|i| i.map(|i| i.0))
+    }
+
+    /// Inputs by channel; a channel named twice is refused.
+    struct Inputs(BTreeMap<String, Input>);
+
+    impl<'de> Deserialize<'de> for Inputs {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Inputs;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("inputs keyed by channel")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Inputs, A::Error> {
+                    let mut out = BTreeMap::new();
+                    while let Some((k, v)) = map.next_entry::<String, Input>()? {
+                        if out.insert(k, v).is_some() {
+                            return Err(serde::de::Error::custom("duplicate key"));
+                        }
+                    }
+                    Ok(Inputs(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+}
 
 /// A flow: a named list of nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,10 +103,18 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
     /// Context assignments, in key order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_map"
+    )]
     pub context: Option<Map<String, Json>>,
     /// Contact assignments, in key order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_map"
+    )]
     pub contact: Option<Map<String, Json>>,
     /// Actions, run in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -64,7 +129,11 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub responses: Vec<Response>,
     /// Open input: the node waits for the user. Keyed by channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_inputs"
+    )]
     pub input: Option<BTreeMap<String, Input>>,
     /// Destinations, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -80,7 +149,7 @@ pub struct OutputItem(pub Map<String, Json>);
 
 impl<'de> Deserialize<'de> for OutputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let m = Map::<String, Json>::deserialize(d)?;
+        let m = StrictMap::deserialize(d)?.0;
         check_output_item(&m).map_err(serde::de::Error::custom)?;
         Ok(OutputItem(m))
     }
@@ -116,7 +185,7 @@ pub struct Action {
 }
 
 fn parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Json>, D::Error> {
-    let m = Map::<String, Json>::deserialize(d)?;
+    let m = StrictMap::deserialize(d)?.0;
     check_parameters(&m).map_err(serde::de::Error::custom)?;
     Ok(m)
 }
@@ -142,10 +211,18 @@ pub struct AnalyticsEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<EventDetails>,
     /// Extra value 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_value"
+    )]
     pub extra1: Option<Json>,
     /// Extra value 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_value"
+    )]
     pub extra2: Option<Json>,
 }
 
@@ -154,10 +231,18 @@ pub struct AnalyticsEvent {
 #[serde(deny_unknown_fields)]
 pub struct EventDetails {
     /// Detail 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_value"
+    )]
     pub field1: Option<Json>,
     /// Detail 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict::opt_value"
+    )]
     pub field2: Option<Json>,
 }
 
@@ -226,7 +311,7 @@ pub struct Input {
 struct RawInput {
     #[serde(rename = "type")]
     kind: InputType,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::map")]
     payload: Map<String, Json>,
 }
 

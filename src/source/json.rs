@@ -209,7 +209,53 @@ pub fn load(text: &str) -> Loaded {
 }
 
 /// A JSON value read by serde_json that refuses duplicate keys (so they can be reported).
-struct StrictValue(Value);
+pub(crate) struct StrictValue(pub(crate) Value);
+
+/// A JSON object read by serde_json that refuses duplicate keys: what the typed read of a flow
+/// uses for the free-form maps of the model, so that a file it accepts has no `duplicate-key`
+/// finding either.
+pub(crate) struct StrictMap(pub(crate) Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for StrictMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(StrictMapVisitor).map(StrictMap)
+    }
+}
+
+struct StrictMapVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictMapVisitor {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        map: A,
+    ) -> Result<Map<String, Value>, A::Error> {
+        strict_entries(map)
+    }
+}
+
+/// The entries of an object, refusing a key seen before.
+fn strict_entries<'de, A: serde::de::MapAccess<'de>>(
+    mut map: A,
+) -> Result<Map<String, Value>, A::Error> {
+    let mut m = Map::new();
+    while let Some(k) = map.next_key::<String>()? {
+        let StrictValue(v) = map.next_value()?;
+        match m.entry(k) {
+            serde_json::map::Entry::Occupied(_) => {
+                return Err(serde::de::Error::custom("duplicate key"))
+            }
+            serde_json::map::Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+    Ok(m)
+}
 
 impl<'de> serde::Deserialize<'de> for StrictValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -255,16 +301,8 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         }
         Ok(Value::Array(v))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::new();
-        while let Some(k) = map.next_key::<String>()? {
-            if m.contains_key(&k) {
-                return Err(serde::de::Error::custom("duplicate key"));
-            }
-            let StrictValue(v) = map.next_value()?;
-            m.insert(k, v);
-        }
-        Ok(Value::Object(m))
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        strict_entries(map).map(Value::Object)
     }
 }
 

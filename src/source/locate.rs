@@ -5,7 +5,7 @@
 //! pointer, and skips every other subtree by bracket matching, so placing findings costs about
 //! a scan of the bytes, whatever the number of findings.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::ops::Range;
 
 /// Where the values (and the keys of members) at the wanted pointers are.
@@ -30,7 +30,7 @@ impl Spans {
             return s;
         }
         // Every prefix of a wanted pointer is a container on the way to it.
-        let mut on_the_way: HashSet<&str> = HashSet::new();
+        let mut on_the_way: HashSet<&str> = HashSet::default();
         for w in wanted {
             let mut p: &str = w;
             while let Some(cut) = p.rfind('/') {

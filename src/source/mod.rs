@@ -165,7 +165,7 @@ impl SourceFile {
     /// `parsed_text` (the text the value was read from: the same length as the file's), in one
     /// pass whatever the number of findings.
     pub fn locate(&self, parsed_text: &str, diags: Vec<Diagnostic>) -> Vec<Located> {
-        let wanted: std::collections::HashSet<&str> = diags
+        let wanted: rustc_hash::FxHashSet<&str> = diags
             .iter()
             .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
             .filter(|l| !matches!(l.location, Location::Raw(_) | Location::Exact(..)))

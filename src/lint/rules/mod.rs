@@ -9,8 +9,8 @@ use crate::diagnostic::{Diagnostic, Rule, RuleMeta};
 use crate::domain::{BuiltinAction, INTEGRATION_ID};
 use crate::expr::Expr;
 use crate::model::{normalise_id, Integration};
+use rustc_hash::FxHashSet;
 use serde_json::Value as Json;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 mod constant_condition;
@@ -62,7 +62,7 @@ pub(crate) fn each_distinct_tree(
     out: &mut Vec<Diagnostic>,
     mut check: impl FnMut(&Site, &mut Vec<Diagnostic>),
 ) {
-    let mut clean: HashSet<*const Expr> = HashSet::new();
+    let mut clean: FxHashSet<*const Expr> = FxHashSet::default();
     for s in sites {
         let tree = Arc::as_ptr(&s.expr);
         if clean.contains(&tree) {

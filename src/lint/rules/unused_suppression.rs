@@ -71,6 +71,27 @@ pub(crate) fn collect(value: &Json) -> Vec<Suppression> {
     out
 }
 
+/// The same suppressions read from a flow model that kept every node of the file (the typed
+/// read), so node `i` of the model is node `i` of the file.
+pub(crate) fn collect_model(flow: &crate::model::Flow) -> Vec<Suppression> {
+    let mut out = Vec::new();
+    for (i, node) in flow.nodes.iter().enumerate() {
+        let Some(comment) = node.comment.as_deref() else {
+            continue;
+        };
+        for (rule, range) in names(comment) {
+            out.push(Suppression {
+                node: format!("/nodes/{i}"),
+                node_id: Some(node.id.clone()),
+                rule,
+                range,
+                used: false,
+            });
+        }
+    }
+    out
+}
+
 /// The rule names of every `fluxo: ignore[…]` in `comment`, with their byte ranges.
 fn names(comment: &str) -> Vec<(String, Range<usize>)> {
     let mut out = Vec::new();

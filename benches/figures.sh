@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The lint and load figures of docs/benchmarks.md, every one from this one run: `fluxo lint` and
+# `fluxo run` against their anchors, measured alternately (paired runs, medians), as CPU time
+# (user + system) and peak memory, so a busy machine moves both sides of each ratio alike.
+#
+# Anchors: the parse floor (`examples/parse_floor.rs`: `serde_json::from_slice::<Value>` with the
+# same features and allocator as fluxo), `jsonschema-cli` and `check-jsonschema` when installed
+# (schema only; a missing one skips its rows). Needs GNU time (`/usr/bin/time`).
+# Run from the project root: `bash benches/figures.sh [RUNS]` (default 7).
+set -euo pipefail
+
+runs=${1:-7}
+cargo build --release --quiet --bin fluxo --example bench_files --example parse_floor
+files=$(cargo run --release --quiet --example bench_files -- target/bench-files)
+fluxo=target/release/fluxo
+floor=target/release/examples/parse_floor
+schema=schemas/flow.schema.json
+have() { command -v "$1" >/dev/null 2>&1; }
+
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "fluxo: $(git rev-parse --short HEAD 2>/dev/null || echo unknown), release build; runs per figure: $runs"
+
+# cpu_ms CMD...: prints "CPU-ms peak-KiB" of one run (the exit status is ignored: lint exits 1
+# when it reports findings).
+one() {
+    /usr/bin/time -f '%U %S %M' -o target/bench-files/time "$@" >/dev/null 2>&1 </dev/null || true
+    awk '{ printf "%.1f %d\n", ($1 + $2) * 1000, $3 }' target/bench-files/time
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# pair NAME_A "CMD A" NAME_B "CMD B": alternating runs; medians of CPU and peak memory, and
+# the ratio A / B of the CPU medians.
+pair() {
+    local na=$1 a=$2 nb=$3 b=$4 ta=() tb=() ma=() mb=()
+    for _ in $(seq "$runs"); do
+        read -r t m < <(eval "one $a"); ta+=("$t"); ma+=("$m")
+        read -r t m < <(eval "one $b"); tb+=("$t"); mb+=("$m")
+    done
+    local cta ctb mma mmb
+    cta=$(printf '%s\n' "${ta[@]}" | median); ctb=$(printf '%s\n' "${tb[@]}" | median)
+    mma=$(printf '%s\n' "${ma[@]}" | median); mmb=$(printf '%s\n' "${mb[@]}" | median)
+    printf '%-44s %9.1f ms CPU %9d KiB\n' "$na" "$cta" "$mma"
+    printf '%-44s %9.1f ms CPU %9d KiB\n' "$nb" "$ctb" "$mmb"
+    awk -v a="$cta" -v b="$ctb" -v n="$na / $nb" 'BEGIN { printf "ratio %s: %.2fx CPU\n", n, a / b }'
+}
+
+size() { stat -c %s "$1"; }
+for f in flow-10k.json flow-10k.min.json flow-100k.json; do
+    printf '%s: %.1f MiB\n' "$f" "$(awk -v s="$(size "$files/$f")" 'BEGIN { print s / 1048576 }')"
+done
+
+echo "== lint of the 10,000-node flow against the parse floor"
+for f in flow-10k.json flow-10k.min.json; do
+    pair "fluxo lint $f" "$fluxo lint $files/$f" "parse $f" "$floor $files/$f"
+    read -r _ m < <(one "$fluxo" lint "$files/$f")
+    awk -v m="$m" -v s="$(size "$files/$f")" -v f="$f" 'BEGIN { printf "peak memory of fluxo lint %s: %.1f MiB = %.2fx the file\n", f, m / 1024, m * 1024 / s }'
+done
+
+echo "== fluxo run start-up on the 100,000-node flow (load, compile, first turn)"
+start="echo '{\"type\":\"start\"}' | $fluxo run $files/flow-100k.json"
+pair "fluxo run flow-100k.json" "sh -c \"$start\"" "parse flow-100k.json" "$floor $files/flow-100k.json"
+read -r _ m < <(one sh -c "$start")
+awk -v m="$m" -v s="$(size "$files/flow-100k.json")" 'BEGIN { printf "peak memory of fluxo run: %.1f MiB = %.2fx the file\n", m / 1024, m * 1024 / s }'
+
+echo "== lint of the 200-flow set against schema-only validators"
+set_files=$(printf '%s ' "$files"/set/*.json)
+if have jsonschema-cli; then
+    pair "fluxo lint set (200 files)" "$fluxo lint $files/set" "jsonschema-cli" "jsonschema-cli validate $schema $(printf -- '-i %s ' $set_files)"
+else
+    echo "SKIPPED: jsonschema-cli is not installed"
+fi
+if have check-jsonschema; then
+    pair "fluxo lint set (200 files)" "$fluxo lint $files/set" "check-jsonschema" "check-jsonschema --schemafile $schema $set_files"
+else
+    echo "SKIPPED: check-jsonschema is not installed"
+fi
