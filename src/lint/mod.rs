@@ -104,7 +104,9 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
 fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
     let mut out = schema::validate(SchemaKind::Flow, &value);
     let gotos = crate::compile::graph::raw_gotos(&value, &out);
+    let nodes = node_refs(&value);
     let Some((flow, positions, refused)) = flow_model(value, &out) else {
+        name_nodes(&mut out, &nodes);
         return out;
     };
     let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
@@ -117,7 +119,40 @@ fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
         unread,
     };
     rules::run_flow(&ctx, &mut out);
+    name_nodes(&mut out, &nodes);
     out
+}
+
+/// The id and name of each node of a flow value, by its index in the file (`None` where the
+/// node has no string id).
+fn node_refs(value: &Json) -> Vec<Option<crate::diagnostic::NodeRef>> {
+    let Some(nodes) = value.get("nodes").and_then(Json::as_array) else {
+        return Vec::new();
+    };
+    nodes
+        .iter()
+        .map(|n| {
+            let id = n.get("id")?.as_str()?;
+            Some(crate::diagnostic::NodeRef {
+                id: id.to_owned(),
+                name: n.get("name").and_then(Json::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// Records in each finding under `/nodes/N` the node it is in, so that every output names it
+/// and a baseline can key it by node id.
+fn name_nodes(diags: &mut [Diagnostic], nodes: &[Option<crate::diagnostic::NodeRef>]) {
+    for d in diags.iter_mut().filter(|d| d.node.is_none()) {
+        let Some(rest) = d.pointer().strip_prefix("/nodes/") else {
+            continue;
+        };
+        let index = rest.split('/').next().unwrap_or_default();
+        if let Some(Some(n)) = index.parse::<usize>().ok().and_then(|i| nodes.get(i)) {
+            d.node = Some(n.clone());
+        }
+    }
 }
 
 /// Lints an integrations value: schema, then the integrations rules.
@@ -161,6 +196,12 @@ pub fn suggest_rule(name: &str) -> Option<&'static str> {
         [one] => Some(one),
         _ => crate::text::closest(name, &codes),
     }
+}
+
+/// The candidate a mistyped name most likely means (a close spelling), for messages outside
+/// the library (a `fluxo.toml` table or key).
+pub fn suggest_name<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    crate::text::closest(name, candidates)
 }
 
 /// Applies the machine-applicable fixes of `findings` to `text` (non-overlapping, last first).
