@@ -70,9 +70,11 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
     let mut r = read(path, bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
     let mut suppressions = Vec::new();
+    let mut nodes = Vec::new();
     if let Some(value) = r.value.take() {
         if r.kind == Some(FileKind::Flow) {
             suppressions = rules::unused_suppression::collect(&value);
+            nodes = node_refs(&value);
         }
         match r.kind {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
@@ -86,6 +88,7 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
         }
     }
     rules::unused_suppression::apply(suppressions, &mut diags);
+    name_nodes(&mut diags, &nodes);
     diags.retain(|d| !opts.ignore.contains(d.code()));
     for d in &mut diags {
         if let Some(&s) = opts.severity.get(d.code()) {
@@ -104,9 +107,7 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
 fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
     let mut out = schema::validate(SchemaKind::Flow, &value);
     let gotos = crate::compile::graph::raw_gotos(&value, &out);
-    let nodes = node_refs(&value);
     let Some((flow, positions, refused)) = flow_model(value, &out) else {
-        name_nodes(&mut out, &nodes);
         return out;
     };
     let compiled = compile(flow, &positions, CompileOptions { keep_sites: true });
@@ -119,7 +120,6 @@ fn lint_flow_value(value: Json, opts: &LintOptions) -> Vec<Diagnostic> {
         unread,
     };
     rules::run_flow(&ctx, &mut out);
-    name_nodes(&mut out, &nodes);
     out
 }
 
