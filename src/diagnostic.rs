@@ -150,6 +150,28 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// A machine-applicable repair.
     pub fix: Option<Edit>,
+    /// The flow node the finding is in, when it is in one.
+    pub node: Option<NodeRef>,
+}
+
+/// A flow node as findings name it: its id, and its `name` when it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRef {
+    /// The node's `id`.
+    pub id: String,
+    /// The node's `name`, as the builder's canvas shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for NodeRef {
+    /// `` `menu` (Menu) ``, or `` `menu` `` without a name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "`{}` ({name})", self.id),
+            None => write!(f, "`{}`", self.id),
+        }
+    }
 }
 
 impl Diagnostic {
@@ -171,6 +193,7 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             fix: None,
+            node: None,
         }
     }
 
@@ -286,4 +309,7 @@ pub struct Located {
     /// A machine-applicable repair.
     #[serde(skip)]
     pub fix: Option<Edit>,
+    /// The flow node the finding is in (its id and name), when it is in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeRef>,
 }

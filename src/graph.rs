@@ -116,6 +116,7 @@ pub fn draw(path: &str, bytes: &[u8], format: Format) -> Result<Drawing, Error> 
     diags.extend(schema);
     diags.extend(refused);
     diags.extend(compiled.diagnostics.iter().cloned());
+    diags.extend(dangling_warnings(&compiled));
     let findings = r.locate(diags);
     if compiled.nodes.is_empty() && had_nodes && !findings.is_empty() {
         return Err(Error::new(
@@ -128,6 +129,46 @@ pub fn draw(path: &str, bytes: &[u8], format: Format) -> Result<Drawing, Error> 
         text: draw_compiled(&compiled, &unread, format),
         findings,
     })
+}
+
+/// A warning for each `next` whose `goto` names no node: the picture draws the edge to a
+/// dangling "missing" box rather than dropping it.
+fn dangling_warnings(flow: &CompiledFlow) -> Vec<crate::diagnostic::Diagnostic> {
+    let Some(rule) = crate::lint::find_rule("unknown-goto-target") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for n in &flow.nodes {
+        for (k, x) in n.next.iter().enumerate() {
+            if x.target.is_none() {
+                out.push(
+                    crate::diagnostic::Diagnostic::of(
+                        rule,
+                        crate::diagnostic::Location::Value(format!("{}/next/{k}/goto", n.pointer)),
+                        format!(
+                            "no node has the id `{}`: the edge from node {} is drawn to a missing node",
+                            x.goto,
+                            n.label()
+                        ),
+                    )
+                    .with_severity(crate::diagnostic::Severity::Warning),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The edges whose `goto` names no node, numbered in file order: (source node, edge, number).
+fn dangling(flow: &CompiledFlow) -> Vec<(usize, &crate::compile::CNext, usize)> {
+    flow.nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.next.iter().map(move |x| (i, x)))
+        .filter(|(_, x)| x.target.is_none())
+        .enumerate()
+        .map(|(k, (i, x))| (i, x, k))
+        .collect()
 }
 
 fn draw_compiled(flow: &CompiledFlow, unread: &[Unread], format: Format) -> String {
@@ -196,11 +237,30 @@ fn mermaid(flow: &CompiledFlow, unread: &[Unread]) -> String {
         };
         s.push_str(&format!("  {shape}\n"));
     }
+    let missing = dangling(flow);
+    for (_, x, k) in &missing {
+        let l = mermaid_text(&format!("{}\n(missing node)", x.goto));
+        s.push_str(&format!("  missing{k}[\"{l}\"]\n"));
+    }
     let mut link = 0;
     let mut status_links = Vec::new();
+    let mut missing_links = Vec::new();
+    let mut next_missing = missing.iter().map(|(_, _, k)| *k);
     for (i, n) in flow.nodes.iter().enumerate() {
         for x in &n.next {
-            let Some(t) = x.target else { continue };
+            let Some(t) = x.target else {
+                let k = next_missing.next().unwrap_or_default();
+                match &x.condition {
+                    Some(c) => s.push_str(&format!(
+                        "  n{i} -.->|\"{}\"| missing{k}\n",
+                        mermaid_text(&condition_text(c))
+                    )),
+                    None => s.push_str(&format!("  n{i} -.-> missing{k}\n")),
+                }
+                missing_links.push(link);
+                link += 1;
+                continue;
+            };
             match &x.condition {
                 Some(c) => {
                     s.push_str(&format!(
@@ -243,6 +303,18 @@ fn mermaid(flow: &CompiledFlow, unread: &[Unread]) -> String {
             "  linkStyle {} stroke:#d9480f,stroke-width:2px\n",
             ids.join(",")
         ));
+    }
+    if !missing.is_empty() {
+        s.push_str(
+            "  classDef missing fill:#fff5f5,stroke:#c92a2a,stroke-dasharray:4 3,color:#c92a2a\n",
+        );
+        let ids: Vec<String> = missing
+            .iter()
+            .map(|(_, _, k)| format!("missing{k}"))
+            .collect();
+        s.push_str(&format!("  class {} missing\n", ids.join(",")));
+        let ids: Vec<String> = missing_links.iter().map(usize::to_string).collect();
+        s.push_str(&format!("  linkStyle {} stroke:#c92a2a\n", ids.join(",")));
     }
     s
 }
@@ -290,9 +362,28 @@ fn dot(flow: &CompiledFlow, unread: &[Unread]) -> String {
             dot_text(&text)
         ));
     }
+    let missing = dangling(flow);
+    for (_, x, k) in &missing {
+        s.push_str(&format!(
+            "  missing{k} [label=\"{}\", shape=box, style=dashed, color=\"#c92a2a\", fontcolor=\"#c92a2a\", tooltip=\"no node has this id\"];\n",
+            dot_text(&format!("{}\n(missing node)", x.goto))
+        ));
+    }
+    let mut next_missing = missing.iter().map(|(_, _, k)| *k);
     for (i, n) in flow.nodes.iter().enumerate() {
         for x in &n.next {
-            let Some(t) = x.target else { continue };
+            let Some(t) = x.target else {
+                let k = next_missing.next().unwrap_or_default();
+                let label = x
+                    .condition
+                    .as_ref()
+                    .map(|c| format!("label=\"{}\", ", dot_text(&condition_text(c))))
+                    .unwrap_or_default();
+                s.push_str(&format!(
+                    "  n{i} -> missing{k} [{label}style=dashed, color=\"#c92a2a\"];\n"
+                ));
+                continue;
+            };
             match &x.condition {
                 Some(c) if is_status_branch(c) => s.push_str(&format!(
                     "  n{i} -> n{t} [label=\"{}\", color=\"#d9480f\", fontcolor=\"#d9480f\", penwidth=2];\n",

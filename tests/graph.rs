@@ -140,3 +140,46 @@ fn graph_marks_unreachable_nodes() {
     );
     insta::assert_snapshot!("unreachable_dot", dot);
 }
+
+#[test]
+fn graph_draws_an_edge_to_a_missing_node_dangling_and_warns() {
+    let dir = common::Scratch::new("graph-dangling");
+    dir.write(
+        "f.json",
+        r#"{ "nodes": [
+  { "id": "inicio", "condition": "start", "input": { "default": { "type": "text_input" } }, "next": [ { "condition": "input.text == 'sim'", "goto": "confirma" }, { "goto": "fim" } ] },
+  { "id": "fim", "output": [] }
+] }"#,
+    );
+    let o = graph(&dir, &["f.json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let mermaid = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The edge is drawn, to a box that says the node is missing, and the other edge stays.
+    assert!(
+        mermaid.contains("missing0[\"confirma<br/>(missing node)\"]"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("n0 -.->|\"input.text == 'sim'\"| missing0"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("n0 --> n1"), "{mermaid}");
+    assert!(mermaid.contains("linkStyle 0 stroke:#c92a2a"), "{mermaid}");
+    assert!(
+        stderr.starts_with("warning: f.json:2:")
+            && stderr.contains("no node has the id `confirma`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[unknown-goto-target]"), "{stderr}");
+    let dot = graph(&dir, &["f.json", "--format", "dot"]);
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(
+        dot.contains("n0 -> missing0 [label=\"input.text == 'sim'\", style=dashed"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("missing0 [label=\"confirma\\n(missing node)\""),
+        "{dot}"
+    );
+}

@@ -44,7 +44,7 @@ fn codes(o: &Output) -> Vec<String> {
 /// set (`$nome`, a warning).
 const FLOW: &str = r#"{ "nodes": [
   { "id": "inicio", "condition": "start", "output": [ { "default": { "type": "text", "text": "Oi <? $nome ?>" } } ], "next": [ { "goto": "fim" } ] },
-  { "id": "pesquisa", "output": [ { "default": { "type": "text", "text": "Nota?" } } ] },
+  { "id": "pesquisa", "context": { "nome": "Ana" }, "output": [ { "default": { "type": "text", "text": "Nota?" } } ] },
   { "id": "fim", "output": [ { "default": { "type": "text", "text": "Tchau" } } ] }
 ] }
 "#;
@@ -223,6 +223,12 @@ fn config_mistakes_stop_the_run_with_their_position() {
             "[lint]\nper-file-ignores = { \"legado/[\" = [\"schema\"] }\n",
         ),
         ("unknown key", "[lint]\nignored = [\"schema\"]\n"),
+        ("unknown table", "[lnit]\nignore = [\"schema\"]\n"),
+        (
+            "unknown dotted table",
+            "[lint]\nignore = []\n[tool.fluxo]\nx = 1\n",
+        ),
+        ("key outside a table", "ignore = [\"schema\"]\n"),
         ("wrong type", "[lint]\nignore = \"schema\"\n"),
         (
             "malformed TOML",
@@ -359,9 +365,9 @@ fn baseline_round_trip() {
     let o = lint(&["flows"]);
     assert_eq!(code(&o), 1);
     assert!(codes(&o).contains(&"unknown-goto-target".to_owned()));
-    // A second finding of a key the baseline counts once (another unset variable in the same
-    // string: same rule, file and pointer) is new too.
-    let twice = edited.replace("Oi <? $nome ?>", "Oi <? $nome ?> <? $sobrenome ?>");
+    // A second finding of a key the baseline counts once (another read of the unset variable
+    // in the same string: same rule, file, node and pointer) is new too.
+    let twice = edited.replace("Oi <? $nome ?>", "Oi <? $nome ?> <? $nome ?>");
     dir.write("flows/f.json", &twice);
     let o = lint(&["flows"]);
     assert_eq!(codes(&o), ["variable-maybe-unset"], "{}", stdout(&o));
@@ -376,6 +382,38 @@ fn baseline_round_trip() {
         stderr(&o),
         "note: 1 baseline entry no longer occurs; rewrite with --write-baseline ci/baseline.json\n"
     );
+    // A node inserted before the findings moves their indices, not their node ids: still
+    // matched.
+    let inserted = edited.replace(
+        "  \"nodes\": [",
+        "  \"nodes\": [\n  { \"id\": \"novo\", \"condition\": \"#novo\", \"output\": [] },",
+    );
+    assert!(inserted.contains("\"novo\""));
+    dir.write("flows/f.json", &inserted);
+    let o = lint(&["flows"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(codes(&o).is_empty(), "{}", stdout(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // A version 1 baseline (whole pointers, before node ids) is still read.
+    dir.write("flows/f.json", FLOW);
+    dir.write(
+        "ci/v1.json",
+        r#"{ "version": 1, "findings": [
+  { "rule": "unreachable-node", "file": "../flows/f.json", "pointer": "/nodes/1/id", "count": 1 },
+  { "rule": "variable-maybe-unset", "file": "../flows/f.json", "pointer": "/nodes/0/output/0/default/text", "count": 1 }
+] }"#,
+    );
+    let o = fluxo_in(
+        &dir,
+        &[
+            "lint",
+            "--deny-warnings",
+            "--baseline",
+            "ci/v1.json",
+            "flows",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     // A missing or foreign baseline is a usage error.
     let o = fluxo_in(&dir, &["lint", "--baseline", "ci/none.json", "flows"]);
     assert_eq!(code(&o), 2);
@@ -441,7 +479,7 @@ fn sarif_columns_count_utf16_code_units() {
     let json = fluxo_in(&dir, &["lint", "--format", "json", "f.json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     let finding = &v[0];
-    assert_eq!(finding["code"], "variable-maybe-unset");
+    assert_eq!(finding["code"], "variable-never-assigned");
     let chars = finding["column"].as_u64().expect("column");
     let end_chars = finding["end_column"].as_u64().expect("end column");
     let text = std::fs::read_to_string(dir.join("f.json")).expect("read");
@@ -570,4 +608,46 @@ fn schema_errors_do_not_cascade_into_graph_findings() {
         codes(&o),
         ["unreachable-node", "unreachable-node", "unreachable-node"]
     );
+}
+
+/// A `fluxo.toml` deeper inside a walked directory applies to the files below it; the nearest
+/// one wins (it does not merge with the one above).
+#[test]
+fn a_deeper_config_applies_to_the_files_below_it() {
+    let dir = common::Scratch::new("cfg-nested");
+    dir.write("fluxo.toml", "[lint]\nignore = [\"unreachable-node\"]\n");
+    dir.write("flows/f.json", FLOW);
+    dir.write("flows/legado/f.json", FLOW);
+    dir.write(
+        "flows/legado/fluxo.toml",
+        "[lint]\nignore = [\"variable-maybe-unset\"]\n",
+    );
+    let o = fluxo_in(&dir, &["lint", "--format", "json", "flows"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let found: Vec<(String, String)> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or_default().replace('\\', "/"),
+                f["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("flows/f.json".to_owned(), "variable-maybe-unset".to_owned()),
+            (
+                "flows/legado/f.json".to_owned(),
+                "unreachable-node".to_owned()
+            ),
+        ],
+        "{}",
+        stdout(&o)
+    );
+    // Named on the command line, a file below it takes the deeper one too.
+    let o = fluxo_in(&dir, &["lint", "--format", "json", "flows/legado/f.json"]);
+    assert_eq!(codes(&o), ["unreachable-node"]);
 }

@@ -269,3 +269,56 @@ fn the_image_health_check_passes_against_fluxo_serve() {
     // And it fails when nothing answers.
     assert!(!run_check());
 }
+
+/// The flow schema explains itself to an editor: every node key, action key and `next` key has
+/// a `markdownDescription`, each input type and mask an enum description, and nodes, inputs,
+/// actions and `next` entries have snippets.
+#[test]
+fn the_flow_schema_has_markdown_descriptions_enum_descriptions_and_snippets() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&read("schemas/flow.schema.json")).expect("the flow schema");
+    let defs = &schema["$defs"];
+    for def in ["node", "action", "next"] {
+        let props = defs[def]["properties"].as_object().expect("properties");
+        for (key, p) in props {
+            assert!(
+                p["markdownDescription"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{def}.{key} has no markdownDescription"
+            );
+        }
+    }
+    for (def, path) in [
+        ("input", "/properties/type"),
+        ("payloadTextInput", "/properties/mask/anyOf/0"),
+    ] {
+        let e = defs[def].pointer(path).expect(path);
+        let values = e["enum"].as_array().expect("enum");
+        let docs = e["markdownEnumDescriptions"]
+            .as_array()
+            .expect("enum descriptions");
+        assert_eq!(values.len(), docs.len(), "{def}{path}");
+    }
+    for def in ["node", "input", "action", "next"] {
+        let snippets = defs[def]["defaultSnippets"].as_array().expect("snippets");
+        assert!(!snippets.is_empty(), "{def}");
+        assert!(snippets
+            .iter()
+            .all(|s| s["label"].is_string() && !s["body"].is_null()));
+    }
+    let names: Vec<&str> = defs["action"]["properties"]["name"]["defaultSnippets"]
+        .as_array()
+        .expect("action name snippets")
+        .iter()
+        .filter_map(|s| s["body"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "start_live_chat",
+            "http_request",
+            "transfer_to_agent_liveperson"
+        ]
+    );
+}

@@ -251,4 +251,51 @@ fn a_bare_number_means_the_same_in_the_playground_and_in_the_engine() {
         assert_eq!(in_playground, [expected]);
         assert_eq!(in_engine, in_playground);
     }
+/// A message the engine refuses (the turn waits for an action's result) is not recorded: the
+/// saved test replays as the conversation went, and passes.
+#[test]
+fn a_refused_message_is_not_saved_and_the_saved_test_passes() {
+    let dir = common::Scratch::new("playground-refused");
+    let flow = dir.write(
+        "consulta.json",
+        json!({ "custom_actions": ["consultar_saldo"], "nodes": [
+            { "id": "inicio", "condition": "start",
+              "actions": [ { "name": "consultar_saldo", "result_variable": "saldo" } ],
+              "output": [ { "default": { "type": "text", "text": "Saldo: <? $saldo.valor ?>" } } ],
+              "input": { "default": { "type": "text_input" } },
+              "next": [ { "goto": "fim" } ] },
+            { "id": "fim", "output": [ { "default": { "type": "text", "text": "Até logo, <? input.text ?>" } } ] } ] })
+        .to_string(),
+    );
+    let mut pg = playground(&flow);
+    pg.reset();
+    let before = pg.events().len();
+    let shown = pg.line("oi?");
+    assert!(
+        shown.iter().any(|s| matches!(
+            s,
+            Shown::Output {
+                output: Output::Error { .. },
+                ..
+            }
+        )),
+        "the message is refused: {shown:?}"
+    );
+    assert_eq!(
+        pg.events().len(),
+        before,
+        "a refused message is not recorded"
+    );
+    let shown = pg.command(Command::Result {
+        result: json!({ "valor": 10 }),
+    });
+    assert_eq!(texts(&shown), ["Saldo: 10"]);
+    assert_eq!(texts(&pg.line("Ana")), ["Até logo, Ana"]);
+    let saved = pg.save(&dir.join("consulta")).expect("saves");
+    assert_eq!(saved.replay_failure, None);
+    let text = std::fs::read_to_string(&saved.path).expect("saved");
+    assert!(!text.contains("oi?"), "{text}");
+    let (r, _) = run_file(&saved.path, RunOptions::default());
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(r.conversations.iter().all(|c| c.passed()), "{r:?}");
 }

@@ -667,9 +667,27 @@ fn readme_blocks(text: &str) -> Vec<Vec<ReadmeCommand>> {
     blocks
 }
 
-#[test]
-fn readme_console_examples_match_the_real_output() {
+/// The files a document's examples use: each ` ```json file=NAME ` block, by name.
+fn doc_files(text: &str) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let Some(name) = l.trim().strip_prefix("```json file=") else {
+            continue;
+        };
+        let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        files.push((name.trim().to_owned(), body.join("\n") + "\n"));
+    }
+    files
+}
+
+/// Runs the `console` examples of the document `doc` (relative to the project's root), each
+/// block in a fresh copy of `flows/` with the document's `json file=` blocks written beside it,
+/// and checks what they print. Returns how many commands ran.
+fn run_doc_examples(doc: &str) -> usize {
     let root = common::root();
+    let text = std::fs::read_to_string(root.join(doc)).expect("the document");
+    let files = doc_files(&text);
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_fluxo"))
         .parent()
         .expect("bin dir")
@@ -680,21 +698,16 @@ fn readme_console_examples_match_the_real_output() {
         std::env::var("PATH").unwrap_or_default()
     );
     let (mut ran, mut problems) = (0, Vec::new());
-    // The README, and the events reference whose examples a channel's developer copies.
-    let blocks = ["README.md", "docs/events.md"].into_iter().flat_map(|doc| {
-        let text = std::fs::read_to_string(root.join(doc)).expect("doc");
-        readme_blocks(&text)
-            .into_iter()
-            .map(move |b| (doc, b))
-            .collect::<Vec<_>>()
-    });
-    for (doc, block) in blocks {
+    for block in readme_blocks(&text) {
         // Each block in a fresh copy of the flows, so that `/save` writes nowhere in the
         // project and one block's files do not change another's counts.
         let dir = common::Scratch::new("ci-readme");
         copy_dir(&root.join("flows"), &dir.join("flows"));
         std::os::unix::fs::symlink(root.join("tests"), dir.join("tests")).expect("symlink");
         std::os::unix::fs::symlink(root.join("examples"), dir.join("examples")).expect("symlink");
+        for (name, body) in &files {
+            dir.write(name, body);
+        }
         for c in block {
             if let Some((_, why)) = README_NOT_RUN
                 .iter()
@@ -751,11 +764,28 @@ fn readme_console_examples_match_the_real_output() {
             }
         }
     }
-    assert!(
-        ran >= 10,
-        "only {ran} README and docs/events.md commands ran"
-    );
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    ran
+}
+
+#[test]
+fn readme_console_examples_match_the_real_output() {
+    let ran = run_doc_examples("README.md");
+    assert!(ran >= 8, "only {ran} README commands ran");
+}
+
+/// The flow authors' guide: its small flows (` ```json file=` blocks) run and lint as shown.
+#[test]
+fn flows_guide_examples_match_the_real_output() {
+    let ran = run_doc_examples("docs/flows.md");
+    assert!(ran >= 4, "only {ran} docs/flows.md commands ran");
+}
+
+/// The events reference, whose examples a channel's developer copies.
+#[test]
+fn events_reference_examples_match_the_real_output() {
+    let ran = run_doc_examples("docs/events.md");
+    assert!(ran >= 2, "only {ran} docs/events.md commands ran");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -81,11 +81,17 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         if let Some(c) = &named_config {
             return Ok(Some(c.clone()));
         }
-        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        // Searched from the directory: the files of one directory share one lookup.
+        let mut key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if !key.is_dir() {
+            if let Some(parent) = key.parent() {
+                key = parent.to_path_buf();
+            }
+        }
         if let Some(c) = configs.get(&key) {
             return Ok(c.clone());
         }
-        let c = Config::find(path)?.map(Arc::new);
+        let c = Config::find(&key)?.map(Arc::new);
         configs.insert(key, c.clone());
         Ok(c)
     };
@@ -121,11 +127,15 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             Ok(f) => f,
             Err(e) => return usage_error(&e),
         };
-        let config = match config_of(p) {
-            Ok(c) => c,
-            Err(e) => return usage_error(&e),
-        };
-        files.extend(found.into_iter().map(|(f, e)| (f, e, config.clone())));
+        // Each file takes the nearest `fluxo.toml` above it: one deeper inside a walked
+        // directory applies to the files below it (the nearest one wins, as in ruff).
+        for (f, e) in found {
+            let config = match config_of(&f) {
+                Ok(c) => c,
+                Err(e) => return usage_error(&e),
+            };
+            files.push((f, e, config));
+        }
     }
     // Without --integrations, a flow uses the `integrations.json` beside it, when there is one.
     let mut beside: HashMap<PathBuf, Arc<LintOptions>> = HashMap::new();

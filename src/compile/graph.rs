@@ -337,12 +337,45 @@ pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
+/// True when a `next` condition of node `i` reads `input.live_chat.status`.
+pub(crate) fn routes_on_status(flow: &CompiledFlow, i: usize) -> bool {
+    flow.nodes.get(i).is_some_and(|n| {
+        n.next.iter().any(|x| {
+            x.condition.as_ref().is_some_and(|c| {
+                let mut found = false;
+                c.walk(&mut |e| {
+                    found |= e
+                        .path()
+                        .is_some_and(|p| p == ["input", "live_chat", "status"]);
+                });
+                found
+            })
+        })
+    })
+}
+
+/// The nodes without an open input that the walk of [`landing`] from `from` meets and whose
+/// `next` routes on `input.live_chat.status`: meant as the landing node of a hand-over, they
+/// lack the input the close status is delivered to (often an input removed by mistake).
+pub(crate) fn status_routers_without_input(flow: &CompiledFlow, from: usize) -> Vec<usize> {
+    walk_landing(flow, from).2
+}
+
 /// The nodes where the conversation lands after node `from` fires without waiting: follows
 /// `next` edges through nodes without input. Returns the input nodes reached and whether some
 /// path ends with no focus (a node without input and without any `next`, or an unknown target).
+/// The walk stops at a node without input that routes on the close status
+/// ([`status_routers_without_input`]): what lies beyond it is not where the author meant the
+/// status to go.
 pub(crate) fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
+    let (inputs, dead_end, _) = walk_landing(flow, from);
+    (inputs, dead_end)
+}
+
+fn walk_landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool, Vec<usize>) {
     let mut seen = vec![false; flow.nodes.len()];
     let mut inputs = Vec::new();
+    let mut routers = Vec::new();
     let mut dead_end = false;
     let mut stack = vec![from];
     while let Some(i) = stack.pop() {
@@ -356,6 +389,10 @@ pub(crate) fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
             inputs.push(i);
             continue;
         }
+        if routes_on_status(flow, i) {
+            routers.push(i);
+            continue;
+        }
         let unconditional = node.next.iter().any(|x| x.condition.is_none());
         if !unconditional || node.next.iter().any(|x| x.target.is_none()) {
             dead_end = true;
@@ -363,7 +400,8 @@ pub(crate) fn landing(flow: &CompiledFlow, from: usize) -> (Vec<usize>, bool) {
         stack.extend(node.next.iter().filter_map(|x| x.target));
     }
     inputs.sort_unstable();
-    (inputs, dead_end)
+    routers.sort_unstable();
+    (inputs, dead_end, routers)
 }
 
 /// True when the walk of [`landing`] from `from` passes a node whose `input` or `next` the

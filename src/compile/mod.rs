@@ -80,31 +80,6 @@ pub fn syntax_diagnostic(pointer: &str, e: SyntaxError) -> Diagnostic {
     d
 }
 
-/// A `$` followed by something that is no name (`<? $220.110.20.6 ?>`, an address pasted into a
-/// template) is reported as such, not as the operator the parser expected after it.
-fn explain_dollar(src: &str, mut e: SyntaxError) -> SyntaxError {
-    let Some(before) = src.get(..e.span.start) else {
-        return e;
-    };
-    let Some(dollar) = before.trim_end().strip_suffix('$').map(str::len) else {
-        return e;
-    };
-    let rest = src.get(e.span.start..).unwrap_or_default();
-    if !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-') {
-        return e;
-    }
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '?' || c == '}' || c == ')')
-        .unwrap_or(rest.len());
-    let word = rest.get(..end).unwrap_or(rest);
-    e.message = format!("`$` must be followed by a variable name: `${word}` is not one");
-    e.help = Some(format!(
-        "a variable name starts with a letter or `_` (`$ip`); to show the text itself, write it outside `<? ?>` or quote it: '{word}'"
-    ));
-    e.span = dollar..e.span.start + end;
-    e
-}
-
 /// The regex findings of one expression.
 pub fn regex_diagnostics(place: Place<'_>, e: &Expr, out: &mut Vec<Diagnostic>) {
     e.walk(&mut |x| {
@@ -217,9 +192,14 @@ impl Entry {
 impl CNode {
     /// How messages name the node: its id, and its `name` when it has one (`` `menu` (Menu) ``).
     pub fn label(&self) -> String {
-        match &self.name {
-            Some(name) => format!("`{}` ({name})", self.id),
-            None => format!("`{}`", self.id),
+        self.reference().to_string()
+    }
+
+    /// The node as a finding records it ([`Diagnostic::node`]).
+    pub fn reference(&self) -> crate::diagnostic::NodeRef {
+        crate::diagnostic::NodeRef {
+            id: self.id.clone(),
+            name: self.name.clone(),
         }
     }
 }
@@ -394,9 +374,8 @@ struct Compiler {
 }
 
 impl Compiler {
-    fn syntax(&mut self, pointer: &str, src: &str, e: SyntaxError) {
-        self.diagnostics
-            .push(syntax_diagnostic(pointer, explain_dollar(src, e)));
+    fn syntax(&mut self, pointer: &str, e: SyntaxError) {
+        self.diagnostics.push(syntax_diagnostic(pointer, e));
     }
 
     fn site(&mut self, node: usize, pointer: &str, role: Role, offset: usize, expr: &Arc<Expr>) {
@@ -452,7 +431,7 @@ impl Compiler {
             }
             Err(mut err) => {
                 err.span = err.span.start + offset..err.span.end + offset;
-                self.syntax(pointer, src, err);
+                self.syntax(pointer, err);
                 None
             }
         }
@@ -462,7 +441,7 @@ impl Compiler {
     fn string(&mut self, node: usize, pointer: &str, s: String) -> CValue {
         let (t, errs) = self.cache.template(&s);
         for e in errs {
-            self.syntax(pointer, &s, e);
+            self.syntax(pointer, e);
         }
         for (e, offset) in t.exprs() {
             self.site(node, pointer, Role::Template, offset, e);

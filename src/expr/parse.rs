@@ -105,6 +105,9 @@ fn friendly(src: &str, offset: usize, e: pest::error::Error<Rule>) -> SyntaxErro
     }
     .min(src.len());
     let rest = &src[at..];
+    if let Some(e) = dollar_without_name(src, offset, at) {
+        return e;
+    }
     let span = offset + at..offset + at + rest.chars().next().map_or(0, char::len_utf8);
     let (message, help) = if rest.is_empty() {
         let open = unclosed(src);
@@ -157,6 +160,28 @@ fn friendly(src: &str, offset: usize, e: pest::error::Error<Rule>) -> SyntaxErro
         span,
         help,
     }
+}
+
+/// A `$` followed by something that is no name (`$220.110.20.6`, an address pasted into a
+/// template), when the parser stopped at `at` right after it: said as such, not as the
+/// operator the parser expected after the `$`.
+fn dollar_without_name(src: &str, offset: usize, at: usize) -> Option<SyntaxError> {
+    let dollar = src.get(..at)?.trim_end().strip_suffix('$')?.len();
+    let rest = src.get(at..)?;
+    if !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-') {
+        return None;
+    }
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '?' || c == '}' || c == ')')
+        .unwrap_or(rest.len());
+    let word = rest.get(..end).unwrap_or(rest);
+    Some(SyntaxError {
+        message: format!("`$` must be followed by a variable name: `${word}` is not one"),
+        span: offset + dollar..offset + at + end,
+        help: Some(format!(
+            "a variable name starts with a letter or `_` (`$ip`); to show the text itself, write it outside `<? ?>` or quote it: '{word}'"
+        )),
+    })
 }
 
 fn unclosed(src: &str) -> Option<char> {
@@ -702,4 +727,30 @@ pub fn unquote(lit: &str, dialect: Dialect) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dollar_without_a_name_is_explained_by_the_parser() {
+        // The span starts at the `$` and covers what follows it, shifted by the offset.
+        let e = parse_expression("$220.110.20.6", 10, Dialect::Builder).unwrap_err();
+        assert_eq!(
+            e.message,
+            "`$` must be followed by a variable name: `$220.110.20.6` is not one"
+        );
+        assert_eq!(e.span, 10..23);
+        assert!(e.help.is_some_and(|h| h.contains("'220.110.20.6'")));
+        let e = parse_expression("$ip == $-1", 0, Dialect::Builder).unwrap_err();
+        assert_eq!(
+            e.message,
+            "`$` must be followed by a variable name: `$-1` is not one"
+        );
+        assert_eq!(e.span, 7..10);
+        // Other mistakes keep their own message.
+        let e = parse_expression("$ip = 1", 0, Dialect::Builder).unwrap_err();
+        assert!(e.message.contains("single `=`"), "{}", e.message);
+    }
 }

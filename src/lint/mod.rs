@@ -104,9 +104,11 @@ pub(crate) fn lint_bytes_by(
     let mut r = read(path, bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
     let mut suppressions = Vec::new();
+    let mut nodes = Vec::new();
     if let Some(value) = r.value.take() {
         if r.kind == Some(FileKind::Flow) {
             suppressions = rules::unused_suppression::collect(&value);
+            nodes = node_refs(&value);
         }
         match r.kind {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
@@ -132,6 +134,7 @@ fn finish(
     opts: &LintOptions,
 ) -> FileReport {
     rules::unused_suppression::apply(suppressions, &mut diags);
+    name_nodes(&mut diags, &nodes);
     diags.retain(|d| !opts.ignore.contains(d.code()));
     for d in &mut diags {
         if let Some(&s) = opts.severity.get(d.code()) {
@@ -183,6 +186,38 @@ fn lint_flow_model(
     out
 }
 
+/// The id and name of each node of a flow value, by its index in the file (`None` where the
+/// node has no string id).
+fn node_refs(value: &Json) -> Vec<Option<crate::diagnostic::NodeRef>> {
+    let Some(nodes) = value.get("nodes").and_then(Json::as_array) else {
+        return Vec::new();
+    };
+    nodes
+        .iter()
+        .map(|n| {
+            let id = n.get("id")?.as_str()?;
+            Some(crate::diagnostic::NodeRef {
+                id: id.to_owned(),
+                name: n.get("name").and_then(Json::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// Records in each finding under `/nodes/N` the node it is in, so that every output names it
+/// and a baseline can key it by node id.
+fn name_nodes(diags: &mut [Diagnostic], nodes: &[Option<crate::diagnostic::NodeRef>]) {
+    for d in diags.iter_mut().filter(|d| d.node.is_none()) {
+        let Some(rest) = d.pointer().strip_prefix("/nodes/") else {
+            continue;
+        };
+        let index = rest.split('/').next().unwrap_or_default();
+        if let Some(Some(n)) = index.parse::<usize>().ok().and_then(|i| nodes.get(i)) {
+            d.node = Some(n.clone());
+        }
+    }
+}
+
 /// Lints an integrations value: schema, then the integrations rules.
 fn lint_integrations_value(value: &Json) -> Vec<Diagnostic> {
     let mut out = schema::validate(SchemaKind::Integrations, value);
@@ -224,6 +259,12 @@ pub fn suggest_rule(name: &str) -> Option<&'static str> {
         [one] => Some(one),
         _ => crate::text::closest(name, &codes),
     }
+}
+
+/// The candidate a mistyped name most likely means (a close spelling), for messages outside
+/// the library (a `fluxo.toml` table or key).
+pub fn suggest_name<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    crate::text::closest(name, candidates)
 }
 
 /// Applies the machine-applicable fixes of `findings` to `text` (non-overlapping, last first).

@@ -134,8 +134,12 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
             )));
         }
     }
-    if !f.pointer.is_empty() {
-        group = group.element(Level::NOTE.message(format!("at {}", f.pointer)));
+    match (&f.node, f.pointer.is_empty()) {
+        (Some(n), false) => {
+            group = group.element(Level::NOTE.message(format!("in node {n}, at {}", f.pointer)));
+        }
+        (_, false) => group = group.element(Level::NOTE.message(format!("at {}", f.pointer))),
+        _ => {}
     }
     let mut groups = vec![group];
     if let Some(h) = &f.help {

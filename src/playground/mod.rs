@@ -41,6 +41,7 @@ pub use save::Saved;
 use crate::conversation::{AnyDialog, Dialog};
 use crate::domain::{Event, Output, Provider, Speaker};
 use crate::engine::Phase;
+use crate::error::ErrorKind;
 use crate::testing::Start;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -446,7 +447,20 @@ impl<D: Dialog> Playground<D> {
     fn feed(&mut self, e: Event) -> Vec<Shown> {
         self.now = e.clock_after(self.now);
         let out = self.dialog.handle(&mut self.state, e.clone(), self.now);
-        self.events.push(e);
+        // An event the engine refused changed nothing (a message while the turn waits for an
+        // action's result, an event that makes no sense now): a saved test does not replay it.
+        let refused = out.iter().any(|o| {
+            matches!(
+                o,
+                Output::Error {
+                    code: ErrorKind::AwaitingActionResult | ErrorKind::UnexpectedEvent,
+                    ..
+                }
+            )
+        });
+        if !refused {
+            self.events.push(e);
+        }
         let mut shown = Vec::new();
         let mut options: Vec<Choice> = Vec::new();
         // The options of the awaited input, or of a message that lists them (the last wins).

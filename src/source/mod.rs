@@ -217,6 +217,7 @@ impl SourceFile {
                     range,
                     label: d.primary.message,
                     fix: d.fix,
+                    node: d.node,
                 }
             })
             .collect();

@@ -2,17 +2,20 @@
 //! for now, so that CI fails only on new ones.
 //!
 //! A finding is known by its rule, its file (relative to the baseline file's directory, with
-//! `/` separators) and its JSON Pointer — not its line, so editing a flow elsewhere (lines
-//! added above a finding) keeps it matched. The same key may occur several times; the baseline
-//! keeps a count, and only that many findings of the key are accepted.
+//! `/` separators) and where it is: in a flow node, the node's id and the JSON Pointer inside
+//! the node (`/next/0/goto`); elsewhere its JSON Pointer. Not its line, nor the node's index, so
+//! editing a flow elsewhere (lines added above a finding, a node inserted before it) keeps it
+//! matched. The same key may occur several times; the baseline keeps a count, and only that
+//! many findings of the key are accepted. Version 1 baselines, which keyed every finding by
+//! its whole pointer (`/nodes/3/next/0/goto`), are still read.
 
 use fluxo::lint::FileReport;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-/// The format version written in the file.
-const VERSION: u32 = 1;
+/// The format version written in the file. Version 1 (whole pointers only) is still read.
+const VERSION: u32 = 2;
 
 /// Largest baseline read (bytes).
 const MAX_BASELINE: u64 = 64 << 20;
@@ -33,12 +36,31 @@ struct BaselineFile {
 struct Entry {
     rule: String,
     file: String,
+    /// The id of the flow node the finding is in; then `pointer` is relative to the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
     pointer: String,
     count: usize,
 }
 
-/// (file, rule, pointer)
-type Key = (String, String, String);
+/// (file, rule, node id, pointer): the pointer is relative to the node when there is one.
+type Key = (String, String, Option<String>, String);
+
+/// The key of a finding by node id (when it is in a node), and by its whole pointer.
+fn keys(file: &str, f: &fluxo::lint::Located) -> (Option<Key>, Key) {
+    let whole = (file.to_owned(), f.code.to_owned(), None, f.pointer.clone());
+    let in_node = f.node.as_ref().and_then(|n| {
+        let rest = f.pointer.strip_prefix("/nodes/")?;
+        let inner = rest.find('/').map_or("", |i| &rest[i..]);
+        Some((
+            file.to_owned(),
+            f.code.to_owned(),
+            Some(n.id.clone()),
+            inner.to_owned(),
+        ))
+    });
+    (in_node, whole)
+}
 
 /// A baseline being matched against this run's findings.
 #[derive(Debug)]
@@ -74,15 +96,15 @@ impl Baseline {
                 e.column()
             )
         })?;
-        if file.version != VERSION {
+        if !(1..=VERSION).contains(&file.version) {
             return Err(format!(
-                "{shown}: baseline version {} is not one this fluxo reads (version {VERSION}); rewrite it with --write-baseline",
+                "{shown}: baseline version {} is not one this fluxo reads (versions 1 to {VERSION}); rewrite it with --write-baseline",
                 file.version
             ));
         }
         let mut left = BTreeMap::new();
         for e in file.findings {
-            *left.entry((e.file, e.rule, e.pointer)).or_insert(0) += e.count;
+            *left.entry((e.file, e.rule, e.node, e.pointer)).or_insert(0) += e.count;
         }
         Ok(Baseline {
             dir: base_dir(path)?,
@@ -96,14 +118,15 @@ impl Baseline {
         for r in reports {
             let file = relative(&self.dir, &r.source.path);
             r.findings.retain(|f| {
-                let key = (file.clone(), f.code.to_owned(), f.pointer.clone());
-                match self.left.get_mut(&key) {
-                    Some(n) if *n > 0 => {
+                // By node id first; a version 1 entry matches the whole pointer.
+                let (in_node, whole) = keys(&file, f);
+                for key in in_node.iter().chain([&whole]) {
+                    if let Some(n) = self.left.get_mut(key).filter(|n| **n > 0) {
                         *n -= 1;
-                        false
+                        return false;
                     }
-                    _ => true,
                 }
+                true
             });
         }
     }
@@ -121,9 +144,8 @@ pub(crate) fn write(path: &Path, reports: &[FileReport]) -> Result<usize, String
     for r in reports {
         let file = relative(&dir, &r.source.path);
         for f in &r.findings {
-            *counts
-                .entry((file.clone(), f.code.to_owned(), f.pointer.clone()))
-                .or_insert(0) += 1;
+            let (in_node, whole) = keys(&file, f);
+            *counts.entry(in_node.unwrap_or(whole)).or_insert(0) += 1;
         }
     }
     let total = counts.values().sum();
@@ -131,9 +153,10 @@ pub(crate) fn write(path: &Path, reports: &[FileReport]) -> Result<usize, String
         version: VERSION,
         findings: counts
             .into_iter()
-            .map(|((file, rule, pointer), count)| Entry {
+            .map(|((file, rule, node, pointer), count)| Entry {
                 rule,
                 file,
+                node,
                 pointer,
                 count,
             })

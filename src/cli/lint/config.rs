@@ -80,6 +80,7 @@ impl Config {
             let (line, column) = line_col(text, span.start);
             format!("{shown}:{line}:{column}")
         };
+        unknown_names(text, &at)?;
         let raw: Raw = toml::from_str(text).map_err(|e| {
             let message = e.message().trim_end();
             match e.span() {
@@ -186,6 +187,61 @@ impl Config {
             }
         }
     }
+}
+
+/// The tables fluxo reads, and the keys of each.
+const KNOWN: &[(&str, &[&str])] = &[("lint", &["ignore", "severity", "per-file-ignores"])];
+
+/// A table or key fluxo does not read (`[lnit]`, `ignor`) stops the run with a did-you-mean:
+/// left alone it would silently check less than the author asked for. (A file that does not
+/// parse is left to the reader, which says where.)
+fn unknown_names(text: &str, at: &dyn Fn(std::ops::Range<usize>) -> String) -> Result<(), String> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(doc) = DeTable::parse(text) else {
+        return Ok(());
+    };
+    let tables: Vec<&str> = KNOWN.iter().map(|(t, _)| *t).collect();
+    let suggest = |name: &str, candidates: &[&str], what: &str| match fluxo::lint::suggest_name(
+        name, candidates,
+    ) {
+        Some(c) => format!("\nhelp: did you mean `{c}`?"),
+        None => format!("\nhelp: {what}: {}", candidates.join(", ")),
+    };
+    for (key, value) in doc.get_ref() {
+        let name: &str = key.get_ref();
+        let Some((_, keys)) = KNOWN.iter().find(|(t, _)| *t == name) else {
+            if !matches!(value.get_ref(), DeValue::Table(_)) {
+                let home = KNOWN.iter().find(|(_, keys)| keys.contains(&name));
+                return Err(format!(
+                    "{}: `{name}` is outside any table; it would be ignored\nhelp: {}",
+                    at(key.span()),
+                    match home {
+                        Some((t, _)) => format!("put it under `[{t}]`"),
+                        None => format!("the tables are: {}", tables.join(", ")),
+                    }
+                ));
+            }
+            return Err(format!(
+                "{}: fluxo.toml has no table `{name}`; it would be ignored{}",
+                at(key.span()),
+                suggest(name, &tables, "the tables are")
+            ));
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            continue;
+        };
+        for (k, _) in table {
+            let k_name: &str = k.get_ref();
+            if !keys.contains(&k_name) {
+                return Err(format!(
+                    "{}: `[{name}]` has no key `{k_name}`; it would be ignored{}",
+                    at(k.span()),
+                    suggest(k_name, keys, "its keys are")
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// 1-based line and column (in characters) of a byte offset of `text`.

@@ -28,7 +28,15 @@ impl FlowRule for DuplicateNodeId {
                 out.push(
                     Diagnostic::new::<DuplicateNodeId>(
                         Location::Value(format!("{}/id", n.pointer)),
-                        format!("node id `{}` is already used by an earlier node", n.id),
+                        match &ctx.flow.nodes[f].name {
+                            Some(name) => format!(
+                                "node id `{}` is already used by an earlier node ({name})",
+                                n.id
+                            ),
+                            None => {
+                                format!("node id `{}` is already used by an earlier node", n.id)
+                            }
+                        },
                     )
                     .label("used again here")
                     .also(

@@ -2,7 +2,7 @@
 
 use super::live_chats;
 use super::FlowRule;
-use crate::compile::graph::landing;
+use crate::compile::graph::{landing, status_routers_without_input};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::domain::BuiltinAction;
 use crate::expr::Expr;
@@ -45,11 +45,19 @@ impl FlowRule for LiveChatStatusWithoutHandOver {
         let flow = ctx.flow;
         let mut lands = vec![false; flow.nodes.len()];
         let mut any = false;
+        // Nodes meant as a hand-over's landing node that have no open input, with the
+        // hand-over's node.
+        let mut without_input: Vec<Option<usize>> = vec![None; flow.nodes.len()];
         for lc in live_chats(ctx) {
             any = true;
             for l in landing(flow, lc.node).0 {
                 if let Some(x) = lands.get_mut(l) {
                     *x = true;
+                }
+            }
+            for r in status_routers_without_input(flow, lc.node) {
+                if let Some(x) = without_input.get_mut(r) {
+                    x.get_or_insert(lc.node);
                 }
             }
         }
@@ -84,6 +92,21 @@ impl FlowRule for LiveChatStatusWithoutHandOver {
             else {
                 continue;
             };
+            if let Some(h) = without_input.get(i).copied().flatten() {
+                out.push(
+                    Diagnostic::new::<LiveChatStatusWithoutHandOver>(
+                        Location::Value(format!("{}/next/{k}/condition", n.pointer)),
+                        format!(
+                            "node {} routes on `input.live_chat.status` after the hand-over in node {}, but has no open `input`: the close status goes only to a node that waits, so its status conditions can never hold",
+                            n.label(),
+                            flow.nodes[h].label()
+                        ),
+                    )
+                    .also(Location::Value(format!("{}/id", n.pointer)), "no `input` here")
+                    .help("give this node an open `input` (`\"input\": { \"default\": { \"type\": \"text_input\" } }`): after `start_live_chat` the conversation waits there, and its `next` routes on the status"),
+                );
+                continue;
+            }
             out.push(
                 Diagnostic::new::<LiveChatStatusWithoutHandOver>(
                     Location::Value(format!("{}/next/{k}/condition", n.pointer)),
@@ -107,8 +130,8 @@ impl FlowRule for LiveChatStatusWithoutHandOver {
                     Diagnostic::new::<LiveChatStatusWithoutHandOver>(
                         Location::Value(format!("{}/condition", n.pointer)),
                         format!(
-                            "node `{}` is entered on `input.live_chat.status`, but the flow has no `start_live_chat`: this condition can never hold",
-                            n.id
+                            "node {} is entered on `input.live_chat.status`, but the flow has no `start_live_chat`: this condition can never hold",
+                            n.label()
                         ),
                     )
                     .help(help(i)),

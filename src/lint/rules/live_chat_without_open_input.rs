@@ -2,7 +2,7 @@
 
 use super::live_chats;
 use super::FlowRule;
-use crate::compile::graph::{landing, landing_uncertain};
+use crate::compile::graph::{landing, landing_uncertain, status_routers_without_input};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
 
@@ -30,7 +30,12 @@ impl FlowRule for LiveChatWithoutOpenInput {
         for lc in live_chats(ctx) {
             let (inputs, _) = landing(ctx.flow, lc.node);
             // A lost `input` or `next` on the way (a schema finding) may be the open input.
-            if inputs.is_empty() && !landing_uncertain(ctx.flow, lc.node, &ctx.unread) {
+            // A node on the way that routes on the status but lost its input is reported
+            // there (`live-chat-status-without-hand-over`), where the fix is.
+            if inputs.is_empty()
+                && !landing_uncertain(ctx.flow, lc.node, &ctx.unread)
+                && status_routers_without_input(ctx.flow, lc.node).is_empty()
+            {
                 out.push(
                     Diagnostic::new::<LiveChatWithoutOpenInput>(Location::Value(format!("{}/name", lc.pointer)),
                         "after this hand-over no node waits for input, so the close status has nowhere to go",

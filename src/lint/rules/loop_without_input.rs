@@ -27,10 +27,10 @@ declare_rule! {
 impl FlowRule for LoopWithoutInput {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         for comp in loops_without_input(ctx.flow, &ctx.unread) {
-            let names: Vec<&str> = comp
+            let names: Vec<String> = comp
                 .iter()
                 .take(8)
-                .map(|&i| ctx.flow.nodes[i].id.as_str())
+                .map(|&i| ctx.flow.nodes[i].label())
                 .collect();
             let more = if comp.len() > 8 {
                 format!(" and {} more", comp.len() - 8)
@@ -46,11 +46,7 @@ impl FlowRule for LoopWithoutInput {
                     Location::Value(format!("{}/next", first.pointer)),
                     format!(
                         "nodes {}{more} can fire one another in a loop without waiting for input{}",
-                        names
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        names.join(", "),
                         if unconditional {
                             " (every step is unconditional: the loop never ends)"
                         } else {

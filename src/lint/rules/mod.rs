@@ -37,6 +37,7 @@ mod unreachable_node;
 mod unsupported_parameter;
 pub(crate) mod unused_suppression;
 mod variable_maybe_unset;
+mod variable_never_assigned;
 pub(crate) mod watson;
 mod watson_broken_siblings;
 mod watson_invalid_value;
@@ -169,6 +170,7 @@ registry! {
         unreachable_next::UnreachableNext,
         loop_without_input::LoopWithoutInput,
         variable_maybe_unset::VariableMaybeUnset,
+        variable_never_assigned::VariableNeverAssigned,
     ],
     integrations: [
         integrations::DuplicateIntegrationId,

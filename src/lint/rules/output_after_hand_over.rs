@@ -39,8 +39,8 @@ impl FlowRule for OutputAfterHandOver {
                 Diagnostic::new::<OutputAfterHandOver>(
                     Location::Key(format!("{}/{field}", node.pointer)),
                     format!(
-                        "node `{}` hands over to a live chat, so its own `{field}` is never shown",
-                        node.id
+                        "node {} hands over to a live chat, so its own `{field}` is never shown",
+                        node.label()
                     ),
                 )
                 .help("send it before the transfer with the action's `before_action_messages`"),

@@ -73,8 +73,8 @@ impl FlowRule for UnhandledLiveChatStatus {
                     Diagnostic::new::<UnhandledLiveChatStatus>(
                         Location::Value(pointer),
                         format!(
-                            "node `{}` receives the return from the live chat, but none of its `next` conditions reads `input.live_chat.status`: the close notice is taken as the user's answer",
-                            node.id
+                            "node {} receives the return from the live chat, but none of its `next` conditions reads `input.live_chat.status`: the close notice is taken as the user's answer",
+                            node.label()
                         ),
                     )
                     .help("route the close status first (`input.live_chat.status == 'agent_closed'` → the survey), and wait for the user's answer in the node after it"),
@@ -93,8 +93,8 @@ impl FlowRule for UnhandledLiveChatStatus {
                 Diagnostic::new::<UnhandledLiveChatStatus>(
                     Location::Value(pointer),
                     format!(
-                        "node `{}` receives the live-chat close status but its `next` does not handle: {}",
-                        node.id,
+                        "node {} receives the live-chat close status but its `next` does not handle: {}",
+                        node.label(),
                         missing.join(", ")
                     ),
                 )

@@ -42,8 +42,8 @@ impl FlowRule for UnreachableNext {
                     Diagnostic::new::<UnreachableNext>(
                         Location::Value(format!("{}/next/{k}", n.pointer)),
                         format!(
-                            "this `next` of node `{}` is never taken: `next/{first}` has no condition and always holds",
-                            n.id
+                            "this `next` of node {} is never taken: `next/{first}` has no condition and always holds",
+                            n.label()
                         ),
                     )
                     .also(

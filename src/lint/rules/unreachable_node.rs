@@ -41,7 +41,10 @@ impl FlowRule for UnreachableNode {
                 out.push(
                     Diagnostic::new::<UnreachableNode>(
                         Location::Value(format!("{}/id", n.pointer)),
-                        format!("node `{}` can never be reached from the start node", n.id),
+                        format!(
+                            "node {} can never be reached from the start node",
+                            n.label()
+                        ),
                     )
                     .help(
                         "add a `next` that leads here, give it an entry `condition`, or remove it",

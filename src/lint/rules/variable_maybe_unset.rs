@@ -3,7 +3,7 @@
 use super::FlowRule;
 use crate::compile::graph::{falls_through, is_root, reachable};
 use crate::compile::{CompiledFlow, Role};
-use crate::diagnostic::{declare_rule, Diagnostic};
+use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::expr::{BinOp, Expr, ExprKind, Span, UnOp};
 use crate::lint::LintContext;
 use std::collections::{HashMap, HashSet};
@@ -125,7 +125,7 @@ fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
 }
 
 /// `$x` or `context.x` / `context['x']`.
-fn var_name(e: &Expr) -> Option<&str> {
+pub(super) fn var_name(e: &Expr) -> Option<&str> {
     match &e.kind {
         ExprKind::Var(n) => Some(n),
         ExprKind::Member { object, name, .. } if matches!(&object.kind, ExprKind::Ident(r) if r == "context") => {
@@ -234,7 +234,16 @@ impl FlowRule for VariableMaybeUnset {
             }
         }
 
-        let mut reported: HashSet<(usize, String)> = HashSet::new();
+        // Every unguarded read whose variable some path leaves unset, each with one such path.
+        // (A variable assigned nowhere is `variable-never-assigned`'s.)
+        let graph = Witness {
+            flow,
+            live: &live,
+            waiting: &waiting,
+            entries: &entries,
+            gen_kill: &gen_kill,
+        };
+        let mut paths: HashMap<usize, Vec<Option<usize>>> = HashMap::new();
         let mut reads_of: HashMap<*const Expr, Vec<(String, Span)>> = HashMap::new();
         for site in flow
             .sites
@@ -251,26 +260,130 @@ impl FlowRule for VariableMaybeUnset {
                 reads
             });
             for (name, span) in reads.iter() {
-                let set = vars.index.get(name.as_str()).is_some_and(|&i| state.has(i));
-                if set || !reported.insert((site.node, name.clone())) {
+                let Some(&var) = vars.index.get(name.as_str()) else {
+                    continue;
+                };
+                if state.has(var) {
                     continue;
                 }
-                let never = !vars.index.contains_key(name.as_str());
-                out.push(
-                    Diagnostic::new::<VariableMaybeUnset>(site.place().at(span),
-                        if never {
-                            format!("`${name}` is never assigned in this flow, so it renders empty")
-                        } else {
-                            format!("`${name}` may be unset here: some path from the start node reaches this node without assigning it")
-                        },
-                    )
-                    .help(if never {
-                        "assign it in a node's `context`, or list it in `start_context` if the start event supplies it".to_string()
-                    } else {
-                        format!("assign `{name}` earlier on every path, or guard the read: `<? ${name} ?? '' ?>`")
-                    }),
+                let starts_set = flow.start_context.iter().any(|v| v == name);
+                let parents = paths
+                    .entry(var)
+                    .or_insert_with(|| graph.unset_paths(start, var, starts_set));
+                let path = path_to(parents, site.node, n);
+                let mut d = Diagnostic::new::<VariableMaybeUnset>(
+                    site.place().at(span),
+                    format!(
+                        "`${name}` may be unset here: some path from the start node reaches this node without assigning it"
+                    ),
                 );
+                let mut help = format!(
+                    "assign `{name}` earlier on every path, or guard the read: `<? ${name} ?? '' ?>`"
+                );
+                if path.len() > 1 {
+                    // A long path is shown by its ends.
+                    let mut shown: Vec<String> =
+                        path.iter().map(|&i| flow.nodes[i].label()).collect();
+                    if shown.len() > MAX_SHOWN_PATH {
+                        let tail = shown.split_off(shown.len() - MAX_SHOWN_PATH / 2);
+                        shown.truncate(MAX_SHOWN_PATH / 2);
+                        shown.push(format!("… ({} more)", path.len() - MAX_SHOWN_PATH));
+                        shown.extend(tail);
+                    }
+                    help = format!(
+                        "nothing assigns `{name}` on the path {}; {help}",
+                        shown.join(" → ")
+                    );
+                    // Labels along the path, on each node's id (the read itself is the caret).
+                    for (step, &i) in path.iter().enumerate() {
+                        if i == site.node || path.len() > MAX_SHOWN_PATH {
+                            continue;
+                        }
+                        let what = if gen_kill[i].1.contains(&var) {
+                            format!("{}. `{name}` is set to null here", step + 1)
+                        } else {
+                            format!("{}. does not assign `{name}`", step + 1)
+                        };
+                        d = d.also(
+                            Location::Value(format!("{}/id", flow.nodes[i].pointer)),
+                            what,
+                        );
+                    }
+                }
+                out.push(d.help(help));
             }
         }
     }
+}
+
+/// Longest path shown whole (in the help, and as labels on the nodes' ids).
+const MAX_SHOWN_PATH: usize = 8;
+
+/// The graph the dataflow walks, for finding one path on which a variable is unset.
+struct Witness<'a> {
+    flow: &'a CompiledFlow,
+    live: &'a [bool],
+    waiting: &'a [bool],
+    entries: &'a [usize],
+    gen_kill: &'a [(Vec<usize>, Vec<usize>)],
+}
+
+impl Witness<'_> {
+    /// Breadth-first from the start node over the nodes entered with `var` unset: for each, the
+    /// node it was entered from (the start node is its own parent). `starts_set`: the start
+    /// event supplies `var`.
+    fn unset_paths(&self, start: usize, var: usize, starts_set: bool) -> Vec<Option<usize>> {
+        let n = self.flow.nodes.len();
+        let assigns = |i: usize| self.gen_kill[i].0.contains(&var);
+        let kills = |i: usize| self.gen_kill[i].1.contains(&var);
+        let mut parent: Vec<Option<usize>> = vec![None; n];
+        let mut queue = std::collections::VecDeque::new();
+        if !starts_set {
+            parent[start] = Some(start);
+            queue.push_back(start);
+        }
+        // A node that deletes `var` leaves it unset whatever came before.
+        for i in (0..n).filter(|&i| self.live[i] && kills(i) && !assigns(i)) {
+            if parent[i].is_none() {
+                parent[i] = Some(i);
+                queue.push_back(i);
+            }
+        }
+        let mut entries_done = false;
+        while let Some(i) = queue.pop_front() {
+            if assigns(i) {
+                continue;
+            }
+            let mut next: Vec<usize> = self.flow.successors(i).filter(|&j| self.live[j]).collect();
+            if self.waiting[i] && !entries_done {
+                entries_done = true;
+                next.extend(self.entries.iter().copied());
+            }
+            for j in next {
+                if parent[j].is_none() {
+                    parent[j] = Some(i);
+                    queue.push_back(j);
+                }
+            }
+        }
+        parent
+    }
+}
+
+/// The path from the search's root to `to` (empty when none was found), at most `n` long.
+fn path_to(parent: &[Option<usize>], to: usize, n: usize) -> Vec<usize> {
+    let mut path = vec![to];
+    let mut at = to;
+    while let Some(Some(p)) = parent.get(at) {
+        if *p == at {
+            path.reverse();
+            return path;
+        }
+        if path.len() > n {
+            break;
+        }
+        path.push(*p);
+        at = *p;
+    }
+    Vec::new()
 }
