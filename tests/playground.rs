@@ -251,6 +251,8 @@ fn a_bare_number_means_the_same_in_the_playground_and_in_the_engine() {
         assert_eq!(in_playground, [expected]);
         assert_eq!(in_engine, in_playground);
     }
+}
+
 /// A message the engine refuses (the turn waits for an action's result) is not recorded: the
 /// saved test replays as the conversation went, and passes.
 #[test]

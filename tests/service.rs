@@ -2048,6 +2048,7 @@ async fn every_output_type_matches_the_openapi_document() {
             parameters: json!({}),
             request,
             remote_id: None,
+            inputs: Default::default(),
         },
         Output::RelayToAgent { text: "oi".into() },
         Output::RepresentativeJoined {

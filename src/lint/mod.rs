@@ -84,6 +84,16 @@ pub(crate) fn lint_bytes_by(
             if let Ok(text) = String::from_utf8(bytes.to_vec()) {
                 let suppressions = rules::unused_suppression::collect_model(&flow);
                 let positions = all_positions(&flow);
+                let refs: Vec<_> = flow
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        Some(crate::diagnostic::NodeRef {
+                            id: n.id.clone(),
+                            name: n.name.clone(),
+                        })
+                    })
+                    .collect();
                 let nodes = flow.nodes.len();
                 let diags =
                     lint_flow_model(flow, &positions, Vec::new(), Vec::new(), opts, |_, _| {
@@ -96,6 +106,7 @@ pub(crate) fn lint_bytes_by(
                     Some(FileKind::Flow),
                     diags,
                     suppressions,
+                    &refs,
                     opts,
                 );
             }
@@ -121,7 +132,15 @@ pub(crate) fn lint_bytes_by(
             )),
         }
     }
-    finish(r.source, r.parsed_text, r.kind, diags, suppressions, opts)
+    finish(
+        r.source,
+        r.parsed_text,
+        r.kind,
+        diags,
+        suppressions,
+        &nodes,
+        opts,
+    )
 }
 
 /// Applies suppressions and the file's options, and locates the findings.
@@ -131,10 +150,11 @@ fn finish(
     kind: Option<FileKind>,
     mut diags: Vec<Diagnostic>,
     suppressions: Vec<rules::unused_suppression::Suppression>,
+    nodes: &[Option<crate::diagnostic::NodeRef>],
     opts: &LintOptions,
 ) -> FileReport {
     rules::unused_suppression::apply(suppressions, &mut diags);
-    name_nodes(&mut diags, &nodes);
+    name_nodes(&mut diags, nodes);
     diags.retain(|d| !opts.ignore.contains(d.code()));
     for d in &mut diags {
         if let Some(&s) = opts.severity.get(d.code()) {
