@@ -10,6 +10,8 @@ Usage, from the project root, on the release build:
 import http.client
 import json
 import os
+import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import time
 FLUXO = os.environ.get("FLUXO", "target/release/fluxo")
 workspace = sys.argv[1]
 turns = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+TICK = os.sysconf("SC_CLK_TCK")
 texts = ["hello", "what can you do", "I want to eat something healthy", "yes", "no",
          "I had a salad for lunch", "thanks", "bye"]
 
@@ -29,16 +32,34 @@ def cli_turn(request):
     return json.loads(out.stdout)
 
 
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def process_cpu(pid):
+    """User plus system CPU seconds of a running process, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+print("date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+print("machine: %d cores, %s; load %s" % (os.cpu_count(), platform.machine(),
+                                         " ".join(open("/proc/loadavg").read().split()[:3])))
+print("workspace: %s, %d bytes" % (os.path.basename(workspace), os.path.getsize(workspace)))
+
 # 1. A process per turn.
 n = min(turns, 50)
 context = None
-start = time.perf_counter()
+start, cpu0 = time.perf_counter(), children_cpu()
 for i in range(n):
     r = cli_turn({"input": {"text": texts[i % len(texts)]}, "context": context})
     context = r["context"]
 cli = (time.perf_counter() - start) / n
-print("fluxo watson message: %.1f ms per turn (process start, workspace load and turn), %d turns"
-      % (cli * 1000, n))
+cli_cpu = (children_cpu() - cpu0) / n
+print("fluxo watson message: %.1f ms CPU, %.1f ms wall per turn (process start, workspace load"
+      " and turn), %d turns" % (cli_cpu * 1000, cli * 1000, n))
 
 # 2. Through fluxo serve.
 scratch = tempfile.mkdtemp()
@@ -65,22 +86,23 @@ try:
 
     def run(k, extra):
         context = None
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), process_cpu(serve.pid)
         for i in range(k):
             if context is not None and extra is not None:
                 context["client_data"] = extra
             r = turn({"input": {"text": texts[i % len(texts)]}, "context": context})
             context = r["context"]
-        return (time.perf_counter() - start) / k
+        return (time.perf_counter() - start) / k, (process_cpu(serve.pid) - cpu0) / k
 
     run(20, None)  # warm-up
-    per = run(turns, None)
-    print("fluxo serve: %.2f ms per turn, %.0f turns/s (one connection, %d turns)"
-          % (per * 1000, 1 / per, turns))
+    per, cpu = run(turns, None)
+    print("fluxo serve: %.2f ms wall per turn, %.0f turns/s (one connection, %d turns);"
+          " server CPU %.2f ms per turn" % (per * 1000, 1 / per, turns, cpu * 1000))
     for size in [1_000, 10_000, 100_000, 500_000]:
         extra = ["x" * 90 for _ in range(size // 100)]
-        per = run(max(turns // 4, 20), extra)
-        print("  context carrying %7d bytes of client data: %.2f ms per turn" % (size, per * 1000))
+        per, cpu = run(max(turns // 4, 20), extra)
+        print("  context carrying %7d bytes of client data: %.2f ms wall, server CPU %.2f ms"
+              " per turn" % (size, per * 1000, cpu * 1000))
 finally:
     serve.terminate()
     serve.wait()
