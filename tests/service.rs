@@ -2306,7 +2306,7 @@ async fn drive_generated_client(root: &str, phase: &str, s: &Service, after: i64
 /// A client generated from the running service's `/openapi.json` by `openapi-python-client`
 /// (with no warning: every schema becomes a class) drives a conversation through the
 /// hand-over with typed models: events built as `StartEvent`/`UserEvent`, outputs read back as
-/// `AwaitingInputOutput` (the mask, the numbered options), `HandoffRequestedOutput`, and,
+/// `AwaitingInputOutput` (the CPF's mask, the menu), `HandoffRequestedOutput`, and,
 /// after the agent's webhooks, `MessageOutput` from the long-poll and `RelayToAgentOutput`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_client_drives_a_conversation_through_the_handover() {
@@ -2356,7 +2356,7 @@ async fn a_generated_client_drives_a_conversation_through_the_handover() {
 
     let first = drive_generated_client(&root, "handover", &s, 0).await;
     assert_eq!(first["handoff"]["provider"], "zendesk", "{first}");
-    assert_eq!(first["options"][1][0], 2, "{first}");
+    assert_eq!(first["menu"]["node"], "menu", "{first}");
     let seq = first["handoff"]["seq"]
         .as_i64()
         .expect("the hand-over's seq");
