@@ -2261,3 +2261,120 @@ async fn a_stream_follows_another_replica_on_postgres() {
     let dir = Scratch::new("serve-stream-pg");
     a_stream_follows_another_replica(&db.url, &dir).await;
 }
+
+/// `openapi-python-client` (PyPI), when it can be run.
+fn python_client_generator() -> Option<()> {
+    let ok = Command::new("openapi-python-client")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("SKIPPED: openapi-python-client is not installed (python3 -m pip install openapi-python-client)");
+        return None;
+    }
+    Some(())
+}
+
+/// Runs `tests/data/generated_client.py` in `phase` and returns its JSON summary.
+async fn drive_generated_client(root: &str, phase: &str, s: &Service, after: i64) -> Value {
+    let script = common::root().join("tests/data/generated_client.py");
+    let args = [
+        script.display().to_string(),
+        root.to_owned(),
+        phase.to_owned(),
+        s.base.clone(),
+        "gen-1".to_owned(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(&args)
+            .env("FLUXO_AFTER", after.to_string())
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the generated client failed in phase {phase}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("the driver prints JSON")
+}
+
+/// A client generated from the running service's `/openapi.json` by `openapi-python-client`
+/// (with no warning: every schema becomes a class) drives a conversation through the
+/// hand-over with typed models: events built as `StartEvent`/`UserEvent`, outputs read back as
+/// `AwaitingInputOutput` (the CPF's mask, the menu), `HandoffRequestedOutput`, and,
+/// after the agent's webhooks, `MessageOutput` from the long-poll and `RelayToAgentOutput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_client_drives_a_conversation_through_the_handover() {
+    if python_client_generator().is_none() {
+        return;
+    }
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-generated-client");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(&["--flows", &flows, "--store", &store], &[]);
+    let (st, doc) = call("GET", &s.url("/openapi.json"), None, &[]).await;
+    assert_eq!(st, 200);
+    let spec = dir.join("openapi.json");
+    std::fs::write(&spec, doc.to_string()).expect("write the document");
+    let root = dir.join("client");
+    std::fs::create_dir_all(&root).expect("client dir");
+    let package = root.join("fluxo_client");
+    let generated = tokio::task::spawn_blocking(move || {
+        Command::new("openapi-python-client")
+            .arg("generate")
+            .arg("--path")
+            .arg(&spec)
+            .arg("--output-path")
+            .arg(&package)
+            .args(["--meta", "none", "--overwrite"])
+            .output()
+            .expect("openapi-python-client runs")
+    })
+    .await
+    .expect("join");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&generated.stdout),
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    assert!(
+        generated.status.success(),
+        "the generator refused the document:\n{said}"
+    );
+    assert!(
+        !said.contains("Warning") && !said.contains("Unable to"),
+        "the generator could not type part of the document:\n{said}"
+    );
+    let root = root.display().to_string();
+
+    let first = drive_generated_client(&root, "handover", &s, 0).await;
+    assert_eq!(first["handoff"]["provider"], "zendesk", "{first}");
+    assert_eq!(first["menu"]["node"], "menu", "{first}");
+    let seq = first["handoff"]["seq"]
+        .as_i64()
+        .expect("the hand-over's seq");
+    until("the provider accepts the hand-over", 20, || async {
+        phase(&s, "gen-1").await.as_deref() == Some("queued")
+    })
+    .await;
+    let (st, _) = zendesk_webhook(
+        &s,
+        json!({ "type": "agent_join", "ticket_id": 4711, "agent_name": "Bruno" }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = zendesk_webhook(&s, json!({ "type": "agent_message", "ticket_id": 4711, "agent_name": "Bruno", "comment_id": 9001, "text": "Oi, é o Bruno." })).await;
+    assert_eq!(st, 200);
+    let second = drive_generated_client(&root, "agent", &s, seq).await;
+    assert_eq!(second["agent"], "Oi, é o Bruno.", "{second}");
+    assert_eq!(second["joined"], json!(["Bruno"]), "{second}");
+    assert_eq!(second["relayed"], json!(["Obrigada!"]), "{second}");
+    println!("generated client: {first} {second}");
+}

@@ -550,3 +550,112 @@ async fn a_watson_workspace_in_the_browser() {
     );
     b.screenshot("watson").await;
 }
+
+/// `fluxo serve --webchat`, killed when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves a menu bot (a numbered list, then an echo loop) with the web chat, on a free port.
+fn serve_webchat() -> Serve {
+    use std::io::{BufRead, BufReader};
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("webchat-browser");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the flow directory");
+    let flow = json!({ "nodes": [
+        { "id": "menu", "condition": "start",
+          "output": [ { "default": { "type": "text", "text": "Escolha:" } } ],
+          "input": { "default": { "type": "select", "payload": { "options": [
+              { "title": "Boleto", "value": "boleto" }, { "title": "Atendente", "value": "humano" } ] } } },
+          "next": [ { "goto": "eco" } ] },
+        { "id": "eco", "output": [ { "default": { "type": "text", "text": "Você disse <? input.text ?>." } } ],
+          "next": [ { "goto": "espera" } ] },
+        { "id": "espera", "input": { "default": { "type": "text_input" } }, "next": [ { "goto": "eco" } ] }
+    ] });
+    std::fs::write(dir.join("menu.json"), flow.to_string()).expect("write the flow");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .arg("serve")
+        .arg("--flows")
+        .arg(dir.join("menu.json"))
+        .args(["--store", "memory:", "--listen", "127.0.0.1:0", "--webchat"])
+        .env_remove("FLUXO_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fluxo serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split(" on http://").nth(1) {
+                let _ = tx.send(rest.split(' ').next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("fluxo serve --webchat says where it listens");
+    Serve {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+/// The reference web chat of `fluxo serve --webchat` in the browser: it starts the
+/// conversation, draws the menu's options as numbered buttons from `awaiting_input`, sends a
+/// click and a typed message, and shows a bot answer to an event the page never sent (posted by
+/// this test over HTTP), which can only have come through its `EventSource` stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webchat_draws_inputs_and_follows_the_stream() {
+    let Some(mut b) = Driver::start("webchat").await else {
+        return;
+    };
+    let s = serve_webchat();
+    b.goto(&format!(
+        "{}/webchat?bot=menu&conversation=browser-1",
+        s.base
+    ))
+    .await;
+    b.wait_text("log", "Conversation", "Escolha:").await;
+    b.by_role("button", "2. Atendente").await;
+    let hint = b.css("#hint").await;
+    let shown = b.text(hint.first().expect("the input's hint")).await;
+    assert!(shown.contains("type an option's number"), "{shown}");
+    b.screenshot("menu").await;
+
+    b.click("button", "1. Boleto").await;
+    b.wait_text("log", "Conversation", "Você disse boleto.")
+        .await;
+    b.fill("Message", "oi\n").await;
+    b.wait_text("log", "Conversation", "Você disse oi.").await;
+
+    // Another client of the same conversation: the answer reaches the page by the stream.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/bots/menu/conversations/browser-1/events",
+            s.base
+        ))
+        .header("content-type", "application/json")
+        .body(json!({ "type": "user", "text": "pelo outro lado" }).to_string())
+        .send()
+        .await
+        .expect("the event is sent");
+    assert!(r.status().is_success(), "{}", r.status());
+    let log = b
+        .wait_text("log", "Conversation", "Você disse pelo outro lado.")
+        .await;
+    assert_eq!(
+        log.matches("pelo outro lado").count(),
+        1,
+        "the page shows the bot's answer, not a message it did not send: {log}"
+    );
+    b.screenshot("streamed").await;
+}

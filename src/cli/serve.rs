@@ -54,6 +54,10 @@ pub(crate) struct ServeArgs {
     /// archived (`90s`, `30m`, `12h`, `7d`; `off` keeps everything).
     #[arg(long, default_value = store::DEFAULT_RETENTION)]
     pub retention: String,
+    /// Also serve the reference web chat at `/webchat`: a page that talks to the bots through
+    /// the channel API and its stream (for trying a flow; not with `FLUXO_API_TOKEN`).
+    #[arg(long)]
+    pub webchat: bool,
 }
 
 /// `fluxo deploy-check`.
@@ -274,6 +278,11 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    if args.webchat && api_token.is_some() {
+        return fail(
+            "--webchat serves a page without credentials (an EventSource cannot send a bearer token); leave FLUXO_API_TOKEN unset to use it".into(),
+        );
+    }
     let retention_ms = match store::parse_retention(&args.retention) {
         Ok(r) => r,
         Err(e) => return fail(e.to_string()),
@@ -337,15 +346,19 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
                 api_token,
                 metrics: Some(Arc::new(move || handle.render())),
                 workspaces,
+                webchat: args.webchat,
                 ..Settings::default()
             },
         );
+        let bound = listener.local_addr().map_or(args.listen, |a| a);
         eprintln!(
-            "fluxo serve: {} on http://{} (store {})",
+            "fluxo serve: {} on http://{bound} (store {})",
             names.join(", "),
-            listener.local_addr().map_or(args.listen, |a| a),
             store::redact(&args.store)
         );
+        if args.webchat {
+            eprintln!("fluxo serve: the web chat is at http://{bound}/webchat");
+        }
         let limits = Limits {
             max_connections,
             header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),

@@ -26,6 +26,7 @@ use utoipa::{OpenApi, ToSchema};
 
 mod openapi;
 mod stream;
+mod webchat;
 
 /// Settings of the HTTP face.
 #[derive(Clone, Default)]
@@ -43,6 +44,8 @@ pub struct Settings {
     pub body_timeout: Option<Duration>,
     /// Watson workspaces answered at `POST /v1/workspaces/{bot}/message`, by name.
     pub workspaces: std::collections::BTreeMap<String, Arc<crate::watson::Workspace>>,
+    /// Serves the reference web chat at `GET /webchat` (see `docs/service.md`).
+    pub webchat: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -54,6 +57,7 @@ impl std::fmt::Debug for Settings {
             .field("request_timeout", &self.request_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("workspaces", &self.workspaces.keys().collect::<Vec<_>>())
+            .field("webchat", &self.webchat)
             .finish()
     }
 }
@@ -103,9 +107,15 @@ pub fn app(rt: Runtime, settings: Settings) -> Router {
         state.settings.api_token.clone(),
         limit,
     );
+    let webchat = if state.settings.webchat {
+        webchat::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(v1)
         .merge(watson)
+        .merge(webchat)
         .route("/webhooks/{integration_id}", post(webhook))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -326,6 +336,7 @@ pub struct Summary {
 
 /// `after` and `wait` of the outputs route.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct After {
     /// Outputs with a greater `seq` (default 0: all).
     pub after: Option<i64>,

@@ -103,6 +103,7 @@ fn split_tagged(
 /// Rewrites the document (as JSON) so that events and outputs are named, discriminated
 /// schemas, and adds `ChannelEvent`.
 pub(super) fn typed(doc: &mut Json) {
+    describe_responses(doc);
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Json::as_object_mut)
@@ -139,6 +140,48 @@ pub(super) fn typed(doc: &mut Json) {
     }
 }
 
+/// What a response of `status` is, for the responses written without a description.
+fn status_words(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "400" => "bad_request: the request is malformed; nothing changed",
+        "401" => "unauthorized: missing or wrong bearer token",
+        "403" => "forbidden: not an event a channel may send",
+        "404" => "unknown_bot or not_found",
+        "409" => "conflict: the conversation changed meanwhile (retry)",
+        "413" => "payload_too_large",
+        "503" => "store or timeout: try again (with the same Idempotency-Key)",
+        _ => "see the body",
+    }
+}
+
+/// OpenAPI 3 requires a `description` on every response (generators such as
+/// openapi-python-client refuse a document without); `utoipa` leaves it empty when a handler
+/// names only the body, so each gets its status's meaning.
+fn describe_responses(doc: &mut Json) {
+    let Some(paths) = doc.get_mut("paths").and_then(Json::as_object_mut) else {
+        return;
+    };
+    for op in paths.values_mut().filter_map(Json::as_object_mut) {
+        for responses in op
+            .values_mut()
+            .filter_map(|o| o.get_mut("responses").and_then(Json::as_object_mut))
+        {
+            for (status, r) in responses.iter_mut() {
+                if let Some(r) = r.as_object_mut() {
+                    let empty = r
+                        .get("description")
+                        .and_then(Json::as_str)
+                        .is_none_or(str::is_empty);
+                    if empty {
+                        r.insert("description".into(), json!(status_words(status)));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +208,14 @@ mod tests {
             }
         }
         assert!(schemas["AwaitingInputOutput"]["properties"]["input"].is_object());
+        for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in ops.as_object().into_iter().flatten() {
+                for (status, r) in op["responses"].as_object().into_iter().flatten() {
+                    let d = r["description"].as_str().unwrap_or("");
+                    assert!(!d.is_empty(), "{method} {path} {status} has no description");
+                }
+            }
+        }
         let mut channel: Vec<String> = schemas["ChannelEvent"]["discriminator"]["mapping"]
             .as_object()
             .map(|m| m.keys().cloned().collect())

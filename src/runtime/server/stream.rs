@@ -26,6 +26,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// `after` of the stream route.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamAfter {
     /// Stream the outputs with a greater `seq` (default 0: all). `Last-Event-ID` wins.
     pub after: Option<i64>,
