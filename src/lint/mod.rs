@@ -96,6 +96,7 @@ pub(crate) fn lint_bytes_by(
                     Some(FileKind::Flow),
                     diags,
                     suppressions,
+                    &[],
                     opts,
                 );
             }
@@ -121,7 +122,15 @@ pub(crate) fn lint_bytes_by(
             )),
         }
     }
-    finish(r.source, r.parsed_text, r.kind, diags, suppressions, opts)
+    finish(
+        r.source,
+        r.parsed_text,
+        r.kind,
+        diags,
+        suppressions,
+        &nodes,
+        opts,
+    )
 }
 
 /// Applies suppressions and the file's options, and locates the findings.
@@ -131,6 +140,7 @@ fn finish(
     kind: Option<FileKind>,
     mut diags: Vec<Diagnostic>,
     suppressions: Vec<rules::unused_suppression::Suppression>,
+    nodes: &[Option<crate::diagnostic::NodeRef>],
     opts: &LintOptions,
 ) -> FileReport {
     rules::unused_suppression::apply(suppressions, &mut diags);
