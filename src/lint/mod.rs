@@ -144,7 +144,7 @@ fn finish(
     opts: &LintOptions,
 ) -> FileReport {
     rules::unused_suppression::apply(suppressions, &mut diags);
-    name_nodes(&mut diags, &nodes);
+    name_nodes(&mut diags, nodes);
     diags.retain(|d| !opts.ignore.contains(d.code()));
     for d in &mut diags {
         if let Some(&s) = opts.severity.get(d.code()) {
