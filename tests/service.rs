@@ -2378,3 +2378,104 @@ async fn a_generated_client_drives_a_conversation_through_the_handover() {
     assert_eq!(second["relayed"], json!(["Obrigada!"]), "{second}");
     println!("generated client: {first} {second}");
 }
+
+/// `--log-format json`: one JSON object per log line; the request id a client sends in
+/// `x-request-id` and the trace id of its `traceparent` are on the lines of the provider call
+/// its hand-over causes (an effect run after the answer). `/metrics` then has the provider
+/// call and effect histograms and the fd gauges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_request_id_into_effects_and_metrics_have_histograms() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-json-logs");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(
+        &["--flows", &flows, "--store", &store, "--log-format", "json"],
+        &[("RUST_LOG", "info")],
+    );
+    event(&s, "zendesk", "rastro", start_event()).await;
+    event(&s, "zendesk", "rastro", user("529.982.247-25")).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (status, body) = call(
+        "POST",
+        &s.url("/v1/bots/zendesk/conversations/rastro/events"),
+        Some(&user("2")),
+        &[
+            ("x-request-id", "pedido-42".to_owned()),
+            ("traceparent", format!("00-{trace}-00f067aa0ba902b7-01")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    until("queued", 30, || async {
+        phase(&s, "rastro").await.as_deref() == Some("queued")
+    })
+    .await;
+    // A malformed traceparent is ignored, not refused.
+    let (status, body) = call(
+        "GET",
+        &s.url("/v1/bots/zendesk/conversations/rastro"),
+        None,
+        &[("traceparent", "00-nope".to_owned())],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let log = s.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let call_line = lines
+        .iter()
+        .find(|l| {
+            l["target"] == "fluxo::http"
+                && l["spans"].as_array().is_some_and(|spans| {
+                    spans
+                        .iter()
+                        .any(|sp| sp["request_id"] == "pedido-42" && sp["trace_id"] == trace)
+                })
+        })
+        .unwrap_or_else(|| panic!("no provider call line with the request id:\n{log}"));
+    assert_eq!(call_line["level"], "INFO", "{call_line}");
+    let metrics = reqwest::get(s.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for wanted in [
+        "fluxo_provider_call_seconds_bucket{provider=\"zendesk\",call=\"handoff\",outcome=\"ok\"",
+        "fluxo_effect_seconds_bucket{kind=\"handoff\",outcome=\"ok\"",
+        "fluxo_open_fds ",
+        "fluxo_max_fds ",
+    ] {
+        assert!(metrics.contains(wanted), "{wanted} missing:\n{metrics}");
+    }
+}
+
+/// `RUST_LOG=warn`: a hand-over's info lines (requests, provider calls) are not written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_warn_silences_info_lines() {
+    let fake = Fake::default();
+    let base = fake.start().await;
+    let dir = Scratch::new("serve-rust-log");
+    let flows = bots(&dir, &base, 600);
+    let store = format!("sqlite://{}", dir.join("fluxo.db").display());
+    let s = Service::start(
+        &["--flows", &flows, "--store", &store],
+        &[("RUST_LOG", "warn")],
+    );
+    to_the_agent(&s, "quieto").await;
+    until("queued", 30, || async {
+        phase(&s, "quieto").await.as_deref() == Some("queued")
+    })
+    .await;
+    assert!(!fake.creates().is_empty(), "the provider was called");
+    let log = s.log();
+    assert!(
+        !log.contains(" INFO "),
+        "info lines under RUST_LOG=warn:\n{log}"
+    );
+}

@@ -58,6 +58,51 @@ pub(crate) struct ServeArgs {
     /// the channel API and its stream (for trying a flow; not with `FLUXO_API_TOKEN`).
     #[arg(long)]
     pub webchat: bool,
+    /// How log lines are written to stderr: `text` (one readable line each) or `json` (one
+    /// JSON object per line, with the request's span fields). `RUST_LOG` chooses what is logged
+    /// (default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The shape of `fluxo serve`'s log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the logger: `RUST_LOG` filters (a directive such as `warn` or
+/// `fluxo::http=debug,info`; `info` when unset or unreadable, with a warning for the latter),
+/// lines go to stderr in `format`.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let (filter, bad) = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => match EnvFilter::try_new(&v) {
+            Ok(f) => (f, None),
+            Err(e) => (
+                EnvFilter::new("info"),
+                Some(format!("RUST_LOG={v:?} ignored: {e}")),
+            ),
+        },
+        _ => (EnvFilter::new("info"), None),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
+    if let Some(bad) = bad {
+        tracing::warn!(target: "fluxo::serve", "{bad}; logging at info");
+    }
 }
 
 /// `fluxo deploy-check`.
@@ -251,10 +296,7 @@ fn secret_env(name: &str) -> Result<Option<Secret>, String> {
 
 /// `fluxo serve`.
 pub(crate) fn serve(args: ServeArgs) -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
+    init_logging(args.log_format);
     let fail = |m: String| {
         eprintln!("error: {m}");
         ExitCode::from(2)
@@ -344,7 +386,10 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
             rt.clone(),
             Settings {
                 api_token,
-                metrics: Some(Arc::new(move || handle.render())),
+                metrics: Some(Arc::new(move || {
+                    fd_gauges();
+                    handle.render()
+                })),
                 workspaces,
                 webchat: args.webchat,
                 ..Settings::default()
@@ -416,6 +461,20 @@ fn open_file_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Sets the file-descriptor gauges at scrape time: `fluxo_open_fds` (entries of
+/// `/proc/self/fd`) and `fluxo_max_fds` (the soft open-file limit). Where the system does not
+/// say (not Linux), neither is set.
+fn fd_gauges() {
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        // The directory handle being read is one of the entries; it is not counted.
+        let open = dir.count().saturating_sub(1);
+        metrics::gauge!("fluxo_open_fds").set(open as f64);
+    }
+    if let Some(limit) = open_file_limit() {
+        metrics::gauge!("fluxo_max_fds").set(limit as f64);
+    }
 }
 
 /// SIGTERM (a deploy, `docker stop`) or Ctrl-C.

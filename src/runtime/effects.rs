@@ -2,6 +2,11 @@
 //! performed by an exhaustive `match` (a kind this build does not know is a dead letter, never
 //! taken for another effect); the provider's answer becomes a follow-up turn. Each effect runs
 //! in its provider's (or the channel's) pool, with its lease heart-beaten while it runs.
+//!
+//! Effects started by a request run in that request's span (its `request_id`, `trace_id`), so
+//! their log lines name the request that caused them. Each effect's duration goes to the
+//! `fluxo_effect_seconds` histogram by kind and outcome, each provider call's to
+//! `fluxo_provider_call_seconds` by provider, call and outcome.
 
 use super::turn::Check;
 use super::{backoff, ms, store, EffectKind, Key, Runtime};
@@ -10,8 +15,40 @@ use crate::drivers::{self, Conversation, Driver};
 use crate::provider::{self, Handoff};
 use serde_json::{json, Value as Json};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::Done;
+use tracing::Instrument as _;
+
+/// The outcome label of a provider call: `ok`, `rate_limited` (HTTP 429), `error`.
+fn call_outcome<T>(r: &Result<T, crate::Error>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) if e.status() == Some(429) => "rate_limited",
+        Err(_) => "error",
+    }
+}
+
+/// Records one provider call in `fluxo_provider_call_seconds`.
+fn record_call(provider: &str, call: &'static str, outcome: &'static str, started: Instant) {
+    metrics::histogram!(
+        "fluxo_provider_call_seconds",
+        "provider" => provider.to_owned(),
+        "call" => call,
+        "outcome" => outcome
+    )
+    .record(started.elapsed().as_secs_f64());
+}
+
+/// Records one performed effect in `fluxo_effect_seconds` (outcome `ok`, `error` or
+/// `dead_letter`).
+fn record_effect(kind: &str, outcome: &'static str, started: Instant) {
+    metrics::histogram!(
+        "fluxo_effect_seconds",
+        "kind" => kind.to_owned(),
+        "outcome" => outcome
+    )
+    .record(started.elapsed().as_secs_f64());
+}
 
 impl Runtime {
     /// Performs this conversation's new effects now (the process that committed them);
@@ -40,9 +77,12 @@ impl Runtime {
                 // workers it runs beside it, in its own pool.
                 if effect.kind == EffectKind::Deliver.as_str() && self.spawns() {
                     let rt = self.clone();
-                    tokio::spawn(async move {
-                        rt.perform(effect).await;
-                    });
+                    tokio::spawn(
+                        async move {
+                            rt.perform(effect).await;
+                        }
+                        .in_current_span(),
+                    );
                     continue;
                 }
                 all.extend(self.perform(effect).await);
@@ -63,9 +103,12 @@ impl Runtime {
         if self.spawns() {
             let rt = self.clone();
             let key = key.clone();
-            tokio::spawn(async move {
-                rt.drain(&key).await;
-            });
+            tokio::spawn(
+                async move {
+                    rt.drain(&key).await;
+                }
+                .in_current_span(),
+            );
         } else {
             self.drain(key).await;
         }
@@ -82,7 +125,8 @@ impl Runtime {
         };
         let lease = ms(self.inner.options.lease);
         let beat = Duration::from_millis(u64::try_from((lease / 3).max(50)).unwrap_or(1000));
-        let work = self.perform_now(effect);
+        let span = tracing::info_span!("effect", effect = id, kind = %effect.kind);
+        let work = self.perform_now(effect).instrument(span);
         tokio::pin!(work);
         loop {
             tokio::select! {
@@ -118,6 +162,7 @@ impl Runtime {
             tracing::error!(target: "fluxo::runtime", conversation = %key, effect = id, error = %message, "effect cannot be performed; kept as a dead letter");
             metrics::counter!("fluxo_dead_letters_total", "queue" => "outbox").increment(1);
             let _ = self.inner.store.fail_effect(id, self.now(), &message).await;
+            record_effect(&effect.kind, "dead_letter", Instant::now());
             return Vec::new();
         };
         let p = &effect.payload;
@@ -126,7 +171,13 @@ impl Runtime {
             let Ok(_worker) = self.inner.pools.lane("channel").acquire_owned().await else {
                 return Vec::new();
             };
-            self.deliver(&effect).await;
+            let started = Instant::now();
+            let outcome = if self.deliver(&effect).await {
+                "ok"
+            } else {
+                "error"
+            };
+            record_effect(kind.as_str(), outcome, started);
             return Vec::new();
         }
         let iid = text("integration_id").unwrap_or_default();
@@ -141,7 +192,9 @@ impl Runtime {
             return Vec::new();
         };
         metrics::counter!("fluxo_effects_total", "kind" => kind.as_str()).increment(1);
-        match kind {
+        let provider = conv.integration.provider.as_str();
+        let started = Instant::now();
+        let (outcome, outputs) = match kind {
             EffectKind::Handoff => {
                 let request = match p.get("inputs").filter(|v| !v.is_null()) {
                     // Built again from the integration as it is deployed now.
@@ -157,13 +210,15 @@ impl Runtime {
                 let request = match request {
                     Ok(r) => r,
                     Err(e) => {
-                        return follow(
+                        let out = follow(
                             Event::ProviderError {
                                 message: format!("unreadable hand-over request: {e}"),
                             },
                             Check::None,
                         )
-                        .await
+                        .await;
+                        record_effect(kind.as_str(), "error", started);
+                        return out;
                     }
                 };
                 // A rate limit is waited out for as long as the user waits for an agent.
@@ -171,37 +226,42 @@ impl Runtime {
                     .integration
                     .wait_timeout_s
                     .map_or(Duration::from_secs(10), Duration::from_secs);
+                let call = Instant::now();
                 let opened =
                     drivers::http::with_retry_after_limit(patience, driver.open(&conv, &request))
                         .await;
+                record_call(provider, "handoff", call_outcome(&opened), call);
                 match opened {
                     Ok(opened) => {
                         let check = Check::Opening {
                             integration_id: iid.clone(),
                             remote_id: opened.remote_id.clone(),
                         };
-                        follow(
+                        let out = follow(
                             Event::ProviderOpened {
                                 remote_id: opened.remote_id,
                                 result: Some(opened.result),
                             },
                             check,
                         )
-                        .await
+                        .await;
+                        ("ok", out)
                     }
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "hand-over failed");
-                        follow(
+                        let out = follow(
                             Event::ProviderError {
                                 message: e.to_string(),
                             },
                             Check::None,
                         )
-                        .await
+                        .await;
+                        ("error", out)
                     }
                 }
             }
             EffectKind::Relay | EffectKind::File => {
+                let call = Instant::now();
                 let sent = if kind == EffectKind::Relay {
                     driver.send(&conv, &text("text").unwrap_or_default()).await
                 } else {
@@ -212,51 +272,64 @@ impl Runtime {
                     };
                     driver.send_file(&conv, &file).await
                 };
+                record_call(provider, kind.as_str(), call_outcome(&sent), call);
                 match sent {
                     Ok(()) => {
                         let _ = self.inner.store.finish_effect(id, self.now()).await;
-                        Vec::new()
+                        ("ok", Vec::new())
                     }
                     // The agent cannot be reached: end the chat rather than leave the user
                     // talking to no one, and close the provider's side so the agent is not
                     // left writing into a conversation nobody reads.
                     Err(e) => {
                         tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "relay to the agent failed");
-                        follow(
+                        let out = follow(
                             Event::ProviderError {
                                 message: e.to_string(),
                             },
                             Check::RelayFailed,
                         )
-                        .await
+                        .await;
+                        ("error", out)
                     }
                 }
             }
             EffectKind::Typing => {
                 let typing = p.get("typing").and_then(Json::as_bool).unwrap_or(false);
-                if let Err(e) = driver.typing(&conv, typing).await {
+                let call = Instant::now();
+                let sent = driver.typing(&conv, typing).await;
+                let outcome = call_outcome(&sent);
+                record_call(provider, "typing", outcome, call);
+                if let Err(e) = sent {
                     tracing::debug!(target: "fluxo::runtime", conversation = %key, error = %e, "typing indicator not delivered");
                 }
                 let _ = self.inner.store.finish_effect(id, self.now()).await;
-                Vec::new()
+                (outcome, Vec::new())
             }
             EffectKind::Close => {
-                if let Err(e) = driver.close(&conv).await {
+                let call = Instant::now();
+                let closed = driver.close(&conv).await;
+                let outcome = call_outcome(&closed);
+                record_call(provider, "close", outcome, call);
+                if let Err(e) = closed {
                     tracing::warn!(target: "fluxo::runtime", conversation = %key, error = %e, "closing the provider's conversation failed");
                 }
                 let _ = self.inner.store.finish_effect(id, self.now()).await;
-                Vec::new()
+                (outcome, Vec::new())
             }
             // Handled above; kept in the match so a new kind must be placed.
-            EffectKind::Deliver => Vec::new(),
-        }
+            EffectKind::Deliver => ("ok", Vec::new()),
+        };
+        record_effect(kind.as_str(), outcome, started);
+        outputs
     }
 
-    /// Pushes an output to the channel; retried with backoff until accepted.
-    pub(super) async fn deliver(&self, effect: &store::Effect) {
+    /// Pushes an output to the channel; retried with backoff until accepted. Whether it was
+    /// accepted (or there is no channel to push to).
+    pub(super) async fn deliver(&self, effect: &store::Effect) -> bool {
         let Some(to) = &self.inner.options.deliver_to else {
             let _ = self.inner.store.finish_effect(effect.id, self.now()).await;
-            return;
+            return true;
         };
         let body = json!({
             "bot": effect.key.bot,
@@ -279,6 +352,7 @@ impl Runtime {
         match self.inner.http.send(req).await {
             Ok(_) => {
                 let _ = self.inner.store.finish_effect(effect.id, self.now()).await;
+                true
             }
             Err(e) => {
                 let wait = backoff(effect.attempts);
@@ -288,6 +362,7 @@ impl Runtime {
                     .store
                     .retry_effect(effect.id, self.now().saturating_add(wait), &e.to_string())
                     .await;
+                false
             }
         }
     }

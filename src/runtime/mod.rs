@@ -508,9 +508,10 @@ impl Runtime {
         if effects > 0 {
             let rt = self.clone();
             let key = key.clone();
-            tokio::spawn(async move {
+            // The request's span goes with its effects: their log lines carry its request id.
+            tokio::spawn(tracing::Instrument::in_current_span(async move {
                 rt.drain(&key).await;
-            });
+            }));
         }
         Turn { outputs }
     }

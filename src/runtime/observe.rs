@@ -1,7 +1,9 @@
 //! What the service says about each request: a request id (`x-request-id`, taken from the
 //! client when it sends a usable one, else generated) echoed in the response and carried by a
 //! tracing span into every log line written while the request is handled; and the request's
-//! duration in the `fluxo_http_request_seconds` histogram, by route, method and status.
+//! duration in the `fluxo_http_request_seconds` histogram, by route, method and status. A W3C
+//! `traceparent` header's trace id is carried in the same span (`trace_id`); a malformed one is
+//! ignored, never a reason to refuse the request.
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -38,6 +40,33 @@ fn route(path: &str) -> &'static str {
     }
 }
 
+/// The W3C trace context header.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The trace id of a W3C `traceparent` value (`version-traceid-parentid-flags`, lower-case
+/// hex): `None` for anything malformed, the forbidden version `ff`, or an all-zero id. A
+/// version after `00` may append fields; its first four are read as version `00`'s.
+fn trace_id(header: &str) -> Option<&str> {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let mut parts = header.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let rest = parts.next();
+    let ok = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || rest.is_none())
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    ok.then_some(trace)
+}
+
 /// A new request id: 16 hex digits.
 fn generate() -> String {
     format!("{:016x}", fastrand::u64(..))
@@ -56,7 +85,15 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     }
     let route = route(req.uri().path()).to_owned();
     let method = req.method().as_str().to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route, trace_id = tracing::field::Empty);
+    if let Some(trace) = req
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(trace_id)
+    {
+        span.record("trace_id", trace);
+    }
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span).await;
     metrics::histogram!(
@@ -80,7 +117,31 @@ pub const BUCKETS: &[f64] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::{generate, route, usable};
+    use super::{generate, route, trace_id, usable};
+
+    #[test]
+    fn traceparent_gives_its_trace_id_and_bad_ones_give_none() {
+        let t = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(trace_id(&format!("00-{t}-00f067aa0ba902b7-01")), Some(t));
+        assert_eq!(
+            trace_id(&format!("01-{t}-00f067aa0ba902b7-01-extra")),
+            Some(t)
+        );
+        for bad in [
+            String::new(),
+            "garbage".into(),
+            format!("ff-{t}-00f067aa0ba902b7-01"),
+            format!("00-{t}-00f067aa0ba902b7-01-extra"),
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("00-{t}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", t.to_uppercase()),
+            format!("00-{}-00f067aa0ba902b7-01", &t[1..]),
+            format!("00-{t}-00f067aa0ba902b7"),
+            format!("0-{t}-00f067aa0ba902b7-01"),
+        ] {
+            assert_eq!(trace_id(&bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn client_ids_are_kept_when_usable_and_generated_ids_are_too() {

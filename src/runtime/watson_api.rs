@@ -147,7 +147,7 @@ fn decoded(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, Refus
 
 /// One Watson v1 `/message` turn on a served workspace (stateless: the request's context
 /// carries the dialog's position, as with Watson).
-#[utoipa::path(post, path = "/v1/workspaces/{bot}/message",
+#[utoipa::path(post, tag = "watson", path = "/v1/workspaces/{bot}/message",
     params(("bot" = String, Path, description = "workspace name (its file stem)"),
         ("nodes_visited_details" = Option<bool>, Query, description = "add `output.nodes_visited_details`"),
         ("version" = Option<String>, Query, description = "Watson's API version date (accepted, not used)")),
@@ -197,7 +197,7 @@ pub(super) async fn message(
 }
 
 /// The served workspaces, as Watson's `WorkspaceCollection`.
-#[utoipa::path(get, path = "/v1/workspaces",
+#[utoipa::path(get, tag = "watson", path = "/v1/workspaces",
     params(("page_limit" = Option<usize>, Query, description = "workspaces per page (at most 100)"),
         ("include_count" = Option<bool>, Query, description = "add `pagination.total`"),
         ("sort" = Option<String>, Query, description = "`name` or `-name`"),
@@ -234,7 +234,7 @@ pub(super) async fn list(
 }
 
 /// One served workspace, as Watson's `Workspace`; `export=true` adds its content.
-#[utoipa::path(get, path = "/v1/workspaces/{bot}",
+#[utoipa::path(get, tag = "watson", path = "/v1/workspaces/{bot}",
     params(("bot" = String, Path, description = "workspace name (its file stem)"),
         ("export" = Option<bool>, Query, description = "include intents, entities and dialog nodes")),
     responses((status = 200, body = Object, description = "a Watson v1 Workspace"),
