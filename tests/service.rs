@@ -1035,7 +1035,26 @@ fn openapi_fuzzing_finds_no_server_error() {
         .output()
         .expect("schemathesis runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", s.log());
+    // The one 5xx fluxo answers on purpose: Watson's write calls (`POST /v1/workspaces`,
+    // `PUT /v1/workspaces/{id}`, …) are `501` in Watson's error shape, as Watson's API
+    // reference says for what a service does not implement. Schemathesis tries methods the
+    // document does not list and counts any 5xx; every other server error still fails.
+    let server_errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("[5"))
+        .collect();
+    let only_watson_writes = server_errors
+        .iter()
+        .all(|l| l.trim() == "[501] Not Implemented:")
+        && text
+            .lines()
+            .filter(|l| l.starts_with("___") && l.trim_end().ends_with("___"))
+            .all(|l| l.contains(" /v1/workspaces"));
+    assert!(
+        out.status.success() || (!server_errors.is_empty() && only_watson_writes),
+        "{text}\n{}",
+        s.log()
+    );
     assert!(text.contains("passed"), "{text}");
 }
 
