@@ -21,7 +21,6 @@ import time
 FLUXO = os.environ.get("FLUXO", "target/release/fluxo")
 workspace = sys.argv[1]
 turns = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-TICK = os.sysconf("SC_CLK_TCK")
 texts = ["hello", "what can you do", "I want to eat something healthy", "yes", "no",
          "I had a salad for lunch", "thanks", "bye"]
 
@@ -38,10 +37,17 @@ def children_cpu():
 
 
 def process_cpu(pid):
-    """User plus system CPU seconds of a running process, from /proc."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    """User plus system CPU seconds of a running process: the sum over its threads of the
+    nanoseconds the scheduler counts (`/proc/PID/task/*/schedstat`), finer than the clock ticks
+    of `/proc/PID/stat`."""
+    total = 0
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended between the listing and the read
+    return total / 1e9
 
 
 print("date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))

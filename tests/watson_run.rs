@@ -424,6 +424,27 @@ fn graph_and_refusals() {
     let (code, _, err) = fluxo(&["watson", "message", p], "{ not json");
     assert_eq!(code, 2);
     assert!(err.contains("not a MessageRequest JSON"), "{err}");
+    // Watson's own request checks: a newline in `input.text` is a 400 there, exit 2 here.
+    let (code, _, err) = fluxo(
+        &["watson", "message", p],
+        r#"{"input": {"text": "linha um\nlinha dois"}}"#,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("Invalid Request Body"), "{err}");
+    // The answer carries what the v1 API adds: `user_id` (default: the conversation id) and,
+    // when asked, `nodes_visited_details`.
+    let (code, out, err) = fluxo(
+        &["watson", "message", p, "--nodes-visited-details"],
+        r#"{"input": {"text": ""}, "context": {"conversation_id": "c-9"}}"#,
+    );
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).expect("a MessageResponse");
+    assert_eq!(r["user_id"], "c-9", "{r}");
+    assert_eq!(
+        r["output"]["nodes_visited_details"][0]["dialog_node"],
+        "oi",
+        "{r}"
+    );
     let flow = common::root().join("flows/simulator.json");
     let (code, _, err) = fluxo(&["watson", "message", flow.to_str().expect("path")], "{}");
     assert_eq!(code, 2);

@@ -1,5 +1,6 @@
 //! `fluxo watson message WORKSPACE`: one Watson v1 `/message` turn, stateless. A
-//! `MessageRequest` JSON on standard input, the `MessageResponse` JSON on standard output.
+//! `MessageRequest` JSON on standard input, the `MessageResponse` JSON on standard output, checked
+//! and completed exactly as `fluxo serve` answers `POST /v1/workspaces/{id}/message`.
 
 use clap::{Args, Subcommand};
 use std::io::Read as _;
@@ -27,6 +28,9 @@ pub enum WatsonCommand {
         /// The clock the date functions read (RFC 3339, default: now).
         #[arg(long, value_name = "RFC3339")]
         clock: Option<String>,
+        /// Adds `output.nodes_visited_details`, as the v1 API's `nodes_visited_details=true`.
+        #[arg(long)]
+        nodes_visited_details: bool,
     },
 }
 
@@ -36,7 +40,11 @@ pub(crate) fn run(args: WatsonArgs) -> ExitCode {
         ExitCode::from(2)
     };
     match args.command {
-        WatsonCommand::Message { workspace, clock } => {
+        WatsonCommand::Message {
+            workspace,
+            clock,
+            nodes_visited_details,
+        } => {
             let ws = match fluxo::watson::Workspace::load(&workspace) {
                 Some(Ok(ws)) => ws,
                 Some(Err(e)) => return fail(e),
@@ -72,7 +80,23 @@ pub(crate) fn run(args: WatsonArgs) -> ExitCode {
             if !request.is_object() {
                 return fail("standard input: a MessageRequest is a JSON object".into());
             }
-            let response = ws.message(&request, &now);
+            // The checks and the answer of the HTTP API's `/message`: a request Watson would
+            // answer 400 is refused with Watson's sentence, and the answer carries `user_id`
+            // and the log messages' `code` as Watson's does.
+            if let Err(refusal) = fluxo::watson::v1::check_request(&request) {
+                let detail: Vec<String> = refusal
+                    .errors
+                    .iter()
+                    .map(|(m, p)| format!("{m} (at {p})"))
+                    .collect();
+                return fail(format!(
+                    "standard input: {}{}{}",
+                    refusal.error,
+                    if detail.is_empty() { "" } else { ": " },
+                    detail.join("; ")
+                ));
+            }
+            let response = fluxo::watson::v1::message(&ws, &request, &now, nodes_visited_details);
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&response).unwrap_or_default()

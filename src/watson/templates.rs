@@ -4,7 +4,7 @@
 
 use crate::expr::{compile_template, ParseCache, Template};
 use serde_json::Value as Json;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// A string of a node as a turn renders it.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ pub(crate) fn compile_string(
 /// `$(name)` and `@entity` (an entity the workspace knows, with an optional `.literal`,
 /// `.value`, `.confidence`, `.location` or `.values`) become expressions; `\$`, `\@` and `\#`
 /// are the characters themselves.
-pub(crate) fn expand_shorthand(s: &str, entities: &std::collections::HashSet<String>) -> String {
+pub(crate) fn expand_shorthand(s: &str, entities: &HashSet<String>) -> String {
     if !s.contains(['$', '@', '\\']) {
         return s.to_owned();
     }

@@ -6,7 +6,7 @@ use super::templates::{compile_strings, Compiled};
 use crate::error::{Error, ErrorKind};
 use crate::expr::{Dialect, Expression, ParseCache};
 use serde_json::{Map, Value as Json};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// What a dialog node is (`type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,18 +115,39 @@ impl Workspace {
         }
         let v: Json = serde_json::from_str(&text).ok()?;
         unwrap(&v)?;
-        Some(Workspace::from_value(&v).map_err(|e| format!("{}: {e}", path.display())))
+        drop(text);
+        Some(Workspace::from_owned(v).map_err(|e| format!("{}: {e}", path.display())))
     }
 
     /// Reads a workspace file (plain or wrapped export).
     pub fn from_json(text: &str) -> Result<Workspace, Error> {
         let v: Json = serde_json::from_str(text)
             .map_err(|e| Error::new(ErrorKind::InvalidFlow, format!("not JSON: {e}")))?;
-        Workspace::from_value(&v)
+        Workspace::from_owned(v)
     }
 
     /// Compiles a workspace value (plain or wrapped export).
     pub fn from_value(v: &Json) -> Result<Workspace, Error> {
+        let mut w = Workspace::compile(v)?;
+        w.source = unwrap(v).cloned().unwrap_or_default();
+        Ok(w)
+    }
+
+    /// Compiles a workspace value it takes: the same as [`Workspace::from_value`], keeping the
+    /// value itself as the workspace's source instead of a copy of it (a workspace of half a
+    /// megabyte is a tree of a few megabytes).
+    pub fn from_owned(mut v: Json) -> Result<Workspace, Error> {
+        let mut w = Workspace::compile(&v)?;
+        w.source = if v.get("dialog_nodes").is_some() {
+            v
+        } else {
+            v.get_mut("workspace").map(Json::take).unwrap_or_default()
+        };
+        Ok(w)
+    }
+
+    /// Everything but `source`, which the callers fill.
+    fn compile(v: &Json) -> Result<Workspace, Error> {
         let ws = unwrap(v).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidFlow,
@@ -138,7 +159,7 @@ impl Workspace {
             .and_then(Json::as_array)
             .ok_or_else(|| Error::new(ErrorKind::InvalidFlow, "`dialog_nodes` is not an array"))?;
         let raw: Vec<RawNode<'_>> = raw_nodes.iter().map(RawNode::of).collect();
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::default();
         for (i, n) in raw.iter().enumerate() {
             if let Some(id) = n.id() {
                 by_id.entry(id.to_owned()).or_insert(i);
@@ -197,7 +218,7 @@ impl Workspace {
         ] {
             entities.insert(sys.to_owned());
         }
-        let mut templates = HashMap::new();
+        let mut templates = HashMap::default();
         let mut cache = ParseCache::new(Dialect::Watson);
         for n in &nodes {
             let values = n
@@ -220,7 +241,7 @@ impl Workspace {
             entities,
             nlu: super::nlu::Understanding::from_workspace(ws),
             templates,
-            source: ws.clone(),
+            source: Json::Null,
         })
     }
 
@@ -321,7 +342,7 @@ fn order(
     nodes: &[Node],
     by_id: &HashMap<String, usize>,
 ) -> (Vec<usize>, Vec<Vec<usize>>) {
-    let mut groups: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<Option<usize>, Vec<usize>> = HashMap::default();
     for (i, n) in nodes.iter().enumerate() {
         groups.entry(n.parent).or_default().push(i);
     }
@@ -332,7 +353,7 @@ fn order(
     };
     let sort = |members: &Vec<usize>| -> Vec<usize> {
         let set: HashSet<usize> = members.iter().copied().collect();
-        let mut after: HashMap<usize, usize> = HashMap::new();
+        let mut after: HashMap<usize, usize> = HashMap::default();
         let mut firsts = Vec::new();
         for &m in members {
             match prev(m).filter(|p| set.contains(p) && *p != m) {
@@ -343,7 +364,7 @@ fn order(
             }
         }
         let mut out = Vec::with_capacity(members.len());
-        let mut placed = HashSet::new();
+        let mut placed = HashSet::default();
         for f in firsts {
             let mut cur = Some(f);
             while let Some(c) = cur {
