@@ -314,6 +314,28 @@ fn unrelated_text_and_counterexamples_give_no_intent() {
 }
 
 #[test]
+fn a_word_no_example_has_is_read_as_a_synonym_or_a_near_form() {
+    let u = fixture();
+    // No example says `schedule`; the English synonym list has it with `hours`.
+    let (i, _) = u.understand("schedule", NOW);
+    let (name, confidence) = top_intent(&i);
+    assert_eq!(name, "opening_hours", "{i}");
+    assert!(confidence < 1.0, "{i}");
+    // `delivering` (stem `deliver`) is no example's word; `delivery` shares most trigrams.
+    let (i, _) = u.understand("delivering", NOW);
+    assert_eq!(top_intent(&i).0, "order_pizza", "{i}");
+    // A synonym counts for less than the word itself.
+    let (with_word, _) = u.understand("opening hours", NOW);
+    let (with_synonym, _) = u.understand("opening schedule", NOW);
+    assert!(
+        top_intent(&with_synonym).1 < top_intent(&with_word).1,
+        "{with_synonym} vs {with_word}"
+    );
+    // Nothing alike: no intent.
+    assert_eq!(u.understand("xyzzy", NOW).0, json!([]));
+}
+
+#[test]
 fn an_example_of_two_intents_gives_both_in_workspace_order() {
     let u = fixture();
     let (i, _) = u.understand("bye", NOW);

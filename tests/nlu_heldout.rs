@@ -13,12 +13,13 @@ use std::collections::HashSet;
 /// A Saturday: relative dates in the sets count from it.
 const NOW: &str = "2026-01-10T12:00:00Z";
 
-/// Top-1 intent accuracy required of each set (as a fraction): what the matcher reaches
-/// today, rounded down, so a change that loses ground fails. The goal is 0.85 everywhere.
+/// Top-1 intent accuracy required of each set (as a fraction): 0.85, except `banking-us`, a
+/// workspace of 2 to 21 examples per intent whose set was written from the intent names alone.
+/// It is held to what the matcher reaches on it (74 %), rounded down, so a change that loses
+/// ground on it fails too.
 fn top1_floor(set: &str) -> f64 {
     match set {
-        "car-dashboard" => 0.83,
-        "digression-showcase" => 0.80,
+        "banking-us" => 0.70,
         _ => 0.85,
     }
 }

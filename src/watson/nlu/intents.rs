@@ -1,5 +1,6 @@
 //! Intents: an exact example first, else the TF-IDF cosine to the nearest examples.
 
+use super::similar;
 use super::text::*;
 use super::*;
 
@@ -67,18 +68,26 @@ impl Understanding {
             *tf.entry(token).or_insert(0.0) += 1.0;
         }
         let says_no = negated(&norm);
-        let mut query: Vec<(u32, f64)> = Vec::new();
+        let mut weights: HashMap<u32, f64> = HashMap::new();
         let mut query_norm = 0.0;
+        let mut trigram_budget = similar::TRIGRAM_BUDGET;
         for (token, count) in tf {
-            match self.vocabulary.get(&token) {
-                Some(&id) => {
-                    let w = count * self.idf.get(id as usize).copied().unwrap_or(1.0);
-                    query_norm += w * w;
-                    query.push((id, w));
-                }
-                None => query_norm += (count * unknown_idf).powi(2),
+            let idf = |id: u32| self.idf.get(id as usize).copied().unwrap_or(1.0);
+            if let Some(&id) = self.vocabulary.get(&token) {
+                let w = count * idf(id);
+                query_norm += w * w;
+                *weights.entry(id).or_insert(0.0) += w;
+            } else if let Some((id, alike)) = self.similar(&token, &mut trigram_budget) {
+                // A word read as another counts in the norm as that word, and for less in
+                // the match when it is only alike.
+                let w = count * idf(id);
+                query_norm += w * w;
+                *weights.entry(id).or_insert(0.0) += w * alike;
+            } else {
+                query_norm += (count * unknown_idf).powi(2);
             }
         }
+        let mut query: Vec<(u32, f64)> = weights.into_iter().collect();
         let query_norm = query_norm.sqrt();
         // Rarest words first: when the budget runs out, the words left are the common ones.
         query.sort_by(|a, b| {

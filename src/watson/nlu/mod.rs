@@ -7,7 +7,9 @@
 //! * **intents** — the nearest training example: an example equal to the message (after
 //!   normalisation: lower case, accents and punctuation removed) gives its intent confidence 1.0;
 //!   otherwise a TF-IDF cosine between the message and every example, each intent scored by its
-//!   best example, at most [`MAX_INTENTS`], best first;
+//!   best example, at most [`MAX_INTENTS`], best first; a message word no example has is read
+//!   as a synonym from a small list per language, or as the known word most alike in
+//!   character trigrams (`similar`);
 //! * **dictionary entities** — every value and synonym, case-insensitive, on word boundaries,
 //!   longest match first, no two matches of one entity overlapping; with `"fuzzy_match": true`
 //!   also words within a small edit distance ([`fuzzy_allowance`]);
@@ -28,6 +30,7 @@
 mod entities;
 mod intents;
 mod read;
+mod similar;
 mod system;
 mod text;
 
@@ -84,6 +87,12 @@ pub struct Understanding {
     example_norm: Vec<f64>,
     /// Whether each example says no (see `text::negated`).
     example_negated: Vec<bool>,
+    /// A word no example has → the vocabulary word it is a synonym of (see `similar`).
+    synonyms: HashMap<String, u32>,
+    /// Character trigram → the vocabulary words that have it, in id order.
+    gram_index: HashMap<String, Vec<u32>>,
+    /// Per vocabulary word, its number of distinct trigrams (0: not compared).
+    gram_count: Vec<u32>,
 }
 
 /// The language conventions the matcher follows, from the workspace's `language`.
@@ -224,6 +233,9 @@ impl Understanding {
             example_intent: Vec::new(),
             example_norm: Vec::new(),
             example_negated: Vec::new(),
+            synonyms: HashMap::new(),
+            gram_index: HashMap::new(),
+            gram_count: Vec::new(),
         };
         u.read_entities(ws);
         for (n, term) in u.fuzzy.iter().enumerate() {
@@ -237,6 +249,7 @@ impl Understanding {
             }
         }
         u.read_intents(ws);
+        u.read_similar();
         u
     }
 
