@@ -441,8 +441,7 @@ fn graph_and_refusals() {
     let r: Value = serde_json::from_str(&out).expect("a MessageResponse");
     assert_eq!(r["user_id"], "c-9", "{r}");
     assert_eq!(
-        r["output"]["nodes_visited_details"][0]["dialog_node"],
-        "oi",
+        r["output"]["nodes_visited_details"][0]["dialog_node"], "oi",
         "{r}"
     );
     let flow = common::root().join("flows/simulator.json");

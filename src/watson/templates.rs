@@ -3,8 +3,8 @@
 //! segment parsed. A turn looks a string up by its text and only evaluates.
 
 use crate::expr::{compile_template, ParseCache, Template};
-use serde_json::Value as Json;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use serde_json::Value as Json;
 
 /// A string of a node as a turn renders it.
 #[derive(Debug)]

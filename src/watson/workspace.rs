@@ -5,8 +5,8 @@ use super::node::RawNode;
 use super::templates::{compile_strings, Compiled};
 use crate::error::{Error, ErrorKind};
 use crate::expr::{Dialect, Expression, ParseCache};
-use serde_json::{Map, Value as Json};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use serde_json::{Map, Value as Json};
 
 /// What a dialog node is (`type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,7 +86,8 @@ impl Postgres {
         what: &'static str,
     ) -> Result<(), Error> {
         let c = self.client().await?;
-        c.execute(sql, params).await.map(|_| ()).map_err(e(what))
+        let st = c.prepare_cached(sql).await.map_err(e(what))?;
+        c.execute(&st, params).await.map(|_| ()).map_err(e(what))
     }
 
     async fn migrate(&self) -> Result<(), Error> {
@@ -197,18 +198,16 @@ async fn write(
     }
     match c.done {
         Some(Done::Effect(id)) => {
-            tx.execute(
-                "UPDATE outbox SET done_at = $2 WHERE id = $1",
-                &[&id, &c.now],
-            )
-            .await?;
+            let st = tx
+                .prepare_cached("UPDATE outbox SET done_at = $2 WHERE id = $1")
+                .await?;
+            tx.execute(&st, &[&id, &c.now]).await?;
         }
         Some(Done::Delivery(id)) => {
-            tx.execute(
-                "UPDATE inbox SET done_at = $2 WHERE id = $1",
-                &[&id, &c.now],
-            )
-            .await?;
+            let st = tx
+                .prepare_cached("UPDATE inbox SET done_at = $2 WHERE id = $1")
+                .await?;
+            tx.execute(&st, &[&id, &c.now]).await?;
         }
         None => {}
     }
@@ -254,7 +253,12 @@ impl Store for Postgres {
         Box::pin(async move {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(e("postgres begin"))?;
-            let lock = format!("{LOAD} FOR UPDATE");
+            // Prepared once per connection: an unprepared statement costs a second round trip
+            // (parse, then bind and execute) on every turn.
+            let lock = tx
+                .prepare_cached(&format!("{LOAD} FOR UPDATE"))
+                .await
+                .map_err(e("postgres load"))?;
             let mut row = tx
                 .query_opt(&lock, &[&key.bot, &key.conversation])
                 .await
@@ -324,11 +328,9 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Option<super::Answer>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
+            let st = c.prepare_cached("SELECT fingerprint, answer FROM event_keys WHERE bot = $1 AND conversation = $2 AND idem = $3").await.map_err(e("postgres answer"))?;
             let r = c
-                .query_opt(
-                    "SELECT fingerprint, answer FROM event_keys WHERE bot = $1 AND conversation = $2 AND idem = $3",
-                    &[&key.bot, &key.conversation, &idem],
-                )
+                .query_opt(&st, &[&key.bot, &key.conversation, &idem])
                 .await
                 .map_err(e("postgres answer"))?;
             r.map(|r| {
@@ -367,11 +369,9 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Vec<Json>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
+            let st = c.prepare_cached("SELECT body FROM outputs WHERE bot = $1 AND conversation = $2 AND seq > $3 ORDER BY seq LIMIT $4").await.map_err(e("postgres outputs"))?;
             let rows = c
-                .query(
-                    "SELECT body FROM outputs WHERE bot = $1 AND conversation = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-                    &[&key.bot, &key.conversation, &after, &limit],
-                )
+                .query(&st, &[&key.bot, &key.conversation, &after, &limit])
                 .await
                 .map_err(e("postgres outputs"))?;
             rows.iter()
@@ -388,11 +388,9 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Option<Key>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
+            let st = c.prepare_cached("SELECT bot, conversation FROM chats WHERE integration_id = $1 AND remote_id = $2").await.map_err(e("postgres route"))?;
             let r = c
-                .query_opt(
-                    "SELECT bot, conversation FROM chats WHERE integration_id = $1 AND remote_id = $2",
-                    &[&integration_id, &remote_id],
-                )
+                .query_opt(&st, &[&integration_id, &remote_id])
                 .await
                 .map_err(e("postgres route"))?;
             r.map(|r| {
@@ -414,12 +412,10 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Vec<(Key, i64)>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
+            let st = c.prepare_cached("SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= $1
+                       AND bot = ANY($3::TEXT[]) ORDER BY deadline LIMIT $2").await.map_err(e("postgres due"))?;
             let rows = c
-                .query(
-                    "SELECT bot, conversation, deadline FROM sessions WHERE deadline IS NOT NULL AND deadline <= $1
-                       AND bot = ANY($3::TEXT[]) ORDER BY deadline LIMIT $2",
-                    &[&now, &limit, &served],
-                )
+                .query(&st, &[&now, &limit, &served])
                 .await
                 .map_err(e("postgres due"))?;
             rows.iter()
@@ -440,11 +436,9 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Option<i64>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
+            let st = c.prepare_cached("SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL AND bot = ANY($1::TEXT[])").await.map_err(e("postgres next deadline"))?;
             let r = c
-                .query_one(
-                    "SELECT MIN(deadline) FROM sessions WHERE deadline IS NOT NULL AND bot = ANY($1::TEXT[])",
-                    &[&served],
-                )
+                .query_one(&st, &[&served])
                 .await
                 .map_err(e("postgres next deadline"))?;
             r.try_get(0).map_err(e("postgres next deadline"))
@@ -470,13 +464,13 @@ impl Store for Postgres {
     fn bots_in_store(&self) -> BoxFuture<'_, Result<Vec<super::BotSessions>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let rows = c
-                .query(
+            let st = c
+                .prepare_cached(
                     "SELECT bot, COUNT(*), COUNT(deadline) FROM sessions GROUP BY bot ORDER BY bot",
-                    &[],
                 )
                 .await
                 .map_err(e("postgres bots"))?;
+            let rows = c.query(&st, &[]).await.map_err(e("postgres bots"))?;
             rows.iter()
                 .map(|r| {
                     Ok(super::BotSessions {
@@ -501,9 +495,7 @@ impl Store for Postgres {
             let c = self.client().await?;
             let bot = only.map(|k| k.bot.as_str());
             let conv = only.map(|k| k.conversation.as_str());
-            let rows = c
-                .query(
-                    "UPDATE outbox SET lease_until = $1 + $2, attempts = attempts + 1
+            let st = c.prepare_cached("UPDATE outbox SET lease_until = $1 + $2, attempts = attempts + 1
                      WHERE id IN (
                        SELECT o.id FROM outbox o
                        WHERE o.done_at IS NULL AND o.lease_until <= $1
@@ -511,9 +503,9 @@ impl Store for Postgres {
                          AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.done_at IS NULL AND p.bot = o.bot
                                AND p.conversation = o.conversation AND p.lane = o.lane AND p.id < o.id)
                        ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                     RETURNING id, bot, conversation, kind, payload, idem, attempts",
-                    &[&now, &lease_ms, &limit, &bot, &conv],
-                )
+                     RETURNING id, bot, conversation, kind, payload, idem, attempts").await.map_err(e("postgres claim"))?;
+            let rows = c
+                .query(&st, &[&now, &lease_ms, &limit, &bot, &conv])
                 .await
                 .map_err(e("postgres claim"))?;
             let mut v: Vec<Effect> = rows
@@ -627,15 +619,13 @@ impl Store for Postgres {
         Box::pin(async move {
             let c = self.client().await?;
             let ids: Option<Vec<i64>> = ids.map(<[i64]>::to_vec);
-            let rows = c
-                .query(
-                    "UPDATE inbox SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN (
+            let st = c.prepare_cached("UPDATE inbox SET lease_until = $1 + $2, attempts = attempts + 1 WHERE id IN (
                        SELECT id FROM inbox WHERE done_at IS NULL AND failed_at IS NULL AND lease_until <= $1
                          AND (($4::BIGINT[] IS NULL AND next_at <= $1) OR id = ANY($4::BIGINT[]))
                        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                     RETURNING id, integration_id, remote_id, event, received_at, attempts",
-                    &[&now, &lease_ms, &limit, &ids],
-                )
+                     RETURNING id, integration_id, remote_id, event, received_at, attempts").await.map_err(e("postgres claim deliveries"))?;
+            let rows = c
+                .query(&st, &[&now, &lease_ms, &limit, &ids])
                 .await
                 .map_err(e("postgres claim deliveries"))?;
             let mut v: Vec<Delivery> = rows
@@ -719,11 +709,12 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
+            let st = c
+                .prepare_cached("SELECT source FROM flow_versions WHERE bot = $1 AND version = $2")
+                .await
+                .map_err(e("postgres version"))?;
             let r = c
-                .query_opt(
-                    "SELECT source FROM flow_versions WHERE bot = $1 AND version = $2",
-                    &[&bot, &version],
-                )
+                .query_opt(&st, &[&bot, &version])
                 .await
                 .map_err(e("postgres version"))?;
             r.map(|r| r.try_get(0))
@@ -739,12 +730,15 @@ impl Store for Postgres {
     ) -> BoxFuture<'a, Result<Vec<(String, Saved)>, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let rows = c
-                .query(
+            let st = c
+                .prepare_cached(
                     "SELECT conversation, state, version, last_seq, deadline FROM sessions
                      WHERE bot = $1 AND version <> $2 ORDER BY conversation",
-                    &[&bot, &version],
                 )
+                .await
+                .map_err(e("postgres sessions"))?;
+            let rows = c
+                .query(&st, &[&bot, &version])
                 .await
                 .map_err(e("postgres sessions"))?;
             rows.iter()
@@ -768,17 +762,12 @@ impl Store for Postgres {
     fn backlog(&self, now: i64) -> BoxFuture<'_, Result<Backlog, Error>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let r = c
-                .query_one(
-                    "SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL),
+            let st = c.prepare_cached("SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL),
                             (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL),
                             (SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND failed_at IS NULL),
                             (SELECT COUNT(*) FROM inbox WHERE done_at IS NULL AND failed_at IS NOT NULL),
-                            (SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL)",
-                    &[],
-                )
-                .await
-                .map_err(e("postgres backlog"))?;
+                            (SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL)").await.map_err(e("postgres backlog"))?;
+            let r = c.query_one(&st, &[]).await.map_err(e("postgres backlog"))?;
             let b = || -> Result<Backlog, tokio_postgres::Error> {
                 let oldest: Option<i64> = r.try_get(1)?;
                 Ok(Backlog {
