@@ -428,4 +428,18 @@ mod typed_read {
             node(r#""context": {"k": 1}, "output": [{"default": {"type": "text", "text": "oi"}}]"#);
         assert!(crate::compile::load::typed_accepts(clean.as_bytes()));
     }
+
+    /// A flow written as an array of its fields (serde's sequence form of a struct) is not a
+    /// flow: the typed read refuses it, and the full path says what it is not.
+    #[test]
+    fn a_top_level_array_refuses_the_typed_read() {
+        let text = br#"[null, null, null, [], [], [{"id": "a", "condition": "start"}]]"#;
+        assert!(!crate::compile::load::typed_accepts(text));
+        let report = super::lint_bytes("f.json", text, &Default::default());
+        assert!(
+            report.findings.iter().any(|f| f.code == "schema"),
+            "{:?}",
+            report.findings
+        );
+    }
 }
