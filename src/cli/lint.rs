@@ -6,13 +6,13 @@ mod config;
 use clap::{Args, ValueEnum};
 use fluxo::lint::render;
 use fluxo::lint::Severity;
-use fluxo::lint::{apply_fixes, lint_bytes, FileKind, FileReport, LintOptions};
+use fluxo::lint::{apply_fixes, lint_bytes, lint_owned, FileKind, FileReport, LintOptions};
 use fluxo::IntegrationsFile;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use baseline::Baseline;
 use config::Config;
@@ -170,7 +170,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         jobs.push(Job {
             path,
             explicit,
-            bytes,
+            bytes: Mutex::new(bytes),
             opts,
         });
     }
@@ -293,7 +293,8 @@ fn integrations_beside(dir: &Path) -> LintOptions {
 struct Job {
     path: PathBuf,
     explicit: bool,
-    bytes: Vec<u8>,
+    /// The file's bytes, until the linter takes them (its report keeps them as its text).
+    bytes: Mutex<Vec<u8>>,
     opts: Arc<LintOptions>,
 }
 
@@ -364,6 +365,10 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
 /// Lints files on every core.
 fn lint_parallel(jobs: &[Job]) -> Vec<FileReport> {
     super::parallel_map(jobs, |j| {
-        lint_bytes(&j.path.display().to_string(), &j.bytes, &j.opts)
+        let bytes = j.bytes.lock().map_or_else(
+            |e| std::mem::take(&mut *e.into_inner()),
+            |mut b| std::mem::take(&mut *b),
+        );
+        lint_owned(&j.path.display().to_string(), bytes, &j.opts)
     })
 }

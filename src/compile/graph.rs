@@ -239,11 +239,14 @@ pub(crate) fn mandatory_input(flow: &CompiledFlow, i: usize) -> bool {
     !input.channels.is_empty()
         && input.channels.iter().all(|(_, kind, payload)| {
             let payload = match payload {
-                super::CValue::Lit(serde_json::Value::Object(m)) => m.clone(),
+                super::CValue::Lit(l) => match l.value() {
+                    serde_json::Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                },
                 super::CValue::Obj(fields) => fields
                     .iter()
                     .filter(|(k, _)| k == "mandatory")
-                    .filter_map(|(k, v)| v.literal().map(|v| (k.clone(), v.clone())))
+                    .filter_map(|(k, v)| v.literal().map(|v| (k.clone(), v)))
                     .collect(),
                 _ => serde_json::Map::new(),
             };

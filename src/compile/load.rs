@@ -2,10 +2,10 @@
 //! schema → typed model → compiled flow. [`load_flow`] runs the stages only (no semantic rule)
 //! and keeps the findings that make a file impossible to run.
 
-use super::{compile, CompileOptions, CompiledFlow, ExpressionSyntax};
+use super::{compile, Builder, CompileOptions, CompiledFlow, ExpressionSyntax};
 use crate::diagnostic::{Diagnostic, Located, Location, Rule, RuleMeta, Severity};
 use crate::error::{Error, ErrorKind};
-use crate::model::{FileKind, Flow, IntegrationsFile};
+use crate::model::{FileKind, Flow, IntegrationsFile, Node};
 use crate::schema::{self, Schema, SchemaKind};
 use crate::source::json::{self, DuplicateKey, JsonSyntax};
 use crate::source::SourceFile;
@@ -102,18 +102,142 @@ pub(crate) fn flow_model(
     Some((flow, positions, findings))
 }
 
-/// The typed read: a flow deserialised straight from its text into the model, without the
-/// `serde_json::Value` tree and without the schema pass. The model accepts exactly what the JSON
-/// stage (strict JSON, no duplicate key) and the schema accept (tests check both), so a flow this
-/// returns has no finding from those stages; `None` sends the file down the full path, which
-/// explains what is wrong.
-pub(crate) fn typed_flow(text: &[u8]) -> Option<Flow> {
-    serde_json::from_slice::<Flow>(text).ok()
+/// The typed read, compiled as it is read: a flow deserialised straight from its text, node by
+/// node, each node compiled as soon as it is read, without the `serde_json::Value` tree and
+/// without the schema pass. The model accepts exactly what the JSON stage (strict JSON, no
+/// duplicate key) and the schema accept (tests check both), so a flow this returns has no
+/// finding from those stages; `None` sends the file down the full path, which explains what is
+/// wrong. `each(i, node)` sees node `i` of the file before it is compiled.
+pub(crate) fn typed_compile(
+    text: &[u8],
+    opts: CompileOptions,
+    each: impl FnMut(usize, &Node),
+) -> Option<CompiledFlow> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let mut b = Builder::new(opts);
+    let head = serde::Deserializer::deserialize_map(
+        &mut de,
+        typed::Top {
+            builder: &mut b,
+            each,
+        },
+    )
+    .ok()?;
+    de.end().ok()?;
+    Some(b.finish(head.name, head.start_context, head.custom_actions))
 }
 
-/// Node `i` of a flow the typed read returned is node `i` of the file.
-pub(crate) fn all_positions(flow: &Flow) -> Vec<usize> {
-    (0..flow.nodes.len()).collect()
+/// The top level of a flow for [`typed_compile`]: the fields of [`crate::model::Flow`], with
+/// the same refusals (an unknown or repeated field, `nodes` missing), its nodes handed to the
+/// compiler one by one.
+mod typed {
+    use super::{Builder, Node};
+    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize;
+
+    /// The fields beside `nodes`.
+    #[derive(Default)]
+    pub(super) struct Head {
+        pub(super) name: Option<String>,
+        pub(super) start_context: Vec<String>,
+        pub(super) custom_actions: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(field_identifier, rename_all = "snake_case")]
+    enum Field {
+        #[serde(rename = "$schema")]
+        Schema,
+        Name,
+        Description,
+        StartContext,
+        CustomActions,
+        Nodes,
+    }
+
+    pub(super) struct Top<'a, F> {
+        pub(super) builder: &'a mut Builder,
+        pub(super) each: F,
+    }
+
+    impl<'de, F: FnMut(usize, &Node)> Visitor<'de> for Top<'_, F> {
+        type Value = Head;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a flow")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Head, A::Error> {
+            let mut head = Head::default();
+            let mut seen = [false; 6];
+            while let Some(field) = map.next_key::<Field>()? {
+                let (slot, name) = match field {
+                    Field::Schema => (0, "$schema"),
+                    Field::Name => (1, "name"),
+                    Field::Description => (2, "description"),
+                    Field::StartContext => (3, "start_context"),
+                    Field::CustomActions => (4, "custom_actions"),
+                    Field::Nodes => (5, "nodes"),
+                };
+                if std::mem::replace(&mut seen[slot], true) {
+                    return Err(A::Error::duplicate_field(name));
+                }
+                match field {
+                    Field::Schema | Field::Description => {
+                        map.next_value::<Option<String>>()?;
+                    }
+                    Field::Name => head.name = map.next_value()?,
+                    Field::StartContext => head.start_context = map.next_value()?,
+                    Field::CustomActions => head.custom_actions = map.next_value()?,
+                    Field::Nodes => map.next_value_seed(Nodes {
+                        builder: &mut *self.builder,
+                        each: &mut self.each,
+                    })?,
+                }
+            }
+            if !seen[5] {
+                return Err(A::Error::missing_field("nodes"));
+            }
+            Ok(head)
+        }
+    }
+
+    struct Nodes<'a, F> {
+        builder: &'a mut Builder,
+        each: &'a mut F,
+    }
+
+    impl<'de, F: FnMut(usize, &Node)> DeserializeSeed<'de> for Nodes<'_, F> {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, F: FnMut(usize, &Node)> Visitor<'de> for Nodes<'_, F> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of nodes")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(node) = seq.next_element::<Node>()? {
+                (self.each)(i, &node);
+                self.builder.push(node, i);
+                i += 1;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether the typed read accepts `text` (the tests compare it with the full path).
+#[cfg(test)]
+pub(crate) fn typed_accepts(text: &[u8]) -> bool {
+    typed_compile(text, CompileOptions::default(), |_, _| {}).is_some()
 }
 
 /// Reads a flow to run it: syntax, schema, model, compile — without the semantic rules, parsing
@@ -123,9 +247,7 @@ pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
     // The fast path: a file the typed read accepts has no finding from the JSON and schema
     // stages (a byte-order mark is not JSON, so such a file is not accepted), and only the
     // compiler can still block it. A blocked file takes the full path, which locates why.
-    if let Some(flow) = typed_flow(bytes) {
-        let positions = all_positions(&flow);
-        let c = compile(flow, &positions, CompileOptions::default());
+    if let Some(c) = typed_compile(bytes, CompileOptions::default(), |_, _| {}) {
         if !c.diagnostics.iter().any(is_blocking) {
             return Ok(c);
         }

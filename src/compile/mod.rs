@@ -118,7 +118,7 @@ pub fn regex_diagnostics(place: Place<'_>, e: &Expr, out: &mut Vec<Diagnostic>) 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CValue {
     /// No template inside.
-    Lit(Json),
+    Lit(Lit),
     /// A string with `<? ?>` segments.
     Tpl(Template),
     /// An array with templates somewhere inside.
@@ -131,7 +131,7 @@ impl CValue {
     /// Renders the value.
     pub fn render(&self, ev: &mut Evaluator<'_>) -> Result<Json, Error> {
         Ok(match self {
-            CValue::Lit(j) => j.clone(),
+            CValue::Lit(l) => l.value(),
             CValue::Tpl(t) => ev.render(t)?,
             CValue::Arr(items) => Json::Array(
                 items
@@ -150,11 +150,79 @@ impl CValue {
     }
 
     /// The literal value, when there is no template inside.
-    pub fn literal(&self) -> Option<&Json> {
+    pub fn literal(&self) -> Option<Json> {
         match self {
-            CValue::Lit(j) => Some(j),
+            CValue::Lit(l) => Some(l.value()),
             _ => None,
         }
+    }
+}
+
+/// A literal JSON value, held compactly: scalars as they are, arrays and objects as their
+/// minified JSON text, read back when used. Flows are full of small literal objects (messages,
+/// payloads); as `serde_json` maps (an index and a hash table each) they take about ten times
+/// the memory of their text, and a flow is compiled once but renders only the few nodes a
+/// conversation visits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lit(LitRepr);
+
+#[derive(Debug, Clone, PartialEq)]
+enum LitRepr {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Box<str>),
+    /// An array or an object, as minified JSON.
+    Text(Box<str>),
+    /// An array or an object nested too deep for the JSON reader to read back.
+    Deep(Box<Json>),
+}
+
+/// Nesting the text of a literal may have and still be read back (`serde_json` refuses more
+/// than 128 levels).
+const LIT_TEXT_DEPTH: usize = 100;
+
+impl Lit {
+    /// The literal of `v` (moved, not copied, when it is a scalar).
+    pub fn new(v: Json) -> Lit {
+        Lit(match v {
+            Json::Null => LitRepr::Null,
+            Json::Bool(b) => LitRepr::Bool(b),
+            Json::Number(n) => LitRepr::Number(n),
+            Json::String(s) => LitRepr::String(s.into_boxed_str()),
+            v if depth_over(&v, LIT_TEXT_DEPTH) => LitRepr::Deep(Box::new(v)),
+            v => match serde_json::to_string(&v) {
+                Ok(t) => LitRepr::Text(t.into_boxed_str()),
+                Err(_) => LitRepr::Deep(Box::new(v)),
+            },
+        })
+    }
+
+    /// The value.
+    pub fn value(&self) -> Json {
+        match &self.0 {
+            LitRepr::Null => Json::Null,
+            LitRepr::Bool(b) => Json::Bool(*b),
+            LitRepr::Number(n) => Json::Number(n.clone()),
+            LitRepr::String(s) => Json::String(s.to_string()),
+            // The text was written from a value, within the reader's nesting limit.
+            LitRepr::Text(t) => serde_json::from_str(t).unwrap_or(Json::Null),
+            LitRepr::Deep(v) => (**v).clone(),
+        }
+    }
+
+    /// True when the value is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self.0, LitRepr::Null)
+    }
+}
+
+/// True when `v` nests deeper than `max` arrays and objects.
+fn depth_over(v: &Json, max: usize) -> bool {
+    match v {
+        Json::Array(a) => max == 0 || a.iter().any(|x| depth_over(x, max - 1)),
+        Json::Object(m) => max == 0 || m.values().any(|x| depth_over(x, max - 1)),
+        _ => false,
     }
 }
 
@@ -447,7 +515,7 @@ impl Compiler {
             self.site(node, pointer, Role::Template, offset, e);
         }
         if t.is_literal() {
-            CValue::Lit(Json::String(s))
+            CValue::Lit(Lit::new(Json::String(s)))
         } else {
             CValue::Tpl(t)
         }
@@ -480,7 +548,7 @@ impl Compiler {
                 }
                 collapse_object(fields)
             }
-            other => CValue::Lit(other),
+            other => CValue::Lit(Lit::new(other)),
         }
     }
 
@@ -512,13 +580,6 @@ pub struct CompileOptions {
 /// Compiles a flow. `positions[i]` is the index in the file of `flow.nodes[i]` (they differ when
 /// the lenient reader skipped a malformed node).
 pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> CompiledFlow {
-    let mut c = Compiler {
-        cache: ParseCache::new(Dialect::Builder),
-        regex_clean: FxHashSet::default(),
-        sites: Vec::new(),
-        diagnostics: Vec::new(),
-        keep_sites: opts.keep_sites,
-    };
     let Flow {
         name,
         start_context,
@@ -526,23 +587,54 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
         nodes: model,
         ..
     } = flow;
-    let mut by_id = FxHashMap::with_capacity_and_hasher(model.len(), Default::default());
-    for (i, n) in model.iter().enumerate() {
-        by_id.entry(n.id.clone()).or_insert(i);
-    }
-    let mut nodes = Vec::with_capacity(model.len());
-    let (mut start, mut fallback) = (None, None);
+    let mut b = Builder::new(opts);
+    b.nodes.reserve_exact(model.len());
     for (i, n) in model.into_iter().enumerate() {
-        let base = format!("/nodes/{}", positions.get(i).copied().unwrap_or(i));
+        b.push(n, positions.get(i).copied().unwrap_or(i));
+    }
+    b.finish(name, start_context, custom_actions)
+}
+
+/// Compiles a flow node by node, as its nodes are read: no node of the model outlives its
+/// compilation (the typed read compiles while it parses, [`load::typed_compile`]).
+pub(crate) struct Builder {
+    c: Compiler,
+    nodes: Vec<CNode>,
+    start: Option<usize>,
+    fallback: Option<usize>,
+}
+
+impl Builder {
+    /// A compiler with no node yet.
+    pub(crate) fn new(opts: CompileOptions) -> Builder {
+        Builder {
+            c: Compiler {
+                cache: ParseCache::new(Dialect::Builder),
+                regex_clean: FxHashSet::default(),
+                sites: Vec::new(),
+                diagnostics: Vec::new(),
+                keep_sites: opts.keep_sites,
+            },
+            nodes: Vec::new(),
+            start: None,
+            fallback: None,
+        }
+    }
+
+    /// Compiles the next node, which is node `position` of the file.
+    pub(crate) fn push(&mut self, n: crate::model::Node, position: usize) {
+        let i = self.nodes.len();
+        let c = &mut self.c;
+        let base = format!("/nodes/{position}");
         let mut p = base.clone();
         let entry = match n.condition.as_deref().map(str::trim) {
             None | Some("") => Entry::None,
             Some("start") => {
-                start = Some(i);
+                self.start = Some(i);
                 Entry::Start
             }
             Some("anything_else") => {
-                fallback.get_or_insert(i);
+                self.fallback.get_or_insert(i);
                 Entry::AnythingElse
             }
             Some(_) => {
@@ -565,49 +657,36 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                     None => Vec::new(),
                 }
             };
-        let context = sub(&mut c, "context", n.context);
-        let contact = sub(&mut c, "contact", n.contact);
-        let actions = n
-            .actions
-            .into_iter()
-            .enumerate()
-            .map(|(ai, a)| {
-                let mut p = format!("{base}/actions/{ai}/parameters");
-                CAction {
-                    name: a.name,
-                    parameters: c.fields(i, &mut p, a.parameters),
-                    result_variable: a.result_variable,
-                }
-            })
-            .collect();
-        let events = n
-            .events
-            .into_iter()
-            .enumerate()
-            .map(|(ei, e)| c.value_owned(i, &mut format!("{base}/events/{ei}"), event_value(e)))
-            .collect();
-        let output = outputs(&mut c, i, &format!("{base}/output"), n.output);
-        let responses = n
-            .responses
-            .into_iter()
-            .enumerate()
-            .map(|(ri, r)| CResponse {
-                condition: r.condition.as_deref().and_then(|s| {
-                    c.condition(
-                        i,
-                        &format!("{base}/responses/{ri}/condition"),
-                        Role::Response,
-                        s,
-                    )
-                }),
-                output: outputs(
-                    &mut c,
+        let context = sub(&mut *c, "context", n.context);
+        let contact = sub(&mut *c, "contact", n.contact);
+        let actions = map_exact(n.actions, |(ai, a)| {
+            let mut p = format!("{base}/actions/{ai}/parameters");
+            CAction {
+                name: a.name,
+                parameters: c.fields(i, &mut p, a.parameters),
+                result_variable: a.result_variable,
+            }
+        });
+        let events = map_exact(n.events, |(ei, e)| {
+            c.value_owned(i, &mut format!("{base}/events/{ei}"), event_value(e))
+        });
+        let output = outputs(&mut *c, i, &format!("{base}/output"), n.output);
+        let responses = map_exact(n.responses, |(ri, r)| CResponse {
+            condition: r.condition.as_deref().and_then(|s| {
+                c.condition(
                     i,
-                    &format!("{base}/responses/{ri}/output"),
-                    r.output,
-                ),
-            })
-            .collect();
+                    &format!("{base}/responses/{ri}/condition"),
+                    Role::Response,
+                    s,
+                )
+            }),
+            output: outputs(
+                &mut *c,
+                i,
+                &format!("{base}/responses/{ri}/output"),
+                r.output,
+            ),
+        });
         let input = n.input.map(|m| CInput {
             channels: m
                 .into_iter()
@@ -620,19 +699,15 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
                 })
                 .collect(),
         });
-        let next = n
-            .next
-            .into_iter()
-            .enumerate()
-            .map(|(ni, x)| CNext {
-                condition: x.condition.as_deref().and_then(|s| {
-                    c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)
-                }),
-                target: by_id.get(&x.goto).copied(),
-                goto: x.goto,
-            })
-            .collect();
-        nodes.push(CNode {
+        let next = map_exact(n.next, |(ni, x)| CNext {
+            condition: x.condition.as_deref().and_then(|s| {
+                c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)
+            }),
+            // Resolved when every id is known ([`Builder::finish`]).
+            target: None,
+            goto: x.goto,
+        });
+        self.nodes.push(CNode {
             id: n.id,
             name: n.name,
             pointer: base,
@@ -647,23 +722,47 @@ pub fn compile(flow: Flow, positions: &[usize], opts: CompileOptions) -> Compile
             next,
         });
     }
-    let intent_entries = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.entry.tests_intent())
-        .map(|(i, _)| i)
-        .collect();
-    CompiledFlow {
-        name,
-        start_context,
-        custom_actions,
-        nodes,
-        by_id,
-        start,
-        fallback,
-        intent_entries,
-        sites: c.sites,
-        diagnostics: c.diagnostics,
+
+    /// The compiled flow: `next` targets resolved, entry points listed.
+    pub(crate) fn finish(
+        self,
+        name: Option<String>,
+        start_context: Vec<String>,
+        custom_actions: Vec<String>,
+    ) -> CompiledFlow {
+        let Builder {
+            c,
+            mut nodes,
+            start,
+            fallback,
+        } = self;
+        let mut by_id = FxHashMap::with_capacity_and_hasher(nodes.len(), Default::default());
+        for (i, n) in nodes.iter().enumerate() {
+            by_id.entry(n.id.clone()).or_insert(i);
+        }
+        for n in &mut nodes {
+            for x in &mut n.next {
+                x.target = by_id.get(&x.goto).copied();
+            }
+        }
+        let intent_entries = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.entry.tests_intent())
+            .map(|(i, _)| i)
+            .collect();
+        CompiledFlow {
+            name,
+            start_context,
+            custom_actions,
+            nodes,
+            by_id,
+            start,
+            fallback,
+            intent_entries,
+            sites: c.sites,
+            diagnostics: c.diagnostics,
+        }
     }
 }
 
@@ -693,15 +792,15 @@ fn event_value(e: crate::model::AnalyticsEvent) -> Json {
 /// An array whose items all turned out literal (their `<?` did not parse) is one literal.
 fn collapse_array(items: Vec<CValue>) -> CValue {
     if items.iter().all(|c| matches!(c, CValue::Lit(_))) {
-        CValue::Lit(Json::Array(
+        CValue::Lit(Lit::new(Json::Array(
             items
                 .into_iter()
                 .filter_map(|c| match c {
-                    CValue::Lit(j) => Some(j),
+                    CValue::Lit(l) => Some(l.value()),
                     _ => None,
                 })
                 .collect(),
-        ))
+        )))
     } else {
         CValue::Arr(items)
     }
@@ -710,15 +809,15 @@ fn collapse_array(items: Vec<CValue>) -> CValue {
 /// An object whose fields all turned out literal is one literal.
 fn collapse_object(fields: Vec<(String, CValue)>) -> CValue {
     if fields.iter().all(|(_, c)| matches!(c, CValue::Lit(_))) {
-        CValue::Lit(Json::Object(
+        CValue::Lit(Lit::new(Json::Object(
             fields
                 .into_iter()
                 .filter_map(|(k, c)| match c {
-                    CValue::Lit(j) => Some((k, j)),
+                    CValue::Lit(l) => Some((k, l.value())),
                     _ => None,
                 })
                 .collect(),
-        ))
+        )))
     } else {
         CValue::Obj(fields)
     }
@@ -740,11 +839,18 @@ fn outputs(
     base: &str,
     items: Vec<crate::model::OutputItem>,
 ) -> Vec<CValue> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(oi, item)| c.value_owned(node, &mut format!("{base}/{oi}"), Json::Object(item.0)))
-        .collect()
+    map_exact(items, |(oi, item)| {
+        c.value_owned(node, &mut format!("{base}/{oi}"), Json::Object(item.0))
+    })
+}
+
+/// `items` mapped, with their index, into a list of exactly their length. (Collecting
+/// `items.into_iter().map(f)` would reuse the allocation of `items` in place: one sized for the
+/// larger model items, and grown by the JSON reader — four slots for a list of one.)
+fn map_exact<T, U>(items: Vec<T>, f: impl FnMut((usize, T)) -> U) -> Vec<U> {
+    let mut out = Vec::with_capacity(items.len());
+    out.extend(items.into_iter().enumerate().map(f));
+    out
 }
 
 impl CompiledFlow {
@@ -759,5 +865,40 @@ impl CompiledFlow {
     /// True when node `i` waits for the user.
     pub fn waits(&self, i: usize) -> bool {
         self.nodes.get(i).is_some_and(|n| n.input.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lit, LIT_TEXT_DEPTH};
+    use serde_json::{json, Value as Json};
+
+    /// A literal reads back as the value it was made of: every scalar, key order, numbers at
+    /// their limits, and nesting deeper than the JSON reader's limit.
+    #[test]
+    fn literals_read_back_as_written() {
+        let nest = |n: usize| (0..n).fold(json!(1), |v, _| json!([v]));
+        let values = [
+            json!(null),
+            json!(false),
+            json!(-3),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(0.1),
+            json!(1e300),
+            json!("olá <? não ?>"),
+            json!({"b": 1, "a": [1, {"x": null, "\"": "\\"}], "": {}}),
+            json!([]),
+            nest(LIT_TEXT_DEPTH),
+            nest(LIT_TEXT_DEPTH + 1),
+            nest(300),
+        ];
+        for v in values {
+            let back = Lit::new(v.clone()).value();
+            assert_eq!(back, v);
+            assert_eq!(back.to_string(), v.to_string());
+        }
+        assert!(Lit::new(Json::Null).is_null());
+        assert!(!Lit::new(json!({})).is_null());
     }
 }

@@ -43,7 +43,7 @@ impl Dialog for Bot {
                 let business_hours = a
                     .param("integration_id")
                     .and_then(|v| v.literal())
-                    .and_then(normalise_id)
+                    .and_then(|id| normalise_id(&id))
                     .and_then(|id| self.integrations().find(&id).cloned())
                     .is_some_and(|i| i.business_hours.is_some());
                 handovers.push((n.id.clone(), CloseStatus::possible(business_hours).to_vec()));

@@ -224,27 +224,34 @@ pub enum AnyState {
 /// the flow). A flow that cannot run is refused with every blocking finding, one per line,
 /// with its position, in the error's detail.
 pub fn load(path: &Path, integrations: Option<&Path>) -> Result<AnyDialog, Error> {
-    match Workspace::load(path) {
+    // Read once: the same bytes are looked at as a workspace, then as a flow.
+    let bytes = crate::engine::read_file(path)?;
+    match Workspace::of_file(path, &bytes) {
         Some(Ok(ws)) => Ok(AnyDialog::from(ws)),
         Some(Err(e)) => Err(Error::new(ErrorKind::InvalidFlow, e)),
-        None => load_flow(path, integrations).map(AnyDialog::from),
+        None => Bot::from_file_bytes(path, &bytes, integrations)
+            .map_err(with_findings)
+            .map(AnyDialog::from),
     }
 }
 
 /// Loads a flow and its integrations (default: `integrations.json` beside the flow). A flow
 /// that cannot run is refused with every blocking finding, one per line, in the detail.
 pub fn load_flow(flow: &Path, integrations: Option<&Path>) -> Result<Bot, Error> {
-    Bot::from_files(flow, integrations).map_err(|e| {
-        let mut msg = e.detail().to_owned();
-        for f in e.findings() {
-            msg.push_str(&format!(
-                "\n  {}:{}:{}: {} [{}]",
-                f.file, f.line, f.column, f.message, f.code
-            ));
-        }
-        let findings = e.findings().to_vec();
-        Error::new(e.kind(), msg).with_findings(findings)
-    })
+    Bot::from_files(flow, integrations).map_err(with_findings)
+}
+
+/// The error with its findings, one per line, in its detail.
+fn with_findings(e: Error) -> Error {
+    let mut msg = e.detail().to_owned();
+    for f in e.findings() {
+        msg.push_str(&format!(
+            "\n  {}:{}:{}: {} [{}]",
+            f.file, f.line, f.column, f.message, f.code
+        ));
+    }
+    let findings = e.findings().to_vec();
+    Error::new(e.kind(), msg).with_findings(findings)
 }
 
 /// The error output a state of the other kind gets (a flow's state given to a workspace).

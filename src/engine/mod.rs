@@ -94,7 +94,7 @@ impl Bot {
             match a
                 .param(crate::domain::INTEGRATION_ID)
                 .and_then(|v| v.literal())
-                .and_then(crate::model::normalise_id)
+                .and_then(|id| crate::model::normalise_id(&id))
             {
                 Some(id) => used.extend(integrations.find(&id)),
                 None => any_id = true,
@@ -155,21 +155,24 @@ impl Bot {
         flow: &std::path::Path,
         integrations: Option<&std::path::Path>,
     ) -> Result<Bot, Error> {
-        let read = |p: &std::path::Path| {
-            std::fs::read(p).map_err(|e| {
-                Error::new(ErrorKind::Io, format!("{}: {e}", p.display())).with_source(e)
-            })
-        };
-        let bytes = read(flow)?;
+        Bot::from_file_bytes(flow, &read_file(flow)?, integrations)
+    }
+
+    /// [`Bot::from_files`] with the flow file already read: `bytes` are the contents of `flow`.
+    pub fn from_file_bytes(
+        flow: &std::path::Path,
+        bytes: &[u8],
+        integrations: Option<&std::path::Path>,
+    ) -> Result<Bot, Error> {
         let beside = flow.with_file_name("integrations.json");
         let ip = integrations
             .map(std::path::Path::to_path_buf)
             .or_else(|| beside.exists().then_some(beside));
-        let ib = ip.as_deref().map(read).transpose()?;
+        let ib = ip.as_deref().map(read_file).transpose()?;
         let ipath = ip.as_ref().map(|p| p.display().to_string());
         Bot::from_bytes(
             &flow.display().to_string(),
-            &bytes,
+            bytes,
             ipath.as_deref().zip(ib.as_deref()),
         )
     }
@@ -504,6 +507,12 @@ fn system_roots(intents: &Json, now: i64) -> Json {
 }
 
 /// A stable fingerprint of the flow's nodes (FNV-1a over ids and destinations).
+/// The contents of file `p`, or an [`ErrorKind::Io`] error that names it.
+pub(crate) fn read_file(p: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(p)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", p.display())).with_source(e))
+}
+
 fn fingerprint(flow: &CompiledFlow) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {

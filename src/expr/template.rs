@@ -190,6 +190,8 @@ fn parse_template_with(
     if rest < s.len() {
         parts.push(Part::Text(s[rest..].to_owned()));
     }
+    // Compiled flows keep every template: no room to spare.
+    parts.shrink_to_fit();
     (Template { parts }, errors)
 }
 

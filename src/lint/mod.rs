@@ -22,12 +22,13 @@ pub use crate::model::FileKind;
 pub use crate::source::{LineCol, SourceFile};
 pub use rules::{find as find_rule, registry as rules};
 
-use crate::compile::load::{all_positions, flow_model, read, typed_flow};
+use crate::compile::load::{flow_model, read, typed_compile};
 use crate::compile::{compile, CompileOptions, CompiledFlow};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::{Flow, IntegrationsFile};
 use crate::schema::{self, Schema, SchemaKind};
 use serde_json::Value as Json;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Options for linting.
@@ -67,7 +68,13 @@ pub(crate) struct LintContext<'a> {
 /// Lints one file's bytes. Suppression comments (`fluxo: ignore[rule]` in a node's `comment`)
 /// and then `opts.ignore` and `opts.severity` are applied to the findings.
 pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
-    lint_bytes_by(path, bytes, opts, true)
+    lint_bytes_by(path, Cow::Borrowed(bytes), opts, true)
+}
+
+/// [`lint_bytes`] on bytes it may keep: the report's text is then the bytes themselves, not a
+/// copy of them.
+pub fn lint_owned(path: &str, bytes: Vec<u8>, opts: &LintOptions) -> FileReport {
+    lint_bytes_by(path, Cow::Owned(bytes), opts, true)
 }
 
 /// [`lint_bytes`], with the typed read (`typed`) or only the full path: a flow the typed read
@@ -75,44 +82,40 @@ pub fn lint_bytes(path: &str, bytes: &[u8], opts: &LintOptions) -> FileReport {
 /// compare the two on every file the project ships.
 pub(crate) fn lint_bytes_by(
     path: &str,
-    bytes: &[u8],
+    bytes: Cow<'_, [u8]>,
     opts: &LintOptions,
     typed: bool,
 ) -> FileReport {
-    if typed {
-        if let Some(flow) = typed_flow(bytes) {
-            if let Ok(text) = String::from_utf8(bytes.to_vec()) {
-                let suppressions = rules::unused_suppression::collect_model(&flow);
-                let positions = all_positions(&flow);
-                let refs: Vec<_> = flow
-                    .nodes
-                    .iter()
-                    .map(|n| {
-                        Some(crate::diagnostic::NodeRef {
-                            id: n.id.clone(),
-                            name: n.name.clone(),
-                        })
-                    })
-                    .collect();
-                let nodes = flow.nodes.len();
-                let diags =
-                    lint_flow_model(flow, &positions, Vec::new(), Vec::new(), opts, |_, _| {
-                        vec![Default::default(); nodes]
-                    });
-                let source = SourceFile::new(path, text);
-                return finish(
-                    source,
-                    None,
-                    Some(FileKind::Flow),
-                    diags,
-                    suppressions,
-                    &refs,
-                    opts,
-                );
-            }
+    if typed && std::str::from_utf8(&bytes).is_ok() {
+        let mut suppressions = Vec::new();
+        let mut refs = Vec::new();
+        let compiled = typed_compile(&bytes, CompileOptions { keep_sites: true }, |i, n| {
+            rules::unused_suppression::collect_node(i, n, &mut suppressions);
+            refs.push(Some(crate::diagnostic::NodeRef {
+                id: n.id.clone(),
+                name: n.name.clone(),
+            }));
+        });
+        if let Some(compiled) = compiled {
+            let nodes = compiled.nodes.len();
+            let diags = lint_compiled(compiled, Vec::new(), Vec::new(), opts, |_, _| {
+                vec![Default::default(); nodes]
+            });
+            // UTF-8, checked above; owned bytes become the text without a copy.
+            let text = String::from_utf8(bytes.into_owned()).unwrap_or_default();
+            return finish(
+                SourceFile::new(path, text),
+                None,
+                Some(FileKind::Flow),
+                diags,
+                suppressions,
+                &refs,
+                opts,
+            );
         }
     }
-    let mut r = read(path, bytes);
+    let mut r = read(path, &bytes);
+    drop(bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
     let mut suppressions = Vec::new();
     let mut nodes = Vec::new();
@@ -193,6 +196,19 @@ fn lint_flow_model(
     unread: impl FnOnce(&CompiledFlow, &[Diagnostic]) -> Vec<crate::compile::graph::Unread>,
 ) -> Vec<Diagnostic> {
     let compiled = compile(flow, positions, CompileOptions { keep_sites: true });
+    lint_compiled(compiled, schema, refused, opts, unread)
+}
+
+/// Runs every semantic rule over a compiled flow, after the findings of the earlier stages
+/// (`schema`, `refused`); `unread` says, from the compiled flow and `schema`, what each node
+/// lost.
+fn lint_compiled(
+    compiled: CompiledFlow,
+    schema: Vec<Diagnostic>,
+    refused: Vec<Diagnostic>,
+    opts: &LintOptions,
+    unread: impl FnOnce(&CompiledFlow, &[Diagnostic]) -> Vec<crate::compile::graph::Unread>,
+) -> Vec<Diagnostic> {
     let unread = unread(&compiled, &schema);
     let mut out = schema;
     out.extend(refused);
@@ -360,12 +376,12 @@ mod tests {
         let opts = LintOptions::default();
         let (mut fast, mut full) = (0, 0);
         for (path, bytes) in &inputs {
-            let typed = lint_bytes_by(path, bytes, &opts, true);
-            let reference = lint_bytes_by(path, bytes, &opts, false);
+            let typed = lint_bytes_by(path, bytes.into(), &opts, true);
+            let reference = lint_bytes_by(path, bytes.into(), &opts, false);
             assert_eq!(typed.kind, reference.kind, "{path}");
             assert_eq!(typed.findings, reference.findings, "{path}");
             assert_eq!(typed.source.text, reference.source.text, "{path}");
-            if crate::compile::load::typed_flow(bytes).is_some() {
+            if crate::compile::load::typed_accepts(bytes) {
                 fast += 1;
             } else {
                 full += 1;
@@ -398,7 +414,7 @@ mod typed_read {
         ] {
             let text = node(body);
             assert!(
-                crate::compile::load::typed_flow(text.as_bytes()).is_none(),
+                !crate::compile::load::typed_accepts(text.as_bytes()),
                 "{text}"
             );
             let report = super::lint_bytes("f.json", text.as_bytes(), &Default::default());
@@ -410,6 +426,20 @@ mod typed_read {
         }
         let clean =
             node(r#""context": {"k": 1}, "output": [{"default": {"type": "text", "text": "oi"}}]"#);
-        assert!(crate::compile::load::typed_flow(clean.as_bytes()).is_some());
+        assert!(crate::compile::load::typed_accepts(clean.as_bytes()));
+    }
+
+    /// A flow written as an array of its fields (serde's sequence form of a struct) is not a
+    /// flow: the typed read refuses it, and the full path says what it is not.
+    #[test]
+    fn a_top_level_array_refuses_the_typed_read() {
+        let text = br#"[null, null, null, [], [], [{"id": "a", "condition": "start"}]]"#;
+        assert!(!crate::compile::load::typed_accepts(text));
+        let report = super::lint_bytes("f.json", text, &Default::default());
+        assert!(
+            report.findings.iter().any(|f| f.code == "schema"),
+            "{:?}",
+            report.findings
+        );
     }
 }

@@ -10,7 +10,7 @@ pub(crate) mod mocks;
 pub(crate) mod test_file;
 
 pub(crate) use flow::NODE_FIELDS;
-pub use flow::{AnalyticsEvent, Flow, InputType, OutputItem};
+pub use flow::{AnalyticsEvent, Flow, InputType, Node, OutputItem};
 pub use integrations::{
     normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,
     WebexMode, MAX_TIMEOUT_S,

@@ -108,12 +108,14 @@ impl Workspace {
     /// The workspace in file `path`: `None` when the file is not one (not readable, not JSON,
     /// or JSON of another kind), else the workspace or why it cannot run.
     pub fn load(path: &std::path::Path) -> Option<Result<Workspace, String>> {
-        let text = std::fs::read_to_string(path).ok()?;
+        Workspace::of_file(path, &std::fs::read(path).ok()?)
+    }
+
+    /// [`Workspace::load`] of a file already read: `bytes` are the contents of `path`.
+    pub fn of_file(path: &std::path::Path, bytes: &[u8]) -> Option<Result<Workspace, String>> {
         // Most files are not workspaces: no need to parse those that cannot be.
-        if !text.contains("\"dialog_nodes\"") {
-            return None;
-        }
-        let v: Json = serde_json::from_str(&text).ok()?;
+        memchr::memmem::find(bytes, b"\"dialog_nodes\"")?;
+        let v: Json = serde_json::from_slice(bytes).ok()?;
         unwrap(&v)?;
         drop(text);
         Some(Workspace::from_owned(v).map_err(|e| format!("{}: {e}", path.display())))

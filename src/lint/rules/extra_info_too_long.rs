@@ -38,13 +38,13 @@ impl FlowRule for ExtraInfoTooLong {
                     continue;
                 };
                 let text = match v.literal() {
-                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::String(s)) => s,
                     Some(j) => j.to_string(),
                     None => minimal_text(v),
                 };
                 let len = text.chars().count();
                 if len > max {
-                    let at_least = if v.literal().is_some() {
+                    let at_least = if matches!(v, crate::compile::CValue::Lit(_)) {
                         ""
                     } else {
                         "at least "

@@ -231,7 +231,7 @@ pub(crate) fn integration_of<'a>(
     let id = action
         .param(INTEGRATION_ID)?
         .literal()
-        .and_then(normalise_id)?;
+        .and_then(|id| normalise_id(&id))?;
     ctx.integrations?.find(&id)
 }
 

@@ -29,7 +29,7 @@ impl FlowRule for UnknownIntegration {
             let Some(id) = lc.action.param("integration_id").and_then(|v| v.literal()) else {
                 continue;
             };
-            let Some(id) = normalise_id(id) else {
+            let Some(id) = normalise_id(&id) else {
                 out.push(Diagnostic::new::<UnknownIntegration>(
                     Location::Value(format!("{}/parameters/integration_id", lc.pointer)),
                     "`integration_id` must be a number or a string",

@@ -28,9 +28,12 @@ declare_rule! {
 
 /// The options of a list input, as `(title, value)`, when they are all written literally.
 fn options(payload: &CValue) -> Option<Vec<(String, String)>> {
-    let field = |name: &str| -> Option<&Json> {
+    let field = |name: &str| -> Option<Json> {
         match payload {
-            CValue::Lit(Json::Object(p)) => p.get(name),
+            CValue::Lit(l) => match l.value() {
+                Json::Object(mut p) => p.shift_remove(name),
+                _ => None,
+            },
             CValue::Obj(fields) => fields
                 .iter()
                 .find(|(k, _)| k == name)
@@ -38,7 +41,8 @@ fn options(payload: &CValue) -> Option<Vec<(String, String)>> {
             _ => None,
         }
     };
-    let list = field("options").or_else(|| field("replies"))?.as_array()?;
+    let found = field("options").or_else(|| field("replies"))?;
+    let list = found.as_array()?;
     list.iter()
         .map(|o| {
             let title = o.get("title").and_then(Json::as_str).unwrap_or_default();

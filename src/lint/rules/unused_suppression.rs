@@ -71,25 +71,21 @@ pub(crate) fn collect(value: &Json) -> Vec<Suppression> {
     out
 }
 
-/// The same suppressions read from a flow model that kept every node of the file (the typed
-/// read), so node `i` of the model is node `i` of the file.
-pub(crate) fn collect_model(flow: &crate::model::Flow) -> Vec<Suppression> {
-    let mut out = Vec::new();
-    for (i, node) in flow.nodes.iter().enumerate() {
-        let Some(comment) = node.comment.as_deref() else {
-            continue;
-        };
-        for (rule, range) in names(comment) {
-            out.push(Suppression {
-                node: format!("/nodes/{i}"),
-                node_id: Some(node.id.clone()),
-                rule,
-                range,
-                used: false,
-            });
-        }
+/// The same suppressions read from node `i` of the file as the typed read sees it, added to
+/// `out`.
+pub(crate) fn collect_node(i: usize, node: &crate::model::Node, out: &mut Vec<Suppression>) {
+    let Some(comment) = node.comment.as_deref() else {
+        return;
+    };
+    for (rule, range) in names(comment) {
+        out.push(Suppression {
+            node: format!("/nodes/{i}"),
+            node_id: Some(node.id.clone()),
+            rule,
+            range,
+            used: false,
+        });
     }
-    out
 }
 
 /// The rule names of every `fluxo: ignore[…]` in `comment`, with their byte ranges.

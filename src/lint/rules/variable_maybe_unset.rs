@@ -159,7 +159,7 @@ impl FlowRule for VariableMaybeUnset {
                 let mut kill = Vec::new();
                 for (k, v) in &node.context {
                     let i = vars.index[k.as_str()];
-                    if v.literal().is_some_and(serde_json::Value::is_null) {
+                    if matches!(v, crate::compile::CValue::Lit(l) if l.is_null()) {
                         kill.push(i);
                     } else {
                         gen.push(i);
