@@ -506,13 +506,13 @@ fn system_roots(intents: &Json, now: i64) -> Json {
     json!({ "score_level": level, "base_has_answers": false, "__now": now_text })
 }
 
-/// A stable fingerprint of the flow's nodes (FNV-1a over ids and destinations).
 /// The contents of file `p`, or an [`ErrorKind::Io`] error that names it.
 pub(crate) fn read_file(p: &std::path::Path) -> Result<Vec<u8>, Error> {
     std::fs::read(p)
         .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", p.display())).with_source(e))
 }
 
+/// A stable fingerprint of the flow's nodes (FNV-1a over ids and destinations).
 fn fingerprint(flow: &CompiledFlow) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {

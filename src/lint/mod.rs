@@ -442,4 +442,27 @@ mod typed_read {
             report.findings
         );
     }
+
+    /// The same one level down: a node, a `next` entry, an action or a response written as an
+    /// array of its fields refuses the typed read and gets its schema finding.
+    #[test]
+    fn nested_arrays_refuse_the_typed_read() {
+        for text in [
+            r#"{"nodes": [["a", null, null, "start"]]}"#,
+            r#"{"nodes": [{"id": "a", "condition": "start", "next": [["b"]]}, {"id": "b"}]}"#,
+            r#"{"nodes": [{"id": "a", "condition": "start", "actions": [["set"]]}]}"#,
+            r#"{"nodes": [{"id": "a", "condition": "start", "responses": [["true", []]]}]}"#,
+        ] {
+            assert!(
+                !crate::compile::load::typed_accepts(text.as_bytes()),
+                "{text}"
+            );
+            let report = super::lint_bytes("f.json", text.as_bytes(), &Default::default());
+            assert!(
+                report.findings.iter().any(|f| f.code == "schema"),
+                "{text}: {:?}",
+                report.findings
+            );
+        }
+    }
 }

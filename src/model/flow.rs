@@ -8,6 +8,51 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 
+/// serde's derived reader also takes a struct written as an array of its field values
+/// (`[null, "x", …]`); the schema allows objects only, so every struct of the typed read takes
+/// an object and nothing else, and a file with that form goes down the full path, which names
+/// the mistake. (`remote = "Self"` makes the derive an inherent function these impls call.)
+macro_rules! objects_only {
+    (@de $t:ty) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> Result<$t, A::Error> {
+                        <$t>::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+    };
+    ($($t:ty),*) => {$(
+        objects_only!(@de $t);
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+    )*};
+}
+objects_only!(
+    Flow,
+    Node,
+    Action,
+    AnalyticsEvent,
+    EventDetails,
+    Response,
+    Next
+);
+objects_only!(@de RawInput);
+
 /// Readers for the free-form parts of the model that refuse a duplicate key, as the JSON stage
 /// does: reading a flow straight from its text then accepts exactly what the JSON and schema
 /// stages accept.
@@ -66,7 +111,7 @@ mod strict {
 
 /// A flow: a named list of nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Flow {
     /// Editor hint (`"$schema": "../schemas/flow.schema.json"`).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -89,7 +134,7 @@ pub struct Flow {
 
 /// A node of the flow.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Node {
     /// Unique id, the target of `next[].goto`.
     pub id: String,
@@ -171,7 +216,7 @@ pub(super) fn check_output_item(m: &Map<String, Json>) -> Result<(), String> {
 
 /// An action `{name, parameters, result_variable}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Action {
     /// `start_live_chat`, `http_request`, `transfer_to_agent_liveperson`, or a custom action.
     pub name: String,
@@ -203,7 +248,7 @@ pub(super) fn check_parameters(m: &Map<String, Json>) -> Result<(), &'static str
 
 /// An analytics event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct AnalyticsEvent {
     /// Event name (as registered in the builder's Monitor).
     pub event_name: String,
@@ -228,7 +273,7 @@ pub struct AnalyticsEvent {
 
 /// The fixed detail fields of an analytics event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct EventDetails {
     /// Detail 1.
     #[serde(
@@ -248,7 +293,7 @@ pub struct EventDetails {
 
 /// A conditional response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Response {
     /// Condition (bare expression); absent means always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,7 +352,7 @@ pub struct Input {
 
 /// An input as written, before its payload is checked.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct RawInput {
     #[serde(rename = "type")]
     kind: InputType,
@@ -343,7 +388,7 @@ impl Input {
 
 /// A destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Next {
     /// Condition (bare expression); absent means `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

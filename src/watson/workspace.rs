@@ -117,7 +117,6 @@ impl Workspace {
         memchr::memmem::find(bytes, b"\"dialog_nodes\"")?;
         let v: Json = serde_json::from_slice(bytes).ok()?;
         unwrap(&v)?;
-        drop(text);
         Some(Workspace::from_owned(v).map_err(|e| format!("{}: {e}", path.display())))
     }
 
