@@ -89,10 +89,10 @@ pub struct Understanding {
     example_negated: Vec<bool>,
     /// A word no example has → the vocabulary word it is a synonym of (see `similar`).
     synonyms: HashMap<String, u32>,
-    /// Character trigram → the vocabulary words that have it, in id order.
-    gram_index: HashMap<String, Vec<u32>>,
-    /// Per vocabulary word, its number of distinct trigrams (0: not compared).
-    gram_count: Vec<u32>,
+    /// The vocabulary's character trigrams, built the first time a message has a word no
+    /// example has (see `similar`): a process that answers one message (`fluxo watson
+    /// message`) does not pay for them when every word is known.
+    grams: std::sync::OnceLock<similar::Grams>,
 }
 
 /// The language conventions the matcher follows, from the workspace's `language`.
@@ -234,8 +234,7 @@ impl Understanding {
             example_norm: Vec::new(),
             example_negated: Vec::new(),
             synonyms: HashMap::new(),
-            gram_index: HashMap::new(),
-            gram_count: Vec::new(),
+            grams: std::sync::OnceLock::new(),
         };
         u.read_entities(ws);
         for (n, term) in u.fuzzy.iter().enumerate() {

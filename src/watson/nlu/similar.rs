@@ -106,6 +106,15 @@ pub(super) fn trigrams(word: &str) -> Vec<String> {
     out
 }
 
+/// The vocabulary's character trigrams.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Grams {
+    /// Trigram → the vocabulary words that have it, in id order.
+    index: HashMap<String, Vec<u32>>,
+    /// Per vocabulary word, its number of distinct trigrams (0: not compared).
+    count: Vec<u32>,
+}
+
 /// Whether a word is compared by trigrams: long enough, not a number, not too long.
 fn trigram_word(word: &str) -> bool {
     let n = word.chars().count();
@@ -113,7 +122,8 @@ fn trigram_word(word: &str) -> bool {
 }
 
 impl Understanding {
-    /// Builds the synonym and trigram tables from the vocabulary (after `read_intents`).
+    /// Builds the synonym table from the vocabulary (after `read_intents`); the trigram
+    /// table is built on first use.
     pub(super) fn read_similar(&mut self) {
         let list = match self.language {
             Language::English => SYNONYMS_EN,
@@ -138,22 +148,32 @@ impl Understanding {
                 }
             }
         }
-        self.gram_count = vec![0; self.idf.len()];
-        for (word, &id) in &self.vocabulary {
-            if !trigram_word(word) {
-                continue;
+    }
+
+    /// The trigram index of the vocabulary, built on first use.
+    fn grams(&self) -> &Grams {
+        self.grams.get_or_init(|| {
+            let mut g = Grams {
+                index: HashMap::new(),
+                count: vec![0; self.idf.len()],
+            };
+            for (word, &id) in &self.vocabulary {
+                if !trigram_word(word) {
+                    continue;
+                }
+                let grams = trigrams(word);
+                if let Some(c) = g.count.get_mut(id as usize) {
+                    *c = u32::try_from(grams.len()).unwrap_or(u32::MAX);
+                }
+                for t in grams {
+                    g.index.entry(t).or_default().push(id);
+                }
             }
-            let grams = trigrams(word);
-            if let Some(c) = self.gram_count.get_mut(id as usize) {
-                *c = u32::try_from(grams.len()).unwrap_or(u32::MAX);
+            for ids in g.index.values_mut() {
+                ids.sort_unstable();
             }
-            for g in grams {
-                self.gram_index.entry(g).or_default().push(id);
-            }
-        }
-        for ids in self.gram_index.values_mut() {
-            ids.sort_unstable();
-        }
+            g
+        })
     }
 
     /// The known word an unknown message word stands for, and what it counts for (1 is the
@@ -166,10 +186,11 @@ impl Understanding {
         if !trigram_word(word) {
             return None;
         }
+        let table = self.grams();
         let grams = trigrams(word);
         let mut shared: HashMap<u32, u32> = HashMap::new();
         for g in &grams {
-            for &id in self.gram_index.get(g).into_iter().flatten() {
+            for &id in table.index.get(g).into_iter().flatten() {
                 if *budget == 0 {
                     return None;
                 }
@@ -181,7 +202,7 @@ impl Understanding {
         shared
             .into_iter()
             .filter_map(|(id, c)| {
-                let m = f64::from(*self.gram_count.get(id as usize)?);
+                let m = f64::from(*table.count.get(id as usize)?);
                 Some((id, 2.0 * f64::from(c) / (n + m)))
             })
             .filter(|&(_, s)| s >= MIN_TRIGRAM_SIMILARITY)
