@@ -412,57 +412,40 @@ mod typed_read {
             r#""events": [{"event_name": "e", "details": {"field1": {"a": 1, "a": 1}}}]"#,
             r#""next": [{"goto": "a", "goto": "a"}]"#,
         ] {
-            let text = node(body);
-            assert!(
-                !crate::compile::load::typed_accepts(text.as_bytes()),
-                "{text}"
-            );
-            let report = super::lint_bytes("f.json", text.as_bytes(), &Default::default());
-            assert!(
-                report.findings.iter().any(|f| f.code == "duplicate-key"),
-                "{text}: {:?}",
-                report.findings
-            );
+            refused_with(&node(body), "duplicate-key");
         }
         let clean =
             node(r#""context": {"k": 1}, "output": [{"default": {"type": "text", "text": "oi"}}]"#);
         assert!(crate::compile::load::typed_accepts(clean.as_bytes()));
     }
 
-    /// A flow written as an array of its fields (serde's sequence form of a struct) is not a
-    /// flow: the typed read refuses it, and the full path says what it is not.
+    /// A flow, or a node, a `next` entry, an action or a response in it, written as an array
+    /// of its fields (serde's sequence form of a struct) refuses the typed read, and the full
+    /// path gives its schema finding.
     #[test]
-    fn a_top_level_array_refuses_the_typed_read() {
-        let text = br#"[null, null, null, [], [], [{"id": "a", "condition": "start"}]]"#;
-        assert!(!crate::compile::load::typed_accepts(text));
-        let report = super::lint_bytes("f.json", text, &Default::default());
-        assert!(
-            report.findings.iter().any(|f| f.code == "schema"),
-            "{:?}",
-            report.findings
-        );
-    }
-
-    /// The same one level down: a node, a `next` entry, an action or a response written as an
-    /// array of its fields refuses the typed read and gets its schema finding.
-    #[test]
-    fn nested_arrays_refuse_the_typed_read() {
+    fn structs_written_as_arrays_refuse_the_typed_read() {
         for text in [
+            r#"[null, null, null, [], [], [{"id": "a", "condition": "start"}]]"#,
             r#"{"nodes": [["a", null, null, "start"]]}"#,
             r#"{"nodes": [{"id": "a", "condition": "start", "next": [["b"]]}, {"id": "b"}]}"#,
             r#"{"nodes": [{"id": "a", "condition": "start", "actions": [["set"]]}]}"#,
             r#"{"nodes": [{"id": "a", "condition": "start", "responses": [["true", []]]}]}"#,
         ] {
-            assert!(
-                !crate::compile::load::typed_accepts(text.as_bytes()),
-                "{text}"
-            );
-            let report = super::lint_bytes("f.json", text.as_bytes(), &Default::default());
-            assert!(
-                report.findings.iter().any(|f| f.code == "schema"),
-                "{text}: {:?}",
-                report.findings
-            );
+            refused_with(text, "schema");
         }
+    }
+
+    /// `text` refuses the typed read, and the full path finds `code` in it.
+    fn refused_with(text: &str, code: &str) {
+        assert!(
+            !crate::compile::load::typed_accepts(text.as_bytes()),
+            "{text}"
+        );
+        let report = super::lint_bytes("f.json", text.as_bytes(), &Default::default());
+        assert!(
+            report.findings.iter().any(|f| f.code == code),
+            "{text}: {:?}",
+            report.findings
+        );
     }
 }
