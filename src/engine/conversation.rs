@@ -141,7 +141,8 @@ impl Bot {
             .focus
             .as_deref()
             .and_then(|f| self.flow.by_id.get(f).copied());
-        let spec = focus.and_then(|f| self.input_spec(s, f, &intents, &entities, now));
+        let spec = focus
+            .and_then(|f| self.input_spec(s, f, &intents, &entities, &system_roots(&intents, now)));
         // The builder's rule: an intent moves the conversation to the node whose entry
         // condition tests it, unless the focus input is a mandatory one collecting its answer.
         let intent_first = intents.as_array().is_some_and(|a| !a.is_empty())
@@ -223,18 +224,20 @@ impl Bot {
     /// For front ends that show the choices (`fluxo chat`).
     pub fn awaited_input(&self, s: &Session, now: i64) -> Option<Map<String, Json>> {
         let i = *self.flow.by_id.get(s.focus.as_deref()?)?;
-        self.input_spec(s, i, &json!([]), &json!([]), now)
+        let none = json!([]);
+        self.input_spec(s, i, &none, &none, &system_roots(&none, now))
             .map(|(_, payload)| payload)
     }
 
-    /// The input widget of node `i` for the session's channel, with its payload rendered.
+    /// The input widget of node `i` for the session's channel, with its payload rendered
+    /// against the turn's intents, entities and system variables ([`system_roots`]).
     pub(crate) fn input_spec(
         &self,
         s: &Session,
         i: usize,
         intents: &Json,
         entities: &Json,
-        now: i64,
+        system: &Json,
     ) -> Option<(crate::model::InputType, Map<String, Json>)> {
         let inp = self.flow.nodes.get(i)?.input.as_ref()?;
         let pick = |k: &str| inp.channels.iter().find(|(c, _, _)| c == k);
@@ -244,7 +247,6 @@ impl Bot {
             .and_then(pick)
             .or_else(|| pick("default"))
             .or_else(|| inp.channels.first())?;
-        let system = system_roots(intents, now);
         let scope = Scope {
             context: &s.context,
             contact: &s.contact,
@@ -252,7 +254,7 @@ impl Bot {
             intents,
             entities,
             env: &self.env,
-            system: &system,
+            system,
         };
         let rendered = payload
             .render(&mut Evaluator::new(scope, self.budget, Dialect::Builder))

@@ -254,7 +254,7 @@ impl<'a> Turn<'a> {
                 self.s.tries = 0;
                 let input = self
                     .bot
-                    .input_spec(self.s, i, &self.intents, &self.entities, self.now)
+                    .input_spec(self.s, i, &self.intents, &self.entities, &self.system)
                     .map(|(kind, payload)| Box::new(super::input::describe(kind, &payload, 0)));
                 self.out.push(Output::AwaitingInput {
                     node: node.id.clone(),
