@@ -3,6 +3,7 @@
 //! computed ARIA role and accessible name. Screenshots are kept under
 //! `target/studio-screenshots/`. Without Chromium or its driver the tests print `SKIPPED`.
 
+mod common;
 mod studio_support;
 
 use base64::Engine as _;
@@ -566,7 +567,6 @@ impl Drop for Serve {
 
 /// Serves a menu bot (a numbered list, then an echo loop) with the web chat, on a free port.
 fn serve_webchat() -> Serve {
-    use std::io::{BufRead, BufReader};
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("webchat-browser");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the flow directory");
@@ -592,17 +592,7 @@ fn serve_webchat() -> Serve {
         .spawn()
         .expect("start fluxo serve");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split(" on http://").nth(1) {
-                let _ = tx.send(rest.split(' ').next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("fluxo serve --webchat says where it listens");
+    let addr = common::listen_address(stderr, "fluxo serve --webchat");
     Serve {
         child,
         base: format!("http://{addr}"),

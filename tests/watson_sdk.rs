@@ -11,9 +11,7 @@ mod common;
 
 use common::Scratch;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const TOKEN: &str = "sdk-test-token";
 
@@ -71,17 +69,7 @@ fn serve(tag: &str) -> Service {
         .spawn()
         .expect("fluxo serve starts");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split(" on http://").nth(1) {
-                let _ = tx.send(rest.split(' ').next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("fluxo serve prints its address");
+    let addr = common::listen_address(stderr, "fluxo serve");
     Service {
         child,
         url: format!("http://{addr}"),

@@ -256,8 +256,11 @@ fn bad_path(r: &PathRejection) -> Response {
     )
 }
 
-/// Conversation ids are the channel's: any text of 1 to 256 bytes without control characters.
-fn key(bot: String, conversation: String) -> Result<Key, Box<Response>> {
+/// The conversation a route's path names (`/v1/bots/{bot}/conversations/{conversation}/…`), or
+/// the refusal of a path that does not decode or a bad id. Conversation ids are the channel's:
+/// any text of 1 to 256 bytes without control characters.
+fn key(path: Result<Path<(String, String)>, PathRejection>) -> Result<Key, Box<Response>> {
+    let Path((bot, conversation)) = path.map_err(|r| Box::new(bad_path(&r)))?;
     if conversation.is_empty()
         || conversation.len() > 256
         || conversation.chars().any(char::is_control)
@@ -361,11 +364,7 @@ async fn events(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let Path((bot, conversation)) = match path {
-        Ok(p) => p,
-        Err(r) => return bad_path(&r),
-    };
-    let key = match key(bot, conversation) {
+    let key = match key(path) {
         Ok(k) => k,
         Err(r) => return *r,
     };
@@ -468,11 +467,7 @@ async fn outputs(
             "`after` is a whole number and `wait` a number of seconds",
         );
     };
-    let Path((bot, conversation)) = match path {
-        Ok(p) => p,
-        Err(r) => return bad_path(&r),
-    };
-    let key = match key(bot, conversation) {
+    let key = match key(path) {
         Ok(k) => k,
         Err(r) => return *r,
     };
@@ -496,11 +491,7 @@ async fn summary(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    let Path((bot, conversation)) = match path {
-        Ok(p) => p,
-        Err(r) => return bad_path(&r),
-    };
-    let key = match key(bot, conversation) {
+    let key = match key(path) {
         Ok(k) => k,
         Err(r) => return *r,
     };

@@ -220,21 +220,16 @@ impl TurnBody {
                     EffectKind::Close,
                     json!({ "integration_id": integration_id, "remote_id": remote_id }),
                 );
-                let session = serde_json::to_string(&s).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Store,
-                        format!("the session does not serialise: {e}"),
-                    )
-                })?;
+                let session = session_text(&s)?;
                 let deadline = bot.next_deadline(&s);
-                *self
-                    .slot
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = TurnOut {
-                    effects: 1,
-                    new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
-                    ..TurnOut::default()
-                };
+                report(
+                    &self.slot,
+                    TurnOut {
+                        effects: 1,
+                        new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
+                        ..TurnOut::default()
+                    },
+                );
                 return Ok(Some(store::Commit {
                     session,
                     version: bot.version().to_owned(),
@@ -377,22 +372,17 @@ impl TurnBody {
             Some((iid, Some(rid))) if after != before => Some((iid.clone(), rid.clone())),
             _ => None,
         };
-        let session = serde_json::to_string(&s).map_err(|e| {
-            Error::new(
-                ErrorKind::Store,
-                format!("the session does not serialise: {e}"),
-            )
-        })?;
+        let session = session_text(&s)?;
         let deadline = bot.next_deadline(&s);
-        *self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = TurnOut {
-            outputs,
-            effects: effects.len(),
-            new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
-            needs: None,
-        };
+        report(
+            &self.slot,
+            TurnOut {
+                outputs,
+                effects: effects.len(),
+                new_deadline: deadline != saved.as_ref().and_then(|s| s.deadline),
+                needs: None,
+            },
+        );
         Ok(Some(store::Commit {
             session,
             version: bot.version().to_owned(),
@@ -408,6 +398,23 @@ impl TurnBody {
 }
 
 /// The `base_url` setting of integration `iid` of `bot`.
+/// What a turn tells its caller once it is written (outputs, effects, deadline).
+fn report(slot: &Mutex<TurnOut>, out: TurnOut) {
+    *slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = out;
+}
+
+/// The session as the store keeps it.
+fn session_text(s: &crate::engine::Session) -> Result<String, Error> {
+    serde_json::to_string(s).map_err(|e| {
+        Error::new(
+            ErrorKind::Store,
+            format!("the session does not serialise: {e}"),
+        )
+    })
+}
+
 fn base_url(bot: &Bot, iid: &str) -> Option<String> {
     bot.integrations()
         .find(iid)

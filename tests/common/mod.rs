@@ -294,3 +294,20 @@ pub fn vendor_file_validator(relative: &str) -> Option<jsonschema::Validator> {
             .expect("the vendor schema compiles"),
     )
 }
+
+/// Where a `fluxo serve` child says it listens: the `host:port` of the first line of its
+/// standard error with ` on http://`. The rest of the stream is read on a thread to its end,
+/// so the child never blocks on a full pipe. Panics, naming `what`, after 60 s without it.
+pub fn listen_address(stderr: std::process::ChildStderr, what: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split(" on http://").nth(1) {
+                let _ = tx.send(rest.split(' ').next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} says where it listens"))
+}

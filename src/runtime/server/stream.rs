@@ -11,7 +11,7 @@
 //! ([`Runtime::outputs`](super::super::Runtime::outputs)). On shutdown the stream ends; the
 //! browser reconnects, to another replica, with `Last-Event-ID`.
 
-use super::{bad_path, from_error, key, refuse, App};
+use super::{from_error, key, refuse, App};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -52,11 +52,7 @@ pub(super) async fn stream(
             "`after` is a whole number",
         );
     };
-    let Path((bot, conversation)) = match path {
-        Ok(p) => p,
-        Err(r) => return bad_path(&r),
-    };
-    let key = match key(bot, conversation) {
+    let key = match key(path) {
         Ok(k) => k,
         Err(r) => return *r,
     };
