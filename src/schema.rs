@@ -9,7 +9,7 @@ use crate::text::closest;
 use crate::text::json_kind;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as Json;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 declare_rule! {
     /// ## What it does
@@ -49,20 +49,30 @@ pub enum SchemaKind {
 }
 
 struct Compiled {
-    schema: Json,
+    schema: &'static Json,
     validator: Option<jsonschema::Validator>,
 }
 
-fn build(text: &str) -> Compiled {
-    let schema: Json = serde_json::from_str(text).unwrap_or(Json::Null);
-    let validator = jsonschema::validator_for(&schema).ok();
+fn build(schema: &'static Json) -> Compiled {
+    let validator = jsonschema::validator_for(schema).ok();
     Compiled { schema, validator }
 }
 
-static FLOW: LazyLock<Compiled> = LazyLock::new(|| build(FLOW_SCHEMA));
-static INTEGRATIONS: LazyLock<Compiled> = LazyLock::new(|| build(INTEGRATIONS_SCHEMA));
+fn parse(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or(Json::Null)
+}
+
+/// The flow schema as a tree: read once, for the validator and for the payload checks, which
+/// do not need the whole validator.
+static FLOW_TREE: LazyLock<Json> = LazyLock::new(|| parse(FLOW_SCHEMA));
+static INTEGRATIONS_TREE: LazyLock<Json> = LazyLock::new(|| parse(INTEGRATIONS_SCHEMA));
 #[cfg(test)]
-static TEST: LazyLock<Compiled> = LazyLock::new(|| build(TEST_SCHEMA));
+static TEST_TREE: LazyLock<Json> = LazyLock::new(|| parse(TEST_SCHEMA));
+
+static FLOW: LazyLock<Compiled> = LazyLock::new(|| build(&FLOW_TREE));
+static INTEGRATIONS: LazyLock<Compiled> = LazyLock::new(|| build(&INTEGRATIONS_TREE));
+#[cfg(test)]
+static TEST: LazyLock<Compiled> = LazyLock::new(|| build(&TEST_TREE));
 
 fn compiled(kind: SchemaKind) -> &'static Compiled {
     match kind {
@@ -73,11 +83,19 @@ fn compiled(kind: SchemaKind) -> &'static Compiled {
     }
 }
 
-/// One validator per input type for its `payload`, made from the flow schema's own
+/// The payload schema of each input type, made from the flow schema's own
 /// `$defs/input/allOf` branches (`if type is X then payload is $defs/payloadX`), so the typed
-/// model reads payloads exactly as the schema stage does.
-static PAYLOADS: LazyLock<Vec<(String, jsonschema::Validator)>> = LazyLock::new(|| {
-    let schema = &FLOW.schema;
+/// model reads payloads exactly as the schema stage does. Each validator is compiled the first
+/// time a payload of its type is checked: compiling one (and the check of its schema that
+/// `jsonschema` makes first) costs milliseconds, and most flows use one or two input types.
+struct Payload {
+    kind: String,
+    schema: Json,
+    validator: OnceLock<Option<jsonschema::Validator>>,
+}
+
+static PAYLOADS: LazyLock<Vec<Payload>> = LazyLock::new(|| {
+    let schema = &*FLOW_TREE;
     let defs = schema.get("$defs").cloned().unwrap_or(Json::Null);
     schema
         .pointer("/$defs/input/allOf")
@@ -87,9 +105,11 @@ static PAYLOADS: LazyLock<Vec<(String, jsonschema::Validator)>> = LazyLock::new(
         .filter_map(|branch| {
             let kind = branch.pointer("/if/properties/type/const")?.as_str()?;
             let target = branch.pointer("/then/properties/payload/$ref")?.clone();
-            let sub = serde_json::json!({ "$defs": defs, "$ref": target });
-            let validator = jsonschema::validator_for(&sub).ok()?;
-            Some((kind.to_owned(), validator))
+            Some(Payload {
+                kind: kind.to_owned(),
+                schema: serde_json::json!({ "$defs": defs, "$ref": target }),
+                validator: OnceLock::new(),
+            })
         })
         .collect()
 });
@@ -97,10 +117,12 @@ static PAYLOADS: LazyLock<Vec<(String, jsonschema::Validator)>> = LazyLock::new(
 /// True when `payload` fits what the flow schema says of an input of type `kind` (an input
 /// type without a payload schema takes any object).
 pub(crate) fn payload_fits(kind: &str, payload: &Json) -> bool {
-    PAYLOADS
-        .iter()
-        .find(|(k, _)| k == kind)
-        .is_none_or(|(_, v)| v.is_valid(payload))
+    PAYLOADS.iter().find(|p| p.kind == kind).is_none_or(|p| {
+        p.validator
+            .get_or_init(|| jsonschema::validator_for(&p.schema).ok())
+            .as_ref()
+            .is_none_or(|v| v.is_valid(payload))
+    })
 }
 
 /// True when `value` is valid under the schema.
@@ -129,7 +151,7 @@ pub fn validate(kind: SchemaKind, value: &Json) -> Vec<Diagnostic> {
         let pointer = err.instance_path().as_str().to_owned();
         match err.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let known = known_properties(&c.schema, err.schema_path().as_str());
+                let known = known_properties(c.schema, err.schema_path().as_str());
                 for key in unexpected {
                     let mut p = pointer.clone();
                     push_segment(&mut p, key);
