@@ -5,7 +5,8 @@
 #
 # Anchors: the parse floor (`examples/parse_floor.rs`: `serde_json::from_slice::<Value>` with the
 # same features and allocator as fluxo), `jsonschema-cli`, `check-jsonschema` and `ajv-cli` when installed
-# (schema only; a missing one skips its rows). Needs python3 (for `wait4`).
+# (schema only; a missing one skips its rows). Needs python3 (for `wait4`) and GNU time (for the
+# peak memory).
 # Run from the project root: `bash benches/figures.sh [RUNS]` (default 7).
 set -euo pipefail
 
@@ -21,17 +22,23 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fluxo: $(git rev-parse --short HEAD 2>/dev/null || echo unknown), release build; runs per figure: $runs"
 
-# one CMD...: prints "CPU-ms peak-KiB wall-ms" of one run, from the kernel's accounting of the
-# child (`wait4`: microseconds, where GNU time rounds to 10 ms). The exit status is ignored: lint
-# exits 1 when it reports findings.
+# one CMD...: prints "CPU-ms peak-KiB wall-ms" of the command. CPU and wall time come from one run,
+# from the kernel's accounting of the child (`wait4`: microseconds, where GNU time rounds to
+# 10 ms); the peak memory from a second run under GNU time. A child of Python inherits Python's
+# own peak (about 14 MiB, recorded when the forked child execs), so a peak read by `wait4`
+# could never be lower than that; GNU time's own is about 2 MiB. The exit status is ignored:
+# lint exits 1 when it reports findings.
 one() {
-    python3 -c '
+    local cpu wall peak
+    read -r cpu wall < <(python3 -c '
 import os, subprocess, sys, time
 t = time.monotonic()
 p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 _, _, ru = os.wait4(p.pid, 0)
-print("%.2f %d %.2f" % ((ru.ru_utime + ru.ru_stime) * 1000, ru.ru_maxrss, (time.monotonic() - t) * 1000))
-' "$@" </dev/null
+print("%.2f %.2f" % ((ru.ru_utime + ru.ru_stime) * 1000, (time.monotonic() - t) * 1000))
+' "$@" </dev/null)
+    peak=$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null </dev/null | tail -n 1)
+    echo "$cpu $peak $wall"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
