@@ -113,37 +113,21 @@ pub(crate) fn typed_compile(
     opts: CompileOptions,
     each: impl FnMut(usize, &Node),
 ) -> Option<CompiledFlow> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let mut b = Builder::new(opts);
-    let head = serde::Deserializer::deserialize_map(
-        &mut de,
-        typed::Top {
-            builder: &mut b,
-            each,
-        },
-    )
-    .ok()?;
-    de.end().ok()?;
-    Some(b.finish(head.name, head.start_context, head.custom_actions))
+    typed_read(Reader::of_slice(text), opts, each)
 }
 
-/// The top level of a flow for [`typed_compile`]: the fields of [`crate::model::Flow`], with
-/// the same refusals (an unknown or repeated field, `nodes` missing), its nodes handed to the
-/// compiler one by one.
-mod typed {
-    use super::{Builder, Node};
-    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
-    use serde::Deserialize;
-
-    /// The fields beside `nodes`.
-    #[derive(Default)]
-    pub(super) struct Head {
-        pub(super) name: Option<String>,
-        pub(super) start_context: Vec<String>,
-        pub(super) custom_actions: Vec<String>,
-    }
-
-    #[derive(Deserialize)]
+/// [`typed_compile`] over a [`Reader`]: the top level and the list of nodes are walked here,
+/// each value in them read by `serde_json` from where it starts, so that a file can be read a
+/// window at a time. The refusals are those of the model's own `Deserialize`: an unknown or
+/// repeated field, `nodes` missing, anything after the closing brace. One difference, which
+/// only a file nested more than a hundred levels deep can see: `serde_json`'s depth limit (128)
+/// counts from each node instead of from the file's top.
+fn typed_read(
+    mut r: Reader<'_>,
+    opts: CompileOptions,
+    mut each: impl FnMut(usize, &Node),
+) -> Option<CompiledFlow> {
+    #[derive(Clone, Copy, serde::Deserialize)]
     #[serde(field_identifier, rename_all = "snake_case")]
     enum Field {
         #[serde(rename = "$schema")]
@@ -154,82 +138,157 @@ mod typed {
         CustomActions,
         Nodes,
     }
-
-    pub(super) struct Top<'a, F> {
-        pub(super) builder: &'a mut Builder,
-        pub(super) each: F,
-    }
-
-    impl<'de, F: FnMut(usize, &Node)> Visitor<'de> for Top<'_, F> {
-        type Value = Head;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a flow")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Head, A::Error> {
-            let mut head = Head::default();
-            let mut seen = [false; 6];
-            while let Some(field) = map.next_key::<Field>()? {
-                let (slot, name) = match field {
-                    Field::Schema => (0, "$schema"),
-                    Field::Name => (1, "name"),
-                    Field::Description => (2, "description"),
-                    Field::StartContext => (3, "start_context"),
-                    Field::CustomActions => (4, "custom_actions"),
-                    Field::Nodes => (5, "nodes"),
-                };
-                if std::mem::replace(&mut seen[slot], true) {
-                    return Err(A::Error::duplicate_field(name));
+    let mut b = Builder::new(opts);
+    let (mut name, mut start_context, mut custom_actions) = (None, Vec::new(), Vec::new());
+    let mut seen = [false; 6];
+    r.expect(b'{')?;
+    if !r.eat(b'}') {
+        loop {
+            let field: Field = r.value()?;
+            r.expect(b':')?;
+            let slot = field as usize;
+            if std::mem::replace(&mut seen[slot], true) {
+                return None;
+            }
+            match field {
+                Field::Schema | Field::Description => {
+                    r.value::<Option<String>>()?;
                 }
-                match field {
-                    Field::Schema | Field::Description => {
-                        map.next_value::<Option<String>>()?;
+                Field::Name => name = r.value()?,
+                Field::StartContext => start_context = r.value()?,
+                Field::CustomActions => custom_actions = r.value()?,
+                Field::Nodes => {
+                    r.expect(b'[')?;
+                    if !r.eat(b']') {
+                        let mut i = 0;
+                        loop {
+                            let node: Node = r.value()?;
+                            each(i, &node);
+                            b.push(node, i);
+                            i += 1;
+                            if !r.eat(b',') {
+                                r.expect(b']')?;
+                                break;
+                            }
+                        }
                     }
-                    Field::Name => head.name = map.next_value()?,
-                    Field::StartContext => head.start_context = map.next_value()?,
-                    Field::CustomActions => head.custom_actions = map.next_value()?,
-                    Field::Nodes => map.next_value_seed(Nodes {
-                        builder: &mut *self.builder,
-                        each: &mut self.each,
-                    })?,
                 }
             }
-            if !seen[5] {
-                return Err(A::Error::missing_field("nodes"));
+            if !r.eat(b',') {
+                r.expect(b'}')?;
+                break;
             }
-            Ok(head)
+        }
+    }
+    r.skip_space();
+    if !seen[Field::Nodes as usize] || r.at != r.buf.len() {
+        return None;
+    }
+    Some(b.finish(name, start_context, custom_actions))
+}
+
+/// A position in a JSON text, for [`typed_read`]: the text is a slice, or a window on a file
+/// that moves on as the text is read.
+struct Reader<'a> {
+    /// The text, or the window of the file from where it was last moved on.
+    buf: std::borrow::Cow<'a, [u8]>,
+    /// The position in `buf`.
+    at: usize,
+    /// The file the window reads, until its end (or a read error, which the full path, reading
+    /// the file again, then reports).
+    file: Option<&'a mut std::fs::File>,
+}
+
+/// How much of a file a window reads at least at a time.
+const WINDOW: usize = 1 << 20;
+
+impl<'a> Reader<'a> {
+    fn of_slice(text: &'a [u8]) -> Reader<'a> {
+        Reader {
+            buf: std::borrow::Cow::Borrowed(text),
+            at: 0,
+            file: None,
         }
     }
 
-    struct Nodes<'a, F> {
-        builder: &'a mut Builder,
-        each: &'a mut F,
-    }
-
-    impl<'de, F: FnMut(usize, &Node)> DeserializeSeed<'de> for Nodes<'_, F> {
-        type Value = ();
-
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
+    fn of_file(file: &'a mut std::fs::File) -> Reader<'a> {
+        Reader {
+            buf: std::borrow::Cow::Owned(Vec::new()),
+            at: 0,
+            file: Some(file),
         }
     }
 
-    impl<'de, F: FnMut(usize, &Node)> Visitor<'de> for Nodes<'_, F> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of nodes")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            let mut i = 0;
-            while let Some(node) = seq.next_element::<Node>()? {
-                (self.each)(i, &node);
-                self.builder.push(node, i);
-                i += 1;
+    /// Reads more of the file into the window, dropping what is behind the position; false at
+    /// the end of the file (or of a slice). The window reads at least as much again as it holds
+    /// ahead of the position, so a value larger than the window is read again only a
+    /// logarithmic number of times.
+    fn more(&mut self) -> bool {
+        use std::io::Read as _;
+        let Some(file) = self.file.as_deref_mut() else {
+            return false;
+        };
+        let buf = self.buf.to_mut();
+        buf.drain(..self.at);
+        self.at = 0;
+        let have = buf.len();
+        buf.resize(have + have.max(WINDOW), 0);
+        let read = loop {
+            match file.read(&mut buf[have..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                r => break r.unwrap_or(0),
             }
-            Ok(())
+        };
+        buf.truncate(have + read);
+        if read == 0 {
+            self.file = None;
+        }
+        read > 0
+    }
+
+    /// Moves past JSON whitespace.
+    fn skip_space(&mut self) {
+        loop {
+            while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.buf.get(self.at) {
+                self.at += 1;
+            }
+            if self.at < self.buf.len() || !self.more() {
+                return;
+            }
+        }
+    }
+
+    /// Moves past `byte` (after whitespace) when it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_space();
+        let found = self.buf.get(self.at) == Some(&byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+
+    /// Reads the value that starts here (after whitespace). A value that the window cuts, or
+    /// that ends where the window ends (a number could go on), is read again from a larger one.
+    fn value<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        loop {
+            let rest = self.buf.get(self.at..)?;
+            let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<T>();
+            let complete = match values.next() {
+                Some(Ok(v)) if values.byte_offset() < rest.len() || self.file.is_none() => {
+                    self.at += values.byte_offset();
+                    return Some(v);
+                }
+                Some(Ok(_)) => true,
+                Some(Err(e)) if !e.is_eof() => return None,
+                Some(Err(_)) | None => false,
+            };
+            // At the end of the file, a complete value is taken on the next turn.
+            if !self.more() && !complete {
+                return None;
+            }
         }
     }
 }
@@ -252,6 +311,27 @@ pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
             return Ok(c);
         }
     }
+    load_flow_full(path, bytes)
+}
+
+/// Loads a flow file the way [`load_flow`] loads bytes, reading the file a window at a time:
+/// each node is compiled from the window and the window moves on, so the file is never whole in
+/// memory beside its compiled flow. `Ok(None)` when the typed read refuses the file or the
+/// compiler blocks it: the caller reads the file whole for the full path, which explains why.
+pub(crate) fn load_flow_streamed(path: &std::path::Path) -> Result<Option<CompiledFlow>, Error> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        Error::new(ErrorKind::Io, format!("{}: {e}", path.display())).with_source(e)
+    })?;
+    let compiled = typed_read(
+        Reader::of_file(&mut file),
+        CompileOptions::default(),
+        |_, _| {},
+    );
+    Ok(compiled.filter(|c| !c.diagnostics.iter().any(is_blocking)))
+}
+
+/// The full path of [`load_flow`]: every stage on the JSON tree, with the findings located.
+pub(crate) fn load_flow_full(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
     let mut r = read(path, bytes);
     let mut diags: Vec<Diagnostic> = r
         .diagnostics
@@ -326,5 +406,111 @@ pub fn load_integrations(path: &str, bytes: &[u8]) -> Result<IntegrationsFile, E
             format!("the integrations file {path} cannot be used"),
         )
         .with_findings(r.locate(diags))),
+    }
+}
+
+#[cfg(test)]
+mod streamed {
+    use super::{load_flow_streamed, typed_compile, CompileOptions, WINDOW};
+    use std::path::PathBuf;
+
+    /// A file of its own for one test.
+    fn file(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fluxo-streamed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// The compiled flow of `bytes`, read whole.
+    fn whole(bytes: &[u8]) -> Option<String> {
+        typed_compile(bytes, CompileOptions::default(), |_, _| {}).map(|c| format!("{c:?}"))
+    }
+
+    /// A flow file read a window at a time compiles to exactly what the same bytes read whole
+    /// compile to: the shipped flows (smaller than one window), a flow of several windows with
+    /// nodes cut at every boundary, one value larger than two windows, and whitespace where the
+    /// windows meet.
+    #[test]
+    fn a_file_read_a_window_at_a_time_compiles_as_when_read_whole() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("flows");
+        let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&root)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.to_string_lossy();
+                name.ends_with(".json")
+                    && !name.ends_with(".test.json")
+                    && !name.ends_with("integrations.json")
+            })
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        assert!(inputs.len() > 3);
+        let node = |i: usize, text: &str| {
+            format!(
+                r#"{{"id": "n{i}", "condition": "{}", "output": [{{"default": {{"type": "text", "text": "{text} <? $x ?>"}}}}], "next": [{{"goto": "n{}"}}]}}"#,
+                if i == 0 { "start" } else { "true" },
+                i + 1
+            )
+        };
+        let many: Vec<String> = (0..30_000).map(|i| node(i, "olá")).collect();
+        let many = format!(
+            r#"{{"name": "big", "nodes": [{}, {{"id": "n30000"}}]}}"#,
+            many.join(",\n  ")
+        );
+        assert!(many.len() > 3 * WINDOW);
+        inputs.push(("many".into(), many.into_bytes()));
+        let huge = format!(
+            r#"{{"nodes": [{}, {{"id": "n1"}}], "start_context": ["a"]}}"#,
+            node(0, &"x".repeat(5 * WINDOW / 2))
+        );
+        inputs.push(("huge".into(), huge.into_bytes()));
+        let spaced = format!(
+            "{}{{\"nodes\": [{}{}]{}}}{}",
+            " ".repeat(WINDOW - 1),
+            node(0, "a"),
+            " ".repeat(WINDOW),
+            "\n".repeat(WINDOW + 3),
+            "\t".repeat(WINDOW)
+        );
+        inputs.push(("spaced".into(), spaced.into_bytes()));
+        for (i, (name, bytes)) in inputs.iter().enumerate() {
+            let expected = whole(bytes);
+            assert!(expected.is_some(), "{name}");
+            let path = file(&format!("ok-{i}.json"), bytes);
+            let streamed = load_flow_streamed(&path).unwrap().map(|c| format!("{c:?}"));
+            assert_eq!(streamed, expected, "{name}");
+        }
+    }
+
+    /// A file the typed read refuses is refused read a window at a time too, wherever the fault
+    /// is, so the caller reads it whole and reports it: cut short (inside a string, a number, a
+    /// node, between nodes), followed by anything, empty, or not a flow.
+    #[test]
+    fn a_file_refused_whole_is_refused_a_window_at_a_time() {
+        let nodes: Vec<String> = (0..20_000)
+            .map(|i| format!(r#"{{"id": "n{i}", "condition": "true", "context": {{"n": {i}}}}}"#))
+            .collect();
+        let text = format!(r#"{{"nodes": [{}]}}"#, nodes.join(", "));
+        assert!(text.len() > WINDOW);
+        let mut cases: Vec<Vec<u8>> = [WINDOW - 7, WINDOW, WINDOW + 1, text.len() - 1, 1]
+            .iter()
+            .map(|&n| text.as_bytes()[..n].to_vec())
+            .collect();
+        cases.push(format!("{text} {{}}").into_bytes());
+        cases.push(format!("{text}x").into_bytes());
+        cases.push(Vec::new());
+        cases.push(br#"{"nodes": [], "nodes": []}"#.to_vec());
+        cases.push(br#"{"dialog_nodes": [], "intents": []}"#.to_vec());
+        cases.push(text.replacen("\"n\": 5}", "\"n\": 5,}", 1).into_bytes());
+        for (i, bytes) in cases.iter().enumerate() {
+            assert_eq!(whole(bytes), None, "case {i}");
+            let path = file(&format!("refused-{i}.json"), bytes);
+            assert!(load_flow_streamed(&path).unwrap().is_none(), "case {i}");
+        }
+        let missing = std::env::temp_dir().join("fluxo-streamed-no-such-file.json");
+        assert!(load_flow_streamed(&missing).is_err());
     }
 }

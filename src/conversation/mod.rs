@@ -224,7 +224,14 @@ pub enum AnyState {
 /// the flow). A flow that cannot run is refused with every blocking finding, one per line,
 /// with its position, in the error's detail.
 pub fn load(path: &Path, integrations: Option<&Path>) -> Result<AnyDialog, Error> {
-    // Read once: the same bytes are looked at as a workspace, then as a flow.
+    // A flow the typed read accepts is read a window at a time (a workspace never is: the
+    // flow's read refuses its fields). Anything else is read once, whole: the same bytes are
+    // looked at as a workspace, then as a flow.
+    if let Some(compiled) = crate::compile::load::load_flow_streamed(path)? {
+        return Bot::with_integrations_of(compiled, path, integrations)
+            .map_err(with_findings)
+            .map(AnyDialog::from);
+    }
     let bytes = crate::engine::read_file(path)?;
     match Workspace::of_file(path, &bytes) {
         Some(Ok(ws)) => Ok(AnyDialog::from(ws)),

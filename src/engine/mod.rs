@@ -155,7 +155,27 @@ impl Bot {
         flow: &std::path::Path,
         integrations: Option<&std::path::Path>,
     ) -> Result<Bot, Error> {
-        Bot::from_file_bytes(flow, &read_file(flow)?, integrations)
+        match crate::compile::load::load_flow_streamed(flow)? {
+            Some(compiled) => Bot::with_integrations_of(compiled, flow, integrations),
+            None => Bot::from_file_bytes(flow, &read_file(flow)?, integrations),
+        }
+    }
+
+    /// A bot of a flow compiled from the file `flow`, with `integrations` (by default
+    /// `integrations.json` beside the flow, when there is one).
+    pub(crate) fn with_integrations_of(
+        compiled: CompiledFlow,
+        flow: &std::path::Path,
+        integrations: Option<&std::path::Path>,
+    ) -> Result<Bot, Error> {
+        let beside = flow.with_file_name("integrations.json");
+        let ip = integrations
+            .map(std::path::Path::to_path_buf)
+            .or_else(|| beside.exists().then_some(beside));
+        let integrations = ip
+            .map(|p| load_integrations(&p.display().to_string(), &read_file(&p)?))
+            .transpose()?;
+        Ok(Bot::new(compiled, integrations))
     }
 
     /// [`Bot::from_files`] with the flow file already read: `bytes` are the contents of `flow`.
