@@ -1,4 +1,4 @@
-//! Writes the files `benches/cli.sh` times whole commands on: a 10,000-node flow (pretty and
+//! Writes the files `benches/figures.sh` times whole commands on: a 10,000-node flow (pretty and
 //! minified), a 100,000-node flow, and a set of 200 flows of 5 to 44 nodes (the flows of a
 //! real project are of the size of `flows/*.json`: about 14 nodes, 7.5 KB).
 //!

@@ -1,5 +1,5 @@
-//! Generated flows for the benchmarks (`benches/lint.rs`) and the whole-command comparison
-//! (`benches/cli.sh`, through `examples/bench_files.rs`).
+//! Generated flows for the benchmarks (`benches/lint.rs`) and the whole-command figures
+//! (`benches/figures.sh`, through `examples/bench_files.rs`).
 
 use serde_json::json;
 
