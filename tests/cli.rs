@@ -422,3 +422,43 @@ fn run_flags_and_errors() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The commands that load a flow to run it turn transparent huge pages off for their process
+/// (a large flow's start-up costs less CPU and memory without them); the kernel says so in
+/// `/proc/PID/status`, read while `fluxo chat` waits for the user's first message.
+#[test]
+fn chat_runs_without_transparent_huge_pages() {
+    use std::io::{BufRead, BufReader};
+    if !std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("THP_enabled:")) {
+        println!("SKIPPED: this system does not report THP_enabled in /proc/PID/status");
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+        .args(["chat", "flows/simulator.json"])
+        .current_dir(common::root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The bot's greeting: the flow is loaded and the chat waits for input.
+    let mut line = String::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|out| BufReader::new(out).read_line(&mut line));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        matches!(read, Some(Ok(n)) if n > 0),
+        "no greeting: {line:?}"
+    );
+    let status = status.expect("the status of the running chat");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["THP_enabled:", "0"])),
+        "{status}"
+    );
+}
