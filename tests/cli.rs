@@ -462,3 +462,26 @@ fn chat_runs_without_transparent_huge_pages() {
         "{status}"
     );
 }
+
+/// A flow or a workspace given as a pipe (`/dev/stdin`, `<(…)`) is read once, whole: a pipe
+/// cannot be read a second time, so the window-at-a-time read leaves it alone. A flow with a
+/// fault gets its own finding (not an empty file's), and a workspace runs.
+#[test]
+fn run_reads_a_pipe_once_and_whole() {
+    let dir = common::Scratch::new("pipe");
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, "{\"type\": \"start\"}\n").expect("write");
+    let events = events.to_str().expect("utf8");
+    let o = run_with(
+        &["run", "/dev/stdin", "--events", events],
+        r#"{"nodes": [{"id": "a", "condtion": "start"}]}"#,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("unknown field `condtion`"), "{err}");
+    let workspace = std::fs::read_to_string(common::root().join("tests/fixtures/watson/nlu.json"))
+        .expect("the workspace fixture");
+    let o = run_with(&["run", "/dev/stdin", "--events", events], &workspace);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("awaiting_input"));
+}

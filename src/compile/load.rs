@@ -317,11 +317,16 @@ pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
 /// Loads a flow file the way [`load_flow`] loads bytes, reading the file a window at a time:
 /// each node is compiled from the window and the window moves on, so the file is never whole in
 /// memory beside its compiled flow. `Ok(None)` when the typed read refuses the file or the
-/// compiler blocks it: the caller reads the file whole for the full path, which explains why.
+/// compiler blocks it, and for a file that is not a regular file (a pipe can be read only
+/// once): the caller reads the file whole, for the full path, which explains why.
 pub(crate) fn load_flow_streamed(path: &std::path::Path) -> Result<Option<CompiledFlow>, Error> {
     let mut file = std::fs::File::open(path).map_err(|e| {
         Error::new(ErrorKind::Io, format!("{}: {e}", path.display())).with_source(e)
     })?;
+    // A pipe (`fluxo run <(…)`, `/dev/stdin`) can be read only once: it is read whole.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
     let compiled = typed_read(
         Reader::of_file(&mut file),
         CompileOptions::default(),
