@@ -318,16 +318,21 @@ fn integrations_option_enables_provider_rules() {
     assert_eq!(count(&o, "integrations-simulated"), 1, "said once");
 }
 
-fn run_with(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
+/// `fluxo ARGS` from the project's root, its standard streams piped.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_fluxo"))
         .args(args)
         .current_dir(common::root())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .expect("spawn")
+}
+
+fn run_with(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = spawn(args);
     if let Some(mut i) = child.stdin.take() {
         let _ = i.write_all(stdin.as_bytes());
     }
@@ -433,14 +438,7 @@ fn chat_runs_without_transparent_huge_pages() {
         println!("SKIPPED: this system does not report THP_enabled in /proc/PID/status");
         return;
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxo"))
-        .args(["chat", "flows/simulator.json"])
-        .current_dir(common::root())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(&["chat", "flows/simulator.json"]);
     // The bot's greeting: the flow is loaded and the chat waits for input.
     let mut line = String::new();
     let read = child

@@ -168,14 +168,10 @@ impl Bot {
         flow: &std::path::Path,
         integrations: Option<&std::path::Path>,
     ) -> Result<Bot, Error> {
-        let beside = flow.with_file_name("integrations.json");
-        let ip = integrations
-            .map(std::path::Path::to_path_buf)
-            .or_else(|| beside.exists().then_some(beside));
-        let integrations = ip
-            .map(|p| load_integrations(&p.display().to_string(), &read_file(&p)?))
-            .transpose()?;
-        Ok(Bot::new(compiled, integrations))
+        Ok(Bot::new(
+            compiled,
+            Bot::integrations_of(flow, integrations)?,
+        ))
     }
 
     /// [`Bot::from_files`] with the flow file already read: `bytes` are the contents of `flow`.
@@ -184,17 +180,25 @@ impl Bot {
         bytes: &[u8],
         integrations: Option<&std::path::Path>,
     ) -> Result<Bot, Error> {
+        let integrations = Bot::integrations_of(flow, integrations)?;
+        Ok(Bot::new(
+            load_flow(&flow.display().to_string(), bytes)?,
+            integrations,
+        ))
+    }
+
+    /// The integrations of the flow file `flow`: the file `integrations`, or else
+    /// `integrations.json` beside the flow when there is one.
+    fn integrations_of(
+        flow: &std::path::Path,
+        integrations: Option<&std::path::Path>,
+    ) -> Result<Option<IntegrationsFile>, Error> {
         let beside = flow.with_file_name("integrations.json");
-        let ip = integrations
+        integrations
             .map(std::path::Path::to_path_buf)
-            .or_else(|| beside.exists().then_some(beside));
-        let ib = ip.as_deref().map(read_file).transpose()?;
-        let ipath = ip.as_ref().map(|p| p.display().to_string());
-        Bot::from_bytes(
-            &flow.display().to_string(),
-            bytes,
-            ipath.as_deref().zip(ib.as_deref()),
-        )
+            .or_else(|| beside.exists().then_some(beside))
+            .map(|p| load_integrations(&p.display().to_string(), &read_file(&p)?))
+            .transpose()
     }
 
     /// Sets the `env` root expressions can read.
