@@ -96,7 +96,6 @@ struct Payload {
 
 static PAYLOADS: LazyLock<Vec<Payload>> = LazyLock::new(|| {
     let schema = &*FLOW_TREE;
-    let defs = schema.get("$defs").cloned().unwrap_or(Json::Null);
     schema
         .pointer("/$defs/input/allOf")
         .and_then(Json::as_array)
@@ -104,15 +103,51 @@ static PAYLOADS: LazyLock<Vec<Payload>> = LazyLock::new(|| {
         .flatten()
         .filter_map(|branch| {
             let kind = branch.pointer("/if/properties/type/const")?.as_str()?;
-            let target = branch.pointer("/then/properties/payload/$ref")?.clone();
+            let target = branch.pointer("/then/properties/payload/$ref")?;
             Some(Payload {
                 kind: kind.to_owned(),
-                schema: serde_json::json!({ "$defs": defs, "$ref": target }),
+                schema: serde_json::json!({ "$defs": defs_under(schema, target), "$ref": target }),
                 validator: OnceLock::new(),
             })
         })
         .collect()
 });
+
+/// The `$defs` of `schema` that the reference `target` reaches, directly or through others:
+/// a payload's schema carries only those, so compiling it (and the check of the schema against
+/// its meta-schema that `jsonschema` makes first) does not go through every definition.
+fn defs_under(schema: &Json, target: &Json) -> Json {
+    fn refs<'a>(v: &'a Json, out: &mut Vec<&'a str>) {
+        match v {
+            Json::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Json::String(r)) => out.extend(r.strip_prefix("#/$defs/")),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            Json::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut todo: Vec<&str> = target
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+        .into_iter()
+        .collect();
+    let mut defs = serde_json::Map::new();
+    while let Some(name) = todo.pop() {
+        if defs.contains_key(name) {
+            continue;
+        }
+        if let Some(def) = schema.pointer(&format!("/$defs/{name}")) {
+            refs(def, &mut todo);
+            defs.insert(name.to_owned(), def.clone());
+        }
+    }
+    Json::Object(defs)
+}
 
 /// True when `payload` fits what the flow schema says of an input of type `kind` (an input
 /// type without a payload schema takes any object).
@@ -279,4 +314,46 @@ fn known_properties(schema: &'static Json, schema_path: &str) -> Vec<&'static st
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod payloads {
+    use super::{payload_fits, FLOW_TREE, PAYLOADS};
+    use serde_json::json;
+
+    /// Each input type's payload validator, built from the definitions its `$ref` reaches, judges
+    /// payloads as one built from every definition of the flow schema does: well-formed ones,
+    /// an unknown field, ill-typed fields, and fields of the other types.
+    #[test]
+    fn a_payload_schema_with_only_the_definitions_it_reaches_judges_as_the_whole_one() {
+        assert!(PAYLOADS.len() >= 5);
+        let defs = FLOW_TREE["$defs"].clone();
+        let samples = [
+            json!({}),
+            json!({ "mandatory": true, "tries": 3, "error_message": ["inválido"] }),
+            json!({ "mandatory": "yes" }),
+            json!({ "mask": "cpf" }),
+            json!({ "mask": 7 }),
+            json!({ "tries": -1 }),
+            json!({ "options": [{ "label": "Sim", "value": "sim" }] }),
+            json!({ "options": [{ "label": 1 }] }),
+            json!({ "options": "sim" }),
+            json!({ "buttons": [{ "title": "Sim", "payload": "sim" }] }),
+            json!({ "min_date": "2026-01-01", "max_date": "<? $hoje ?>" }),
+            json!({ "extensions": ["pdf"], "max_size": 10 }),
+            json!({ "condtion": true }),
+        ];
+        let mut refused = 0;
+        for p in PAYLOADS.iter() {
+            let target = &p.schema["$ref"];
+            let whole = jsonschema::validator_for(&json!({ "$defs": defs, "$ref": target }))
+                .expect("the whole schema compiles");
+            for sample in &samples {
+                let fits = payload_fits(&p.kind, sample);
+                assert_eq!(fits, whole.is_valid(sample), "{} {sample}", p.kind);
+                refused += usize::from(!fits);
+            }
+        }
+        assert!(refused > 10, "the samples must include refused payloads");
+    }
 }
