@@ -107,11 +107,12 @@ pub(crate) fn flow_model(
 /// without the schema pass. The model accepts exactly what the JSON stage (strict JSON, no
 /// duplicate key) and the schema accept (tests check both), so a flow this returns has no
 /// finding from those stages; `None` sends the file down the full path, which explains what is
-/// wrong. `each(i, node)` sees node `i` of the file before it is compiled.
+/// wrong. `each(i, node, at)` sees node `i` of the file, which starts at byte `at`, before it
+/// is compiled.
 pub(crate) fn typed_compile(
     text: &[u8],
     opts: CompileOptions,
-    each: impl FnMut(usize, &Node),
+    each: impl FnMut(usize, &Node, usize),
 ) -> Option<CompiledFlow> {
     typed_read(Reader::of_slice(text), opts, each)
 }
@@ -125,7 +126,7 @@ pub(crate) fn typed_compile(
 fn typed_read(
     mut r: Reader<'_>,
     opts: CompileOptions,
-    mut each: impl FnMut(usize, &Node),
+    mut each: impl FnMut(usize, &Node, usize),
 ) -> Option<CompiledFlow> {
     #[derive(Clone, Copy, serde::Deserialize)]
     #[serde(field_identifier, rename_all = "snake_case")]
@@ -162,8 +163,12 @@ fn typed_read(
                     if !r.eat(b']') {
                         let mut i = 0;
                         loop {
+                            r.skip_space();
+                            // In the window of a file the offset is the window's, which no
+                            // caller of the file read uses.
+                            let at = r.at;
                             let node: Node = r.value()?;
-                            each(i, &node);
+                            each(i, &node, at);
                             b.push(node, i);
                             i += 1;
                             if !r.eat(b',') {
@@ -296,7 +301,7 @@ impl<'a> Reader<'a> {
 /// Whether the typed read accepts `text` (the tests compare it with the full path).
 #[cfg(test)]
 pub(crate) fn typed_accepts(text: &[u8]) -> bool {
-    typed_compile(text, CompileOptions::default(), |_, _| {}).is_some()
+    typed_compile(text, CompileOptions::default(), |_, _, _| {}).is_some()
 }
 
 /// Reads a flow to run it: syntax, schema, model, compile — without the semantic rules, parsing
@@ -306,7 +311,7 @@ pub fn load_flow(path: &str, bytes: &[u8]) -> Result<CompiledFlow, Error> {
     // The fast path: a file the typed read accepts has no finding from the JSON and schema
     // stages (a byte-order mark is not JSON, so such a file is not accepted), and only the
     // compiler can still block it. A blocked file takes the full path, which locates why.
-    if let Some(c) = typed_compile(bytes, CompileOptions::default(), |_, _| {}) {
+    if let Some(c) = typed_compile(bytes, CompileOptions::default(), |_, _, _| {}) {
         if !c.diagnostics.iter().any(is_blocking) {
             return Ok(c);
         }
@@ -330,7 +335,7 @@ pub(crate) fn load_flow_streamed(path: &std::path::Path) -> Result<Option<Compil
     let compiled = typed_read(
         Reader::of_file(&mut file),
         CompileOptions::default(),
-        |_, _| {},
+        |_, _, _| {},
     );
     Ok(compiled.filter(|c| !c.diagnostics.iter().any(is_blocking)))
 }
@@ -430,7 +435,7 @@ mod streamed {
 
     /// The compiled flow of `bytes`, read whole.
     fn whole(bytes: &[u8]) -> Option<String> {
-        typed_compile(bytes, CompileOptions::default(), |_, _| {}).map(|c| format!("{c:?}"))
+        typed_compile(bytes, CompileOptions::default(), |_, _, _| {}).map(|c| format!("{c:?}"))
     }
 
     /// A flow file read a window at a time compiles to exactly what the same bytes read whole

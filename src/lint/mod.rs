@@ -89,7 +89,9 @@ pub(crate) fn lint_bytes_by(
     if typed && std::str::from_utf8(&bytes).is_ok() {
         let mut suppressions = Vec::new();
         let mut refs = Vec::new();
-        let compiled = typed_compile(&bytes, CompileOptions { keep_sites: true }, |i, n| {
+        let mut starts = Vec::new();
+        let compiled = typed_compile(&bytes, CompileOptions { keep_sites: true }, |i, n, at| {
+            starts.push(at);
             rules::unused_suppression::collect_node(i, n, &mut suppressions);
             refs.push(Some(crate::diagnostic::NodeRef {
                 id: n.id.clone(),
@@ -105,7 +107,7 @@ pub(crate) fn lint_bytes_by(
             let text = String::from_utf8(bytes.into_owned()).unwrap_or_default();
             return finish(
                 SourceFile::new(path, text),
-                None,
+                (None, &starts),
                 Some(FileKind::Flow),
                 diags,
                 suppressions,
@@ -137,7 +139,7 @@ pub(crate) fn lint_bytes_by(
     }
     finish(
         r.source,
-        r.parsed_text,
+        (r.parsed_text, &[]),
         r.kind,
         diags,
         suppressions,
@@ -146,10 +148,12 @@ pub(crate) fn lint_bytes_by(
     )
 }
 
-/// Applies suppressions and the file's options, and locates the findings.
+/// Applies suppressions and the file's options, and locates the findings: in `parsed_text`
+/// when repairs were applied (else in the source's text), where each node starts at its offset
+/// in `node_starts` when the typed read gave them (else found by a scan of the text).
 fn finish(
     source: SourceFile,
-    parsed_text: Option<String>,
+    (parsed_text, node_starts): (Option<String>, &[usize]),
     kind: Option<FileKind>,
     mut diags: Vec<Diagnostic>,
     suppressions: Vec<rules::unused_suppression::Suppression>,
@@ -164,7 +168,11 @@ fn finish(
             d.severity = s;
         }
     }
-    let findings = source.locate(parsed_text.as_deref().unwrap_or(&source.text), diags);
+    let findings = source.locate_at(
+        parsed_text.as_deref().unwrap_or(&source.text),
+        diags,
+        node_starts,
+    );
     FileReport {
         source,
         kind,

@@ -20,15 +20,49 @@ pub(crate) struct Spans {
 }
 
 impl Spans {
-    /// Scans `text` (valid JSON) for the pointers in `wanted`.
-    pub(crate) fn scan(text: &str, wanted: &HashSet<&str>) -> Spans {
+    /// Scans `text` (valid JSON) for the pointers in `wanted`. `node_starts`, when not empty,
+    /// holds the offset of each element of the top-level `nodes` array (as the typed read found
+    /// them): a pointer inside node `i` is then looked for from that node's start, within that
+    /// node only.
+    pub(crate) fn scan(text: &str, wanted: &HashSet<&str>, node_starts: &[usize]) -> Spans {
         let mut s = Spans {
             text_len: text.len(),
             ..Default::default()
         };
-        if wanted.is_empty() {
-            return s;
+        // The wanted pointers inside a node whose start is known, by node, and the others.
+        let mut by_node: HashMap<usize, HashSet<&str>> = HashMap::default();
+        let mut rest: HashSet<&str> = HashSet::default();
+        for &w in wanted {
+            match node_index(w).filter(|&i| i < node_starts.len()) {
+                Some(i) => {
+                    by_node.entry(i).or_default().insert(w);
+                }
+                None => {
+                    rest.insert(w);
+                }
+            }
         }
+        if !rest.is_empty() {
+            s.scan_from(text, &rest, 0, &mut String::new(), 0);
+        }
+        for (i, within) in &by_node {
+            if let Some(&at) = node_starts.get(*i) {
+                s.scan_from(text, within, at, &mut format!("/nodes/{i}"), 2);
+            }
+        }
+        s
+    }
+
+    /// Scans the value at `at`, whose pointer is `pointer` and depth `depth`, for the pointers
+    /// in `wanted`.
+    fn scan_from(
+        &mut self,
+        text: &str,
+        wanted: &HashSet<&str>,
+        at: usize,
+        pointer: &mut String,
+        depth: usize,
+    ) {
         // Every prefix of a wanted pointer is a container on the way to it.
         let mut on_the_way: HashSet<&str> = HashSet::default();
         for w in wanted {
@@ -43,16 +77,14 @@ impl Spans {
         let mut scanner = Scanner {
             bytes: text.as_bytes(),
             text,
-            at: 0,
+            at,
             wanted,
             on_the_way: &on_the_way,
-            out: &mut s,
+            out: self,
         };
-        let mut pointer = String::new();
         scanner.ws();
         // A pointer of "" is the whole document.
-        scanner.value(&mut pointer, 0);
-        s
+        scanner.value(pointer, depth);
     }
 
     /// Byte range of the value at `pointer`.
@@ -93,6 +125,18 @@ impl Spans {
 }
 
 /// For each decoded byte offset of a JSON string literal's body, the raw byte offset.
+/// The index `i` of a pointer inside `/nodes/i` (or `/nodes/i` itself).
+fn node_index(pointer: &str) -> Option<usize> {
+    let rest = pointer.strip_prefix("/nodes/")?;
+    let index = rest.split('/').next()?;
+    // A JSON Pointer array index is digits without a leading zero (`/nodes/01` and
+    // `/nodes/+1` name no element).
+    if !index.bytes().all(|b| b.is_ascii_digit()) || (index.len() > 1 && index.starts_with('0')) {
+        return None;
+    }
+    index.parse().ok()
+}
+
 fn raw_offsets(raw: &str) -> Vec<usize> {
     let bytes = raw.as_bytes();
     let mut table = Vec::with_capacity(raw.len() + 1);
@@ -309,7 +353,7 @@ mod tests {
     use super::*;
 
     fn spans(text: &str, wanted: &[&str]) -> Spans {
-        Spans::scan(text, &wanted.iter().copied().collect())
+        Spans::scan(text, &wanted.iter().copied().collect(), &[])
     }
 
     #[test]

@@ -165,13 +165,25 @@ impl SourceFile {
     /// `parsed_text` (the text the value was read from: the same length as the file's), in one
     /// pass whatever the number of findings.
     pub fn locate(&self, parsed_text: &str, diags: Vec<Diagnostic>) -> Vec<Located> {
+        self.locate_at(parsed_text, diags, &[])
+    }
+
+    /// [`SourceFile::locate`], knowing where each node of a flow starts (byte offsets in
+    /// `parsed_text`, from the typed read): a finding inside node `i` is placed by scanning
+    /// that node only, not the nodes before it.
+    pub(crate) fn locate_at(
+        &self,
+        parsed_text: &str,
+        diags: Vec<Diagnostic>,
+        node_starts: &[usize],
+    ) -> Vec<Located> {
         let wanted: rustc_hash::FxHashSet<&str> = diags
             .iter()
             .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
             .filter(|l| !matches!(l.location, Location::Raw(_) | Location::Exact(..)))
             .map(|l| l.location.pointer())
             .collect();
-        let spans = Spans::scan(parsed_text, &wanted);
+        let spans = Spans::scan(parsed_text, &wanted, node_starts);
         let range_of = |loc: &Location| -> Range<usize> {
             match loc {
                 Location::Raw(r) | Location::Exact(_, r) => Some(r.clone()),
