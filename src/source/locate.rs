@@ -124,7 +124,6 @@ impl Spans {
     }
 }
 
-/// For each decoded byte offset of a JSON string literal's body, the raw byte offset.
 /// The index `i` of a pointer inside `/nodes/i` (or `/nodes/i` itself).
 fn node_index(pointer: &str) -> Option<usize> {
     let rest = pointer.strip_prefix("/nodes/")?;
@@ -137,6 +136,7 @@ fn node_index(pointer: &str) -> Option<usize> {
     index.parse().ok()
 }
 
+/// For each decoded byte offset of a JSON string literal's body, the raw byte offset.
 fn raw_offsets(raw: &str) -> Vec<usize> {
     let bytes = raw.as_bytes();
     let mut table = Vec::with_capacity(raw.len() + 1);
@@ -376,6 +376,39 @@ mod tests {
         let text = r#"{"a": 1, "a": [2, 3]}"#;
         let s = spans(text, &["/a/1"]);
         assert_eq!(&text[s.value("/a/1").unwrap()], "3");
+    }
+
+    /// With the nodes' start offsets, a pointer inside a node is found within that node, at the
+    /// same place as by a scan from the top; pointers outside the nodes, and indices that name
+    /// no element, are still found (or not) as before.
+    #[test]
+    fn pointers_inside_nodes_are_found_from_the_node_start() {
+        let text = r#"{"name": "f", "nodes": [ {"id": "a", "x": [1, {"y": "z"}]},
+            {"id": "b", "next": [{"goto": "a"}]} ]}"#;
+        let starts = [
+            text.find(r#"{"id": "a""#).unwrap(),
+            text.find(r#"{"id": "b""#).unwrap(),
+        ];
+        let wanted = [
+            "/nodes/0/x/1/y",
+            "/nodes/1",
+            "/nodes/1/next/0/goto",
+            "/name",
+            "/nodes",
+            "/nodes/01",
+            "/nodes/+1",
+            "/nodes/7/id",
+        ];
+        let set = wanted.iter().copied().collect();
+        let (by_node, by_scan) = (Spans::scan(text, &set, &starts), spans(text, &wanted));
+        for w in wanted {
+            assert_eq!(by_node.value(w), by_scan.value(w), "{w}");
+        }
+        assert!(by_node.value("/nodes/0/x/1/y").is_some());
+        assert!(by_node.value("/nodes/01").is_none());
+        assert_eq!(node_index("/nodes/12/output"), Some(12));
+        assert_eq!(node_index("/nodes/+1"), None);
+        assert_eq!(node_index("/nodesx/1"), None);
     }
 
     #[test]
