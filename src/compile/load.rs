@@ -424,13 +424,29 @@ mod streamed {
     use super::{load_flow_streamed, typed_compile, CompileOptions, WINDOW};
     use std::path::PathBuf;
 
-    /// A file of its own for one test.
-    fn file(name: &str, bytes: &[u8]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fluxo-streamed-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
+    /// A directory of one test's own, removed when the test ends (the files are megabytes).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("fluxo-streamed-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        /// The file `flow.json` in the directory, holding `bytes` (each case overwrites it).
+        fn file(&self, bytes: &[u8]) -> PathBuf {
+            let path = self.0.join("flow.json");
+            std::fs::write(&path, bytes).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     /// The compiled flow of `bytes`, read whole.
@@ -486,10 +502,11 @@ mod streamed {
             "\t".repeat(WINDOW)
         );
         inputs.push(("spaced".into(), spaced.into_bytes()));
-        for (i, (name, bytes)) in inputs.iter().enumerate() {
+        let dir = Scratch::new("ok");
+        for (name, bytes) in &inputs {
             let expected = whole(bytes);
             assert!(expected.is_some(), "{name}");
-            let path = file(&format!("ok-{i}.json"), bytes);
+            let path = dir.file(bytes);
             let streamed = load_flow_streamed(&path).unwrap().map(|c| format!("{c:?}"));
             assert_eq!(streamed, expected, "{name}");
         }
@@ -515,12 +532,13 @@ mod streamed {
         cases.push(br#"{"nodes": [], "nodes": []}"#.to_vec());
         cases.push(br#"{"dialog_nodes": [], "intents": []}"#.to_vec());
         cases.push(text.replacen("\"n\": 5}", "\"n\": 5,}", 1).into_bytes());
+        let dir = Scratch::new("refused");
         for (i, bytes) in cases.iter().enumerate() {
             assert_eq!(whole(bytes), None, "case {i}");
-            let path = file(&format!("refused-{i}.json"), bytes);
+            let path = dir.file(bytes);
             assert!(load_flow_streamed(&path).unwrap().is_none(), "case {i}");
         }
-        let missing = std::env::temp_dir().join("fluxo-streamed-no-such-file.json");
+        let missing = dir.0.join("no-such-file.json");
         assert!(load_flow_streamed(&missing).is_err());
     }
 }
