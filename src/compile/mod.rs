@@ -9,7 +9,7 @@ use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::error::Error;
 use crate::expr::Span;
 use crate::expr::{
-    compile_regex, Dialect, Evaluator, Expr, ExprKind, ParseCache, SyntaxError, Template,
+    compile_regex, find_open, Dialect, Evaluator, Expr, ExprKind, ParseCache, SyntaxError, Template,
 };
 use crate::model::{Flow, InputType};
 use crate::source::json::push_segment;
@@ -494,7 +494,7 @@ impl Compiler {
         if src.trim().is_empty() {
             return None;
         }
-        let (body, offset) = match (src.find("<?"), src.rfind("?>")) {
+        let (body, offset) = match (find_open(src), src.rfind("?>")) {
             // `<?>` overlaps: the closing `?>` must start after the opening `<?` ends.
             (Some(a), Some(b)) if b >= a + 2 => {
                 self.diagnostics.push(
@@ -541,13 +541,13 @@ impl Compiler {
     /// is searched for `<?` about once: a container is entered only when some child has one.
     fn value_owned(&mut self, node: usize, pointer: &mut String, v: Json) -> CValue {
         match v {
-            Json::String(s) if s.contains("<?") => self.string(node, pointer, s),
+            Json::String(s) if find_open(&s).is_some() => self.string(node, pointer, s),
             Json::Array(items) if items.iter().any(has_template) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, it) in items.into_iter().enumerate() {
                     let len = pointer.len();
                     pointer.push('/');
-                    pointer.push_str(&i.to_string());
+                    push_index(pointer, i);
                     out.push(self.value_owned(node, pointer, it));
                     pointer.truncate(len);
                 }
@@ -641,8 +641,10 @@ impl Builder {
     pub(crate) fn push(&mut self, n: crate::model::Node, position: usize) {
         let i = self.nodes.len();
         let c = &mut self.c;
-        let base = format!("/nodes/{position}");
-        let mut p = base.clone();
+        let mut base = String::from("/nodes/");
+        push_index(&mut base, position);
+        // One buffer for every pointer under the node, cut back to `base` before each.
+        let mut p = String::with_capacity(base.len() + 40);
         let entry = match n.condition.as_deref().map(str::trim) {
             None | Some("") => Entry::None,
             Some("start") => {
@@ -655,28 +657,32 @@ impl Builder {
             }
             Some(_) => {
                 let src = n.condition.as_deref().unwrap_or_default();
-                match c.condition(i, &format!("{base}/condition"), Role::Entry, src) {
+                under(&mut p, &base, "/condition");
+                match c.condition(i, &p, Role::Entry, src) {
                     Some(e) => Entry::Expr(e),
                     None => Entry::None,
                 }
             }
         };
-        let mut sub =
-            |c: &mut Compiler, key: &str, m: Option<Map<String, Json>>| -> Vec<(String, CValue)> {
-                match m {
-                    Some(m) => {
-                        p.truncate(base.len());
-                        p.push('/');
-                        p.push_str(key);
-                        c.fields(i, &mut p, m)
-                    }
-                    None => Vec::new(),
+        let sub = |c: &mut Compiler,
+                   p: &mut String,
+                   key: &str,
+                   m: Option<Map<String, Json>>|
+         -> Vec<(String, CValue)> {
+            match m {
+                Some(m) => {
+                    under(p, &base, key);
+                    c.fields(i, p, m)
                 }
-            };
-        let context = sub(&mut *c, "context", n.context);
-        let contact = sub(&mut *c, "contact", n.contact);
+                None => Vec::new(),
+            }
+        };
+        let context = sub(&mut *c, &mut p, "/context", n.context);
+        let contact = sub(&mut *c, &mut p, "/contact", n.contact);
         let actions = map_exact(n.actions, |(ai, a)| {
-            let mut p = format!("{base}/actions/{ai}/parameters");
+            under(&mut p, &base, "/actions/");
+            push_index(&mut p, ai);
+            p.push_str("/parameters");
             CAction {
                 name: a.name,
                 parameters: c.fields(i, &mut p, a.parameters),
@@ -684,30 +690,33 @@ impl Builder {
             }
         });
         let events = map_exact(n.events, |(ei, e)| {
-            c.value_owned(i, &mut format!("{base}/events/{ei}"), event_value(e))
+            under(&mut p, &base, "/events/");
+            push_index(&mut p, ei);
+            c.value_owned(i, &mut p, event_value(e))
         });
-        let output = outputs(&mut *c, i, &format!("{base}/output"), n.output);
-        let responses = map_exact(n.responses, |(ri, r)| CResponse {
-            condition: r.condition.as_deref().and_then(|s| {
-                c.condition(
-                    i,
-                    &format!("{base}/responses/{ri}/condition"),
-                    Role::Response,
-                    s,
-                )
-            }),
-            output: outputs(
-                &mut *c,
-                i,
-                &format!("{base}/responses/{ri}/output"),
-                r.output,
-            ),
+        under(&mut p, &base, "/output");
+        let output = outputs(&mut *c, i, &mut p, n.output);
+        let responses = map_exact(n.responses, |(ri, r)| {
+            under(&mut p, &base, "/responses/");
+            push_index(&mut p, ri);
+            let len = p.len();
+            p.push_str("/condition");
+            let condition = r
+                .condition
+                .as_deref()
+                .and_then(|s| c.condition(i, &p, Role::Response, s));
+            p.truncate(len);
+            p.push_str("/output");
+            CResponse {
+                condition,
+                output: outputs(&mut *c, i, &mut p, r.output),
+            }
         });
         let input = n.input.map(|m| CInput {
             channels: m
                 .into_iter()
                 .map(|(ch, inp)| {
-                    let mut p = format!("{base}/input");
+                    under(&mut p, &base, "/input");
                     push_segment(&mut p, &ch);
                     p.push_str("/payload");
                     let payload = CValue::Obj(c.fields(i, &mut p, inp.payload));
@@ -717,7 +726,10 @@ impl Builder {
         });
         let next = map_exact(n.next, |(ni, x)| CNext {
             condition: x.condition.as_deref().and_then(|s| {
-                c.condition(i, &format!("{base}/next/{ni}/condition"), Role::Next, s)
+                under(&mut p, &base, "/next/");
+                push_index(&mut p, ni);
+                p.push_str("/condition");
+                c.condition(i, &p, Role::Next, s)
             }),
             // Resolved when every id is known ([`Builder::finish`]).
             target: None,
@@ -842,22 +854,52 @@ fn collapse_object(fields: Vec<(String, CValue)>) -> CValue {
 /// True when a `<?` occurs in some string of the value.
 fn has_template(v: &Json) -> bool {
     match v {
-        Json::String(s) => s.contains("<?"),
+        Json::String(s) => find_open(s).is_some(),
         Json::Array(a) => a.iter().any(has_template),
         Json::Object(m) => m.values().any(has_template),
         _ => false,
     }
 }
 
+/// The output items under `pointer` (which ends as it began).
 fn outputs(
     c: &mut Compiler,
     node: usize,
-    base: &str,
+    pointer: &mut String,
     items: Vec<crate::model::OutputItem>,
 ) -> Vec<CValue> {
+    let len = pointer.len();
     map_exact(items, |(oi, item)| {
-        c.value_owned(node, &mut format!("{base}/{oi}"), Json::Object(item.0))
+        pointer.truncate(len);
+        pointer.push('/');
+        push_index(pointer, oi);
+        let v = c.value_owned(node, pointer, Json::Object(item.0));
+        pointer.truncate(len);
+        v
     })
+}
+
+/// Sets `p` to `base` followed by `tail`.
+fn under(p: &mut String, base: &str, tail: &str) {
+    p.clear();
+    p.push_str(base);
+    p.push_str(tail);
+}
+
+/// Appends `n` in decimal (what `format!` would write, without its machinery: the compiler
+/// writes a pointer for every value of a flow).
+pub(crate) fn push_index(p: &mut String, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(n % 10).unwrap_or_default();
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    p.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// `items` mapped, with their index, into a list of exactly their length. (Collecting
@@ -886,7 +928,16 @@ impl CompiledFlow {
 
 #[cfg(test)]
 mod tests {
-    use super::{Lit, LIT_TEXT_DEPTH};
+    use super::{push_index, Lit, LIT_TEXT_DEPTH};
+
+    #[test]
+    fn indices_are_written_in_decimal() {
+        for n in [0, 7, 10, 99, 100, 12_345, usize::MAX] {
+            let mut s = String::from("/nodes/");
+            push_index(&mut s, n);
+            assert_eq!(s, format!("/nodes/{n}"));
+        }
+    }
     use serde_json::{json, Value as Json};
 
     /// A literal reads back as the value it was made of: every scalar, key order, numbers at

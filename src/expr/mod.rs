@@ -35,7 +35,7 @@ pub(crate) use eval::{Budget, Evaluator};
 pub use methods::{arity_text, Availability, Method, Receiver};
 pub(crate) use parse::{parse_expression, SyntaxError};
 pub(crate) use regex::compile_regex;
-pub(crate) use template::{ParseCache, Template};
+pub(crate) use template::{find_open, ParseCache, Template};
 
 use crate::error::{Error, ErrorKind};
 use serde_json::Value as Json;

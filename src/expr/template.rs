@@ -146,7 +146,7 @@ fn parse_template_with(
     let mut parts = Vec::new();
     let mut errors = Vec::new();
     let mut rest = 0usize;
-    while let Some(rel) = s[rest..].find("<?") {
+    while let Some(rel) = find_open(&s[rest..]) {
         let open = rest + rel;
         if open > rest {
             parts.push(Part::Text(s[rest..open].to_owned()));
@@ -195,8 +195,41 @@ fn parse_template_with(
     (Template { parts }, errors)
 }
 
+/// Where the first `<?` of `s` starts. A byte search for `<` then a look at the next byte:
+/// `str::find` sets up a substring searcher at every call, which cost more than the search on
+/// the many short strings of a flow.
+pub(crate) fn find_open(s: &str) -> Option<usize> {
+    find_pair(s.as_bytes(), b'<', b'?')
+}
+
+/// Where the first `?>` of `s` starts (see [`find_open`]).
+fn find_close(s: &str) -> Option<usize> {
+    find_pair(s.as_bytes(), b'?', b'>')
+}
+
+fn find_pair(b: &[u8], first: u8, second: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = b.get(from..).and_then(|rest| memchr::memchr(first, rest)) {
+        let at = from + i;
+        if b.get(at + 1) == Some(&second) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Length of a segment body up to its closing `?>`, skipping string and regex literals.
 fn segment_end(body: &str) -> Option<usize> {
+    // Most bodies hold no quote and no `/` before their first `?>`: the scanner, whose state
+    // changes only at those characters, would stop at that `?>` too.
+    let first = find_close(body)?;
+    if !body.as_bytes()[..first]
+        .iter()
+        .any(|b| matches!(b, b'\'' | b'"' | b'/'))
+    {
+        return Some(first);
+    }
     let mut scan = Scan::new(body).peekable();
     while let Some((i, c)) = scan.next() {
         if c == '?' && scan.peek().is_some_and(|&(j, n)| n == '>' && j == i + 1) {
@@ -204,5 +237,45 @@ fn segment_end(body: &str) -> Option<usize> {
         }
     }
     // An unbalanced quote inside the segment: fall back to the first `?>`.
-    body.find("?>")
+    Some(first)
+}
+
+#[cfg(test)]
+mod search {
+    use super::{find_close, find_open, segment_end, Scan};
+
+    /// The byte searches find what `str::find` finds, and a segment's end is the scanner's
+    /// wherever the shortcut applies or not.
+    #[test]
+    fn searches_agree_with_the_scanner() {
+        for s in [
+            "",
+            "<",
+            "?",
+            "<?",
+            "?>",
+            "a<b<?c",
+            "??>",
+            "a ?? b ?>",
+            "<<??>>",
+            "é<?ü?>",
+            "$a ?? 'x ?> y' ?>",
+            "x.matches(/?>/) ?> z",
+            "\"?>\" ?>",
+            "1 / 2 ?>",
+            "no end",
+        ] {
+            assert_eq!(find_open(s), s.find("<?"), "{s}");
+            assert_eq!(find_close(s), s.find("?>"), "{s}");
+            let mut scan = Scan::new(s).peekable();
+            let mut scanned = None;
+            while let Some((i, c)) = scan.next() {
+                if c == '?' && scan.peek().is_some_and(|&(j, n)| n == '>' && j == i + 1) {
+                    scanned = Some(i);
+                    break;
+                }
+            }
+            assert_eq!(segment_end(s), scanned.or(s.find("?>")), "{s}");
+        }
+    }
 }

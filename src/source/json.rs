@@ -542,6 +542,10 @@ fn prop_name<'a>(name: &'a ObjectPropName<'_>) -> &'a str {
 /// Appends one escaped JSON Pointer segment.
 pub fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');
+    if !segment.bytes().any(|b| b == b'~' || b == b'/') {
+        pointer.push_str(segment);
+        return;
+    }
     for c in segment.chars() {
         match c {
             '~' => pointer.push_str("~0"),
