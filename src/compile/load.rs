@@ -114,6 +114,16 @@ pub(crate) fn typed_compile(
     opts: CompileOptions,
     each: impl FnMut(usize, &Node, usize),
 ) -> Option<CompiledFlow> {
+    // A JSON text is UTF-8: a file that is not has no typed read.
+    typed_compile_text(std::str::from_utf8(text).ok()?, opts, each)
+}
+
+/// [`typed_compile`] of a text known to be UTF-8: its strings are not checked again one by one.
+pub(crate) fn typed_compile_text(
+    text: &str,
+    opts: CompileOptions,
+    each: impl FnMut(usize, &Node, usize),
+) -> Option<CompiledFlow> {
     typed_read(Reader::of_slice(text), opts, each)
 }
 
@@ -186,41 +196,52 @@ fn typed_read(
         }
     }
     r.skip_space();
-    if !seen[Field::Nodes as usize] || r.at != r.buf.len() {
+    if !seen[Field::Nodes as usize] || r.at != r.buf.len() || r.broken {
         return None;
     }
     Some(b.finish(name, start_context, custom_actions))
 }
 
 /// A position in a JSON text, for [`typed_read`]: the text is a slice, or a window on a file
-/// that moves on as the text is read.
+/// that moves on as the text is read. The text is UTF-8, checked once (a window's bytes as they
+/// are read), so `serde_json` reads it as a `str` and does not check each string again.
 struct Reader<'a> {
     /// The text, or the window of the file from where it was last moved on.
-    buf: std::borrow::Cow<'a, [u8]>,
+    buf: std::borrow::Cow<'a, str>,
     /// The position in `buf`.
     at: usize,
     /// The file the window reads, until its end (or a read error, which the full path, reading
     /// the file again, then reports).
     file: Option<&'a mut std::fs::File>,
+    /// The bytes read from the file and not yet in the window: the start of a character the
+    /// last read cut.
+    pending: Vec<u8>,
+    /// The file is not UTF-8 (or ends inside a character): the typed read refuses it, and the
+    /// full path says where.
+    broken: bool,
 }
 
 /// How much of a file a window reads at least at a time.
 const WINDOW: usize = 1 << 20;
 
 impl<'a> Reader<'a> {
-    fn of_slice(text: &'a [u8]) -> Reader<'a> {
+    fn of_slice(text: &'a str) -> Reader<'a> {
         Reader {
             buf: std::borrow::Cow::Borrowed(text),
             at: 0,
             file: None,
+            pending: Vec::new(),
+            broken: false,
         }
     }
 
     fn of_file(file: &'a mut std::fs::File) -> Reader<'a> {
         Reader {
-            buf: std::borrow::Cow::Owned(Vec::new()),
+            buf: std::borrow::Cow::Owned(String::new()),
             at: 0,
             file: Some(file),
+            pending: Vec::new(),
+            broken: false,
         }
     }
 
@@ -234,27 +255,49 @@ impl<'a> Reader<'a> {
             return false;
         };
         let buf = self.buf.to_mut();
+        // The position is always just past ASCII (whitespace, punctuation or the end of a
+        // value), so on a character boundary.
+        if !buf.is_char_boundary(self.at) {
+            self.broken = true;
+            self.file = None;
+            return false;
+        }
         buf.drain(..self.at);
         self.at = 0;
-        let have = buf.len();
-        buf.resize(have + have.max(WINDOW), 0);
+        let mut bytes = std::mem::take(&mut self.pending);
+        let carried = bytes.len();
+        bytes.resize(carried + buf.len().max(WINDOW), 0);
         let read = loop {
-            match file.read(&mut buf[have..]) {
+            match file.read(&mut bytes[carried..]) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 r => break r.unwrap_or(0),
             }
         };
-        buf.truncate(have + read);
+        bytes.truncate(carried + read);
         if read == 0 {
             self.file = None;
+            // The file ends inside a character.
+            self.broken |= !bytes.is_empty();
+            return false;
         }
-        read > 0
+        self.pending = bytes.split_off(cut_character(&bytes));
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => {
+                buf.push_str(text);
+                true
+            }
+            Err(_) => {
+                self.broken = true;
+                self.file = None;
+                false
+            }
+        }
     }
 
     /// Moves past JSON whitespace.
     fn skip_space(&mut self) {
         loop {
-            while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.buf.get(self.at) {
+            while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.buf.as_bytes().get(self.at) {
                 self.at += 1;
             }
             if self.at < self.buf.len() || !self.more() {
@@ -266,7 +309,7 @@ impl<'a> Reader<'a> {
     /// Moves past `byte` (after whitespace) when it is next.
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_space();
-        let found = self.buf.get(self.at) == Some(&byte);
+        let found = self.buf.as_bytes().get(self.at) == Some(&byte);
         self.at += usize::from(found);
         found
     }
@@ -280,7 +323,7 @@ impl<'a> Reader<'a> {
     fn value<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
         loop {
             let rest = self.buf.get(self.at..)?;
-            let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<T>();
+            let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
             let complete = match values.next() {
                 Some(Ok(v)) if values.byte_offset() < rest.len() || self.file.is_none() => {
                     self.at += values.byte_offset();
@@ -296,6 +339,25 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+/// Where a character that `bytes` cuts at its end starts (`bytes.len()` when none is cut).
+fn cut_character(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let at = bytes.len() - back;
+        let b = bytes[at];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: the character starts further back
+        }
+        let length = match b {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if length > back { at } else { bytes.len() };
+    }
+    bytes.len()
 }
 
 /// Whether the typed read accepts `text` (the tests compare it with the full path).
@@ -540,5 +602,37 @@ mod streamed {
         }
         let missing = dir.0.join("no-such-file.json");
         assert!(load_flow_streamed(&missing).is_err());
+    }
+
+    /// Characters of two, three and four bytes cut by a window's end are read whole, and a file
+    /// with bytes that are not UTF-8 in a later window, or ending inside a character, is
+    /// refused as when read whole.
+    #[test]
+    fn characters_cut_by_a_window_are_read_whole() {
+        let dir = Scratch::new("characters");
+        for ch in ["é", "€", "😀"] {
+            for shift in 0..4 {
+                // The string's text starts so that `ch` straddles the window's end.
+                let head = r#"{"nodes": [{"id": "a", "condition": "start", "context": {"k": ""#;
+                let pad = WINDOW - head.len() - shift.min(ch.len() - 1) - 1;
+                let text = format!(r#"{head}{}{ch}{ch}"}}}}]}}"#, "x".repeat(pad));
+                let path = dir.file(text.as_bytes());
+                let streamed = load_flow_streamed(&path).unwrap().map(|c| format!("{c:?}"));
+                assert!(streamed.is_some(), "{ch} {shift}");
+                assert_eq!(streamed, whole(text.as_bytes()), "{ch} {shift}");
+            }
+        }
+        let text = format!(
+            r#"{{"nodes": [{{"id": "a", "condition": "start", "context": {{"k": "{}"}}}}]}}"#,
+            "x".repeat(2 * WINDOW)
+        );
+        let mut invalid = text.clone().into_bytes();
+        invalid[WINDOW + 100] = 0xFF;
+        let mut cut = format!("{text}é").into_bytes();
+        cut.pop();
+        for bytes in [invalid, cut] {
+            assert_eq!(whole(&bytes), None);
+            assert!(load_flow_streamed(&dir.file(&bytes)).unwrap().is_none());
+        }
     }
 }

@@ -22,7 +22,7 @@ pub use crate::model::FileKind;
 pub use crate::source::{LineCol, SourceFile};
 pub use rules::{find as find_rule, registry as rules};
 
-use crate::compile::load::{flow_model, read, typed_compile};
+use crate::compile::load::{flow_model, read, typed_compile_text};
 use crate::compile::{compile, CompileOptions, CompiledFlow};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::{Flow, IntegrationsFile};
@@ -77,6 +77,41 @@ pub fn lint_owned(path: &str, bytes: Vec<u8>, opts: &LintOptions) -> FileReport 
     lint_bytes_by(path, Cow::Owned(bytes), opts, true)
 }
 
+/// The typed read's lint of a flow's text, or `None` when the typed read refuses it. The report
+/// is finished once it is given the text to keep.
+fn lint_typed<'o>(
+    path: &'o str,
+    text: &str,
+    opts: &'o LintOptions,
+) -> Option<impl FnOnce(String) -> FileReport + 'o> {
+    let mut suppressions = Vec::new();
+    let mut refs = Vec::new();
+    let mut starts = Vec::new();
+    let compiled = typed_compile_text(text, CompileOptions { keep_sites: true }, |i, n, at| {
+        starts.push(at);
+        rules::unused_suppression::collect_node(i, n, &mut suppressions);
+        refs.push(Some(crate::diagnostic::NodeRef {
+            id: n.id.clone(),
+            name: n.name.clone(),
+        }));
+    })?;
+    let nodes = compiled.nodes.len();
+    let diags = lint_compiled(compiled, Vec::new(), Vec::new(), opts, |_, _| {
+        vec![Default::default(); nodes]
+    });
+    Some(move |text: String| {
+        finish(
+            SourceFile::new(path, text),
+            (None, &starts),
+            Some(FileKind::Flow),
+            diags,
+            suppressions,
+            &refs,
+            opts,
+        )
+    })
+}
+
 /// [`lint_bytes`], with the typed read (`typed`) or only the full path: a flow the typed read
 /// accepts skips the `Value` tree and the schema pass, whose findings it cannot have. Tests
 /// compare the two on every file the project ships.
@@ -86,34 +121,30 @@ pub(crate) fn lint_bytes_by(
     opts: &LintOptions,
     typed: bool,
 ) -> FileReport {
-    if typed && std::str::from_utf8(&bytes).is_ok() {
-        let mut suppressions = Vec::new();
-        let mut refs = Vec::new();
-        let mut starts = Vec::new();
-        let compiled = typed_compile(&bytes, CompileOptions { keep_sites: true }, |i, n, at| {
-            starts.push(at);
-            rules::unused_suppression::collect_node(i, n, &mut suppressions);
-            refs.push(Some(crate::diagnostic::NodeRef {
-                id: n.id.clone(),
-                name: n.name.clone(),
-            }));
-        });
-        if let Some(compiled) = compiled {
-            let nodes = compiled.nodes.len();
-            let diags = lint_compiled(compiled, Vec::new(), Vec::new(), opts, |_, _| {
-                vec![Default::default(); nodes]
-            });
-            // UTF-8, checked above; owned bytes become the text without a copy.
-            let text = String::from_utf8(bytes.into_owned()).unwrap_or_default();
-            return finish(
-                SourceFile::new(path, text),
-                (None, &starts),
-                Some(FileKind::Flow),
-                diags,
-                suppressions,
-                &refs,
-                opts,
-            );
+    let mut bytes = bytes;
+    if typed {
+        // The text is checked to be UTF-8 once; owned bytes become it without a copy.
+        let text = match std::mem::take(&mut bytes) {
+            Cow::Borrowed(b) => {
+                bytes = Cow::Borrowed(b);
+                std::str::from_utf8(b).ok().map(Cow::Borrowed)
+            }
+            Cow::Owned(v) => match String::from_utf8(v) {
+                Ok(s) => Some(Cow::Owned(s)),
+                Err(e) => {
+                    bytes = Cow::Owned(e.into_bytes());
+                    None
+                }
+            },
+        };
+        if let Some(text) = text {
+            if let Some(report) = lint_typed(path, &text, opts) {
+                return report(text.into_owned());
+            }
+            bytes = match text {
+                Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+                Cow::Owned(t) => Cow::Owned(t.into_bytes()),
+            };
         }
     }
     let mut r = read(path, &bytes);
