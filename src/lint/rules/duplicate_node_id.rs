@@ -3,7 +3,7 @@
 use super::FlowRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 declare_rule! {
     /// ## What it does
@@ -22,7 +22,7 @@ declare_rule! {
 
 impl FlowRule for DuplicateNodeId {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        let mut first: HashMap<&str, usize> = HashMap::new();
+        let mut first: HashMap<&str, usize> = HashMap::default();
         for (i, n) in ctx.flow.nodes.iter().enumerate() {
             if let Some(&f) = first.get(n.id.as_str()) {
                 out.push(

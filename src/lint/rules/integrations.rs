@@ -6,8 +6,8 @@ use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
 use crate::model::normalise_id;
 use crate::source::json::push_segment;
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value as Json;
-use std::collections::HashMap;
 
 declare_rule! {
     /// ## What it does
@@ -145,7 +145,7 @@ fn integrations(value: &Json) -> &[Json] {
 
 impl IntegrationsRule for DuplicateIntegrationId {
     fn check(value: &Json, out: &mut Vec<Diagnostic>) {
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<String, usize> = HashMap::default();
         for (i, it) in integrations(value).iter().enumerate() {
             let Some(id) = it.get("id").and_then(normalise_id) else {
                 continue;

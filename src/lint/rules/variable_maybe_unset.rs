@@ -6,7 +6,7 @@ use crate::compile::{CompiledFlow, Role};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::expr::{BinOp, Expr, ExprKind, Span, UnOp};
 use crate::lint::LintContext;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 declare_rule! {
@@ -67,7 +67,7 @@ struct Vars<'a> {
 
 impl<'a> Vars<'a> {
     fn of(flow: &'a CompiledFlow) -> Self {
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         let mut add = |s: &'a str| {
             let n = index.len();
             index.entry(s).or_insert(n);
@@ -91,7 +91,7 @@ impl<'a> Vars<'a> {
 
 /// Variable names an expression reads without a guard, with the span of each read.
 fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
-    let mut guarded: HashSet<&str> = HashSet::new();
+    let mut guarded: HashSet<&str> = HashSet::default();
     e.walk(&mut |x| {
         let guards: Vec<&Expr> = match &x.kind {
             ExprKind::Cond(c, _, _) => vec![c],
@@ -243,8 +243,8 @@ impl FlowRule for VariableMaybeUnset {
             entries: &entries,
             gen_kill: &gen_kill,
         };
-        let mut paths: HashMap<usize, Vec<Option<usize>>> = HashMap::new();
-        let mut reads_of: HashMap<*const Expr, Vec<(String, Span)>> = HashMap::new();
+        let mut paths: HashMap<usize, Vec<Option<usize>>> = HashMap::default();
+        let mut reads_of: HashMap<*const Expr, Vec<(String, Span)>> = HashMap::default();
         for site in flow
             .sites
             .iter()

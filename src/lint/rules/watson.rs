@@ -21,8 +21,8 @@ use crate::expr::{Dialect, Expr, ParseCache};
 use crate::schema::Schema;
 use crate::source::json::push_segment;
 use crate::watson::node::RawNode;
+use rustc_hash::FxHashSet as HashSet;
 use serde_json::Value as Json;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Whole-condition words Watson treats specially.
@@ -77,11 +77,11 @@ pub fn analyse(file: &Json) -> Analysis {
         })
     };
     let ids: HashSet<&str> = nodes.iter().filter_map(|n| RawNode::of(n).id()).collect();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut x = Checker {
         cache: ParseCache::new(Dialect::Watson),
-        clean_conditions: HashSet::new(),
-        clean_segments: HashSet::new(),
+        clean_conditions: HashSet::default(),
+        clean_segments: HashSet::default(),
         intents: names("intents", "intent"),
         entities: names("entities", "entity"),
     };

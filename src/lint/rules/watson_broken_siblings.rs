@@ -3,8 +3,8 @@
 use super::watson_tree::{link_cycles, name_list, Tree};
 use super::WatsonRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value as Json;
-use std::collections::HashMap;
 
 declare_rule! {
     /// ## What it does
@@ -34,8 +34,8 @@ impl WatsonRule for WatsonBrokenSiblings {
         let mut links: Vec<Option<usize>> = vec![None; n];
         // The first node of each parent (by its `parent` text) and the first to name each
         // previous sibling.
-        let mut first_of: HashMap<Option<&str>, usize> = HashMap::new();
-        let mut follower: HashMap<usize, usize> = HashMap::new();
+        let mut first_of: HashMap<Option<&str>, usize> = HashMap::default();
+        let mut follower: HashMap<usize, usize> = HashMap::default();
         for i in 0..n {
             let Some(obj) = tree.nodes.get(i).copied().flatten() else {
                 continue;

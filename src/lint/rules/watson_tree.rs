@@ -4,8 +4,8 @@
 //! broken links included.
 
 use crate::watson::node::RawNode;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
 
 /// The workspace being linted.
 pub(crate) struct Tree<'a> {
@@ -25,7 +25,7 @@ impl<'a> Tree<'a> {
     /// The tree of `workspace`, found at `root` in the file.
     pub fn new(workspace: &'a Json, root: &'static str, raw: &'a [Json]) -> Tree<'a> {
         let nodes: Vec<_> = raw.iter().map(Json::as_object).collect();
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::default();
         for (i, n) in nodes.iter().enumerate() {
             if let Some(id) = RawNode::from_object(*n).id() {
                 by_id.entry(id).or_insert(i);
@@ -152,10 +152,7 @@ pub(crate) fn link_cycles(next: &[Option<usize>]) -> Vec<Vec<usize>> {
 /// A defined name `name` was probably meant as: the same but for case, else one within two
 /// edits (a farther one may mean the opposite: `negative_reaction` is not
 /// `positive_reaction`).
-pub(crate) fn near_spelling<'a>(
-    name: &str,
-    known: &std::collections::HashSet<&'a str>,
-) -> Option<&'a str> {
+pub(crate) fn near_spelling<'a>(name: &str, known: &HashSet<&'a str>) -> Option<&'a str> {
     let mut known: Vec<&str> = known.iter().copied().collect();
     known.sort_unstable();
     known

@@ -3,7 +3,7 @@
 use crate::compile::Place;
 use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::expr::{Expr, ExprKind};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 declare_rule! {
     /// ## What it does
