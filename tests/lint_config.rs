@@ -450,6 +450,27 @@ fn paths_with_nothing_to_check_say_so() {
     assert_eq!(stderr(&o), "error: nada.json: does not exist\n");
 }
 
+#[test]
+fn a_file_that_cannot_be_read_ends_the_run_before_any_report() {
+    // Files are read on every core, as they are linted: the first unreadable one in order
+    // still stops the run with its error and nothing on standard output.
+    let dir = common::Scratch::new("unreadable");
+    dir.write("fluxos/a.json", r#"{"nodes": [{"id": "a", "condition": "true"}]}"#);
+    dir.write("fluxos/c.json", r#"{"nodes": [{"id": "c", "condition": "true"}]}"#);
+    let big = std::fs::File::create(dir.join("fluxos/b.json")).expect("create");
+    big.set_len((256 << 20) + 1).expect("sparse file");
+    let o = fluxo_in(&dir, &["lint", "fluxos"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: {}: 268435457 bytes is larger than the 256 MiB limit\n",
+            Path::new("fluxos").join("b.json").display()
+        )
+    );
+}
+
 /// The official SARIF 2.1.0 schema, with the repair `tests/cli.rs` explains.
 fn sarif_validator() -> jsonschema::Validator {
     let mut schema: serde_json::Value = serde_json::from_str(
