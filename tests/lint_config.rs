@@ -455,8 +455,14 @@ fn a_file_that_cannot_be_read_ends_the_run_before_any_report() {
     // Files are read on every core, as they are linted: the first unreadable one in order
     // still stops the run with its error and nothing on standard output.
     let dir = common::Scratch::new("unreadable");
-    dir.write("fluxos/a.json", r#"{"nodes": [{"id": "a", "condition": "true"}]}"#);
-    dir.write("fluxos/c.json", r#"{"nodes": [{"id": "c", "condition": "true"}]}"#);
+    dir.write(
+        "fluxos/a.json",
+        r#"{"nodes": [{"id": "a", "condition": "true"}]}"#,
+    );
+    dir.write(
+        "fluxos/c.json",
+        r#"{"nodes": [{"id": "c", "condition": "true"}]}"#,
+    );
     let big = std::fs::File::create(dir.join("fluxos/b.json")).expect("create");
     big.set_len((256 << 20) + 1).expect("sparse file");
     let o = fluxo_in(&dir, &["lint", "fluxos"]);
