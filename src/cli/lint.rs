@@ -380,8 +380,8 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
     Ok(out)
 }
 
-/// Reads and lints files on every core (reading on one was a tenth of a 200-file run's time);
-/// a file that cannot be read gives its error instead of a report.
+/// Reads and lints files on every core (reading them all first kept the other cores idle
+/// meanwhile); a file that cannot be read gives its error instead of a report.
 fn lint_parallel(jobs: &[Job]) -> Vec<Result<FileReport, String>> {
     super::parallel_map(jobs, |j| {
         let bytes = read(&j.path)?;
