@@ -888,18 +888,8 @@ fn under(p: &mut String, base: &str, tail: &str) {
 
 /// Appends `n` in decimal (what `format!` would write, without its machinery: the compiler
 /// writes a pointer for every value of a flow).
-pub(crate) fn push_index(p: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + u8::try_from(n % 10).unwrap_or_default();
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    p.extend(digits[at..].iter().map(|&d| char::from(d)));
+pub(crate) fn push_index(p: &mut String, n: usize) {
+    p.push_str(itoa::Buffer::new().format(n));
 }
 
 /// `items` mapped, with their index, into a list of exactly their length. (Collecting
@@ -929,6 +919,7 @@ impl CompiledFlow {
 #[cfg(test)]
 mod tests {
     use super::{push_index, Lit, LIT_TEXT_DEPTH};
+    use serde_json::{json, Value as Json};
 
     #[test]
     fn indices_are_written_in_decimal() {
@@ -938,7 +929,6 @@ mod tests {
             assert_eq!(s, format!("/nodes/{n}"));
         }
     }
-    use serde_json::{json, Value as Json};
 
     /// A literal reads back as the value it was made of: every scalar, key order, numbers at
     /// their limits, and nesting deeper than the JSON reader's limit.

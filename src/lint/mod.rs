@@ -112,6 +112,26 @@ fn lint_typed<'o>(
     })
 }
 
+/// `bytes` as text when they are UTF-8 (owned bytes without a copy), else `bytes` back.
+fn into_text(bytes: Cow<'_, [u8]>) -> Result<Cow<'_, str>, Cow<'_, [u8]>> {
+    match bytes {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|_| Cow::Borrowed(b)),
+        Cow::Owned(v) => String::from_utf8(v)
+            .map(Cow::Owned)
+            .map_err(|e| Cow::Owned(e.into_bytes())),
+    }
+}
+
+/// The bytes of `text` (owned text without a copy).
+fn into_bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match text {
+        Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+        Cow::Owned(t) => Cow::Owned(t.into_bytes()),
+    }
+}
+
 /// [`lint_bytes`], with the typed read (`typed`) or only the full path: a flow the typed read
 /// accepts skips the `Value` tree and the schema pass, whose findings it cannot have. Tests
 /// compare the two on every file the project ships.
@@ -121,32 +141,18 @@ pub(crate) fn lint_bytes_by(
     opts: &LintOptions,
     typed: bool,
 ) -> FileReport {
-    let mut bytes = bytes;
-    if typed {
+    let bytes = if typed {
         // The text is checked to be UTF-8 once; owned bytes become it without a copy.
-        let text = match std::mem::take(&mut bytes) {
-            Cow::Borrowed(b) => {
-                bytes = Cow::Borrowed(b);
-                std::str::from_utf8(b).ok().map(Cow::Borrowed)
-            }
-            Cow::Owned(v) => match String::from_utf8(v) {
-                Ok(s) => Some(Cow::Owned(s)),
-                Err(e) => {
-                    bytes = Cow::Owned(e.into_bytes());
-                    None
-                }
+        match into_text(bytes) {
+            Ok(text) => match lint_typed(path, &text, opts) {
+                Some(report) => return report(text.into_owned()),
+                None => into_bytes(text),
             },
-        };
-        if let Some(text) = text {
-            if let Some(report) = lint_typed(path, &text, opts) {
-                return report(text.into_owned());
-            }
-            bytes = match text {
-                Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
-                Cow::Owned(t) => Cow::Owned(t.into_bytes()),
-            };
+            Err(bytes) => bytes,
         }
-    }
+    } else {
+        bytes
+    };
     let mut r = read(path, &bytes);
     drop(bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
