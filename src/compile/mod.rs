@@ -13,7 +13,7 @@ use crate::expr::{
 };
 use crate::model::{Flow, InputType};
 use crate::source::json::push_segment;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
 
@@ -392,6 +392,10 @@ pub struct Site {
     /// The expression (spans relative to its own source; shared with every site of the same
     /// text).
     pub expr: Arc<Expr>,
+    /// The index of `expr` among the flow's distinct trees, from 0, in the order of their
+    /// first site: sites that share a tree share the index (rules that look only at the tree
+    /// skip the sites of a tree already found clean).
+    pub tree: usize,
 }
 
 impl Site {
@@ -451,7 +455,9 @@ pub struct CompiledFlow {
 struct Compiler {
     cache: ParseCache,
     /// Trees already checked for regexes, with nothing to report.
-    regex_clean: FxHashSet<*const Expr>,
+    /// Each distinct tree met: its index (see [`Site::tree`]) and whether its regexes were
+    /// found clean.
+    trees: FxHashMap<*const Expr, (usize, bool)>,
     sites: Vec<Site>,
     diagnostics: Vec<Diagnostic>,
     keep_sites: bool,
@@ -465,12 +471,12 @@ impl Compiler {
     fn site(&mut self, node: usize, pointer: &str, role: Role, offset: usize, expr: &Arc<Expr>) {
         // A tree shared by many sites has the same regexes everywhere: look once, unless it
         // has a bad one (then every site gets its finding).
-        if !self.regex_clean.contains(&Arc::as_ptr(expr)) {
+        let next = self.trees.len();
+        let (tree, clean) = self.trees.entry(Arc::as_ptr(expr)).or_insert((next, false));
+        if !*clean {
             let before = self.diagnostics.len();
             regex_diagnostics(Place { pointer, offset }, expr, &mut self.diagnostics);
-            if self.diagnostics.len() == before {
-                self.regex_clean.insert(Arc::as_ptr(expr));
-            }
+            *clean = self.diagnostics.len() == before;
         }
         if self.keep_sites {
             self.sites.push(Site {
@@ -479,6 +485,7 @@ impl Compiler {
                 role,
                 offset,
                 expr: Arc::clone(expr),
+                tree: *tree,
             });
         }
     }
@@ -626,7 +633,7 @@ impl Builder {
         Builder {
             c: Compiler {
                 cache: ParseCache::new(Dialect::Builder),
-                regex_clean: FxHashSet::default(),
+                trees: FxHashMap::default(),
                 sites: Vec::new(),
                 diagnostics: Vec::new(),
                 keep_sites: opts.keep_sites,
@@ -957,5 +964,30 @@ mod tests {
         }
         assert!(Lit::new(Json::Null).is_null());
         assert!(!Lit::new(json!({})).is_null());
+    }
+
+    /// Sites of one text share a tree and its index; the indices count the distinct trees
+    /// from 0 in the order of their first site.
+    #[test]
+    fn sites_of_one_text_share_a_tree_index() {
+        let flow = br#"{"nodes": [
+            {"id": "a", "condition": "$x > 1", "next": [{"condition": "$y", "goto": "b"}]},
+            {"id": "b", "condition": "$x > 1", "output": [{"default": {"type": "text", "text": "<? $y ?>"}}]}
+        ]}"#;
+        let opts = super::CompileOptions { keep_sites: true };
+        let c = super::load::typed_compile(flow, opts, |_, _, _| {}).expect("a valid flow");
+        let trees: Vec<(&str, usize)> = (c.sites.iter())
+            .map(|s| (s.pointer.as_str(), s.tree))
+            .collect();
+        assert_eq!(
+            trees,
+            [
+                ("/nodes/0/condition", 0),
+                ("/nodes/0/next/0/condition", 1),
+                ("/nodes/1/condition", 0),
+                // ` $y ` between the delimiters is another text than the condition's `$y`.
+                ("/nodes/1/output/0/default/text", 2),
+            ]
+        );
     }
 }

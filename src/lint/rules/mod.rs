@@ -7,11 +7,8 @@ use super::LintContext;
 use crate::compile::{CAction, CValue, Site};
 use crate::diagnostic::{Diagnostic, Rule, RuleMeta};
 use crate::domain::{BuiltinAction, INTEGRATION_ID};
-use crate::expr::Expr;
 use crate::model::{normalise_id, Integration};
-use rustc_hash::FxHashSet;
 use serde_json::Value as Json;
-use std::sync::Arc;
 
 mod constant_condition;
 mod duplicate_node_id;
@@ -63,16 +60,18 @@ pub(crate) fn each_distinct_tree(
     out: &mut Vec<Diagnostic>,
     mut check: impl FnMut(&Site, &mut Vec<Diagnostic>),
 ) {
-    let mut clean: FxHashSet<*const Expr> = FxHashSet::default();
+    let trees = sites.iter().map(|s| s.tree + 1).max().unwrap_or(0);
+    let mut clean = vec![false; trees];
     for s in sites {
-        let tree = Arc::as_ptr(&s.expr);
-        if clean.contains(&tree) {
+        if clean.get(s.tree).copied().unwrap_or(false) {
             continue;
         }
         let before = out.len();
         check(s, out);
         if out.len() == before {
-            clean.insert(tree);
+            if let Some(c) = clean.get_mut(s.tree) {
+                *c = true;
+            }
         }
     }
 }
