@@ -1,7 +1,7 @@
 //! `variable-never-assigned`
 
 use super::variable_maybe_unset::var_name;
-use super::FlowRule;
+use super::{each_distinct_tree, FlowRule};
 use crate::compile::{CompiledFlow, Role};
 use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::lint::LintContext;
@@ -70,7 +70,8 @@ impl FlowRule for VariableNeverAssigned {
         let flow = ctx.flow;
         let assigned = assigned(flow);
         let candidates: Vec<&str> = assigned.iter().copied().collect();
-        for site in &flow.sites {
+        // Whether a tree reads a variable assigned nowhere does not depend on its site.
+        each_distinct_tree(&flow.sites, out, |site, out| {
             let mut reads = Vec::new();
             site.expr.walk(&mut |e| {
                 if let Some(name) = var_name(e) {
@@ -96,6 +97,34 @@ impl FlowRule for VariableNeverAssigned {
                 };
                 out.push(d);
             }
-        }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Sites of one text share one tree, and the rule looks at each distinct tree once when it
+    /// is clean: a read of an unassigned variable is still reported at every site, and a clean
+    /// tree at none.
+    #[test]
+    fn every_site_of_a_shared_tree_is_reported() {
+        let flow = r#"{"start_context": ["y"], "nodes": [
+            {"id": "a", "condition": "start", "next": [{"condition": "$y > 1", "goto": "b"}, {"condition": "$x > 1", "goto": "b"}]},
+            {"id": "b", "next": [{"condition": "$y > 1", "goto": "c"}, {"condition": "$x > 1", "goto": "c"}]},
+            {"id": "c", "output": [{"default": {"type": "text", "text": "<? $x ?> <? $y ?>"}}]}
+        ]}"#;
+        let report = crate::lint::lint_bytes("f.json", flow.as_bytes(), &Default::default());
+        let at: Vec<&str> = (report.findings.iter())
+            .filter(|f| f.code == "variable-never-assigned")
+            .map(|f| f.pointer.as_str())
+            .collect();
+        assert_eq!(
+            at,
+            [
+                "/nodes/0/next/1/condition",
+                "/nodes/1/next/1/condition",
+                "/nodes/2/output/0/default/text"
+            ]
+        );
     }
 }
