@@ -454,7 +454,6 @@ pub struct CompiledFlow {
 
 struct Compiler {
     cache: ParseCache,
-    /// Trees already checked for regexes, with nothing to report.
     /// Each distinct tree met: its index (see [`Site::tree`]) and whether its regexes were
     /// found clean.
     trees: FxHashMap<*const Expr, (usize, bool)>,
