@@ -347,9 +347,7 @@ pub(crate) fn routes_on_status(flow: &CompiledFlow, i: usize) -> bool {
             x.condition.as_ref().is_some_and(|c| {
                 let mut found = false;
                 c.walk(&mut |e| {
-                    found |= e
-                        .path()
-                        .is_some_and(|p| p == ["input", "live_chat", "status"]);
+                    found |= e.is_path(&["input", "live_chat", "status"]);
                 });
                 found
             })

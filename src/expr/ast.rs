@@ -377,6 +377,35 @@ impl Expr {
         segments.reverse();
         Some(segments)
     }
+
+    /// True when [`Expr::path`] is `want`, found without building the path (rules ask this of
+    /// every node of every tree).
+    pub fn is_path(&self, want: &[&str]) -> bool {
+        let mut cur = self;
+        let mut rest = want;
+        loop {
+            let segment = match &cur.kind {
+                ExprKind::Ident(n) => return rest == [n.as_str()],
+                ExprKind::Var(n) => return rest == ["context", n.as_str()],
+                ExprKind::Member { object, name, .. } => {
+                    cur = object;
+                    name.as_str()
+                }
+                ExprKind::Index { object, index } => match &index.kind {
+                    ExprKind::Str(s) => {
+                        cur = object;
+                        s.as_str()
+                    }
+                    _ => return false,
+                },
+                _ => return false,
+            };
+            match rest.split_last() {
+                Some((last, init)) if *last == segment => rest = init,
+                _ => return false,
+            }
+        }
+    }
 }
 
 /// The expression written back as source text (normalised spacing and parentheses).
@@ -539,5 +568,58 @@ fn paren(e: &Expr, d: Dialect) -> String {
     match &e.kind {
         ExprKind::Chain { .. } | ExprKind::Cond(..) => format!("({})", display(e, d)),
         _ => display(e, d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::parse::parse_expression;
+    use crate::expr::Dialect;
+
+    /// `is_path` answers what comparing `path` would, on paths from every kind of root, on
+    /// what is not a path, and on prefixes and extensions of the path asked for.
+    #[test]
+    fn is_path_agrees_with_path() {
+        let sources = [
+            "input",
+            "input.live_chat.status",
+            "input['live_chat'].status",
+            "input.live_chat['status']",
+            "input.live_chat.status.x",
+            "input.live_chat",
+            "live_chat.status",
+            "x.input.live_chat.status",
+            "$status",
+            "$x.y",
+            "context.x.y",
+            "context['x']",
+            "input[0].text",
+            "input.text.trim()",
+            "'input'",
+            "input?.live_chat?.status",
+        ];
+        let asked: [&[&str]; 7] = [
+            &["input", "live_chat", "status"],
+            &["input", "live_chat"],
+            &["input", "text"],
+            &["input"],
+            &["context", "x", "y"],
+            &["context", "status"],
+            &[],
+        ];
+        for src in sources {
+            let e = parse_expression(src, 0, Dialect::Builder).expect(src);
+            let mut nodes = Vec::new();
+            e.walk(&mut |x| nodes.push(x));
+            for x in nodes {
+                for want in asked {
+                    assert_eq!(
+                        x.is_path(want),
+                        x.path().is_some_and(|p| p == want),
+                        "{src}: {want:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@ use super::each_distinct_tree;
 use super::{did_you_mean, FlowRule};
 use crate::diagnostic::{declare_rule, Diagnostic};
 use crate::domain::{INPUT_FIELDS, LIVE_CHAT_FIELDS};
+use crate::expr::ExprKind;
 use crate::lint::LintContext;
 
 declare_rule! {
@@ -30,6 +31,11 @@ impl FlowRule for UnknownInputField {
         let chat_fields: Vec<&str> = LIVE_CHAT_FIELDS.iter().map(|(n, _)| *n).collect();
         each_distinct_tree(&ctx.flow.sites, out, |s, out| {
             s.expr.walk(&mut |e| {
+                // Only a member access or an index can read `input.…` (the cheap test first:
+                // this runs on every node of every tree).
+                if !matches!(e.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {
+                    return;
+                }
                 let Some(path) = e.path() else { return };
                 // Each member access is visited on its own: look at the exact length only.
                 let (known, name, prefix): (&[&str], &str, &str) = match path.as_slice() {

@@ -33,9 +33,7 @@ declare_rule! {
 fn reads_status(e: &Expr) -> bool {
     let mut found = false;
     e.walk(&mut |x| {
-        found |= x
-            .path()
-            .is_some_and(|p| p == ["input", "live_chat", "status"]);
+        found |= x.is_path(&["input", "live_chat", "status"]);
     });
     found
 }

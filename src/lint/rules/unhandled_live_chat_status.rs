@@ -59,9 +59,7 @@ impl FlowRule for UnhandledLiveChatStatus {
                 x.condition.as_ref().is_some_and(|c| {
                     let mut found = false;
                     c.walk(&mut |e| {
-                        found |= e
-                            .path()
-                            .is_some_and(|p| p == ["input", "live_chat", "status"]);
+                        found |= e.is_path(&["input", "live_chat", "status"]);
                     });
                     found
                 })

@@ -26,8 +26,7 @@ declare_rule! {
 }
 
 fn is_status(e: &Expr) -> bool {
-    e.path()
-        .is_some_and(|p| p == ["input", "live_chat", "status"])
+    e.is_path(&["input", "live_chat", "status"])
 }
 
 impl FlowRule for UnknownLiveChatStatus {

@@ -68,7 +68,7 @@ fn compared_texts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
                 op,
                 BinOp::Eq | BinOp::StrictEq | BinOp::Ne | BinOp::StrictNe
             ) {
-                let is_text = |e: &Expr| e.path().is_some_and(|p| p == ["input", "text"]);
+                let is_text = |e: &Expr| e.is_path(&["input", "text"]);
                 if is_text(left) && matches!(right.kind, ExprKind::Str(_)) {
                     out.push(right);
                 } else if is_text(right) && matches!(left.kind, ExprKind::Str(_)) {
