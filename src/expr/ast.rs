@@ -350,28 +350,16 @@ impl Expr {
         let mut segments = Vec::new();
         let mut cur = self;
         loop {
-            match &cur.kind {
-                ExprKind::Ident(n) => {
-                    segments.push(n.as_str());
-                    break;
-                }
-                ExprKind::Var(n) => {
-                    segments.push(n.as_str());
-                    segments.push("context");
-                    break;
-                }
-                ExprKind::Member { object, name, .. } => {
-                    segments.push(name);
+            match cur.path_step()? {
+                PathStep::Segment(s, object) => {
+                    segments.push(s);
                     cur = object;
                 }
-                ExprKind::Index { object, index } => match &index.kind {
-                    ExprKind::Str(s) => {
-                        segments.push(s);
-                        cur = object;
-                    }
-                    _ => return None,
-                },
-                _ => return None,
+                PathStep::Root(prefix, name) => {
+                    segments.push(name);
+                    segments.extend(prefix);
+                    break;
+                }
             }
         }
         segments.reverse();
@@ -384,26 +372,32 @@ impl Expr {
         let mut cur = self;
         let mut rest = want;
         loop {
-            let segment = match &cur.kind {
-                ExprKind::Ident(n) => return rest == [n.as_str()],
-                ExprKind::Var(n) => return rest == ["context", n.as_str()],
-                ExprKind::Member { object, name, .. } => {
-                    cur = object;
-                    name.as_str()
-                }
-                ExprKind::Index { object, index } => match &index.kind {
-                    ExprKind::Str(s) => {
+            match cur.path_step() {
+                Some(PathStep::Segment(s, object)) => match rest.split_last() {
+                    Some((last, init)) if *last == s => {
+                        rest = init;
                         cur = object;
-                        s.as_str()
                     }
                     _ => return false,
                 },
-                _ => return false,
-            };
-            match rest.split_last() {
-                Some((last, init)) if *last == segment => rest = init,
-                _ => return false,
+                Some(PathStep::Root(None, name)) => return rest == [name],
+                Some(PathStep::Root(Some(prefix), name)) => return rest == [prefix, name],
+                None => return false,
             }
+        }
+    }
+
+    /// The last step of the path this expression reads, or `None` when it reads no plain path.
+    fn path_step(&self) -> Option<PathStep<'_>> {
+        match &self.kind {
+            ExprKind::Ident(n) => Some(PathStep::Root(None, n)),
+            ExprKind::Var(n) => Some(PathStep::Root(Some("context"), n)),
+            ExprKind::Member { object, name, .. } => Some(PathStep::Segment(name, object)),
+            ExprKind::Index { object, index } => match &index.kind {
+                ExprKind::Str(s) => Some(PathStep::Segment(s, object)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 }
@@ -569,6 +563,14 @@ fn paren(e: &Expr, d: Dialect) -> String {
         ExprKind::Chain { .. } | ExprKind::Cond(..) => format!("({})", display(e, d)),
         _ => display(e, d),
     }
+}
+
+/// One step of a path read from its end ([`Expr::path`]).
+enum PathStep<'a> {
+    /// A member or a string index: its name, and what it is read from.
+    Segment(&'a str, &'a Expr),
+    /// The root: a name, after `context` for a `$variable`.
+    Root(Option<&'static str>, &'a str),
 }
 
 #[cfg(test)]
