@@ -6,7 +6,7 @@ mod config;
 use clap::{Args, ValueEnum};
 use fluxo::lint::render;
 use fluxo::lint::Severity;
-use fluxo::lint::{apply_fixes, lint_bytes, lint_owned, FileKind, FileReport, LintOptions};
+use fluxo::lint::{apply_fixes, lint_bytes, lint_file, FileKind, FileReport, LintOptions};
 use fluxo::IntegrationsFile;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -337,6 +337,12 @@ fn io_error(path: &Path, e: &std::io::Error) -> String {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
+    within_limit(path)?;
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// An error when the file at `path` is larger than [`MAX_FILE`] (or cannot be looked at).
+fn within_limit(path: &Path) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if meta.len() > MAX_FILE {
         return Err(format!(
@@ -346,7 +352,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
             MAX_FILE >> 20
         ));
     }
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    Ok(())
 }
 
 /// Files to lint: named files (explicit) and `.json` files under named directories, sorted.
@@ -384,7 +390,8 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
 /// meanwhile); a file that cannot be read gives its error instead of a report.
 fn lint_parallel(jobs: &[Job]) -> Vec<Result<FileReport, String>> {
     super::parallel_map(jobs, |j| {
-        let bytes = read(&j.path)?;
-        Ok(lint_owned(&j.path.display().to_string(), bytes, &j.opts))
+        within_limit(&j.path)?;
+        lint_file(&j.path, &j.path.display().to_string(), &j.opts)
+            .map_err(|e| format!("{}: {e}", j.path.display()))
     })
 }

@@ -124,7 +124,23 @@ pub(crate) fn typed_compile_text(
     opts: CompileOptions,
     each: impl FnMut(usize, &Node, usize),
 ) -> Option<CompiledFlow> {
-    typed_read(Reader::of_slice(text), opts, each)
+    typed_read(&mut Reader::of_slice(text), Builder::new(opts), each)
+}
+
+/// [`typed_compile`] of a regular file read a window at a time (the linter's read of a large
+/// file): the file is never whole in memory beside its compiled flow. `each` sees each node's
+/// offset in the file. `None` when the typed read refuses the file (or a read fails): the caller
+/// reads the file whole for the full path.
+pub(crate) fn typed_compile_file(
+    file: &mut std::fs::File,
+    opts: CompileOptions,
+    each: impl FnMut(usize, &Node, usize),
+) -> Option<CompiledFlow> {
+    let mut b = Builder::new(opts);
+    if let Ok(m) = file.metadata() {
+        b.reserve_for(usize::try_from(m.len()).unwrap_or(0));
+    }
+    typed_read(&mut Reader::of_file(file), b, each)
 }
 
 /// [`typed_compile`] over a [`Reader`]: the top level and the list of nodes are walked here,
@@ -134,8 +150,8 @@ pub(crate) fn typed_compile_text(
 /// only a file nested more than a hundred levels deep can see: `serde_json`'s depth limit (128)
 /// counts from each node instead of from the file's top.
 fn typed_read(
-    mut r: Reader<'_>,
-    opts: CompileOptions,
+    r: &mut Reader<'_>,
+    mut b: Builder,
     mut each: impl FnMut(usize, &Node, usize),
 ) -> Option<CompiledFlow> {
     #[derive(Clone, Copy, serde::Deserialize)]
@@ -149,7 +165,6 @@ fn typed_read(
         CustomActions,
         Nodes,
     }
-    let mut b = Builder::new(opts);
     let (mut name, mut start_context, mut custom_actions) = (None, Vec::new(), Vec::new());
     let mut seen = [false; 6];
     r.expect(b'{')?;
@@ -174,9 +189,7 @@ fn typed_read(
                         let mut i = 0;
                         loop {
                             r.skip_space();
-                            // In the window of a file the offset is the window's, which no
-                            // caller of the file read uses.
-                            let at = r.at;
+                            let at = r.base + r.at;
                             let node: Node = r.value()?;
                             each(i, &node, at);
                             b.push(node, i);
@@ -210,6 +223,8 @@ struct Reader<'a> {
     buf: std::borrow::Cow<'a, str>,
     /// The position in `buf`.
     at: usize,
+    /// The offset in the file of `buf`'s first byte (what the window has moved past).
+    base: usize,
     /// The file the window reads, until its end (or a read error, which the full path, reading
     /// the file again, then reports).
     file: Option<&'a mut std::fs::File>,
@@ -221,14 +236,16 @@ struct Reader<'a> {
     broken: bool,
 }
 
-/// How much of a file a window reads at least at a time.
-const WINDOW: usize = 1 << 20;
+/// How much of a file a window reads at least at a time (less in tests, whose files then span
+/// many windows while staying small).
+pub(crate) const WINDOW: usize = if cfg!(test) { 1 << 16 } else { 1 << 20 };
 
 impl<'a> Reader<'a> {
     fn of_slice(text: &'a str) -> Reader<'a> {
         Reader {
             buf: std::borrow::Cow::Borrowed(text),
             at: 0,
+            base: 0,
             file: None,
             pending: Vec::new(),
             broken: false,
@@ -239,6 +256,7 @@ impl<'a> Reader<'a> {
         Reader {
             buf: std::borrow::Cow::Owned(String::new()),
             at: 0,
+            base: 0,
             file: Some(file),
             pending: Vec::new(),
             broken: false,
@@ -263,6 +281,7 @@ impl<'a> Reader<'a> {
             return false;
         }
         buf.drain(..self.at);
+        self.base += self.at;
         self.at = 0;
         let mut bytes = std::mem::take(&mut self.pending);
         let carried = bytes.len();
@@ -394,11 +413,7 @@ pub(crate) fn load_flow_streamed(path: &std::path::Path) -> Result<Option<Compil
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Ok(None);
     }
-    let compiled = typed_read(
-        Reader::of_file(&mut file),
-        CompileOptions::default(),
-        |_, _, _| {},
-    );
+    let compiled = typed_compile_file(&mut file, CompileOptions::default(), |_, _, _| {});
     Ok(compiled.filter(|c| !c.diagnostics.iter().any(is_blocking)))
 }
 

@@ -643,6 +643,18 @@ impl Builder {
         }
     }
 
+    /// Reserves room for the nodes and sites of a flow file of `len` bytes, so that the
+    /// tables of a large file are not moved as they grow (every move leaves the old table's
+    /// memory behind, freed but still resident). Room that is not used is address space, not
+    /// memory: the estimates err high (a node takes some hundreds of bytes of JSON, an
+    /// expression site at least some tens).
+    pub(crate) fn reserve_for(&mut self, len: usize) {
+        self.nodes.reserve_exact(len / 512);
+        if self.c.keep_sites {
+            self.c.sites.reserve_exact(len / 96);
+        }
+    }
+
     /// Compiles the next node, which is node `position` of the file.
     pub(crate) fn push(&mut self, n: crate::model::Node, position: usize) {
         let i = self.nodes.len();

@@ -84,10 +84,45 @@ fn lint_typed<'o>(
     text: &str,
     opts: &'o LintOptions,
 ) -> Option<impl FnOnce(String) -> FileReport + 'o> {
+    let typed = lint_typed_by(opts, |each| {
+        typed_compile_text(text, CompileOptions { keep_sites: true }, each)
+    })?;
+    Some(move |text: String| typed.report(path, text, opts))
+}
+
+/// The findings of the typed read, before the text they are placed in is given.
+struct TypedLint {
+    diags: Vec<Diagnostic>,
+    suppressions: Vec<rules::unused_suppression::Suppression>,
+    refs: Vec<Option<crate::diagnostic::NodeRef>>,
+    starts: Vec<usize>,
+}
+
+impl TypedLint {
+    /// The report of the file at `path` whose text is `text`.
+    fn report(self, path: &str, text: String, opts: &LintOptions) -> FileReport {
+        finish(
+            SourceFile::new(path, text),
+            (None, &self.starts),
+            Some(FileKind::Flow),
+            self.diags,
+            self.suppressions,
+            &self.refs,
+            opts,
+        )
+    }
+}
+
+/// The lint of a typed read `compile`, which calls the function it is given with each node of
+/// the file and its offset, and compiles the flow with its sites; `None` when it refuses.
+fn lint_typed_by(
+    opts: &LintOptions,
+    compile: impl FnOnce(&mut dyn FnMut(usize, &crate::model::Node, usize)) -> Option<CompiledFlow>,
+) -> Option<TypedLint> {
     let mut suppressions = Vec::new();
     let mut refs = Vec::new();
     let mut starts = Vec::new();
-    let compiled = typed_compile_text(text, CompileOptions { keep_sites: true }, |i, n, at| {
+    let compiled = compile(&mut |i, n, at| {
         starts.push(at);
         rules::unused_suppression::collect_node(i, n, &mut suppressions);
         refs.push(Some(crate::diagnostic::NodeRef {
@@ -96,20 +131,71 @@ fn lint_typed<'o>(
         }));
     })?;
     let nodes = compiled.nodes.len();
+    // The compiled flow is dropped here, before a caller reading a file reads its text.
     let diags = lint_compiled(compiled, Vec::new(), Vec::new(), opts, |_, _| {
         vec![Default::default(); nodes]
     });
-    Some(move |text: String| {
-        finish(
-            SourceFile::new(path, text),
-            (None, &starts),
-            Some(FileKind::Flow),
-            diags,
-            suppressions,
-            &refs,
-            opts,
-        )
+    Some(TypedLint {
+        diags,
+        suppressions,
+        refs,
+        starts,
     })
+}
+
+/// Files from this size are linted a window at a time by [`lint_file`].
+const STREAM_FROM: u64 = 4 << 20;
+
+/// Lints the file at `path`, shown as `shown` in the report: [`lint_owned`] of its bytes, with
+/// the same report, but a flow of 4 MiB or more is read a window at a time, so that its text is
+/// not in memory beside its compiled flow. Its text is then read again for the report, from
+/// the same open file; when the file's length or modification time changed in between (it was
+/// written in place meanwhile), the text read again is linted whole instead, so the report
+/// always places its findings in the text it holds.
+pub fn lint_file(
+    path: &std::path::Path,
+    shown: &str,
+    opts: &LintOptions,
+) -> std::io::Result<FileReport> {
+    lint_file_from(path, shown, opts, STREAM_FROM)
+}
+
+/// [`lint_file`], reading files of `stream_from` bytes or more a window at a time.
+fn lint_file_from(
+    path: &std::path::Path,
+    shown: &str,
+    opts: &LintOptions,
+    stream_from: u64,
+) -> std::io::Result<FileReport> {
+    use std::io::{Read as _, Seek as _};
+    let mut file = std::fs::File::open(path)?;
+    let before = file.metadata()?;
+    let stamp = |m: &std::fs::Metadata| (m.len(), m.modified().ok());
+    let mut bytes = Vec::new();
+    if !before.is_file() || before.len() < stream_from {
+        file.read_to_end(&mut bytes)?;
+        return Ok(lint_owned(shown, bytes, opts));
+    }
+    let typed = lint_typed_by(opts, |each| {
+        crate::compile::load::typed_compile_file(
+            &mut file,
+            CompileOptions { keep_sites: true },
+            each,
+        )
+    });
+    file.rewind()?;
+    bytes.reserve_exact(usize::try_from(before.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    let unchanged = stamp(&file.metadata()?) == stamp(&before);
+    match typed {
+        Some(typed) if unchanged && bytes.len() as u64 == before.len() => {
+            match String::from_utf8(bytes) {
+                Ok(text) => Ok(typed.report(shown, text, opts)),
+                Err(e) => Ok(lint_owned(shown, e.into_bytes(), opts)),
+            }
+        }
+        _ => Ok(lint_owned(shown, bytes, opts)),
+    }
 }
 
 /// `bytes` as text when they are UTF-8 (owned bytes without a copy), else `bytes` back.
@@ -371,7 +457,8 @@ mod tests {
     use super::{lint_bytes_by, LintOptions};
     use std::path::{Path, PathBuf};
 
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    /// The `.json` files under `dir`, at any depth.
+    pub(super) fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
         };
@@ -433,6 +520,81 @@ mod tests {
             }
         }
         assert!(fast > 10 && full > 20, "typed {fast}, full path {full}");
+    }
+}
+
+#[cfg(test)]
+mod by_file {
+    use super::{lint_bytes, lint_file_from, LintOptions};
+    use std::path::PathBuf;
+
+    /// A file linted from disk, read a window at a time when it is large, gets the report its
+    /// bytes get linted whole: the same kind, findings (at the same lines and columns, with
+    /// the same nodes and suppressions) and text. Every shipped flow and fixture is read both
+    /// ways, then flows of several windows: with findings in every node, with nodes cut where
+    /// the windows meet, and one the typed read refuses only at its end.
+    #[test]
+    fn a_file_read_a_window_at_a_time_gets_the_report_of_its_bytes() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        super::tests::walk(&root.join("flows"), &mut files);
+        super::tests::walk(&root.join("tests/fixtures"), &mut files);
+        files.sort();
+        let mut inputs: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))
+            .collect();
+        let window = crate::compile::load::WINDOW;
+        // Each node: a template reading a variable set nowhere, a `goto` to no node, a
+        // suppression of one rule and a comment naming another.
+        let node = |i: usize| {
+            format!(
+                r#"{{"id": "n{i}", "name": "Passo {i}", "condition": "{}", "comment": "fluxo: ignore[unknown-goto-target]", "output": [{{"default": {{"type": "text", "text": "olá <? $nunca{} ?>"}}}}], "next": [{{"goto": "n{}"}}]}}"#,
+                if i == 0 { "start" } else { "$x == 1" },
+                i % 7,
+                if i.is_multiple_of(5) {
+                    i + 100_000
+                } else {
+                    i + 1
+                }
+            )
+        };
+        let many: Vec<String> = (0..3_000).map(node).collect();
+        let many = format!(
+            r#"{{"name": "big", "nodes": [{}, {{"id": "n3000"}}]}}"#,
+            many.join(",\n  ")
+        );
+        assert!(many.len() > 8 * window);
+        inputs.push(("many".into(), many.clone().into_bytes()));
+        let spaced = format!(
+            "{}{{\"nodes\": [{}{},{}]}}\n",
+            " ".repeat(window - 1),
+            node(0),
+            " ".repeat(window),
+            node(1)
+        );
+        inputs.push(("spaced".into(), spaced.into_bytes()));
+        let refused = many.replacen(r#"{"id": "n3000"}"#, r#"{"id": "n3000", "id": "n"}"#, 1);
+        inputs.push(("refused-at-the-end".into(), refused.into_bytes()));
+        let dir = std::env::temp_dir().join(format!("fluxo-lint-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flow.json");
+        let opts = LintOptions::default();
+        for (name, bytes) in &inputs {
+            std::fs::write(&path, bytes).unwrap();
+            let whole = lint_bytes(name, bytes, &opts);
+            let read = lint_file_from(&path, name, &opts, 0).unwrap();
+            assert_eq!(read.kind, whole.kind, "{name}");
+            assert_eq!(read.findings, whole.findings, "{name}");
+            assert_eq!(read.source.text, whole.source.text, "{name}");
+            assert!(
+                name.ends_with(".json") || !whole.findings.is_empty(),
+                "{name}"
+            );
+        }
+        let missing = lint_file_from(&dir.join("missing.json"), "missing.json", &opts, 0);
+        assert!(missing.is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
