@@ -171,7 +171,8 @@ fn lint_file_from(
     let mut file = std::fs::File::open(path)?;
     let before = file.metadata()?;
     let stamp = |m: &std::fs::Metadata| (m.len(), m.modified().ok());
-    let mut bytes = Vec::new();
+    // Room for the whole file, as `std::fs::read` makes (a pipe reports no length).
+    let mut bytes = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
     if !before.is_file() || before.len() < stream_from {
         file.read_to_end(&mut bytes)?;
         return Ok(lint_owned(shown, bytes, opts));
@@ -184,7 +185,6 @@ fn lint_file_from(
         )
     });
     file.rewind()?;
-    bytes.reserve_exact(usize::try_from(before.len()).unwrap_or(0));
     file.read_to_end(&mut bytes)?;
     let unchanged = stamp(&file.metadata()?) == stamp(&before);
     match typed {
@@ -532,7 +532,8 @@ mod by_file {
     /// bytes get linted whole: the same kind, findings (at the same lines and columns, with
     /// the same nodes and suppressions) and text. Every shipped flow and fixture is read both
     /// ways, then flows of several windows: with findings in every node, with nodes cut where
-    /// the windows meet, and one the typed read refuses only at its end.
+    /// the windows meet, one the typed read refuses only at its end, and one that stops being
+    /// UTF-8 halfway.
     #[test]
     fn a_file_read_a_window_at_a_time_gets_the_report_of_its_bytes() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -545,8 +546,9 @@ mod by_file {
             .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))
             .collect();
         let window = crate::compile::load::WINDOW;
-        // Each node: a template reading a variable set nowhere, a `goto` to no node, a
-        // suppression of one rule and a comment naming another.
+        // Each node: a template reading a variable set nowhere, and a suppression of
+        // `unknown-goto-target`, used where the `goto` names no node (every fifth node) and
+        // reported unused elsewhere.
         let node = |i: usize| {
             format!(
                 r#"{{"id": "n{i}", "name": "Passo {i}", "condition": "{}", "comment": "fluxo: ignore[unknown-goto-target]", "output": [{{"default": {{"type": "text", "text": "olá <? $nunca{} ?>"}}}}], "next": [{{"goto": "n{}"}}]}}"#,
@@ -576,12 +578,32 @@ mod by_file {
         inputs.push(("spaced".into(), spaced.into_bytes()));
         let refused = many.replacen(r#"{"id": "n3000"}"#, r#"{"id": "n3000", "id": "n"}"#, 1);
         inputs.push(("refused-at-the-end".into(), refused.into_bytes()));
+        let mut broken = many.clone().into_bytes();
+        let middle = broken.len() / 2;
+        let at = middle + many[middle..].find("olá").unwrap_or_default();
+        broken[at + 2] = 0xFF;
+        inputs.push(("not-utf8-in-the-middle".into(), broken));
         let dir = std::env::temp_dir().join(format!("fluxo-lint-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("flow.json");
         let opts = LintOptions::default();
         for (name, bytes) in &inputs {
             std::fs::write(&path, bytes).unwrap();
+            // The generated flows are read a window at a time, all but the refused one to the
+            // end, so their reports come from that read.
+            if !name.ends_with(".json") {
+                let mut file = std::fs::File::open(&path).unwrap();
+                let streamed = crate::compile::load::typed_compile_file(
+                    &mut file,
+                    crate::compile::CompileOptions { keep_sites: true },
+                    |_, _, _| {},
+                );
+                assert_eq!(
+                    streamed.is_some(),
+                    matches!(name.as_str(), "many" | "spaced"),
+                    "{name}"
+                );
+            }
             let whole = lint_bytes(name, bytes, &opts);
             let read = lint_file_from(&path, name, &opts, 0).unwrap();
             assert_eq!(read.kind, whole.kind, "{name}");
