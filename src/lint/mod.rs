@@ -171,9 +171,12 @@ fn lint_file_from(
     let mut file = std::fs::File::open(path)?;
     let before = file.metadata()?;
     let stamp = |m: &std::fs::Metadata| (m.len(), m.modified().ok());
-    // Room for the whole file, as `std::fs::read` makes (a pipe reports no length).
-    let mut bytes = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
+    // Room for the whole file, as `std::fs::read` makes (a pipe reports no length); taken
+    // only when the file is read, since room taken early moves where the allocator puts
+    // everything else.
+    let room = usize::try_from(before.len()).unwrap_or(0);
     if !before.is_file() || before.len() < stream_from {
+        let mut bytes = Vec::with_capacity(room);
         file.read_to_end(&mut bytes)?;
         return Ok(lint_owned(shown, bytes, opts));
     }
@@ -185,6 +188,7 @@ fn lint_file_from(
         )
     });
     file.rewind()?;
+    let mut bytes = Vec::with_capacity(room);
     file.read_to_end(&mut bytes)?;
     let unchanged = stamp(&file.metadata()?) == stamp(&before);
     match typed {
