@@ -127,10 +127,11 @@ pub(crate) fn typed_compile_text(
     typed_read(&mut Reader::of_slice(text), Builder::new(opts), each)
 }
 
-/// [`typed_compile`] of a regular file read a window at a time (the linter's read of a large
-/// file): the file is never whole in memory beside its compiled flow. `each` sees each node's
-/// offset in the file. `None` when the typed read refuses the file (or a read fails): the caller
-/// reads the file whole for the full path.
+/// [`typed_compile`] of a regular file read a window at a time ([`load_flow_streamed`], and
+/// the linter's read of a large file): the file is never whole in memory beside its compiled
+/// flow, whose tables are reserved from the file's size. `each` sees each node's offset in the
+/// file. `None` when the typed read refuses the file (or a read fails): the caller reads the
+/// file whole for the full path.
 pub(crate) fn typed_compile_file(
     file: &mut std::fs::File,
     opts: CompileOptions,
