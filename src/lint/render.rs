@@ -73,15 +73,21 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     let src = &report.source;
     // The lines shown: from the first caret to the last (primary and secondary); lines in
     // between without a caret are folded away.
-    let line_of = |o: usize| src.line_index(src.floor_boundary(o));
-    let primary_last = line_of(f.range.end).min(line_of(f.range.start) + MAX_LINES - 1);
-    let mut first = line_of(f.range.start);
-    let mut last = primary_last;
+    // Positions stand for their lines (a later position is never on an earlier line), so
+    // that the lines are found around them without the file's line index.
+    let at = |o: usize| src.floor_boundary(o);
+    let start = at(f.range.start);
+    let end = at(f.range.end);
+    let cut = src.line_start_below(start, MAX_LINES - 1);
+    // The primary span's last line shown: its end's, or the last of MAX_LINES.
+    let mut last_at = if end < cut { end } else { cut.max(start) };
+    let mut first_at = start;
     for r in &f.related {
-        first = first.min(line_of(r.range.start));
-        last = last.max(line_of(r.range.start));
+        first_at = first_at.min(at(r.range.start));
+        last_at = last_at.max(at(r.range.start));
     }
-    let lines = src.line_range(first).start..src.line_range(last).end;
+    let first = src.line_index(first_at);
+    let lines = src.line_range_at(first_at).start..src.line_range_at(last_at).end;
     let text = &src.text[lines.clone()];
     let label = f.label.clone().unwrap_or_default();
     let mut group = Group::with_title(level.primary_title(f.message.as_str()).id(f.code));
@@ -123,7 +129,7 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
             .element(Level::NOTE.message(format!(
                 "line {} is {} bytes long and is not shown",
                 f.line,
-                src.line_range(line_of(f.range.start)).len()
+                src.line_range_at(start).len()
             )));
         for r in &f.related {
             group = group.element(Level::NOTE.message(format!(

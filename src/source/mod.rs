@@ -16,9 +16,12 @@ pub struct SourceFile {
     pub path: String,
     /// File text.
     pub text: String,
-    /// Byte offset of each line's start, built on first use (a file with no finding never
-    /// needs it).
+    /// Byte offset of each line's start, built when counting line feeds for each position
+    /// asked has cost more than building it would (a file with no finding, or with a few,
+    /// never needs it).
     line_starts: OnceLock<Vec<usize>>,
+    /// Bytes scanned so far to count the lines before a position without the index.
+    counted: Counted,
     /// Characters before each block of [`BLOCK`] bytes, built on first use: a column is then
     /// counted over at most one block, so placing many findings on one long line (a minified
     /// export) stays linear.
@@ -48,6 +51,7 @@ impl SourceFile {
             path: path.into(),
             text: text.into(),
             line_starts: OnceLock::new(),
+            counted: Counted::default(),
             chars_before: OnceLock::new(),
             astral_before: OnceLock::new(),
         }
@@ -55,10 +59,54 @@ impl SourceFile {
 
     /// The 0-based line index that holds `offset`.
     pub fn line_index(&self, offset: usize) -> usize {
-        match self.line_starts().binary_search(&offset) {
+        let offset = offset.min(self.text.len());
+        let starts = match self.line_starts.get() {
+            Some(starts) => starts,
+            // The line feeds before `offset` are counted (a few bytes an instruction) while
+            // the bytes counted stay under sixteen times the text; past that, the index (a
+            // dozen times dearer a byte) is built once for all.
+            None if self.counted.take(offset) <= COUNT_BUDGET * self.text.len() => {
+                return count_feeds(&self.text.as_bytes()[..offset]);
+            }
+            None => self.line_starts(),
+        };
+        match starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         }
+    }
+
+    /// Where the line that holds `offset` (clamped to the text) starts.
+    fn line_start_at(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        memchr::memrchr(b'\n', &self.text.as_bytes()[..offset]).map_or(0, |i| i + 1)
+    }
+
+    /// Byte range of the line that holds `offset`, without its line terminator: the
+    /// [`SourceFile::line_range`] of its [`SourceFile::line_index`], found without the index.
+    pub fn line_range_at(&self, offset: usize) -> Range<usize> {
+        let offset = offset.min(self.text.len());
+        let start = self.line_start_at(offset);
+        let bytes = self.text.as_bytes();
+        let mut end = memchr::memchr(b'\n', &bytes[offset..]).map_or(bytes.len(), |i| offset + i);
+        if end > start && bytes.get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        start..end.max(start)
+    }
+
+    /// Where the line `lines` lines below the one holding `offset` starts, or the text's end
+    /// when there are not so many lines.
+    pub fn line_start_below(&self, offset: usize, lines: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut at = self.line_start_at(offset);
+        for _ in 0..lines {
+            match memchr::memchr(b'\n', &bytes[at..]) {
+                Some(i) => at += i + 1,
+                None => return bytes.len(),
+            }
+        }
+        at
     }
 
     /// Characters in `text[..offset]` (`offset` on a char boundary).
@@ -86,7 +134,7 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = self.floor_boundary(offset);
         let line = self.line_index(offset);
-        let start = self.line_starts().get(line).copied().unwrap_or(0);
+        let start = self.line_start_at(offset);
         let column = if offset - start <= BLOCK {
             self.text
                 .get(start..offset)
@@ -105,11 +153,7 @@ impl SourceFile {
     /// Multilingual Plane, such as an emoji, counts two.
     pub fn utf16_column(&self, offset: usize) -> usize {
         let offset = self.floor_boundary(offset);
-        let start = self
-            .line_starts()
-            .get(self.line_index(offset))
-            .copied()
-            .unwrap_or(0);
+        let start = self.line_start_at(offset);
         self.line_col(offset).column + self.astral_offset(offset)
             - self.astral_offset(start.min(offset))
     }
@@ -238,6 +282,38 @@ impl SourceFile {
     }
 }
 
+/// How many times the text's length the line counts of positions may scan before the line
+/// index is built instead.
+const COUNT_BUDGET: usize = 16;
+
+/// A count of bytes that threads share (a report may be rendered on several), copied with its
+/// value.
+#[derive(Debug, Default)]
+struct Counted(std::sync::atomic::AtomicUsize);
+
+impl Counted {
+    /// Adds `bytes` and returns the new total.
+    fn take(&self, bytes: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.fetch_add(bytes, Relaxed).saturating_add(bytes)
+    }
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        Counted(self.0.load(std::sync::atomic::Ordering::Relaxed).into())
+    }
+}
+
+/// The line feeds in `bytes`, summed in bytes over runs of 255, which the compiler turns into
+/// vector code.
+fn count_feeds(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|c| usize::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
+        .sum()
+}
+
 /// Offsets just past every `\n`.
 impl SourceFile {
     fn line_starts(&self) -> &[usize] {
@@ -245,12 +321,7 @@ impl SourceFile {
             // Counted first, so that the index of a large file is not moved as it grows (a
             // pretty 12 MB export has half a million lines).
             let bytes = self.text.as_bytes();
-            // Summed in bytes over runs of 255, which the compiler turns into vector code.
-            let lines: usize = bytes
-                .chunks(255)
-                .map(|c| usize::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
-                .sum();
-            let mut starts = Vec::with_capacity(lines + 1);
+            let mut starts = Vec::with_capacity(count_feeds(bytes) + 1);
             starts.push(0);
             starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
             starts
@@ -260,6 +331,48 @@ impl SourceFile {
 
 #[cfg(test)]
 mod tests {
+    /// Lines found around a position without the index (counted, or searched for from the
+    /// position) are the lines the index gives, at every offset of texts with `\n` and
+    /// `\r\n` ends, empty lines, wide characters and no line end at the end; and once the
+    /// counting budget is spent the index answers alike.
+    #[test]
+    fn lines_found_without_the_index_are_the_index_lines() {
+        let texts = [
+            String::new(),
+            "\n".into(),
+            "a".into(),
+            "ab\r\n\r\n😀é\n\nx".into(),
+            format!("{}\n{}", "é".repeat(300), "a\nb\r\n".repeat(200)),
+        ];
+        for t in &texts {
+            let counted = super::SourceFile::new("f", t.clone());
+            let indexed = super::SourceFile::new("f", t.clone());
+            let _ = indexed.line_starts();
+            for o in 0..=t.len() + 2 {
+                let line = indexed.line_index(o);
+                assert_eq!(counted.line_index(o), line, "{t:?} at {o}");
+                assert_eq!(
+                    counted.line_range_at(o),
+                    indexed.line_range(line),
+                    "{t:?} at {o}"
+                );
+                for below in 0..4 {
+                    let at = counted.line_start_below(o, below);
+                    let expected = indexed
+                        .line_starts()
+                        .get(line + below)
+                        .copied()
+                        .unwrap_or(t.len());
+                    assert_eq!(at, expected, "{t:?} at {o}, {below} below");
+                }
+            }
+            // Asked at every offset, a long text's counts outgrow the budget.
+            if t.len() > 1000 {
+                assert!(counted.line_starts.get().is_some(), "the budget ends");
+            }
+        }
+    }
+
     #[test]
     fn utf16_columns_count_astral_characters_twice() {
         let long = format!("{}😀x\n😀😀é y", "a".repeat(3 * super::BLOCK));
