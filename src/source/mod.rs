@@ -60,35 +60,58 @@ impl SourceFile {
     /// The 0-based line index that holds `offset`.
     pub fn line_index(&self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
-        let starts = match self.line_starts.get() {
-            Some(starts) => starts,
-            // The line feeds before `offset` are counted (a few bytes an instruction) while
-            // the bytes counted stay under sixteen times the text; past that, the index (a
-            // dozen times dearer a byte) is built once for all.
-            None if self.counted.take(offset) <= COUNT_BUDGET * self.text.len() => {
-                return count_feeds(&self.text.as_bytes()[..offset]);
+        match self.index_if_due() {
+            Some(starts) => match starts.binary_search(&offset) {
+                Ok(i) => i,
+                Err(i) => i.saturating_sub(1),
+            },
+            None => {
+                self.counted.take(offset);
+                count_feeds(&self.text.as_bytes()[..offset])
             }
-            None => self.line_starts(),
-        };
-        match starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// The line index once it is built, or once the bytes scanned to find lines without it
+    /// have passed [`COUNT_BUDGET`] times the text (it is built then); `None` while scanning
+    /// costs less. Line feeds are counted a few bytes an instruction and searched for faster
+    /// still, and the index costs a dozen times more a byte: a file with a few findings never
+    /// builds it, and one with many (a minified export with thousands, all on one line) builds
+    /// it after scanning its text at most seventeen times.
+    fn index_if_due(&self) -> Option<&[usize]> {
+        match self.line_starts.get() {
+            Some(starts) => Some(starts),
+            None if self.counted.get() > COUNT_BUDGET * self.text.len() => Some(self.line_starts()),
+            None => None,
         }
     }
 
     /// Where the line that holds `offset` (clamped to the text) starts.
     fn line_start_at(&self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
-        memchr::memrchr(b'\n', &self.text.as_bytes()[..offset]).map_or(0, |i| i + 1)
+        match self.index_if_due() {
+            Some(starts) => starts.get(self.line_index(offset)).copied().unwrap_or(0),
+            None => {
+                let start =
+                    memchr::memrchr(b'\n', &self.text.as_bytes()[..offset]).map_or(0, |i| i + 1);
+                self.counted.take(offset - start);
+                start
+            }
+        }
     }
 
     /// Byte range of the line that holds `offset`, without its line terminator: the
-    /// [`SourceFile::line_range`] of its [`SourceFile::line_index`], found without the index.
+    /// [`SourceFile::line_range`] of its [`SourceFile::line_index`], found without the index
+    /// while that costs less.
     pub fn line_range_at(&self, offset: usize) -> Range<usize> {
         let offset = offset.min(self.text.len());
+        if self.index_if_due().is_some() {
+            return self.line_range(self.line_index(offset));
+        }
         let start = self.line_start_at(offset);
         let bytes = self.text.as_bytes();
         let mut end = memchr::memchr(b'\n', &bytes[offset..]).map_or(bytes.len(), |i| offset + i);
+        self.counted.take(end - offset);
         if end > start && bytes.get(end - 1) == Some(&b'\r') {
             end -= 1;
         }
@@ -99,13 +122,24 @@ impl SourceFile {
     /// when there are not so many lines.
     pub fn line_start_below(&self, offset: usize, lines: usize) -> usize {
         let bytes = self.text.as_bytes();
-        let mut at = self.line_start_at(offset);
+        if let Some(starts) = self.index_if_due() {
+            return starts
+                .get(self.line_index(offset) + lines)
+                .copied()
+                .unwrap_or(bytes.len());
+        }
+        let start = self.line_start_at(offset);
+        let mut at = start;
         for _ in 0..lines {
             match memchr::memchr(b'\n', &bytes[at..]) {
                 Some(i) => at += i + 1,
-                None => return bytes.len(),
+                None => {
+                    at = bytes.len();
+                    break;
+                }
             }
         }
+        self.counted.take(at - start);
         at
     }
 
@@ -292,10 +326,18 @@ const COUNT_BUDGET: usize = 16;
 struct Counted(std::sync::atomic::AtomicUsize);
 
 impl Counted {
-    /// Adds `bytes` and returns the new total.
-    fn take(&self, bytes: usize) -> usize {
+    /// Adds `bytes` scanned.
+    fn take(&self, bytes: usize) {
         use std::sync::atomic::Ordering::Relaxed;
-        self.0.fetch_add(bytes, Relaxed).saturating_add(bytes)
+        // Saturating: the count only has to pass the budget.
+        let _ = self
+            .0
+            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_add(bytes)));
+    }
+
+    /// The bytes scanned so far.
+    fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
