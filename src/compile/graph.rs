@@ -340,18 +340,21 @@ pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
+/// True when `e` reads `input.live_chat.status` anywhere inside.
+pub(crate) fn reads_status(e: &crate::expr::Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        found |= x.is_path(&["input", "live_chat", "status"]);
+    });
+    found
+}
+
 /// True when a `next` condition of node `i` reads `input.live_chat.status`.
 pub(crate) fn routes_on_status(flow: &CompiledFlow, i: usize) -> bool {
     flow.nodes.get(i).is_some_and(|n| {
-        n.next.iter().any(|x| {
-            x.condition.as_ref().is_some_and(|c| {
-                let mut found = false;
-                c.walk(&mut |e| {
-                    found |= e.is_path(&["input", "live_chat", "status"]);
-                });
-                found
-            })
-        })
+        n.next
+            .iter()
+            .any(|x| x.condition.as_deref().is_some_and(reads_status))
     })
 }
 

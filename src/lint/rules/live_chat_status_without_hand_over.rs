@@ -2,10 +2,9 @@
 
 use super::live_chats;
 use super::FlowRule;
-use crate::compile::graph::{landing, status_routers_without_input};
+use crate::compile::graph::{landing, reads_status, status_routers_without_input};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::domain::BuiltinAction;
-use crate::expr::Expr;
 use crate::lint::LintContext;
 
 declare_rule! {
@@ -28,14 +27,6 @@ declare_rule! {
     ///   "next": [ { "condition": "input.live_chat.status == 'agent_closed'", "goto": "pesquisa" } ] }
     /// ```
     pub struct LiveChatStatusWithoutHandOver => "live-chat-status-without-hand-over", Warning;
-}
-
-fn reads_status(e: &Expr) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| {
-        found |= x.is_path(&["input", "live_chat", "status"]);
-    });
-    found
 }
 
 impl FlowRule for LiveChatStatusWithoutHandOver {

@@ -2,7 +2,7 @@
 
 use super::FlowRule;
 use super::{integration_of, live_chats};
-use crate::compile::graph::{landing, LostNext};
+use crate::compile::graph::{landing, routes_on_status, LostNext};
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::domain::CloseStatus;
 use crate::expr::{Budget, Dialect, Evaluator, Scope};
@@ -55,16 +55,7 @@ impl FlowRule for UnhandledLiveChatStatus {
             } else {
                 format!("{}/next", node.pointer)
             };
-            let reads_status = node.next.iter().any(|x| {
-                x.condition.as_ref().is_some_and(|c| {
-                    let mut found = false;
-                    c.walk(&mut |e| {
-                        found |= e.is_path(&["input", "live_chat", "status"]);
-                    });
-                    found
-                })
-            });
-            if !reads_status {
+            if !routes_on_status(ctx.flow, l) {
                 // A survey right after the hand-over would take the close notice (an empty
                 // text) as the user's answer.
                 out.push(
