@@ -127,20 +127,19 @@ pub(crate) fn typed_compile_text(
     typed_read(&mut Reader::of_slice(text), Builder::new(opts), each)
 }
 
-/// [`typed_compile`] of a regular file read a window at a time ([`load_flow_streamed`], and
-/// the linter's read of a large file): the file is never whole in memory beside its compiled
-/// flow, whose tables are reserved from the file's size. `each` sees each node's offset in the
-/// file. `None` when the typed read refuses the file (or a read fails): the caller reads the
-/// file whole for the full path.
+/// [`typed_compile`] of a regular file of `len` bytes (as its caller found it) read a window at
+/// a time ([`load_flow_streamed`], and the linter's read of a large file): the file is never
+/// whole in memory beside its compiled flow, whose tables are reserved from `len`. `each` sees
+/// each node's offset in the file. `None` when the typed read refuses the file (or a read
+/// fails): the caller reads the file whole for the full path.
 pub(crate) fn typed_compile_file(
     file: &mut std::fs::File,
+    len: u64,
     opts: CompileOptions,
     each: impl FnMut(usize, &Node, usize),
 ) -> Option<CompiledFlow> {
     let mut b = Builder::new(opts);
-    if let Ok(m) = file.metadata() {
-        b.reserve_for(usize::try_from(m.len()).unwrap_or(0));
-    }
+    b.reserve_for(usize::try_from(len).unwrap_or(0));
     typed_read(&mut Reader::of_file(file), b, each)
 }
 
@@ -411,10 +410,11 @@ pub(crate) fn load_flow_streamed(path: &std::path::Path) -> Result<Option<Compil
         Error::new(ErrorKind::Io, format!("{}: {e}", path.display())).with_source(e)
     })?;
     // A pipe (`fluxo run <(…)`, `/dev/stdin`) can be read only once: it is read whole.
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Ok(None);
-    }
-    let compiled = typed_compile_file(&mut file, CompileOptions::default(), |_, _, _| {});
+    let len = match file.metadata() {
+        Ok(m) if m.is_file() => m.len(),
+        _ => return Ok(None),
+    };
+    let compiled = typed_compile_file(&mut file, len, CompileOptions::default(), |_, _, _| {});
     Ok(compiled.filter(|c| !c.diagnostics.iter().any(is_blocking)))
 }
 

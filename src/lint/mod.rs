@@ -183,6 +183,7 @@ fn lint_file_from(
     let typed = lint_typed_by(opts, |each| {
         crate::compile::load::typed_compile_file(
             &mut file,
+            before.len(),
             CompileOptions { keep_sites: true },
             each,
         )
@@ -599,6 +600,7 @@ mod by_file {
                 let mut file = std::fs::File::open(&path).unwrap();
                 let streamed = crate::compile::load::typed_compile_file(
                     &mut file,
+                    bytes.len() as u64,
                     crate::compile::CompileOptions { keep_sites: true },
                     |_, _, _| {},
                 );
