@@ -6,7 +6,7 @@ mod config;
 use clap::{Args, ValueEnum};
 use fluxo::lint::render;
 use fluxo::lint::Severity;
-use fluxo::lint::{apply_fixes, lint_bytes, lint_file, FileKind, FileReport, LintOptions};
+use fluxo::lint::{apply_fixes, lint_bytes, lint_file_at_most, FileKind, FileReport, LintOptions};
 use fluxo::IntegrationsFile;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -78,7 +78,9 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
     // The configuration of each path named on the command line, by the directory searched.
     let mut configs: HashMap<PathBuf, Option<Arc<Config>>> = HashMap::new();
     let mut by_written_dir: HashMap<PathBuf, Option<Arc<Config>>> = HashMap::new();
-    let mut config_of = |path: &Path| -> Result<Option<Arc<Config>>, String> {
+    // `walked`: the file was found walking a directory, where only regular files are taken
+    // (not links), so it need not be looked at again to know that.
+    let mut config_of = |path: &Path, walked: bool| -> Result<Option<Arc<Config>>, String> {
         if let Some(c) = &named_config {
             return Ok(Some(c.clone()));
         }
@@ -89,8 +91,10 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .filter(|_| {
-                path.symlink_metadata()
-                    .is_ok_and(|m| m.file_type().is_file())
+                walked
+                    || path
+                        .symlink_metadata()
+                        .is_ok_and(|m| m.file_type().is_file())
             })
             .map(Path::to_path_buf);
         if let Some(c) = written.as_ref().and_then(|d| by_written_dir.get(d)) {
@@ -121,7 +125,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             Err(e) => return usage_error(&e),
         };
         let mut opts = LintOptions::default();
-        match config_of(p) {
+        match config_of(p, false) {
             Ok(Some(c)) => c.apply(p, &mut opts),
             Ok(None) => {}
             Err(e) => return usage_error(&e),
@@ -150,7 +154,7 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         // Each file takes the nearest `fluxo.toml` above it: one deeper inside a walked
         // directory applies to the files below it (the nearest one wins, as in ruff).
         for (f, e) in found {
-            let config = match config_of(&f) {
+            let config = match config_of(&f, !e) {
                 Ok(c) => c,
                 Err(e) => return usage_error(&e),
             };
@@ -390,8 +394,7 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
 /// meanwhile); a file that cannot be read gives its error instead of a report.
 fn lint_parallel(jobs: &[Job]) -> Vec<Result<FileReport, String>> {
     super::parallel_map(jobs, |j| {
-        within_limit(&j.path)?;
-        lint_file(&j.path, &j.path.display().to_string(), &j.opts)
+        lint_file_at_most(&j.path, &j.path.display().to_string(), &j.opts, MAX_FILE)
             .map_err(|e| format!("{}: {e}", j.path.display()))
     })
 }
