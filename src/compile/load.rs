@@ -3,9 +3,10 @@
 //! and keeps the findings that make a file impossible to run.
 
 use super::{compile, Builder, CompileOptions, CompiledFlow, ExpressionSyntax};
+use super::{free::FreeNode, NodeHead, NodeIn};
 use crate::diagnostic::{Diagnostic, Located, Location, Rule, RuleMeta, Severity};
 use crate::error::{Error, ErrorKind};
-use crate::model::{FileKind, Flow, IntegrationsFile, Node};
+use crate::model::{FileKind, Flow, IntegrationsFile};
 use crate::schema::{self, Schema, SchemaKind};
 use crate::source::json::{self, DuplicateKey, JsonSyntax};
 use crate::source::SourceFile;
@@ -112,7 +113,7 @@ pub(crate) fn flow_model(
 pub(crate) fn typed_compile(
     text: &[u8],
     opts: CompileOptions,
-    each: impl FnMut(usize, &Node, usize),
+    each: impl FnMut(usize, NodeHead<'_>, usize),
 ) -> Option<CompiledFlow> {
     // A JSON text is UTF-8: a file that is not has no typed read.
     typed_compile_text(std::str::from_utf8(text).ok()?, opts, each)
@@ -122,9 +123,9 @@ pub(crate) fn typed_compile(
 pub(crate) fn typed_compile_text(
     text: &str,
     opts: CompileOptions,
-    each: impl FnMut(usize, &Node, usize),
+    each: impl FnMut(usize, NodeHead<'_>, usize),
 ) -> Option<CompiledFlow> {
-    typed_read(&mut Reader::of_slice(text), Builder::new(opts), each)
+    typed_read::<FreeNode>(&mut Reader::of_slice(text), Builder::new(opts), each)
 }
 
 /// [`typed_compile`] of a regular file of `len` bytes (as its caller found it) read a window at
@@ -136,11 +137,11 @@ pub(crate) fn typed_compile_file(
     file: &mut std::fs::File,
     len: u64,
     opts: CompileOptions,
-    each: impl FnMut(usize, &Node, usize),
+    each: impl FnMut(usize, NodeHead<'_>, usize),
 ) -> Option<CompiledFlow> {
     let mut b = Builder::new(opts);
     b.reserve_for(usize::try_from(len).unwrap_or(0));
-    typed_read(&mut Reader::of_file(file), b, each)
+    typed_read::<FreeNode>(&mut Reader::of_file(file), b, each)
 }
 
 /// [`typed_compile`] over a [`Reader`]: the top level and the list of nodes are walked here,
@@ -149,10 +150,10 @@ pub(crate) fn typed_compile_file(
 /// repeated field, `nodes` missing, anything after the closing brace. One difference, which
 /// only a file nested more than a hundred levels deep can see: `serde_json`'s depth limit (128)
 /// counts from each node instead of from the file's top.
-fn typed_read(
+fn typed_read<N: NodeIn>(
     r: &mut Reader<'_>,
     mut b: Builder,
-    mut each: impl FnMut(usize, &Node, usize),
+    mut each: impl FnMut(usize, NodeHead<'_>, usize),
 ) -> Option<CompiledFlow> {
     #[derive(Clone, Copy, serde::Deserialize)]
     #[serde(field_identifier, rename_all = "snake_case")]
@@ -190,8 +191,8 @@ fn typed_read(
                         loop {
                             r.skip_space();
                             let at = r.base + r.at;
-                            let node: Node = r.value()?;
-                            each(i, &node, at);
+                            let node: N = r.value()?;
+                            each(i, node.head(), at);
                             b.push(node, i);
                             i += 1;
                             if !r.eat(b',') {
@@ -494,6 +495,91 @@ pub fn load_integrations(path: &str, bytes: &[u8]) -> Result<IntegrationsFile, E
             format!("the integrations file {path} cannot be used"),
         )
         .with_findings(r.locate(diags))),
+    }
+}
+
+#[cfg(test)]
+mod free_read {
+    use super::{typed_read, Builder, CompileOptions, FreeNode, Reader};
+    use crate::model::Node;
+    use std::path::Path;
+
+    /// The compiled flow of `text` read with nodes of type `N`, as text.
+    fn read<N: super::NodeIn>(text: &str) -> Option<String> {
+        let b = Builder::new(CompileOptions { keep_sites: true });
+        typed_read::<N>(&mut Reader::of_slice(text), b, |_, _, _| {}).map(|c| format!("{c:?}"))
+    }
+
+    fn json_files(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                json_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "json") {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push((path.display().to_string(), text));
+                }
+            }
+        }
+    }
+
+    /// The typed read, which reads context, contact, output messages and events without
+    /// `serde_json` maps, accepts and refuses what a read of the model's nodes does, and
+    /// compiles to the same flow (literal texts, templates, sites, findings): on every flow of
+    /// the project and its tests, and on nodes made to differ in each free-form part.
+    #[test]
+    fn free_form_parts_compile_as_the_models_do() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut inputs = Vec::new();
+        json_files(&root.join("flows"), &mut inputs);
+        json_files(&root.join("tests"), &mut inputs);
+        let deep = format!("{}1{}", "[".repeat(105), "]".repeat(105));
+        let wide = (0..30)
+            .map(|i| format!("\"k{i}\": {i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let nodes = [
+            r#"{"id": "a", "condition": "start", "context": {"b": 1, "a": [1.5, -0.0, 1e300, 18446744073709551615, -9223372036854775808], "s": "\u00e9\/", "o": {"x": null, "y": true}}}"#.to_owned(),
+            r#"{"id": "a", "context": {"t": "<? $x ?>", "l": ["a", {"k": "<? $y + 1 ?>", "n": 1}], "bad": "<? $x +", "lit": {"k": "<? ?>"}}}"#.to_owned(),
+            r#"{"id": "a", "contact": {"name": "<? $n ?>"}, "context": null, "output": []}"#.to_owned(),
+            r#"{"id": "a", "output": [{"default": {"type": "text", "text": "oi <? $x ?>"}, "whatsapp": {"type": "image", "url": "u", "meta": {"a": [1, 2]}}}]}"#.to_owned(),
+            r#"{"id": "a", "responses": [{"condition": "$x", "output": [{"default": {"type": "text", "text": "<? $x ?>"}}]}, {"output": []}]}"#.to_owned(),
+            r#"{"id": "a", "events": [{"event_name": "e", "details": {"field1": "<? $x ?>", "field2": {"a": 1}}, "extra1": null, "extra2": [1, "<? $y ?>"]}, {"event_name": "f", "details": null}, {"event_name": "g", "details": {}}]}"#.to_owned(),
+            format!(r#"{{"id": "a", "context": {{"deep": {deep}, "t": "<? $x ?>"}}, "output": [{{"d": {{"type": "t", "v": {deep}}}}}]}}"#),
+            format!(r#"{{"id": "a", "context": {{{wide}}}}}"#),
+            // Refused by both: a key twice (small and large objects, at any depth), a message
+            // that is not an object with a string `type`, an unknown field, an array for an
+            // object.
+            r#"{"id": "a", "context": {"a": 1, "a": 2}}"#.to_owned(),
+            r#"{"id": "a", "context": {"o": [{"x": 1, "y": 2, "x": 3}]}}"#.to_owned(),
+            format!(r#"{{"id": "a", "context": {{{wide}, "k29": 0}}}}"#),
+            r#"{"id": "a", "output": [{"default": {"text": "oi"}}]}"#.to_owned(),
+            r#"{"id": "a", "output": [{"default": {"type": 1}}]}"#.to_owned(),
+            r#"{"id": "a", "output": [{"default": "oi"}]}"#.to_owned(),
+            r#"{"id": "a", "output": [{"default": {"type": "text", "type": "text"}}]}"#.to_owned(),
+            r#"{"id": "a", "events": [{"event_name": "e", "details": {"field3": 1}}]}"#.to_owned(),
+            r#"{"id": "a", "events": [{"event_name": "e", "extra1": {"a": 1, "a": 1}}]}"#.to_owned(),
+            r#"{"id": "a", "events": [["e"]]}"#.to_owned(),
+            r#"{"id": "a", "responses": [{"output": [], "else": 1}]}"#.to_owned(),
+            r#"{"id": "a", "context": ["a"]}"#.to_owned(),
+            r#"["a", null, null, null, {"a": 1}]"#.to_owned(),
+        ];
+        for (i, node) in nodes.iter().enumerate() {
+            inputs.push((format!("node {i}"), format!(r#"{{"nodes": [{node}]}}"#)));
+        }
+        let (mut read_by_both, mut refused_by_both) = (0, 0);
+        for (name, text) in &inputs {
+            let free = read::<FreeNode>(text);
+            assert_eq!(free, read::<Node>(text), "{name}");
+            match free {
+                Some(_) => read_by_both += 1,
+                None => refused_by_both += 1,
+            }
+        }
+        assert!(
+            read_by_both > 20 && refused_by_both > 20,
+            "{read_by_both} read, {refused_by_both} refused"
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 //! once. The result serves both the linter (which walks [`CompiledFlow::sites`]) and the engine;
 //! [`load`] is the pipeline both use to read a file.
 
+pub(crate) mod free;
 pub(crate) mod graph;
 pub mod load;
 
@@ -195,6 +196,23 @@ impl Lit {
             v => match serde_json::to_string(&v) {
                 Ok(t) => LitRepr::Text(t.into_boxed_str(), ReadBack::default()),
                 Err(_) => LitRepr::Deep(Box::new(v)),
+            },
+        })
+    }
+
+    /// The literal of a value of the typed read: its text is the one [`Lit::new`] writes for
+    /// the same value.
+    pub(crate) fn from_free(v: free::Free) -> Lit {
+        use free::Free;
+        Lit(match v {
+            Free::Null => LitRepr::Null,
+            Free::Bool(b) => LitRepr::Bool(b),
+            Free::Number(n) => LitRepr::Number(n),
+            Free::String(s) => LitRepr::String(s.into_boxed_str()),
+            v if v.depth_over(LIT_TEXT_DEPTH) => LitRepr::Deep(Box::new(v.into_json())),
+            v => match serde_json::to_string(&v) {
+                Ok(t) => LitRepr::Text(t.into_boxed_str(), ReadBack::default()),
+                Err(_) => LitRepr::Deep(Box::new(v.into_json())),
             },
         })
     }
@@ -452,7 +470,8 @@ pub struct CompiledFlow {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-struct Compiler {
+/// Compiles the expressions and templates of one flow, node by node.
+pub(crate) struct Compiler {
     cache: ParseCache,
     /// Each distinct tree met: its index (see [`Site::tree`]) and whether its regexes were
     /// found clean.
@@ -574,6 +593,46 @@ impl Compiler {
         }
     }
 
+    /// [`Compiler::value_owned`] of a value of the typed read.
+    fn free_value(&mut self, node: usize, pointer: &mut String, v: free::Free) -> CValue {
+        use free::Free;
+        match v {
+            Free::String(s) if find_open(&s).is_some() => self.string(node, pointer, s),
+            Free::Array(items) if items.iter().any(Free::has_template) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, it) in items.into_iter().enumerate() {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    push_index(pointer, i);
+                    out.push(self.free_value(node, pointer, it));
+                    pointer.truncate(len);
+                }
+                collapse_array(out)
+            }
+            Free::Object(fields) if fields.iter().any(|(_, v)| v.has_template()) => {
+                let fields = self.free_fields(node, pointer, fields);
+                collapse_object(fields)
+            }
+            other => CValue::Lit(Lit::from_free(other)),
+        }
+    }
+
+    /// [`Compiler::fields`] of the fields of a value of the typed read.
+    fn free_fields(
+        &mut self,
+        node: usize,
+        pointer: &mut String,
+        fields: Vec<(String, free::Free)>,
+    ) -> Vec<(String, CValue)> {
+        map_exact(fields, |(_, (k, v))| {
+            let len = pointer.len();
+            push_segment(pointer, &k);
+            let c = self.free_value(node, pointer, v);
+            pointer.truncate(len);
+            (k, c)
+        })
+    }
+
     fn fields(
         &mut self,
         node: usize,
@@ -656,7 +715,8 @@ impl Builder {
     }
 
     /// Compiles the next node, which is node `position` of the file.
-    pub(crate) fn push(&mut self, n: crate::model::Node, position: usize) {
+    pub(crate) fn push(&mut self, n: impl NodeIn, position: usize) {
+        let n = n.parts();
         let i = self.nodes.len();
         let c = &mut self.c;
         let mut base = String::from("/nodes/");
@@ -682,18 +742,12 @@ impl Builder {
                 }
             }
         };
-        let sub = |c: &mut Compiler,
-                   p: &mut String,
-                   key: &str,
-                   m: Option<Map<String, Json>>|
-         -> Vec<(String, CValue)> {
-            match m {
-                Some(m) => {
-                    under(p, &base, key);
-                    c.fields(i, p, m)
-                }
-                None => Vec::new(),
+        let sub = |c: &mut Compiler, p: &mut String, key: &str, m: Option<_>| match m {
+            Some(m) => {
+                under(p, &base, key);
+                FieldsIn::compile(m, c, i, p)
             }
+            None => Vec::new(),
         };
         let context = sub(&mut *c, &mut p, "/context", n.context);
         let contact = sub(&mut *c, &mut p, "/contact", n.contact);
@@ -710,24 +764,23 @@ impl Builder {
         let events = map_exact(n.events, |(ei, e)| {
             under(&mut p, &base, "/events/");
             push_index(&mut p, ei);
-            c.value_owned(i, &mut p, event_value(e))
+            e.compile(c, i, &mut p)
         });
         under(&mut p, &base, "/output");
         let output = outputs(&mut *c, i, &mut p, n.output);
-        let responses = map_exact(n.responses, |(ri, r)| {
+        let responses = map_exact(n.responses, |(ri, (condition, output))| {
             under(&mut p, &base, "/responses/");
             push_index(&mut p, ri);
             let len = p.len();
             p.push_str("/condition");
-            let condition = r
-                .condition
+            let condition = condition
                 .as_deref()
                 .and_then(|s| c.condition(i, &p, Role::Response, s));
             p.truncate(len);
             p.push_str("/output");
             CResponse {
                 condition,
-                output: outputs(&mut *c, i, &mut p, r.output),
+                output: outputs(&mut *c, i, &mut p, output),
             }
         });
         let input = n.input.map(|m| CInput {
@@ -884,17 +937,164 @@ fn outputs(
     c: &mut Compiler,
     node: usize,
     pointer: &mut String,
-    items: Vec<crate::model::OutputItem>,
+    items: Vec<impl ItemIn>,
 ) -> Vec<CValue> {
     let len = pointer.len();
     map_exact(items, |(oi, item)| {
         pointer.truncate(len);
         pointer.push('/');
         push_index(pointer, oi);
-        let v = c.value_owned(node, pointer, Json::Object(item.0));
+        let v = item.compile(c, node, pointer);
         pointer.truncate(len);
         v
     })
+}
+
+/// What the compiler takes of a node, from either read: the model's node
+/// ([`crate::model::Node`], of the full path and of [`compile`]) or the typed read's
+/// ([`free::FreeNode`]), whose free-form parts are read without `serde_json` maps.
+pub(crate) struct Parts<F, O, E> {
+    id: String,
+    name: Option<String>,
+    condition: Option<String>,
+    context: Option<F>,
+    contact: Option<F>,
+    actions: Vec<crate::model::Action>,
+    events: Vec<E>,
+    output: Vec<O>,
+    /// Each response's condition and output.
+    responses: Vec<(Option<String>, Vec<O>)>,
+    input: Option<std::collections::BTreeMap<String, crate::model::Input>>,
+    next: Vec<crate::model::Next>,
+}
+
+/// What a read tells of a node before it is compiled (the linter records it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodeHead<'a> {
+    /// The node's id.
+    pub(crate) id: &'a str,
+    /// Its display name.
+    pub(crate) name: Option<&'a str>,
+    /// Its comment.
+    pub(crate) comment: Option<&'a str>,
+}
+
+/// A node as a read gives it to [`Builder::push`].
+pub(crate) trait NodeIn: serde::de::DeserializeOwned {
+    /// Context and contact assignments.
+    type Fields: FieldsIn;
+    /// An output item.
+    type Item: ItemIn;
+    /// An analytics event.
+    type Event: ItemIn;
+    /// The node's id, name and comment.
+    fn head(&self) -> NodeHead<'_>;
+    /// The node taken apart.
+    fn parts(self) -> Parts<Self::Fields, Self::Item, Self::Event>;
+}
+
+/// Free-form fields (context, contact) as a read gives them.
+pub(crate) trait FieldsIn {
+    /// The fields compiled, under `pointer` (which ends as it began).
+    fn compile(self, c: &mut Compiler, node: usize, pointer: &mut String) -> Vec<(String, CValue)>;
+}
+
+/// An output item or an analytics event as a read gives it.
+pub(crate) trait ItemIn {
+    /// The item compiled, at `pointer` (which ends as it began).
+    fn compile(self, c: &mut Compiler, node: usize, pointer: &mut String) -> CValue;
+}
+
+impl FieldsIn for Map<String, Json> {
+    fn compile(self, c: &mut Compiler, node: usize, p: &mut String) -> Vec<(String, CValue)> {
+        c.fields(node, p, self)
+    }
+}
+
+impl FieldsIn for free::FreeMap {
+    fn compile(self, c: &mut Compiler, node: usize, p: &mut String) -> Vec<(String, CValue)> {
+        c.free_fields(node, p, self.0)
+    }
+}
+
+impl ItemIn for crate::model::OutputItem {
+    fn compile(self, c: &mut Compiler, node: usize, p: &mut String) -> CValue {
+        c.value_owned(node, p, Json::Object(self.0))
+    }
+}
+
+impl ItemIn for free::FreeItem {
+    fn compile(self, c: &mut Compiler, node: usize, p: &mut String) -> CValue {
+        c.free_value(node, p, free::Free::Object(self.0))
+    }
+}
+
+impl ItemIn for crate::model::AnalyticsEvent {
+    fn compile(self, c: &mut Compiler, node: usize, p: &mut String) -> CValue {
+        c.value_owned(node, p, event_value(self))
+    }
+}
+
+impl ItemIn for free::FreeEvent {
+    fn compile(self, c: &mut Compiler, node: usize, p: &mut String) -> CValue {
+        c.free_value(node, p, self.into_value())
+    }
+}
+
+impl NodeIn for crate::model::Node {
+    type Fields = Map<String, Json>;
+    type Item = crate::model::OutputItem;
+    type Event = crate::model::AnalyticsEvent;
+    fn head(&self) -> NodeHead<'_> {
+        NodeHead {
+            id: &self.id,
+            name: self.name.as_deref(),
+            comment: self.comment.as_deref(),
+        }
+    }
+    fn parts(self) -> Parts<Self::Fields, Self::Item, Self::Event> {
+        Parts {
+            id: self.id,
+            name: self.name,
+            condition: self.condition,
+            context: self.context,
+            contact: self.contact,
+            actions: self.actions,
+            events: self.events,
+            output: self.output,
+            responses: map_exact(self.responses, |(_, r)| (r.condition, r.output)),
+            input: self.input,
+            next: self.next,
+        }
+    }
+}
+
+impl NodeIn for free::FreeNode {
+    type Fields = free::FreeMap;
+    type Item = free::FreeItem;
+    type Event = free::FreeEvent;
+    fn head(&self) -> NodeHead<'_> {
+        NodeHead {
+            id: &self.id,
+            name: self.name.as_deref(),
+            comment: self.comment.as_deref(),
+        }
+    }
+    fn parts(self) -> Parts<Self::Fields, Self::Item, Self::Event> {
+        Parts {
+            id: self.id,
+            name: self.name,
+            condition: self.condition,
+            context: self.context,
+            contact: self.contact,
+            actions: self.actions,
+            events: self.events,
+            output: self.output,
+            responses: map_exact(self.responses, |(_, r)| (r.condition, r.output)),
+            input: self.input,
+            next: self.next,
+        }
+    }
 }
 
 /// Sets `p` to `base` followed by `tail`.

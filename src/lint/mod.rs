@@ -117,7 +117,9 @@ impl TypedLint {
 /// the file and its offset, and compiles the flow with its sites; `None` when it refuses.
 fn lint_typed_by(
     opts: &LintOptions,
-    compile: impl FnOnce(&mut dyn FnMut(usize, &crate::model::Node, usize)) -> Option<CompiledFlow>,
+    compile: impl FnOnce(
+        &mut dyn FnMut(usize, crate::compile::NodeHead<'_>, usize),
+    ) -> Option<CompiledFlow>,
 ) -> Option<TypedLint> {
     let mut suppressions = Vec::new();
     let mut refs = Vec::new();
@@ -126,8 +128,8 @@ fn lint_typed_by(
         starts.push(at);
         rules::unused_suppression::collect_node(i, n, &mut suppressions);
         refs.push(Some(crate::diagnostic::NodeRef {
-            id: n.id.clone(),
-            name: n.name.clone(),
+            id: n.id.to_owned(),
+            name: n.name.map(str::to_owned),
         }));
     })?;
     let nodes = compiled.nodes.len();

@@ -42,6 +42,7 @@ macro_rules! objects_only {
         }
     )*};
 }
+pub(crate) use objects_only;
 objects_only!(
     Flow,
     Node,
@@ -56,6 +57,8 @@ objects_only!(@de RawInput);
 /// Readers for the free-form parts of the model that refuse a duplicate key, as the JSON stage
 /// does: reading a flow straight from its text then accepts exactly what the JSON and schema
 /// stages accept.
+pub(crate) use strict::opt_inputs;
+
 mod strict {
     use super::{BTreeMap, Input, Json, Map, StrictMap, StrictValue};
     use serde::{Deserialize, Deserializer};
@@ -74,7 +77,7 @@ mod strict {
         Option::<StrictValue>::deserialize(d).map(|v| v.map(|v| v.0))
     }
 
-    pub(super) fn opt_inputs<'de, D: Deserializer<'de>>(
+    pub(crate) fn opt_inputs<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<BTreeMap<String, Input>>, D::Error> {
         Option::<Inputs>::deserialize(d).map(|i| i.map(|i| i.0))

@@ -9,7 +9,7 @@ mod integrations;
 pub(crate) mod mocks;
 pub(crate) mod test_file;
 
-pub(crate) use flow::NODE_FIELDS;
+pub(crate) use flow::{objects_only, opt_inputs, Action, Input, Next, NODE_FIELDS};
 pub use flow::{AnalyticsEvent, Flow, InputType, Node, OutputItem};
 pub use integrations::{
     normalise_id, BusinessHours, Integration, IntegrationsFile, QueueMessage, WaitNotice,

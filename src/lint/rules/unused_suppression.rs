@@ -73,14 +73,18 @@ pub(crate) fn collect(value: &Json) -> Vec<Suppression> {
 
 /// The same suppressions read from node `i` of the file as the typed read sees it, added to
 /// `out`.
-pub(crate) fn collect_node(i: usize, node: &crate::model::Node, out: &mut Vec<Suppression>) {
-    let Some(comment) = node.comment.as_deref() else {
+pub(crate) fn collect_node(
+    i: usize,
+    node: crate::compile::NodeHead<'_>,
+    out: &mut Vec<Suppression>,
+) {
+    let Some(comment) = node.comment else {
         return;
     };
     for (rule, range) in names(comment) {
         out.push(Suppression {
             node: format!("/nodes/{i}"),
-            node_id: Some(node.id.clone()),
+            node_id: Some(node.id.to_owned()),
             rule,
             range,
             used: false,
