@@ -7,7 +7,6 @@ use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::expr::{BinOp, Expr, ExprKind, Span, UnOp};
 use crate::lint::LintContext;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::sync::Arc;
 
 declare_rule! {
     /// ## What it does
@@ -89,8 +88,11 @@ impl<'a> Vars<'a> {
     }
 }
 
+/// A read of an assigned variable: its index, its name and where it is read.
+type Read<'e> = (usize, &'e str, Span);
+
 /// Variable names an expression reads without a guard, with the span of each read.
-fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
+fn unguarded_reads<'e>(e: &'e Expr, out: &mut Vec<(&'e str, crate::expr::Span)>) {
     let mut guarded: HashSet<&str> = HashSet::default();
     e.walk(&mut |x| {
         let guards: Vec<&Expr> = match &x.kind {
@@ -118,7 +120,7 @@ fn unguarded_reads(e: &Expr, out: &mut Vec<(String, crate::expr::Span)>) {
     e.walk(&mut |x| {
         if let Some(name) = var_name(x) {
             if !guarded.contains(name) {
-                out.push((name.to_owned(), x.span.clone()));
+                out.push((name, x.span.clone()));
             }
         }
     });
@@ -244,26 +246,34 @@ impl FlowRule for VariableMaybeUnset {
             gen_kill: &gen_kill,
         };
         let mut paths: HashMap<usize, Vec<Option<usize>>> = HashMap::default();
-        let mut reads_of: HashMap<*const Expr, Vec<(String, Span)>> = HashMap::default();
+        // Sites of the same text share a tree, and so its reads: each tree's reads of assigned
+        // variables, with the variable's index, found at its first site.
+        let trees = flow.sites.iter().map(|s| s.tree + 1).max().unwrap_or(0);
+        let mut reads_of: Vec<Option<Vec<Read<'_>>>> = vec![None; trees];
+        // Templates of a node see its own context assignments and result variables
+        // (approximation: all of them, whatever their order); a node's sites are consecutive.
+        let mut state = (usize::MAX, Bits::empty(0));
         for site in flow
             .sites
             .iter()
             .filter(|s| s.role == Role::Template && live[s.node])
         {
-            // Templates of a node see its own context assignments and result variables (approximation:
-            // all of them, whatever their order).
-            let state = transfer(site.node, &inb[site.node]);
-            // Sites of the same text share a tree, and so its reads.
-            let reads = reads_of.entry(Arc::as_ptr(&site.expr)).or_insert_with(|| {
+            if state.0 != site.node {
+                state = (site.node, transfer(site.node, &inb[site.node]));
+            }
+            let Some(reads) = reads_of.get_mut(site.tree) else {
+                continue;
+            };
+            let reads = reads.get_or_insert_with(|| {
                 let mut reads = Vec::new();
                 unguarded_reads(&site.expr, &mut reads);
                 reads
+                    .into_iter()
+                    .filter_map(|(name, span)| Some((*vars.index.get(name)?, name, span)))
+                    .collect()
             });
-            for (name, span) in reads.iter() {
-                let Some(&var) = vars.index.get(name.as_str()) else {
-                    continue;
-                };
-                if state.has(var) {
+            for &(var, name, ref span) in reads.iter() {
+                if state.1.has(var) {
                     continue;
                 }
                 let starts_set = flow.start_context.iter().any(|v| v == name);
