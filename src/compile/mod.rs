@@ -1041,61 +1041,50 @@ impl ItemIn for free::FreeEvent {
     }
 }
 
-impl NodeIn for crate::model::Node {
-    type Fields = Map<String, Json>;
-    type Item = crate::model::OutputItem;
-    type Event = crate::model::AnalyticsEvent;
-    fn head(&self) -> NodeHead<'_> {
-        NodeHead {
-            id: &self.id,
-            name: self.name.as_deref(),
-            comment: self.comment.as_deref(),
+/// [`NodeIn`] for a node type of the model's fields (the two reads' nodes have the same).
+macro_rules! node_in {
+    ($node:ty, $fields:ty, $item:ty, $event:ty) => {
+        impl NodeIn for $node {
+            type Fields = $fields;
+            type Item = $item;
+            type Event = $event;
+            fn head(&self) -> NodeHead<'_> {
+                NodeHead {
+                    id: &self.id,
+                    name: self.name.as_deref(),
+                    comment: self.comment.as_deref(),
+                }
+            }
+            fn parts(self) -> Parts<Self::Fields, Self::Item, Self::Event> {
+                Parts {
+                    id: self.id,
+                    name: self.name,
+                    condition: self.condition,
+                    context: self.context,
+                    contact: self.contact,
+                    actions: self.actions,
+                    events: self.events,
+                    output: self.output,
+                    responses: map_exact(self.responses, |(_, r)| (r.condition, r.output)),
+                    input: self.input,
+                    next: self.next,
+                }
+            }
         }
-    }
-    fn parts(self) -> Parts<Self::Fields, Self::Item, Self::Event> {
-        Parts {
-            id: self.id,
-            name: self.name,
-            condition: self.condition,
-            context: self.context,
-            contact: self.contact,
-            actions: self.actions,
-            events: self.events,
-            output: self.output,
-            responses: map_exact(self.responses, |(_, r)| (r.condition, r.output)),
-            input: self.input,
-            next: self.next,
-        }
-    }
+    };
 }
-
-impl NodeIn for free::FreeNode {
-    type Fields = free::FreeMap;
-    type Item = free::FreeItem;
-    type Event = free::FreeEvent;
-    fn head(&self) -> NodeHead<'_> {
-        NodeHead {
-            id: &self.id,
-            name: self.name.as_deref(),
-            comment: self.comment.as_deref(),
-        }
-    }
-    fn parts(self) -> Parts<Self::Fields, Self::Item, Self::Event> {
-        Parts {
-            id: self.id,
-            name: self.name,
-            condition: self.condition,
-            context: self.context,
-            contact: self.contact,
-            actions: self.actions,
-            events: self.events,
-            output: self.output,
-            responses: map_exact(self.responses, |(_, r)| (r.condition, r.output)),
-            input: self.input,
-            next: self.next,
-        }
-    }
-}
+node_in!(
+    crate::model::Node,
+    Map<String, Json>,
+    crate::model::OutputItem,
+    crate::model::AnalyticsEvent
+);
+node_in!(
+    free::FreeNode,
+    free::FreeMap,
+    free::FreeItem,
+    free::FreeEvent
+);
 
 /// Sets `p` to `base` followed by `tail`.
 fn under(p: &mut String, base: &str, tail: &str) {
