@@ -238,6 +238,21 @@ impl<'de> serde::de::Visitor<'de> for StrictMapVisitor {
     }
 }
 
+/// A field of a JSON object. Objects with a dozen fields or so are searched key by key, which
+/// costs less than hashing the key once (`serde_json`'s map hashes with SipHash); the Watson
+/// linter and runtime ask for the fields of every dialog node many times.
+pub(crate) fn field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    const SCANNED: usize = 16;
+    if object.len() <= SCANNED {
+        object
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    } else {
+        object.get(key)
+    }
+}
+
 /// The entries of an object, refusing a key seen before.
 fn strict_entries<'de, A: serde::de::MapAccess<'de>>(
     mut map: A,
@@ -589,6 +604,22 @@ fn number(text: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A field found key by key is the one the map's hash finds, in small and large objects,
+    /// present or not.
+    #[test]
+    fn fields_are_found_as_the_map_finds_them() {
+        for n in [0, 1, 5, 16, 17, 40] {
+            let object: Map<String, Value> =
+                (0..n).map(|i| (format!("k{i}"), Value::from(i))).collect();
+            for key in (0..n + 2)
+                .map(|i| format!("k{i}"))
+                .chain(["".into(), "k".into()])
+            {
+                assert_eq!(field(&object, &key), object.get(&key), "{n} {key}");
+            }
+        }
+    }
 
     #[test]
     fn trailing_and_missing_commas_are_worded_and_repaired() {

@@ -3,6 +3,7 @@
 //! not a node). The linter reads broken files through it and the runtime compiles from it, so
 //! Watson's field names and the values each enumerated field takes are written here once.
 
+use crate::source::json::field;
 use serde_json::{Map, Value as Json};
 
 /// `type`: what a node is.
@@ -92,7 +93,7 @@ impl<'a> RawNode<'a> {
 
     /// A field of the node.
     pub(crate) fn get(&self, key: &str) -> Option<&'a Json> {
-        self.object?.get(key)
+        field(self.object?, key)
     }
 
     /// A string field of the node.
@@ -192,7 +193,7 @@ impl<'a> Step<'a> {
 
     /// `behavior` as written (`None` when absent or null).
     pub fn behavior(&self) -> Option<&'a str> {
-        self.value.get("behavior").and_then(Json::as_str)
+        field(self.value, "behavior").and_then(Json::as_str)
     }
 
     /// Whether the step jumps: `behavior: jump_to`, or a legacy `go_to` without a behavior.
@@ -205,8 +206,7 @@ impl<'a> Step<'a> {
 
     /// `selector` as written; `condition` when absent.
     pub fn selector(&self) -> &'a str {
-        self.value
-            .get("selector")
+        field(self.value, "selector")
             .and_then(Json::as_str)
             .unwrap_or("condition")
     }
@@ -218,6 +218,6 @@ impl<'a> Step<'a> {
 
     /// `dialog_node` as written, the empty string included.
     pub fn target_as_written(&self) -> Option<&'a str> {
-        self.value.get("dialog_node").and_then(Json::as_str)
+        field(self.value, "dialog_node").and_then(Json::as_str)
     }
 }

@@ -3,6 +3,7 @@
 use super::watson_tree::{link_cycles, name_list, Tree};
 use super::WatsonRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::source::json;
 use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value as Json;
 
@@ -42,7 +43,8 @@ impl WatsonRule for WatsonBrokenSiblings {
             };
             // A `parent` or `previous_sibling` that is not an id (an object, a number) says
             // nothing about the sibling list.
-            let not_id = |k: &str| obj.get(k).is_some_and(|v| !v.is_null() && !v.is_string());
+            let not_id =
+                |k: &str| json::field(obj, k).is_some_and(|v| !v.is_null() && !v.is_string());
             if not_id("parent") || not_id("previous_sibling") {
                 continue;
             }
@@ -53,14 +55,13 @@ impl WatsonRule for WatsonBrokenSiblings {
             match (named, tree.previous(i)) {
                 (None, _) => {
                     if let Some(&other) = first_of.get(&parent) {
-                        let place =
-                            if tree.nodes.get(i).copied().flatten().is_some_and(|o| {
-                                o.get("previous_sibling").is_some_and(Json::is_null)
-                            }) {
-                                here
-                            } else {
-                                tree.pointer(i, "")
-                            };
+                        let place = if tree.nodes.get(i).copied().flatten().is_some_and(|o| {
+                            json::field(o, "previous_sibling").is_some_and(Json::is_null)
+                        }) {
+                            here
+                        } else {
+                            tree.pointer(i, "")
+                        };
                         out.push(
                             Diagnostic::new::<WatsonBrokenSiblings>(
                                 Location::Value(place),

@@ -4,6 +4,7 @@ use super::did_you_mean;
 use super::watson_tree::Tree;
 use super::WatsonRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
+use crate::source::json;
 use crate::watson::node::ENUMERATED;
 use serde_json::Value as Json;
 
@@ -31,9 +32,9 @@ impl WatsonRule for WatsonInvalidValue {
             let Some(node) = node else { continue };
             for (field, allowed) in ENUMERATED {
                 let mut keys = field.trim_start_matches('/').split('/');
-                let mut v = keys.next().and_then(|k| node.get(k));
+                let mut v = keys.next().and_then(|k| json::field(node, k));
                 for k in keys {
-                    v = v.and_then(|x| x.get(k));
+                    v = v.and_then(Json::as_object).and_then(|x| json::field(x, k));
                 }
                 let Some(v) = v else {
                     continue;
