@@ -164,7 +164,7 @@ pub fn lint_file(
 
 /// [`lint_file`], refusing a file longer than `max_len` bytes before reading any of it: the
 /// error (of kind [`std::io::ErrorKind::FileTooLarge`]) says `N bytes is larger than the M MiB
-/// limit`. The length is the open file's, so the file is looked at once, not once to check it
+/// limit` (`the M-byte limit` when the limit is not a whole number of MiB). The length is the open file's, so the file is looked at once, not once to check it
 /// and once more to read it.
 pub fn lint_file_at_most(
     path: &std::path::Path,
@@ -187,13 +187,14 @@ fn lint_file_from(
     let mut file = std::fs::File::open(path)?;
     let before = file.metadata()?;
     if before.len() > max_len {
+        let limit = if max_len >= 1 << 20 && max_len.is_multiple_of(1 << 20) {
+            format!("{} MiB", max_len >> 20)
+        } else {
+            format!("{max_len}-byte")
+        };
         return Err(std::io::Error::new(
             std::io::ErrorKind::FileTooLarge,
-            format!(
-                "{} bytes is larger than the {} MiB limit",
-                before.len(),
-                max_len >> 20
-            ),
+            format!("{} bytes is larger than the {limit} limit", before.len()),
         ));
     }
     let stamp = |m: &std::fs::Metadata| (m.len(), m.modified().ok());
@@ -563,7 +564,7 @@ mod tests {
 
 #[cfg(test)]
 mod by_file {
-    use super::{lint_bytes, lint_file_from, LintOptions};
+    use super::{lint_bytes, lint_file_at_most, lint_file_from, LintOptions};
     use std::path::PathBuf;
 
     /// A file linted from disk, read a window at a time when it is large, gets the report its
@@ -645,6 +646,10 @@ mod by_file {
             }
             let whole = lint_bytes(name, bytes, &opts);
             let read = lint_file_from(&path, name, &opts, 0, u64::MAX).unwrap();
+            // A limit below the file's length refuses it before it is read.
+            let small = lint_file_at_most(&path, name, &opts, 10).map_err(|e| e.to_string());
+            let said = format!("{} bytes is larger than the 10-byte limit", bytes.len());
+            assert_eq!(small.err(), (bytes.len() > 10).then_some(said), "{name}");
             assert_eq!(read.kind, whole.kind, "{name}");
             assert_eq!(read.findings, whole.findings, "{name}");
             assert_eq!(read.source.text, whole.source.text, "{name}");
