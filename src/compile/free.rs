@@ -1,5 +1,6 @@
-//! The free-form parts of a node (context and contact assignments, output messages) as the
-//! typed read gives them to the compiler: objects as lists of fields, not `serde_json` maps.
+//! The free-form parts of a node (context and contact assignments, output messages, analytics
+//! events) as the typed read gives them to the compiler: objects as lists of fields, not
+//! `serde_json` maps.
 //!
 //! A `serde_json::Map` (with `preserve_order`, an index and a hash table per object) is built
 //! only to be taken apart again: the compiler keeps a literal object as its minified text, and
@@ -222,7 +223,7 @@ impl<'de> Deserialize<'de> for FreeItem {
 }
 
 /// A node as the typed read gives it to the compiler: [`crate::model::Node`] with its context,
-/// contact and output messages read as [`Free`] values. Its fields and attributes are the
+/// contact, output messages and analytics events read as [`Free`] values. Its fields and attributes are the
 /// model's, so that it accepts and refuses the same nodes.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
