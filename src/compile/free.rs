@@ -198,33 +198,27 @@ pub(crate) struct FreeItem(pub(crate) Vec<(String, Free)>);
 impl<'de> Deserialize<'de> for FreeItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let FreeMap(m) = FreeMap::deserialize(d)?;
-        for (channel, message) in &m {
-            let Free::Object(fields) = message else {
-                return Err(serde::de::Error::custom(format!(
-                    "output `{channel}`: a message must be an object"
-                )));
+        let refused = m.iter().find_map(|(channel, message)| {
+            let why = match message {
+                Free::Object(fields) => match fields.iter().find(|(k, _)| k == "type") {
+                    None => "missing field `type`",
+                    Some((_, Free::String(_))) => return None,
+                    Some(_) => "`type` must be a string",
+                },
+                _ => "a message must be an object",
             };
-            match fields.iter().find(|(k, _)| k == "type") {
-                None => {
-                    return Err(serde::de::Error::custom(format!(
-                        "output `{channel}`: missing field `type`"
-                    )))
-                }
-                Some((_, Free::String(_))) => {}
-                Some(_) => {
-                    return Err(serde::de::Error::custom(format!(
-                        "output `{channel}`: `type` must be a string"
-                    )))
-                }
-            }
+            Some(format!("output `{channel}`: {why}"))
+        });
+        if let Some(why) = refused {
+            return Err(serde::de::Error::custom(why));
         }
         Ok(FreeItem(m))
     }
 }
 
 /// A node as the typed read gives it to the compiler: [`crate::model::Node`] with its context,
-/// contact, output messages and analytics events read as [`Free`] values. Its fields and attributes are the
-/// model's, so that it accepts and refuses the same nodes.
+/// contact, output messages and analytics events read as [`Free`] values. Its fields and
+/// attributes are the model's, so that it accepts and refuses the same nodes.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct FreeNode {

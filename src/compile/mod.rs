@@ -568,26 +568,10 @@ impl Compiler {
         match v {
             Json::String(s) if find_open(&s).is_some() => self.string(node, pointer, s),
             Json::Array(items) if items.iter().any(has_template) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, it) in items.into_iter().enumerate() {
-                    let len = pointer.len();
-                    pointer.push('/');
-                    push_index(pointer, i);
-                    out.push(self.value_owned(node, pointer, it));
-                    pointer.truncate(len);
-                }
-                collapse_array(out)
+                collapse_array(self.items(pointer, items, |c, p, it| c.value_owned(node, p, it)))
             }
             Json::Object(map) if map.values().any(has_template) => {
-                let mut fields = Vec::with_capacity(map.len());
-                for (k, v) in map {
-                    let len = pointer.len();
-                    push_segment(pointer, &k);
-                    let c = self.value_owned(node, pointer, v);
-                    pointer.truncate(len);
-                    fields.push((k, c));
-                }
-                collapse_object(fields)
+                collapse_object(self.fields(node, pointer, map))
             }
             other => CValue::Lit(Lit::new(other)),
         }
@@ -599,19 +583,10 @@ impl Compiler {
         match v {
             Free::String(s) if find_open(&s).is_some() => self.string(node, pointer, s),
             Free::Array(items) if items.iter().any(Free::has_template) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, it) in items.into_iter().enumerate() {
-                    let len = pointer.len();
-                    pointer.push('/');
-                    push_index(pointer, i);
-                    out.push(self.free_value(node, pointer, it));
-                    pointer.truncate(len);
-                }
-                collapse_array(out)
+                collapse_array(self.items(pointer, items, |c, p, it| c.free_value(node, p, it)))
             }
             Free::Object(fields) if fields.iter().any(|(_, v)| v.has_template()) => {
-                let fields = self.free_fields(node, pointer, fields);
-                collapse_object(fields)
+                collapse_object(self.free_fields(node, pointer, fields))
             }
             other => CValue::Lit(Lit::from_free(other)),
         }
@@ -624,13 +599,7 @@ impl Compiler {
         pointer: &mut String,
         fields: Vec<(String, free::Free)>,
     ) -> Vec<(String, CValue)> {
-        map_exact(fields, |(_, (k, v))| {
-            let len = pointer.len();
-            push_segment(pointer, &k);
-            let c = self.free_value(node, pointer, v);
-            pointer.truncate(len);
-            (k, c)
-        })
+        self.keyed(pointer, fields, |c, p, v| c.free_value(node, p, v))
     }
 
     fn fields(
@@ -639,11 +608,39 @@ impl Compiler {
         pointer: &mut String,
         map: Map<String, Json>,
     ) -> Vec<(String, CValue)> {
-        map.into_iter()
+        self.keyed(pointer, map, |c, p, v| c.value_owned(node, p, v))
+    }
+
+    /// Each item compiled by `each` at its index under `pointer` (which ends as it began).
+    fn items<T>(
+        &mut self,
+        pointer: &mut String,
+        items: Vec<T>,
+        mut each: impl FnMut(&mut Compiler, &mut String, T) -> CValue,
+    ) -> Vec<CValue> {
+        map_exact(items, |(i, it)| {
+            let len = pointer.len();
+            pointer.push('/');
+            push_index(pointer, i);
+            let c = each(self, pointer, it);
+            pointer.truncate(len);
+            c
+        })
+    }
+
+    /// Each field compiled by `each` at its key under `pointer` (which ends as it began).
+    fn keyed<T>(
+        &mut self,
+        pointer: &mut String,
+        fields: impl IntoIterator<Item = (String, T)>,
+        mut each: impl FnMut(&mut Compiler, &mut String, T) -> CValue,
+    ) -> Vec<(String, CValue)> {
+        fields
+            .into_iter()
             .map(|(k, v)| {
                 let len = pointer.len();
                 push_segment(pointer, &k);
-                let c = self.value_owned(node, pointer, v);
+                let c = each(self, pointer, v);
                 pointer.truncate(len);
                 (k, c)
             })
