@@ -83,6 +83,9 @@ enum Command {
 
 /// Runs the command line; returns the process exit code.
 pub(crate) fn main() -> ExitCode {
+    // Off before the arguments are parsed, so that no page of the commands that run without
+    // them is touched as a huge page; back on for the commands that keep them.
+    let turned_off = huge_pages_off();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -94,11 +97,12 @@ pub(crate) fn main() -> ExitCode {
             };
         }
     };
-    if matches!(
+    if !matches!(
         cli.command,
-        Command::Run(_) | Command::Chat(_) | Command::Test(_)
-    ) {
-        without_huge_pages();
+        Command::Lint(_) | Command::Run(_) | Command::Chat(_) | Command::Test(_)
+    ) && turned_off
+    {
+        huge_pages_back_on();
     }
     match cli.command {
         Command::Lint(args) => lint::run(args),
@@ -119,16 +123,31 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-/// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas
-/// (`MADV_HUGEPAGE`), and every 2 MiB region touched then becomes resident and zeroed whole.
-/// That is right for lint, which allocates and frees all along and is 20 to 50 % faster with
-/// them; it is wrong for the commands that load a flow to run it, which keep one large
-/// compiled flow and allocate little after: the start-up on a 100,000-node flow took 1.9 s and
-/// 356 MiB with them, 1.4 s and 222 MiB without (`docs/benchmarks.md`). Where the system does
-/// not allow it, nothing changes.
-fn without_huge_pages() {
+/// Turns transparent huge pages off for this process; `true` when they were on. mimalloc asks
+/// for them on its arenas (`MADV_HUGEPAGE`), and every 2 MiB region touched then becomes
+/// resident and zeroed whole. That is wrong for the commands that load a flow to run it, which keep one large compiled
+/// flow and allocate little after: the start-up on a 100,000-node flow took 1.9 s and 356 MiB
+/// with them, 1.4 s and 222 MiB without. For lint it is a trade: a directory of small flows
+/// takes less CPU without them (each thread frees and reuses memory within few pages, and the
+/// kernel zeroes only those) and a large flow's lint peaks a quarter lower, but that large lint
+/// takes 7 to 20 % more CPU, as every 4 KiB page is then faulted in alone. Lint runs without
+/// them: its memory was the furthest from its goal, its CPU on large flows the nearest
+/// (`docs/benchmarks.md`). Where the system does not allow it, nothing changes.
+fn huge_pages_off() -> bool {
     #[cfg(target_os = "linux")]
-    let _ = rustix::thread::disable_transparent_huge_pages(true);
+    {
+        rustix::thread::transparent_huge_pages_are_disabled() == Ok(false)
+            && rustix::thread::disable_transparent_huge_pages(true).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+/// Turns transparent huge pages back on after [`huge_pages_off`] turned them off (never when
+/// they were off before: whoever started this process may have had a reason).
+fn huge_pages_back_on() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(false);
 }
 
 fn rule(name: Option<&str>) -> ExitCode {

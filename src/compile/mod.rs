@@ -516,12 +516,13 @@ impl Compiler {
         role: Role,
         src: &str,
     ) -> Option<Arc<Expr>> {
-        if src.trim().is_empty() {
+        if src.chars().all(char::is_whitespace) {
             return None;
         }
-        let (body, offset) = match (find_open(src), src.rfind("?>")) {
+        // The last `?>` is looked for only in a condition that has a `<?`: most have none.
+        let (body, offset) = match find_open(src).and_then(|a| Some((a, src.rfind("?>")?))) {
             // `<?>` overlaps: the closing `?>` must start after the opening `<?` ends.
-            (Some(a), Some(b)) if b >= a + 2 => {
+            Some((a, b)) if b >= a + 2 => {
                 self.diagnostics.push(
                     Diagnostic::new::<TemplateInCondition>(
                         Location::InString(pointer.to_owned(), a..b + 2),
