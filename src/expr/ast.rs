@@ -332,8 +332,9 @@ impl Expr {
     }
 
     /// Calls `f` on this node and every node below it, parents first. The recursion is bounded
-    /// by the parser's depth limit.
-    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+    /// by the parser's depth limit. Generic, so that each rule's walk is compiled with its own
+    /// `f` inlined, not called through a pointer at every node.
+    pub fn walk<'a, F: FnMut(&'a Expr) + ?Sized>(&'a self, f: &mut F) {
         f(self);
         self.for_each_child(|c| c.walk(f));
     }

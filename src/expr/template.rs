@@ -151,7 +151,16 @@ fn parse_template_with(
     s: &str,
     parse: &mut dyn FnMut(&str) -> Result<Arc<Expr>, SyntaxError>,
 ) -> (Template, Vec<SyntaxError>) {
-    let mut parts = Vec::new();
+    // Room for the parts the usual template has (text between segments, none before a
+    // leading or after a trailing one), so that it is rarely grown or shrunk.
+    let bytes = s.as_bytes();
+    let opens = memchr::memchr_iter(b'<', bytes)
+        .filter(|&i| bytes.get(i + 1) == Some(&b'?'))
+        .count();
+    let room = (2 * opens + 1)
+        .saturating_sub(usize::from(s.starts_with("<?")))
+        .saturating_sub(usize::from(s.ends_with("?>")));
+    let mut parts = Vec::with_capacity(room);
     let mut errors = Vec::new();
     let mut rest = 0usize;
     while let Some(rel) = find_open(&s[rest..]) {

@@ -168,18 +168,39 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = self.floor_boundary(offset);
         let line = self.line_index(offset);
+        LineCol {
+            line: line + 1,
+            column: self.column_at(offset),
+        }
+    }
+
+    /// [`SourceFile::line_col`] of `offset`, knowing `known`, the line and column of `from`:
+    /// when `from` is at or before `offset` and the line index is not built, only the line
+    /// feeds between the two are counted, not those before `from` again (a finding's end,
+    /// after its start).
+    pub(crate) fn line_col_after(&self, from: usize, known: LineCol, offset: usize) -> LineCol {
+        let from = self.floor_boundary(from);
+        let offset = self.floor_boundary(offset);
+        if offset < from || self.index_if_due().is_some() {
+            return self.line_col(offset);
+        }
+        self.counted.take(offset - from);
+        LineCol {
+            line: known.line + count_feeds(&self.text.as_bytes()[from..offset]),
+            column: self.column_at(offset),
+        }
+    }
+
+    /// The 1-based column of `offset` (a char boundary) in its line.
+    fn column_at(&self, offset: usize) -> usize {
         let start = self.line_start_at(offset);
-        let column = if offset - start <= BLOCK {
+        (if offset - start <= BLOCK {
             self.text
                 .get(start..offset)
                 .map_or(0, |s| s.chars().count())
         } else {
             self.char_offset(offset) - self.char_offset(start)
-        } + 1;
-        LineCol {
-            line: line + 1,
-            column,
-        }
+        }) + 1
     }
 
     /// The 1-based column of a byte offset counted in UTF-16 code units (what SARIF's
@@ -276,7 +297,7 @@ impl SourceFile {
             .map(|d| {
                 let range = range_of(&d.primary.location);
                 let start = self.line_col(range.start);
-                let end = self.line_col(range.end);
+                let end = self.line_col_after(range.start, start, range.end);
                 let related = d
                     .secondary
                     .iter()
@@ -415,6 +436,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_position_after_a_known_one_is_placed_as_on_its_own() {
+        let texts = [
+            "ab\r\n\r\n😀é\n\nx".to_owned(),
+            format!("{}\n{}", "é".repeat(700), "a\nb\r\n".repeat(40)),
+        ];
+        for t in &texts {
+            let alone = super::SourceFile::new("f", t.clone());
+            for from in (0..=t.len() + 1).step_by(3) {
+                // A fresh file each time, so that the counts run without the index.
+                let after = super::SourceFile::new("f", t.clone());
+                let known = after.line_col(from);
+                for o in (0..=t.len() + 1).step_by(7) {
+                    assert_eq!(
+                        after.line_col_after(from, known, o),
+                        alone.line_col(o),
+                        "{t:?}: {o} after {from}"
+                    );
+                }
+            }
+        }
+    }
     #[test]
     fn utf16_columns_count_astral_characters_twice() {
         let long = format!("{}😀x\n😀😀é y", "a".repeat(3 * super::BLOCK));

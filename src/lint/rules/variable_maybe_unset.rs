@@ -94,28 +94,25 @@ type Read<'e> = (usize, &'e str, Span);
 /// Variable names an expression reads without a guard, with the span of each read.
 fn unguarded_reads<'e>(e: &'e Expr, out: &mut Vec<(&'e str, crate::expr::Span)>) {
     let mut guarded: HashSet<&str> = HashSet::default();
-    e.walk(&mut |x| {
-        let guards: Vec<&Expr> = match &x.kind {
-            ExprKind::Cond(c, _, _) => vec![c],
-            ExprKind::Chain { first, rest }
-                if rest.iter().any(|(op, _)| {
-                    matches!(op, BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or)
-                }) =>
-            {
-                std::iter::once(&**first)
-                    .chain(rest.iter().map(|(_, e)| e))
-                    .collect()
+    let mut guard = |g: &'e Expr| {
+        g.walk(&mut |y| {
+            if let Some(name) = var_name(y) {
+                guarded.insert(name);
             }
-            ExprKind::Unary(UnOp::Not, a) => vec![a],
-            _ => vec![],
-        };
-        for g in guards {
-            g.walk(&mut |y| {
-                if let Some(name) = var_name(y) {
-                    guarded.insert(name);
-                }
-            });
+        })
+    };
+    e.walk(&mut |x| match &x.kind {
+        ExprKind::Cond(c, _, _) => guard(c),
+        ExprKind::Chain { first, rest }
+            if rest.iter().any(|(op, _)| {
+                matches!(op, BinOp::Nullish | BinOp::Elvis | BinOp::And | BinOp::Or)
+            }) =>
+        {
+            guard(first);
+            rest.iter().for_each(|(_, e)| guard(e));
         }
+        ExprKind::Unary(UnOp::Not, a) => guard(a),
+        _ => {}
     });
     e.walk(&mut |x| {
         if let Some(name) = var_name(x) {
