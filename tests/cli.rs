@@ -316,6 +316,31 @@ fn integrations_option_enables_provider_rules() {
     ]);
     assert_eq!(count(&o, "unsupported-parameter"), 0);
     assert_eq!(count(&o, "integrations-simulated"), 1, "said once");
+    // Human output is laid out on the threads that lint, each file's findings as it is linted;
+    // with a baseline it is laid out at the end instead. An empty baseline changes nothing, so
+    // both ways give the same bytes: the finding said once stays once, at its place.
+    let empty = dir.write("empty-baseline.json", r#"{"version": 2, "findings": []}"#);
+    let files = [
+        alone.to_str().expect("utf8"),
+        also.to_str().expect("utf8"),
+        "tests/fixtures/lint/loop-without-input/invalid.json",
+        "tests/fixtures/lint/variable-maybe-unset/invalid.json",
+        "tests/fixtures/lint/schema/invalid.json",
+    ];
+    let as_linted = fluxo(&[&["lint"][..], &files].concat());
+    let with_baseline = ["lint", "--baseline", empty.to_str().expect("utf8")];
+    let at_the_end = fluxo(&[&with_baseline[..], &files].concat());
+    let shown = String::from_utf8_lossy(&as_linted.stdout);
+    assert_eq!(shown, String::from_utf8_lossy(&at_the_end.stdout));
+    assert_eq!(as_linted.status.code(), at_the_end.status.code());
+    assert_eq!(
+        shown.matches("[integrations-simulated]").count(),
+        1,
+        "{shown}"
+    );
+    for f in [&files[0], &files[2], &files[3], &files[4]] {
+        assert!(shown.contains(&format!("--> {f}:")), "{f} in {shown}");
+    }
 }
 
 /// `fluxo ARGS` from the project's root, its standard streams piped.

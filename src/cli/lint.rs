@@ -65,6 +65,20 @@ pub struct LintArgs {
 
 pub(crate) fn run(args: LintArgs) -> ExitCode {
     let mut reports = Vec::new();
+    let color = args.format == Format::Human
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    // Human output that no baseline and no fix changes: each file's findings are rendered on
+    // the thread that linted it, which then lets its text go. Holding every file's text to
+    // the end made the system zero and fill fresh memory for all of them (a directory of 200
+    // flows: half the pages the lint touched).
+    let renderer = (args.format == Format::Human
+        && !args.fix
+        && args.baseline.is_none()
+        && args.write_baseline.is_none())
+    .then(|| render::Human::new(color));
+    // `rendered[i]`: the findings of `reports[i]`, rendered (when `renderer` is set).
+    let mut rendered: Vec<Vec<String>> = Vec::new();
     let mut explicit_integrations = None;
     let named_config = match args.config.as_deref().map(Config::load).transpose() {
         Ok(c) => c.map(Arc::new),
@@ -139,6 +153,9 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
                 p.display()
             ));
         }
+        if let Some(r) = &renderer {
+            rendered.push(render_each(r, &report));
+        }
         explicit_integrations = Some(Arc::new(LintOptions {
             integrations: serde_json::from_str::<IntegrationsFile>(&report.source.text).ok(),
             ..LintOptions::default()
@@ -193,12 +210,12 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             opts,
         });
     }
-    let linted = lint_parallel(&jobs);
+    let linted = lint_parallel(&jobs, renderer.as_ref());
     let before = reports.len();
     let mut simulated_said = false;
     for (job, report) in jobs.iter().zip(linted) {
         // The first file that cannot be read, in order, ends the run as before any was linted.
-        let mut report = match report {
+        let (mut report, mut shown) = match report {
             Ok(r) => r,
             Err(e) => return usage_error(&e),
         };
@@ -210,9 +227,23 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             continue;
         }
         // "No integrations file" is said once per run.
-        report.findings.retain(|f| {
-            f.code != "integrations-simulated" || !std::mem::replace(&mut simulated_said, true)
-        });
+        let said = |f: &fluxo::lint::Located, simulated_said: &mut bool| {
+            f.code != "integrations-simulated" || !std::mem::replace(simulated_said, true)
+        };
+        match shown.as_mut() {
+            Some(shown) => {
+                let keep: Vec<bool> = (report.findings.iter())
+                    .map(|f| said(f, &mut simulated_said))
+                    .collect();
+                let mut kept = keep.iter();
+                report
+                    .findings
+                    .retain(|_| kept.next().copied().unwrap_or(true));
+                let mut kept = keep.iter();
+                shown.retain(|_| kept.next().copied().unwrap_or(true));
+            }
+            None => report.findings.retain(|f| said(f, &mut simulated_said)),
+        }
         if args.fix {
             if let Some(fixed) = apply_fixes(&report.source.text, &report.findings) {
                 if let Err(e) = std::fs::write(&job.path, fixed) {
@@ -227,6 +258,9 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             }
         }
         reports.push(report);
+        if let Some(shown) = shown {
+            rendered.push(shown);
+        }
     }
     // A CI job must not pass having checked nothing (an empty or mistyped directory).
     if reports.len() == before {
@@ -262,10 +296,8 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             );
         }
     }
-    let color = args.format == Format::Human
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
     let text = match args.format {
+        Format::Human if renderer.is_some() => render::human_rendered(&reports, &rendered),
         Format::Human => render::human(&reports, color),
         Format::Json => render::json(&reports),
         Format::Sarif => render::sarif(&reports, &fluxo::lint::rules()),
@@ -391,10 +423,33 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
 }
 
 /// Reads and lints files on every core (reading them all first kept the other cores idle
-/// meanwhile); a file that cannot be read gives its error instead of a report.
-fn lint_parallel(jobs: &[Job]) -> Vec<Result<FileReport, String>> {
+/// meanwhile); a file that cannot be read gives its error instead of a report. With a
+/// `renderer`, each report comes with its findings rendered, and without its text (a walked
+/// file that is not a fluxo file keeps it: it is skipped, not shown).
+fn lint_parallel(jobs: &[Job], renderer: Option<&render::Human>) -> Vec<Result<Linted, String>> {
     super::parallel_map(jobs, |j| {
-        lint_file_at_most(&j.path, &j.path.display().to_string(), &j.opts, MAX_FILE)
-            .map_err(|e| format!("{}: {e}", j.path.display()))
+        let mut report =
+            lint_file_at_most(&j.path, &j.path.display().to_string(), &j.opts, MAX_FILE)
+                .map_err(|e| format!("{}: {e}", j.path.display()))?;
+        let skipped = !j.explicit
+            && report.kind.is_none()
+            && report.findings.iter().all(|f| f.code == "schema");
+        let shown = renderer.filter(|_| !skipped).map(|r| {
+            let shown = render_each(r, &report);
+            report.source =
+                fluxo::lint::SourceFile::new(std::mem::take(&mut report.source.path), "");
+            shown
+        });
+        Ok((report, shown))
     })
+}
+
+/// A file's report, with its findings rendered when [`lint_parallel`] was given a renderer.
+type Linted = (FileReport, Option<Vec<String>>);
+
+/// Each finding of `report`, rendered for human output.
+fn render_each(renderer: &render::Human, report: &FileReport) -> Vec<String> {
+    (report.findings.iter())
+        .map(|f| renderer.finding(report, f))
+        .collect()
 }

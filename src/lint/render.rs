@@ -14,14 +14,52 @@ const MAX_LINES: usize = 4;
 /// Findings below which rendering stays on one thread (a thread costs more than a few).
 const PER_THREAD: usize = 64;
 
+/// Lays out findings for human output: rustc-style, with the source lines and carets.
+pub struct Human(Renderer);
+
+impl Human {
+    /// A layout; `color` adds ANSI styles.
+    pub fn new(color: bool) -> Self {
+        Human(
+            if color {
+                Renderer::styled()
+            } else {
+                Renderer::plain()
+            }
+            .term_width(140),
+        )
+    }
+
+    /// One finding of `report` as [`human`] shows it (without the blank line after it).
+    pub fn finding(&self, report: &FileReport, f: &Located) -> String {
+        human_one(&self.0, report, f)
+    }
+}
+
+/// [`human`] of reports whose findings are already laid out by [`Human::finding`]:
+/// `rendered[i][j]` is finding `j` of `reports[i]`. The output is the same byte for byte, and
+/// the reports need not hold their text any more.
+pub fn human_rendered(reports: &[FileReport], rendered: &[Vec<String>]) -> String {
+    let mut out = String::with_capacity(
+        rendered
+            .iter()
+            .flatten()
+            .map(|r| r.len() + 2)
+            .sum::<usize>()
+            + 64,
+    );
+    for r in rendered.iter().flatten() {
+        out.push_str(r);
+        out.push_str("\n\n");
+    }
+    out.push_str(&summary(reports));
+    out.push('\n');
+    out
+}
+
 /// Human output for a set of reports; `color` adds ANSI styles.
 pub fn human(reports: &[FileReport], color: bool) -> String {
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    }
-    .term_width(140);
+    let Human(renderer) = Human::new(color);
     let items: Vec<(&FileReport, &Located)> = reports
         .iter()
         .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
@@ -44,11 +82,12 @@ pub fn human(reports: &[FileReport], color: bool) -> String {
     } else {
         let chunk = items.len().div_ceil(threads);
         std::thread::scope(|s| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .map(|c| s.spawn(move || render(c)))
-                .collect();
-            let mut out = String::new();
+            // The first chunk is rendered here, while the others render on their threads: one
+            // thread fewer to start, and its memory is this thread's, already in use.
+            let mut chunks = items.chunks(chunk);
+            let first = chunks.next().unwrap_or_default();
+            let handles: Vec<_> = chunks.map(|c| s.spawn(move || render(c))).collect();
+            let mut out = render(first);
             for h in handles {
                 match h.join() {
                     Ok(part) => out.push_str(&part),
