@@ -68,6 +68,10 @@ impl Template {
 /// between the cores at every lookup) than with one per thread, which parses each common
 /// condition once more per extra thread. Running a flow or a workspace does not lean on it:
 /// both parse every expression once, when they load.
+///
+/// A cache keeps its own copy only of what the thread's table does not hold: long sources,
+/// and short ones that came when the table was full. The table is emptied only when a cache
+/// is made, never while one is in use, so a text keeps one tree for a cache's whole life.
 #[derive(Debug)]
 pub struct ParseCache {
     dialect: Dialect,
@@ -77,8 +81,9 @@ pub struct ParseCache {
 /// Longest source kept in a [`ParseCache`] (longer ones are rare and parsed each time).
 const CACHE_SOURCE_MAX: usize = 1024;
 
-/// Longest source kept in the thread's table, and most trees kept there (per dialect; it is
-/// emptied when full): at most a few tens of MiB per thread whatever the input.
+/// Longest source kept in the thread's table, and most trees kept there (per dialect; a full
+/// table is emptied when the next cache is made): at most a few tens of MiB per thread
+/// whatever the input.
 const SHARED_SOURCE_MAX: usize = 256;
 const SHARED_MAX: usize = 8192;
 
@@ -101,6 +106,11 @@ fn with_shared<R>(dialect: Dialect, f: impl FnOnce(&mut Table) -> R) -> R {
 impl ParseCache {
     /// A cache for expressions of `dialect`.
     pub fn new(dialect: Dialect) -> Self {
+        with_shared(dialect, |t| {
+            if t.len() >= SHARED_MAX {
+                t.clear();
+            }
+        });
         ParseCache {
             dialect,
             map: FxHashMap::default(),
@@ -112,29 +122,26 @@ impl ParseCache {
         if src.len() > CACHE_SOURCE_MAX {
             return parse_expression(src, 0, self.dialect).map(Arc::new);
         }
-        if let Some(r) = self.map.get(src) {
-            return r.clone();
+        if !self.map.is_empty() {
+            if let Some(r) = self.map.get(src) {
+                return r.clone();
+            }
         }
         if src.len() > SHARED_SOURCE_MAX {
             let r = parse_expression(src, 0, self.dialect).map(Arc::new);
             self.map.insert(src.into(), r.clone());
             return r;
         }
-        let known = with_shared(self.dialect, |t| t.get(src).cloned());
-        let r = match known {
-            Some(r) => r,
-            None => {
-                let r = parse_expression(src, 0, self.dialect).map(Arc::new);
-                with_shared(self.dialect, |t| {
-                    if t.len() >= SHARED_MAX {
-                        t.clear();
-                    }
-                    t.insert(src.into(), r.clone());
-                });
-                r
-            }
-        };
-        self.map.insert(src.into(), r.clone());
+        if let Some(r) = with_shared(self.dialect, |t| t.get(src).cloned()) {
+            return r;
+        }
+        let r = parse_expression(src, 0, self.dialect).map(Arc::new);
+        let shared = with_shared(self.dialect, |t| {
+            t.len() < SHARED_MAX && t.insert(src.into(), r.clone()).is_none()
+        });
+        if !shared {
+            self.map.insert(src.into(), r.clone());
+        }
         r
     }
 
@@ -294,5 +301,40 @@ mod search {
             }
             assert_eq!(segment_end(s), scanned.or(s.find("?>")), "{s}");
         }
+    }
+}
+
+#[cfg(test)]
+mod cache {
+    use super::{Dialect, ParseCache, SHARED_MAX};
+    use std::sync::Arc;
+
+    /// While the thread's table is full, a cache keeps what it no longer takes: every text
+    /// keeps the one tree it first got, for the cache's whole life; the next cache starts with
+    /// the table emptied.
+    #[test]
+    fn a_text_keeps_one_tree_while_the_thread_table_is_full() {
+        let mut c = ParseCache::new(Dialect::Builder);
+        let texts: Vec<String> = (0..SHARED_MAX + 50).map(|i| format!("$v{i}")).collect();
+        let first: Vec<_> = (texts.iter())
+            .map(|t| c.expression(t).expect("parses"))
+            .collect();
+        assert_eq!(
+            c.map.len(),
+            50,
+            "the cache keeps what the table did not take"
+        );
+        for (t, e) in texts.iter().zip(&first) {
+            assert!(Arc::ptr_eq(e, &c.expression(t).expect("parses")), "{t}");
+        }
+        let mut next = ParseCache::new(Dialect::Builder);
+        assert!(!Arc::ptr_eq(
+            &first[0],
+            &next.expression(&texts[0]).expect("parses")
+        ));
+        assert!(Arc::ptr_eq(
+            &next.expression(&texts[0]).expect("parses"),
+            &next.expression(&texts[0]).expect("parses")
+        ));
     }
 }
