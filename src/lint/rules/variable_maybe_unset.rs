@@ -29,29 +29,55 @@ declare_rule! {
     pub struct VariableMaybeUnset => "variable-maybe-unset", Warning;
 }
 
-/// A set of variable indices.
+/// A set of variable indices: the first 64 in one word, the others in `rest` (empty, so never
+/// allocated, in a flow with 64 variables or fewer; this rule makes and copies a set per node).
 #[derive(Clone, PartialEq, Eq)]
-struct Bits(Vec<u64>);
+struct Bits {
+    first: u64,
+    rest: Vec<u64>,
+}
 
 impl Bits {
+    fn of(n: usize, word: u64) -> Self {
+        Bits {
+            first: word,
+            rest: vec![word; n.div_ceil(64).saturating_sub(1)],
+        }
+    }
     fn empty(n: usize) -> Self {
-        Bits(vec![0; n.div_ceil(64)])
+        Bits::of(n, 0)
     }
     fn full(n: usize) -> Self {
-        Bits(vec![u64::MAX; n.div_ceil(64)])
+        Bits::of(n, u64::MAX)
+    }
+    fn word(&mut self, i: usize) -> Option<&mut u64> {
+        match i / 64 {
+            0 => Some(&mut self.first),
+            w => self.rest.get_mut(w - 1),
+        }
     }
     fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        if let Some(w) = self.word(i) {
+            *w |= 1 << (i % 64);
+        }
     }
     fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+        if let Some(w) = self.word(i) {
+            *w &= !(1 << (i % 64));
+        }
     }
     fn has(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+        let w = match i / 64 {
+            0 => Some(self.first),
+            w => self.rest.get(w - 1).copied(),
+        };
+        w.is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
     fn meet(&mut self, o: &Bits) -> bool {
         let mut changed = false;
-        for (a, b) in self.0.iter_mut().zip(&o.0) {
+        let words =
+            std::iter::once((&mut self.first, &o.first)).chain(self.rest.iter_mut().zip(&o.rest));
+        for (a, b) in words {
             let n = *a & *b;
             changed |= n != *a;
             *a = n;
@@ -210,10 +236,10 @@ impl FlowRule for VariableMaybeUnset {
                 false
             }
         };
+        let mut touched: Vec<usize> = Vec::new();
         while let Some(i) = work.pop() {
             queued[i] = false;
             let out_i = outb[i].clone();
-            let mut touched: Vec<usize> = Vec::new();
             for j in flow.successors(i) {
                 if live[j] && narrow(j, &out_i, &mut inb, &mut outb) {
                     touched.push(j);
@@ -226,7 +252,7 @@ impl FlowRule for VariableMaybeUnset {
                     }
                 }
             }
-            for j in touched {
+            for j in touched.drain(..) {
                 if !std::mem::replace(&mut queued[j], true) {
                     work.push(j);
                 }
@@ -393,4 +419,26 @@ fn path_to(parent: &[Option<usize>], to: usize, n: usize) -> Vec<usize> {
         at = *p;
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    /// Sets past the first word (a flow with more than 64 variables) behave as the first.
+    #[test]
+    fn sets_of_many_variables_keep_every_word() {
+        let n = 150;
+        let mut a = Bits::empty(n);
+        for i in [0, 63, 64, 127, 128, 149] {
+            a.set(i);
+        }
+        assert!((0..n).all(|i| a.has(i) == [0, 63, 64, 127, 128, 149].contains(&i)));
+        a.clear(64);
+        assert!(!a.has(64) && a.has(63) && a.has(127));
+        let mut full = Bits::full(n);
+        assert!(full.meet(&a), "narrowed");
+        assert!(full == a && !full.meet(&a), "then unchanged");
+        assert!((0..n).all(|i| full.has(i) == a.has(i)));
+    }
 }
