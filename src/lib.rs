@@ -35,6 +35,8 @@ mod model;
 mod provider;
 mod schema;
 mod source;
+#[cfg(test)]
+mod test_files;
 mod text;
 
 pub mod conversation;

@@ -510,19 +510,6 @@ mod free_read {
         typed_read::<N>(&mut Reader::of_slice(text), b, |_, _, _| {}).map(|c| format!("{c:?}"))
     }
 
-    fn json_files(dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
-            let path = entry.path();
-            if path.is_dir() {
-                json_files(&path, out);
-            } else if path.extension().is_some_and(|x| x == "json") {
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    out.push((path.display().to_string(), text));
-                }
-            }
-        }
-    }
-
     /// The typed read, which reads context, contact, output messages and events without
     /// `serde_json` maps, accepts and refuses what a read of the model's nodes does, and
     /// compiles to the same flow (literal texts, templates, sites, findings): on every flow of
@@ -530,9 +517,11 @@ mod free_read {
     #[test]
     fn free_form_parts_compile_as_the_models_do() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut inputs = Vec::new();
-        json_files(&root.join("flows"), &mut inputs);
-        json_files(&root.join("tests"), &mut inputs);
+        let mut inputs: Vec<(String, String)> = ["flows", "tests"]
+            .iter()
+            .flat_map(|d| crate::test_files::json_under(&root.join(d)))
+            .filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(&p).ok()?)))
+            .collect();
         let deep = format!("{}1{}", "[".repeat(105), "]".repeat(105));
         let wide = (0..30)
             .map(|i| format!("\"k{i}\": {i}"))

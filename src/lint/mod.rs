@@ -494,23 +494,9 @@ pub fn apply_fixes(text: &str, findings: &[Located]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::{lint_bytes_by, LintOptions};
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     /// The `.json` files under `dir`, at any depth.
-    pub(super) fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.filter_map(Result::ok) {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "json") {
-                out.push(p);
-            }
-        }
-    }
-
     /// The typed read changes no finding: every file the project ships or uses as a fixture,
     /// and hostile variants of one, get the same findings, at the same places, as through the
     /// full path (the `Value` tree and the schema pass). Files the typed read refuses are
@@ -518,10 +504,10 @@ mod tests {
     #[test]
     fn typed_read_gives_the_same_findings_as_the_full_path() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        walk(&root.join("flows"), &mut files);
-        walk(&root.join("tests/fixtures"), &mut files);
-        files.sort();
+        let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
+            .iter()
+            .flat_map(|d| crate::test_files::json_under(&root.join(d)))
+            .collect();
         let mut inputs: Vec<(String, Vec<u8>)> = files
             .iter()
             .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))
@@ -576,10 +562,10 @@ mod by_file {
     #[test]
     fn a_file_read_a_window_at_a_time_gets_the_report_of_its_bytes() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        super::tests::walk(&root.join("flows"), &mut files);
-        super::tests::walk(&root.join("tests/fixtures"), &mut files);
-        files.sort();
+        let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
+            .iter()
+            .flat_map(|d| crate::test_files::json_under(&root.join(d)))
+            .collect();
         let mut inputs: Vec<(String, Vec<u8>)> = files
             .iter()
             .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))

@@ -8,7 +8,7 @@ use crate::schema::{is_valid, SchemaKind};
 use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,7 +69,7 @@ fn nodes_read_alike(v: &Value) {
 fn shipped_files_agree_with_the_schema() {
     let mut checked = 0;
     for dir in ["flows", "tests/fixtures"] {
-        for e in walk(&root().join(dir)) {
+        for e in crate::test_files::json_under(&root().join(dir)) {
             let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&e).unwrap_or_default())
             else {
                 continue;
@@ -100,22 +100,6 @@ fn shipped_files_agree_with_the_schema() {
         }
     }
     assert!(checked > 20, "{checked}");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.filter_map(Result::ok) {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Steps at the edges of the format: `fluxo test` reads exactly what the schema accepts.
