@@ -508,3 +508,49 @@ fn run_reads_a_pipe_once_and_whole() {
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("awaiting_input"));
 }
+
+/// `fluxo lint` turns transparent huge pages off too (a directory of flows takes less CPU and a
+/// large flow's lint less memory without them), from before it reads anything; the commands
+/// that keep them, such as the language server, turn them back on. Read in
+/// `/proc/PID/status` while lint waits on a pipe and once the server has answered.
+#[test]
+fn lint_runs_without_transparent_huge_pages_and_the_language_server_with_them() {
+    use std::io::{BufRead, BufReader, Write};
+    if !std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("THP_enabled:")) {
+        println!("SKIPPED: this system does not report THP_enabled in /proc/PID/status");
+        return;
+    }
+    let thp = |pid: u32| -> Option<String> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        (status.lines()).find_map(|l| l.strip_prefix("THP_enabled:").map(|v| v.trim().to_owned()))
+    };
+    // Lint blocks reading the flow from its standard input: huge pages are off by then.
+    let mut lint = spawn(&["lint", "/dev/stdin"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = thp(lint.id());
+    while seen.as_deref() != Some("0") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        seen = thp(lint.id());
+    }
+    let _ = lint.kill();
+    let _ = lint.wait();
+    assert_eq!(seen.as_deref(), Some("0"), "lint with huge pages");
+    // The language server, once it has answered `initialize`: they are on.
+    let mut lsp = spawn(&["lsp"]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#;
+    if let Some(stdin) = lsp.stdin.as_mut() {
+        let _ = write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len());
+        let _ = stdin.flush();
+    }
+    let mut header = String::new();
+    let read = (lsp.stdout.take()).map(|out| BufReader::new(out).read_line(&mut header));
+    let seen = thp(lsp.id());
+    let _ = lsp.kill();
+    let _ = lsp.wait();
+    assert!(header.starts_with("Content-Length"), "{read:?} {header:?}");
+    assert_eq!(
+        seen.as_deref(),
+        Some("1"),
+        "the language server without huge pages"
+    );
+}
