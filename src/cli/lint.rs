@@ -226,23 +226,17 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
         {
             continue;
         }
-        // "No integrations file" is said once per run.
-        let said = |f: &fluxo::lint::Located, simulated_said: &mut bool| {
-            f.code != "integrations-simulated" || !std::mem::replace(simulated_said, true)
-        };
-        match shown.as_mut() {
-            Some(shown) => {
-                let keep: Vec<bool> = (report.findings.iter())
-                    .map(|f| said(f, &mut simulated_said))
-                    .collect();
-                let mut kept = keep.iter();
-                report
-                    .findings
-                    .retain(|_| kept.next().copied().unwrap_or(true));
-                let mut kept = keep.iter();
-                shown.retain(|_| kept.next().copied().unwrap_or(true));
-            }
-            None => report.findings.retain(|f| said(f, &mut simulated_said)),
+        // "No integrations file" is said once per run (and its rendering with it).
+        let keep: Vec<bool> = (report.findings.iter())
+            .map(|f| {
+                f.code != "integrations-simulated" || !std::mem::replace(&mut simulated_said, true)
+            })
+            .collect();
+        let mut kept = keep.iter().copied();
+        report.findings.retain(|_| kept.next().unwrap_or(true));
+        if let Some(shown) = shown.as_mut() {
+            let mut kept = keep.iter().copied();
+            shown.retain(|_| kept.next().unwrap_or(true));
         }
         if args.fix {
             if let Some(fixed) = apply_fixes(&report.source.text, &report.findings) {
