@@ -35,8 +35,6 @@ mod model;
 mod provider;
 mod schema;
 mod source;
-#[cfg(test)]
-mod test_files;
 mod text;
 
 pub mod conversation;

@@ -519,7 +519,7 @@ mod free_read {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut inputs: Vec<(String, String)> = ["flows", "tests"]
             .iter()
-            .flat_map(|d| crate::test_files::json_under(&root.join(d)))
+            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
             .filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(&p).ok()?)))
             .collect();
         let deep = format!("{}1{}", "[".repeat(105), "]".repeat(105));

@@ -506,7 +506,7 @@ mod tests {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
             .iter()
-            .flat_map(|d| crate::test_files::json_under(&root.join(d)))
+            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
             .collect();
         let mut inputs: Vec<(String, Vec<u8>)> = files
             .iter()
@@ -564,7 +564,7 @@ mod by_file {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
             .iter()
-            .flat_map(|d| crate::test_files::json_under(&root.join(d)))
+            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
             .collect();
         let mut inputs: Vec<(String, Vec<u8>)> = files
             .iter()

@@ -69,7 +69,7 @@ fn nodes_read_alike(v: &Value) {
 fn shipped_files_agree_with_the_schema() {
     let mut checked = 0;
     for dir in ["flows", "tests/fixtures"] {
-        for e in crate::test_files::json_under(&root().join(dir)) {
+        for e in crate::source::json_files_under(&root().join(dir)) {
             let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&e).unwrap_or_default())
             else {
                 continue;

@@ -392,6 +392,28 @@ impl SourceFile {
     }
 }
 
+/// Every `.json` file under `dir`, for the unit tests that read the project's flows and
+/// fixtures: at any depth, sorted (none when `dir` cannot be read).
+#[cfg(test)]
+pub(crate) fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for p in rd.filter_map(Result::ok).map(|e| e.path()) {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     /// Lines found around a position without the index (counted, or searched for from the
