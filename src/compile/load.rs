@@ -239,7 +239,7 @@ struct Reader<'a> {
 
 /// How much of a file a window reads at least at a time (less in tests, whose files then span
 /// many windows while staying small).
-pub(crate) const WINDOW: usize = if cfg!(test) { 1 << 16 } else { 1 << 20 };
+pub(crate) const WINDOW: usize = if cfg!(test) { 1 << 16 } else { 1 << 18 };
 
 impl<'a> Reader<'a> {
     fn of_slice(text: &'a str) -> Reader<'a> {
