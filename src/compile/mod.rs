@@ -397,15 +397,21 @@ pub enum Role {
 }
 
 /// One expression of the flow, for the linter.
+///
+/// Its string's JSON Pointer is not kept with it: that is the node's pointer followed by a
+/// path shared with every site at the same place in another node
+/// ([`CompiledFlow::place`] puts them together). A large flow has some hundred thousand sites,
+/// but only some hundred distinct paths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Site {
     /// Node index.
     pub node: usize,
-    /// JSON Pointer of the string holding it.
-    pub pointer: String,
+    /// The index of the rest of the string's JSON Pointer, after the node's, among the flow's
+    /// paths.
+    path: usize,
     /// What the expression is for (entry condition, `next`, response, template).
     pub role: Role,
-    /// Where the expression's source starts in the string at `pointer`.
+    /// Where the expression's source starts in its string.
     pub offset: usize,
     /// The expression (spans relative to its own source; shared with every site of the same
     /// text).
@@ -416,32 +422,33 @@ pub struct Site {
     pub tree: usize,
 }
 
-impl Site {
-    /// Where the site's expression is.
-    pub fn place(&self) -> Place<'_> {
-        Place {
-            pointer: &self.pointer,
-            offset: self.offset,
-        }
-    }
-}
-
 /// Where an expression's source is: a string in the file, and the offset of the source in it.
 #[derive(Debug, Clone, Copy)]
 pub struct Place<'a> {
-    /// JSON Pointer of the string.
+    /// JSON Pointer of the string, or its start when `rest` is not empty.
     pub pointer: &'a str,
+    /// The rest of the string's JSON Pointer, after `pointer` (empty when `pointer` is whole).
+    pub rest: &'a str,
     /// Where the expression's source starts in the string.
     pub offset: usize,
 }
 
-impl Place<'_> {
+impl<'a> Place<'a> {
+    /// The place at `offset` in the string at the JSON Pointer `pointer`.
+    pub fn new(pointer: &'a str, offset: usize) -> Place<'a> {
+        Place {
+            pointer,
+            rest: "",
+            offset,
+        }
+    }
+
     /// The location of `span` (a span of the expression) in the file.
     pub fn at(&self, span: &Span) -> Location {
-        Location::InString(
-            self.pointer.to_owned(),
-            span.start + self.offset..span.end + self.offset,
-        )
+        let mut pointer = String::with_capacity(self.pointer.len() + self.rest.len());
+        pointer.push_str(self.pointer);
+        pointer.push_str(self.rest);
+        Location::InString(pointer, span.start + self.offset..span.end + self.offset)
     }
 }
 
@@ -466,6 +473,8 @@ pub struct CompiledFlow {
     pub intent_entries: Vec<usize>,
     /// Every expression, with where it is.
     pub sites: Vec<Site>,
+    /// The paths of the sites' strings under their nodes ([`Site`]).
+    paths: Vec<Box<str>>,
     /// Findings of the compile stage (`expression-syntax`, `unsupported-regex`, `template-in-condition`).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -477,6 +486,11 @@ pub(crate) struct Compiler {
     /// found clean.
     trees: FxHashMap<*const Expr, (usize, bool)>,
     sites: Vec<Site>,
+    /// The sites' paths ([`Site`]), each once, and the index of each.
+    paths: Vec<Box<str>>,
+    path_index: FxHashMap<Box<str>, usize>,
+    /// The length of the JSON Pointer of the node being compiled: a site's path follows it.
+    node_pointer: usize,
     diagnostics: Vec<Diagnostic>,
     keep_sites: bool,
 }
@@ -493,13 +507,23 @@ impl Compiler {
         let (tree, clean) = self.trees.entry(Arc::as_ptr(expr)).or_insert((next, false));
         if !*clean {
             let before = self.diagnostics.len();
-            regex_diagnostics(Place { pointer, offset }, expr, &mut self.diagnostics);
+            regex_diagnostics(Place::new(pointer, offset), expr, &mut self.diagnostics);
             *clean = self.diagnostics.len() == before;
         }
         if self.keep_sites {
+            let rest = pointer.get(self.node_pointer..).unwrap_or_default();
+            let path = match self.path_index.get(rest) {
+                Some(&path) => path,
+                None => {
+                    let path = self.paths.len();
+                    self.paths.push(rest.into());
+                    self.path_index.insert(rest.into(), path);
+                    path
+                }
+            };
             self.sites.push(Site {
                 node,
-                pointer: pointer.to_owned(),
+                path,
                 role,
                 offset,
                 expr: Arc::clone(expr),
@@ -691,6 +715,9 @@ impl Builder {
                 cache: ParseCache::new(Dialect::Builder),
                 trees: FxHashMap::default(),
                 sites: Vec::new(),
+                paths: Vec::new(),
+                path_index: FxHashMap::default(),
+                node_pointer: 0,
                 diagnostics: Vec::new(),
                 keep_sites: opts.keep_sites,
             },
@@ -719,6 +746,7 @@ impl Builder {
         let c = &mut self.c;
         let mut base = String::from("/nodes/");
         push_index(&mut base, position);
+        c.node_pointer = base.len();
         // One buffer for every pointer under the node, cut back to `base` before each.
         let mut p = String::with_capacity(base.len() + 40);
         let entry = match n.condition.as_deref().map(str::trim) {
@@ -858,6 +886,7 @@ impl Builder {
             fallback,
             intent_entries,
             sites: c.sites,
+            paths: c.paths,
             diagnostics: c.diagnostics,
         }
     }
@@ -1119,6 +1148,15 @@ impl CompiledFlow {
     pub fn waits(&self, i: usize) -> bool {
         self.nodes.get(i).is_some_and(|n| n.input.is_some())
     }
+
+    /// Where the expression of `site` (one of this flow's sites) is.
+    pub fn place(&self, site: &Site) -> Place<'_> {
+        Place {
+            pointer: self.nodes.get(site.node).map_or("", |n| &n.pointer),
+            rest: self.paths.get(site.path).map_or("", |p| p),
+            offset: site.offset,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1174,8 +1212,11 @@ mod tests {
         ]}"#;
         let opts = super::CompileOptions { keep_sites: true };
         let c = super::load::typed_compile(flow, opts, |_, _, _| {}).expect("a valid flow");
-        let trees: Vec<(&str, usize)> = (c.sites.iter())
-            .map(|s| (s.pointer.as_str(), s.tree))
+        let pointers: Vec<String> = (c.sites.iter())
+            .map(|s| c.place(s).at(&(0..0)).pointer().to_owned())
+            .collect();
+        let trees: Vec<(&str, usize)> = (pointers.iter().zip(&c.sites))
+            .map(|(p, s)| (p.as_str(), s.tree))
             .collect();
         assert_eq!(
             trees,

@@ -44,7 +44,7 @@ pub fn check_condition(expr: &Expr, place: Place<'_>, out: &mut Vec<Diagnostic>)
 impl FlowRule for ConstantCondition {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         for s in ctx.flow.sites.iter().filter(|s| s.role != Role::Template) {
-            check_condition(&s.expr, s.place(), out);
+            check_condition(&s.expr, ctx.flow.place(s), out);
         }
     }
 }

@@ -47,7 +47,7 @@ impl FlowRule for UnknownInputField {
                     return;
                 }
                 let mut d = Diagnostic::new::<UnknownInputField>(
-                    s.place().at(&e.span),
+                    ctx.flow.place(s).at(&e.span),
                     format!("`{prefix}.{name}` is not set by the engine: it is always undefined"),
                 );
                 d = d.help(did_you_mean(name, known).map_or_else(

@@ -65,7 +65,7 @@ impl FlowRule for UnknownLiveChatStatus {
                     if let ExprKind::Str(v) = &lit.kind {
                         if CloseStatus::parse(v).is_none() {
                             let mut d = Diagnostic::new::<UnknownLiveChatStatus>(
-                                s.place().at(&lit.span),
+                                ctx.flow.place(s).at(&lit.span),
                                 format!("`{v}` is not a live-chat close status, so this comparison never holds"),
                             );
                             let names = CloseStatus::ALL.map(CloseStatus::as_str);

@@ -129,7 +129,7 @@ pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec
 impl FlowRule for UnknownMethod {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         each_distinct_tree(&ctx.flow.sites, out, |s, out| {
-            check_expr(&s.expr, s.place(), Dialect::Builder, out);
+            check_expr(&s.expr, ctx.flow.place(s), Dialect::Builder, out);
         });
     }
 }

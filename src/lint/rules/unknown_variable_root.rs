@@ -80,7 +80,7 @@ pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec
 impl FlowRule for UnknownVariableRoot {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         each_distinct_tree(&ctx.flow.sites, out, |s, out| {
-            check_expr(&s.expr, s.place(), Dialect::Builder, out);
+            check_expr(&s.expr, ctx.flow.place(s), Dialect::Builder, out);
         });
     }
 }

@@ -305,7 +305,7 @@ impl FlowRule for VariableMaybeUnset {
                     .or_insert_with(|| graph.unset_paths(start, var, starts_set));
                 let path = path_to(parents, site.node, n);
                 let mut d = Diagnostic::new::<VariableMaybeUnset>(
-                    site.place().at(span),
+                    flow.place(site).at(span),
                     format!(
                         "`${name}` may be unset here: some path from the start node reaches this node without assigning it"
                     ),

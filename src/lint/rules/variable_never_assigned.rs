@@ -86,7 +86,7 @@ impl FlowRule for VariableNeverAssigned {
                     _ => "is always null when this condition is evaluated",
                 };
                 let mut d = Diagnostic::new::<VariableNeverAssigned>(
-                    site.place().at(&span),
+                    flow.place(site).at(&span),
                     format!("`${name}` is assigned nowhere in this flow: it {what}"),
                 );
                 d = match meant(&name, &candidates) {

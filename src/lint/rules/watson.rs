@@ -115,10 +115,7 @@ pub fn analyse(file: &Json) -> Analysis {
                         a.parsed += 1;
                         let tree = Arc::as_ptr(&e);
                         if !x.clean_conditions.contains(&tree) {
-                            let place = Place {
-                                pointer: &p,
-                                offset: 0,
-                            };
+                            let place = Place::new(&p, 0);
                             let before = a.diagnostics.len();
                             unknown_variable_root::check_expr(
                                 &e,
@@ -215,7 +212,7 @@ fn templates(v: &Json, pointer: &mut String, a: &mut Analysis, x: &mut Checker<'
                 if x.clean_segments.contains(&tree) {
                     continue;
                 }
-                let place = Place { pointer, offset };
+                let place = Place::new(pointer, offset);
                 let before = a.diagnostics.len();
                 unknown_variable_root::check_expr(e, place, Dialect::Watson, &mut a.diagnostics);
                 unknown_method::check_expr(e, place, Dialect::Watson, &mut a.diagnostics);
