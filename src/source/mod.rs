@@ -16,10 +16,12 @@ pub struct SourceFile {
     pub path: String,
     /// File text.
     pub text: String,
-    /// Byte offset of each line's start, built when counting line feeds for each position
-    /// asked has cost more than building it would (a file with no finding, or with a few,
-    /// never needs it).
-    line_starts: OnceLock<Vec<usize>>,
+    /// The line index: line feeds before each block of [`LINE_BLOCK`] bytes, built when
+    /// counting line feeds for each position asked has cost more than building it would (a
+    /// file with no finding, or with a few, never needs it). A line is then found by counting
+    /// over at most one block. (An offset per line would take 4 MB for the half a million
+    /// lines of a pretty-printed 12 MB export; this takes 24 KB.)
+    feeds_before: OnceLock<Vec<usize>>,
     /// Bytes scanned so far to count the lines before a position without the index.
     counted: Counted,
     /// Characters before each block of [`BLOCK`] bytes, built on first use: a column is then
@@ -34,6 +36,10 @@ pub struct SourceFile {
 
 /// Bytes per block of the character index.
 const BLOCK: usize = 1024;
+
+/// Bytes per block of the line index (less in tests, whose texts then span many blocks while
+/// staying small).
+const LINE_BLOCK: usize = if cfg!(test) { 64 } else { 4096 };
 
 /// A 1-based line and column (columns count Unicode scalar values, not bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,7 +56,7 @@ impl SourceFile {
         SourceFile {
             path: path.into(),
             text: text.into(),
-            line_starts: OnceLock::new(),
+            feeds_before: OnceLock::new(),
             counted: Counted::default(),
             chars_before: OnceLock::new(),
             astral_before: OnceLock::new(),
@@ -61,10 +67,12 @@ impl SourceFile {
     pub fn line_index(&self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
         match self.index_if_due() {
-            Some(starts) => match starts.binary_search(&offset) {
-                Ok(i) => i,
-                Err(i) => i.saturating_sub(1),
-            },
+            Some(feeds) => {
+                let b = (offset / LINE_BLOCK).min(feeds.len().saturating_sub(1));
+                let from = (b * LINE_BLOCK).min(offset);
+                feeds.get(b).copied().unwrap_or(0)
+                    + count_feeds(&self.text.as_bytes()[from..offset])
+            }
             None => {
                 self.counted.take(offset);
                 count_feeds(&self.text.as_bytes()[..offset])
@@ -79,9 +87,11 @@ impl SourceFile {
     /// builds it, and one with many (a minified export with thousands, all on one line) builds
     /// it after scanning its text at most seventeen times.
     fn index_if_due(&self) -> Option<&[usize]> {
-        match self.line_starts.get() {
+        match self.feeds_before.get() {
             Some(starts) => Some(starts),
-            None if self.counted.get() > COUNT_BUDGET * self.text.len() => Some(self.line_starts()),
+            None if self.counted.get() > COUNT_BUDGET * self.text.len() => {
+                Some(self.feeds_before())
+            }
             None => None,
         }
     }
@@ -90,7 +100,9 @@ impl SourceFile {
     fn line_start_at(&self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
         match self.index_if_due() {
-            Some(starts) => starts.get(self.line_index(offset)).copied().unwrap_or(0),
+            Some(feeds) => self
+                .indexed_start(feeds, self.line_index(offset))
+                .unwrap_or(0),
             None => {
                 let start =
                     memchr::memrchr(b'\n', &self.text.as_bytes()[..offset]).map_or(0, |i| i + 1);
@@ -122,10 +134,9 @@ impl SourceFile {
     /// when there are not so many lines.
     pub fn line_start_below(&self, offset: usize, lines: usize) -> usize {
         let bytes = self.text.as_bytes();
-        if let Some(starts) = self.index_if_due() {
-            return starts
-                .get(self.line_index(offset) + lines)
-                .copied()
+        if let Some(feeds) = self.index_if_due() {
+            return self
+                .indexed_start(feeds, self.line_index(offset) + lines)
                 .unwrap_or(bytes.len());
         }
         let start = self.line_start_at(offset);
@@ -236,14 +247,10 @@ impl SourceFile {
 
     /// Byte range of the 0-based line `line`, without its line terminator.
     pub fn line_range(&self, line: usize) -> Range<usize> {
-        let start = self
-            .line_starts()
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len());
+        let feeds = self.feeds_before();
+        let start = self.indexed_start(feeds, line).unwrap_or(self.text.len());
         let mut end = self
-            .line_starts()
-            .get(line + 1)
+            .indexed_start(feeds, line + 1)
             .map_or(self.text.len(), |e| e - 1);
         if end > start && self.text.as_bytes().get(end - 1) == Some(&b'\r') {
             end -= 1;
@@ -377,18 +384,38 @@ fn count_feeds(bytes: &[u8]) -> usize {
         .sum()
 }
 
-/// Offsets just past every `\n`.
 impl SourceFile {
-    fn line_starts(&self) -> &[usize] {
-        self.line_starts.get_or_init(|| {
-            // Counted first, so that the index of a large file is not moved as it grows (a
-            // pretty 12 MB export has half a million lines).
+    /// The line index (the `feeds_before` field): entry `b` counts the line feeds
+    /// before byte `b * LINE_BLOCK`, and the last entry those of the whole text.
+    fn feeds_before(&self) -> &[usize] {
+        self.feeds_before.get_or_init(|| {
             let bytes = self.text.as_bytes();
-            let mut starts = Vec::with_capacity(count_feeds(bytes) + 1);
-            starts.push(0);
-            starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
-            starts
+            let mut feeds = Vec::with_capacity(bytes.len() / LINE_BLOCK + 2);
+            let mut total = 0;
+            feeds.push(0);
+            for block in bytes.chunks(LINE_BLOCK) {
+                total += count_feeds(block);
+                feeds.push(total);
+            }
+            feeds
         })
+    }
+
+    /// Where the 0-based line `line` starts, from the line index `feeds`; `None` when the
+    /// text has fewer lines. Found by counting over one block.
+    fn indexed_start(&self, feeds: &[usize], line: usize) -> Option<usize> {
+        if line == 0 {
+            return Some(0);
+        }
+        // The line starts after the `line`-th line feed, in the block before the first entry
+        // that counts `line` feeds before it (or the last block).
+        let b = feeds.partition_point(|&f| f < line).checked_sub(1)?;
+        let from = b * LINE_BLOCK;
+        let to = (from + LINE_BLOCK).min(self.text.len());
+        let nth = line - feeds.get(b)?;
+        memchr::memchr_iter(b'\n', self.text.as_bytes().get(from..to)?)
+            .nth(nth - 1)
+            .map(|i| from + i + 1)
     }
 }
 
@@ -417,43 +444,62 @@ pub(crate) fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf>
 #[cfg(test)]
 mod tests {
     /// Lines found around a position without the index (counted, or searched for from the
-    /// position) are the lines the index gives, at every offset of texts with `\n` and
-    /// `\r\n` ends, empty lines, wide characters and no line end at the end; and once the
-    /// counting budget is spent the index answers alike.
+    /// position) and with it are the lines of the text, at every offset of texts with `\n`
+    /// and `\r\n` ends, empty lines, wide characters, no line end at the end, and lines and
+    /// long lines across many blocks of the index; and once the counting budget is spent the
+    /// index answers alike.
     #[test]
     fn lines_found_without_the_index_are_the_index_lines() {
+        let block = super::LINE_BLOCK;
         let texts = [
             String::new(),
             "\n".into(),
             "a".into(),
             "ab\r\n\r\n😀é\n\nx".into(),
             format!("{}\n{}", "é".repeat(300), "a\nb\r\n".repeat(200)),
+            format!(
+                "{}{}\n{}\n\n{}",
+                "a\nb\r\n\n".repeat(block / 3),
+                "x".repeat(3 * block + 5),
+                "é".repeat(block),
+                "\n".repeat(block + 1)
+            ),
+            "\n".repeat(2 * block),
+            "y".repeat(2 * block),
         ];
         for t in &texts {
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', t.as_bytes()).map(|i| i + 1))
+                .collect();
             let counted = super::SourceFile::new("f", t.clone());
             let indexed = super::SourceFile::new("f", t.clone());
-            let _ = indexed.line_starts();
+            let _ = indexed.feeds_before();
             for o in 0..=t.len() + 2 {
-                let line = indexed.line_index(o);
+                let line = starts.partition_point(|&s| s <= o.min(t.len())) - 1;
+                assert_eq!(indexed.line_index(o), line, "{t:?} at {o}");
                 assert_eq!(counted.line_index(o), line, "{t:?} at {o}");
-                assert_eq!(
-                    counted.line_range_at(o),
-                    indexed.line_range(line),
-                    "{t:?} at {o}"
-                );
+                let mut end = starts.get(line + 1).map_or(t.len(), |e| e - 1);
+                if end > starts[line] && t.as_bytes()[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                assert_eq!(indexed.line_range(line), starts[line]..end, "{t:?} at {o}");
+                assert_eq!(counted.line_range_at(o), starts[line]..end, "{t:?} at {o}");
+                assert_eq!(indexed.line_range_at(o), starts[line]..end, "{t:?} at {o}");
                 for below in 0..4 {
+                    let expected = starts.get(line + below).copied().unwrap_or(t.len());
                     let at = counted.line_start_below(o, below);
-                    let expected = indexed
-                        .line_starts()
-                        .get(line + below)
-                        .copied()
-                        .unwrap_or(t.len());
+                    assert_eq!(at, expected, "{t:?} at {o}, {below} below");
+                    let at = indexed.line_start_below(o, below);
                     assert_eq!(at, expected, "{t:?} at {o}, {below} below");
                 }
             }
+            for line in 0..starts.len() + 2 {
+                let start = starts.get(line).copied();
+                assert_eq!(indexed.indexed_start(indexed.feeds_before(), line), start);
+            }
             // Asked at every offset, a long text's counts outgrow the budget.
             if t.len() > 1000 {
-                assert!(counted.line_starts.get().is_some(), "the budget ends");
+                assert!(counted.feeds_before.get().is_some(), "the budget ends");
             }
         }
     }
