@@ -486,9 +486,8 @@ pub(crate) struct Compiler {
     /// found clean.
     trees: FxHashMap<*const Expr, (usize, bool)>,
     sites: Vec<Site>,
-    /// The sites' paths ([`Site`]), each once, and the index of each.
-    paths: Vec<Box<str>>,
-    path_index: FxHashMap<Box<str>, usize>,
+    /// The sites' paths ([`Site`]), each once, with its index.
+    paths: FxHashMap<Box<str>, usize>,
     /// The length of the JSON Pointer of the node being compiled: a site's path follows it.
     node_pointer: usize,
     diagnostics: Vec<Diagnostic>,
@@ -512,12 +511,11 @@ impl Compiler {
         }
         if self.keep_sites {
             let rest = pointer.get(self.node_pointer..).unwrap_or_default();
-            let path = match self.path_index.get(rest) {
+            let path = match self.paths.get(rest) {
                 Some(&path) => path,
                 None => {
                     let path = self.paths.len();
-                    self.paths.push(rest.into());
-                    self.path_index.insert(rest.into(), path);
+                    self.paths.insert(rest.into(), path);
                     path
                 }
             };
@@ -715,8 +713,13 @@ impl Builder {
                 cache: ParseCache::new(Dialect::Builder),
                 trees: FxHashMap::default(),
                 sites: Vec::new(),
-                paths: Vec::new(),
-                path_index: FxHashMap::default(),
+                // A flow's sites have some tens of distinct paths (a few hundred in a large
+                // one): room for the usual number from the start.
+                paths: if opts.keep_sites {
+                    FxHashMap::with_capacity_and_hasher(64, Default::default())
+                } else {
+                    FxHashMap::default()
+                },
                 node_pointer: 0,
                 diagnostics: Vec::new(),
                 keep_sites: opts.keep_sites,
@@ -887,10 +890,21 @@ impl Builder {
             fallback,
             intent_entries,
             sites: c.sites,
-            paths: c.paths,
+            paths: by_index(c.paths),
             diagnostics: c.diagnostics,
         }
     }
+}
+
+/// The sites' paths in the order of their indices.
+fn by_index(paths: FxHashMap<Box<str>, usize>) -> Vec<Box<str>> {
+    let mut out: Vec<Box<str>> = vec![Box::default(); paths.len()];
+    for (path, i) in paths {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = path;
+        }
+    }
+    out
 }
 
 /// An analytics event as the JSON value it is sent as (moved, not copied).
