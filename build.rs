@@ -1,0 +1,63 @@
+//! Places the functions a lint runs next to each other in the `fluxo` binary, where the linker
+//! can: the kernel maps a program's code 64 KiB at a time around each page it touches, and a
+//! lint's few thousand functions, spread over the 21 MiB of code, made a lint map 13 to 18 MB of
+//! it (a third of a 10,000-node lint's peak memory). `link/order.txt` lists them by symbol, in
+//! the order a lint first runs them (`bash benches/link-order.sh` writes it; see
+//! `docs/benchmarks.md`).
+//!
+//! The list is given to the linker only where it is understood: LLD (the default linker of Rust
+//! 1.90 and later on x86_64 Linux) takes `--symbol-ordering-file`; the GNU linker does not. So
+//! it is passed on x86_64 Linux with Rust 1.90 or later, when no linker or linker flavour is set
+//! by the configuration, and not when `FLUXO_LINK_ORDER=0`. Names the binary does not have (the
+//! list is of one compiler version and one set of dependencies) are skipped without a word: the
+//! binary is then the same as without the list.
+
+use std::path::Path;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=link/order.txt");
+    println!("cargo:rerun-if-env-changed=FLUXO_LINK_ORDER");
+    let Ok(dir) = std::env::var("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    let order = Path::new(&dir).join("link").join("order.txt");
+    if applies() && order.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bin=fluxo=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo:rustc-link-arg-bin=fluxo=-Wl,--no-warn-symbol-ordering");
+    }
+}
+
+/// Whether the linker is the one Rust uses by default on x86_64 Linux from 1.90, LLD.
+fn applies() -> bool {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    if var("FLUXO_LINK_ORDER") == "0" || var("TARGET") != "x86_64-unknown-linux-gnu" {
+        return false;
+    }
+    // A linker chosen in the configuration, or flags about the linker, may not be LLD.
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    if std::env::var_os("RUSTC_LINKER").is_some()
+        || ["linker", "fuse-ld", "link-self-contained"]
+            .iter()
+            .any(|f| flags.contains(f))
+    {
+        return false;
+    }
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc).arg("-vV").output() else {
+        return false;
+    };
+    let version = String::from_utf8_lossy(&out.stdout);
+    let Some(release) = version.lines().find_map(|l| l.strip_prefix("release: ")) else {
+        return false;
+    };
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 90)
+}
