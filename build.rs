@@ -1,8 +1,8 @@
 //! Places the functions a lint runs next to each other in the `fluxo` binary, where the linker
 //! can: the kernel maps a program's code 64 KiB at a time around each page it touches, and a
 //! lint's few thousand functions, spread over the 21 MiB of code, made a lint map 13 to 18 MB of
-//! it (a third of a 10,000-node lint's peak memory). `link/order.txt` lists them by symbol, in
-//! the order a lint first runs them (`bash benches/link-order.sh` writes it; see
+//! it (a third of a 10,000-node lint's peak memory). `link/order.txt` lists them by symbol, as
+//! profiles of lints name them (`bash benches/link-order.sh` writes it; see
 //! `docs/benchmarks.md`).
 //!
 //! The list is given to the linker only where it is understood: LLD (the default linker of Rust
@@ -18,7 +18,17 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=link/order.txt");
-    println!("cargo:rerun-if-env-changed=FLUXO_LINK_ORDER");
+    // What decides whether the list applies: a linker or linker flags set later must be seen.
+    for var in [
+        "FLUXO_LINK_ORDER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
     let Ok(dir) = std::env::var("CARGO_MANIFEST_DIR") else {
         return;
     };
