@@ -10,7 +10,9 @@
 //! it is passed on x86_64 Linux with Rust 1.90 or later, when no linker or linker flavour is set
 //! by the configuration, and not when `FLUXO_LINK_ORDER=0`. Names the binary does not have (the
 //! list is of one compiler version and one set of dependencies) are skipped without a word: the
-//! binary is then the same as without the list.
+//! binary is then the same as without the list. The crate is built as one code generation unit
+//! in release (`Cargo.toml`), so that a change to its code does not rename the functions the
+//! list names.
 
 use std::path::Path;
 use std::process::Command;

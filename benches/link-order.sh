@@ -3,7 +3,8 @@
 # so that they sit next to each other in the binary (docs/benchmarks.md, "Lint and load in one
 # run"). The names are mangled symbols of one compiler version and one set of dependencies:
 # run this again after changing either (names the binary no longer has are skipped, so a stale
-# list costs nothing but its gain). Needs valgrind and nm.
+# list costs nothing but its gain). A change to fluxo's own code keeps the names (the crate is
+# one code generation unit in release, Cargo.toml). Needs valgrind and nm.
 # Run from the project root: `bash benches/link-order.sh`.
 set -euo pipefail
 
