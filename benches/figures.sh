@@ -24,6 +24,13 @@ have() { command -v "$1" >/dev/null 2>&1; }
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fluxo: $(git rev-parse --short HEAD 2>/dev/null || echo unknown), release build; runs per figure: $runs"
+# How much of link/order.txt (build.rs) the binary still has: a compiler or dependency update
+# renames the functions it lists, and the lint's code is then spread over the binary again.
+if have nm && [ -f link/order.txt ]; then
+    listed=$(sort -u link/order.txt | wc -l)
+    found=$(nm --defined-only "$fluxo" | awk '{ print $3 }' | sort -u | comm -12 - <(sort -u link/order.txt) | wc -l)
+    echo "link order: $found of the $listed functions in link/order.txt are in the binary (bash benches/link-order.sh writes it again)"
+fi
 
 # one CMD...: prints "CPU-ms peak-KiB wall-ms" of the command. CPU and wall time come from one run,
 # from the kernel's accounting of the child (`wait4`: microseconds, where GNU time rounds to
