@@ -125,7 +125,13 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
         first_at = first_at.min(at(r.range.start));
         last_at = last_at.max(at(r.range.start));
     }
-    let first = src.line_index(first_at);
+    // The primary position's line is the finding's own; only a related label above it has
+    // its line counted here.
+    let first = if first_at == start && f.line > 0 {
+        f.line - 1
+    } else {
+        src.line_index(first_at)
+    };
     let lines = src.line_range_at(first_at).start..src.line_range_at(last_at).end;
     let text = &src.text[lines.clone()];
     let label = f.label.clone().unwrap_or_default();

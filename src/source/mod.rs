@@ -299,11 +299,24 @@ impl SourceFile {
             }
             .unwrap_or(0..0)
         };
-        let mut out: Vec<Located> = diags
+        // Placed in the order of the result (by position, then rule; a stable sort, so
+        // findings at one place keep the order they were made in), each finding's line counted
+        // on from the previous one's, not from the top: the text is scanned about once, not
+        // once per finding.
+        let mut placed: Vec<(Range<usize>, Diagnostic)> = diags
             .into_iter()
-            .map(|d| {
-                let range = range_of(&d.primary.location);
-                let start = self.line_col(range.start);
+            .map(|d| (range_of(&d.primary.location), d))
+            .collect();
+        placed.sort_by(|(a, x), (b, y)| (a.start, x.rule.code).cmp(&(b.start, y.rule.code)));
+        let mut last: Option<(usize, LineCol)> = None;
+        placed
+            .into_iter()
+            .map(|(range, d)| {
+                let start = match last {
+                    Some((from, known)) => self.line_col_after(from, known, range.start),
+                    None => self.line_col(range.start),
+                };
+                last = Some((range.start, start));
                 let end = self.line_col_after(range.start, start, range.end);
                 let related = d
                     .secondary
@@ -338,9 +351,7 @@ impl SourceFile {
                     node: d.node,
                 }
             })
-            .collect();
-        out.sort_by(|a, b| (a.range.start, a.code).cmp(&(b.range.start, b.code)));
-        out
+            .collect()
     }
 }
 
@@ -501,6 +512,54 @@ mod tests {
             if t.len() > 1000 {
                 assert!(counted.feeds_before.get().is_some(), "the budget ends");
             }
+        }
+    }
+
+    /// Findings made in any order are placed by position, then rule, each at the line and
+    /// column its position has on its own (lines counted on from the finding before it), and
+    /// findings of one rule at one position keep the order they were made in.
+    #[test]
+    fn findings_are_placed_in_file_order_at_their_own_lines() {
+        use crate::diagnostic::{Diagnostic, Location};
+        use crate::source::json::{DuplicateKey, JsonSyntax};
+        let t = format!("{}x\n😀é\n{}", "a\nbc\r\n".repeat(700), "é".repeat(90));
+        let f = super::SourceFile::new("f", t.clone());
+        let at = [7usize, 3000, 5, 5, 5, t.len() - 1, 1200, 0, 3000, 2];
+        let diags: Vec<Diagnostic> = (at.iter().enumerate())
+            .map(|(i, &o)| {
+                let floor = f.floor_boundary(o);
+                let end = f.floor_boundary(o + 9);
+                let loc = Location::Raw(floor..end);
+                if i % 3 == 0 {
+                    Diagnostic::new::<DuplicateKey>(loc, format!("{i}"))
+                } else {
+                    Diagnostic::new::<JsonSyntax>(loc, format!("{i}"))
+                }
+            })
+            .collect();
+        let placed = f.locate(&t, diags);
+        let alone = super::SourceFile::new("f", t.clone());
+        let mut expected: Vec<(usize, &str, usize)> = (at.iter().enumerate())
+            .map(|(i, &o)| {
+                let code = if i % 3 == 0 {
+                    "duplicate-key"
+                } else {
+                    "json-syntax"
+                };
+                (f.floor_boundary(o), code, i)
+            })
+            .collect();
+        expected.sort_by_key(|&(o, code, _)| (o, code));
+        assert_eq!(placed.len(), expected.len());
+        for (l, (o, code, i)) in placed.iter().zip(expected) {
+            assert_eq!(
+                (l.range.start, l.code, l.message.as_str()),
+                (o, code, &*i.to_string())
+            );
+            let start = alone.line_col(o);
+            let end = alone.line_col(l.range.end);
+            assert_eq!((l.line, l.column), (start.line, start.column), "at {o}");
+            assert_eq!((l.end_line, l.end_column), (end.line, end.column), "at {o}");
         }
     }
 
