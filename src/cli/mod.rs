@@ -126,7 +126,8 @@ pub(crate) fn main() -> ExitCode {
 /// Turns transparent huge pages off for this process; `true` when they were on. A system whose
 /// setting is `always` gives them to the allocator's arenas (mimalloc itself is built not to
 /// ask for them, `no_thp` in `Cargo.toml`: the ones it asked for before `main` stayed, 4 MiB
-/// of every lint), and every 2 MiB region touched then becomes resident and zeroed whole. That is wrong for the commands that load a flow to run it, which keep one large compiled
+/// of every lint), and every 2 MiB region touched then becomes resident and zeroed whole.
+/// That is wrong for the commands that load a flow to run it, which keep one large compiled
 /// flow and allocate little after: the start-up on a 100,000-node flow took 1.9 s and 356 MiB
 /// with them, 1.4 s and 222 MiB without. For lint it is a trade: a directory of small flows
 /// takes less CPU without them (each thread frees and reuses memory within few pages, and the
