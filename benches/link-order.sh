@@ -2,7 +2,8 @@
 # Writes link/order.txt, the list of functions `fluxo lint` runs that build.rs gives the linker
 # so that they sit next to each other in the binary (docs/benchmarks.md, "Lint and load in one
 # run"). The names are mangled symbols of one compiler version and one set of dependencies:
-# run this again after changing either (names the binary no longer has are skipped, so a stale
+# run this again after changing either, or a dependency's features, which are part of the hash
+# every name carries (names the binary no longer has are skipped, so a stale
 # list costs nothing but its gain). A change to fluxo's own code keeps the names (the crate is
 # one code generation unit in release, Cargo.toml). Needs valgrind and nm.
 # Run from the project root: `bash benches/link-order.sh`.

@@ -308,15 +308,13 @@ impl SourceFile {
             .map(|d| (range_of(&d.primary.location), d))
             .collect();
         placed.sort_by(|(a, x), (b, y)| (a.start, x.rule.code).cmp(&(b.start, y.rule.code)));
-        let mut last: Option<(usize, LineCol)> = None;
+        // The previous finding's offset and its line and column (the text's start at first).
+        let mut last = (0, LineCol { line: 1, column: 1 });
         placed
             .into_iter()
             .map(|(range, d)| {
-                let start = match last {
-                    Some((from, known)) => self.line_col_after(from, known, range.start),
-                    None => self.line_col(range.start),
-                };
-                last = Some((range.start, start));
+                let start = self.line_col_after(last.0, last.1, range.start);
+                last = (range.start, start);
                 let end = self.line_col_after(range.start, start, range.end);
                 let related = d
                     .secondary
