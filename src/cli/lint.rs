@@ -239,6 +239,15 @@ pub(crate) fn run(args: LintArgs) -> ExitCode {
             shown.retain(|_| kept.next().unwrap_or(true));
         }
         if args.fix {
+            // A large file's report may hold only excerpts of its text; fixes (syntax repairs,
+            // which files read that way never need) are made in the whole text.
+            if !report.source.is_whole() && report.findings.iter().any(|f| f.fix.is_some()) {
+                let bytes = match read(&job.path) {
+                    Ok(b) => b,
+                    Err(e) => return usage_error(&e),
+                };
+                report = fluxo::lint::lint_owned(&report.source.path, bytes, &job.opts);
+            }
             if let Some(fixed) = apply_fixes(&report.source.text, &report.findings) {
                 if let Err(e) = std::fs::write(&job.path, fixed) {
                     return usage_error(&format!(

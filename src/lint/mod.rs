@@ -101,8 +101,14 @@ struct TypedLint {
 impl TypedLint {
     /// The report of the file at `path` whose text is `text`.
     fn report(self, path: &str, text: String, opts: &LintOptions) -> FileReport {
+        self.report_in(SourceFile::new(path, text), opts)
+    }
+
+    /// The report, placed in `source` (the file's text or excerpts of it that hold
+    /// [`TypedLint::shown`]).
+    fn report_in(self, source: SourceFile, opts: &LintOptions) -> FileReport {
         finish(
-            SourceFile::new(path, text),
+            source,
             (None, &self.starts),
             Some(FileKind::Flow),
             self.diags,
@@ -110,6 +116,38 @@ impl TypedLint {
             &self.refs,
             opts,
         )
+    }
+}
+
+impl TypedLint {
+    /// The byte ranges of the file of `len` bytes that its report places findings in and shows
+    /// (sorted by start): the node of each position; for a finding with positions in several
+    /// nodes, the nodes between them too, unless they are too far apart to be shown together
+    /// (and only the lines of the positions are shown). `None` when a position is not in a
+    /// node the typed read found.
+    fn shown(&self, len: usize) -> Option<Vec<std::ops::Range<usize>>> {
+        let node_end = |i: usize| self.starts.get(i + 1).copied().unwrap_or(len);
+        let mut out = Vec::new();
+        for d in &self.diags {
+            let mut nodes = Vec::with_capacity(1 + d.secondary.len());
+            for l in std::iter::once(&d.primary).chain(&d.secondary) {
+                match &l.location {
+                    Location::Raw(_) | Location::Exact(..) => return None,
+                    loc => nodes.push(
+                        crate::source::node_index(loc.pointer())
+                            .filter(|&i| i < self.starts.len())?,
+                    ),
+                }
+            }
+            let (lo, hi) = (nodes.iter().min()?, nodes.iter().max()?);
+            if self.starts[*hi].saturating_sub(node_end(*lo)) <= render::MAX_SPAN {
+                out.push(self.starts[*lo]..node_end(*hi));
+            } else {
+                out.extend(nodes.iter().map(|&i| self.starts[i]..node_end(i)));
+            }
+        }
+        out.sort_by_key(|r| r.start);
+        Some(out)
     }
 }
 
@@ -149,11 +187,13 @@ fn lint_typed_by(
 const STREAM_FROM: u64 = 4 << 20;
 
 /// Lints the file at `path`, shown as `shown` in the report: [`lint_owned`] of its bytes, with
-/// the same report, but a flow of 4 MiB or more is read a window at a time, so that its text is
-/// not in memory beside its compiled flow. Its text is then read again for the report, from
-/// the same open file; when the file's length or modification time changed in between (it was
-/// written in place meanwhile), the text read again is linted whole instead, so the report
-/// always places its findings in the text it holds.
+/// the same findings, but a flow of 4 MiB or more is read a window at a time, so that its text
+/// is not in memory beside its compiled flow. Its text is then read again for the report, from
+/// the same open file: only the lines of the nodes its findings are in
+/// ([`SourceFile::excerpts`]; the report's `source.text` is then empty), or all of it when those
+/// are half the file or more. When the file's length or modification time changed in between
+/// (it was written in place meanwhile), the text read again is linted whole instead, so the
+/// report always places its findings in the text it holds.
 pub fn lint_file(
     path: &std::path::Path,
     shown: &str,
@@ -215,6 +255,18 @@ fn lint_file_from(
             each,
         )
     });
+    // The report holds only the lines around the findings when they are a small part of
+    // the file: the compiled flow's memory is not followed by the whole text's.
+    if let Some(wanted) = typed.as_ref().and_then(|t| t.shown(room)) {
+        file.rewind()?;
+        let excerpts = crate::source::read_excerpts(&mut file, before.len(), &wanted)?;
+        let unchanged = stamp(&file.metadata()?) == stamp(&before);
+        if let Some(excerpts) = excerpts.filter(|_| unchanged) {
+            if let Some(typed) = typed {
+                return Ok(typed.report_in(SourceFile::excerpts(shown, excerpts), opts));
+            }
+        }
+    }
     file.rewind()?;
     let mut bytes = Vec::with_capacity(room);
     read_rest(&mut file, &mut bytes)?;
@@ -603,6 +655,49 @@ mod by_file {
         inputs.push(("spaced".into(), spaced.into_bytes()));
         let refused = many.replacen(r#"{"id": "n3000"}"#, r#"{"id": "n3000", "id": "n"}"#, 1);
         inputs.push(("refused-at-the-end".into(), refused.into_bytes()));
+        // Findings in a few nodes of many: the report holds only the lines around them. Two
+        // loops without input: one between nodes far apart (its lines are not shown together),
+        // one between close nodes; unknown targets in the first and last nodes; lines ending in
+        // `\r\n` in one copy, and characters of two UTF-16 units on the lines shown.
+        let sparse = |i: usize| {
+            let input = r#""input": {"default": {"type": "text_input"}},"#;
+            let (input, other) = match i {
+                100 => ("", Some("n2900")),
+                2900 => ("", Some("n100")),
+                1000 => ("", Some("n1003")),
+                1003 => ("", Some("n1000")),
+                1 | 2999 => (input, Some("nada")),
+                _ => (input, None),
+            };
+            let next = (i + 1) % 3_000;
+            let next = match other {
+                Some(o) => format!(
+                    "{{\"condition\": \"input.text == 'x'\", \"goto\": \"{o}\"}},\n      {{\"goto\": \"n{next}\"}}"
+                ),
+                None => format!("{{\"goto\": \"n{next}\"}}"),
+            };
+            format!(
+                "{{\n    \"id\": \"n{i}\",\n    \"condition\": \"{}\",\n    {input}\n    \"output\": [{{\"default\": {{\"type\": \"text\", \"text\": \"olá 😀 {i}\"}}}}],\n    \"next\": [\n      {next}\n    ]\n  }}",
+                if i == 0 { "start" } else { "input.text == 'oi'" },
+            )
+        };
+        let mut sparse: Vec<String> = (0..3_000).map(sparse).collect();
+        // Ids used again: one far from its first use (its two lines are shown apart), one
+        // close to it (shown together).
+        for id in ["n200", "n2999"] {
+            sparse.push(format!(
+                "{{\n    \"id\": \"{id}\",\n    \"condition\": \"input.text == 'oi'\",\n    \"next\": [{{\"goto\": \"n0\"}}]\n  }}"
+            ));
+        }
+        let sparse = format!(
+            "{{\"name\": \"sparse\", \"nodes\": [\n  {}\n]}}\n",
+            sparse.join(",\n  ")
+        );
+        inputs.push(("sparse".into(), sparse.clone().into_bytes()));
+        inputs.push((
+            "sparse-crlf".into(),
+            sparse.replace('\n', "\r\n").into_bytes(),
+        ));
         let mut broken = many.clone().into_bytes();
         let middle = broken.len() / 2;
         let at = middle + many[middle..].find("olá").unwrap_or_default();
@@ -626,7 +721,7 @@ mod by_file {
                 );
                 assert_eq!(
                     streamed.is_some(),
-                    matches!(name.as_str(), "many" | "spaced"),
+                    matches!(name.as_str(), "many" | "spaced" | "sparse" | "sparse-crlf"),
                     "{name}"
                 );
             }
@@ -638,11 +733,41 @@ mod by_file {
             assert_eq!(small.err(), (bytes.len() > 10).then_some(said), "{name}");
             assert_eq!(read.kind, whole.kind, "{name}");
             assert_eq!(read.findings, whole.findings, "{name}");
-            assert_eq!(read.source.text, whole.source.text, "{name}");
+            // Excerpts where the findings are in a few of many nodes (not where they are in
+            // every node); shown alike.
+            if name.starts_with("sparse") || name == "many" {
+                assert_eq!(
+                    read.source.is_whole(),
+                    name == "many",
+                    "{name}: {:?}",
+                    (read.findings.iter())
+                        .map(|f| (f.code, f.line))
+                        .take(20)
+                        .collect::<Vec<_>>()
+                );
+            }
+            if read.source.is_whole() {
+                assert_eq!(read.source.text, whole.source.text, "{name}");
+            }
+            let human = |r: &super::FileReport| -> Vec<String> {
+                let h = super::render::Human::new(false);
+                r.findings.iter().map(|f| h.finding(r, f)).collect()
+            };
+            assert_eq!(human(&read), human(&whole), "{name}");
+            if name.starts_with("sparse") {
+                let codes: Vec<&str> = read.findings.iter().map(|f| f.code).collect();
+                let count = |c: &str| codes.iter().filter(|&&x| x == c).count();
+                assert_eq!(count("loop-without-input"), 2, "{name}: {codes:?}");
+                assert_eq!(count("unknown-goto-target"), 2, "{name}: {codes:?}");
+                assert_eq!(count("duplicate-node-id"), 2, "{name}: {codes:?}");
+            }
+            let rules = super::rules();
             assert!(
                 name.ends_with(".json") || !whole.findings.is_empty(),
                 "{name}"
             );
+            let sarif = |r: super::FileReport| super::render::sarif(&[r], &rules);
+            assert_eq!(sarif(read), sarif(whole), "{name}");
         }
         let missing = lint_file_from(
             &dir.join("missing.json"),

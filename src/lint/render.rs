@@ -3,14 +3,17 @@
 //! what it says.
 
 use crate::diagnostic::{Located, Severity};
-use crate::lint::{FileReport, RuleMeta};
+use crate::lint::{FileReport, RuleMeta, SourceFile};
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 use serde_json::json;
 
 /// Longest source excerpt printed under a finding (bytes); longer lines show only the position.
 const MAX_SHOWN: usize = 4096;
 /// Most source lines printed under one finding.
-const MAX_LINES: usize = 4;
+pub(crate) const MAX_LINES: usize = 4;
+/// Most bytes of lines shown under one finding (its positions and the lines between them;
+/// folded where no position is); lines further apart show only their positions.
+pub(crate) const MAX_SPAN: usize = MAX_SHOWN * 16;
 /// Findings below which rendering stays on one thread (a thread costs more than a few).
 const PER_THREAD: usize = 64;
 
@@ -119,8 +122,8 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     let end = at(f.range.end);
     let cut = src.line_start_below(start, MAX_LINES - 1);
     // The primary span's last line shown: its end's, or the last of MAX_LINES.
-    let mut last_at = if end < cut { end } else { cut.max(start) };
-    let mut first_at = start;
+    let primary_last = if end < cut { end } else { cut.max(start) };
+    let (mut first_at, mut last_at) = (start, primary_last);
     for r in &f.related {
         first_at = first_at.min(at(r.range.start));
         last_at = last_at.max(at(r.range.start));
@@ -132,45 +135,40 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     } else {
         src.line_index(first_at)
     };
-    let lines = src.line_range_at(first_at).start..src.line_range_at(last_at).end;
-    let text = &src.text[lines.clone()];
-    let label = f.label.clone().unwrap_or_default();
+    let primary = (
+        AnnotationKind::Primary,
+        &f.range,
+        f.label.as_deref().unwrap_or_default(),
+    );
+    let related = f.related.iter().map(|r| {
+        let label = r.message.as_deref().unwrap_or_default();
+        (AnnotationKind::Context, &r.range, label)
+    });
     let mut group = Group::with_title(level.primary_title(f.message.as_str()).id(f.code));
-    let span = |range: &std::ops::Range<usize>| {
-        let a = src
-            .floor_boundary(range.start)
-            .clamp(lines.start, lines.end)
-            - lines.start;
-        let mut b = range.end.clamp(lines.start + a, lines.end) - lines.start;
-        while !text.is_char_boundary(b) {
-            b += 1;
+    let file = f.file.as_str();
+    if let Some(shown) = Shown::of(src, first_at..last_at, first) {
+        let marks = std::iter::once(primary).chain(related);
+        group = group.element(shown.snippet(src, file, marks));
+    } else if let Some(apart) = std::iter::once(Shown::of(
+        src,
+        start..primary_last,
+        f.line.saturating_sub(1),
+    ))
+    .chain(f.related.iter().map(|r| {
+        let at = at(r.range.start);
+        Shown::of(src, at..at, r.line.saturating_sub(1))
+    }))
+    .collect::<Option<Vec<Shown<'_>>>>()
+    {
+        // Positions too far apart to be shown together: each one's lines, apart.
+        let marks = std::iter::once(primary).chain(related);
+        for (shown, mark) in apart.into_iter().zip(marks) {
+            group = group.element(shown.snippet(src, file, std::iter::once(mark)));
         }
-        a..b
-    };
-    let shown = text.len() <= MAX_SHOWN
-        || (text.len() <= MAX_SHOWN * 16 && text.lines().all(|l| l.len() <= MAX_SHOWN));
-    if shown {
-        let mut snippet = Snippet::source(text)
-            .line_start(first + 1)
-            .path(f.file.as_str())
-            .fold(true)
-            .annotation(AnnotationKind::Primary.span(span(&f.range)).label(label));
-        for r in &f.related {
-            snippet = snippet.annotation(
-                AnnotationKind::Context
-                    .span(span(&r.range))
-                    .label(r.message.clone().unwrap_or_default()),
-            );
-        }
-        group = group.element(snippet);
     } else {
         // A huge line (a minified file, a 5 MB string) is not printed; its position is.
         group = group
-            .element(
-                Origin::path(f.file.as_str())
-                    .line(f.line)
-                    .char_column(f.column),
-            )
+            .element(Origin::path(file).line(f.line).char_column(f.column))
             .element(Level::NOTE.message(format!(
                 "line {} is {} bytes long and is not shown",
                 f.line,
@@ -197,6 +195,66 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
         groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
     }
     renderer.render(&groups)
+}
+
+/// Lines shown under a finding: their byte range in the file, their text and the 0-based
+/// index of the first.
+struct Shown<'s> {
+    lines: std::ops::Range<usize>,
+    text: &'s str,
+    first: usize,
+}
+
+impl<'s> Shown<'s> {
+    /// The lines from the one holding `span.start` to the one holding `span.end` (the first
+    /// being the 0-based line `first`), when they are short enough to be shown: at most
+    /// [`MAX_SHOWN`] bytes, or [`MAX_SPAN`] in lines of at most [`MAX_SHOWN`]. Longer lines
+    /// are not read (a source of excerpts may not hold the lines between two far positions).
+    fn of(src: &'s SourceFile, span: std::ops::Range<usize>, first: usize) -> Option<Self> {
+        let lines = src.line_range_at(span.start).start..src.line_range_at(span.end).end;
+        if lines.len() > MAX_SPAN {
+            return None;
+        }
+        let text = src.slice(lines.clone())?;
+        (text.len() <= MAX_SHOWN || text.lines().all(|l| l.len() <= MAX_SHOWN)).then_some(Shown {
+            lines,
+            text,
+            first,
+        })
+    }
+
+    /// The lines of `file` with a caret under each of `marks` (kind, byte range in the file,
+    /// label): lines between them without one are folded away.
+    fn snippet<'m>(
+        &self,
+        src: &SourceFile,
+        file: &'m str,
+        marks: impl Iterator<Item = (AnnotationKind, &'m std::ops::Range<usize>, &'m str)>,
+    ) -> Snippet<'m, annotate_snippets::Annotation<'m>>
+    where
+        's: 'm,
+    {
+        let lines = &self.lines;
+        let span = |range: &std::ops::Range<usize>| {
+            let a = src
+                .floor_boundary(range.start)
+                .clamp(lines.start, lines.end)
+                - lines.start;
+            let mut b = range.end.clamp(lines.start + a, lines.end) - lines.start;
+            while !self.text.is_char_boundary(b) {
+                b += 1;
+            }
+            a..b
+        };
+        let mut snippet = Snippet::source(self.text)
+            .line_start(self.first + 1)
+            .path(file)
+            .fold(true);
+        for (kind, range, label) in marks {
+            snippet = snippet.annotation(kind.span(span(range)).label(label));
+        }
+        snippet
+    }
 }
 
 /// "2 errors, 1 warning in 3 files".
@@ -492,5 +550,53 @@ mod human_tests {
         serial.push_str(&summary(&reports));
         serial.push('\n');
         assert_eq!(human(&reports, false), serial);
+    }
+
+    /// A finding whose positions are too far apart to be shown together shows each one's
+    /// line apart (a node id used again 70 KB after its first use); close ones are shown
+    /// together, and a line too long to show gives its position only.
+    #[test]
+    fn positions_far_apart_are_shown_apart() {
+        let pad = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| format!("{{\"id\": \"p{i}\", \"condition\": \"input.text == 'x'\"}}"))
+                .collect()
+        };
+        let render = |text: &str| {
+            let report = crate::lint::lint_bytes("f.json", text.as_bytes(), &Default::default());
+            let f = report
+                .findings
+                .iter()
+                .find(|f| f.code == "duplicate-node-id")
+                .expect("a duplicate id");
+            human_one(&Renderer::plain(), &report, f)
+        };
+        let far = format!(
+            "{{\"nodes\": [\n{{\"id\": \"a\", \"condition\": \"start\"}},\n{},\n{{\"id\": \"a\"}}\n]}}",
+            pad(1_500).join(",\n")
+        );
+        assert!(far.len() > super::MAX_SPAN, "{}", far.len());
+        let shown = render(&far);
+        assert!(shown.contains("--> f.json:1503:8"), "{shown}");
+        assert!(shown.contains("1503 | {\"id\": \"a\"}"), "{shown}");
+        assert!(shown.contains("::: f.json:2:8"), "{shown}");
+        assert!(
+            shown.contains("2 | {\"id\": \"a\", \"condition\": \"start\"}"),
+            "{shown}"
+        );
+        assert!(shown.contains("first used here"), "{shown}");
+        assert!(!shown.contains("not shown"), "{shown}");
+        let close = format!(
+            "{{\"nodes\": [\n{{\"id\": \"a\", \"condition\": \"start\"}},\n{},\n{{\"id\": \"a\"}}\n]}}",
+            pad(10).join(",\n")
+        );
+        let shown = render(&close);
+        assert!(!shown.contains(":::"), "{shown}");
+        assert!(shown.contains("..."), "lines between are folded: {shown}");
+        // One line of 80 KB: the positions, not the line.
+        let long = far.replace('\n', " ");
+        let shown = render(&long);
+        assert!(shown.contains("is not shown"), "{shown}");
+        assert!(shown.contains("first used here at 1:"), "{shown}");
     }
 }

@@ -25,6 +25,16 @@ impl Spans {
     /// them): a pointer inside node `i` is then looked for from that node's start, within that
     /// node only.
     pub(crate) fn scan(text: &str, wanted: &HashSet<&str>, node_starts: &[usize]) -> Spans {
+        Spans::scan_by(text, wanted, |i| node_starts.get(i).copied())
+    }
+
+    /// [`Spans::scan`], with the offset in `text` of each node's start, when it is known, given
+    /// by `node_start`.
+    pub(crate) fn scan_by(
+        text: &str,
+        wanted: &HashSet<&str>,
+        node_start: impl Fn(usize) -> Option<usize>,
+    ) -> Spans {
         let mut s = Spans {
             text_len: text.len(),
             ..Default::default()
@@ -33,7 +43,7 @@ impl Spans {
         let mut by_node: HashMap<usize, HashSet<&str>> = HashMap::default();
         let mut rest: HashSet<&str> = HashSet::default();
         for &w in wanted {
-            match node_index(w).filter(|&i| i < node_starts.len()) {
+            match node_index(w).filter(|&i| node_start(i).is_some()) {
                 Some(i) => {
                     by_node.entry(i).or_default().insert(w);
                 }
@@ -46,7 +56,7 @@ impl Spans {
             s.scan_from(text, &rest, 0, &mut String::new(), 0);
         }
         for (i, within) in &by_node {
-            if let Some(&at) = node_starts.get(*i) {
+            if let Some(at) = node_start(*i) {
                 s.scan_from(text, within, at, &mut format!("/nodes/{i}"), 2);
             }
         }
@@ -87,6 +97,21 @@ impl Spans {
         scanner.value(pointer, depth);
     }
 
+    /// Takes the spans of `other`, found in a text that starts `by` bytes into this one's.
+    pub(crate) fn take_shifted(&mut self, other: Spans, by: usize) {
+        let shift = |(k, r): (String, Range<usize>)| (k, r.start + by..r.end + by);
+        self.values.extend(other.values.into_iter().map(shift));
+        self.keys.extend(other.keys.into_iter().map(shift));
+    }
+
+    /// The spans of none of the pointers, in a text of `len` bytes.
+    pub(crate) fn empty(len: usize) -> Spans {
+        Spans {
+            text_len: len,
+            ..Default::default()
+        }
+    }
+
     /// Byte range of the value at `pointer`.
     pub(crate) fn value(&self, pointer: &str) -> Option<Range<usize>> {
         self.values.get(pointer).cloned()
@@ -97,16 +122,17 @@ impl Spans {
         self.keys.get(pointer).cloned()
     }
 
-    /// Maps a byte range inside the *decoded* string at `pointer` to a range of the file.
-    pub(crate) fn in_string(
+    /// Maps a byte range inside the *decoded* string at `pointer` to a range of the file, whose
+    /// bytes `text` gives.
+    pub(crate) fn in_string<'t>(
         &self,
-        text: &str,
+        text: impl Fn(Range<usize>) -> Option<&'t str>,
         pointer: &str,
         inner: Range<usize>,
     ) -> Option<Range<usize>> {
         let r = self.value(pointer)?;
         let body = r.start + 1..r.end.saturating_sub(1);
-        let raw = text.get(body.clone())?;
+        let raw = text(body.clone())?;
         let mut cache = self.escapes.borrow_mut();
         let table = cache
             .entry(pointer.to_owned())
@@ -125,7 +151,7 @@ impl Spans {
 }
 
 /// The index `i` of a pointer inside `/nodes/i` (or `/nodes/i` itself).
-fn node_index(pointer: &str) -> Option<usize> {
+pub(crate) fn node_index(pointer: &str) -> Option<usize> {
     let rest = pointer.strip_prefix("/nodes/")?;
     let index = rest.split('/').next()?;
     // A JSON Pointer array index is digits without a leading zero (`/nodes/01` and
@@ -363,7 +389,7 @@ mod tests {
         let r = s.value("/a/1/b~1c").unwrap();
         assert_eq!(&text[r], r#""\u00e9<? $x ?>""#);
         // "é" is 2 bytes decoded, 6 raw; "<?" starts at decoded offset 2.
-        let inner = s.in_string(text, "/a/1/b~1c", 2..4).unwrap();
+        let inner = s.in_string(|r| text.get(r), "/a/1/b~1c", 2..4).unwrap();
         assert_eq!(&text[inner], "<?");
         assert_eq!(&text[s.key("/a/1/b~1c").unwrap()], r#""b\/c""#);
         assert_eq!(&text[s.value("/z").unwrap()], "1");

@@ -5,17 +5,22 @@ pub mod json;
 mod locate;
 
 use crate::diagnostic::{Diagnostic, Located, LocatedLabel, Location};
+pub(crate) use locate::node_index;
 use locate::Spans;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-/// A loaded file: its display path and its text (valid UTF-8, BOM removed).
+/// A loaded file: its display path and its text (valid UTF-8, BOM removed), or only excerpts
+/// of its text ([`SourceFile::excerpts`]: the report of a large file keeps the lines around its
+/// findings). Positions are always the file's byte offsets, whichever it holds.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     /// Path as given by the user (used in diagnostics).
     pub path: String,
-    /// File text.
+    /// File text; empty when the source holds excerpts ([`SourceFile::is_whole`]).
     pub text: String,
+    /// The excerpts held instead of the text, in file order (`None` when `text` is the file's).
+    excerpts: Option<Vec<Excerpt>>,
     /// The line index: line feeds before each block of [`LINE_BLOCK`] bytes, built when
     /// counting line feeds for each position asked has cost more than building it would (a
     /// file with no finding, or with a few, never needs it). A line is then found by counting
@@ -32,6 +37,17 @@ pub struct SourceFile {
     /// block of [`BLOCK`] bytes, built on first use, so UTF-16 columns on a long minified line
     /// stay linear too.
     astral_before: OnceLock<Vec<usize>>,
+}
+
+/// Lines of a file held without the rest of its text.
+#[derive(Debug, Clone)]
+struct Excerpt {
+    /// Where it starts in the file: a line's start.
+    at: usize,
+    /// The 0-based line it starts.
+    line: usize,
+    /// Its text, as a source of its own (its offsets are the file's less `at`).
+    source: SourceFile,
 }
 
 /// Bytes per block of the character index.
@@ -56,6 +72,7 @@ impl SourceFile {
         SourceFile {
             path: path.into(),
             text: text.into(),
+            excerpts: None,
             feeds_before: OnceLock::new(),
             counted: Counted::default(),
             chars_before: OnceLock::new(),
@@ -63,8 +80,69 @@ impl SourceFile {
         }
     }
 
+    /// A source that holds only excerpts of the file at `path`: each `(at, line, text)` is the
+    /// text from byte `at`, the start of the 0-based line `line`, to the end of a line (or of
+    /// the file), in file order without overlaps. Positions inside an excerpt are placed as in
+    /// the whole text; the others are not in the file this source holds (a position between
+    /// two excerpts is taken to the end of the first).
+    pub fn excerpts(
+        path: impl Into<String>,
+        excerpts: impl IntoIterator<Item = (usize, usize, String)>,
+    ) -> Self {
+        let mut s = SourceFile::new(path, String::new());
+        s.excerpts = Some(
+            excerpts
+                .into_iter()
+                .map(|(at, line, text)| Excerpt {
+                    at,
+                    line,
+                    source: SourceFile::new(String::new(), text),
+                })
+                .collect(),
+        );
+        s
+    }
+
+    /// Whether `text` is the whole file (not [`SourceFile::excerpts`]).
+    pub fn is_whole(&self) -> bool {
+        self.excerpts.is_none()
+    }
+
+    /// The text of the file's bytes `range`: `None` when the range is not on char boundaries
+    /// or, in a source of excerpts, not inside one excerpt.
+    pub fn slice(&self, range: Range<usize>) -> Option<&str> {
+        if self.is_whole() {
+            return self.text.get(range);
+        }
+        match self.excerpt_of(range.start) {
+            None => None,
+            Some(e) => e
+                .source
+                .text
+                .get(range.start - e.at..range.end.checked_sub(e.at)?),
+        }
+    }
+
+    /// The excerpt that holds `offset` (or the last one before it, or the first), in a source
+    /// of excerpts.
+    fn excerpt_of(&self, offset: usize) -> Option<&Excerpt> {
+        let excerpts = self.excerpts.as_deref()?;
+        let i = excerpts.partition_point(|e| e.at <= offset);
+        excerpts.get(i.saturating_sub(1))
+    }
+
+    /// `offset` in the excerpt that holds it ([`SourceFile::excerpt_of`]): the excerpt and the
+    /// offset in its text.
+    fn local(&self, offset: usize) -> Option<(&Excerpt, usize)> {
+        self.excerpt_of(offset)
+            .map(|e| (e, offset.saturating_sub(e.at)))
+    }
+
     /// The 0-based line index that holds `offset`.
     pub fn line_index(&self, offset: usize) -> usize {
+        if let Some((e, o)) = self.local(offset) {
+            return e.line + e.source.line_index(o);
+        }
         let offset = offset.min(self.text.len());
         match self.index_if_due() {
             Some(feeds) => {
@@ -116,6 +194,10 @@ impl SourceFile {
     /// [`SourceFile::line_range`] of its [`SourceFile::line_index`], found without the index
     /// while that costs less.
     pub fn line_range_at(&self, offset: usize) -> Range<usize> {
+        if let Some((e, o)) = self.local(offset) {
+            let r = e.source.line_range_at(o);
+            return e.at + r.start..e.at + r.end;
+        }
         let offset = offset.min(self.text.len());
         if self.index_if_due().is_some() {
             return self.line_range(self.line_index(offset));
@@ -133,6 +215,9 @@ impl SourceFile {
     /// Where the line `lines` lines below the one holding `offset` starts, or the text's end
     /// when there are not so many lines.
     pub fn line_start_below(&self, offset: usize, lines: usize) -> usize {
+        if let Some((e, o)) = self.local(offset) {
+            return e.at + e.source.line_start_below(o, lines);
+        }
         let bytes = self.text.as_bytes();
         if let Some(feeds) = self.index_if_due() {
             return self
@@ -177,6 +262,13 @@ impl SourceFile {
 
     /// Line and column of a byte offset (clamped to the text, snapped to a char boundary).
     pub fn line_col(&self, offset: usize) -> LineCol {
+        if let Some((e, o)) = self.local(offset) {
+            let at = e.source.line_col(o);
+            return LineCol {
+                line: e.line + at.line,
+                column: at.column,
+            };
+        }
         let offset = self.floor_boundary(offset);
         let line = self.line_index(offset);
         LineCol {
@@ -190,6 +282,9 @@ impl SourceFile {
     /// feeds between the two are counted, not those before `from` again (a finding's end,
     /// after its start).
     pub(crate) fn line_col_after(&self, from: usize, known: LineCol, offset: usize) -> LineCol {
+        if !self.is_whole() {
+            return self.line_col(offset);
+        }
         let from = self.floor_boundary(from);
         let offset = self.floor_boundary(offset);
         if offset < from || self.index_if_due().is_some() {
@@ -218,6 +313,9 @@ impl SourceFile {
     /// `utf16CodeUnits` and GitHub code scanning expect): a character outside the Basic
     /// Multilingual Plane, such as an emoji, counts two.
     pub fn utf16_column(&self, offset: usize) -> usize {
+        if let Some((e, o)) = self.local(offset) {
+            return e.source.utf16_column(o);
+        }
         let offset = self.floor_boundary(offset);
         let start = self.line_start_at(offset);
         self.line_col(offset).column + self.astral_offset(offset)
@@ -247,6 +345,13 @@ impl SourceFile {
 
     /// Byte range of the 0-based line `line`, without its line terminator.
     pub fn line_range(&self, line: usize) -> Range<usize> {
+        if let Some(excerpts) = &self.excerpts {
+            let i = excerpts.partition_point(|e| e.line <= line);
+            if let Some(e) = excerpts.get(i.saturating_sub(1)) {
+                let r = e.source.line_range(line.saturating_sub(e.line));
+                return e.at + r.start..e.at + r.end;
+            }
+        }
         let feeds = self.feeds_before();
         let start = self.indexed_start(feeds, line).unwrap_or(self.text.len());
         let mut end = self
@@ -260,6 +365,9 @@ impl SourceFile {
 
     /// The largest char boundary at or below `offset`.
     pub fn floor_boundary(&self, offset: usize) -> usize {
+        if let Some((e, o)) = self.local(offset) {
+            return e.at + e.source.floor_boundary(o);
+        }
         let mut o = offset.min(self.text.len());
         while !self.text.is_char_boundary(o) {
             o -= 1;
@@ -289,13 +397,24 @@ impl SourceFile {
             .filter(|l| !matches!(l.location, Location::Raw(_) | Location::Exact(..)))
             .map(|l| l.location.pointer())
             .collect();
-        let spans = Spans::scan(parsed_text, &wanted, node_starts);
+        let spans = if self.is_whole() {
+            Spans::scan(parsed_text, &wanted, node_starts)
+        } else {
+            self.scan_excerpts(&wanted, node_starts)
+        };
+        let raw = |r: Range<usize>| {
+            if self.is_whole() {
+                parsed_text.get(r)
+            } else {
+                self.slice(r)
+            }
+        };
         let range_of = |loc: &Location| -> Range<usize> {
             match loc {
                 Location::Raw(r) | Location::Exact(_, r) => Some(r.clone()),
                 Location::Value(p) => spans.value(p),
                 Location::Key(p) => spans.key(p),
-                Location::InString(p, inner) => spans.in_string(parsed_text, p, inner.clone()),
+                Location::InString(p, inner) => spans.in_string(raw, p, inner.clone()),
             }
             .unwrap_or(0..0)
         };
@@ -351,6 +470,150 @@ impl SourceFile {
             })
             .collect()
     }
+}
+
+impl SourceFile {
+    /// The spans of the `wanted` pointers in a source of excerpts: each pointer inside a node
+    /// is looked for in the excerpt that holds the node's start (`node_starts`, offsets in
+    /// the file). A pointer outside the nodes, or in a node no excerpt holds, is not found.
+    fn scan_excerpts(&self, wanted: &rustc_hash::FxHashSet<&str>, node_starts: &[usize]) -> Spans {
+        let excerpts = self.excerpts.as_deref().unwrap_or_default();
+        let end = excerpts.last().map_or(0, |e| e.at + e.source.text.len());
+        let mut spans = Spans::empty(end);
+        for e in excerpts {
+            let within = e.at..e.at + e.source.text.len();
+            let start = |i: usize| {
+                node_starts
+                    .get(i)
+                    .filter(|s| within.contains(s))
+                    .map(|s| s - e.at)
+            };
+            let here: rustc_hash::FxHashSet<&str> = wanted
+                .iter()
+                .copied()
+                .filter(|w| locate::node_index(w).and_then(start).is_some())
+                .collect();
+            if !here.is_empty() {
+                spans.take_shifted(Spans::scan_by(&e.source.text, &here, start), e.at);
+            }
+        }
+        spans
+    }
+}
+
+/// The excerpts of a file that hold the byte ranges `wanted` (sorted by start), read from
+/// `file` (from its start), for [`SourceFile::excerpts`]: each range widened to whole lines, and
+/// excerpts that meet joined. `None` when the excerpts would
+/// hold half of the file's `len` bytes or more (reading it whole costs less), or are not UTF-8.
+///
+/// The file is read once a window at a time to count its lines up to the last excerpt, keeping
+/// none of it; then each excerpt is read from where it starts.
+pub(crate) fn read_excerpts<R: std::io::Read + std::io::Seek>(
+    file: &mut R,
+    len: u64,
+    wanted: &[Range<usize>],
+) -> std::io::Result<Option<Vec<(usize, usize, String)>>> {
+    let bounds = excerpt_bounds(file, wanted)?;
+    let held: u64 = bounds.iter().map(|(s, _, e)| (e - s) as u64).sum();
+    if held.saturating_mul(2) >= len {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(bounds.len());
+    for (start, line, end) in bounds {
+        file.seek(std::io::SeekFrom::Start(start as u64))?;
+        let mut bytes = vec![0; end - start];
+        file.read_exact(&mut bytes)?;
+        match String::from_utf8(bytes) {
+            Ok(text) => out.push((start, line, text)),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Where the excerpts of [`read_excerpts`] are: `(start, line, end)` for each, `line` being the
+/// 0-based line that starts at `start`. The file is read to the end of the last one.
+fn excerpt_bounds(
+    file: &mut impl std::io::Read,
+    wanted: &[Range<usize>],
+) -> std::io::Result<Vec<(usize, usize, usize)>> {
+    /// The excerpt being found: where it starts, its first line, and the end of the ranges it
+    /// holds (it ends after the first line feed from there).
+    struct Open {
+        start: usize,
+        line: usize,
+        end: usize,
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let mut out = Vec::new();
+    // The file offset of `buf[0]`, the line feeds before `pos + i` and where that line starts.
+    let (mut pos, mut line, mut line_start) = (0usize, 0usize, 0usize);
+    let mut next = wanted.iter().peekable();
+    let mut open: Option<Open> = None;
+    while open.is_some() || next.peek().is_some() {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        let mut i = 0;
+        // Counts the lines of `chunk[i..to]` and moves `i` to `to`.
+        let pass = |i: &mut usize, to: usize, line: &mut usize, line_start: &mut usize| {
+            let bytes = &chunk[*i..to];
+            *line += count_feeds(bytes);
+            if let Some(k) = memchr::memrchr(b'\n', bytes) {
+                *line_start = pos + *i + k + 1;
+            }
+            *i = to;
+        };
+        while i < n {
+            let here = pos + i;
+            match open.as_mut() {
+                None => match next.peek() {
+                    None => pass(&mut i, n, &mut line, &mut line_start),
+                    Some(r) if r.start >= pos + n => pass(&mut i, n, &mut line, &mut line_start),
+                    Some(r) => {
+                        pass(&mut i, r.start.max(here) - pos, &mut line, &mut line_start);
+                        open = Some(Open {
+                            start: line_start,
+                            line,
+                            end: r.end,
+                        });
+                        next.next();
+                    }
+                },
+                Some(o) => {
+                    // A range that starts before the excerpt ends joins it.
+                    if let Some(r) = next.next_if(|r| r.start <= here.max(o.end)) {
+                        o.end = o.end.max(r.end);
+                        continue;
+                    }
+                    if here < o.end {
+                        pass(&mut i, o.end.min(pos + n) - pos, &mut line, &mut line_start);
+                        continue;
+                    }
+                    // Past the ranges: to the end of the line, unless a range starts first.
+                    let stop = next.peek().map_or(pos + n, |r| r.start.min(pos + n));
+                    match memchr::memchr(b'\n', &chunk[i..stop - pos]) {
+                        Some(at) => {
+                            let to = i + at + 1;
+                            pass(&mut i, to, &mut line, &mut line_start);
+                            out.push((o.start, o.line, pos + to));
+                            open = None;
+                        }
+                        None => pass(&mut i, stop - pos, &mut line, &mut line_start),
+                    }
+                }
+            }
+        }
+        pos += n;
+    }
+    if let Some(o) = open {
+        out.push((o.start, o.line, pos));
+    }
+    Ok(out)
 }
 
 /// How many times the text's length the line counts of positions may scan before the line
