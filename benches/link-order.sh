@@ -19,8 +19,9 @@ fluxo=target/release/fluxo
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The lints whose code is placed: a large flow read a window at a time, many small flows, the
-# project's fixtures (all file kinds), in each output format.
+# The lints whose code is placed: a large flow read a window at a time (pretty-printed, whose
+# report holds excerpts of its text, and minified, whose report reads it whole), many small
+# flows, the project's fixtures (all file kinds), in each output format.
 n=0
 profile() {
     n=$((n + 1))
@@ -28,6 +29,7 @@ profile() {
         "$fluxo" "$@" >/dev/null 2>&1 || true
 }
 profile lint "$files/flow-10k.json"
+profile lint "$files/flow-10k.min.json"
 profile lint "$files/set"
 for format in human json sarif github; do
     profile lint --format "$format" tests/fixtures
