@@ -119,7 +119,7 @@ impl SourceFile {
             Some(e) => e
                 .source
                 .text
-                .get(range.start - e.at..range.end.checked_sub(e.at)?),
+                .get(range.start.checked_sub(e.at)?..range.end.checked_sub(e.at)?),
         }
     }
 
@@ -479,8 +479,23 @@ impl SourceFile {
     fn scan_excerpts(&self, wanted: &rustc_hash::FxHashSet<&str>, node_starts: &[usize]) -> Spans {
         let excerpts = self.excerpts.as_deref().unwrap_or_default();
         let end = excerpts.last().map_or(0, |e| e.at + e.source.text.len());
+        // The wanted pointers by the excerpt that holds their node's start.
+        let mut by_excerpt: Vec<rustc_hash::FxHashSet<&str>> =
+            vec![Default::default(); excerpts.len()];
+        for &w in wanted {
+            let Some(&at) = locate::node_index(w).and_then(|i| node_starts.get(i)) else {
+                continue;
+            };
+            let i = excerpts.partition_point(|e| e.at <= at).checked_sub(1);
+            if let Some(i) = i.filter(|&i| at < excerpts[i].at + excerpts[i].source.text.len()) {
+                by_excerpt[i].insert(w);
+            }
+        }
         let mut spans = Spans::empty(end);
-        for e in excerpts {
+        for (e, here) in excerpts.iter().zip(&by_excerpt) {
+            if here.is_empty() {
+                continue;
+            }
             let within = e.at..e.at + e.source.text.len();
             let start = |i: usize| {
                 node_starts
@@ -488,14 +503,7 @@ impl SourceFile {
                     .filter(|s| within.contains(s))
                     .map(|s| s - e.at)
             };
-            let here: rustc_hash::FxHashSet<&str> = wanted
-                .iter()
-                .copied()
-                .filter(|w| locate::node_index(w).and_then(start).is_some())
-                .collect();
-            if !here.is_empty() {
-                spans.take_shifted(Spans::scan_by(&e.source.text, &here, start), e.at);
-            }
+            spans.take_shifted(Spans::scan_by(&e.source.text, here, start), e.at);
         }
         spans
     }
@@ -715,6 +723,90 @@ pub(crate) fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf>
 
 #[cfg(test)]
 mod tests {
+    /// The excerpts read for byte ranges hold each range, start at a line's start with that
+    /// line's number, end after a line feed (or at the file's end), do not overlap, and are the
+    /// file's own bytes; and a source of them places and slices like the whole text inside
+    /// them. Texts of lines of every length (longer than the 64 KiB window too, none at the
+    /// end), ranges anywhere (at the start and end, across windows, touching, overlapping).
+    #[test]
+    fn excerpts_hold_their_ranges_in_whole_lines() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let mut checked = 0;
+        for round in 0..60 {
+            let mut text = String::new();
+            while text.len() < 400_000 {
+                let len = match next(300) {
+                    0 => 66_000 + next(30_000),
+                    1..=30 => 0,
+                    _ => next(120),
+                };
+                text.push_str(&"é".repeat(next(3)));
+                text.push_str(&"x".repeat(len));
+                text.push('\n');
+            }
+            if round % 2 == 0 {
+                text.pop();
+            }
+            let len = text.len();
+            let mut wanted: Vec<Range<usize>> = (0..1 + next(12))
+                .map(|_| {
+                    let a = match next(6) {
+                        0 => 0,
+                        1 => len - 1,
+                        _ => next(len),
+                    };
+                    a..(a + 1 + next(3_000)).min(len)
+                })
+                .collect();
+            wanted.sort_by_key(|r| r.start);
+            let mut file = std::io::Cursor::new(text.as_bytes());
+            let Some(excerpts) = super::read_excerpts(&mut file, len as u64, &wanted).unwrap()
+            else {
+                continue;
+            };
+            checked += 1;
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
+                .collect();
+            let mut last_end = 0;
+            for (at, line, part) in &excerpts {
+                assert!(*at >= last_end, "in order, apart");
+                assert_eq!(starts.get(*line), Some(at), "starts line {line}");
+                let end = at + part.len();
+                assert!(end == len || text.as_bytes()[end - 1] == b'\n');
+                assert_eq!(&text[*at..end], part);
+                last_end = end;
+            }
+            for r in &wanted {
+                assert!(
+                    excerpts
+                        .iter()
+                        .any(|(at, _, p)| *at <= r.start && r.end <= at + p.len()),
+                    "{r:?} held"
+                );
+            }
+            let whole = super::SourceFile::new("f", text.clone());
+            let parts = super::SourceFile::excerpts("f", excerpts);
+            for r in &wanted {
+                for o in [r.start, r.end, (r.start + r.end) / 2] {
+                    assert_eq!(parts.line_col(o), whole.line_col(o), "{o}");
+                    assert_eq!(parts.utf16_column(o), whole.utf16_column(o), "{o}");
+                    assert_eq!(parts.line_range_at(o), whole.line_range_at(o), "{o}");
+                    assert_eq!(parts.floor_boundary(o), whole.floor_boundary(o), "{o}");
+                }
+                let r = whole.floor_boundary(r.start)..whole.floor_boundary(r.end);
+                assert_eq!(parts.slice(r.clone()), whole.slice(r));
+            }
+        }
+        assert!(checked >= 20, "{checked} of 60 texts read in excerpts");
+    }
+
     /// Lines found around a position without the index (counted, or searched for from the
     /// position) and with it are the lines of the text, at every offset of texts with `\n`
     /// and `\r\n` ends, empty lines, wide characters, no line end at the end, and lines and
