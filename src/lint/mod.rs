@@ -190,8 +190,8 @@ const STREAM_FROM: u64 = 4 << 20;
 /// the same findings, but a flow of 4 MiB or more is read a window at a time, so that its text
 /// is not in memory beside its compiled flow. Its text is then read again for the report, from
 /// the same open file: only the lines of the nodes its findings are in
-/// ([`SourceFile::excerpts`]; the report's `source.text` is then empty), or all of it when those
-/// are half the file or more. When the file's length or modification time changed in between
+/// ([`SourceFile::from_excerpts`]; the report's `source.text` is then empty), or all of it when
+/// those are half the file or more. When the file's length or modification time changed in between
 /// (it was written in place meanwhile), the text read again is linted whole instead, so the
 /// report always places its findings in the text it holds.
 pub fn lint_file(
@@ -263,7 +263,7 @@ fn lint_file_from(
         let unchanged = stamp(&file.metadata()?) == stamp(&before);
         if let Some(excerpts) = excerpts.filter(|_| unchanged) {
             if let Some(typed) = typed {
-                return Ok(typed.report_in(SourceFile::excerpts(shown, excerpts), opts));
+                return Ok(typed.report_in(SourceFile::from_excerpts(shown, excerpts), opts));
             }
         }
     }

@@ -11,8 +11,8 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 /// A loaded file: its display path and its text (valid UTF-8, BOM removed), or only excerpts
-/// of its text ([`SourceFile::excerpts`]: the report of a large file keeps the lines around its
-/// findings). Positions are always the file's byte offsets, whichever it holds.
+/// of its text ([`SourceFile::from_excerpts`]: the report of a large file keeps the lines
+/// around its findings). Positions are always the file's byte offsets, whichever it holds.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     /// Path as given by the user (used in diagnostics).
@@ -85,7 +85,7 @@ impl SourceFile {
     /// the file), in file order without overlaps. Positions inside an excerpt are placed as in
     /// the whole text; the others are not in the file this source holds (a position between
     /// two excerpts is taken to the end of the first).
-    pub fn excerpts(
+    pub fn from_excerpts(
         path: impl Into<String>,
         excerpts: impl IntoIterator<Item = (usize, usize, String)>,
     ) -> Self {
@@ -103,7 +103,7 @@ impl SourceFile {
         s
     }
 
-    /// Whether `text` is the whole file (not [`SourceFile::excerpts`]).
+    /// Whether `text` is the whole file (not [`SourceFile::from_excerpts`]).
     pub fn is_whole(&self) -> bool {
         self.excerpts.is_none()
     }
@@ -510,9 +510,9 @@ impl SourceFile {
 }
 
 /// The excerpts of a file that hold the byte ranges `wanted` (sorted by start), read from
-/// `file` (from its start), for [`SourceFile::excerpts`]: each range widened to whole lines, and
-/// excerpts that meet joined. `None` when the excerpts would
-/// hold half of the file's `len` bytes or more (reading it whole costs less), or are not UTF-8.
+/// `file` (from its start), for [`SourceFile::from_excerpts`]: each range widened to whole
+/// lines, and excerpts that meet joined. `None` when the excerpts would hold half of the file's
+/// `len` bytes or more (reading it whole costs less), or are not UTF-8.
 ///
 /// The file is read once a window at a time to count its lines up to the last excerpt, keeping
 /// none of it; then each excerpt is read from where it starts.
@@ -735,7 +735,7 @@ mod tests {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            (seed % n.max(1) as u64) as usize
+            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
         };
         let mut checked = 0;
         for round in 0..60 {
@@ -792,7 +792,7 @@ mod tests {
                 );
             }
             let whole = super::SourceFile::new("f", text.clone());
-            let parts = super::SourceFile::excerpts("f", excerpts);
+            let parts = super::SourceFile::from_excerpts("f", excerpts);
             for r in &wanted {
                 for o in [r.start, r.end, (r.start + r.end) / 2] {
                     assert_eq!(parts.line_col(o), whole.line_col(o), "{o}");
