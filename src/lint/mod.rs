@@ -117,9 +117,7 @@ impl TypedLint {
             opts,
         )
     }
-}
 
-impl TypedLint {
     /// The byte ranges of the file of `len` bytes that its report places findings in and shows
     /// (sorted by start): the node of each position; for a finding with positions in several
     /// nodes, the nodes between them too, unless they are too far apart to be shown together
@@ -191,9 +189,9 @@ const STREAM_FROM: u64 = 4 << 20;
 /// is not in memory beside its compiled flow. Its text is then read again for the report, from
 /// the same open file: only the lines of the nodes its findings are in
 /// ([`SourceFile::from_excerpts`]; the report's `source.text` is then empty), or all of it when
-/// those are half the file or more. When the file's length or modification time changed in between
-/// (it was written in place meanwhile), the text read again is linted whole instead, so the
-/// report always places its findings in the text it holds.
+/// those are half the file or more. When the file's length or modification time changed in
+/// between (it was written in place meanwhile), the text read again is linted whole instead, so
+/// the report always places its findings in the text it holds.
 pub fn lint_file(
     path: &std::path::Path,
     shown: &str,

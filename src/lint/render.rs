@@ -10,7 +10,7 @@ use serde_json::json;
 /// Longest source excerpt printed under a finding (bytes); longer lines show only the position.
 const MAX_SHOWN: usize = 4096;
 /// Most source lines printed under one finding.
-pub(crate) const MAX_LINES: usize = 4;
+const MAX_LINES: usize = 4;
 /// Most bytes of lines shown under one finding (its positions and the lines between them;
 /// folded where no position is); lines further apart show only their positions.
 pub(crate) const MAX_SPAN: usize = MAX_SHOWN * 16;

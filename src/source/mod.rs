@@ -521,11 +521,10 @@ pub(crate) fn read_excerpts<R: std::io::Read + std::io::Seek>(
     len: u64,
     wanted: &[Range<usize>],
 ) -> std::io::Result<Option<Vec<(usize, usize, String)>>> {
-    let bounds = excerpt_bounds(file, wanted)?;
-    let held: u64 = bounds.iter().map(|(s, _, e)| (e - s) as u64).sum();
-    if held.saturating_mul(2) >= len {
+    let half = usize::try_from(len.div_ceil(2)).unwrap_or(usize::MAX);
+    let Some(bounds) = excerpt_bounds(file, wanted, half)? else {
         return Ok(None);
-    }
+    };
     let mut out = Vec::with_capacity(bounds.len());
     for (start, line, end) in bounds {
         file.seek(std::io::SeekFrom::Start(start as u64))?;
@@ -540,11 +539,14 @@ pub(crate) fn read_excerpts<R: std::io::Read + std::io::Seek>(
 }
 
 /// Where the excerpts of [`read_excerpts`] are: `(start, line, end)` for each, `line` being the
-/// 0-based line that starts at `start`. The file is read to the end of the last one.
+/// 0-based line that starts at `start`. The file is read to the end of the last one, or until
+/// the excerpts reach `budget` bytes (`None` then: a minified file's one line is found to be too
+/// long once half of it is read, not all).
 fn excerpt_bounds(
     file: &mut impl std::io::Read,
     wanted: &[Range<usize>],
-) -> std::io::Result<Vec<(usize, usize, usize)>> {
+    budget: usize,
+) -> std::io::Result<Option<Vec<(usize, usize, usize)>>> {
     /// The excerpt being found: where it starts, its first line, and the end of the ranges it
     /// holds (it ends after the first line feed from there).
     struct Open {
@@ -554,6 +556,8 @@ fn excerpt_bounds(
     }
     let mut buf = vec![0u8; 64 << 10];
     let mut out = Vec::new();
+    // Bytes of the excerpts found so far.
+    let mut held = 0;
     // The file offset of `buf[0]`, the line feeds before `pos + i` and where that line starts.
     let (mut pos, mut line, mut line_start) = (0usize, 0usize, 0usize);
     let mut next = wanted.iter().peekable();
@@ -578,6 +582,9 @@ fn excerpt_bounds(
         };
         while i < n {
             let here = pos + i;
+            if held + open.as_ref().map_or(0, |o| here - o.start) >= budget {
+                return Ok(None);
+            }
             match open.as_mut() {
                 None => match next.peek() {
                     None => pass(&mut i, n, &mut line, &mut line_start),
@@ -609,6 +616,7 @@ fn excerpt_bounds(
                             let to = i + at + 1;
                             pass(&mut i, to, &mut line, &mut line_start);
                             out.push((o.start, o.line, pos + to));
+                            held += pos + to - o.start;
                             open = None;
                         }
                         None => pass(&mut i, stop - pos, &mut line, &mut line_start),
@@ -620,8 +628,9 @@ fn excerpt_bounds(
     }
     if let Some(o) = open {
         out.push((o.start, o.line, pos));
+        held += pos - o.start;
     }
-    Ok(out)
+    Ok((held < budget).then_some(out))
 }
 
 /// How many times the text's length the line counts of positions may scan before the line
