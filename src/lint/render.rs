@@ -146,8 +146,8 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     });
     let mut group = Group::with_title(level.primary_title(f.message.as_str()).id(f.code));
     let file = f.file.as_str();
+    let marks = std::iter::once(primary).chain(related);
     if let Some(shown) = Shown::of(src, first_at..last_at, first) {
-        let marks = std::iter::once(primary).chain(related);
         group = group.element(shown.snippet(src, file, marks));
     } else if let Some(apart) = std::iter::once(Shown::of(
         src,
@@ -161,7 +161,6 @@ fn human_one(renderer: &Renderer, report: &FileReport, f: &Located) -> String {
     .collect::<Option<Vec<Shown<'_>>>>()
     {
         // Positions too far apart to be shown together: each one's lines, apart.
-        let marks = std::iter::once(primary).chain(related);
         for (shown, mark) in apart.into_iter().zip(marks) {
             group = group.element(shown.snippet(src, file, std::iter::once(mark)));
         }

@@ -483,7 +483,7 @@ impl SourceFile {
         let mut by_excerpt: Vec<rustc_hash::FxHashSet<&str>> =
             vec![Default::default(); excerpts.len()];
         for &w in wanted {
-            let Some(&at) = locate::node_index(w).and_then(|i| node_starts.get(i)) else {
+            let Some(&at) = node_index(w).and_then(|i| node_starts.get(i)) else {
                 continue;
             };
             let i = excerpts.partition_point(|e| e.at <= at).checked_sub(1);
