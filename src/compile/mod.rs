@@ -401,25 +401,48 @@ pub enum Role {
 /// Its string's JSON Pointer is not kept with it: that is the node's pointer followed by a
 /// path shared with every site at the same place in another node
 /// ([`CompiledFlow::place`] puts them together). A large flow has some hundred thousand sites,
-/// but only some hundred distinct paths.
+/// but only some hundred distinct paths and some thousand distinct trees, so a site holds
+/// indices only (20 bytes): the tree itself is [`CompiledFlow::expr`]. The indices are 32-bit;
+/// a flow has fewer nodes, and a string fewer bytes, than a file the linter reads has bytes
+/// (a count past `u32::MAX` is held as `u32::MAX`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Site {
-    /// Node index.
-    pub node: usize,
+    node: u32,
     /// The index of the rest of the string's JSON Pointer, after the node's, among the flow's
     /// paths.
-    path: usize,
+    path: u32,
+    offset: u32,
+    tree: u32,
+    role: Role,
+}
+
+impl Site {
+    /// Node index.
+    pub fn node(&self) -> usize {
+        self.node as usize
+    }
+
     /// What the expression is for (entry condition, `next`, response, template).
-    pub role: Role,
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     /// Where the expression's source starts in its string.
-    pub offset: usize,
-    /// The expression (spans relative to its own source; shared with every site of the same
-    /// text).
-    pub expr: Arc<Expr>,
-    /// The index of `expr` among the flow's distinct trees, from 0, in the order of their
-    /// first site: sites that share a tree share the index (rules that look only at the tree
-    /// skip the sites of a tree already found clean).
-    pub tree: usize,
+    pub fn offset(&self) -> usize {
+        self.offset as usize
+    }
+
+    /// The index of the site's expression among the flow's distinct trees, from 0, in the
+    /// order of their first site: sites that share a tree share the index (rules that look
+    /// only at the tree skip the sites of a tree already found clean).
+    pub fn tree(&self) -> usize {
+        self.tree as usize
+    }
+}
+
+/// `n` as a site's index ([`Site`]).
+fn index32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Where an expression's source is: a string in the file, and the offset of the source in it.
@@ -473,6 +496,8 @@ pub struct CompiledFlow {
     pub intent_entries: Vec<usize>,
     /// Every expression, with where it is.
     pub sites: Vec<Site>,
+    /// The distinct trees of the sites, by [`Site::tree`].
+    trees: Vec<Arc<Expr>>,
     /// The paths of the sites' strings under their nodes ([`Site`]).
     paths: Vec<Box<str>>,
     /// Findings of the compile stage (`expression-syntax`, `unsupported-regex`, `template-in-condition`).
@@ -485,6 +510,8 @@ pub(crate) struct Compiler {
     /// Each distinct tree met: its index (see [`Site::tree`]) and whether its regexes were
     /// found clean.
     trees: FxHashMap<*const Expr, (usize, bool)>,
+    /// The distinct trees, by index, when the sites are kept.
+    exprs: Vec<Arc<Expr>>,
     sites: Vec<Site>,
     /// The sites' paths ([`Site`]), each once, with its index.
     paths: FxHashMap<Box<str>, usize>,
@@ -504,6 +531,9 @@ impl Compiler {
         // has a bad one (then every site gets its finding).
         let next = self.trees.len();
         let (tree, clean) = self.trees.entry(Arc::as_ptr(expr)).or_insert((next, false));
+        if *tree == next && self.keep_sites {
+            self.exprs.push(Arc::clone(expr));
+        }
         if !*clean {
             let before = self.diagnostics.len();
             regex_diagnostics(Place::new(pointer, offset), expr, &mut self.diagnostics);
@@ -520,12 +550,11 @@ impl Compiler {
                 }
             };
             self.sites.push(Site {
-                node,
-                path,
+                node: index32(node),
+                path: index32(path),
+                offset: index32(offset),
+                tree: index32(*tree),
                 role,
-                offset,
-                expr: Arc::clone(expr),
-                tree: *tree,
             });
         }
     }
@@ -712,6 +741,7 @@ impl Builder {
             c: Compiler {
                 cache: ParseCache::new(Dialect::Builder),
                 trees: FxHashMap::default(),
+                exprs: Vec::new(),
                 sites: Vec::new(),
                 // A flow's sites have some tens of distinct paths (a few hundred in a large
                 // one): room for the usual number from the start.
@@ -890,6 +920,7 @@ impl Builder {
             fallback,
             intent_entries,
             sites: c.sites,
+            trees: c.exprs,
             paths: by_index(c.paths),
             diagnostics: c.diagnostics,
         }
@@ -1167,10 +1198,21 @@ impl CompiledFlow {
     /// Where the expression of `site` (one of this flow's sites) is.
     pub fn place(&self, site: &Site) -> Place<'_> {
         Place {
-            pointer: self.nodes.get(site.node).map_or("", |n| &n.pointer),
-            rest: self.paths.get(site.path).map_or("", |p| p),
-            offset: site.offset,
+            pointer: self.nodes.get(site.node()).map_or("", |n| &n.pointer),
+            rest: self.paths.get(site.path as usize).map_or("", |p| p),
+            offset: site.offset(),
         }
+    }
+
+    /// The expression of `site` (spans relative to its own source; the tree is shared with
+    /// every site of the same text). `None` only for a site of another flow with more trees.
+    pub fn expr(&self, site: &Site) -> Option<&Arc<Expr>> {
+        self.trees.get(site.tree())
+    }
+
+    /// How many distinct trees the sites have ([`Site::tree`] is below it).
+    pub fn tree_count(&self) -> usize {
+        self.trees.len()
     }
 }
 
@@ -1231,7 +1273,7 @@ mod tests {
             .map(|s| c.place(s).at(&(0..0)).pointer().to_owned())
             .collect();
         let trees: Vec<(&str, usize)> = (pointers.iter().zip(&c.sites))
-            .map(|(p, s)| (p.as_str(), s.tree))
+            .map(|(p, s)| (p.as_str(), s.tree()))
             .collect();
         assert_eq!(
             trees,

@@ -43,8 +43,11 @@ pub fn check_condition(expr: &Expr, place: Place<'_>, out: &mut Vec<Diagnostic>)
 
 impl FlowRule for ConstantCondition {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        for s in ctx.flow.sites.iter().filter(|s| s.role != Role::Template) {
-            check_condition(&s.expr, ctx.flow.place(s), out);
+        for s in ctx.flow.sites.iter().filter(|s| s.role() != Role::Template) {
+            let Some(expr) = ctx.flow.expr(s) else {
+                continue;
+            };
+            check_condition(expr, ctx.flow.place(s), out);
         }
     }
 }

@@ -29,8 +29,8 @@ impl FlowRule for UnknownInputField {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         let fields: Vec<&str> = INPUT_FIELDS.iter().map(|(n, _)| *n).collect();
         let chat_fields: Vec<&str> = LIVE_CHAT_FIELDS.iter().map(|(n, _)| *n).collect();
-        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
-            s.expr.walk(&mut |e| {
+        each_distinct_tree(ctx.flow, out, |s, expr, out| {
+            expr.walk(&mut |e| {
                 // Only a member access or an index can read `input.…` (the cheap test first:
                 // this runs on every node of every tree).
                 if !matches!(e.kind, ExprKind::Member { .. } | ExprKind::Index { .. }) {

@@ -4,9 +4,10 @@
 //! SARIF driver and the linter all read it.
 
 use super::LintContext;
-use crate::compile::{CAction, CValue, Site};
+use crate::compile::{CAction, CValue, CompiledFlow, Site};
 use crate::diagnostic::{Diagnostic, Rule, RuleMeta};
 use crate::domain::{BuiltinAction, INTEGRATION_ID};
+use crate::expr::Expr;
 use crate::model::{normalise_id, Integration};
 use serde_json::Value as Json;
 
@@ -56,20 +57,20 @@ pub(crate) use unknown_variable_root::check_expr as unknown_variable_root;
 /// them: once a tree has no finding, its other sites are skipped. (A rule whose findings depend
 /// on the node or the role must not use this.)
 pub(crate) fn each_distinct_tree(
-    sites: &[Site],
+    flow: &CompiledFlow,
     out: &mut Vec<Diagnostic>,
-    mut check: impl FnMut(&Site, &mut Vec<Diagnostic>),
+    mut check: impl FnMut(&Site, &Expr, &mut Vec<Diagnostic>),
 ) {
-    let trees = sites.iter().map(|s| s.tree + 1).max().unwrap_or(0);
-    let mut clean = vec![false; trees];
-    for s in sites {
-        if clean.get(s.tree).copied().unwrap_or(false) {
+    let mut clean = vec![false; flow.tree_count()];
+    for s in &flow.sites {
+        let Some(expr) = flow.expr(s) else { continue };
+        if clean.get(s.tree()).copied().unwrap_or(false) {
             continue;
         }
         let before = out.len();
-        check(s, out);
+        check(s, expr, out);
         if out.len() == before {
-            if let Some(c) = clean.get_mut(s.tree) {
+            if let Some(c) = clean.get_mut(s.tree()) {
                 *c = true;
             }
         }

@@ -31,8 +31,8 @@ fn is_status(e: &Expr) -> bool {
 
 impl FlowRule for UnknownLiveChatStatus {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
-            s.expr.walk(&mut |e| {
+        each_distinct_tree(ctx.flow, out, |s, expr, out| {
+            expr.walk(&mut |e| {
                 let literals: Vec<&Expr> = match &e.kind {
                     ExprKind::Chain { first, rest } => {
                         // `a == b` and `a != b` are chains of one comparison.

@@ -79,8 +79,8 @@ pub fn check_expr(expr: &Expr, place: Place<'_>, dialect: Dialect, out: &mut Vec
 
 impl FlowRule for UnknownVariableRoot {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        each_distinct_tree(&ctx.flow.sites, out, |s, out| {
-            check_expr(&s.expr, ctx.flow.place(s), Dialect::Builder, out);
+        each_distinct_tree(ctx.flow, out, |s, expr, out| {
+            check_expr(expr, ctx.flow.place(s), Dialect::Builder, out);
         });
     }
 }

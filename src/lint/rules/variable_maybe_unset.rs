@@ -271,25 +271,25 @@ impl FlowRule for VariableMaybeUnset {
         let mut paths: HashMap<usize, Vec<Option<usize>>> = HashMap::default();
         // Sites of the same text share a tree, and so its reads: each tree's reads of assigned
         // variables, with the variable's index, found at its first site.
-        let trees = flow.sites.iter().map(|s| s.tree + 1).max().unwrap_or(0);
-        let mut reads_of: Vec<Option<Vec<Read<'_>>>> = vec![None; trees];
+        let mut reads_of: Vec<Option<Vec<Read<'_>>>> = vec![None; flow.tree_count()];
         // Templates of a node see its own context assignments and result variables
         // (approximation: all of them, whatever their order); a node's sites are consecutive.
         let mut state = (usize::MAX, Bits::empty(0));
         for site in flow
             .sites
             .iter()
-            .filter(|s| s.role == Role::Template && live[s.node])
+            .filter(|s| s.role() == Role::Template && live[s.node()])
         {
-            if state.0 != site.node {
-                state = (site.node, transfer(site.node, &inb[site.node]));
+            let node = site.node();
+            if state.0 != node {
+                state = (node, transfer(node, &inb[node]));
             }
-            let Some(reads) = reads_of.get_mut(site.tree) else {
+            let (Some(reads), Some(expr)) = (reads_of.get_mut(site.tree()), flow.expr(site)) else {
                 continue;
             };
             let reads = reads.get_or_insert_with(|| {
                 let mut reads = Vec::new();
-                unguarded_reads(&site.expr, &mut reads);
+                unguarded_reads(expr, &mut reads);
                 reads
                     .into_iter()
                     .filter_map(|(name, span)| Some((*vars.index.get(name)?, name, span)))
@@ -303,7 +303,7 @@ impl FlowRule for VariableMaybeUnset {
                 let parents = paths
                     .entry(var)
                     .or_insert_with(|| graph.unset_paths(start, var, starts_set));
-                let path = path_to(parents, site.node, n);
+                let path = path_to(parents, node, n);
                 let mut d = Diagnostic::new::<VariableMaybeUnset>(
                     flow.place(site).at(span),
                     format!(
@@ -329,7 +329,7 @@ impl FlowRule for VariableMaybeUnset {
                     );
                     // Labels along the path, on each node's id (the read itself is the caret).
                     for (step, &i) in path.iter().enumerate() {
-                        if i == site.node || path.len() > MAX_SHOWN_PATH {
+                        if i == node || path.len() > MAX_SHOWN_PATH {
                             continue;
                         }
                         let what = if gen_kill[i].1.contains(&var) {

@@ -71,9 +71,9 @@ impl FlowRule for VariableNeverAssigned {
         let assigned = assigned(flow);
         let candidates: Vec<&str> = assigned.iter().copied().collect();
         // Whether a tree reads a variable assigned nowhere does not depend on its site.
-        each_distinct_tree(&flow.sites, out, |site, out| {
+        each_distinct_tree(flow, out, |site, expr, out| {
             let mut reads = Vec::new();
-            site.expr.walk(&mut |e| {
+            expr.walk(&mut |e| {
                 if let Some(name) = var_name(e) {
                     if !assigned.contains(name) {
                         reads.push((name.to_owned(), e.span.clone()));
@@ -81,7 +81,7 @@ impl FlowRule for VariableNeverAssigned {
                 }
             });
             for (name, span) in reads {
-                let what = match site.role {
+                let what = match site.role() {
                     Role::Template => "renders empty",
                     _ => "is always null when this condition is evaluated",
                 };
