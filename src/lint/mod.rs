@@ -264,6 +264,17 @@ fn lint_file_from(
                 return Ok(typed.report_in(SourceFile::from_excerpts(shown, excerpts), opts));
             }
         }
+        // Lines too long to show (a minified file is one): only the nodes of the findings
+        // are read, with what places them on their lines.
+        file.rewind()?;
+        let pieces =
+            crate::source::read_pieces(&mut file, before.len(), &wanted, render::MAX_SHOWN)?;
+        let unchanged = stamp(&file.metadata()?) == stamp(&before);
+        if let Some(pieces) = pieces.filter(|_| unchanged) {
+            if let Some(typed) = typed {
+                return Ok(typed.report_in(SourceFile::from_pieces(shown, pieces), opts));
+            }
+        }
     }
     file.rewind()?;
     let mut bytes = Vec::with_capacity(room);
@@ -656,7 +667,8 @@ mod by_file {
         // Findings in a few nodes of many: the report holds only the lines around them. Two
         // loops without input: one between nodes far apart (its lines are not shown together),
         // one between close nodes; unknown targets in the first and last nodes; lines ending in
-        // `\r\n` in one copy, and characters of two UTF-16 units on the lines shown.
+        // `\r\n` in one copy, all on one line in another, and characters of two UTF-16 units
+        // on the lines shown.
         let sparse = |i: usize| {
             let input = r#""input": {"default": {"type": "text_input"}},"#;
             let (input, other) = match i {
@@ -696,6 +708,8 @@ mod by_file {
             "sparse-crlf".into(),
             sparse.replace('\n', "\r\n").into_bytes(),
         ));
+        // The same on one line: the report reads only the nodes of the findings.
+        inputs.push(("sparse-min".into(), sparse.replace('\n', "").into_bytes()));
         let mut broken = many.clone().into_bytes();
         let middle = broken.len() / 2;
         let at = middle + many[middle..].find("olá").unwrap_or_default();
@@ -719,7 +733,10 @@ mod by_file {
                 );
                 assert_eq!(
                     streamed.is_some(),
-                    matches!(name.as_str(), "many" | "spaced" | "sparse" | "sparse-crlf"),
+                    matches!(
+                        name.as_str(),
+                        "many" | "spaced" | "sparse" | "sparse-crlf" | "sparse-min"
+                    ),
                     "{name}"
                 );
             }

@@ -8,7 +8,7 @@ use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet}
 use serde_json::json;
 
 /// Longest source excerpt printed under a finding (bytes); longer lines show only the position.
-const MAX_SHOWN: usize = 4096;
+pub(crate) const MAX_SHOWN: usize = 4096;
 /// Most source lines printed under one finding.
 const MAX_LINES: usize = 4;
 /// Most bytes of lines shown under one finding (its positions and the lines between them;

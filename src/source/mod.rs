@@ -48,6 +48,37 @@ struct Excerpt {
     line: usize,
     /// Its text, as a source of its own (its offsets are the file's less `at`).
     source: SourceFile,
+    /// Set when the excerpt is a piece of one line, which it does not hold whole
+    /// ([`SourceFile::from_pieces`]).
+    head: Option<LineHead>,
+}
+
+/// What a piece of a line knows of the rest of its line.
+#[derive(Debug, Clone)]
+struct LineHead {
+    /// Characters on the line before the piece.
+    chars: usize,
+    /// Of those, the characters of two UTF-16 code units.
+    astral: usize,
+    /// The line's byte range in the file, without its line terminator.
+    line: Range<usize>,
+}
+
+/// A piece of a long line, read by [`read_pieces`] for [`SourceFile::from_pieces`].
+#[derive(Debug, Clone)]
+pub(crate) struct Piece {
+    /// Where it starts in the file.
+    pub(crate) at: usize,
+    /// The 0-based line it is on.
+    pub(crate) line: usize,
+    /// Characters on the line before it.
+    pub(crate) chars: usize,
+    /// Of those, the characters of two UTF-16 code units.
+    pub(crate) astral: usize,
+    /// Its line's byte range in the file, without its line terminator.
+    pub(crate) line_range: Range<usize>,
+    /// Its text (no line feed in it).
+    pub(crate) text: String,
 }
 
 /// Bytes per block of the character index.
@@ -97,6 +128,31 @@ impl SourceFile {
                     at,
                     line,
                     source: SourceFile::new(String::new(), text),
+                    head: None,
+                })
+                .collect(),
+        );
+        s
+    }
+
+    /// A source that holds only pieces of long lines of the file at `path` ([`read_pieces`]),
+    /// in file order without overlaps: positions inside a piece are placed as in the whole
+    /// text, and the line of a piece is known by its range only (its text is not held, and
+    /// [`SourceFile::slice`] of it is `None`).
+    pub(crate) fn from_pieces(path: impl Into<String>, pieces: Vec<Piece>) -> Self {
+        let mut s = SourceFile::new(path, String::new());
+        s.excerpts = Some(
+            pieces
+                .into_iter()
+                .map(|p| Excerpt {
+                    at: p.at,
+                    line: p.line,
+                    source: SourceFile::new(String::new(), p.text),
+                    head: Some(LineHead {
+                        chars: p.chars,
+                        astral: p.astral,
+                        line: p.line_range,
+                    }),
                 })
                 .collect(),
         );
@@ -195,6 +251,9 @@ impl SourceFile {
     /// while that costs less.
     pub fn line_range_at(&self, offset: usize) -> Range<usize> {
         if let Some((e, o)) = self.local(offset) {
+            if let Some(h) = &e.head {
+                return h.line.clone();
+            }
             let r = e.source.line_range_at(o);
             return e.at + r.start..e.at + r.end;
         }
@@ -266,7 +325,7 @@ impl SourceFile {
             let at = e.source.line_col(o);
             return LineCol {
                 line: e.line + at.line,
-                column: at.column,
+                column: at.column + e.head.as_ref().map_or(0, |h| h.chars),
             };
         }
         let offset = self.floor_boundary(offset);
@@ -314,7 +373,7 @@ impl SourceFile {
     /// Multilingual Plane, such as an emoji, counts two.
     pub fn utf16_column(&self, offset: usize) -> usize {
         if let Some((e, o)) = self.local(offset) {
-            return e.source.utf16_column(o);
+            return e.source.utf16_column(o) + e.head.as_ref().map_or(0, |h| h.chars + h.astral);
         }
         let offset = self.floor_boundary(offset);
         let start = self.line_start_at(offset);
@@ -348,6 +407,9 @@ impl SourceFile {
         if let Some(excerpts) = &self.excerpts {
             let i = excerpts.partition_point(|e| e.line <= line);
             if let Some(e) = excerpts.get(i.saturating_sub(1)) {
+                if let Some(h) = e.head.as_ref().filter(|_| e.line == line) {
+                    return h.line.clone();
+                }
                 let r = e.source.line_range(line.saturating_sub(e.line));
                 return e.at + r.start..e.at + r.end;
             }
@@ -633,6 +695,148 @@ fn excerpt_bounds(
     Ok((held < budget).then_some(out))
 }
 
+/// The pieces of a file that hold the byte ranges `wanted` (sorted by start), read from `file`
+/// (from its start), for [`SourceFile::from_pieces`]: each range (ranges that meet joined)
+/// with its line, the characters before it on its line and the line's range. `None` unless
+/// each range is inside one line longer than `longer_than` bytes (a line a report shows whole
+/// is read as [`read_excerpts`] reads it), or when the pieces would hold half of the file's
+/// `len` bytes or more, or are not UTF-8.
+///
+/// This is how the report of a minified file, one line of megabytes, places its findings
+/// without reading the line: the file is read once a window at a time, counting lines and
+/// characters and keeping nothing, then each piece is read from where it starts.
+pub(crate) fn read_pieces<R: std::io::Read + std::io::Seek>(
+    file: &mut R,
+    len: u64,
+    wanted: &[Range<usize>],
+    longer_than: usize,
+) -> std::io::Result<Option<Vec<Piece>>> {
+    let half = usize::try_from(len.div_ceil(2)).unwrap_or(usize::MAX);
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(wanted.len());
+    for r in wanted {
+        match ranges.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => ranges.push(r.clone()),
+        }
+    }
+    if ranges.iter().map(|r| r.len()).sum::<usize>() >= half {
+        return Ok(None);
+    }
+    let Some(heads) = piece_heads(file, &ranges)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(ranges.len());
+    for (r, h) in ranges.into_iter().zip(heads) {
+        if h.line_range.len() <= longer_than {
+            return Ok(None);
+        }
+        file.seek(std::io::SeekFrom::Start(r.start as u64))?;
+        let mut bytes = vec![0; r.len()];
+        file.read_exact(&mut bytes)?;
+        match String::from_utf8(bytes) {
+            Ok(text) => out.push(Piece { text, ..h }),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// For each of `ranges` (sorted, apart), the [`Piece`] that holds it, with no text yet: read
+/// from `file` a window at a time to the end of the last range's line. `None` when a range
+/// holds a line feed or is not inside the file.
+fn piece_heads(
+    file: &mut impl std::io::Read,
+    ranges: &[Range<usize>],
+) -> std::io::Result<Option<Vec<Piece>>> {
+    /// Characters in `b` (UTF-8 bytes that do not continue one).
+    fn chars(b: &[u8]) -> usize {
+        b.iter().filter(|&&x| x & 0xC0 != 0x80).count()
+    }
+    /// Characters of four UTF-8 bytes (two UTF-16 code units) in `b`.
+    fn astral(b: &[u8]) -> usize {
+        b.iter().filter(|&&x| x >= 0xF0).count()
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let mut out: Vec<Piece> = Vec::with_capacity(ranges.len());
+    // The pieces from `waiting` on have not yet met the end of their line.
+    let mut waiting = 0;
+    // The file offset of `buf[0]`, the line feeds before `pos + i`, where that line starts,
+    // its characters and astral characters before `pos + i`, and the byte before `pos + i`.
+    let (mut pos, mut line, mut line_start) = (0usize, 0usize, 0usize);
+    let (mut line_chars, mut line_astral, mut before) = (0usize, 0usize, 0u8);
+    while waiting < ranges.len() {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        let mut i = 0;
+        loop {
+            let here = pos + i;
+            // The ranges are apart: at most one starts here.
+            if let Some(r) = ranges.get(out.len()).filter(|r| r.start == here) {
+                out.push(Piece {
+                    at: r.start,
+                    line,
+                    chars: line_chars,
+                    astral: line_astral,
+                    line_range: line_start..usize::MAX,
+                    text: String::new(),
+                });
+            }
+            if i == n {
+                break;
+            }
+            // Inside the last range opened, or before the next one.
+            let open = out
+                .len()
+                .checked_sub(1)
+                .map(|k| &ranges[k])
+                .filter(|r| r.end > here);
+            let stop = match open {
+                Some(r) => r.end,
+                None => ranges.get(out.len()).map_or(usize::MAX, |r| r.start),
+            };
+            let stop = stop.min(pos + n) - pos;
+            let bytes = &chunk[i..stop];
+            if let Some(first) = memchr::memchr(b'\n', bytes) {
+                if open.is_some() {
+                    return Ok(None);
+                }
+                // The line of the waiting pieces ends here (before a `\r` that ends it too).
+                let cr = (if first == 0 { before } else { bytes[first - 1] }) == b'\r';
+                let end = here + first - usize::from(cr);
+                for p in &mut out[waiting..] {
+                    p.line_range.end = end.max(p.line_range.start);
+                }
+                waiting = out.len();
+                let last = memchr::memrchr(b'\n', bytes).unwrap_or(first);
+                line += count_feeds(bytes);
+                line_start = here + last + 1;
+                line_chars = chars(&bytes[last + 1..]);
+                line_astral = astral(&bytes[last + 1..]);
+            } else {
+                line_chars += chars(bytes);
+                line_astral += astral(bytes);
+            }
+            if let Some(&b) = bytes.last() {
+                before = b;
+            }
+            i = stop;
+        }
+        pos += n;
+    }
+    // A line not ended by a line feed ends with the file (before a `\r` that ends it).
+    let end = pos - usize::from(before == b'\r');
+    for p in &mut out[waiting..] {
+        p.line_range.end = end.max(p.line_range.start);
+    }
+    let whole = out.len() == ranges.len() && ranges.last().is_none_or(|r| r.end <= pos);
+    Ok(whole.then_some(out))
+}
+
 /// How many times the text's length the line counts of positions may scan before the line
 /// index is built instead.
 const COUNT_BUDGET: usize = 16;
@@ -814,6 +1018,97 @@ mod tests {
             }
         }
         assert!(checked >= 20, "{checked} of 60 texts read in excerpts");
+    }
+
+    /// The pieces read for byte ranges on long lines hold each range (ranges that meet
+    /// joined), are the file's own bytes, and a source of them places like the whole text at
+    /// every position inside them: line, column (in characters and in UTF-16 units, after
+    /// wide and astral characters), the line's range (`\n` and `\r\n` ends, none at the end)
+    /// and the range of the piece's line; slices inside a piece are the text's. A range on a
+    /// line too short, or over a line feed, gets no pieces.
+    #[test]
+    fn pieces_place_like_the_whole_text() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
+        };
+        let longer_than = 4096;
+        let mut checked = 0;
+        for round in 0..40 {
+            let mut text = String::new();
+            while text.len() < 300_000 {
+                let len = match next(4) {
+                    0 => next(100),
+                    _ => 4_097 + next(80_000),
+                };
+                for _ in 0..len / 40 {
+                    text.push_str(["é", "😀", "x", "\r"][next(4)]);
+                    text.push_str(&"a".repeat(next(60)));
+                }
+                text.push_str(if next(2) == 0 { "\r\n" } else { "\n" });
+            }
+            if round % 2 == 0 {
+                text.pop();
+            }
+            let whole = super::SourceFile::new("f", text.clone());
+            let len = text.len();
+            let mut wanted: Vec<Range<usize>> = (0..1 + next(30))
+                .filter_map(|_| {
+                    let a = whole.floor_boundary(next(len));
+                    let line = whole.line_range_at(a);
+                    let b = whole.floor_boundary((a + next(3_000)).min(line.end));
+                    (line.len() > longer_than).then_some(a.min(b)..b)
+                })
+                .collect();
+            wanted.sort_by_key(|r| r.start);
+            let mut file = std::io::Cursor::new(text.as_bytes());
+            let pieces = super::read_pieces(&mut file, len as u64, &wanted, longer_than).unwrap();
+            let Some(pieces) = pieces else {
+                assert!(wanted.is_empty(), "{wanted:?}");
+                continue;
+            };
+            checked += 1;
+            for p in &pieces {
+                assert_eq!(&text[p.at..p.at + p.text.len()], p.text);
+            }
+            for r in &wanted {
+                assert!(pieces
+                    .iter()
+                    .any(|p| p.at <= r.start && r.end <= p.at + p.text.len()));
+            }
+            let parts = super::SourceFile::from_pieces("f", pieces.clone());
+            for r in &wanted {
+                for o in [r.start, r.end, (r.start + r.end) / 2] {
+                    let o = whole.floor_boundary(o);
+                    assert_eq!(parts.line_col(o), whole.line_col(o), "{o}");
+                    assert_eq!(parts.utf16_column(o), whole.utf16_column(o), "{o}");
+                    assert_eq!(parts.line_range_at(o), whole.line_range_at(o), "{o}");
+                    assert_eq!(parts.line_index(o), whole.line_index(o), "{o}");
+                    let line = whole.line_index(o);
+                    assert_eq!(parts.line_range(line), whole.line_range(line), "{o}");
+                }
+                assert_eq!(parts.slice(r.clone()), whole.slice(r.clone()));
+            }
+            // A line a report shows whole is not read in pieces; nor is a range over a line
+            // feed.
+            let short = (0..len).find(|&o| whole.line_range_at(o).len() <= longer_than);
+            if let Some(o) = short {
+                let mut file = std::io::Cursor::new(text.as_bytes());
+                let r = o..o;
+                let pieces = super::read_pieces(&mut file, len as u64, &[r], longer_than);
+                assert!(pieces.unwrap().is_none());
+            }
+            let feed = text.find('\n').unwrap_or_default();
+            let mut file = std::io::Cursor::new(text.as_bytes());
+            let over = feed.saturating_sub(1)..feed + 1;
+            assert!(super::read_pieces(&mut file, len as u64, &[over], 0)
+                .unwrap()
+                .is_none());
+        }
+        assert!(checked >= 30, "{checked} of 40 texts read in pieces");
     }
 
     /// Lines found around a position without the index (counted, or searched for from the
