@@ -20,8 +20,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # The lints whose code is placed: a large flow read a window at a time (pretty-printed, whose
-# report holds excerpts of its text, and minified, whose report reads it whole), many small
-# flows, the project's fixtures (all file kinds), in each output format.
+# report holds excerpts of its text, and minified, whose report holds pieces of its one line),
+# many small flows, the project's fixtures (all file kinds), in each output format.
 n=0
 profile() {
     n=$((n + 1))
