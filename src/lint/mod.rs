@@ -188,10 +188,12 @@ const STREAM_FROM: u64 = 4 << 20;
 /// the same findings, but a flow of 4 MiB or more is read a window at a time, so that its text
 /// is not in memory beside its compiled flow. Its text is then read again for the report, from
 /// the same open file: only the lines of the nodes its findings are in
-/// ([`SourceFile::from_excerpts`]; the report's `source.text` is then empty), or all of it when
-/// those are half the file or more. When the file's length or modification time changed in
-/// between (it was written in place meanwhile), the text read again is linted whole instead, so
-/// the report always places its findings in the text it holds.
+/// ([`SourceFile::from_excerpts`]; the report's `source.text` is then empty); when those are
+/// half the file or more and every finding is on a line too long to show (a minified file's
+/// one line), only the nodes themselves, with where they are on their lines; else all of it.
+/// When the file's length or modification time changed in between (it was written in place
+/// meanwhile), the text read again is linted whole instead, so the report always places its
+/// findings in the text it holds.
 pub fn lint_file(
     path: &std::path::Path,
     shown: &str,
