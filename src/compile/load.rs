@@ -506,7 +506,10 @@ mod free_read {
 
     /// The compiled flow of `text` read with nodes of type `N`, as text.
     fn read<N: super::NodeIn>(text: &str) -> Option<String> {
-        let b = Builder::new(CompileOptions { keep_sites: true });
+        let b = Builder::new(CompileOptions {
+            keep_sites: true,
+            lint_only: false,
+        });
         typed_read::<N>(&mut Reader::of_slice(text), b, |_, _, _| {}).map(|c| format!("{c:?}"))
     }
 

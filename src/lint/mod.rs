@@ -85,7 +85,14 @@ fn lint_typed<'o>(
     opts: &'o LintOptions,
 ) -> Option<impl FnOnce(String) -> FileReport + 'o> {
     let typed = lint_typed_by(opts, |each| {
-        typed_compile_text(text, CompileOptions { keep_sites: true }, each)
+        typed_compile_text(
+            text,
+            CompileOptions {
+                keep_sites: true,
+                lint_only: true,
+            },
+            each,
+        )
     })?;
     Some(move |text: String| typed.report(path, text, opts))
 }
@@ -251,7 +258,10 @@ fn lint_file_from(
         crate::compile::load::typed_compile_file(
             &mut file,
             before.len(),
-            CompileOptions { keep_sites: true },
+            CompileOptions {
+                keep_sites: true,
+                lint_only: true,
+            },
             each,
         )
     });
@@ -428,7 +438,14 @@ fn lint_flow_model(
     opts: &LintOptions,
     unread: impl FnOnce(&CompiledFlow, &[Diagnostic]) -> Vec<crate::compile::graph::Unread>,
 ) -> Vec<Diagnostic> {
-    let compiled = compile(flow, positions, CompileOptions { keep_sites: true });
+    let compiled = compile(
+        flow,
+        positions,
+        CompileOptions {
+            keep_sites: true,
+            lint_only: true,
+        },
+    );
     lint_compiled(compiled, schema, refused, opts, unread)
 }
 
@@ -558,6 +575,58 @@ pub fn apply_fixes(text: &str, findings: &[Located]) -> Option<String> {
 mod tests {
     use super::{lint_bytes_by, LintOptions};
     use std::path::PathBuf;
+
+    /// A flow compiled for the linter only (messages, events and contact values dropped,
+    /// context values kept as `null` or not) gets the findings of the flow compiled whole:
+    /// every flow the project ships or uses as a fixture, with and without the integrations
+    /// file beside the shipped flows. A rule that starts reading what the linter's compile
+    /// drops fails here.
+    #[test]
+    fn the_linters_compile_gives_the_findings_of_the_whole_compile() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
+            .iter()
+            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
+            .collect();
+        let integrations = std::fs::read_to_string(root.join("flows/integrations.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        assert!(integrations.is_some(), "flows/integrations.json is read");
+        let mut linted = 0;
+        for path in &files {
+            let Some(flow) = std::fs::read(path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<super::Flow>(&b).ok())
+            else {
+                continue;
+            };
+            let positions: Vec<usize> = (0..flow.nodes.len()).collect();
+            for integrations in [None, integrations.clone()] {
+                let opts = LintOptions {
+                    integrations,
+                    ..LintOptions::default()
+                };
+                let findings = |lint_only: bool| {
+                    let c = super::compile(
+                        flow.clone(),
+                        &positions,
+                        super::CompileOptions {
+                            keep_sites: true,
+                            lint_only,
+                        },
+                    );
+                    let n = c.nodes.len();
+                    let d = super::lint_compiled(c, Vec::new(), Vec::new(), &opts, |_, _| {
+                        vec![Default::default(); n]
+                    });
+                    format!("{d:#?}")
+                };
+                assert_eq!(findings(true), findings(false), "{}", path.display());
+            }
+            linted += 1;
+        }
+        assert!(linted >= 20, "{linted} flows linted");
+    }
 
     /// The `.json` files under `dir`, at any depth.
     /// The typed read changes no finding: every file the project ships or uses as a fixture,
@@ -730,7 +799,10 @@ mod by_file {
                 let streamed = crate::compile::load::typed_compile_file(
                     &mut file,
                     bytes.len() as u64,
-                    crate::compile::CompileOptions { keep_sites: true },
+                    crate::compile::CompileOptions {
+                        keep_sites: true,
+                        lint_only: true,
+                    },
                     |_, _, _| {},
                 );
                 assert_eq!(
