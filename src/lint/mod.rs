@@ -571,6 +571,16 @@ pub fn apply_fixes(text: &str, findings: &[Located]) -> Option<String> {
     Some(out)
 }
 
+/// The `.json` files under `flows/` and `tests/fixtures/`: what the project ships and tests.
+#[cfg(test)]
+fn shipped_and_fixtures() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["flows", "tests/fixtures"]
+        .iter()
+        .flat_map(|d| crate::source::json_files_under(&root.join(d)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{lint_bytes_by, LintOptions};
@@ -584,10 +594,7 @@ mod tests {
     #[test]
     fn the_linters_compile_gives_the_findings_of_the_whole_compile() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
-            .iter()
-            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
-            .collect();
+        let files = super::shipped_and_fixtures();
         let integrations = std::fs::read_to_string(root.join("flows/integrations.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
@@ -636,10 +643,7 @@ mod tests {
     #[test]
     fn typed_read_gives_the_same_findings_as_the_full_path() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
-            .iter()
-            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
-            .collect();
+        let files = super::shipped_and_fixtures();
         let mut inputs: Vec<(String, Vec<u8>)> = files
             .iter()
             .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))
@@ -683,7 +687,6 @@ mod tests {
 #[cfg(test)]
 mod by_file {
     use super::{lint_bytes, lint_file_at_most, lint_file_from, LintOptions};
-    use std::path::PathBuf;
 
     /// A file linted from disk, read a window at a time when it is large, gets the report its
     /// bytes get linted whole: the same kind, findings (at the same lines and columns, with
@@ -693,11 +696,7 @@ mod by_file {
     /// UTF-8 halfway.
     #[test]
     fn a_file_read_a_window_at_a_time_gets_the_report_of_its_bytes() {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let files: Vec<PathBuf> = ["flows", "tests/fixtures"]
-            .iter()
-            .flat_map(|d| crate::source::json_files_under(&root.join(d)))
-            .collect();
+        let files = super::shipped_and_fixtures();
         let mut inputs: Vec<(String, Vec<u8>)> = files
             .iter()
             .filter_map(|p| Some((p.display().to_string(), std::fs::read(p).ok()?)))

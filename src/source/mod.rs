@@ -625,12 +625,10 @@ fn excerpt_bounds(
     let mut next = wanted.iter().peekable();
     let mut open: Option<Open> = None;
     while open.is_some() || next.peek().is_some() {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = read_some(file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
         let chunk = &buf[..n];
         let mut i = 0;
         // Counts the lines of `chunk[i..to]` and moves `i` to `to`.
@@ -773,12 +771,10 @@ fn piece_heads(
     let (mut pos, mut line, mut line_start) = (0usize, 0usize, 0usize);
     let (mut line_chars, mut line_astral, mut before) = (0usize, 0usize, 0u8);
     while waiting < ranges.len() {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = read_some(file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
         let chunk = &buf[..n];
         let mut i = 0;
         loop {
@@ -843,6 +839,16 @@ fn piece_heads(
     }
     let whole = out.len() == ranges.len() && ranges.last().is_none_or(|r| r.end <= pos);
     Ok(whole.then_some(out))
+}
+
+/// Reads into `buf` as [`std::io::Read::read`] does, again when interrupted: 0 at the end.
+fn read_some(file: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
+    }
 }
 
 /// How many times the text's length the line counts of positions may scan before the line
@@ -944,6 +950,17 @@ pub(crate) fn json_files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf>
 
 #[cfg(test)]
 mod tests {
+    /// Pseudo-random numbers below their argument (xorshift from `seed`), the same in every
+    /// run.
+    fn numbers(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
+        }
+    }
+
     /// The excerpts read for byte ranges hold each range, start at a line's start with that
     /// line's number, end after a line feed (or at the file's end), do not overlap, and are the
     /// file's own bytes; and a source of them places and slices like the whole text inside
@@ -951,13 +968,7 @@ mod tests {
     /// end), ranges anywhere (at the start and end, across windows, touching, overlapping).
     #[test]
     fn excerpts_hold_their_ranges_in_whole_lines() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
-        };
+        let mut next = numbers(0x2545_f491_4f6c_dd1du64);
         let mut checked = 0;
         for round in 0..60 {
             let mut text = String::new();
@@ -1036,13 +1047,7 @@ mod tests {
     /// line too short, or over a line feed, gets no pieces.
     #[test]
     fn pieces_place_like_the_whole_text() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
-        };
+        let mut next = numbers(0x9e37_79b9_7f4a_7c15u64);
         let longer_than = 4096;
         let mut checked = 0;
         for round in 0..40 {
