@@ -269,22 +269,20 @@ fn lint_file_from(
     // the file: the compiled flow's memory is not followed by the whole text's.
     if let Some(wanted) = typed.as_ref().and_then(|t| t.shown(room)) {
         file.rewind()?;
-        let excerpts = crate::source::read_excerpts(&mut file, before.len(), &wanted)?;
-        let unchanged = stamp(&file.metadata()?) == stamp(&before);
-        if let Some(excerpts) = excerpts.filter(|_| unchanged) {
-            if let Some(typed) = typed {
-                return Ok(typed.report_in(SourceFile::from_excerpts(shown, excerpts), opts));
-            }
+        let mut source = crate::source::read_excerpts(&mut file, before.len(), &wanted)?
+            .map(|excerpts| SourceFile::from_excerpts(shown, excerpts));
+        if source.is_none() {
+            // Lines too long to show (a minified file is one): only the nodes of the
+            // findings are read, with what places them on their lines.
+            file.rewind()?;
+            source =
+                crate::source::read_pieces(&mut file, before.len(), &wanted, render::MAX_SHOWN)?
+                    .map(|pieces| SourceFile::from_pieces(shown, pieces));
         }
-        // Lines too long to show (a minified file is one): only the nodes of the findings
-        // are read, with what places them on their lines.
-        file.rewind()?;
-        let pieces =
-            crate::source::read_pieces(&mut file, before.len(), &wanted, render::MAX_SHOWN)?;
         let unchanged = stamp(&file.metadata()?) == stamp(&before);
-        if let Some(pieces) = pieces.filter(|_| unchanged) {
+        if let Some(source) = source.filter(|_| unchanged) {
             if let Some(typed) = typed {
-                return Ok(typed.report_in(SourceFile::from_pieces(shown, pieces), opts));
+                return Ok(typed.report_in(source, opts));
             }
         }
     }

@@ -55,7 +55,7 @@ struct Excerpt {
 
 /// What a piece of a line knows of the rest of its line.
 #[derive(Debug, Clone)]
-struct LineHead {
+pub(crate) struct LineHead {
     /// Characters on the line before the piece.
     chars: usize,
     /// Of those, the characters of two UTF-16 code units.
@@ -70,13 +70,9 @@ pub(crate) struct Piece {
     /// Where it starts in the file.
     pub(crate) at: usize,
     /// The 0-based line it is on.
-    pub(crate) line: usize,
-    /// Characters on the line before it.
-    pub(crate) chars: usize,
-    /// Of those, the characters of two UTF-16 code units.
-    pub(crate) astral: usize,
-    /// Its line's byte range in the file, without its line terminator.
-    pub(crate) line_range: Range<usize>,
+    line: usize,
+    /// Where it is on its line.
+    head: LineHead,
     /// Its text (no line feed in it).
     pub(crate) text: String,
 }
@@ -148,11 +144,7 @@ impl SourceFile {
                     at: p.at,
                     line: p.line,
                     source: SourceFile::new(String::new(), p.text),
-                    head: Some(LineHead {
-                        chars: p.chars,
-                        astral: p.astral,
-                        line: p.line_range,
-                    }),
+                    head: Some(p.head),
                 })
                 .collect(),
         );
@@ -383,9 +375,6 @@ impl SourceFile {
 
     /// Characters of four UTF-8 bytes (two UTF-16 units) in `text[..offset]`.
     fn astral_offset(&self, offset: usize) -> usize {
-        fn count(b: &[u8]) -> usize {
-            b.iter().filter(|&&x| x >= 0xF0).count()
-        }
         let bytes = self.text.as_bytes();
         let index = self.astral_before.get_or_init(|| {
             (0..=bytes.len() / BLOCK)
@@ -393,13 +382,13 @@ impl SourceFile {
                     let before = *total;
                     *total += bytes
                         .get(i * BLOCK..((i + 1) * BLOCK).min(bytes.len()))
-                        .map_or(0, count);
+                        .map_or(0, count_astral);
                     Some(before)
                 })
                 .collect()
         });
         let i = offset / BLOCK;
-        index.get(i).copied().unwrap_or(0) + bytes.get(i * BLOCK..offset).map_or(0, count)
+        index.get(i).copied().unwrap_or(0) + bytes.get(i * BLOCK..offset).map_or(0, count_astral)
     }
 
     /// Byte range of the 0-based line `line`, without its line terminator.
@@ -725,7 +714,7 @@ pub(crate) fn read_pieces<R: std::io::Read + std::io::Seek>(
     };
     let mut out = Vec::with_capacity(ranges.len());
     for (r, h) in ranges.into_iter().zip(heads) {
-        if h.line_range.len() <= longer_than {
+        if h.head.line.len() <= longer_than {
             return Ok(None);
         }
         file.seek(std::io::SeekFrom::Start(r.start as u64))?;
@@ -746,21 +735,9 @@ fn piece_heads(
     file: &mut impl std::io::Read,
     ranges: &[Range<usize>],
 ) -> std::io::Result<Option<Vec<Piece>>> {
-    /// The bytes of `b` that `f` holds, counted in byte-wide sums that the compiler turns
-    /// into vector instructions (as [`count_feeds`]): the whole file before the last piece is
-    /// counted.
-    fn count(b: &[u8], f: fn(u8) -> bool) -> usize {
-        b.chunks(255)
-            .map(|c| usize::from(c.iter().map(|&x| u8::from(f(x))).sum::<u8>()))
-            .sum()
-    }
     /// Characters in `b` (UTF-8 bytes that do not continue one).
     fn chars(b: &[u8]) -> usize {
-        count(b, |x| x & 0xC0 != 0x80)
-    }
-    /// Characters of four UTF-8 bytes (two UTF-16 code units) in `b`.
-    fn astral(b: &[u8]) -> usize {
-        count(b, |x| x >= 0xF0)
+        count_where(b, |x| x & 0xC0 != 0x80)
     }
     let mut buf = vec![0u8; 64 << 10];
     let mut out: Vec<Piece> = Vec::with_capacity(ranges.len());
@@ -784,9 +761,11 @@ fn piece_heads(
                 out.push(Piece {
                     at: r.start,
                     line,
-                    chars: line_chars,
-                    astral: line_astral,
-                    line_range: line_start..usize::MAX,
+                    head: LineHead {
+                        chars: line_chars,
+                        astral: line_astral,
+                        line: line_start..usize::MAX,
+                    },
                     text: String::new(),
                 });
             }
@@ -813,17 +792,17 @@ fn piece_heads(
                 let cr = (if first == 0 { before } else { bytes[first - 1] }) == b'\r';
                 let end = here + first - usize::from(cr);
                 for p in &mut out[waiting..] {
-                    p.line_range.end = end.max(p.line_range.start);
+                    p.head.line.end = end.max(p.head.line.start);
                 }
                 waiting = out.len();
                 let last = memchr::memrchr(b'\n', bytes).unwrap_or(first);
                 line += count_feeds(bytes);
                 line_start = here + last + 1;
                 line_chars = chars(&bytes[last + 1..]);
-                line_astral = astral(&bytes[last + 1..]);
+                line_astral = count_astral(&bytes[last + 1..]);
             } else {
                 line_chars += chars(bytes);
-                line_astral += astral(bytes);
+                line_astral += count_astral(bytes);
             }
             if let Some(&b) = bytes.last() {
                 before = b;
@@ -835,7 +814,7 @@ fn piece_heads(
     // A line not ended by a line feed ends with the file (before a `\r` that ends it).
     let end = pos - usize::from(before == b'\r');
     for p in &mut out[waiting..] {
-        p.line_range.end = end.max(p.line_range.start);
+        p.head.line.end = end.max(p.head.line.start);
     }
     let whole = out.len() == ranges.len() && ranges.last().is_none_or(|r| r.end <= pos);
     Ok(whole.then_some(out))
@@ -882,12 +861,22 @@ impl Clone for Counted {
     }
 }
 
-/// The line feeds in `bytes`, summed in bytes over runs of 255, which the compiler turns into
-/// vector code.
+/// The line feeds in `bytes`.
 fn count_feeds(bytes: &[u8]) -> usize {
+    count_where(bytes, |b| b == b'\n')
+}
+
+/// Characters of four UTF-8 bytes (two UTF-16 code units) in `bytes`.
+fn count_astral(bytes: &[u8]) -> usize {
+    count_where(bytes, |b| b >= 0xF0)
+}
+
+/// The bytes of `bytes` that `f` holds, summed in bytes over runs of 255, which the compiler
+/// turns into vector code.
+fn count_where(bytes: &[u8], f: fn(u8) -> bool) -> usize {
     bytes
         .chunks(255)
-        .map(|c| usize::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
+        .map(|c| usize::from(c.iter().map(|&b| u8::from(f(b))).sum::<u8>()))
         .sum()
 }
 
