@@ -90,8 +90,8 @@ pub(crate) fn raw_gotos(
     found
 }
 
-/// What each compiled node lost to the schema findings `schema` (one entry per compiled node).
-/// A finding inside `next`, `condition` or `input` marks that part; an unknown field on the node
+/// What each compiled node lost to the schema findings `schema` (one entry per compiled node,
+/// none when `schema` is empty: a node past the end lost nothing). A finding inside `next`, `condition` or `input` marks that part; an unknown field on the node
 /// itself (a typo such as `nxt`) or a finding on the whole node marks all three. `gotos` are
 /// the targets still readable in a lost `next` ([`raw_gotos`]).
 pub(crate) fn unread(
@@ -99,16 +99,19 @@ pub(crate) fn unread(
     schema: &[Diagnostic],
     gotos: &std::collections::HashMap<String, Vec<String>>,
 ) -> Vec<Unread> {
-    let mut out = vec![Unread::default(); flow.nodes.len()];
     if schema.is_empty() {
-        return out;
+        return Vec::new();
     }
+    let mut out = vec![Unread::default(); flow.nodes.len()];
     let by_pointer: std::collections::HashMap<&str, usize> = flow
         .nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (n.pointer.as_str(), i))
         .collect();
+    // Node id → index (the first node with that id), as `flow.by_id`, which a flow compiled
+    // for the linter leaves empty.
+    let mut by_id: Option<std::collections::HashMap<&str, usize>> = None;
     for d in schema {
         let pointer = d.pointer();
         let Some(rest) = pointer.strip_prefix("/nodes/") else {
@@ -127,8 +130,15 @@ pub(crate) fn unread(
                 // Targets that name no node are left out: `unknown-goto-target` is about them.
                 let targets: Option<Vec<usize>> =
                     gotos.get(&node).filter(|g| !g.is_empty()).map(|g| {
+                        let by_id = by_id.get_or_insert_with(|| {
+                            let mut m = std::collections::HashMap::new();
+                            for (i, n) in flow.nodes.iter().enumerate() {
+                                m.entry(n.id.as_str()).or_insert(i);
+                            }
+                            m
+                        });
                         g.iter()
-                            .filter_map(|t| flow.by_id.get(t).copied())
+                            .filter_map(|t| by_id.get(t.as_str()).copied())
                             .collect()
                     });
                 u.next = targets.map_or(LostNext::Anywhere, LostNext::To);
@@ -261,34 +271,41 @@ pub(crate) fn mandatory_input(flow: &CompiledFlow, i: usize) -> bool {
 pub(crate) fn loops_without_input(flow: &CompiledFlow, unread: &[Unread]) -> Vec<Vec<usize>> {
     let n = flow.nodes.len();
     let waits = |i: usize| flow.waits(i) || unread.get(i).is_some_and(|u| u.input);
-    let edges: Vec<Vec<usize>> = (0..n)
-        .map(|i| {
-            if waits(i) {
-                Vec::new()
-            } else {
-                flow.successors(i).filter(|&j| !waits(j)).collect()
-            }
-        })
-        .collect();
-    cyclic_components(&edges)
+    // The edges of every node in one list (`to`), node `i`'s from `at[i]` to `at[i + 1]`.
+    let (mut at, mut to) = (Vec::with_capacity(n + 1), Vec::new());
+    for i in 0..n {
+        at.push(to.len());
+        if !waits(i) {
+            to.extend(flow.successors(i).filter(|&j| !waits(j)));
+        }
+    }
+    at.push(to.len());
+    cyclic_components(n, |v| match (at.get(v), at.get(v + 1)) {
+        (Some(&a), Some(&b)) => to.get(a..b).unwrap_or_default(),
+        _ => &[],
+    })
 }
 
 /// The strongly connected components of a graph (Tarjan, iterative) that contain a cycle:
 /// more than one node, or one node with an edge to itself. Members in index order.
-pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let n = edges.len();
+pub(crate) fn cyclic_components<'e>(
+    n: usize,
+    edges: impl Fn(usize) -> &'e [usize],
+) -> Vec<Vec<usize>> {
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0usize; n];
     let mut on_stack = vec![false; n];
     let mut stack = Vec::new();
     let mut next_index = 0;
     let mut out = Vec::new();
+    // (node, next edge to look at), and the component being popped: kept from root to root.
+    let mut work: Vec<(usize, usize)> = Vec::new();
+    let mut comp = Vec::new();
     for root in 0..n {
         if index[root] != usize::MAX {
             continue;
         }
-        // (node, next edge to look at)
-        let mut work = vec![(root, 0usize)];
+        work.push((root, 0));
         index[root] = next_index;
         low[root] = next_index;
         next_index += 1;
@@ -296,7 +313,7 @@ pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
         on_stack[root] = true;
         while let Some(top) = work.last_mut() {
             let v = top.0;
-            let succ = edges.get(v).and_then(|e| e.get(top.1)).copied();
+            let succ = edges(v).get(top.1).copied();
             top.1 += 1;
             match succ {
                 Some(w) if w < n => {
@@ -318,7 +335,7 @@ pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
                         low[parent] = low[parent].min(low[v]);
                     }
                     if low[v] == index[v] {
-                        let mut comp = Vec::new();
+                        comp.clear();
                         while let Some(w) = stack.pop() {
                             on_stack[w] = false;
                             comp.push(w);
@@ -326,10 +343,10 @@ pub(crate) fn cyclic_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
                                 break;
                             }
                         }
-                        let looped = comp.len() > 1 || edges.get(v).is_some_and(|e| e.contains(&v));
+                        let looped = comp.len() > 1 || edges(v).contains(&v);
                         if looped {
                             comp.sort_unstable();
-                            out.push(comp);
+                            out.push(comp.clone());
                         }
                     }
                 }

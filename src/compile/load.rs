@@ -213,6 +213,9 @@ fn typed_read<N: NodeIn>(
     if !seen[Field::Nodes as usize] || r.at != r.buf.len() || r.broken {
         return None;
     }
+    // The file's window is not kept while the flow is finished.
+    r.buf = std::borrow::Cow::Borrowed("");
+    r.at = 0;
     Some(b.finish(name, start_context, custom_actions))
 }
 

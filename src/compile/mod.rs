@@ -402,19 +402,23 @@ pub enum Role {
 /// path shared with every site at the same place in another node
 /// ([`CompiledFlow::place`] puts them together). A large flow has some hundred thousand sites,
 /// but only some hundred distinct paths and some thousand distinct trees, so a site holds
-/// indices only (20 bytes): the tree itself is [`CompiledFlow::expr`]. The indices are 32-bit;
+/// indices only (16 bytes): the tree itself is [`CompiledFlow::expr`]. The indices are 32-bit;
 /// a flow has fewer nodes, and a string fewer bytes, than a file the linter reads has bytes
-/// (a count past `u32::MAX` is held as `u32::MAX`).
+/// (a count past `u32::MAX` is held as `u32::MAX`). The path's index shares its word with the
+/// role: it has 30 bits (a flow has some hundred paths; an index past them is held as the
+/// largest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Site {
     node: u32,
     /// The index of the rest of the string's JSON Pointer, after the node's, among the flow's
-    /// paths.
-    path: u32,
+    /// paths (the low [`PATH_BITS`] bits), and the [`Role`] (the two high bits).
+    path_role: u32,
     offset: u32,
     tree: u32,
-    role: Role,
 }
+
+/// The bits of [`Site`]'s path index.
+const PATH_BITS: u32 = 30;
 
 impl Site {
     /// Node index.
@@ -424,7 +428,17 @@ impl Site {
 
     /// What the expression is for (entry condition, `next`, response, template).
     pub fn role(&self) -> Role {
-        self.role
+        match self.path_role >> PATH_BITS {
+            0 => Role::Entry,
+            1 => Role::Next,
+            2 => Role::Response,
+            _ => Role::Template,
+        }
+    }
+
+    /// The index of the site's path among the flow's paths.
+    fn path(&self) -> usize {
+        (self.path_role & ((1 << PATH_BITS) - 1)) as usize
     }
 
     /// Where the expression's source starts in its string.
@@ -486,7 +500,8 @@ pub struct CompiledFlow {
     pub custom_actions: Vec<String>,
     /// Nodes, in file order.
     pub nodes: Vec<CNode>,
-    /// Node id → index (the first node with that id).
+    /// Node id → index (the first node with that id); empty in a flow compiled
+    /// [`CompileOptions::lint_only`].
     pub by_id: FxHashMap<String, usize>,
     /// The start node (the *last* node whose condition is `start`).
     pub start: Option<usize>,
@@ -553,10 +568,9 @@ impl Compiler {
             };
             self.sites.push(Site {
                 node: index32(node),
-                path: index32(path),
+                path_role: index32(path).min((1 << PATH_BITS) - 1) | (role as u32) << PATH_BITS,
                 offset: index32(offset),
                 tree: index32(*tree),
-                role,
             });
         }
     }
@@ -709,10 +723,13 @@ pub struct CompileOptions {
     pub keep_sites: bool,
     /// Compile for the linter only: messages (`output`, `responses[].output`), analytics
     /// `events` and `contact` values are compiled (their expressions become sites, their
-    /// errors findings) and then dropped, each replaced by `null`, so that how many there are
-    /// is kept; `context` values are kept only as `null` or not (`true`). No rule reads more
-    /// of them, and they are most of a compiled flow's memory (the 10,000-node bench flow's
-    /// lint peaks 9.6 MiB lower). Such a flow cannot run a conversation.
+    /// errors findings) and then dropped: each message of `output` is replaced by `null`, so
+    /// that how many there are is kept, and the responses' `output`, `events` and `contact`
+    /// lists are left empty (the responses themselves are kept, with their conditions);
+    /// `context` values are kept only as `null` or not (`true`); [`CompiledFlow::by_id`] is
+    /// left empty (the `next` targets are resolved all the same). No rule reads more of them,
+    /// and they are most of a compiled flow's memory (the 10,000-node bench flow's lint peaks
+    /// 9.6 MiB lower). Such a flow cannot run a conversation.
     pub lint_only: bool,
 }
 
@@ -867,13 +884,13 @@ impl Builder {
         });
         if c.lint_only {
             // Dropped as soon as compiled: the next node's values reuse their memory.
-            let null = || CValue::Lit(Lit(LitRepr::Null));
-            for v in (contact.iter_mut().map(|(_, v)| v))
-                .chain(&mut events)
-                .chain(&mut output)
-                .chain(responses.iter_mut().flat_map(|r| &mut r.output))
-            {
-                *v = null();
+            contact = Vec::new();
+            events = Vec::new();
+            for v in &mut output {
+                *v = CValue::Lit(Lit(LitRepr::Null));
+            }
+            for r in &mut responses {
+                r.output = Vec::new();
             }
             // An assignment of `null` unsets its variable; any other sets it.
             for (_, v) in &mut context {
@@ -922,12 +939,33 @@ impl Builder {
             start,
             fallback,
         } = self;
-        let mut by_id = FxHashMap::with_capacity_and_hasher(nodes.len(), Default::default());
-        for (i, n) in nodes.iter().enumerate() {
-            by_id.entry(n.id.clone()).or_insert(i);
-        }
-        for n in &mut nodes {
-            for x in &mut n.next {
+        let mut by_id = FxHashMap::default();
+        if c.lint_only {
+            // The ids are looked up where the nodes hold them, not copied into a table kept:
+            // the nodes' indices sorted by id (a stable sort, so the first node of an id comes
+            // first among its equals), searched by halves.
+            fn id(nodes: &[CNode], j: u32) -> &str {
+                nodes.get(j as usize).map_or("", |n| &n.id)
+            }
+            let mut sorted: Vec<u32> = (0..nodes.len()).map(index32).collect();
+            sorted.sort_by(|&a, &b| id(&nodes, a).cmp(id(&nodes, b)));
+            let first = |nodes: &[CNode], goto: &str| {
+                let at = sorted.partition_point(|&j| id(nodes, j) < goto);
+                let j = sorted.get(at).copied().filter(|&j| id(nodes, j) == goto)?;
+                Some(j as usize)
+            };
+            for i in 0..nodes.len() {
+                for k in 0..nodes[i].next.len() {
+                    let target = first(&nodes, &nodes[i].next[k].goto);
+                    nodes[i].next[k].target = target;
+                }
+            }
+        } else {
+            by_id.reserve(nodes.len());
+            for (i, n) in nodes.iter().enumerate() {
+                by_id.entry(n.id.clone()).or_insert(i);
+            }
+            for x in nodes.iter_mut().flat_map(|n| &mut n.next) {
                 x.target = by_id.get(&x.goto).copied();
             }
         }
@@ -1073,8 +1111,6 @@ pub(crate) struct Parts<F, O, E> {
 pub(crate) struct NodeHead<'a> {
     /// The node's id.
     pub(crate) id: &'a str,
-    /// Its display name.
-    pub(crate) name: Option<&'a str>,
     /// Its comment.
     pub(crate) comment: Option<&'a str>,
 }
@@ -1151,7 +1187,6 @@ macro_rules! node_in {
             fn head(&self) -> NodeHead<'_> {
                 NodeHead {
                     id: &self.id,
-                    name: self.name.as_deref(),
                     comment: self.comment.as_deref(),
                 }
             }
@@ -1226,7 +1261,7 @@ impl CompiledFlow {
     pub fn place(&self, site: &Site) -> Place<'_> {
         Place {
             pointer: self.nodes.get(site.node()).map_or("", |n| &n.pointer),
-            rest: self.paths.get(site.path as usize).map_or("", |p| p),
+            rest: self.paths.get(site.path()).map_or("", |p| p),
             offset: site.offset(),
         }
     }
@@ -1247,6 +1282,40 @@ impl CompiledFlow {
 mod tests {
     use super::{push_index, Lit, LIT_TEXT_DEPTH};
     use serde_json::{json, Value as Json};
+
+    /// A site's role and path share a word: each role comes back with its own place.
+    #[test]
+    fn sites_keep_their_role_and_place() {
+        use super::{compile, CompileOptions, Role};
+        let flow: crate::model::Flow = serde_json::from_value(json!({"nodes": [
+            {"id": "a", "condition": "$x > 1",
+             "responses": [{"condition": "$y", "output": [{"default": {"type": "text", "text": "<? $z ?>"}}]}],
+             "next": [{"condition": "$w", "goto": "a"}]}
+        ]}))
+        .expect("a flow");
+        let opts = CompileOptions {
+            keep_sites: true,
+            lint_only: false,
+        };
+        let c = compile(flow, &[0], opts);
+        let mut got: Vec<(Role, String)> = c
+            .sites
+            .iter()
+            .map(|s| {
+                let p = c.place(s);
+                (s.role(), format!("{}{}", p.pointer, p.rest))
+            })
+            .collect();
+        got.sort_by_key(|(_, p)| p.clone());
+        let want = [
+            (Role::Entry, "/nodes/0/condition"),
+            (Role::Next, "/nodes/0/next/0/condition"),
+            (Role::Response, "/nodes/0/responses/0/condition"),
+            (Role::Template, "/nodes/0/responses/0/output/0/default/text"),
+        ];
+        let want: Vec<(Role, String)> = want.iter().map(|(r, p)| (*r, p.to_string())).collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn indices_are_written_in_decimal() {

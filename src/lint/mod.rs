@@ -60,8 +60,8 @@ pub(crate) struct LintContext<'a> {
     pub flow: &'a CompiledFlow,
     /// Integrations, when given.
     pub integrations: Option<&'a IntegrationsFile>,
-    /// What the schema stage could not read of each node (by node index): the graph rules do
-    /// not report what only follows from that loss.
+    /// What the schema stage could not read of each node (by node index; a node past the end
+    /// lost nothing): the graph rules do not report what only follows from that loss.
     pub unread: Vec<crate::compile::graph::Unread>,
 }
 
@@ -101,7 +101,7 @@ fn lint_typed<'o>(
 struct TypedLint {
     diags: Vec<Diagnostic>,
     suppressions: Vec<rules::unused_suppression::Suppression>,
-    refs: Vec<Option<crate::diagnostic::NodeRef>>,
+    refs: NodeRefs,
     starts: Vec<usize>,
 }
 
@@ -165,21 +165,23 @@ fn lint_typed_by(
     ) -> Option<CompiledFlow>,
 ) -> Option<TypedLint> {
     let mut suppressions = Vec::new();
-    let mut refs = Vec::new();
     let mut starts = Vec::new();
     let compiled = compile(&mut |i, n, at| {
         starts.push(at);
         rules::unused_suppression::collect_node(i, n, &mut suppressions);
-        refs.push(Some(crate::diagnostic::NodeRef {
-            id: n.id.to_owned(),
-            name: n.name.map(str::to_owned),
-        }));
     })?;
-    let nodes = compiled.nodes.len();
+    let diags = lint_compiled(&compiled, Vec::new(), Vec::new(), opts, |_, _| Vec::new());
+    // Only the nodes a finding can name: those of the findings, and those of the suppressions
+    // (an unused one becomes a finding).
+    let refs = NodeRefs::of(
+        &compiled,
+        diags
+            .iter()
+            .map(Diagnostic::pointer)
+            .chain(suppressions.iter().map(|s| s.node())),
+    );
     // The compiled flow is dropped here, before a caller reading a file reads its text.
-    let diags = lint_compiled(compiled, Vec::new(), Vec::new(), opts, |_, _| {
-        vec![Default::default(); nodes]
-    });
+    drop(compiled);
     Some(TypedLint {
         diags,
         suppressions,
@@ -353,11 +355,11 @@ pub(crate) fn lint_bytes_by(
     drop(bytes);
     let mut diags = std::mem::take(&mut r.diagnostics);
     let mut suppressions = Vec::new();
-    let mut nodes = Vec::new();
+    let mut nodes = NodeRefs::default();
     if let Some(value) = r.value.take() {
         if r.kind == Some(FileKind::Flow) {
             suppressions = rules::unused_suppression::collect(&value);
-            nodes = node_refs(&value);
+            nodes = NodeRefs::of_value(&value);
         }
         match r.kind {
             Some(FileKind::Flow) => diags.extend(lint_flow_value(value, opts)),
@@ -390,7 +392,7 @@ fn finish(
     kind: Option<FileKind>,
     mut diags: Vec<Diagnostic>,
     suppressions: Vec<rules::unused_suppression::Suppression>,
-    nodes: &[Option<crate::diagnostic::NodeRef>],
+    nodes: &NodeRefs,
     opts: &LintOptions,
 ) -> FileReport {
     rules::unused_suppression::apply(suppressions, &mut diags);
@@ -444,25 +446,25 @@ fn lint_flow_model(
             lint_only: true,
         },
     );
-    lint_compiled(compiled, schema, refused, opts, unread)
+    lint_compiled(&compiled, schema, refused, opts, unread)
 }
 
 /// Runs every semantic rule over a compiled flow, after the findings of the earlier stages
 /// (`schema`, `refused`); `unread` says, from the compiled flow and `schema`, what each node
 /// lost.
 fn lint_compiled(
-    compiled: CompiledFlow,
+    compiled: &CompiledFlow,
     schema: Vec<Diagnostic>,
     refused: Vec<Diagnostic>,
     opts: &LintOptions,
     unread: impl FnOnce(&CompiledFlow, &[Diagnostic]) -> Vec<crate::compile::graph::Unread>,
 ) -> Vec<Diagnostic> {
-    let unread = unread(&compiled, &schema);
+    let unread = unread(compiled, &schema);
     let mut out = schema;
     out.extend(refused);
     out.extend(compiled.diagnostics.iter().cloned());
     let ctx = LintContext {
-        flow: &compiled,
+        flow: compiled,
         integrations: opts.integrations.as_ref(),
         unread,
     };
@@ -470,33 +472,74 @@ fn lint_compiled(
     out
 }
 
-/// The id and name of each node of a flow value, by its index in the file (`None` where the
-/// node has no string id).
-fn node_refs(value: &Json) -> Vec<Option<crate::diagnostic::NodeRef>> {
-    let Some(nodes) = value.get("nodes").and_then(Json::as_array) else {
-        return Vec::new();
-    };
-    nodes
-        .iter()
-        .map(|n| {
-            let id = n.get("id")?.as_str()?;
-            Some(crate::diagnostic::NodeRef {
-                id: id.to_owned(),
-                name: n.get("name").and_then(Json::as_str).map(str::to_owned),
-            })
-        })
-        .collect()
+/// The id and name of nodes of a flow, by their index in the file, sorted by it: of every node
+/// with a string id on the full path, and on the typed read only of the nodes its findings and
+/// suppressions are in (a large flow's lint then keeps a few, not one per node).
+#[derive(Default)]
+struct NodeRefs(Vec<(usize, crate::diagnostic::NodeRef)>);
+
+impl NodeRefs {
+    /// Every node of a flow value that has a string id.
+    fn of_value(value: &Json) -> NodeRefs {
+        let Some(nodes) = value.get("nodes").and_then(Json::as_array) else {
+            return NodeRefs::default();
+        };
+        NodeRefs(
+            nodes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| {
+                    let id = n.get("id")?.as_str()?;
+                    Some((
+                        i,
+                        crate::diagnostic::NodeRef {
+                            id: id.to_owned(),
+                            name: n.get("name").and_then(Json::as_str).map(str::to_owned),
+                        },
+                    ))
+                })
+                .collect(),
+        )
+    }
+
+    /// The nodes of a compiled flow that the JSON Pointers `pointers` are in.
+    fn of<'p>(flow: &CompiledFlow, pointers: impl Iterator<Item = &'p str>) -> NodeRefs {
+        let mut wanted: Vec<usize> = pointers.filter_map(crate::source::node_index).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        NodeRefs(
+            wanted
+                .into_iter()
+                .filter_map(|i| {
+                    // A compiled node is at its index in the file unless the model refused
+                    // nodes before it; its pointer says.
+                    let n = flow
+                        .nodes
+                        .get(i)
+                        .filter(|n| crate::source::node_index(&n.pointer) == Some(i));
+                    let n = n.or_else(|| {
+                        flow.nodes
+                            .iter()
+                            .find(|n| crate::source::node_index(&n.pointer) == Some(i))
+                    })?;
+                    Some((i, n.reference()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The node at index `i` of the file.
+    fn get(&self, i: usize) -> Option<&crate::diagnostic::NodeRef> {
+        let at = self.0.binary_search_by_key(&i, |(j, _)| *j).ok()?;
+        self.0.get(at).map(|(_, n)| n)
+    }
 }
 
 /// Records in each finding under `/nodes/N` the node it is in, so that every output names it
 /// and a baseline can key it by node id.
-fn name_nodes(diags: &mut [Diagnostic], nodes: &[Option<crate::diagnostic::NodeRef>]) {
+fn name_nodes(diags: &mut [Diagnostic], nodes: &NodeRefs) {
     for d in diags.iter_mut().filter(|d| d.node.is_none()) {
-        let Some(rest) = d.pointer().strip_prefix("/nodes/") else {
-            continue;
-        };
-        let index = rest.split('/').next().unwrap_or_default();
-        if let Some(Some(n)) = index.parse::<usize>().ok().and_then(|i| nodes.get(i)) {
+        if let Some(n) = crate::source::node_index(d.pointer()).and_then(|i| nodes.get(i)) {
             d.node = Some(n.clone());
         }
     }
@@ -620,10 +663,8 @@ mod tests {
                             lint_only,
                         },
                     );
-                    let n = c.nodes.len();
-                    let d = super::lint_compiled(c, Vec::new(), Vec::new(), &opts, |_, _| {
-                        vec![Default::default(); n]
-                    });
+                    let d =
+                        super::lint_compiled(&c, Vec::new(), Vec::new(), &opts, |_, _| Vec::new());
                     format!("{d:#?}")
                 };
                 assert_eq!(findings(true), findings(false), "{}", path.display());

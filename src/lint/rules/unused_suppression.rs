@@ -47,6 +47,13 @@ pub(crate) struct Suppression {
     used: bool,
 }
 
+impl Suppression {
+    /// The JSON Pointer of the node whose comment holds it (`/nodes/3`).
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+}
+
 /// The suppressions in the `comment` of every node of a flow value, in file order.
 pub(crate) fn collect(value: &Json) -> Vec<Suppression> {
     let Some(nodes) = value.get("nodes").and_then(Json::as_array) else {

@@ -50,7 +50,8 @@ impl WatsonRule for WatsonJumpLoop {
                 e.extend(tree.dialog_children(&children, i));
             }
         }
-        for comp in cyclic_components(&edges) {
+        let of = |v: usize| edges.get(v).map_or(&[][..], Vec::as_slice);
+        for comp in cyclic_components(edges.len(), of) {
             let Some(&first) = comp.first() else { continue };
             let field = tree.step(first).map_or("next_step", |s| s.field);
             let suffix = match tree.step(first) {
