@@ -153,13 +153,16 @@ impl Spans {
 /// The index `i` of a pointer inside `/nodes/i` (or `/nodes/i` itself).
 pub(crate) fn node_index(pointer: &str) -> Option<usize> {
     let rest = pointer.strip_prefix("/nodes/")?;
-    let index = rest.split('/').next()?;
-    // A JSON Pointer array index is digits without a leading zero (`/nodes/01` and
-    // `/nodes/+1` name no element).
-    if !index.bytes().all(|b| b.is_ascii_digit()) || (index.len() > 1 && index.starts_with('0')) {
+    array_index(rest.split('/').next()?)
+}
+
+/// The array index a JSON Pointer's reference token `token` names: digits without a leading
+/// zero (`01` and `+1` name no element).
+pub(crate) fn array_index(token: &str) -> Option<usize> {
+    if !token.bytes().all(|b| b.is_ascii_digit()) || (token.len() > 1 && token.starts_with('0')) {
         return None;
     }
-    index.parse().ok()
+    token.parse().ok()
 }
 
 /// For each decoded byte offset of a JSON string literal's body, the raw byte offset.

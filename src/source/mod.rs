@@ -5,8 +5,8 @@ pub mod json;
 mod locate;
 
 use crate::diagnostic::{Diagnostic, Located, LocatedLabel, Location};
-pub(crate) use locate::node_index;
 use locate::Spans;
+pub(crate) use locate::{array_index, node_index};
 use std::ops::Range;
 use std::sync::OnceLock;
 

@@ -3,7 +3,6 @@
 use super::FlowRule;
 use crate::diagnostic::{declare_rule, Diagnostic, Location};
 use crate::lint::LintContext;
-use rustc_hash::FxHashMap as HashMap;
 
 declare_rule! {
     /// ## What it does
@@ -22,32 +21,44 @@ declare_rule! {
 
 impl FlowRule for DuplicateNodeId {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
-        let mut first: HashMap<&str, usize> = HashMap::default();
-        for (i, n) in ctx.flow.nodes.iter().enumerate() {
-            if let Some(&f) = first.get(n.id.as_str()) {
-                out.push(
-                    Diagnostic::new::<DuplicateNodeId>(
-                        Location::Value(format!("{}/id", n.pointer)),
-                        match &ctx.flow.nodes[f].name {
-                            Some(name) => format!(
-                                "node id `{}` is already used by an earlier node ({name})",
-                                n.id
-                            ),
-                            None => {
-                                format!("node id `{}` is already used by an earlier node", n.id)
-                            }
-                        },
-                    )
-                    .label("used again here")
-                    .also(
-                        Location::Value(format!("{}/id", ctx.flow.nodes[f].pointer)),
-                        "first used here",
-                    )
-                    .help("rename one of them"),
-                );
-            } else {
-                first.insert(&n.id, i);
+        let nodes = &ctx.flow.nodes;
+        // The nodes' indices sorted by id (a stable sort keeps each id's first node first):
+        // each node that shares its id with an earlier one, and that earlier one, in file
+        // order. (A table keyed by id held a large flow's every id for one finding or none.)
+        let id = |i: u32| nodes.get(i as usize).map_or("", |n| n.id.as_str());
+        let mut sorted: Vec<u32> = (0..nodes.len())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        sorted.sort_by(|&a, &b| id(a).cmp(id(b)));
+        let mut again: Vec<(usize, usize)> = Vec::new();
+        for group in sorted.chunk_by(|&a, &b| id(a) == id(b)) {
+            if let [f, rest @ ..] = group {
+                again.extend(rest.iter().map(|&i| (i as usize, *f as usize)));
             }
+        }
+        again.sort_unstable();
+        for (i, f) in again {
+            let n = &nodes[i];
+            out.push(
+                Diagnostic::new::<DuplicateNodeId>(
+                    Location::Value(format!("{}/id", n.pointer)),
+                    match &ctx.flow.nodes[f].name {
+                        Some(name) => format!(
+                            "node id `{}` is already used by an earlier node ({name})",
+                            n.id
+                        ),
+                        None => {
+                            format!("node id `{}` is already used by an earlier node", n.id)
+                        }
+                    },
+                )
+                .label("used again here")
+                .also(
+                    Location::Value(format!("{}/id", ctx.flow.nodes[f].pointer)),
+                    "first used here",
+                )
+                .help("rename one of them"),
+            );
         }
     }
 }

@@ -26,8 +26,12 @@ impl FlowRule for UnreachableNext {
             // A condition that did not parse is compiled as none; it was written all the same
             // (`expression-syntax` reports it), so it does not make the entry a catch-all.
             let written = |k: usize| {
-                let at = format!("{}/next/{k}/condition", n.pointer);
-                ctx.flow.diagnostics.iter().any(|d| d.pointer() == at)
+                ctx.flow.diagnostics.iter().any(|d| {
+                    let at = d.pointer().strip_prefix(n.pointer.as_str());
+                    let at = at.and_then(|r| r.strip_prefix("/next/"));
+                    let at = at.and_then(|r| r.strip_suffix("/condition"));
+                    at.and_then(crate::source::array_index) == Some(k)
+                })
             };
             let Some(first) = n
                 .next

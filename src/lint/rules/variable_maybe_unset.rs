@@ -29,60 +29,129 @@ declare_rule! {
     pub struct VariableMaybeUnset => "variable-maybe-unset", Warning;
 }
 
-/// A set of variable indices: the first 64 in one word, the others in `rest` (empty, so never
-/// allocated, in a flow with 64 variables or fewer; this rule makes and copies a set per node).
-#[derive(Clone, PartialEq, Eq)]
-struct Bits {
-    first: u64,
-    rest: Vec<u64>,
+/// Sets of variable indices, one per node, in one table: each set is a row of `words` 64-bit
+/// words (a flow with 64 variables or fewer has one word a node, and no set takes an
+/// allocation of its own; a large flow has tens of thousands of nodes).
+struct Sets {
+    words: usize,
+    data: Vec<u64>,
 }
 
-impl Bits {
-    fn of(n: usize, word: u64) -> Self {
-        Bits {
-            first: word,
-            rest: vec![word; n.div_ceil(64).saturating_sub(1)],
+impl Sets {
+    /// `rows` sets of `vars` variables, every word `word` (0: empty, `u64::MAX`: full).
+    fn new(rows: usize, vars: usize, word: u64) -> Sets {
+        let words = vars.div_ceil(64).max(1);
+        Sets {
+            words,
+            data: vec![word; rows.saturating_mul(words)],
         }
     }
-    fn empty(n: usize) -> Self {
-        Bits::of(n, 0)
+    fn row(&self, i: usize) -> &[u64] {
+        let at = i.saturating_mul(self.words);
+        self.data.get(at..at + self.words).unwrap_or_default()
     }
-    fn full(n: usize) -> Self {
-        Bits::of(n, u64::MAX)
+    fn row_mut(&mut self, i: usize) -> &mut [u64] {
+        let at = i.saturating_mul(self.words);
+        self.data.get_mut(at..at + self.words).unwrap_or_default()
     }
-    fn word(&mut self, i: usize) -> Option<&mut u64> {
-        match i / 64 {
-            0 => Some(&mut self.first),
-            w => self.rest.get_mut(w - 1),
-        }
+}
+
+/// Adds variable `i` to the set `row`.
+fn set(row: &mut [u64], i: usize) {
+    if let Some(w) = row.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
     }
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.word(i) {
-            *w |= 1 << (i % 64);
-        }
+}
+
+/// Takes variable `i` out of the set `row`.
+fn clear(row: &mut [u64], i: usize) {
+    if let Some(w) = row.get_mut(i / 64) {
+        *w &= !(1 << (i % 64));
     }
-    fn clear(&mut self, i: usize) {
-        if let Some(w) = self.word(i) {
-            *w &= !(1 << (i % 64));
-        }
+}
+
+/// Whether variable `i` is in the set `row`.
+fn has(row: &[u64], i: usize) -> bool {
+    row.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+/// Narrows the set `a` to its intersection with `b`; true when `a` changed.
+fn meet(a: &mut [u64], b: &[u64]) -> bool {
+    let mut changed = false;
+    for (a, b) in a.iter_mut().zip(b) {
+        let n = *a & *b;
+        changed |= n != *a;
+        *a = n;
     }
-    fn has(&self, i: usize) -> bool {
-        let w = match i / 64 {
-            0 => Some(self.first),
-            w => self.rest.get(w - 1).copied(),
+    changed
+}
+
+/// What each node assigns (context keys with a non-null value, result variables) and deletes
+/// (context keys set to `null`), as variable indices, in one list for every node.
+struct Effects {
+    /// Where each node's effects start in `list`, and where the last node's end.
+    at: Vec<usize>,
+    /// A variable, and whether it is deleted (else assigned).
+    list: Vec<(u32, bool)>,
+}
+
+impl Effects {
+    fn of(flow: &CompiledFlow, vars: &Vars<'_>) -> Effects {
+        let index = |name: &str| u32::try_from(vars.index[name]).unwrap_or(u32::MAX);
+        let mut at = Vec::with_capacity(flow.nodes.len() + 1);
+        let results = |n: &crate::compile::CNode| {
+            n.actions
+                .iter()
+                .filter(|a| a.result_variable.is_some())
+                .count()
         };
-        w.is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-    fn meet(&mut self, o: &Bits) -> bool {
-        let mut changed = false;
-        let words =
-            std::iter::once((&mut self.first, &o.first)).chain(self.rest.iter_mut().zip(&o.rest));
-        for (a, b) in words {
-            let n = *a & *b;
-            changed |= n != *a;
-            *a = n;
+        let len = flow
+            .nodes
+            .iter()
+            .map(|n| n.context.len() + results(n))
+            .sum();
+        let mut list = Vec::with_capacity(len);
+        for node in &flow.nodes {
+            at.push(list.len());
+            for (k, v) in &node.context {
+                let null = matches!(v, crate::compile::CValue::Lit(l) if l.is_null());
+                list.push((index(k), null));
+            }
+            for a in &node.actions {
+                if let Some(r) = &a.result_variable {
+                    list.push((index(r), false));
+                }
+            }
         }
-        changed
+        at.push(list.len());
+        Effects { at, list }
+    }
+    fn of_node(&self, i: usize) -> &[(u32, bool)] {
+        match (self.at.get(i), self.at.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.list.get(a..b).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+    fn assigns(&self, i: usize, var: usize) -> bool {
+        self.of_node(i)
+            .iter()
+            .any(|&(v, del)| !del && v as usize == var)
+    }
+    fn deletes(&self, i: usize, var: usize) -> bool {
+        self.of_node(i)
+            .iter()
+            .any(|&(v, del)| del && v as usize == var)
+    }
+    /// Node `i`'s effect on the set of variables assigned when it is entered, `row`: its
+    /// deletions, then its assignments.
+    fn apply(&self, i: usize, row: &mut [u64]) {
+        let effects = self.of_node(i);
+        for &(v, _) in effects.iter().filter(|(_, del)| *del) {
+            clear(row, v as usize);
+        }
+        for &(v, _) in effects.iter().filter(|(_, del)| !*del) {
+            set(row, v as usize);
+        }
     }
 }
 
@@ -175,79 +244,46 @@ impl FlowRule for VariableMaybeUnset {
         let n = flow.nodes.len();
         let live = reachable(flow);
 
-        // What each node assigns (context keys with a non-null value, result variables) and deletes.
-        let gen_kill: Vec<(Vec<usize>, Vec<usize>)> = flow
-            .nodes
-            .iter()
-            .map(|node| {
-                let mut gen = Vec::new();
-                let mut kill = Vec::new();
-                for (k, v) in &node.context {
-                    let i = vars.index[k.as_str()];
-                    if matches!(v, crate::compile::CValue::Lit(l) if l.is_null()) {
-                        kill.push(i);
-                    } else {
-                        gen.push(i);
-                    }
-                }
-                for a in &node.actions {
-                    if let Some(r) = &a.result_variable {
-                        gen.push(vars.index[r.as_str()]);
-                    }
-                }
-                (gen, kill)
-            })
-            .collect();
-        let transfer = |i: usize, inb: &Bits| {
-            let mut o = inb.clone();
-            for &k in &gen_kill[i].1 {
-                o.clear(k);
-            }
-            for &g in &gen_kill[i].0 {
-                o.set(g);
-            }
-            o
+        let effects = Effects::of(flow, &vars);
+        // The set after node `i`, entered with the set `inb`, in `out`.
+        let transfer = |i: usize, inb: &[u64], out: &mut Vec<u64>| {
+            out.clear();
+            out.extend_from_slice(inb);
+            effects.apply(i, out);
         };
 
         // Must-analysis: IN[n] = ∩ OUT[p] over predecessors. Nodes entered while the bot waits
         // (entry conditions, anything_else, the start fallback) also meet every waiting node.
         // A worklist over a monotone lattice: each IN only shrinks, so a node is revisited at
-        // most once per variable, and the analysis always reaches its fixed point.
-        let mut start_in = Bits::empty(nv);
+        // most once per variable, and the analysis always reaches its fixed point. OUT[n] is
+        // not kept: it is IN[n] through the node's effects.
+        let mut inb = Sets::new(n, nv, u64::MAX);
+        let start_in = inb.row_mut(start);
+        start_in.fill(0);
         for v in &flow.start_context {
-            start_in.set(vars.index[v.as_str()]);
+            set(start_in, vars.index[v.as_str()]);
         }
-        let mut inb: Vec<Bits> = vec![Bits::full(nv); n];
-        inb[start] = start_in;
-        let mut outb: Vec<Bits> = (0..n).map(|i| transfer(i, &inb[i])).collect();
         let waiting: Vec<bool> = (0..n).map(|i| live[i] && falls_through(flow, i)).collect();
         let entries: Vec<usize> = (0..n)
             .filter(|&i| live[i] && (is_root(flow, i) || i == start))
             .collect();
         let any_waiting = waiting.iter().any(|w| *w);
-        let mut waiting_meet = Bits::full(nv);
+        let mut waiting_meet = vec![u64::MAX; inb.words];
         let mut queued = live.clone();
         let mut work: Vec<usize> = (0..n).filter(|&i| live[i]).rev().collect();
-        let narrow = |j: usize, by: &Bits, inb: &mut Vec<Bits>, outb: &mut Vec<Bits>| {
-            if inb[j].meet(by) {
-                outb[j] = transfer(j, &inb[j]);
-                true
-            } else {
-                false
-            }
-        };
+        let mut out_i = Vec::with_capacity(inb.words);
         let mut touched: Vec<usize> = Vec::new();
         while let Some(i) = work.pop() {
             queued[i] = false;
-            let out_i = outb[i].clone();
+            transfer(i, inb.row(i), &mut out_i);
             for j in flow.successors(i) {
-                if live[j] && narrow(j, &out_i, &mut inb, &mut outb) {
+                if live[j] && meet(inb.row_mut(j), &out_i) {
                     touched.push(j);
                 }
             }
-            if waiting[i] && waiting_meet.meet(&out_i) && any_waiting {
+            if waiting[i] && meet(&mut waiting_meet, &out_i) && any_waiting {
                 for &j in &entries {
-                    if narrow(j, &waiting_meet, &mut inb, &mut outb) {
+                    if meet(inb.row_mut(j), &waiting_meet) {
                         touched.push(j);
                     }
                 }
@@ -266,7 +302,7 @@ impl FlowRule for VariableMaybeUnset {
             live: &live,
             waiting: &waiting,
             entries: &entries,
-            gen_kill: &gen_kill,
+            effects: &effects,
         };
         let mut paths: HashMap<usize, Vec<Option<usize>>> = HashMap::default();
         // Sites of the same text share a tree, and so its reads: each tree's reads of assigned
@@ -274,7 +310,7 @@ impl FlowRule for VariableMaybeUnset {
         let mut reads_of: Vec<Option<Vec<Read<'_>>>> = vec![None; flow.tree_count()];
         // Templates of a node see its own context assignments and result variables
         // (approximation: all of them, whatever their order); a node's sites are consecutive.
-        let mut state = (usize::MAX, Bits::empty(0));
+        let mut state = (usize::MAX, Vec::new());
         for site in flow
             .sites
             .iter()
@@ -282,7 +318,8 @@ impl FlowRule for VariableMaybeUnset {
         {
             let node = site.node();
             if state.0 != node {
-                state = (node, transfer(node, &inb[node]));
+                state.0 = node;
+                transfer(node, inb.row(node), &mut state.1);
             }
             let (Some(reads), Some(expr)) = (reads_of.get_mut(site.tree()), flow.expr(site)) else {
                 continue;
@@ -296,7 +333,7 @@ impl FlowRule for VariableMaybeUnset {
                     .collect()
             });
             for &(var, name, ref span) in reads.iter() {
-                if state.1.has(var) {
+                if has(&state.1, var) {
                     continue;
                 }
                 let starts_set = flow.start_context.iter().any(|v| v == name);
@@ -332,7 +369,7 @@ impl FlowRule for VariableMaybeUnset {
                         if i == node || path.len() > MAX_SHOWN_PATH {
                             continue;
                         }
-                        let what = if gen_kill[i].1.contains(&var) {
+                        let what = if effects.deletes(i, var) {
                             format!("{}. `{name}` is set to null here", step + 1)
                         } else {
                             format!("{}. does not assign `{name}`", step + 1)
@@ -358,7 +395,7 @@ struct Witness<'a> {
     live: &'a [bool],
     waiting: &'a [bool],
     entries: &'a [usize],
-    gen_kill: &'a [(Vec<usize>, Vec<usize>)],
+    effects: &'a Effects,
 }
 
 impl Witness<'_> {
@@ -367,8 +404,8 @@ impl Witness<'_> {
     /// event supplies `var`.
     fn unset_paths(&self, start: usize, var: usize, starts_set: bool) -> Vec<Option<usize>> {
         let n = self.flow.nodes.len();
-        let assigns = |i: usize| self.gen_kill[i].0.contains(&var);
-        let kills = |i: usize| self.gen_kill[i].1.contains(&var);
+        let assigns = |i: usize| self.effects.assigns(i, var);
+        let kills = |i: usize| self.effects.deletes(i, var);
         let mut parent: Vec<Option<usize>> = vec![None; n];
         let mut queue = std::collections::VecDeque::new();
         if !starts_set {
@@ -423,22 +460,29 @@ fn path_to(parent: &[Option<usize>], to: usize, n: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::Bits;
+    use super::{has, meet, set, Sets};
 
-    /// Sets past the first word (a flow with more than 64 variables) behave as the first.
+    /// Sets past the first word (a flow with more than 64 variables) behave as the first, and
+    /// the rows of a table are apart.
     #[test]
     fn sets_of_many_variables_keep_every_word() {
         let n = 150;
-        let mut a = Bits::empty(n);
-        for i in [0, 63, 64, 127, 128, 149] {
-            a.set(i);
+        let members = [0, 63, 64, 127, 128, 149];
+        let mut sets = Sets::new(3, n, 0);
+        let a = sets.row_mut(1);
+        for i in members {
+            set(a, i);
         }
-        assert!((0..n).all(|i| a.has(i) == [0, 63, 64, 127, 128, 149].contains(&i)));
-        a.clear(64);
-        assert!(!a.has(64) && a.has(63) && a.has(127));
-        let mut full = Bits::full(n);
-        assert!(full.meet(&a), "narrowed");
-        assert!(full == a && !full.meet(&a), "then unchanged");
-        assert!((0..n).all(|i| full.has(i) == a.has(i)));
+        super::clear(a, 64);
+        let a = sets.row(1).to_vec();
+        let expected = |i: usize| members.contains(&i) && i != 64;
+        assert!((0..n).all(|i| has(&a, i) == expected(i)));
+        assert!((0..n).all(|i| !has(sets.row(0), i) && !has(sets.row(2), i)));
+        let mut full = Sets::new(1, n, u64::MAX);
+        assert!(meet(full.row_mut(0), &a), "narrowed");
+        assert!(
+            full.row(0) == a && !meet(full.row_mut(0), &a),
+            "then unchanged"
+        );
     }
 }
