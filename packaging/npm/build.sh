@@ -4,8 +4,10 @@
 #   - the `fluxo` launcher package, which runs the platform package's binary.
 # Both are packed as .tgz files ready for `npm publish` or `npm install`.
 #
-# The binary is target/release/fluxo (built with `cargo build --release --locked` when it is
-# missing), or the one named by FLUXO_BINARY (CI reuses the binary it already built).
+# The binary is target/release/fluxo, built (or found up to date) by
+# `FLUXO_PACK_RELOCS=0 cargo build --release --locked`: without packed relocations (build.rs), so
+# that it runs on any glibc from 2.34 (Ubuntu 22.04 has 2.35), not only from 2.36; or the one
+# named by FLUXO_BINARY (CI reuses the binary it already built).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -30,8 +32,8 @@ fi
 platform="$os-$cpu$libc"
 
 binary="${FLUXO_BINARY:-$root/target/release/$exe}"
-if [ -z "${FLUXO_BINARY:-}" ] && [ ! -x "$binary" ]; then
-    (cd "$root" && cargo build --release --locked --bin fluxo)
+if [ -z "${FLUXO_BINARY:-}" ]; then
+    (cd "$root" && FLUXO_PACK_RELOCS=0 cargo build --release --locked --bin fluxo)
 fi
 if [ ! -x "$binary" ]; then
     echo "error: $binary is not an executable fluxo binary" >&2
