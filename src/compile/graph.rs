@@ -91,9 +91,10 @@ pub(crate) fn raw_gotos(
 }
 
 /// What each compiled node lost to the schema findings `schema` (one entry per compiled node,
-/// none when `schema` is empty: a node past the end lost nothing). A finding inside `next`, `condition` or `input` marks that part; an unknown field on the node
-/// itself (a typo such as `nxt`) or a finding on the whole node marks all three. `gotos` are
-/// the targets still readable in a lost `next` ([`raw_gotos`]).
+/// none when `schema` is empty: a node past the end lost nothing). A finding inside `next`,
+/// `condition` or `input` marks that part; an unknown field on the node itself (a typo such as
+/// `nxt`) or a finding on the whole node marks all three. `gotos` are the targets still
+/// readable in a lost `next` ([`raw_gotos`]).
 pub(crate) fn unread(
     flow: &CompiledFlow,
     schema: &[Diagnostic],

@@ -1289,7 +1289,8 @@ mod tests {
         use super::{compile, CompileOptions, Role};
         let flow: crate::model::Flow = serde_json::from_value(json!({"nodes": [
             {"id": "a", "condition": "$x > 1",
-             "responses": [{"condition": "$y", "output": [{"default": {"type": "text", "text": "<? $z ?>"}}]}],
+             "responses": [{"condition": "$y",
+                            "output": [{"default": {"type": "text", "text": "<? $z ?>"}}]}],
              "next": [{"condition": "$w", "goto": "a"}]}
         ]}))
         .expect("a flow");
