@@ -66,9 +66,15 @@ fn glibc_has_relr() -> bool {
     let Some(version) = text.trim().strip_prefix("glibc ") else {
         return false;
     };
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    out.status.success() && (major, minor) >= (2, 36)
+    out.status.success() && major_minor(version) >= (2, 36)
+}
+
+/// The first two numbers of a version (`1.95.0`, `2.36`, `1.96.0-nightly`), 0 where missing.
+fn major_minor(version: &str) -> (u32, u32) {
+    let mut parts = version
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 /// Whether the linker is the one Rust uses by default on x86_64 Linux from 1.90, LLD.
@@ -94,9 +100,5 @@ fn lld() -> bool {
     let Some(release) = version.lines().find_map(|l| l.strip_prefix("release: ")) else {
         return false;
     };
-    let mut parts = release
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (1, 90)
+    major_minor(release) >= (1, 90)
 }

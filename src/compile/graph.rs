@@ -110,9 +110,8 @@ pub(crate) fn unread(
         .enumerate()
         .map(|(i, n)| (n.pointer.as_str(), i))
         .collect();
-    // Node id → index (the first node with that id), as `flow.by_id`, which a flow compiled
-    // for the linter leaves empty.
-    let mut by_id: Option<std::collections::HashMap<&str, usize>> = None;
+    // The nodes by id, as `flow.by_id`, which a flow compiled for the linter leaves empty.
+    let mut by_id: Option<super::IdOrder> = None;
     for d in schema {
         let pointer = d.pointer();
         let Some(rest) = pointer.strip_prefix("/nodes/") else {
@@ -131,15 +130,9 @@ pub(crate) fn unread(
                 // Targets that name no node are left out: `unknown-goto-target` is about them.
                 let targets: Option<Vec<usize>> =
                     gotos.get(&node).filter(|g| !g.is_empty()).map(|g| {
-                        let by_id = by_id.get_or_insert_with(|| {
-                            let mut m = std::collections::HashMap::new();
-                            for (i, n) in flow.nodes.iter().enumerate() {
-                                m.entry(n.id.as_str()).or_insert(i);
-                            }
-                            m
-                        });
+                        let by_id = by_id.get_or_insert_with(|| super::IdOrder::of(&flow.nodes));
                         g.iter()
-                            .filter_map(|t| by_id.get(t.as_str()).copied())
+                            .filter_map(|t| by_id.first(&flow.nodes, t))
                             .collect()
                     });
                 u.next = targets.map_or(LostNext::Anywhere, LostNext::To);

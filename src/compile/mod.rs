@@ -459,6 +459,38 @@ fn index32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The indices of a flow's nodes sorted by id, for finding nodes by id without copying the ids
+/// into a table (a flow compiled [`CompileOptions::lint_only`] has no [`CompiledFlow::by_id`]):
+/// a stable sort, so the nodes of one id are in file order, the first one first.
+pub(crate) struct IdOrder(Vec<u32>);
+
+impl IdOrder {
+    /// The order of `nodes`.
+    pub(crate) fn of(nodes: &[CNode]) -> IdOrder {
+        let mut sorted: Vec<u32> = (0..nodes.len()).map(index32).collect();
+        sorted.sort_by(|&a, &b| id_at(nodes, a).cmp(id_at(nodes, b)));
+        IdOrder(sorted)
+    }
+
+    /// The first node of `nodes` (those the order was made of) whose id is `id`.
+    pub(crate) fn first(&self, nodes: &[CNode], id: &str) -> Option<usize> {
+        let at = self.0.partition_point(|&j| id_at(nodes, j) < id);
+        let j = self.0.get(at).copied().filter(|&j| id_at(nodes, j) == id)?;
+        Some(j as usize)
+    }
+
+    /// The nodes of each id, in file order, one slice per id.
+    pub(crate) fn groups<'a>(&'a self, nodes: &'a [CNode]) -> impl Iterator<Item = &'a [u32]> {
+        self.0
+            .chunk_by(move |&a, &b| id_at(nodes, a) == id_at(nodes, b))
+    }
+}
+
+/// The id of node `j` of `nodes` (empty past the end).
+fn id_at(nodes: &[CNode], j: u32) -> &str {
+    nodes.get(j as usize).map_or("", |n| &n.id)
+}
+
 /// Where an expression's source is: a string in the file, and the offset of the source in it.
 #[derive(Debug, Clone, Copy)]
 pub struct Place<'a> {
@@ -941,22 +973,11 @@ impl Builder {
         } = self;
         let mut by_id = FxHashMap::default();
         if c.lint_only {
-            // The ids are looked up where the nodes hold them, not copied into a table kept:
-            // the nodes' indices sorted by id (a stable sort, so the first node of an id comes
-            // first among its equals), searched by halves.
-            fn id(nodes: &[CNode], j: u32) -> &str {
-                nodes.get(j as usize).map_or("", |n| &n.id)
-            }
-            let mut sorted: Vec<u32> = (0..nodes.len()).map(index32).collect();
-            sorted.sort_by(|&a, &b| id(&nodes, a).cmp(id(&nodes, b)));
-            let first = |nodes: &[CNode], goto: &str| {
-                let at = sorted.partition_point(|&j| id(nodes, j) < goto);
-                let j = sorted.get(at).copied().filter(|&j| id(nodes, j) == goto)?;
-                Some(j as usize)
-            };
+            // The ids are looked up where the nodes hold them, not copied into a table kept.
+            let order = IdOrder::of(&nodes);
             for i in 0..nodes.len() {
                 for k in 0..nodes[i].next.len() {
-                    let target = first(&nodes, &nodes[i].next[k].goto);
+                    let target = order.first(&nodes, &nodes[i].next[k].goto);
                     nodes[i].next[k].target = target;
                 }
             }

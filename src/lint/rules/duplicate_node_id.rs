@@ -22,16 +22,11 @@ declare_rule! {
 impl FlowRule for DuplicateNodeId {
     fn check(ctx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         let nodes = &ctx.flow.nodes;
-        // The nodes' indices sorted by id (a stable sort keeps each id's first node first):
-        // each node that shares its id with an earlier one, and that earlier one, in file
+        // Each node that shares its id with an earlier one, and that earlier one, in file
         // order. (A table keyed by id held a large flow's every id for one finding or none.)
-        let id = |i: u32| nodes.get(i as usize).map_or("", |n| n.id.as_str());
-        let mut sorted: Vec<u32> = (0..nodes.len())
-            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
-            .collect();
-        sorted.sort_by(|&a, &b| id(a).cmp(id(b)));
+        let order = crate::compile::IdOrder::of(nodes);
         let mut again: Vec<(usize, usize)> = Vec::new();
-        for group in sorted.chunk_by(|&a, &b| id(a) == id(b)) {
+        for group in order.groups(nodes) {
             if let [f, rest @ ..] = group {
                 again.extend(rest.iter().map(|&i| (i as usize, *f as usize)));
             }
